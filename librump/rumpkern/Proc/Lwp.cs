@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Rump.Kern;
+
+/// <summary>
+/// A light-weight process: the kernel's thread context. A host thread runs kernel code as the lwp
+/// that the hypercall layer's <c>rumpuser_curlwp()</c> names, on the virtual CPU it holds.
+/// References: the process holds its lwps; the host thread holds its current lwp through the
+/// hypercall layer's thread-local pointer (a GC handle), released in <see cref="Kernel.LwpFree"/>.
+/// </summary>
+public sealed class Lwp
+{
+    public readonly Kernel Kernel;
+    public Proc Proc { get; internal set; }
+    public readonly int Lid;
+    /// <summary>The virtual CPU while scheduled, else null. Written only by the owning host thread.</summary>
+    public Cpu? Cpu { get; internal set; }
+    internal Cpu? LastCpu;
+    /// <summary>Made on demand for a host thread that entered without a context (NetBSD's implicit lwp).</summary>
+    public readonly bool Implicit;
+    /// <summary>The weak-free GC handle the hypercall layer stores as <c>struct lwp *</c>.</summary>
+    internal nint Handle;
+    /// <summary>Set while a blocking hypercall has taken the CPU away through the upcall.</summary>
+    internal bool UpcallUnscheduled;
+    /// <summary>False once released; a released lwp must not run again.</summary>
+    internal bool Alive = true;
+    public readonly string Name;
+
+    internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
+    {
+        Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit; Name = name;
+        Handle = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Normal));
+    }
+
+    /// <summary>Resolves the hypercall layer's opaque lwp pointer.</summary>
+    internal static Lwp? FromHandle(nint h) => h == 0 ? null : (Lwp?)GCHandle.FromIntPtr(h).Target;
+
+    internal void FreeHandle()
+    {
+        if (Handle != 0) { GCHandle.FromIntPtr(Handle).Free(); Handle = 0; }
+    }
+
+    public Cred Cred => Proc.Cred;
+    public override string ToString() => "lwp " + Proc.Pid + "." + Lid + " (" + Name + ")";
+}

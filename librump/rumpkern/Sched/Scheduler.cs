@@ -1,0 +1,94 @@
+using System.Threading;
+using Rump.Hypercall;
+
+namespace Rump.Kern;
+
+/// <summary>
+/// Schedules lwps onto virtual CPUs.
+///
+/// Fast path: an lwp first tries the CPU it last ran on with one compare-and-swap; releasing is one
+/// interlocked exchange. No hypercall is made unless every CPU is taken. Slow path: the thread scans
+/// the CPUs, then sleeps on the host condition variable <see cref="_cv"/> until a CPU is released.
+///
+/// Locks: <see cref="_mtx"/> (a host mutex) protects nothing but the sleep/wake hand-off; it is the
+/// last lock in every order — nothing is taken while holding it.
+/// </summary>
+public sealed class Scheduler
+{
+    private readonly Cpu[] _cpus;
+    private readonly nint _mtx;
+    private readonly nint _cv;
+    /// <summary>Threads sleeping for a CPU; read without the lock by releasers after their exchange.</summary>
+    private int _waiters;
+
+    public Scheduler(int ncpu)
+    {
+        if (ncpu < 1) ncpu = 1;
+        _cpus = new Cpu[ncpu];
+        for (int i = 0; i < ncpu; i++) _cpus[i] = new Cpu(i);
+        _mtx = HostSync.NewMutex();
+        _cv = HostSync.NewCondvar();
+    }
+
+    public int Ncpu => _cpus.Length;
+    public Cpu CpuAt(int i) => _cpus[i];
+
+    /// <summary>Puts <paramref name="l"/> on a virtual CPU, blocking the host thread if none is free.</summary>
+    public void Schedule(Lwp l)
+    {
+        Cpu c = l.LastCpu ?? _cpus[0];
+        if (Interlocked.CompareExchange(ref c.Busy, 1, 0) != 0)
+            c = ScheduleSlow();
+        c.Curlwp = l;
+        l.Cpu = c;
+        l.LastCpu = c;
+    }
+
+    private unsafe Cpu ScheduleSlow()
+    {
+        Cpu? c = TryAny();
+        if (c != null) return c;
+        RumpUser.rumpuser_mutex_enter_nowrap(_mtx);
+        Interlocked.Increment(ref _waiters);
+        while ((c = TryAny()) == null)
+            RumpUser.rumpuser_cv_wait_nowrap(_cv, _mtx);
+        Interlocked.Decrement(ref _waiters);
+        RumpUser.rumpuser_mutex_exit(_mtx);
+        return c;
+    }
+
+    private Cpu? TryAny()
+    {
+        Cpu[] cpus = _cpus;
+        for (int i = 0; i < cpus.Length; i++)
+            if (Volatile.Read(ref cpus[i].Busy) == 0 && Interlocked.CompareExchange(ref cpus[i].Busy, 1, 0) == 0)
+                return cpus[i];
+        return null;
+    }
+
+    /// <summary>Takes <paramref name="l"/> off its CPU.</summary>
+    public void Unschedule(Lwp l)
+    {
+        Cpu c = l.Cpu!;
+        l.Cpu = null;
+        c.Curlwp = null;
+        // The exchange is a full fence, so the read of _waiters cannot move above it (Dekker with
+        // ScheduleSlow's increment-then-retry).
+        Interlocked.Exchange(ref c.Busy, 0);
+        if (Volatile.Read(ref _waiters) != 0)
+            WakeOne();
+    }
+
+    private void WakeOne()
+    {
+        RumpUser.rumpuser_mutex_enter_nowrap(_mtx);
+        RumpUser.rumpuser_cv_signal(_cv);
+        RumpUser.rumpuser_mutex_exit(_mtx);
+    }
+
+    internal void Destroy()
+    {
+        HostSync.DestroyCondvar(_cv);
+        HostSync.DestroyMutex(_mtx);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Threading;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// A mounted file system (NetBSD struct mount). <see cref="Root"/> is referenced by the mount;
+/// <see cref="Covered"/>, the directory it is mounted on, is referenced too (null for the root file
+/// system). <see cref="VnodeRefs"/> counts references to all of this mount's vnodes: unmount is
+/// busy when any beyond the root's own are held.
+/// </summary>
+public sealed class Mount
+{
+    public readonly Vfs Vfs;
+    public readonly VfsOps Ops;
+    public string FsType => Ops.Name;
+    public Vnode Root { get; private set; } = null!;
+    public Vnode? Covered { get; internal set; }
+    public int Flags;
+    public string MountedOn = "/";
+    public string MountedFrom;
+    public readonly ulong Fsid;
+    /// <summary>The file system's per-mount state.</summary>
+    public object? Data;
+    internal int VnodeRefs;
+    internal bool Unmounting;
+
+    internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
+    {
+        Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
+    }
+
+    public bool ReadOnly => (Flags & Abi.MNT_RDONLY) != 0;
+
+    /// <summary>Called once by the file system's mount routine with its (referenced) root vnode.</summary>
+    public void SetRoot(Vnode root) => Root = root;
+
+    public int ActiveRefs => Volatile.Read(ref VnodeRefs);
+}
+
+/// <summary>
+/// A file system type (NetBSD struct vfsops). Registered with <see cref="Vfs.RegisterFs"/> under
+/// its NetBSD name; <see cref="Mount"/> parses the file system's mount-argument structure, copied
+/// in from the caller as bytes.
+/// </summary>
+public abstract class VfsOps
+{
+    public abstract string Name { get; }
+    /// <summary>Set up <paramref name="mp"/> (Data, root vnode via SetRoot) from the mount arguments.</summary>
+    public abstract int Mount(Mount mp, System.ReadOnlySpan<byte> args, Lwp l);
+    /// <summary>Fill the file-system part of statvfs (sizes, counts); the VFS fills names and flags.</summary>
+    public abstract int Statvfs(Mount mp, ref RumpStatvfs sv);
+    public virtual int Sync(Mount mp, bool wait, Lwp l) => 0;
+    /// <summary>Release the file system; the VFS has checked that it is not busy.</summary>
+    public virtual int Unmount(Mount mp, bool force, Lwp l) => 0;
+    /// <summary>Length of the mount-argument structure this file system reads (0: none).</summary>
+    public virtual int ArgsSize => 0;
+}

@@ -1,0 +1,194 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>Mount-table and whole-file-system calls: mount, unmount, sync, statvfs1, __getcwd.</summary>
+internal static partial class VfsSyscalls
+{
+    /// <summary>Largest mount-argument structure accepted (the biggest NetBSD one is a few hundred bytes).</summary>
+    private const int MaxMountArgs = 4096;
+
+    private static int Mount(Lwp l, UserPtr type, UserPtr path, int flags, UserPtr data, ulong dataLen, out long rv)
+    {
+        rv = 0;
+        int e = Kauth.Privileged(l.Cred);
+        if (e != 0) return e;
+        Span<byte> tbuf = stackalloc byte[32];
+        e = l.Proc.Vmspace.CopyInStr(type, tbuf, out int tlen);
+        if (e != 0) return e;
+        string fstype = Encoding.UTF8.GetString(tbuf.Slice(0, tlen));
+        if ((flags & Abi.MNT_UPDATE) != 0) return Abi.EOPNOTSUPP;
+        if (dataLen > MaxMountArgs) return Abi.EINVAL;
+        byte[] args = new byte[(int)dataLen];
+        if (dataLen > 0)
+        {
+            e = l.Proc.Vmspace.CopyIn(data, args);
+            if (e != 0) return e;
+        }
+        Span<char> pbuf = stackalloc char[Namei.PathMax];
+        e = Namei.CopyInPath(l, path, pbuf, out int plen);
+        if (e != 0) return e;
+        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        if (e != 0) return e;
+        try
+        {
+            Vfs vfs = V(l);
+            if (vfs.FindFs(fstype) == null) return Abi.ENODEV;
+            string at = new string(pbuf.Slice(0, plen));
+            return vfs.DoMount(l, fstype, vp!, at, flags, args, fstype);
+        }
+        finally { vp!.Rele(); }
+    }
+
+    private static int Unmount(Lwp l, UserPtr path, int flags, out long rv)
+    {
+        rv = 0;
+        int e = Kauth.Privileged(l.Cred);
+        if (e != 0) return e;
+        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        if (e != 0) return e;
+        bool isRoot = vp!.IsRoot;
+        Mount mp = vp.Mount;
+        // Our own reference must not count as a user of the file system.
+        vp.Rele();
+        if (!isRoot) return Abi.EINVAL;
+        return V(l).DoUnmount(l, mp, flags);
+    }
+
+    private static int Sync(Lwp l, out long rv)
+    {
+        rv = 0;
+        V(l).SyncAll(l, wait: false);
+        return 0;
+    }
+
+    private static int Statvfs1(Lwp l, UserPtr path, UserPtr buf, int flags, out long rv)
+    {
+        rv = 0;
+        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        if (e != 0) return e;
+        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        vp.Rele();
+        return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
+    }
+
+    private static int Fstatvfs1(Lwp l, int fd, UserPtr buf, int flags, out long rv)
+    {
+        rv = 0;
+        int e = FdVnode(l, fd, out Vnode? vp);
+        if (e != 0) return e;
+        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        vp.Rele();
+        return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
+    }
+
+    /// <summary>The VFS part of statvfs (flags, ids, names) around the file system's own numbers.</summary>
+    internal static unsafe int FillStatvfs(Mount mp, out RumpStatvfs sv)
+    {
+        sv = default;
+        int e = mp.Ops.Statvfs(mp, ref sv);
+        if (e != 0) return e;
+        sv.f_flag = (ulong)(mp.Flags & (Abi.MNT_RDONLY | Abi.MNT_NOEXEC | Abi.MNT_NOSUID | Abi.MNT_NODEV | Abi.MNT_SYNCHRONOUS | Abi.MNT_ASYNC | Abi.MNT_NOATIME)) | Abi.ST_LOCAL;
+        sv.f_fsid = mp.Fsid;
+        sv.f_fsidx.__fsid_val[0] = (int)mp.Fsid;
+        sv.f_fsidx.__fsid_val[1] = 0;
+        sv.f_namemax = Namei.NameMax;
+        fixed (byte* p = sv.f_fstypename) Put(new Span<byte>(p, 32), mp.FsType);
+        fixed (byte* p = sv.f_mntonname) Put(new Span<byte>(p, 1024), mp.MountedOn);
+        fixed (byte* p = sv.f_mntfromname) Put(new Span<byte>(p, 1024), mp.MountedFrom);
+        return 0;
+    }
+
+    private static void Put(Span<byte> dst, string s)
+    {
+        int n = Encoding.UTF8.GetBytes(s.AsSpan(0, Math.Min(s.Length, dst.Length - 1)), dst);
+        dst.Slice(n).Clear();
+    }
+
+    /// <summary>
+    /// __getcwd(2): walks ".." from the current directory up to the process root, finding each
+    /// directory's name in its parent by directory number. Returns the length including the NUL.
+    /// </summary>
+    private static unsafe int Getcwd(Lwp l, UserPtr bufp, ulong length, out long rv)
+    {
+        rv = 0;
+        if (length < 2) return Abi.ERANGE;
+        Vfs vfs = V(l);
+        CwdInfo cwd = vfs.Cwd(l.Proc);
+        Vnode cur = cwd.GetCdir();
+        Vnode root = cwd.GetRdir();
+        // The path is built right to left at the end of this buffer.
+        Span<byte> path = stackalloc byte[Namei.PathMax];
+        int start = path.Length;
+        path[--start] = 0;
+        int e = 0;
+        try
+        {
+            for (int depth = 0; cur != root && depth < Namei.PathMax; depth++)
+            {
+                // Step up from a mount's root to the directory it covers: that is what has a name.
+                while (cur.IsRoot && cur.Mount.Covered != null && cur != root)
+                {
+                    Vnode c = cur.Mount.Covered.Ref();
+                    cur.Rele();
+                    cur = c;
+                }
+                if (cur == root) break;
+                e = cur.Ops.Lookup(cur, "..", out Vnode? parent);
+                if (e != 0) return e;
+                e = NameInParent(l, vfs, parent!, cur, path, ref start);
+                cur.Rele();
+                cur = parent!;
+                if (e != 0) return e;
+                path[--start] = (byte)'/';
+            }
+            if (start == path.Length - 1) path[--start] = (byte)'/';
+            int len = path.Length - start;
+            if ((ulong)len > length) return Abi.ERANGE;
+            e = l.Proc.Vmspace.CopyOut(path.Slice(start), bufp);
+            rv = len;
+            return e;
+        }
+        finally
+        {
+            cur.Rele();
+            root.Rele();
+        }
+    }
+
+    /// <summary>Finds the entry of <paramref name="dir"/> whose number is <paramref name="child"/>'s and prepends its name.</summary>
+    private static unsafe int NameInParent(Lwp l, Vfs vfs, Vnode dir, Vnode child, Span<byte> path, ref int start)
+    {
+        int e = child.Ops.Getattr(child, out Vattr cva);
+        if (e != 0) return e;
+        byte* buf = stackalloc byte[4096];
+        long cookie = 0;
+        while (true)
+        {
+            IoVec iov;
+            iov.Base = new UserPtr((nint)buf);
+            iov.Len = 4096;
+            var uio = new Uio(vfs.KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
+            e = dir.Ops.Readdir(dir, ref uio, ref cookie, l);
+            if (e != 0) return e;
+            int got = 4096 - (int)uio.Resid;
+            if (got == 0) return Abi.ENOENT;
+            var span = new ReadOnlySpan<byte>(buf, got);
+            while (Dirent.TryParse(span, out ulong ino, out int reclen, out _, out ReadOnlySpan<byte> name))
+            {
+                bool dot = name.Length == 1 && name[0] == '.' || name.Length == 2 && name[0] == '.' && name[1] == '.';
+                if (ino == cva.Fileid && !dot)
+                {
+                    if (name.Length + 1 > start) return Abi.ENAMETOOLONG;
+                    start -= name.Length;
+                    name.CopyTo(path.Slice(start));
+                    return 0;
+                }
+                span = span.Slice(reclen);
+            }
+        }
+    }
+}

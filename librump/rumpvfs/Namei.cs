@@ -1,0 +1,246 @@
+using System;
+using System.Text;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>The result of a lookup that wants the parent directory of the last component.</summary>
+public struct NameiParent
+{
+    /// <summary>The directory the last component lives in (referenced).</summary>
+    public Vnode Dvp;
+    /// <summary>The last component, or null when the path names a directory with no last component ("/", "a/..").</summary>
+    public string? Name;
+    /// <summary>What the last component names (referenced), or null if it does not exist.</summary>
+    public Vnode? Vp;
+    /// <summary>The path ended in '/': the last component must be a directory.</summary>
+    public bool TrailingSlash;
+
+    public readonly void Release()
+    {
+        Vp?.Rele();
+        Dvp.Rele();
+    }
+
+    public readonly bool IsDot => Name == ".";
+    public readonly bool IsDotDot => Name == "..";
+}
+
+/// <summary>
+/// Path name lookup (NetBSD namei(9)). Paths are copied in once, widened one char per byte, and
+/// walked component by component without allocation: each component is searched (with search
+/// permission checked on the directory), the name cache consulted, mount points crossed downward
+/// after a lookup and upward before "..", and symbolic links expanded in place — at most
+/// MAXSYMLINKS of them (ELOOP), never beyond PATH_MAX (ENAMETOOLONG). ".." never leaves the
+/// process's root directory.
+/// </summary>
+public static class Namei
+{
+    public const int PathMax = 1024;
+    public const int NameMax = 511;
+    public const int MaxSymlinks = 32;
+
+    /// <summary>Copies a path in and widens it; ENOENT for "", ENAMETOOLONG past PATH_MAX.</summary>
+    public static int CopyInPath(Lwp l, UserPtr path, Span<char> buf, out int len)
+    {
+        Span<byte> b = stackalloc byte[PathMax];
+        int e = l.Proc.Vmspace.CopyInStr(path, b, out len);
+        if (e != 0) return e;
+        if (len == 0) return Abi.ENOENT;
+        for (int i = 0; i < len; i++) buf[i] = (char)b[i];
+        return 0;
+    }
+
+    /// <summary>Looks a whole path up; <paramref name="vp"/> is referenced on success.</summary>
+    public static int Lookup(Lwp l, int dirfd, UserPtr path, bool follow, out Vnode? vp)
+    {
+        vp = null;
+        Span<char> buf = stackalloc char[PathMax];
+        int e = CopyInPath(l, path, buf, out int len);
+        if (e != 0) return e;
+        e = Walk(l, dirfd, buf, len, follow, wantParent: false, out NameiParent r);
+        if (e != 0) return e;
+        vp = r.Vp;
+        return 0;
+    }
+
+    /// <summary>Looks up the parent of a path's last component; on success the caller must Release the result.</summary>
+    public static int LookupParent(Lwp l, int dirfd, UserPtr path, bool followLast, out NameiParent res)
+    {
+        res = default;
+        Span<char> buf = stackalloc char[PathMax];
+        int e = CopyInPath(l, path, buf, out int len);
+        if (e != 0) return e;
+        return Walk(l, dirfd, buf, len, followLast, wantParent: true, out res);
+    }
+
+    /// <summary>The directory a *at() call starts from: the cwd for AT_FDCWD, else the directory open at <paramref name="dirfd"/>.</summary>
+    public static int StartDir(Lwp l, Vfs vfs, int dirfd, out Vnode? dvp)
+    {
+        dvp = null;
+        if (dirfd == Abi.AT_FDCWD) { dvp = vfs.Cwd(l.Proc).GetCdir(); return 0; }
+        File? f = l.Proc.Fd.Get(dirfd);
+        if (f == null) return Abi.EBADF;
+        int e = 0;
+        if (f is VnodeFile vf && vf.Vp.Type == VType.VDIR) dvp = vf.Vp.Ref();
+        else e = Abi.ENOTDIR;
+        f.Release(l);
+        return e;
+    }
+
+    private static int Walk(Lwp l, int dirfd, Span<char> buf, int len, bool followLast, bool wantParent, out NameiParent res)
+    {
+        res = default;
+        Vfs vfs = l.Kernel.GetService<Vfs>()!;
+        CwdInfo cwd = vfs.Cwd(l.Proc);
+        Vnode rdir = cwd.GetRdir();
+        Vnode dp;
+        int e;
+        if (buf[0] == '/') dp = rdir.Ref();
+        else
+        {
+            e = StartDir(l, vfs, dirfd, out Vnode? start);
+            if (e != 0) { rdir.Rele(); return e; }
+            dp = start!;
+        }
+        int pos = 0;
+        int links = 0;
+        try
+        {
+            while (true)
+            {
+                while (pos < len && buf[pos] == '/') pos++;
+                if (pos == len)
+                {
+                    // Nothing after the last slash: the path names dp itself ("/", "a/", "a/.").
+                    if (wantParent) { res.Dvp = dp.Ref(); res.Vp = dp; res.Name = null; res.TrailingSlash = true; }
+                    else res.Vp = dp;
+                    dp = null!;
+                    return 0;
+                }
+                int end = pos;
+                while (end < len && buf[end] != '/') end++;
+                ReadOnlySpan<char> name = buf.Slice(pos, end - pos);
+                if (name.Length > NameMax) return Abi.ENAMETOOLONG;
+                int next = end;
+                while (next < len && buf[next] == '/') next++;
+                bool last = next == len;
+                bool trailing = last && end < len;
+
+                if (dp.Type != VType.VDIR) return Abi.ENOTDIR;
+                e = Access(l, dp, Kauth.VEXEC);
+                if (e != 0) return e;
+
+                e = LookupComponent(vfs, dp, name, rdir, out Vnode? child);
+                if (e != 0 && !(e == Abi.ENOENT && last && wantParent)) return e;
+
+                if (last && wantParent && (child == null || child.Type != VType.VLNK || !followLast))
+                {
+                    res.Dvp = dp;
+                    res.Name = name.ToString();
+                    res.Vp = child;
+                    res.TrailingSlash = trailing;
+                    dp = null!;
+                    return 0;
+                }
+
+                // Cross into whatever is mounted here (repeatedly, for stacked mounts).
+                while (child!.MountedHere is Mount mp)
+                {
+                    Vnode root = mp.Root.Ref();
+                    child.Rele();
+                    child = root;
+                }
+
+                if (child.Type == VType.VLNK && (!last || followLast || trailing))
+                {
+                    if (++links > MaxSymlinks) { child.Rele(); return Abi.ELOOP; }
+                    e = ExpandLink(l, child, buf, ref len, next, out bool absolute);
+                    child.Rele();
+                    if (e != 0) return e;
+                    pos = 0;
+                    if (absolute) { dp.Rele(); dp = rdir.Ref(); }
+                    continue;
+                }
+
+                if (last && trailing && child.Type != VType.VDIR) { child.Rele(); return Abi.ENOTDIR; }
+                dp.Rele();
+                dp = child;
+                pos = next;
+                if (last)
+                {
+                    res.Vp = dp;
+                    dp = null!;
+                    return 0;
+                }
+            }
+        }
+        finally
+        {
+            dp?.Rele();
+            rdir.Rele();
+        }
+    }
+
+    /// <summary>Replaces buf[0..next) with the link's target, keeping the rest of the path after it.</summary>
+    private static unsafe int ExpandLink(Lwp l, Vnode link, Span<char> buf, ref int len, int next, out bool absolute)
+    {
+        absolute = false;
+        Span<byte> target = stackalloc byte[PathMax];
+        int n;
+        fixed (byte* tp = target)
+        {
+            IoVec iov;
+            iov.Base = new UserPtr((nint)tp);
+            iov.Len = PathMax;
+            var uio = new Uio(link.Mount.Vfs.KernelVm, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
+            int e = link.Ops.Readlink(link, ref uio, l);
+            if (e != 0) return e;
+            n = PathMax - (int)uio.Resid;
+        }
+        if (n == 0) return Abi.ENOENT;
+        int rest = len - next;
+        // target + "/" + rest must fit with its NUL.
+        int newLen = n + (rest > 0 ? 1 + rest : 0);
+        if (newLen >= PathMax) return Abi.ENAMETOOLONG;
+        if (rest > 0)
+        {
+            buf.Slice(next, rest).CopyTo(buf.Slice(n + 1));
+            buf[n] = '/';
+        }
+        for (int i = 0; i < n; i++) buf[i] = (char)target[i];
+        len = newLen;
+        absolute = buf[0] == '/';
+        return 0;
+    }
+
+    /// <summary>One directory search, with ".", ".." and the name cache. Returns a referenced vnode.</summary>
+    internal static int LookupComponent(Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, out Vnode? vp)
+    {
+        if (name.Length == 1 && name[0] == '.') { vp = dp.Ref(); return 0; }
+        if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+        {
+            if (dp == rdir) { vp = dp.Ref(); return 0; }
+            // At the root of a mounted file system ".." is looked up in the directory it covers.
+            Vnode d = dp;
+            while (d.IsRoot && d.Mount.Covered != null && d != rdir) d = d.Mount.Covered;
+            if (d == rdir) { vp = d.Ref(); return 0; }
+            return d.Ops.Lookup(d, name, out vp);
+        }
+        if (vfs.Cache.Lookup(dp, name, out vp, out long gen))
+            return vp == null ? Abi.ENOENT : 0;
+        int e = dp.Ops.Lookup(dp, name, out vp);
+        if (e == 0 || e == Abi.ENOENT) vfs.Cache.Enter(dp, name, vp, gen);
+        return e;
+    }
+
+    /// <summary>Permission check against a vnode's attributes.</summary>
+    public static int Access(Lwp l, Vnode vp, int acc)
+    {
+        int e = vp.Ops.Getattr(vp, out Vattr va);
+        if (e != 0) return e;
+        return Kauth.Access(l.Cred, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
+    }
+
+    internal static string Latin1(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
+}

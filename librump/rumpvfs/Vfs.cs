@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// The VFS faction of one kernel instance: file system types, the mount table, the root
+/// directory, the name cache and the per-process directories.
+///
+/// Locks, in order: <see cref="RenameLock"/> (held across a whole rename) → <see cref="MountLock"/>
+/// (mount table, covered vnodes' MountedHere, unmount busy checks; writers are mount/unmount) →
+/// file-system locks → <see cref="NameCache"/>'s lock. Namei holds none of them between components.
+/// References: see <see cref="Vnode"/>.
+/// </summary>
+public sealed class Vfs : IProcHooks
+{
+    public readonly Kernel Kernel;
+    public readonly NameCache Cache;
+    internal readonly KRwLock MountLock;
+    /// <summary>Serialises renames (NetBSD's vfs_rename_lock) so tree-shape checks stay valid.</summary>
+    internal readonly KMutex RenameLock;
+    /// <summary>Address space for I/O into kernel buffers (symlink targets, getcwd's directory scans).</summary>
+    internal readonly Vmspace KernelVm = new LocalVmspace();
+    private readonly Dictionary<string, VfsOps> _fsTypes = new();
+    private readonly List<Mount> _mounts = new();
+    private readonly ProcSpecificKey _cwdKey;
+    private ulong _nextFsid = 1;
+    /// <summary>The root directory of the whole namespace (referenced).</summary>
+    public Vnode RootVnode { get; private set; } = null!;
+
+    internal Vfs(Kernel k)
+    {
+        Kernel = k;
+        Cache = new NameCache(k);
+        MountLock = new KRwLock(k);
+        RenameLock = new KMutex(k);
+        _cwdKey = k.CreateProcSpecificKey();
+        k.AddProcHooks(this);
+    }
+
+    public void RegisterFs(VfsOps ops) => _fsTypes[ops.Name] = ops;
+    public VfsOps? FindFs(string name) => _fsTypes.TryGetValue(name, out VfsOps? o) ? o : null;
+    public IEnumerable<string> FsTypes => _fsTypes.Keys;
+
+    /// <summary>Mounts the root file system: tmpfs when linked in (files can be made anywhere), else rumpfs.</summary>
+    internal void MountRoot(Lwp l)
+    {
+        VfsOps ops = FindFs("tmpfs") ?? FindFs("rumpfs")!;
+        var mp = new Mount(this, ops, 0, ops.Name, _nextFsid++);
+        int e = ops.Mount(mp, ReadOnlySpan<byte>.Empty, l);
+        if (e != 0) Kernel.Panic("cannot mount the root file system (" + ops.Name + "): error " + e);
+        _mounts.Add(mp);
+        RootVnode = mp.Root.Ref();
+        // The kernel and default processes start at the root.
+        foreach (Proc p in new[] { Kernel.Proc0, Kernel.DefaultProc })
+            p.SetSpecific(_cwdKey, new CwdInfo(RootVnode.Ref(), RootVnode.Ref()));
+    }
+
+    public CwdInfo Cwd(Proc p) => (CwdInfo)p.GetSpecific(_cwdKey)!;
+
+    void IProcHooks.Fork(Proc parent, Proc child, int flags)
+    {
+        CwdInfo c = Cwd(parent);
+        c.Lock.Enter();
+        var n = new CwdInfo(c.Cdir.Ref(), c.Rdir.Ref());
+        c.Lock.Exit();
+        child.SetSpecific(_cwdKey, n);
+    }
+
+    void IProcHooks.Exit(Proc p)
+    {
+        if (p.GetSpecific(_cwdKey) is CwdInfo c)
+        {
+            c.Cdir.Rele();
+            c.Rdir.Rele();
+            p.SetSpecific(_cwdKey, null);
+        }
+    }
+
+    public IReadOnlyList<Mount> Mounts => _mounts;
+
+    /// <summary>
+    /// Mounts a file system of type <paramref name="fstype"/> on directory <paramref name="covered"/>
+    /// (referenced by the caller; the mount takes its own reference on success).
+    /// </summary>
+    public int DoMount(Lwp l, string fstype, Vnode covered, string path, int flags, ReadOnlySpan<byte> args, string from)
+    {
+        VfsOps? ops = FindFs(fstype);
+        if (ops == null) return Abi.ENODEV;
+        if (covered.Type != VType.VDIR) return Abi.ENOTDIR;
+        MountLock.EnterWrite();
+        try
+        {
+            if (covered.MountedHere != null) return Abi.EBUSY;
+            var mp = new Mount(this, ops, flags & (Abi.MNT_RDONLY | Abi.MNT_NOEXEC | Abi.MNT_NOSUID | Abi.MNT_NODEV | Abi.MNT_SYNCHRONOUS | Abi.MNT_ASYNC | Abi.MNT_NOATIME), from, _nextFsid++)
+            {
+                MountedOn = path,
+            };
+            int e = ops.Mount(mp, args, l);
+            if (e != 0) return e;
+            mp.Covered = covered.Ref();
+            covered.MountedHere = mp;
+            _mounts.Add(mp);
+            Cache.PurgeDir(covered);
+            return 0;
+        }
+        finally { MountLock.Exit(); }
+    }
+
+    /// <summary>Unmounts the file system whose root is <paramref name="root"/> (unreferenced by now).</summary>
+    public int DoUnmount(Lwp l, Mount mp, int flags)
+    {
+        bool force = (flags & Abi.MNT_FORCE) != 0;
+        MountLock.EnterWrite();
+        try
+        {
+            if (mp.Covered == null) return Abi.EINVAL; // the root file system stays
+            foreach (Mount m in _mounts)
+                if (m.Covered != null && m.Covered.Mount == mp) return Abi.EBUSY;
+            // The mount holds one reference on its root; anything more is a user.
+            if (mp.ActiveRefs > 1 && !force) return Abi.EBUSY;
+            int e = mp.Ops.Sync(mp, true, l);
+            if (e != 0 && !force) return e;
+            e = mp.Ops.Unmount(mp, force, l);
+            if (e != 0) return e;
+            mp.Unmounting = true;
+            Vnode covered = mp.Covered;
+            covered.MountedHere = null;
+            _mounts.Remove(mp);
+            Cache.PurgeMount(mp);
+            mp.Root.Rele();
+            mp.Covered = null;
+            covered.Rele();
+            return 0;
+        }
+        finally { MountLock.Exit(); }
+    }
+
+    /// <summary>sync(2) and reboot: flush every mounted file system.</summary>
+    public void SyncAll(Lwp l, bool wait)
+    {
+        MountLock.EnterRead();
+        Mount[] ms = _mounts.ToArray();
+        MountLock.Exit();
+        foreach (Mount m in ms)
+            if (!m.ReadOnly) m.Ops.Sync(m, wait, l);
+    }
+
+    /// <summary>Unmounts everything at halt, innermost first.</summary>
+    internal void UnmountAll(Lwp l)
+    {
+        for (int i = _mounts.Count - 1; i >= 0; i--)
+        {
+            Mount m = _mounts[i];
+            if (m.Covered == null) continue;
+            DoUnmount(l, m, Abi.MNT_FORCE);
+        }
+    }
+}
+
+/// <summary>
+/// A process's current and root directories (NetBSD struct cwdinfo), each referenced.
+/// <see cref="Lock"/> protects both fields.
+/// </summary>
+public sealed class CwdInfo
+{
+    public Vnode Cdir;
+    public Vnode Rdir;
+    internal readonly KMutex Lock;
+
+    internal CwdInfo(Vnode cdir, Vnode rdir)
+    {
+        Cdir = cdir; Rdir = rdir;
+        Lock = new KMutex(cdir.Mount.Vfs.Kernel);
+    }
+
+    /// <summary>The current directory, referenced for the caller.</summary>
+    public Vnode GetCdir() { Lock.Enter(); Vnode v = Cdir.Ref(); Lock.Exit(); return v; }
+    public Vnode GetRdir() { Lock.Enter(); Vnode v = Rdir.Ref(); Lock.Exit(); return v; }
+
+    /// <summary>Replaces the current directory with <paramref name="vp"/> (whose reference is given to this).</summary>
+    public void SetCdir(Vnode vp)
+    {
+        Lock.Enter();
+        Vnode old = Cdir;
+        Cdir = vp;
+        Lock.Exit();
+        old.Rele();
+    }
+}

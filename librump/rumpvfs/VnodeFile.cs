@@ -1,0 +1,116 @@
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// An open vnode (NetBSD vnops.c's vn_* file operations): the file holds one vnode reference,
+/// dropped when the last descriptor closes. The offset is serialised by the file's offset lock so
+/// that concurrent read/write calls on one descriptor each see a consistent position.
+/// </summary>
+public sealed class VnodeFile : File
+{
+    public readonly Vnode Vp;
+
+    public VnodeFile(Kernel k, Vnode vp, int fflag) : base(k, fflag) { Vp = vp; }
+
+    public override bool IsSeekable => Vp.Type is VType.VREG or VType.VDIR or VType.VBLK or VType.VCHR;
+
+    public override int Read(Lwp l, ref Uio uio, bool useOffset)
+    {
+        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
+        if (!useOffset) return Vp.Ops.Read(Vp, ref uio, 0, l);
+        OffsetLock.Enter();
+        uio.Offset = Offset;
+        int e = Vp.Ops.Read(Vp, ref uio, 0, l);
+        Offset = uio.Offset;
+        OffsetLock.Exit();
+        return e;
+    }
+
+    public override int Write(Lwp l, ref Uio uio, bool useOffset)
+    {
+        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
+        int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
+        if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
+        if (!useOffset) return Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        OffsetLock.Enter();
+        uio.Offset = Offset;
+        int e = Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        Offset = uio.Offset;
+        OffsetLock.Exit();
+        return e;
+    }
+
+    /// <summary>getdents(2): the offset of a directory is the file system's directory cookie.</summary>
+    public int Readdir(Lwp l, ref Uio uio)
+    {
+        if (Vp.Type != VType.VDIR) return Abi.ENOTDIR;
+        OffsetLock.Enter();
+        long cookie = Offset;
+        int e = Vp.Ops.Readdir(Vp, ref uio, ref cookie, l);
+        Offset = cookie;
+        OffsetLock.Exit();
+        return e;
+    }
+
+    public override int Seek(Lwp l, long offset, int whence, out long newOffset)
+    {
+        newOffset = 0;
+        OffsetLock.Enter();
+        try
+        {
+            long basePos;
+            switch (whence)
+            {
+                case Abi.SEEK_SET: basePos = 0; break;
+                case Abi.SEEK_CUR: basePos = Offset; break;
+                case Abi.SEEK_END:
+                {
+                    int e = Vp.Ops.Getattr(Vp, out Vattr va);
+                    if (e != 0) return e;
+                    basePos = va.Size;
+                    break;
+                }
+                default: return Abi.EINVAL;
+            }
+            long n = basePos + offset;
+            if ((offset > 0 && n < basePos) || n < 0) return Abi.EINVAL;
+            Offset = newOffset = n;
+            return 0;
+        }
+        finally { OffsetLock.Exit(); }
+    }
+
+    public override int Stat(Lwp l, out RumpStat st)
+    {
+        int e = Vp.Ops.Getattr(Vp, out Vattr va);
+        va.ToStat(out st);
+        return e;
+    }
+
+    public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
+    {
+        if (cmd == Abi.FIONREAD)
+        {
+            if (Vp.Type != VType.VREG) return Vp.Ops.Ioctl(Vp, cmd, data, l);
+            int e = Vp.Ops.Getattr(Vp, out Vattr va);
+            if (e != 0) return e;
+            OffsetLock.Enter();
+            long left = va.Size - Offset;
+            OffsetLock.Exit();
+            int n = left <= 0 ? 0 : left > int.MaxValue ? int.MaxValue : (int)left;
+            return l.Proc.Vmspace.CopyOut(in n, data);
+        }
+        if (cmd == Abi.FIONBIO || cmd == Abi.FIOASYNC)
+            return 0; // regular files never block
+        return Vp.Ops.Ioctl(Vp, cmd, data, l);
+    }
+
+    public override int Fsync(Lwp l, bool dataOnly) => Vp.Ops.Fsync(Vp, dataOnly, l);
+
+    protected override void Close(Lwp l)
+    {
+        Vp.Ops.Close(Vp, Flag, l);
+        Vp.Rele();
+    }
+}

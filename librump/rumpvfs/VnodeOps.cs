@@ -1,0 +1,51 @@
+using System;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// A file system's vnode operations (NetBSD's vnodeop vector). The VFS has already checked
+/// permissions on the directories it searched and the argument forms (name lengths, ".", "..",
+/// read-only mounts); file systems check what only they can (ENOTEMPTY, ENOSPC, EEXIST, link counts).
+/// Lookup and creation return referenced vnodes. Names are byte strings held in .NET strings one
+/// char per byte (Latin-1), so any byte sequence is a valid name and lookups need no allocation.
+/// Defaults return EOPNOTSUPP, as NetBSD's genfs_eopnotsupp.
+/// </summary>
+public abstract class VnodeOps
+{
+    public abstract int Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp);
+    public abstract int Getattr(Vnode vp, out Vattr va);
+    public virtual int Setattr(Vnode vp, in Vattr va, Lwp l) => Abi.EOPNOTSUPP;
+
+    public virtual int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
+    public virtual int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
+    public virtual int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
+    public virtual int Link(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.EOPNOTSUPP;
+    public virtual int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.EOPNOTSUPP;
+    public virtual int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.EOPNOTSUPP;
+    /// <summary>Renames fdvp/fname (which is fvp) to tdvp/tname (which is tvp, or null if absent), atomically.</summary>
+    public virtual int Rename(Vnode fdvp, string fname, Vnode fvp, Vnode tdvp, string tname, Vnode? tvp, Lwp l) => Abi.EOPNOTSUPP;
+
+    public virtual int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EOPNOTSUPP;
+    public virtual int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EOPNOTSUPP;
+    /// <summary>
+    /// Fills <paramref name="uio"/> with NetBSD dirents starting at directory cookie <paramref name="cookie"/>
+    /// (0 is the first entry) and advances it. Whole entries only: EINVAL if not even one fits.
+    /// </summary>
+    public virtual int Readdir(Vnode vp, ref Uio uio, ref long cookie, Lwp l) => Abi.ENOTDIR;
+    public virtual int Readlink(Vnode vp, ref Uio uio, Lwp l) => Abi.EINVAL;
+    public virtual int Fsync(Vnode vp, bool dataOnly, Lwp l) => 0;
+    public virtual int Open(Vnode vp, int fflag, Lwp l) => 0;
+    public virtual int Close(Vnode vp, int fflag, Lwp l) => 0;
+    public virtual int Ioctl(Vnode vp, ulong cmd, UserPtr data, Lwp l) => Abi.ENOTTY;
+    /// <summary>The last reference is gone (NetBSD VOP_INACTIVE).</summary>
+    public virtual void Inactive(Vnode vp) { }
+}
+
+/// <summary>ioflag bits for read and write (NetBSD IO_*).</summary>
+public static class IoFlag
+{
+    public const int Append = 0x0002;
+    public const int Sync = 0x0004;
+    public const int NoAtime = 0x1000;
+}

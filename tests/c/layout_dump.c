@@ -1,0 +1,112 @@
+/*
+ * Prints the size of every structure in <rump/rumpdefs.h> and the offset of each of its fields,
+ * one per line:
+ *	rump_stat 152
+ *	rump_stat.st_ino 16
+ * tests/Rump.Tests/AbiLayoutTests.cs compares them with the C# mirrors in Rump.Kern.
+ * Keep in step with rumpdefs.master's %%structs.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include <rump/rumpdefs.h>
+
+#define SIZE(s)		printf("%s %zu\n", #s, sizeof(struct s))
+#define FIELD(s, f)	printf("%s.%s %zu\n", #s, #f, offsetof(struct s, f))
+
+int
+main(void)
+{
+	SIZE(rump_timespec);
+	FIELD(rump_timespec, tv_sec);
+	FIELD(rump_timespec, tv_nsec);
+
+	SIZE(rump_stat);
+	FIELD(rump_stat, st_dev);
+	FIELD(rump_stat, st_mode);
+	FIELD(rump_stat, st_ino);
+	FIELD(rump_stat, st_nlink);
+	FIELD(rump_stat, st_uid);
+	FIELD(rump_stat, st_gid);
+	FIELD(rump_stat, st_rdev);
+	FIELD(rump_stat, st_atim);
+	FIELD(rump_stat, st_mtim);
+	FIELD(rump_stat, st_ctim);
+	FIELD(rump_stat, st_birthtim);
+	FIELD(rump_stat, st_size);
+	FIELD(rump_stat, st_blocks);
+	FIELD(rump_stat, st_blksize);
+	FIELD(rump_stat, st_flags);
+	FIELD(rump_stat, st_gen);
+	FIELD(rump_stat, st_spare);
+
+	SIZE(rump_dirent);
+	FIELD(rump_dirent, d_fileno);
+	FIELD(rump_dirent, d_reclen);
+	FIELD(rump_dirent, d_namlen);
+	FIELD(rump_dirent, d_type);
+	FIELD(rump_dirent, d_name);
+
+	SIZE(rump_iovec);
+	FIELD(rump_iovec, iov_base);
+	FIELD(rump_iovec, iov_len);
+
+	SIZE(rump_fsid);
+	FIELD(rump_fsid, __fsid_val);
+
+	SIZE(rump_statvfs);
+	FIELD(rump_statvfs, f_flag);
+	FIELD(rump_statvfs, f_bsize);
+	FIELD(rump_statvfs, f_frsize);
+	FIELD(rump_statvfs, f_iosize);
+	FIELD(rump_statvfs, f_blocks);
+	FIELD(rump_statvfs, f_bfree);
+	FIELD(rump_statvfs, f_bavail);
+	FIELD(rump_statvfs, f_bresvd);
+	FIELD(rump_statvfs, f_files);
+	FIELD(rump_statvfs, f_ffree);
+	FIELD(rump_statvfs, f_favail);
+	FIELD(rump_statvfs, f_fresvd);
+	FIELD(rump_statvfs, f_syncreads);
+	FIELD(rump_statvfs, f_syncwrites);
+	FIELD(rump_statvfs, f_asyncreads);
+	FIELD(rump_statvfs, f_asyncwrites);
+	FIELD(rump_statvfs, f_fsidx);
+	FIELD(rump_statvfs, f_fsid);
+	FIELD(rump_statvfs, f_namemax);
+	FIELD(rump_statvfs, f_owner);
+	FIELD(rump_statvfs, f_spare);
+	FIELD(rump_statvfs, f_fstypename);
+	FIELD(rump_statvfs, f_mntonname);
+	FIELD(rump_statvfs, f_mntfromname);
+	FIELD(rump_statvfs, f_mntfromlabel);
+
+	SIZE(rump_tmpfs_args);
+	FIELD(rump_tmpfs_args, ta_version);
+	FIELD(rump_tmpfs_args, ta_nodes_max);
+	FIELD(rump_tmpfs_args, ta_size_max);
+	FIELD(rump_tmpfs_args, ta_root_uid);
+	FIELD(rump_tmpfs_args, ta_root_gid);
+	FIELD(rump_tmpfs_args, ta_root_mode);
+
+	SIZE(rump_ufs_args);
+	FIELD(rump_ufs_args, fspec);
+
+	SIZE(rump_msdosfs_args);
+	FIELD(rump_msdosfs_args, fspec);
+	FIELD(rump_msdosfs_args, _pad1);
+	FIELD(rump_msdosfs_args, uid);
+	FIELD(rump_msdosfs_args, gid);
+	FIELD(rump_msdosfs_args, mask);
+	FIELD(rump_msdosfs_args, flags);
+	FIELD(rump_msdosfs_args, version);
+	FIELD(rump_msdosfs_args, dirmask);
+	FIELD(rump_msdosfs_args, gmtoff);
+
+	SIZE(rump_iso_args);
+	FIELD(rump_iso_args, fspec);
+	FIELD(rump_iso_args, _pad1);
+	FIELD(rump_iso_args, flags);
+
+	return 0;
+}
