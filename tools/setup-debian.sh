@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing rump needs on Debian (12 or later). The .NET SDK (net10.0)
+# is expected on the machine already; Debian does not package it, so this script checks for it.
+set -euo pipefail
+
+packages=(
+  cmake make gcc libc6-dev pkg-config   # the C hypercall library, the C tests, the example
+  zlib1g-dev                            # NativeAOT's native link step
+  linux-perf valgrind                   # profiling the benchmarks (bench/)
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup-debian.sh: the .NET SDK (dotnet, net10.0) is required and was not found on PATH" >&2
+  exit 1
+fi
+dotnet --version | grep -q '^10\.' || { echo "setup-debian.sh: need .NET SDK 10.x, found $(dotnet --version)" >&2; exit 1; }
+echo "setup-debian.sh: all build and test dependencies are present"
