@@ -1,0 +1,502 @@
+using System;
+using Rump.Kern;
+using Rump.Vfs;
+
+namespace Rump.Fs.Tmpfs;
+
+/// <summary>
+/// tmpfs's vnode operations (NetBSD tmpfs_vnops.c). Stateless: everything is reached through the
+/// vnode's node. Locking and reference rules are in <see cref="TmpfsMount"/>'s header. Namespace
+/// changes run whole under the mount's namespace lock, exclusive, so each is atomic; they check
+/// again what the VFS checked (existence, types) because the names may have changed since its lookup.
+/// </summary>
+internal sealed class TmpfsVnodeOps : VnodeOps
+{
+    /// <summary>Bytes a directory entry counts for in the directory's size (st_size).</summary>
+    private const int DirEntrySize = 32;
+    private const int PageMask = TmpfsMount.PageSize - 1;
+
+    private static TmpfsNode N(Vnode vp) => (TmpfsNode)vp.Data;
+
+    // ---- Names ---------------------------------------------------------------------------------
+
+    public override int Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
+    {
+        vp = null;
+        TmpfsNode dn = N(dvp);
+        if (dn.Dir == null) return Abi.ENOTDIR;
+        TmpfsMount tm = dn.Tm;
+        int e = 0;
+        tm.NsLock.EnterRead();
+        if (name.Length == 1 && name[0] == '.')
+        {
+            vp = dvp.Ref();
+        }
+        else if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+        {
+            // A removed directory has no parent any more (NetBSD: ENOENT).
+            TmpfsNode? p = dn.Parent;
+            if (p == null) e = Abi.ENOENT; else vp = p.Vnode.Ref();
+        }
+        else
+        {
+            TmpfsDirent? d = dn.Dir.Lookup(name);
+            if (d == null) e = Abi.ENOENT; else vp = d.Node.Vnode.Ref();
+        }
+        tm.NsLock.Exit();
+        return e;
+    }
+
+    public override int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
+    {
+        VType t = va.Type == VType.VNON ? VType.VREG : va.Type;
+        if (t == VType.VDIR || t == VType.VLNK || t == VType.VBAD) { vp = null; return Abi.EINVAL; }
+        ulong rdev = t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0;
+        return MakeNode(dvp, name, t, va.Mode, rdev, default, l, out vp);
+    }
+
+    public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
+        => MakeNode(dvp, name, VType.VDIR, va.Mode, 0, default, l, out vp);
+
+    public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+        => MakeNode(dvp, name, VType.VLNK, va.Mode, 0, target, l, out vp);
+
+    /// <summary>Creates a node of any type under <paramref name="name"/> in <paramref name="dvp"/>; returns it referenced.</summary>
+    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, ulong rdev, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+    {
+        vp = null;
+        TmpfsNode dn = N(dvp);
+        if (dn.Dir == null) return Abi.ENOTDIR;
+        TmpfsMount tm = dn.Tm;
+        RumpTimespec now = Clock.Now();
+        byte[]? tbytes = type == VType.VLNK ? target.ToArray() : null;
+        tm.NsLock.EnterWrite();
+        try
+        {
+            if (dn.Nlink == 0 || dn.Reclaimed) return Abi.ENOENT;
+            if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
+            if (type == VType.VDIR && dn.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
+            // BSD semantics: the group comes from the directory, not the caller.
+            TmpfsNode? n = tm.AllocNodeLocked(type, mode, l.Cred.Euid, dn.Gid, rdev, now);
+            if (n == null) return Abi.ENOSPC;
+            if (type == VType.VDIR)
+            {
+                n.Parent = dn;
+                n.Nlink = 2;
+                dn.Nlink++;
+            }
+            else
+            {
+                n.Nlink = 1;
+            }
+            if (tbytes != null) { n.Target = tbytes; n.Size = tbytes.Length; }
+            dn.Dir.Add(name, n);
+            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            // Referenced under the lock: a concurrent remove must not see it unused and reclaim it.
+            vp = n.Vnode.Ref();
+            return 0;
+        }
+        finally { tm.NsLock.Exit(); }
+    }
+
+    public override int Link(Vnode dvp, string name, Vnode vp, Lwp l)
+    {
+        if (vp.Mount != dvp.Mount) return Abi.EXDEV;
+        TmpfsNode dn = N(dvp), n = N(vp);
+        if (dn.Dir == null) return Abi.ENOTDIR;
+        if (n.Type == VType.VDIR) return Abi.EPERM;
+        TmpfsMount tm = dn.Tm;
+        RumpTimespec now = Clock.Now();
+        tm.NsLock.EnterWrite();
+        try
+        {
+            if (dn.Nlink == 0 || dn.Reclaimed) return Abi.ENOENT;
+            if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
+            // A removed file cannot be given a name again.
+            if (n.Nlink == 0 || n.Reclaimed) return Abi.ENOENT;
+            if (n.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
+            dn.Dir.Add(name, n);
+            n.Nlink++;
+            n.Touch(TimeFields.Change, now);
+            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            return 0;
+        }
+        finally { tm.NsLock.Exit(); }
+    }
+
+    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l)
+    {
+        TmpfsNode dn = N(dvp);
+        if (dn.Dir == null) return Abi.ENOTDIR;
+        TmpfsMount tm = dn.Tm;
+        RumpTimespec now = Clock.Now();
+        tm.NsLock.EnterWrite();
+        try
+        {
+            // The name decides, not vp: it is what is current under the lock.
+            TmpfsDirent? d = dn.Dir.Lookup(name);
+            if (d == null) return Abi.ENOENT;
+            TmpfsNode n = d.Node;
+            if (n.Type == VType.VDIR) return Abi.EPERM;
+            dn.Dir.Remove(d);
+            n.Nlink--;
+            n.Touch(TimeFields.Change, now);
+            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            ReclaimIfUnusedLocked(n);
+            return 0;
+        }
+        finally { tm.NsLock.Exit(); }
+    }
+
+    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l)
+    {
+        TmpfsNode dn = N(dvp);
+        if (dn.Dir == null) return Abi.ENOTDIR;
+        TmpfsMount tm = dn.Tm;
+        RumpTimespec now = Clock.Now();
+        tm.NsLock.EnterWrite();
+        try
+        {
+            TmpfsDirent? d = dn.Dir.Lookup(name);
+            if (d == null) return Abi.ENOENT;
+            TmpfsNode n = d.Node;
+            if (n.Type != VType.VDIR) return Abi.ENOTDIR;
+            if (n == dn) return Abi.EINVAL;
+            if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
+            if (n.Vnode.MountedHere != null) return Abi.EBUSY;
+            dn.Dir.Remove(d);
+            // Its own "." and the parent's entry go; so does its ".." link to the parent.
+            n.Nlink = 0;
+            n.Parent = null;
+            dn.Nlink--;
+            n.Touch(TimeFields.Change, now);
+            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            ReclaimIfUnusedLocked(n);
+            return 0;
+        }
+        finally { tm.NsLock.Exit(); }
+    }
+
+    public override int Rename(Vnode fdvp, string fname, Vnode fvp, Vnode tdvp, string tname, Vnode? tvp, Lwp l)
+    {
+        if (fdvp.Mount != tdvp.Mount || fvp.Mount != fdvp.Mount) return Abi.EXDEV;
+        TmpfsNode fdn = N(fdvp), tdn = N(tdvp);
+        if (fdn.Dir == null || tdn.Dir == null) return Abi.ENOTDIR;
+        TmpfsMount tm = fdn.Tm;
+        RumpTimespec now = Clock.Now();
+        tm.NsLock.EnterWrite();
+        try
+        {
+            // Both names are looked up again: under the lock they cannot change until we are done.
+            TmpfsDirent? fd = fdn.Dir.Lookup(fname);
+            if (fd == null) return Abi.ENOENT;
+            if (tdn.Nlink == 0 || tdn.Reclaimed) return Abi.ENOENT;
+            TmpfsNode fn = fd.Node;
+            TmpfsDirent? td = tdn.Dir.Lookup(tname);
+            TmpfsNode? tn = td?.Node;
+            // Two names of the same file: POSIX says do nothing.
+            if (tn == fn) return 0;
+            bool isDir = fn.Type == VType.VDIR;
+            if (isDir)
+            {
+                // A directory cannot move into itself or below itself.
+                for (TmpfsNode? a = tdn; a != null; a = a.Parent == a ? null : a.Parent)
+                    if (a == fn) return Abi.EINVAL;
+                if (fdn != tdn && tn == null && tdn.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
+            }
+            if (tn != null)
+            {
+                if (isDir)
+                {
+                    if (tn.Type != VType.VDIR) return Abi.ENOTDIR;
+                    if (tn.Dir!.Count != 0) return Abi.ENOTEMPTY;
+                    if (tn.Vnode.MountedHere != null) return Abi.EBUSY;
+                }
+                else if (tn.Type == VType.VDIR)
+                {
+                    return Abi.EISDIR;
+                }
+            }
+
+            // Checks are done; nothing below fails.
+            if (tn != null)
+            {
+                tdn.Dir.Remove(td!);
+                if (tn.Type == VType.VDIR)
+                {
+                    tn.Nlink = 0;
+                    tn.Parent = null;
+                    tdn.Nlink--;
+                }
+                else
+                {
+                    tn.Nlink--;
+                }
+                tn.Touch(TimeFields.Change, now);
+            }
+            fdn.Dir.Remove(fd);
+            tdn.Dir.Add(tname, fn);
+            if (isDir && fdn != tdn)
+            {
+                // Its ".." now links the new parent.
+                fdn.Nlink--;
+                tdn.Nlink++;
+                fn.Parent = tdn;
+            }
+            fn.Touch(TimeFields.Change, now);
+            fdn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            if (tdn != fdn) tdn.Touch(TimeFields.Modify | TimeFields.Change, now);
+            if (tn != null) ReclaimIfUnusedLocked(tn);
+            return 0;
+        }
+        finally { tm.NsLock.Exit(); }
+    }
+
+    /// <summary>
+    /// Reclaims a node that lost its last name while no vnode reference is held (normally the VFS
+    /// holds one and <see cref="Inactive"/> does it). Precondition: namespace lock held exclusive.
+    /// </summary>
+    private static void ReclaimIfUnusedLocked(TmpfsNode n)
+    {
+        if (n.Nlink == 0 && n.Vnode.UseCount == 0) n.Tm.ReclaimLocked(n);
+    }
+
+    public override void Inactive(Vnode vp)
+    {
+        TmpfsNode n = N(vp);
+        // Fast path for the common last close: the file still has a name, nothing to do.
+        if (n.Nlink != 0) return;
+        TmpfsMount tm = n.Tm;
+        tm.NsLock.EnterWrite();
+        if (n.Nlink == 0 && vp.UseCount == 0) tm.ReclaimLocked(n);
+        tm.NsLock.Exit();
+    }
+
+    public override int Open(Vnode vp, int fflag, Lwp l)
+    {
+        // Only "." of a removed directory can reach a node without a name (NetBSD: ENOENT).
+        TmpfsNode n = N(vp);
+        return n.Nlink == 0 || n.Reclaimed ? Abi.ENOENT : 0;
+    }
+
+    // ---- Attributes ----------------------------------------------------------------------------
+
+    public override int Getattr(Vnode vp, out Vattr va)
+    {
+        TmpfsNode n = N(vp);
+        va = default;
+        va.Type = n.Type;
+        va.Fsid = vp.Mount.Fsid;
+        va.Fileid = n.Id;
+        va.Gen = n.Gen;
+        va.Rdev = n.Rdev;
+        va.Blocksize = TmpfsMount.PageSize;
+        va.Nlink = (uint)n.Nlink;
+        n.Lock.EnterRead();
+        va.Mode = n.Mode;
+        va.Uid = n.Uid;
+        va.Gid = n.Gid;
+        va.Flags = n.Flags;
+        va.Mtime = n.Mtime;
+        va.Ctime = n.Ctime;
+        va.Birthtime = n.Birthtime;
+        n.TimeLock.Enter();
+        va.Atime = n.Atime;
+        n.TimeLock.Exit();
+        if (n.Dir != null)
+        {
+            va.Size = (n.Dir.Count + 2L) * DirEntrySize;
+            va.Bytes = va.Size;
+        }
+        else
+        {
+            va.Size = n.Size;
+            va.Bytes = n.Data != null ? n.Data.Pages * TmpfsMount.PageSize : n.Size;
+        }
+        n.Lock.Exit();
+        return 0;
+    }
+
+    public override int Setattr(Vnode vp, in Vattr va, Lwp l)
+    {
+        TmpfsNode n = N(vp);
+        TmpfsMount tm = n.Tm;
+        VaMask m = va.Mask;
+        bool size = (m & VaMask.Size) != 0;
+        if (size)
+        {
+            if (n.Type == VType.VDIR) return Abi.EISDIR;
+            if (n.Type != VType.VREG) return Abi.EINVAL;
+            if (va.Size < 0) return Abi.EINVAL;
+            if (va.Size > TmpfsMount.MaxFileSize) return Abi.EFBIG;
+        }
+        RumpTimespec now = Clock.Now();
+        n.Lock.EnterWrite();
+        try
+        {
+            if (n.Reclaimed) return Abi.EIO;
+            if (size)
+            {
+                if (va.Size < n.Size) n.Data!.Truncate(va.Size, tm);
+                // Growing needs no pages: the new range is a hole, and pages past the old EOF are zero.
+                n.Size = va.Size;
+                n.Mtime = now;
+            }
+            if ((m & VaMask.Uid) != 0) n.Uid = va.Uid;
+            if ((m & VaMask.Gid) != 0) n.Gid = va.Gid;
+            // As NetBSD: an ownership change by an ordinary user drops set-id bits.
+            if ((m & (VaMask.Uid | VaMask.Gid)) != 0 && (m & VaMask.Mode) == 0 && !l.Cred.IsRoot)
+                n.Mode &= ~(uint)(Abi.S_ISUID | Abi.S_ISGID);
+            if ((m & VaMask.Mode) != 0) n.Mode = va.Mode & 0xfff;
+            if ((m & VaMask.Flags) != 0) n.Flags = va.Flags;
+            if ((m & VaMask.Atime) != 0 && va.Atime.tv_nsec != Abi.UTIME_OMIT) n.Atime = va.Atime;
+            if ((m & VaMask.Mtime) != 0 && va.Mtime.tv_nsec != Abi.UTIME_OMIT) n.Mtime = va.Mtime;
+            if (m != VaMask.None) n.Ctime = now;
+            return 0;
+        }
+        finally { n.Lock.Exit(); }
+    }
+
+    // ---- Data ----------------------------------------------------------------------------------
+
+    public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
+    {
+        TmpfsNode n = N(vp);
+        if (n.Type != VType.VREG) return n.Type == VType.VDIR ? Abi.EISDIR : Abi.EINVAL;
+        if (uio.Offset < 0) return Abi.EINVAL;
+        if (uio.Resid == 0) return 0;
+        TmpfsData data = n.Data!;
+        bool atime = n.Tm.UpdateAtime && (ioflag & IoFlag.NoAtime) == 0;
+        RumpTimespec now = atime ? Clock.Now() : default;
+        int e = 0;
+        n.Lock.EnterRead();
+        long size = n.Size;
+        while (uio.Resid > 0 && uio.Offset < size)
+        {
+            long off = uio.Offset;
+            int pgoff = (int)(off & PageMask);
+            int len = (int)Math.Min(TmpfsMount.PageSize - pgoff, Math.Min(uio.Resid, size - off));
+            byte[]? p = data.Get(off >> TmpfsMount.PageShift);
+            e = p != null ? uio.Move(new ReadOnlySpan<byte>(p, pgoff, len)) : uio.MoveZeros(len);
+            if (e != 0) break;
+        }
+        if (atime) n.TouchAtimeShared(now);
+        n.Lock.Exit();
+        return e;
+    }
+
+    public override int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l)
+    {
+        TmpfsNode n = N(vp);
+        if (n.Type != VType.VREG) return n.Type == VType.VDIR ? Abi.EISDIR : Abi.EINVAL;
+        if (uio.Resid == 0) return 0;
+        TmpfsMount tm = n.Tm;
+        TmpfsData data = n.Data!;
+        RumpTimespec now = Clock.Now();
+        int e = 0;
+        n.Lock.EnterWrite();
+        try
+        {
+            // A forcibly unmounted file takes no new pages: nothing would free them.
+            if (n.Reclaimed) return Abi.EIO;
+            if ((ioflag & IoFlag.Append) != 0) uio.Offset = n.Size;
+            if (uio.Offset < 0) return Abi.EINVAL;
+            if (uio.Offset >= TmpfsMount.MaxFileSize || uio.Resid > TmpfsMount.MaxFileSize - uio.Offset) return Abi.EFBIG;
+            long start = uio.Resid;
+            while (uio.Resid > 0)
+            {
+                long off = uio.Offset;
+                int pgoff = (int)(off & PageMask);
+                int len = (int)Math.Min(TmpfsMount.PageSize - pgoff, uio.Resid);
+                byte[]? p = data.GetOrAlloc(off >> TmpfsMount.PageShift, tm);
+                if (p == null) { e = Abi.ENOSPC; break; }
+                e = uio.Move(new Span<byte>(p, pgoff, len));
+                // A fault part-way may still have moved some bytes: they count.
+                if (uio.Offset > n.Size) n.Size = uio.Offset;
+                if (e != 0) break;
+            }
+            if (uio.Resid != start)
+            {
+                n.Mtime = now;
+                n.Ctime = now;
+                // Out of space after some progress: a short write, as NetBSD.
+                if (e == Abi.ENOSPC) e = 0;
+            }
+            return e;
+        }
+        finally { n.Lock.Exit(); }
+    }
+
+    public override int Readdir(Vnode vp, ref Uio uio, ref long cookie, Lwp l)
+    {
+        TmpfsNode n = N(vp);
+        if (n.Dir == null) return Abi.ENOTDIR;
+        if (cookie < 0) return Abi.EINVAL;
+        TmpfsMount tm = n.Tm;
+        bool atime = tm.UpdateAtime;
+        RumpTimespec now = atime ? Clock.Now() : default;
+        bool wrote, full;
+        int e;
+        tm.NsLock.EnterRead();
+        e = ReaddirLocked(n, ref uio, ref cookie, out wrote, out full);
+        tm.NsLock.Exit();
+        if (e == 0 && full && !wrote) return Abi.EINVAL;
+        if (atime)
+        {
+            n.Lock.EnterRead();
+            n.TouchAtimeShared(now);
+            n.Lock.Exit();
+        }
+        return e;
+    }
+
+    /// <summary>Precondition: namespace lock held (shared is enough).</summary>
+    private static int ReaddirLocked(TmpfsNode n, ref Uio uio, ref long cookie, out bool wrote, out bool full)
+    {
+        wrote = false;
+        full = false;
+        int e;
+        if (cookie == 0)
+        {
+            e = ReaddirSink.Add(ref uio, n.Id, VType.VDIR, ".", out full);
+            if (e != 0 || full) return e;
+            wrote = true;
+            cookie = 1;
+        }
+        if (cookie == 1)
+        {
+            // A removed directory has no parent; name itself, as the root does.
+            TmpfsNode p = n.Parent ?? n;
+            e = ReaddirSink.Add(ref uio, p.Id, VType.VDIR, "..", out full);
+            if (e != 0 || full) return e;
+            wrote = true;
+            cookie = TmpfsDir.FirstCookie;
+        }
+        TmpfsDir dir = n.Dir!;
+        int i = dir.SeekIndex(cookie);
+        TmpfsDirent? d;
+        while ((d = dir.NextLive(ref i)) != null)
+        {
+            e = ReaddirSink.Add(ref uio, d.Node.Id, d.Node.Type, d.Name, out full);
+            if (e != 0 || full) return e;
+            wrote = true;
+            cookie = d.Cookie + 1;
+        }
+        return 0;
+    }
+
+    public override int Readlink(Vnode vp, ref Uio uio, Lwp l)
+    {
+        TmpfsNode n = N(vp);
+        if (n.Type != VType.VLNK) return Abi.EINVAL;
+        bool atime = n.Tm.UpdateAtime;
+        RumpTimespec now = atime ? Clock.Now() : default;
+        n.Lock.EnterRead();
+        int e = uio.Move((ReadOnlySpan<byte>)n.Target);
+        if (atime) n.TouchAtimeShared(now);
+        n.Lock.Exit();
+        return e;
+    }
+
+    public override int Fsync(Vnode vp, bool dataOnly, Lwp l) => 0;
+}
