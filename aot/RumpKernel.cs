@@ -208,7 +208,7 @@ public sealed unsafe class RumpKernel
                 if (n < 0) return (int)n;
                 if (n == 0) return 0;
                 var span = buf.AsSpan(0, (int)n);
-                while (Rump.Vfs.Dirent.TryParse(span, out ulong ino, out int reclen, out byte type, out ReadOnlySpan<byte> name))
+                while (Dirent.TryParse(span, out ulong ino, out int reclen, out byte type, out ReadOnlySpan<byte> name))
                 {
                     into.Add((Encoding.UTF8.GetString(name), type, ino));
                     span = span.Slice(reclen);

@@ -1,8 +1,7 @@
 using System;
 using System.Buffers.Binary;
-using Rump.Kern;
 
-namespace Rump.Vfs;
+namespace Rump.Kern;
 
 /// <summary>
 /// NetBSD's struct dirent as getdents(2) returns it (amd64): d_fileno (8), d_reclen (2),

@@ -1,0 +1,18 @@
+# Builds the base-kernel-only librump.so, compares its size with the default library and runs
+# kernonly_check against it (LD_LIBRARY_PATH wins over the program's rpath).
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD_DIR} --target librump_kernonly RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "building librump_kernonly failed:\n${out}")
+endif()
+file(SIZE ${BUILD_DIR}/lib/librump.so full)
+file(SIZE ${BUILD_DIR}/kernonly/librump.so base)
+message(STATUS "librump.so: default ${full} bytes, base kernel only ${base} bytes")
+if(NOT base LESS full)
+  message(FATAL_ERROR "expected the kernel-only library (${base} bytes) to be smaller than the default (${full} bytes)")
+endif()
+set(ENV{LD_LIBRARY_PATH} ${BUILD_DIR}/kernonly)
+execute_process(COMMAND ${CHECK} RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "${out}")
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "kernonly_check failed (exit ${rv}):\n${out}\n${err}")
+endif()
