@@ -55,7 +55,12 @@ internal static class CAbi
         int error;
         long rv;
         if (k == null) { error = Abi.ENXIO; rv = -1; }
-        else rv = k.Syscall(num, ref a, out error);
+        else
+        {
+            // Handlers' exceptions are caught in the kernel; this catches the entry path's own.
+            try { rv = k.Syscall(num, ref a, out error); }
+            catch (Exception e) { Kernel.Panic("system call entry: " + e); error = Abi.EIO; rv = -1; }
+        }
         if (error != 0)
         {
             // Last thing before returning to C: later host calls could change errno.

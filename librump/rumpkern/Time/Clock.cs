@@ -21,3 +21,16 @@ public static unsafe class Clock
         return sec * 1_000_000_000 + nsec;
     }
 }
+
+public sealed partial class Kernel
+{
+    /// <summary>
+    /// Sleeps <paramref name="ns"/> nanoseconds (NetBSD kpause). The hypercall gives up the
+    /// virtual CPU through the backend-unschedule upcall while the host thread sleeps.
+    /// </summary>
+    public int Kpause(long ns)
+    {
+        if (ns <= 0) return 0;
+        return RumpUser.rumpuser_clock_sleep(RumpUserConst.RUMPUSER_CLOCK_RELWALL, ns / 1_000_000_000, (nint)(ns % 1_000_000_000));
+    }
+}
