@@ -180,7 +180,9 @@ public sealed partial class Kernel
         if (l == null || l.Kernel != this)
             return SyscallOtherContext(num, ref args, out error);
         if (_halted) { error = Abi.ENXIO; return -1; }
-        Sched.Schedule(l);
+        // A call made from inside the kernel (an upcall on a thread already running here) keeps its CPU.
+        bool nested = l.Cpu != null;
+        if (!nested) Sched.Schedule(l);
         l.Cpu!.Nsyscall++;
         long rv = 0;
         var call = Syscalls.Lookup(num);
@@ -193,7 +195,7 @@ public sealed partial class Kernel
             Panic("system call " + SyscallInfo.Name(num) + " failed: " + e);
             error = Abi.EIO;
         }
-        Sched.Unschedule(l);
+        if (!nested) Sched.Unschedule(l);
         return error == 0 ? rv : -1;
     }
 

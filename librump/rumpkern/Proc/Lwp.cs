@@ -29,15 +29,16 @@ public sealed class Lwp
     internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
     {
         Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit; Name = name;
-        Handle = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Normal));
+        Handle = GCHandle<Lwp>.ToIntPtr(new GCHandle<Lwp>(this));
     }
 
     /// <summary>Resolves the hypercall layer's opaque lwp pointer.</summary>
-    internal static Lwp? FromHandle(nint h) => h == 0 ? null : (Lwp?)GCHandle.FromIntPtr(h).Target;
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static Lwp? FromHandle(nint h) => h == 0 ? null : GCHandle<Lwp>.FromIntPtr(h).Target;
 
     internal void FreeHandle()
     {
-        if (Handle != 0) { GCHandle.FromIntPtr(Handle).Free(); Handle = 0; }
+        if (Handle != 0) { GCHandle<Lwp>.FromIntPtr(Handle).Dispose(); Handle = 0; }
     }
 
     public Cred Cred => Proc.Cred;

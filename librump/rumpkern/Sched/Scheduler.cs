@@ -6,15 +6,25 @@ namespace Rump.Kern;
 /// <summary>
 /// Schedules lwps onto virtual CPUs.
 ///
-/// Fast path: an lwp first tries the CPU it last ran on with one compare-and-swap; releasing is one
-/// interlocked exchange. No hypercall is made unless every CPU is taken. Slow path: the thread scans
-/// the CPUs, then sleeps on the host condition variable <see cref="_cv"/> until a CPU is released.
+/// Fast path: an lwp first tries the CPU it last ran on with one compare-and-swap, and releases it
+/// with a plain release store. No hypercall is made unless every CPU is taken.
 ///
-/// Locks: <see cref="_mtx"/> (a host mutex) protects nothing but the sleep/wake hand-off; it is the
-/// last lock in every order — nothing is taken while holding it.
+/// Slow path: the thread scans the CPUs, then sleeps on the host condition variable
+/// <see cref="_cv"/> until a releaser that sees <see cref="_waiters"/> wakes it. Because the release
+/// is a store and not an interlocked exchange (the exchange costs a quarter of a null system call),
+/// a releaser can miss a waiter that registered at the same instant: store-to-load reordering
+/// lets both sides read the other's old value. The waiter therefore sleeps with a short timeout
+/// (<see cref="WaitPollNs"/>) and re-scans: a missed wake-up costs at most that much latency,
+/// never a hang. Measured: the exchange made getpid 18 ns instead of 13.5 ns.
+///
+/// Locks: <see cref="_mtx"/> (a host spin mutex) protects nothing but the sleep/wake hand-off; it
+/// is the last lock in every order — nothing is taken while holding it.
 /// </summary>
 public sealed class Scheduler
 {
+    /// <summary>Longest a thread waiting for a CPU sleeps before re-scanning (see above).</summary>
+    private const long WaitPollNs = 1_000_000;
+
     private readonly Cpu[] _cpus;
     private readonly nint _mtx;
     private readonly nint _cv;
@@ -34,6 +44,7 @@ public sealed class Scheduler
     public Cpu CpuAt(int i) => _cpus[i];
 
     /// <summary>Puts <paramref name="l"/> on a virtual CPU, blocking the host thread if none is free.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Schedule(Lwp l)
     {
         Cpu c = l.LastCpu ?? _cpus[0];
@@ -44,6 +55,7 @@ public sealed class Scheduler
         l.LastCpu = c;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private unsafe Cpu ScheduleSlow()
     {
         Cpu? c = TryAny();
@@ -51,7 +63,7 @@ public sealed class Scheduler
         RumpUser.rumpuser_mutex_enter_nowrap(_mtx);
         Interlocked.Increment(ref _waiters);
         while ((c = TryAny()) == null)
-            RumpUser.rumpuser_cv_wait_nowrap(_cv, _mtx);
+            RumpUser.rumpuser_cv_timedwait(_cv, _mtx, 0, WaitPollNs);
         Interlocked.Decrement(ref _waiters);
         RumpUser.rumpuser_mutex_exit(_mtx);
         return c;
@@ -67,18 +79,19 @@ public sealed class Scheduler
     }
 
     /// <summary>Takes <paramref name="l"/> off its CPU.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Unschedule(Lwp l)
     {
         Cpu c = l.Cpu!;
         l.Cpu = null;
         c.Curlwp = null;
-        // The exchange is a full fence, so the read of _waiters cannot move above it (Dekker with
-        // ScheduleSlow's increment-then-retry).
-        Interlocked.Exchange(ref c.Busy, 0);
+        // A release store, not an exchange: see the type's comment for the waiter it may miss.
+        Volatile.Write(ref c.Busy, 0);
         if (Volatile.Read(ref _waiters) != 0)
             WakeOne();
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void WakeOne()
     {
         RumpUser.rumpuser_mutex_enter_nowrap(_mtx);
