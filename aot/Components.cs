@@ -17,6 +17,15 @@ public static class Components
 #if RUMP_TMPFS
         list.Add(new Rump.Fs.Tmpfs.TmpfsComponent());
 #endif
+#if RUMP_MSDOSFS
+        list.Add(new Rump.Fs.Msdosfs.MsdosfsComponent());
+#endif
+#if RUMP_EXT2FS
+        list.Add(new Rump.Fs.Ext2fs.Ext2fsComponent());
+#endif
+#if RUMP_CD9660
+        list.Add(new Rump.Fs.Cd9660.Cd9660Component());
+#endif
         return list.ToArray();
     }
 }

@@ -7,6 +7,9 @@ packages=(
   cmake make gcc libc6-dev pkg-config   # the C hypercall library, the C tests, the example
   zlib1g-dev                            # NativeAOT's native link step
   linux-perf valgrind                   # profiling the benchmarks (bench/)
+  dosfstools mtools                     # FAT images made and checked by the real tools (tests)
+  e2fsprogs                             # ext2/ext4 images: mke2fs, e2fsck, debugfs (tests)
+  xorriso                               # ISO 9660 images with Rock Ridge and Joliet (tests)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -13,7 +13,7 @@ namespace Rump.Vfs;
 /// file-system locks → <see cref="NameCache"/>'s lock. Namei holds none of them between components.
 /// References: see <see cref="Vnode"/>.
 /// </summary>
-public sealed class Vfs : IProcHooks
+public sealed partial class Vfs : IProcHooks
 {
     public readonly Kernel Kernel;
     public readonly NameCache Cache;
@@ -22,6 +22,12 @@ public sealed class Vfs : IProcHooks
     internal readonly KMutex RenameLock;
     /// <summary>Address space for I/O into kernel buffers (symlink targets, getcwd's directory scans).</summary>
     internal readonly Vmspace KernelVm = new LocalVmspace();
+    /// <summary>Block devices by number.</summary>
+    public readonly Devsw Devices;
+    /// <summary>The buffer cache every disk file system of this kernel shares.</summary>
+    public readonly BufCache BufCache;
+    /// <summary>Default bound of the buffer cache (the RUMP_BUFCACHE parameter overrides it later).</summary>
+    public const long DefaultBufCacheBytes = 32L << 20;
     private readonly Dictionary<string, VfsOps> _fsTypes = new();
     private readonly List<Mount> _mounts = new();
     private readonly ProcSpecificKey _cwdKey;
@@ -35,6 +41,8 @@ public sealed class Vfs : IProcHooks
         Cache = new NameCache(k);
         MountLock = new KRwLock(k);
         RenameLock = new KMutex(k);
+        Devices = new Devsw(k);
+        BufCache = new BufCache(k, DefaultBufCacheBytes);
         _cwdKey = k.CreateProcSpecificKey();
         k.AddProcHooks(this);
     }

@@ -1,0 +1,70 @@
+using System;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// A block device (NetBSD's bdevsw entry plus its disk): a range of bytes addressed in sectors.
+/// File systems do not call it directly but through the <see cref="BufCache"/>; the cache calls
+/// <see cref="Strategy"/>. Offsets and lengths are multiples of <see cref="SectorSize"/>.
+/// Errors are NetBSD errnos: EIO for a failed transfer, EROFS for a write to a read-only device,
+/// EINVAL for a transfer outside the device.
+/// </summary>
+public abstract class BlockDevice
+{
+    /// <summary>NetBSD's DEV_BSIZE: block numbers are counted in these.</summary>
+    public const int DevBSize = 512;
+
+    public readonly string Name;
+    public readonly long Size;
+    public readonly int SectorSize;
+    public readonly bool ReadOnly;
+    /// <summary>The device number its node carries (st_rdev).</summary>
+    public ulong Dev { get; internal set; }
+    /// <summary>Set while a file system is mounted from it: a second mount gets EBUSY.</summary>
+    internal Mount? MountedBy;
+
+    protected BlockDevice(string name, long size, int sectorSize, bool readOnly)
+    {
+        Name = name; Size = size; SectorSize = sectorSize; ReadOnly = readOnly;
+    }
+
+    /// <summary>
+    /// Starts a transfer; <paramref name="done"/> runs when it completes, possibly on another host
+    /// thread and without a virtual CPU, with the bytes moved and an errno. The buffer stays
+    /// pinned by the caller until then.
+    /// </summary>
+    public abstract unsafe void Strategy(bool write, byte* data, int length, long offset, BioDone done);
+
+    /// <summary>Pushes the device's written data to stable storage.</summary>
+    public abstract int Flush();
+
+    /// <summary>Checks a transfer's bounds; 0 or an errno.</summary>
+    protected int Check(bool write, int length, long offset)
+    {
+        if (write && ReadOnly) return Abi.EROFS;
+        if (offset < 0 || length < 0 || offset + length > Size) return Abi.EINVAL;
+        return 0;
+    }
+
+    /// <summary>Synchronous transfer for callers outside the cache (partition scanning, probing).</summary>
+    public unsafe int ReadSync(Kernel k, long offset, Span<byte> dst)
+    {
+        fixed (byte* p = dst)
+            return BioWait.Run(k, this, write: false, p, dst.Length, offset);
+    }
+
+    public unsafe int WriteSync(Kernel k, long offset, ReadOnlySpan<byte> src)
+    {
+        fixed (byte* p = src)
+            return BioWait.Run(k, this, write: true, p, src.Length, offset);
+    }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>Completion of a block transfer: bytes moved and a NetBSD errno.</summary>
+public abstract class BioDone
+{
+    public abstract void Done(long bytes, int error);
+}
