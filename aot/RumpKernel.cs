@@ -246,6 +246,39 @@ public sealed unsafe class RumpKernel
         return r < 0 ? null : Encoding.UTF8.GetString(buf, 0, Math.Max(0, (int)len - 1));
     }
 
+    // ---- etfs ----
+
+    /// <summary>A host file as a block device at <paramref name="key"/> (partitions at key + 'a', 'b', ...). Returns 0 or -errno.</summary>
+    public int EtfsRegister(string key, string hostPath, int type = Abi.ETFS_BLK, long begin = 0, long size = -1)
+        => -EtfsRegister(Kernel, key, hostPath, type, begin, size);
+
+    public int EtfsRemove(string key) => -EtfsRemove(Kernel, key);
+
+    /// <summary>Runs the registration as the kernel (proc0, root) outside any system call. Returns an errno.</summary>
+    internal static int EtfsRegister(Kernel k, string key, string hostPath, int type, long begin, long size)
+    {
+#if RUMP_VFS
+        Rump.Vfs.Vfs? vfs = k.GetService<Rump.Vfs.Vfs>();
+        if (vfs == null) return Abi.ENOSYS;
+        using var ctx = k.EnterTemporary(k.Proc0, "etfs");
+        return vfs.EtfsRegister(ctx.Lwp, key, hostPath, type, begin, size);
+#else
+        return Abi.ENOSYS;
+#endif
+    }
+
+    internal static int EtfsRemove(Kernel k, string key)
+    {
+#if RUMP_VFS
+        Rump.Vfs.Vfs? vfs = k.GetService<Rump.Vfs.Vfs>();
+        if (vfs == null) return Abi.ENOSYS;
+        using var ctx = k.EnterTemporary(k.Proc0, "etfs");
+        return vfs.EtfsRemove(ctx.Lwp, key);
+#else
+        return Abi.ENOSYS;
+#endif
+    }
+
     // ---- lwproc ----
     public int LwprocRfork(int flags) => -Kernel.LwprocRfork(flags);
     public int LwprocNewlwp(int pid) => -Kernel.LwprocNewlwp(pid);

@@ -10,6 +10,7 @@ packages=(
   dosfstools mtools                     # FAT images made and checked by the real tools (tests)
   e2fsprogs                             # ext2/ext4 images: mke2fs, e2fsck, debugfs (tests)
   xorriso                               # ISO 9660 images with Rock Ridge and Joliet (tests)
+  fdisk                                 # sfdisk: MBR and GPT partition tables (tests)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -4,12 +4,13 @@
  * rumpuser_bio() queues the request and returns; a pool of host worker
  * threads does the transfer and calls biodone(donearg, bytes, error).
  *
- * As in NetBSD's librumpuser, biodone runs as kernel code: each worker
- * gets an lwp of its own once at start (hyp_schedule, hyp_lwproc_newlwp(0),
- * hyp_unschedule) and holds a rump CPU only around each biodone call
- * (hyp_backend_schedule(0, NULL) ... hyp_backend_unschedule()).  The
- * transfer itself runs without a CPU.  rumpuser_bio() gives up the caller's
- * CPU while it queues, since a full queue makes it wait.
+ * Unlike NetBSD's librumpuser, biodone runs without a kernel context: the
+ * workers serve every kernel instance in the process, so they cannot belong
+ * to one kernel's process the way NetBSD's do (NetBSD gives each an lwp with
+ * hyp_lwproc_newlwp).  biodone must therefore only record the result and
+ * wake whoever waits for it, which is all the kernel's completion does.
+ * rumpuser_bio() gives up the caller's CPU while it queues, since a full
+ * queue makes it wait.
  *
  * bytes is the count actually transferred (short at end of file); error is
  * a NetBSD errno, 0 on success.  RUMPUSER_BIO_SYNC writes are followed by
@@ -56,7 +57,7 @@ dobio(const struct bioreq *req)
 {
 	size_t done = 0;
 	ssize_t nn;
-	int error = 0, dummy;
+	int error = 0;
 
 	while (done < req->dlen) {
 		if (req->op & RUMPUSER_BIO_READ)
@@ -79,33 +80,16 @@ dobio(const struct bioreq *req)
 	    (req->op & RUMPUSER_BIO_SYNC) && fdatasync(req->fd) == -1)
 		error = errno;
 
-	rumpuser__reschedule(0, NULL);
 	req->done(req->donearg, done, rumpuser__errtrans(error));
-	rumpuser__unschedule(&dummy, NULL);
 }
 
 static void *
 bioworker(void *arg)
 {
-	const struct rumpuser_hyperup *hyp = rumpuser__hyperup();
 	struct bioreq req;
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), "rumpuser-bio");
-
-	/* Give this thread an lwp of its own for running biodone. */
-	if (hyp != NULL) {
-		int error;
-
-		hyp->hyp_schedule();
-		error = hyp->hyp_lwproc_newlwp(0);
-		hyp->hyp_unschedule();
-		if (error != 0) {
-			fprintf(stderr, "panic: rumpuser: bio worker: "
-			    "hyp_lwproc_newlwp failed: %d\n", error);
-			abort();
-		}
-	}
 
 	RUMPUSER_NOFAIL(pthread_mutex_lock(&biomtx));
 	for (;;) {

@@ -42,6 +42,7 @@ public sealed partial class Vfs : IProcHooks
         MountLock = new KRwLock(k);
         RenameLock = new KMutex(k);
         Devices = new Devsw(k);
+        _etfsLock = new KMutex(k);
         BufCache = new BufCache(k, DefaultBufCacheBytes);
         _cwdKey = k.CreateProcSpecificKey();
         k.AddProcHooks(this);

@@ -55,6 +55,24 @@ struct lwp *rump_pub_lwproc_curlwp(void);
 #define rump_lwproc_curlwp rump_pub_lwproc_curlwp
 
 /*
+ * etfs: a host file (or host block device) appears inside the kernel as a block
+ * device node at key, e.g. "/dev/img0" (missing parent directories are made). An
+ * MBR or GPT partition table makes each partition a device of its own at key+'a',
+ * key+'b', ... in table order. ftype is RUMP_ETFS_BLK (or RUMP_ETFS_CHR); the
+ * file is opened read-write, or read-only if the host does not allow writing.
+ * _withsize exposes size bytes from offset begin (RUMP_ETFS_SIZE_ENDOFF: to the end).
+ * Mount with the node as the fspec of the file system's arguments.
+ */
+int rump_pub_etfs_register(const char *key, const char *hostpath, int ftype);
+int rump_pub_etfs_register_withsize(const char *key, const char *hostpath, int ftype,
+    uint64_t begin, uint64_t size);
+/* Removes a registration (EBUSY while mounted). */
+int rump_pub_etfs_remove(const char *key);
+#define rump_etfs_register rump_pub_etfs_register
+#define rump_etfs_register_withsize rump_pub_etfs_register_withsize
+#define rump_etfs_remove rump_pub_etfs_remove
+
+/*
  * A system call by number with its arguments as an array of register-sized
  * (64-bit) slots, one per argument in the prototype's order. Returns 0 or an
  * errno; the result is stored in *retval.

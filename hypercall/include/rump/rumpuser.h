@@ -101,6 +101,11 @@ int rumpuser_getfileinfo(const char *name, uint64_t *size, int *type);
 #define RUMPUSER_BIO_READ	0x01
 #define RUMPUSER_BIO_WRITE	0x02
 #define RUMPUSER_BIO_SYNC	0x04
+/*
+ * biodone is called on a host worker thread with no kernel context (no CPU, no
+ * lwp): one hypervisor serves every kernel instance in the process.  It must
+ * only record the result and wake the waiter.
+ */
 typedef void (*rump_biodone_fn)(void *donearg, size_t bytes, int error);
 void rumpuser_bio(int fd, int op, void *data, size_t dlen, int64_t off,
     rump_biodone_fn biodone, void *donearg);
