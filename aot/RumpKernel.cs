@@ -279,6 +279,55 @@ public sealed unsafe class RumpKernel
 #endif
     }
 
+    /// <summary>
+    /// The type of the file system on the block device at <paramref name="fspec"/> (an etfs key),
+    /// judged from its superblock; 0, or -errno with <paramref name="why"/> saying what was found.
+    /// </summary>
+    public int DetectFsType(string fspec, out string? fstype, out string? why)
+    {
+#if RUMP_VFS
+        fstype = null; why = null;
+        Rump.Vfs.Vfs? vfs = Kernel.GetService<Rump.Vfs.Vfs>();
+        if (vfs == null) { why = "no VFS linked in"; return -Abi.ENOSYS; }
+        using var ctx = Kernel.EnterTemporary(Kernel.Proc0, "probe");
+        return -vfs.DetectFsType(fspec, out fstype, out why);
+#else
+        fstype = null; why = "no VFS linked in";
+        return -Abi.ENOSYS;
+#endif
+    }
+
+    /// <summary>
+    /// Mounts the file system found on <paramref name="fspec"/> at <paramref name="path"/> with its
+    /// default arguments (NetBSD's argument structure zeroed but for fspec).
+    /// </summary>
+    public int MountAuto(string fspec, string path, int flags, out string? fstype, out string? why)
+    {
+        int e = DetectFsType(fspec, out fstype, out why);
+        if (e != 0) return e;
+        // Every disk file system's arguments begin with char *fspec; 512 zeroed bytes cover the largest.
+        byte* args = stackalloc byte[512];
+        new Span<byte>(args, 512).Clear();
+        fixed (byte* f = Z(fspec)) fixed (byte* t = Z(fstype!)) fixed (byte* p = Z(path))
+        {
+            *(nint*)args = (nint)f;
+            int r = (int)Sys(SysNum.mount, (long)t, (long)p, flags, (long)args, ArgsSize(fstype!));
+            if (r < 0) why = "mounting " + fspec + " (" + fstype + ") on " + path + " failed: error " + (-r);
+            return r;
+        }
+    }
+
+    /// <summary>The size of a file system's mount arguments (what it declares, else the whole zeroed block).</summary>
+    private int ArgsSize(string fstype)
+    {
+#if RUMP_VFS
+        int n = Kernel.GetService<Rump.Vfs.Vfs>()?.FindFs(fstype)?.ArgsSize ?? 0;
+        return n > 0 && n <= 512 ? n : 512;
+#else
+        return 512;
+#endif
+    }
+
     // ---- lwproc ----
     public int LwprocRfork(int flags) => -Kernel.LwprocRfork(flags);
     public int LwprocNewlwp(int pid) => -Kernel.LwprocNewlwp(pid);

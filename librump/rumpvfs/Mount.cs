@@ -55,4 +55,14 @@ public abstract class VfsOps
     public virtual int Unmount(Mount mp, bool force, Lwp l) => 0;
     /// <summary>Length of the mount-argument structure this file system reads (0: none).</summary>
     public virtual int ArgsSize => 0;
+
+    /// <summary>
+    /// Does <paramref name="head"/>, the first <see cref="Vfs.ProbeBytes"/> bytes of a device (fewer
+    /// if the device is smaller), hold this file system? Pure and cheap: a superblock check, no
+    /// mount. Disk file systems override it so that images can be mounted without naming the type.
+    /// </summary>
+    public virtual bool Probe(System.ReadOnlySpan<byte> head) => false;
+
+    /// <summary>What a probe says was found when no file system claims a device (e.g. "an MBR partition table").</summary>
+    public virtual string? Describe(System.ReadOnlySpan<byte> head) => null;
 }
