@@ -263,9 +263,11 @@ public sealed partial class Kernel
 
     /// <summary>A kernel bug: print the message through the hypercall layer and end the host process.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Panic(string msg)
+    public static unsafe void Panic(string msg)
     {
-        Console_.Print("panic: " + msg + "\n");
+        byte[] text = System.Text.Encoding.UTF8.GetBytes("panic: " + msg + "\n\0");
+        fixed (byte* fmt = "%s\0"u8) fixed (byte* p = text)
+            RumpUser.rumpuser_dprintf(fmt, p);
         RumpUser.rumpuser_exit(RumpUserConst.RUMPUSER_PANIC);
     }
 
