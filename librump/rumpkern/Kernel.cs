@@ -211,8 +211,10 @@ public sealed partial class Kernel
             BindImplicit();
             return Syscall(num, ref args, out error);
         }
-        // The thread is inside another kernel instance: run this call on a temporary lwp here.
+        // The thread has a context in another kernel instance: keep it, and run this call on a
+        // temporary lwp here.
         Lwp t = NewLwp(DefaultProc, true, "implicit");
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, prev);
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, t.Handle);
         long rv = Syscall(num, ref args, out error);
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, t.Handle);
@@ -223,10 +225,28 @@ public sealed partial class Kernel
 
     internal Lwp BindImplicit()
     {
+        LeaveForeignKernel();
         Lwp l = NewLwp(DefaultProc, true, "implicit");
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
         return l;
     }
+
+    /// <summary>
+    /// The calling thread is about to take a context in this kernel while its current lwp belongs
+    /// to another instance: clear it there (releasing it if it was implicit) so that the hypercall
+    /// layer's thread-local slot is free and nothing leaks.
+    /// </summary>
+    internal static void LeaveForeignKernelOf(Kernel k)
+    {
+        nint h = RumpUser.rumpuser_curlwp();
+        if (h == 0) return;
+        Lwp? other = Lwp.FromHandle(h);
+        if (other == null || other.Kernel == k) return;
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
+        if (other.Implicit) other.Kernel.LwpFree(other);
+    }
+
+    private void LeaveForeignKernel() => LeaveForeignKernelOf(this);
 
     /// <summary>
     /// Runs kernel code outside a system call (boot, component init, the managed API's helpers) as a

@@ -112,6 +112,8 @@ internal static partial class VfsSyscalls
     /// __getcwd(2): walks ".." from the current directory up to the process root, finding each
     /// directory's name in its parent by directory number. Returns the length including the NUL.
     /// </summary>
+    private const int GetcwdMax = 4 * Namei.PathMax;
+
     private static unsafe int Getcwd(Lwp l, UserPtr bufp, ulong length, out long rv)
     {
         rv = 0;
@@ -120,14 +122,14 @@ internal static partial class VfsSyscalls
         CwdInfo cwd = vfs.Cwd(l.Proc);
         Vnode cur = cwd.GetCdir();
         Vnode root = cwd.GetRdir();
-        // The path is built right to left at the end of this buffer.
-        Span<byte> path = stackalloc byte[Namei.PathMax];
+        // The path is built right to left at the end of this buffer; NetBSD allows MAXPATHLEN*4.
+        Span<byte> path = stackalloc byte[GetcwdMax];
         int start = path.Length;
         path[--start] = 0;
         int e = 0;
         try
         {
-            for (int depth = 0; cur != root && depth < Namei.PathMax; depth++)
+            for (int depth = 0; cur != root && depth < GetcwdMax; depth++)
             {
                 // Step up from a mount's root to the directory it covers: that is what has a name.
                 while (cur.IsRoot && cur.Mount.Covered != null && cur != root)
@@ -182,7 +184,7 @@ internal static partial class VfsSyscalls
                 bool dot = name.Length == 1 && name[0] == '.' || name.Length == 2 && name[0] == '.' && name[1] == '.';
                 if (ino == cva.Fileid && !dot)
                 {
-                    if (name.Length + 1 > start) return Abi.ENAMETOOLONG;
+                    if (name.Length + 1 > start) return Abi.ERANGE; // longer than any buffer NetBSD accepts
                     start -= name.Length;
                     name.CopyTo(path.Slice(start));
                     return 0;

@@ -155,7 +155,8 @@ public static class Namei
                 if (child.Type == VType.VLNK && (!last || followLast || trailing))
                 {
                     if (++links > MaxSymlinks) { child.Rele(); return Abi.ELOOP; }
-                    e = ExpandLink(l, child, buf, ref len, next, out bool absolute);
+                    // The rest keeps its leading slashes: "link/" must still demand a directory.
+                    e = ExpandLink(l, child, buf, ref len, end, out bool absolute);
                     child.Rele();
                     if (e != 0) return e;
                     pos = 0;
@@ -182,8 +183,8 @@ public static class Namei
         }
     }
 
-    /// <summary>Replaces buf[0..next) with the link's target, keeping the rest of the path after it.</summary>
-    private static unsafe int ExpandLink(Lwp l, Vnode link, Span<char> buf, ref int len, int next, out bool absolute)
+    /// <summary>Replaces buf[0..rest) with the link's target, keeping buf[rest..len) (which starts with its slashes) after it.</summary>
+    private static unsafe int ExpandLink(Lwp l, Vnode link, Span<char> buf, ref int len, int rest, out bool absolute)
     {
         absolute = false;
         Span<byte> target = stackalloc byte[PathMax];
@@ -199,17 +200,12 @@ public static class Namei
             n = PathMax - (int)uio.Resid;
         }
         if (n == 0) return Abi.ENOENT;
-        int rest = len - next;
-        // target + "/" + rest must fit with its NUL.
-        int newLen = n + (rest > 0 ? 1 + rest : 0);
-        if (newLen >= PathMax) return Abi.ENAMETOOLONG;
-        if (rest > 0)
-        {
-            buf.Slice(next, rest).CopyTo(buf.Slice(n + 1));
-            buf[n] = '/';
-        }
+        int restLen = len - rest;
+        // The expanded path must fit with its NUL.
+        if (n + restLen >= PathMax) return Abi.ENAMETOOLONG;
+        buf.Slice(rest, restLen).CopyTo(buf.Slice(n));
         for (int i = 0; i < n; i++) buf[i] = (char)target[i];
-        len = newLen;
+        len = n + restLen;
         absolute = buf[0] == '/';
         return 0;
     }

@@ -65,6 +65,7 @@ internal static partial class VfsSyscalls
                 nd.Dvp.Rele();
                 vp = nd.Vp;
                 if (excl) { vp.Rele(); vp = null; return Abi.EEXIST; }
+                if (nd.TrailingSlash && vp.Type != VType.VDIR) { vp.Rele(); vp = null; return Abi.ENOTDIR; }
                 while (vp.MountedHere is Mount mp) { Vnode r = mp.Root.Ref(); vp.Rele(); vp = r; }
             }
         }
@@ -88,7 +89,7 @@ internal static partial class VfsSyscalls
     {
         if (vp.Type == VType.VLNK) return Abi.EFTYPE; // O_NOFOLLOW on a symlink, as NetBSD
         if ((oflags & Abi.O_DIRECTORY) != 0 && vp.Type != VType.VDIR) return Abi.ENOTDIR;
-        if (vp.Type == VType.VDIR && (fflag & File.FWRITE) != 0) return Abi.EISDIR;
+        if (vp.Type == VType.VDIR && ((fflag & File.FWRITE) != 0 || (oflags & Abi.O_TRUNC) != 0)) return Abi.EISDIR;
         if (created) return 0;
         int acc = 0;
         if ((fflag & File.FREAD) != 0) acc |= Kauth.VREAD;
@@ -176,7 +177,8 @@ internal static partial class VfsSyscalls
             if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EEXIST;
             e = CreateCheck(l, nd.Dvp);
             if (e != 0) return e;
-            var va = new Vattr { Type = VType.VDIR, Mode = mode & (uint)(Abi.ACCESSPERMS | Abi.S_ISVTX) & ~l.Proc.Umask };
+            // NetBSD's mkdir keeps only the permission bits (no sticky, set-id bits) before the umask.
+            var va = new Vattr { Type = VType.VDIR, Mode = mode & (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
             e = nd.Dvp.Ops.Mkdir(nd.Dvp, nd.Name, va, l, out Vnode? vp);
             if (e != 0) return e;
             V(l).Cache.Purge(nd.Dvp, nd.Name);
@@ -271,7 +273,7 @@ internal static partial class VfsSyscalls
         if (f == null) return Abi.EBADF;
         try
         {
-            if (f is not VnodeFile vf) return Abi.ENOTDIR;
+            if (f is not VnodeFile vf) return Abi.EINVAL; // NetBSD: fd_getvnode's answer for a non-vnode
             if ((f.Flag & File.FREAD) == 0) return Abi.EBADF;
             IoVec iov;
             iov.Base = buf;

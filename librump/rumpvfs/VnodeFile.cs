@@ -44,7 +44,7 @@ public sealed class VnodeFile : File
     /// <summary>getdents(2): the offset of a directory is the file system's directory cookie.</summary>
     public int Readdir(Lwp l, ref Uio uio)
     {
-        if (Vp.Type != VType.VDIR) return Abi.ENOTDIR;
+        if (Vp.Type != VType.VDIR) return Abi.EINVAL; // NetBSD vn_readdir
         OffsetLock.Enter();
         long cookie = Offset;
         int e = Vp.Ops.Readdir(Vp, ref uio, ref cookie, l);
@@ -90,9 +90,16 @@ public sealed class VnodeFile : File
 
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {
+        // NetBSD vn_ioctl: regular files and directories answer the FIO* queries themselves.
+        bool regOrDir = Vp.Type is VType.VREG or VType.VDIR;
+        if ((cmd == Abi.FIONWRITE || cmd == Abi.FIONSPACE) && regOrDir)
+        {
+            int zero = 0;
+            return l.Proc.Vmspace.CopyOut(in zero, data);
+        }
         if (cmd == Abi.FIONREAD)
         {
-            if (Vp.Type != VType.VREG) return Vp.Ops.Ioctl(Vp, cmd, data, l);
+            if (!regOrDir) return Vp.Ops.Ioctl(Vp, cmd, data, l);
             int e = Vp.Ops.Getattr(Vp, out Vattr va);
             if (e != 0) return e;
             OffsetLock.Enter();

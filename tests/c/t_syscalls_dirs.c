@@ -68,6 +68,10 @@ test_mkdir_rmdir(void)
 	EXPECT_OK(rtest_put("/d/file", "x", 1));
 	EXPECT_EQ(xstat("/d").st_nlink, 4);
 	EXPECT_MODE(xstat("/d/a").st_mode, RUMP_S_IFDIR | 0700);
+	/* mkdir keeps only the permission bits (NetBSD: mode & ACCESSPERMS &~ umask). */
+	EXPECT_OK(rump_sys_mkdir("/d/special", 07777));
+	EXPECT_MODE(xstat("/d/special").st_mode, RUMP_S_IFDIR | 0755);
+	EXPECT_OK(rump_sys_rmdir("/d/special"));
 
 	/* mkdirat relative to a directory descriptor and to the cwd. */
 	dfd = EXPECT_OK(rump_sys_open("/d/a", RUMP_O_RDONLY | RUMP_O_DIRECTORY));
@@ -148,6 +152,22 @@ test_cwd(void)
 	EXPECT_OK(rump_sys___getcwd(buf, sizeof buf));
 	EXPECT_STR(buf, "/w/x");
 
+	/* NetBSD's __getcwd returns paths up to 4 * MAXPATHLEN long when the buffer allows. */
+	static char name[101], big[4096] = "";
+	memset(name, 'd', 100);
+	name[100] = '\0';
+	EXPECT_OK(rump_sys_chdir("/w"));
+	for (int i = 0; i < 12; i++) {
+		EXPECT_OK(rump_sys_mkdir(name, 0755));
+		EXPECT_OK(rump_sys_chdir(name));
+	}
+	EXPECT_EQ(rump_sys___getcwd(big, sizeof big), 2 + 12 * 101 + 1);
+	if (big[0] != '\0')
+		CHECK(strncmp(big, "/w/", 3) == 0 && strlen(big) == 2 + 12 * 101 && strcmp(big + strlen(big) - 100, name) == 0,
+		    "__getcwd of a 1214-byte path: expected /w/ddd.../ddd, got \"%.40s...\" (%zu bytes)", big, strlen(big));
+	EXPECT_ERR(rump_sys___getcwd(big, 1024), ERANGE);
+	EXPECT_OK(rump_sys_chdir("/w/x"));
+
 	/* A removed cwd: nothing can be created in it and getcwd cannot name it. */
 	EXPECT_OK(rump_sys_mkdir("/w/gone", 0755));
 	EXPECT_OK(rump_sys_chdir("/w/gone"));
@@ -227,10 +247,15 @@ test_getdents(void)
 	check_listing("/g", want2, wtype2, 3);
 	EXPECT_OK(rump_sys_close(fd));
 
-	/* getdents on a file, a write-only descriptor and a closed one. */
+	/* getdents on a file or a pipe is EINVAL (NetBSD vn_readdir, fd_getvnode); closed: EBADF. */
 	fd = EXPECT_OK(rump_sys_open("/g/lnk", RUMP_O_RDONLY | RUMP_O_CREAT, 0644));
-	EXPECT_ERR(rump_sys_getdents(fd, buf, sizeof buf), ENOTDIR);
+	EXPECT_ERR(rump_sys_getdents(fd, buf, sizeof buf), EINVAL);
 	EXPECT_OK(rump_sys_close(fd));
+	int p[2];
+	EXPECT_OK(rump_sys_pipe2(p, 0));
+	EXPECT_ERR(rump_sys_getdents(p[0], buf, sizeof buf), EINVAL);
+	EXPECT_OK(rump_sys_close(p[0]));
+	EXPECT_OK(rump_sys_close(p[1]));
 	EXPECT_ERR(rump_sys_getdents(fd, buf, sizeof buf), EBADF);
 	EXPECT_ERR(rump_sys_open("/g/dir2", RUMP_O_WRONLY), EISDIR);
 	EXPECT_ERR(rump_sys_open("/g/lnk", RUMP_O_RDONLY | RUMP_O_DIRECTORY), ENOTDIR);

@@ -346,6 +346,41 @@ test_times(void)
 	    (long long)st.st_mtim.tv_sec);
 }
 
+static void
+test_large_offsets(void)
+{
+	const int64_t far = (int64_t)1 << 40;
+	struct rump_stat st;
+	char buf[16];
+	int fd;
+
+	/* A one-terabyte sparse file costs one page. */
+	fd = EXPECT_OK(rump_sys_open("/f/huge", RUMP_O_RDWR | RUMP_O_CREAT, 0644));
+	EXPECT_EQ(rump_sys_pwrite(fd, "far away", 8, far), 8);
+	EXPECT_OK(rump_sys_fstat(fd, &st));
+	EXPECT_EQ(st.st_size, far + 8);
+	CHECK(st.st_blocks > 0 && st.st_blocks <= 64, "st_blocks of a 1 TiB file with one written page: expected 1..64, got %lld",
+	    (long long)st.st_blocks);
+	memset(buf, 0, sizeof buf);
+	EXPECT_EQ(rump_sys_pread(fd, buf, sizeof buf, far - 4), 12);
+	EXPECT_MEM(buf, "\0\0\0\0far away", 12);
+	EXPECT_EQ(rump_sys_lseek(fd, 0, RUMP_SEEK_END), far + 8);
+	EXPECT_EQ(rump_sys_lseek(fd, -8, RUMP_SEEK_CUR), far);
+	memset(buf, 0, sizeof buf);
+	EXPECT_EQ(rump_sys_read(fd, buf, sizeof buf), 8);
+	EXPECT_STR(buf, "far away");
+	/* Past 4 GiB in the middle: zeros. */
+	EXPECT_EQ(rump_sys_pread(fd, buf, 4, (int64_t)5 << 30), 4);
+	EXPECT_MEM(buf, "\0\0\0\0", 4);
+	/* Truncating back frees it. */
+	EXPECT_OK(rump_sys_ftruncate(fd, 3));
+	EXPECT_OK(rump_sys_fstat(fd, &st));
+	EXPECT_EQ(st.st_size, 3);
+	EXPECT_EQ(st.st_blocks, 0);
+	EXPECT_OK(rump_sys_close(fd));
+	EXPECT_OK(rump_sys_unlink("/f/huge"));
+}
+
 int
 main(void)
 {
@@ -356,5 +391,6 @@ main(void)
 	test_truncate();
 	test_stat();
 	test_times();
+	test_large_offsets();
 	return rtest_done();
 }

@@ -152,6 +152,7 @@ public sealed partial class Kernel
 
     private void SwitchTo(Lwp? cur, Lwp? next)
     {
+        if (cur == null) LeaveForeignKernel();
         if (cur != null)
         {
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, cur.Handle);

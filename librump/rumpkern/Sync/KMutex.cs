@@ -47,7 +47,7 @@ public sealed class KMutex
     {
         for (int spin = 0; spin < 64; spin++)
         {
-            Thread.SpinWait(8);
+            CpuPause.Pause(8);
             if (Volatile.Read(ref _state) == 0 && Interlocked.CompareExchange(ref _state, 1, 0) == 0)
                 return;
         }
