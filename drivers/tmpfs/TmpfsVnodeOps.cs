@@ -281,6 +281,16 @@ internal sealed class TmpfsVnodeOps : VnodeOps
 
     // ---- Attributes ----------------------------------------------------------------------------
 
+    /// <summary>
+    /// Permission check without the node lock: mode, uid and gid are single words, each read
+    /// whole; a chmod racing with the check is ordered either before or after it.
+    /// </summary>
+    public override int Access(Vnode vp, int acc, Cred cred)
+    {
+        TmpfsNode n = N(vp);
+        return Kauth.Access(cred, System.Threading.Volatile.Read(ref n.Mode), System.Threading.Volatile.Read(ref n.Uid), System.Threading.Volatile.Read(ref n.Gid), acc, n.Type == VType.VDIR);
+    }
+
     public override int Getattr(Vnode vp, out Vattr va)
     {
         TmpfsNode n = N(vp);

@@ -181,9 +181,9 @@ public sealed partial class Kernel
             return SyscallOtherContext(num, ref args, out error);
         if (_halted) { error = Abi.ENXIO; return -1; }
         // A call made from inside the kernel (an upcall on a thread already running here) keeps its CPU.
-        bool nested = l.Cpu != null;
+        bool nested = l.CpuIdx >= 0;
         if (!nested) Sched.Schedule(l);
-        l.Cpu!.Nsyscall++;
+        Sched.Slots[l.CpuIdx].Nsyscall++;
         long rv = 0;
         var call = Syscalls.Lookup(num);
         try

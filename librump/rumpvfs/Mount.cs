@@ -6,8 +6,9 @@ namespace Rump.Vfs;
 /// <summary>
 /// A mounted file system (NetBSD struct mount). <see cref="Root"/> is referenced by the mount;
 /// <see cref="Covered"/>, the directory it is mounted on, is referenced too (null for the root file
-/// system). <see cref="VnodeRefs"/> counts references to all of this mount's vnodes: unmount is
-/// busy when any beyond the root's own are held.
+/// system). <see cref="Users"/> counts the open files and current directories on it: unmount is
+/// busy while there are any. The count is kept per virtual CPU (NetBSD's percpu counters): opening
+/// and closing files on several CPUs then touches no shared cache line.
 /// </summary>
 public sealed class Mount
 {
@@ -22,12 +23,35 @@ public sealed class Mount
     public readonly ulong Fsid;
     /// <summary>The file system's per-mount state.</summary>
     public object? Data;
-    internal int VnodeRefs;
     internal bool Unmounting;
+    /// <summary>Per-CPU user counts, one cache line apart; the last slot is for callers without a CPU (atomic).</summary>
+    private readonly long[] _users;
+    private const int Stride = 8;
 
     internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
+        _users = new long[(vfs.Kernel.Sched.Ncpu + 1) * Stride];
+    }
+
+    /// <summary>An open file or a current directory on this mount appears (+1) or goes (-1).</summary>
+    public void AdjustUsers(Lwp? l, int delta)
+    {
+        int i = l != null && l.Kernel == Vfs.Kernel ? l.CpuIdx : -1;
+        // Only the lwp holding CPU i writes slot i, so a plain update is exact there.
+        if (i >= 0) _users[i * Stride] += delta;
+        else Interlocked.Add(ref _users[(_users.Length / Stride - 1) * Stride], delta);
+    }
+
+    /// <summary>Open files and current directories on this mount (summed over CPUs).</summary>
+    public long Users
+    {
+        get
+        {
+            long n = 0;
+            for (int i = 0; i < _users.Length; i += Stride) n += Volatile.Read(ref _users[i]);
+            return n;
+        }
     }
 
     public bool ReadOnly => (Flags & Abi.MNT_RDONLY) != 0;
@@ -35,7 +59,6 @@ public sealed class Mount
     /// <summary>Called once by the file system's mount routine with its (referenced) root vnode.</summary>
     public void SetRoot(Vnode root) => Root = root;
 
-    public int ActiveRefs => Volatile.Read(ref VnodeRefs);
 }
 
 /// <summary>

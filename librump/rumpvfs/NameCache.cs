@@ -1,5 +1,6 @@
 using System;
-using System.Collections.Generic;
+using System.Collections.Concurrent;
+using System.Threading;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -9,39 +10,57 @@ namespace Rump.Vfs;
 /// names known not to exist. It holds no vnode references; entries are purged by the VFS when a
 /// name is removed, renamed or created, and when a mount goes away.
 ///
-/// A lookup that misses asks the file system without the cache lock held; to not insert a result
-/// that a concurrent removal has already made stale, <see cref="Enter"/> only inserts if the
-/// generation it read before asking is still current (every purge advances it).
-/// <see cref="_lock"/> protects every directory's <see cref="Vnode.Children"/> and the generation.
+/// Lookups take no lock (a concurrent dictionary per directory), so path walks on several CPUs do
+/// not serialise here. Changes take <see cref="_lock"/>. A lookup that misses asks the file system
+/// without any lock; so as not to insert a result that a concurrent removal has already made stale,
+/// <see cref="Enter"/> inserts only if the generation read before asking is still current (every
+/// purge advances it under the lock). Hit and miss counts are per CPU (NetBSD's nchstats).
 /// </summary>
 public sealed class NameCache
 {
+    private readonly Kernel _k;
     private readonly KMutex _lock;
     private long _gen;
     /// <summary>Largest number of entries one directory caches before the cache for it is dropped.</summary>
     private const int MaxPerDir = 4096;
-    public long Hits, Misses;
 
-    internal NameCache(Kernel k) { _lock = new KMutex(k); }
+    internal NameCache(Kernel k) { _k = k; _lock = new KMutex(k); }
+
+    /// <summary>One directory's entries; <see cref="Count"/> is kept under the cache lock (the dictionary's own Count takes all its locks).</summary>
+    internal sealed class Dir
+    {
+        public readonly ConcurrentDictionary<string, Vnode?> Map = new(StringComparer.Ordinal);
+        public int Count;
+    }
+
+    public long Hits => Sum(hits: true);
+    public long Misses => Sum(hits: false);
+
+    private long Sum(bool hits)
+    {
+        long n = 0;
+        for (int i = 0; i < _k.Sched.Ncpu; i++)
+            n += hits ? _k.Sched.CpuAt(i).NcHits : _k.Sched.CpuAt(i).NcMisses;
+        return n;
+    }
 
     /// <summary>
     /// Looks <paramref name="name"/> up in <paramref name="dvp"/>. Returns true on a hit with
     /// <paramref name="vp"/> referenced (null for a negative hit); false on a miss, with the
     /// generation to pass to <see cref="Enter"/>.
     /// </summary>
-    public bool Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp, out long gen)
+    public bool Lookup(Lwp l, Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp, out long gen)
     {
-        _lock.Enter();
-        gen = _gen;
-        if (dvp.Children != null && dvp.Children.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out vp))
+        gen = Volatile.Read(ref _gen);
+        int cpu = l.CpuIdx;
+        Dir? d = Volatile.Read(ref dvp.Children);
+        if (d != null && d.Map.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out vp))
         {
             vp?.Ref();
-            Hits++;
-            _lock.Exit();
+            if (cpu >= 0) _k.Sched.Slots[cpu].NcHits++;
             return true;
         }
-        Misses++;
-        _lock.Exit();
+        if (cpu >= 0) _k.Sched.Slots[cpu].NcMisses++;
         vp = null;
         return false;
     }
@@ -51,9 +70,10 @@ public sealed class NameCache
         _lock.Enter();
         if (gen == _gen)
         {
-            var c = dvp.Children ??= new Dictionary<string, Vnode?>();
-            if (c.Count >= MaxPerDir) c.Clear();
-            c[name.ToString()] = vp;
+            Dir? d = dvp.Children;
+            if (d == null || d.Count >= MaxPerDir)
+                Volatile.Write(ref dvp.Children, d = new Dir());
+            if (d.Map.TryAdd(name.ToString(), vp)) d.Count++;
         }
         _lock.Exit();
     }
@@ -63,7 +83,8 @@ public sealed class NameCache
     {
         _lock.Enter();
         _gen++;
-        dvp.Children?.Remove(name);
+        Dir? d = dvp.Children;
+        if (d != null && d.Map.TryRemove(name, out _)) d.Count--;
         _lock.Exit();
     }
 
@@ -72,7 +93,7 @@ public sealed class NameCache
     {
         _lock.Enter();
         _gen++;
-        dvp.Children = null;
+        Volatile.Write(ref dvp.Children, null);
         _lock.Exit();
     }
 
@@ -89,11 +110,11 @@ public sealed class NameCache
     {
         // Entries naming this mount's vnodes live only in its own directories: namei crosses into
         // a mount after the lookup, so the parent file system caches the covered vnode instead.
-        var c = dvp.Children;
-        if (c == null || depth > 256) return;
-        dvp.Children = null;
-        foreach (Vnode? v in c.Values)
-            if (v != null && v.Mount == mp && v.Type == VType.VDIR)
-                PurgeMountLocked(mp, v, depth + 1);
+        Dir? d = dvp.Children;
+        if (d == null || depth > 256) return;
+        Volatile.Write(ref dvp.Children, null);
+        foreach (var kv in d.Map)
+            if (kv.Value != null && kv.Value.Mount == mp && kv.Value.Type == VType.VDIR)
+                PurgeMountLocked(mp, kv.Value, depth + 1);
     }
 }

@@ -92,16 +92,19 @@ public static class Namei
     {
         res = default;
         Vfs vfs = l.Kernel.GetService<Vfs>()!;
-        CwdInfo cwd = vfs.Cwd(l.Proc);
-        Vnode rdir = cwd.GetRdir();
+        // The process root is borrowed, not referenced: there is no chroot, so it cannot change
+        // while the process makes this call, and the mount holds it. While dp is the root it is
+        // borrowed too; every other directory on the way is referenced.
+        Vnode rdir = vfs.Cwd(l.Proc).Rdir;
         Vnode dp;
         int e;
-        if (buf[0] == '/') dp = rdir.Ref();
+        if (buf[0] == '/') dp = rdir;
         else
         {
             e = StartDir(l, vfs, dirfd, out Vnode? start);
-            if (e != 0) { rdir.Rele(); return e; }
+            if (e != 0) return e;
             dp = start!;
+            if (dp == rdir) dp.Rele();
         }
         int pos = 0;
         int links = 0;
@@ -113,8 +116,9 @@ public static class Namei
                 if (pos == len)
                 {
                     // Nothing after the last slash: the path names dp itself ("/", "a/", "a/.").
-                    if (wantParent) { res.Dvp = dp.Ref(); res.Vp = dp; res.Name = null; res.TrailingSlash = true; }
-                    else res.Vp = dp;
+                    Vnode owned = dp == rdir ? dp.Ref() : dp;
+                    if (wantParent) { res.Dvp = owned.Ref(); res.Vp = owned; res.Name = null; res.TrailingSlash = true; }
+                    else res.Vp = owned;
                     dp = null!;
                     return 0;
                 }
@@ -131,12 +135,12 @@ public static class Namei
                 e = Access(l, dp, Kauth.VEXEC);
                 if (e != 0) return e;
 
-                e = LookupComponent(vfs, dp, name, rdir, out Vnode? child);
+                e = LookupComponent(l, vfs, dp, name, rdir, out Vnode? child);
                 if (e != 0 && !(e == Abi.ENOENT && last && wantParent)) return e;
 
                 if (last && wantParent && (child == null || child.Type != VType.VLNK || !followLast))
                 {
-                    res.Dvp = dp;
+                    res.Dvp = dp == rdir ? dp.Ref() : dp;
                     res.Name = name.ToString();
                     res.Vp = child;
                     res.TrailingSlash = trailing;
@@ -160,17 +164,18 @@ public static class Namei
                     child.Rele();
                     if (e != 0) return e;
                     pos = 0;
-                    if (absolute) { dp.Rele(); dp = rdir.Ref(); }
+                    if (absolute) { if (dp != rdir) dp.Rele(); dp = rdir; }
                     continue;
                 }
 
                 if (last && trailing && child.Type != VType.VDIR) { child.Rele(); return Abi.ENOTDIR; }
-                dp.Rele();
+                if (dp != rdir) dp.Rele();
                 dp = child;
+                if (dp == rdir) dp.Rele(); // "..": back at the borrowed root
                 pos = next;
                 if (last)
                 {
-                    res.Vp = dp;
+                    res.Vp = dp == rdir ? dp.Ref() : dp;
                     dp = null!;
                     return 0;
                 }
@@ -178,8 +183,7 @@ public static class Namei
         }
         finally
         {
-            dp?.Rele();
-            rdir.Rele();
+            if (dp != null && dp != rdir) dp.Rele();
         }
     }
 
@@ -211,7 +215,7 @@ public static class Namei
     }
 
     /// <summary>One directory search, with ".", ".." and the name cache. Returns a referenced vnode.</summary>
-    internal static int LookupComponent(Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, out Vnode? vp)
+    internal static int LookupComponent(Lwp l, Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, out Vnode? vp)
     {
         if (name.Length == 1 && name[0] == '.') { vp = dp.Ref(); return 0; }
         if (name.Length == 2 && name[0] == '.' && name[1] == '.')
@@ -223,7 +227,7 @@ public static class Namei
             if (d == rdir) { vp = d.Ref(); return 0; }
             return d.Ops.Lookup(d, name, out vp);
         }
-        if (vfs.Cache.Lookup(dp, name, out vp, out long gen))
+        if (vfs.Cache.Lookup(l, dp, name, out vp, out long gen))
             return vp == null ? Abi.ENOENT : 0;
         int e = dp.Ops.Lookup(dp, name, out vp);
         if (e == 0 || e == Abi.ENOENT) vfs.Cache.Enter(dp, name, vp, gen);
@@ -231,12 +235,7 @@ public static class Namei
     }
 
     /// <summary>Permission check against a vnode's attributes.</summary>
-    public static int Access(Lwp l, Vnode vp, int acc)
-    {
-        int e = vp.Ops.Getattr(vp, out Vattr va);
-        if (e != 0) return e;
-        return Kauth.Access(l.Cred, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
-    }
+    public static int Access(Lwp l, Vnode vp, int acc) => vp.Ops.Access(vp, acc, l.Cred);
 
     internal static string Latin1(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 }

@@ -63,7 +63,10 @@ public sealed partial class Vfs : IProcHooks
         RootVnode = mp.Root.Ref();
         // The kernel and default processes start at the root.
         foreach (Proc p in new[] { Kernel.Proc0, Kernel.DefaultProc })
+        {
             p.SetSpecific(_cwdKey, new CwdInfo(RootVnode.Ref(), RootVnode.Ref()));
+            RootVnode.Mount.AdjustUsers(null, 1);
+        }
     }
 
     public CwdInfo Cwd(Proc p) => (CwdInfo)p.GetSpecific(_cwdKey)!;
@@ -74,6 +77,7 @@ public sealed partial class Vfs : IProcHooks
         c.Lock.Enter();
         var n = new CwdInfo(c.Cdir.Ref(), c.Rdir.Ref());
         c.Lock.Exit();
+        n.Cdir.Mount.AdjustUsers(null, 1);
         child.SetSpecific(_cwdKey, n);
     }
 
@@ -81,6 +85,7 @@ public sealed partial class Vfs : IProcHooks
     {
         if (p.GetSpecific(_cwdKey) is CwdInfo c)
         {
+            c.Cdir.Mount.AdjustUsers(null, -1);
             c.Cdir.Rele();
             c.Rdir.Rele();
             p.SetSpecific(_cwdKey, null);
@@ -127,8 +132,7 @@ public sealed partial class Vfs : IProcHooks
             if (mp.Covered == null) return Abi.EINVAL; // the root file system stays
             foreach (Mount m in _mounts)
                 if (m.Covered != null && m.Covered.Mount == mp) return Abi.EBUSY;
-            // The mount holds one reference on its root; anything more is a user.
-            if (mp.ActiveRefs > 1 && !force) return Abi.EBUSY;
+            if (mp.Users > 0 && !force) return Abi.EBUSY;
             int e = mp.Ops.Sync(mp, true, l);
             if (e != 0 && !force) return e;
             e = mp.Ops.Unmount(mp, force, l);
@@ -175,7 +179,7 @@ public sealed partial class Vfs : IProcHooks
 public sealed class CwdInfo
 {
     public Vnode Cdir;
-    public Vnode Rdir;
+    public readonly Vnode Rdir;
     internal readonly KMutex Lock;
 
     internal CwdInfo(Vnode cdir, Vnode rdir)
@@ -186,15 +190,22 @@ public sealed class CwdInfo
 
     /// <summary>The current directory, referenced for the caller.</summary>
     public Vnode GetCdir() { Lock.Enter(); Vnode v = Cdir.Ref(); Lock.Exit(); return v; }
-    public Vnode GetRdir() { Lock.Enter(); Vnode v = Rdir.Ref(); Lock.Exit(); return v; }
+
+    /// <summary>
+    /// The root directory, referenced for the caller. No lock: there is no chroot, so a process's
+    /// root never changes after the process is made (and this object holds a reference to it).
+    /// </summary>
+    public Vnode GetRdir() => Rdir.Ref();
 
     /// <summary>Replaces the current directory with <paramref name="vp"/> (whose reference is given to this).</summary>
     public void SetCdir(Vnode vp)
     {
+        vp.Mount.AdjustUsers(null, 1);
         Lock.Enter();
         Vnode old = Cdir;
         Cdir = vp;
         Lock.Exit();
+        old.Mount.AdjustUsers(null, -1);
         old.Rele();
     }
 }

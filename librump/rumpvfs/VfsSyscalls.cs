@@ -26,7 +26,7 @@ internal static partial class VfsSyscalls
         int fflag = flags + 1; // FFLAGS(): O_RDONLY/O_WRONLY/O_RDWR become FREAD/FWRITE bits
         int e = VnOpen(l, fd, path, flags, fflag, mode, out Vnode? vp);
         if (e != 0) return e;
-        var f = new VnodeFile(l.Kernel, vp!, fflag & ~(Abi.O_CREAT | Abi.O_EXCL | Abi.O_TRUNC | Abi.O_NOFOLLOW | Abi.O_DIRECTORY | Abi.O_CLOEXEC));
+        var f = new VnodeFile(l, vp!, fflag & ~(Abi.O_CREAT | Abi.O_EXCL | Abi.O_TRUNC | Abi.O_NOFOLLOW | Abi.O_DIRECTORY | Abi.O_CLOEXEC));
         e = l.Proc.Fd.Alloc(f, (flags & Abi.O_CLOEXEC) != 0, out int nfd);
         if (e != 0) { f.Release(l); return e; }
         rv = nfd;

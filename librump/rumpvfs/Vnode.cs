@@ -12,12 +12,13 @@ namespace Rump.Vfs;
 /// References (<see cref="UseCount"/>): namei results, open files, current and root directories,
 /// the mount (its root) and a covered vnode's mount each hold one, taken with <see cref="Ref"/> and
 /// dropped with <see cref="Rele"/>. The name cache holds none. When the count reaches zero the file
-/// system's inactive hook runs (tmpfs frees a removed file's data there). A mount counts the
-/// references to its vnodes, which is how unmount knows it is busy.
+/// system's inactive hook runs (tmpfs frees a removed file's data there). Unmount's busy test does
+/// not look at these counts (they change on every path step) but at the mount's users: open files
+/// and current directories (<see cref="Mount.AdjustUsers"/>).
 ///
 /// Locking: the VFS takes no vnode locks; each file system serialises its own operations (see its
 /// header). <see cref="MountedHere"/> is written under the VFS mount lock and read without it.
-/// <see cref="Children"/> is the name cache's and protected by <see cref="NameCache"/>'s lock.
+/// <see cref="Children"/> belongs to the name cache (read without a lock, changed under its lock).
 /// </summary>
 public sealed class Vnode
 {
@@ -29,7 +30,7 @@ public sealed class Vnode
     private int _useCount;
     private volatile Mount? _mountedHere;
     /// <summary>Cached lookups in this directory: name → vnode (null: known not to exist).</summary>
-    internal Dictionary<string, Vnode?>? Children;
+    internal NameCache.Dir? Children;
 
     public Vnode(Mount mp, VType type, VnodeOps ops, object data)
     {
@@ -46,13 +47,11 @@ public sealed class Vnode
     public Vnode Ref()
     {
         Interlocked.Increment(ref _useCount);
-        Interlocked.Increment(ref Mount.VnodeRefs);
         return this;
     }
 
     public void Rele()
     {
-        Interlocked.Decrement(ref Mount.VnodeRefs);
         int n = Interlocked.Decrement(ref _useCount);
         if (n == 0) Ops.Inactive(this);
         else if (n < 0) Kernel.Panic("vrele: negative use count on " + this);

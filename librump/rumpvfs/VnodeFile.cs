@@ -11,7 +11,11 @@ public sealed class VnodeFile : File
 {
     public readonly Vnode Vp;
 
-    public VnodeFile(Kernel k, Vnode vp, int fflag) : base(k, fflag) { Vp = vp; }
+    public VnodeFile(Lwp l, Vnode vp, int fflag) : base(l.Kernel, fflag)
+    {
+        Vp = vp;
+        vp.Mount.AdjustUsers(l, 1);
+    }
 
     public override bool IsSeekable => Vp.Type is VType.VREG or VType.VDIR or VType.VBLK or VType.VCHR;
 
@@ -118,6 +122,7 @@ public sealed class VnodeFile : File
     protected override void Close(Lwp l)
     {
         Vp.Ops.Close(Vp, Flag, l);
+        Vp.Mount.AdjustUsers(l, -1);
         Vp.Rele();
     }
 }

@@ -15,6 +15,17 @@ public abstract class VnodeOps
 {
     public abstract int Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp);
     public abstract int Getattr(Vnode vp, out Vattr va);
+
+    /// <summary>
+    /// Permission check (NetBSD VOP_ACCESS): may <paramref name="cred"/> do <paramref name="acc"/>
+    /// (Kauth.VREAD/VWRITE/VEXEC) to <paramref name="vp"/>? Namei calls it for every directory it
+    /// searches, so file systems may answer from their node without taking the attribute lock.
+    /// </summary>
+    public virtual int Access(Vnode vp, int acc, Cred cred)
+    {
+        int e = Getattr(vp, out Vattr va);
+        return e != 0 ? e : Kauth.Access(cred, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
+    }
     public virtual int Setattr(Vnode vp, in Vattr va, Lwp l) => Abi.EOPNOTSUPP;
 
     public virtual int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }

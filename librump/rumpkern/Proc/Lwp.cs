@@ -13,9 +13,13 @@ public sealed class Lwp
     public readonly Kernel Kernel;
     public Proc Proc { get; internal set; }
     public readonly int Lid;
-    /// <summary>The virtual CPU while scheduled, else null. Written only by the owning host thread.</summary>
-    public Cpu? Cpu { get; internal set; }
-    internal Cpu? LastCpu;
+    /// <summary>Index of the virtual CPU while scheduled, else -1. Written only by the owning host thread.
+    /// An index rather than a reference: the scheduler's fast path then stores no object references
+    /// (each would cost a GC write barrier on every system call).</summary>
+    internal int CpuIdx = -1;
+    internal int LastCpuIdx;
+    /// <summary>The virtual CPU while scheduled, else null.</summary>
+    public Cpu? Cpu => CpuIdx < 0 ? null : Kernel.Sched.CpuAt(CpuIdx);
     /// <summary>Made on demand for a host thread that entered without a context (NetBSD's implicit lwp).</summary>
     public readonly bool Implicit;
     /// <summary>The weak-free GC handle the hypercall layer stores as <c>struct lwp *</c>.</summary>
@@ -29,6 +33,8 @@ public sealed class Lwp
     internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
     {
         Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit; Name = name;
+        // Spread new lwps over the CPUs so that threads do not all start by colliding on CPU 0.
+        LastCpuIdx = (int)((uint)(p.Pid * 31 + lid) % (uint)k.Sched.Ncpu);
         Handle = GCHandle<Lwp>.ToIntPtr(new GCHandle<Lwp>(this));
     }
 

@@ -26,6 +26,8 @@ public sealed class Scheduler
     private const long WaitPollNs = 1_000_000;
 
     private readonly Cpu[] _cpus;
+    /// <summary>The CPUs' hot words, padded apart (see <see cref="CpuSlot"/>).</summary>
+    internal readonly CpuSlot[] Slots;
     private readonly nint _mtx;
     private readonly nint _cv;
     /// <summary>Threads sleeping for a CPU; read without the lock by releasers after their exchange.</summary>
@@ -35,7 +37,8 @@ public sealed class Scheduler
     {
         if (ncpu < 1) ncpu = 1;
         _cpus = new Cpu[ncpu];
-        for (int i = 0; i < ncpu; i++) _cpus[i] = new Cpu(i);
+        Slots = new CpuSlot[ncpu];
+        for (int i = 0; i < ncpu; i++) _cpus[i] = new Cpu(this, i);
         _mtx = HostSync.NewMutex();
         _cv = HostSync.NewCondvar();
     }
@@ -47,46 +50,46 @@ public sealed class Scheduler
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Schedule(Lwp l)
     {
-        Cpu c = l.LastCpu ?? _cpus[0];
-        if (Interlocked.CompareExchange(ref c.Busy, 1, 0) != 0)
-            c = ScheduleSlow();
-        c.Curlwp = l;
-        l.Cpu = c;
-        l.LastCpu = c;
+        int i = l.LastCpuIdx;
+        if (Interlocked.CompareExchange(ref Slots[i].Busy, 1, 0) != 0)
+            i = ScheduleSlow();
+        Slots[i].CurlwpHandle = l.Handle;
+        l.CpuIdx = i;
+        l.LastCpuIdx = i;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private unsafe Cpu ScheduleSlow()
+    private unsafe int ScheduleSlow()
     {
-        Cpu? c = TryAny();
-        if (c != null) return c;
+        int c = TryAny();
+        if (c >= 0) return c;
         RumpUser.rumpuser_mutex_enter_nowrap(_mtx);
         Interlocked.Increment(ref _waiters);
-        while ((c = TryAny()) == null)
+        while ((c = TryAny()) < 0)
             RumpUser.rumpuser_cv_timedwait(_cv, _mtx, 0, WaitPollNs);
         Interlocked.Decrement(ref _waiters);
         RumpUser.rumpuser_mutex_exit(_mtx);
         return c;
     }
 
-    private Cpu? TryAny()
+    private int TryAny()
     {
-        Cpu[] cpus = _cpus;
-        for (int i = 0; i < cpus.Length; i++)
-            if (Volatile.Read(ref cpus[i].Busy) == 0 && Interlocked.CompareExchange(ref cpus[i].Busy, 1, 0) == 0)
-                return cpus[i];
-        return null;
+        CpuSlot[] s = Slots;
+        for (int i = 0; i < s.Length; i++)
+            if (Volatile.Read(ref s[i].Busy) == 0 && Interlocked.CompareExchange(ref s[i].Busy, 1, 0) == 0)
+                return i;
+        return -1;
     }
 
     /// <summary>Takes <paramref name="l"/> off its CPU.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Unschedule(Lwp l)
     {
-        Cpu c = l.Cpu!;
-        l.Cpu = null;
-        c.Curlwp = null;
+        ref CpuSlot s = ref Slots[l.CpuIdx];
+        l.CpuIdx = -1;
+        s.CurlwpHandle = 0;
         // A release store, not an exchange: see the type's comment for the waiter it may miss.
-        Volatile.Write(ref c.Busy, 0);
+        Volatile.Write(ref s.Busy, 0);
         if (Volatile.Read(ref _waiters) != 0)
             WakeOne();
     }
