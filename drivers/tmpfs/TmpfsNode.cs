@@ -79,9 +79,17 @@ internal sealed class TmpfsNode
         if ((what & TimeFields.Change) != 0) Ctime = now;
     }
 
-    /// <summary>Marks the node accessed. Precondition: <see cref="Lock"/> held shared.</summary>
+    /// <summary>
+    /// Marks the node accessed. Precondition: <see cref="Lock"/> held shared (so mtime and ctime
+    /// are stable). While the access time is already in this second and newer than both mtime and
+    /// ctime, it is left alone: concurrent readers of one file would otherwise write (and bounce)
+    /// the same cache line on every read. So atime has one-second granularity, and is never older
+    /// than the last modification.
+    /// </summary>
     public void TouchAtimeShared(in RumpTimespec now)
     {
+        long a = System.Threading.Volatile.Read(ref Atime.tv_sec);
+        if (a == now.tv_sec && a > Mtime.tv_sec && a > Ctime.tv_sec) return;
         TimeLock.Enter();
         Atime = now;
         TimeLock.Exit();

@@ -31,7 +31,8 @@ public sealed class Mount
     internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
-        _users = new long[(vfs.Kernel.Sched.Ncpu + 1) * Stride];
+        // One cache line per slot, and none in the array header's line (slot i lives at (i+1)*Stride).
+        _users = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
     }
 
     /// <summary>An open file or a current directory on this mount appears (+1) or goes (-1).</summary>
@@ -39,7 +40,7 @@ public sealed class Mount
     {
         int i = l != null && l.Kernel == Vfs.Kernel ? l.CpuIdx : -1;
         // Only the lwp holding CPU i writes slot i, so a plain update is exact there.
-        if (i >= 0) _users[i * Stride] += delta;
+        if (i >= 0) _users[(i + 1) * Stride] += delta;
         else Interlocked.Add(ref _users[(_users.Length / Stride - 1) * Stride], delta);
     }
 
@@ -49,7 +50,7 @@ public sealed class Mount
         get
         {
             long n = 0;
-            for (int i = 0; i < _users.Length; i += Stride) n += Volatile.Read(ref _users[i]);
+            for (int i = Stride; i < _users.Length; i += Stride) n += Volatile.Read(ref _users[i]);
             return n;
         }
     }

@@ -5,18 +5,20 @@ namespace Rump.Kern;
 
 /// <summary>
 /// The per-CPU words the system-call path touches, one 128-byte slot per virtual CPU so that two
-/// CPUs never share a cache line (false sharing made two threads slower than one).
+/// CPUs never share a cache line (false sharing made two threads slower than one). The words sit
+/// in the second half of the slot: the array's header (read by every bounds check) shares the
+/// first cache line with slot 0's first half.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct CpuSlot
 {
     /// <summary>0 when free, 1 when some lwp runs on it. Taken with a compare-and-swap.</summary>
-    [FieldOffset(0)] public int Busy;
+    [FieldOffset(64)] public int Busy;
     /// <summary>The running lwp's handle (0 when idle); written only by the holder.</summary>
-    [FieldOffset(8)] public nint CurlwpHandle;
-    [FieldOffset(16)] public long Nsyscall;
-    [FieldOffset(24)] public long NcHits;
-    [FieldOffset(32)] public long NcMisses;
+    [FieldOffset(72)] public nint CurlwpHandle;
+    [FieldOffset(80)] public long Nsyscall;
+    [FieldOffset(88)] public long NcHits;
+    [FieldOffset(96)] public long NcMisses;
 }
 
 /// <summary>
