@@ -33,13 +33,9 @@ public sealed partial class Vfs
         BlockDevice? d = Devices.Lookup(va.Rdev);
         if (d == null) return Abi.ENXIO;
         if (!mp.ReadOnly && d.ReadOnly) return Abi.EROFS;
-        MountLock.EnterWrite();
-        try
-        {
-            if (d.MountedBy != null) return Abi.EBUSY;
-            d.MountedBy = mp;
-        }
-        finally { MountLock.Exit(); }
+        // A compare-and-swap, not MountLock: the file system's mount routine calls this while
+        // DoMount holds MountLock.
+        if (System.Threading.Interlocked.CompareExchange(ref d.MountedBy, mp, null) != null) return Abi.EBUSY;
         mp.MountedFrom = new string(pbuf.Slice(0, plen));
         dev = d;
         return 0;
@@ -50,7 +46,7 @@ public sealed partial class Vfs
     {
         int e = BufCache.Flush(dev);
         BufCache.Invalidate(dev);
-        dev.MountedBy = null;
+        System.Threading.Volatile.Write(ref dev.MountedBy, null);
         return e;
     }
 }
