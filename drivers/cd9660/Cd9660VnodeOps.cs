@@ -1,0 +1,213 @@
+using System;
+using Rump.Kern;
+using Rump.Vfs;
+
+namespace Rump.Fs.Cd9660;
+
+/// <summary>
+/// cd9660's vnode operations (NetBSD cd9660_vnops.c, cd9660_lookup.c): lookup, getattr, read,
+/// readdir, readlink. Stateless and lock-free: nodes are immutable, directories are parsed into an
+/// immutable <see cref="IsoDir"/> cached per node (see <see cref="Cd9660Mount"/> for the rules).
+/// Everything that changes the file system is left to the defaults (EOPNOTSUPP); the VFS refuses
+/// it first with EROFS because every mount is read-only.
+/// </summary>
+internal sealed class Cd9660VnodeOps : VnodeOps
+{
+    private static Cd9660Node N(Vnode vp) => (Cd9660Node)vp.Data;
+
+    /// <summary>The node's parsed directory, from the cache or scanned now.</summary>
+    private static int GetDir(Cd9660Node n, out IsoDir? dir)
+    {
+        Cd9660Mount imp = n.Imp;
+        dir = imp.CachedDir(n);
+        if (dir != null) return 0;
+        int e = new DirScanner(imp).Scan(n.Attr, out IsoDir? d);
+        if (e != 0) return e;
+        dir = imp.InstallDir(n, d!);
+        return 0;
+    }
+
+    public override int Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
+    {
+        vp = null;
+        Cd9660Node dn = N(dvp);
+        Cd9660Mount imp = dn.Imp;
+        if (dn.Attr.Type != VType.VDIR) return Abi.ENOTDIR;
+        if (imp.Dead) return Abi.EIO;
+        if (name.Length == 1 && name[0] == '.') { vp = dvp.Ref(); return 0; }
+        int e = GetDir(dn, out IsoDir? dir);
+        if (e != 0) return e;
+        if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+            return LookupParent(dn, dir!, out vp);
+
+        IsoEntry? ent = dir!.Lookup(name);
+        if (ent == null && imp.Names == NameMode.Iso && imp.CaseTrans && name.Length <= 255)
+        {
+            // Plain ISO names are shown lower-cased but match in any case, as NetBSD's isofncmp.
+            Span<char> lower = stackalloc char[name.Length];
+            for (int i = 0; i < name.Length; i++) lower[i] = name[i] is >= 'A' and <= 'Z' ? (char)(name[i] + 32) : name[i];
+            ent = dir.Lookup(lower);
+        }
+        if (ent == null) return Abi.ENOENT;
+
+        IsoAttr? attr = ent.Attr;
+        if (attr == null)
+        {
+            // A Rock Ridge child link: the directory's attributes are in its own "." record.
+            Vnode? known = imp.FindVnode(ent.Ino);
+            if (known != null) { vp = known; return known.Type == VType.VDIR ? 0 : Release(ref vp); }
+            e = new DirScanner(imp).ReadDot(ent.RelocatedLbn, imp.RrSkip, out attr);
+            if (e != 0) return e;
+        }
+        return imp.GetVnode(ent.Ino, attr!, out vp);
+    }
+
+    /// <summary>".." : the parent's extent comes from the ".." record (or PL); its node is almost always known.</summary>
+    private static int LookupParent(Cd9660Node dn, IsoDir dir, out Vnode? vp)
+    {
+        Cd9660Mount imp = dn.Imp;
+        if (dn == imp.Root) { vp = dn.Vnode.Ref(); return 0; }
+        ulong ino = (ulong)dir.ParentLbn << imp.BlockShift;
+        vp = imp.FindVnode(ino);
+        if (vp != null) return vp.Type == VType.VDIR ? 0 : Release(ref vp);
+        int e = new DirScanner(imp).ReadDot(dir.ParentLbn, imp.RrSkip, out IsoAttr? attr);
+        if (e != 0) return e;
+        return imp.GetVnode(ino, attr!, out vp);
+    }
+
+    /// <summary>A hostile image named a non-directory as a directory: drop the reference, EIO.</summary>
+    private static int Release(ref Vnode? vp)
+    {
+        vp!.Rele();
+        vp = null;
+        return Abi.EIO;
+    }
+
+    public override int Getattr(Vnode vp, out Vattr va)
+    {
+        Cd9660Node n = N(vp);
+        IsoAttr a = n.Attr;
+        va = default;
+        va.Type = a.Type;
+        va.Mode = a.Mode;
+        va.Nlink = a.Nlink;
+        va.Uid = a.Uid;
+        va.Gid = a.Gid;
+        va.Fsid = vp.Mount.Fsid;
+        va.Fileid = n.Ino;
+        va.Size = a.Size;
+        int bs = n.Imp.BlockSize;
+        va.Bytes = (a.Type == VType.VREG || a.Type == VType.VDIR) ? (a.Size + bs - 1) / bs * bs : 0;
+        va.Blocksize = (uint)bs;
+        va.Atime = a.Atime;
+        va.Mtime = a.Mtime;
+        va.Ctime = a.Ctime;
+        va.Birthtime = a.Birthtime;
+        va.Rdev = a.Rdev;
+        va.Gen = 1;
+        return 0;
+    }
+
+    public override int Open(Vnode vp, int fflag, Lwp l) => N(vp).Imp.Dead ? Abi.EIO : 0;
+
+    public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
+    {
+        Cd9660Node n = N(vp);
+        IsoAttr a = n.Attr;
+        if (a.Type != VType.VREG) return a.Type == VType.VDIR ? Abi.EISDIR : Abi.EINVAL;
+        if (uio.Offset < 0) return Abi.EINVAL;
+        Cd9660Mount imp = n.Imp;
+        if (imp.Dead) return Abi.EIO;
+        if (uio.Resid == 0 || uio.Offset >= a.Size) return 0;
+        if (a.Unreadable) return Abi.EIO;
+        long start = uio.Resid;
+        int err = ReadLoop(imp, a, ref uio);
+        // A read that made progress returns the short count; the error comes with the next read.
+        return uio.Resid != start ? 0 : err;
+    }
+
+    private static int ReadLoop(Cd9660Mount imp, IsoAttr a, ref Uio uio)
+    {
+        BlockDevice dev = imp.Dev;
+        BufCache cache = imp.Cache;
+        long sectorMask = dev.SectorSize - 1;
+        // Which extent holds the offset: one extent is the common case; multi-extent files walk the list.
+        int xi = 0;
+        long xStart = 0;
+        while (uio.Resid > 0 && uio.Offset < a.Size)
+        {
+            long off = uio.Offset;
+            uint xLbn, xLen;
+            if (a.Extents == null) { xLbn = a.DataLbn; xLen = (uint)Math.Min(a.Size, uint.MaxValue); }
+            else
+            {
+                while (xi < a.Extents.Length && off >= xStart + a.Extents[xi].Length) { xStart += a.Extents[xi].Length; xi++; }
+                if (xi >= a.Extents.Length) return Abi.EIO;
+                xLbn = a.Extents[xi].Lbn; xLen = a.Extents[xi].Length;
+            }
+            long within = off - xStart;
+            long addr = ((long)xLbn << imp.BlockShift) + within;
+            long n0 = Math.Min(Math.Min(xLen - within, a.Size - off), uio.Resid);
+            // The aligned chunk holding addr, cut at the end of the device.
+            long chunkBase = addr & ~(long)(Cd9660Mount.DataChunk - 1);
+            long chunkLen = Math.Min(Cd9660Mount.DataChunk, dev.Size - chunkBase) & ~sectorMask;
+            long inChunk = addr - chunkBase;
+            if (inChunk >= chunkLen) return Abi.EIO; // data beyond the device: a corrupt extent
+            int take = (int)Math.Min(n0, chunkLen - inChunk);
+            int e = cache.Bread(dev, chunkBase / BlockDevice.DevBSize, (int)chunkLen, out Buf bp);
+            if (e != 0) return e;
+            e = uio.Move(new ReadOnlySpan<byte>(bp.Data, (int)inChunk, take));
+            cache.Brelse(bp);
+            if (e != 0) return e;
+        }
+        return 0;
+    }
+
+    public override int Readdir(Vnode vp, ref Uio uio, ref long cookie, Lwp l)
+    {
+        Cd9660Node n = N(vp);
+        if (n.Attr.Type != VType.VDIR) return Abi.ENOTDIR;
+        if (cookie < 0) return Abi.EINVAL;
+        Cd9660Mount imp = n.Imp;
+        if (imp.Dead) return Abi.EIO;
+        int e = GetDir(n, out IsoDir? dir);
+        if (e != 0) return e;
+        bool wrote = false, full;
+        if (cookie == 0)
+        {
+            e = ReaddirSink.Add(ref uio, n.Ino, VType.VDIR, ".", out full);
+            if (e != 0) return e;
+            if (full) return Abi.EINVAL;
+            wrote = true;
+            cookie = 1;
+        }
+        if (cookie == 1)
+        {
+            ulong parent = n == imp.Root ? n.Ino : (ulong)dir!.ParentLbn << imp.BlockShift;
+            e = ReaddirSink.Add(ref uio, parent, VType.VDIR, "..", out full);
+            if (e != 0) return e;
+            if (full) return wrote ? 0 : Abi.EINVAL;
+            wrote = true;
+            cookie = IsoDir.FirstCookie;
+        }
+        IsoEntry[] ents = dir!.Entries;
+        for (int i = dir.Seek(cookie); i < ents.Length; i++)
+        {
+            IsoEntry d = ents[i];
+            e = ReaddirSink.Add(ref uio, d.Ino, d.Type, d.Name, out full);
+            if (e != 0) return e;
+            if (full) return wrote ? 0 : Abi.EINVAL;
+            wrote = true;
+            cookie = d.Cookie + 1;
+        }
+        return 0;
+    }
+
+    public override int Readlink(Vnode vp, ref Uio uio, Lwp l)
+    {
+        IsoAttr a = N(vp).Attr;
+        if (a.Type != VType.VLNK) return Abi.EINVAL;
+        if (a.Unreadable || a.Link == null) return Abi.EIO;
+        return uio.Move((ReadOnlySpan<byte>)a.Link);
+    }
+}
