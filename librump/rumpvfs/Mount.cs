@@ -87,6 +87,12 @@ public abstract class VfsOps
     /// </summary>
     public virtual bool Probe(System.ReadOnlySpan<byte> head) => false;
 
+    /// <summary>
+    /// Names that differ only in case are the same name (FAT). The VFS then passes a rename from
+    /// one spelling to another of the same file to the file system instead of treating it as a no-op.
+    /// </summary>
+    public virtual bool CaseInsensitive => false;
+
     /// <summary>What a probe says was found when no file system claims a device (e.g. "an MBR partition table").</summary>
     public virtual string? Describe(System.ReadOnlySpan<byte> head) => null;
 }

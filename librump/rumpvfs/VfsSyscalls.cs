@@ -316,7 +316,8 @@ internal static partial class VfsSyscalls
                 if (fvp.Type == VType.VDIR && tvp.Type != VType.VDIR) return Abi.ENOTDIR;
                 if (fvp.Type != VType.VDIR && tvp.Type == VType.VDIR) return Abi.EISDIR;
             }
-            if (fvp == tvp) return 0; // two names of one file: POSIX says do nothing
+            // Two names of one file: POSIX says do nothing, unless it is one name respelt in case.
+            if (fvp == tvp && !(fdvp == tdvp && fnd.Name != tnd.Name && fdvp.Mount.Ops.CaseInsensitive)) return 0;
             e = CreateCheck(l, fdvp);
             if (e == 0) e = CreateCheck(l, tdvp);
             if (e == 0) e = StickyCheck(l, fdvp, fvp);

@@ -23,6 +23,9 @@ public class HostAccessRuleTests
         typeof(Rump.Kern.Kernel).Assembly,
         typeof(Rump.Vfs.Vfs).Assembly,
         typeof(Rump.Fs.Tmpfs.TmpfsComponent).Assembly,
+        typeof(Rump.Fs.Msdosfs.MsdosfsComponent).Assembly,
+        typeof(Rump.Fs.Ext2fs.Ext2fsComponent).Assembly,
+        typeof(Rump.Fs.Cd9660.Cd9660Component).Assembly,
     };
 
     /// <summary>Types whose every use is host access: files, threads, timers, the `lock` statement, console, environment, sockets, processes, wall time.</summary>

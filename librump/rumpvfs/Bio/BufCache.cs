@@ -227,7 +227,10 @@ public sealed class BufCache
         {
             if (blkno * BlockDevice.DevBSize + size > dev.Size) return;
             _lock.Enter();
-            if (_hash.ContainsKey((dev, blkno)) || _bytes + size > MaxBytes) { _lock.Exit(); continue; }
+            if (_hash.ContainsKey((dev, blkno))) { _lock.Exit(); continue; }
+            // Room for read-ahead comes only from clean idle buffers: writing back dirty ones here
+            // would put synchronous writes on the read path.
+            if (_bytes + size > MaxBytes && !EvictCleanLocked(size)) { _lock.Exit(); return; }
             var bp = new Buf(dev, blkno, size) { Busy = true, InIo = true };
             _hash[(dev, blkno)] = bp;
             _bytes += size;
@@ -294,6 +297,24 @@ public sealed class BufCache
         if (bp.LruNext != null) bp.LruNext.LruPrev = bp.LruPrev; else _lruTail = bp.LruPrev;
         bp.LruPrev = bp.LruNext = null;
         bp.OnLru = false;
+    }
+
+    /// <summary>Makes room for <paramref name="need"/> bytes by dropping clean idle buffers, oldest first; false if it cannot.</summary>
+    private bool EvictCleanLocked(int need)
+    {
+        Buf? b = _lruHead;
+        while (_bytes + need > MaxBytes && b != null)
+        {
+            Buf? next = b.LruNext;
+            if (!b.Dirty)
+            {
+                LruRemove(b);
+                _hash.Remove((b.Dev, b.Blkno));
+                _bytes -= b.Size;
+            }
+            b = next;
+        }
+        return _bytes + need <= MaxBytes;
     }
 
     /// <summary>Makes room for <paramref name="need"/> bytes by dropping idle buffers, oldest first (dirty ones are written first).</summary>

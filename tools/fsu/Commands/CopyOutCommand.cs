@@ -1,0 +1,117 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Rump.Kern;
+using File = System.IO.File;
+
+namespace Rump.Fsu;
+
+/// <summary>
+/// fsu cp: image → host. Like cp(1): one source onto a new name, or sources into an existing
+/// directory; -r for directories; symbolic links stay links; -p keeps permission bits and times
+/// (directories get theirs after their contents are written).
+/// </summary>
+internal static class CopyOutCommand
+{
+    public static int Run(Context ctx, Args a) => ctx.WithImage(false, s =>
+    {
+        string dest = a.Operands[^1];
+        var sources = a.Operands.GetRange(0, a.Operands.Count - 1);
+        bool destIsDir = Directory.Exists(dest);
+        if (sources.Count > 1 && !destIsDir) return ctx.FailHost(dest, "Not a directory");
+        var job = new Job(ctx, s, a.Has('r'), a.Has('p'));
+        if (ctx.ShowProgress)
+        {
+            long total = 0;
+            foreach (string src in sources) total += job.Measure(ImageSession.KPath(src), 0);
+            job.Progress = new Progress(ctx.Err, total);
+        }
+        int rc = Fsu.Ok;
+        foreach (string src in sources)
+        {
+            string kp = ImageSession.KPath(src);
+            int e = s.Lstat(kp, out RumpStat st);
+            if (e < 0) { rc = ctx.Fail(src, -e); continue; }
+            string name = ImageSession.BaseName(src);
+            string target = destIsDir && name.Length > 0 ? Path.Combine(dest, name) : dest;
+            if (job.Copy(src, kp, st, target) != 0) rc = Fsu.Failed;
+        }
+        job.Progress?.Finish();
+        return rc;
+    });
+
+    private sealed class Job
+    {
+        private readonly Context _ctx;
+        private readonly ImageSession _s;
+        private readonly bool _recursive, _preserve;
+        public Progress? Progress;
+
+        public Job(Context ctx, ImageSession s, bool r, bool p) { _ctx = ctx; _s = s; _recursive = r; _preserve = p; }
+
+        /// <summary>Bytes under a path (for the progress bar); depth-bounded against directory cycles.</summary>
+        public long Measure(string kp, int depth)
+        {
+            if (_s.Lstat(kp, out RumpStat st) < 0 || depth > 64) return 0;
+            if (!ImageSession.IsDir(st)) return ImageSession.IsReg(st) ? st.st_size : 0;
+            if (!_recursive || _s.List(kp, out List<string> names) < 0) return 0;
+            long t = 0;
+            foreach (string n in names) t += Measure(kp + "/" + n, depth + 1);
+            return t;
+        }
+
+        public int Copy(string path, string kp, in RumpStat st, string host)
+        {
+            try
+            {
+                if (ImageSession.IsDir(st)) return CopyDir(path, kp, st, host);
+                if (ImageSession.IsLink(st))
+                {
+                    string? target = _s.K.Readlink(kp, out int le);
+                    if (target == null) return _ctx.Fail(path, le);
+                    if (File.Exists(host) || Directory.Exists(host) || new FileInfo(host).LinkTarget != null) File.Delete(host);
+                    File.CreateSymbolicLink(host, target);
+                    return 0;
+                }
+                if (!ImageSession.IsReg(st)) return _ctx.Fail(path, "not a regular file, directory or symbolic link (skipped)");
+                int e;
+                using (var f = new FileStream(host, FileMode.Create, FileAccess.Write))
+                    e = FileIo.ReadInto(_s, kp, f, Progress);
+                if (e < 0) return _ctx.Fail(path, -e);
+                if (_preserve) Preserve(host, st, isDir: false);
+                return 0;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return _ctx.FailHost(host, ex.Message);
+            }
+        }
+
+        private int CopyDir(string path, string kp, in RumpStat st, string host)
+        {
+            if (!_recursive) return _ctx.Fail(path, "Is a directory (not copied; use -r)");
+            Directory.CreateDirectory(host);
+            int e = _s.List(kp, out List<string> names);
+            if (e < 0) return _ctx.Fail(path, -e);
+            int rc = 0;
+            foreach (string n in names)
+            {
+                string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                e = _s.Lstat(ckp, out RumpStat cst);
+                if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
+                if (ImageSession.IsDir(cst) && cst.st_ino == st.st_ino && cst.st_dev == st.st_dev) { rc = _ctx.Fail(cp, Abi.ELOOP); continue; }
+                if (Copy(cp, ckp, cst, Path.Combine(host, n)) != 0) rc = Fsu.Failed;
+            }
+            if (_preserve) Preserve(host, st, isDir: true);
+            return rc;
+        }
+
+        private static void Preserve(string host, in RumpStat st, bool isDir)
+        {
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(host, (UnixFileMode)(st.st_mode & 0xfff));
+            DateTime m = ImageSession.ToDateTime(st.st_mtim), at = ImageSession.ToDateTime(st.st_atim);
+            if (isDir) { Directory.SetLastWriteTimeUtc(host, m); Directory.SetLastAccessTimeUtc(host, at); }
+            else { File.SetLastWriteTimeUtc(host, m); File.SetLastAccessTimeUtc(host, at); }
+        }
+    }
+}

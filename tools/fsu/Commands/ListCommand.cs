@@ -1,0 +1,97 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+using Rump.Kern;
+
+namespace Rump.Fsu;
+
+/// <summary>fsu ls: names sorted by byte order; -l as ls -l (times in local time), -R with "dir:" headers.</summary>
+internal static class ListCommand
+{
+    public static int Run(Context ctx, Args a) => ctx.WithImage(false, s =>
+    {
+        var paths = a.Operands.Count > 0 ? a.Operands : new List<string> { "/" };
+        int rc = Fsu.Ok;
+        var files = new List<string>();
+        var dirs = new List<string>();
+        foreach (string p in paths)
+        {
+            int e = s.Lstat(ImageSession.KPath(p), out RumpStat st);
+            if (e < 0) { rc = ctx.Fail(p, -e); continue; }
+            if (ImageSession.IsDir(st) && !a.Has('d')) dirs.Add(p); else files.Add(p);
+        }
+        foreach (string f in files) Entry(ctx, s, a, f, f);
+        bool headers = paths.Count > 1 || a.Has('r');
+        bool first = files.Count == 0;
+        foreach (string d in dirs)
+        {
+            if (ListDir(ctx, s, a, d, headers, ref first) != 0) rc = Fsu.Failed;
+        }
+        return rc;
+    });
+
+    private static int ListDir(Context ctx, ImageSession s, Args a, string dir, bool header, ref bool first)
+    {
+        if (!first) ctx.Out.WriteLine();
+        first = false;
+        if (header) ctx.Out.WriteLine(dir + ":");
+        string kdir = ImageSession.KPath(dir);
+        int e = s.List(kdir, out List<string> names);
+        if (e < 0) return ctx.Fail(dir, -e);
+        if (a.Has('a')) names.InsertRange(0, new[] { ".", ".." });
+        int rc = 0;
+        var subdirs = new List<string>();
+        foreach (string n in names)
+        {
+            if (n.StartsWith('.') && !a.Has('a')) continue;
+            string p = ImageSession.Join(dir, n);
+            if (Entry(ctx, s, a, p, n) is bool isDir && isDir && a.Has('r') && n != "." && n != "..") subdirs.Add(p);
+        }
+        foreach (string d in subdirs)
+            if (ListDir(ctx, s, a, d, true, ref first) != 0) rc = Fsu.Failed;
+        return rc;
+    }
+
+    /// <summary>Prints one name (long form with -l); whether it is a directory, or null if it could not be examined.</summary>
+    private static bool? Entry(Context ctx, ImageSession s, Args a, string path, string shown)
+    {
+        string kp = ImageSession.KPath(path);
+        int e = s.Lstat(kp, out RumpStat st);
+        if (e < 0) { ctx.Fail(path, -e); return null; }
+        if (!a.Has('l')) { ctx.Out.WriteLine(shown); return ImageSession.IsDir(st); }
+        var sb = new StringBuilder();
+        sb.Append(ModeString(st.st_mode)).Append(' ');
+        sb.Append(st.st_nlink.ToString(CultureInfo.InvariantCulture).PadLeft(3)).Append(' ');
+        sb.Append(st.st_uid.ToString(CultureInfo.InvariantCulture).PadRight(5)).Append(' ');
+        sb.Append(st.st_gid.ToString(CultureInfo.InvariantCulture).PadRight(5)).Append(' ');
+        sb.Append(st.st_size.ToString(CultureInfo.InvariantCulture).PadLeft(10)).Append(' ');
+        sb.Append(ImageSession.ToDateTime(st.st_mtim).ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)).Append(' ');
+        sb.Append(shown);
+        if (ImageSession.IsLink(st))
+        {
+            string? t = s.K.Readlink(kp, out int le);
+            sb.Append(" -> ").Append(t ?? "?(" + Errno.Message(le) + ")");
+        }
+        ctx.Out.WriteLine(sb.ToString());
+        return ImageSession.IsDir(st);
+    }
+
+    /// <summary>"drwxr-xr-x" from st_mode.</summary>
+    public static string ModeString(uint mode)
+    {
+        char type = (int)(mode & Abi.S_IFMT) switch
+        {
+            Abi.S_IFDIR => 'd', Abi.S_IFLNK => 'l', Abi.S_IFCHR => 'c', Abi.S_IFBLK => 'b',
+            Abi.S_IFIFO => 'p', Abi.S_IFSOCK => 's', _ => '-',
+        };
+        Span<char> c = stackalloc char[10];
+        c[0] = type;
+        const string rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) c[1 + i] = (mode & (1u << (8 - i))) != 0 ? rwx[i] : '-';
+        if ((mode & 0x800) != 0) c[3] = c[3] == 'x' ? 's' : 'S';
+        if ((mode & 0x400) != 0) c[6] = c[6] == 'x' ? 's' : 'S';
+        if ((mode & 0x200) != 0) c[9] = c[9] == 'x' ? 't' : 'T';
+        return new string(c);
+    }
+}
