@@ -29,13 +29,17 @@ public sealed class BufCache
     private readonly Kernel _k;
     private readonly KMutex _lock;
     private readonly KCondvar _cv;
-    private readonly Dictionary<(BlockDevice, long), Buf> _hash = new();
+    /// <summary>Buffers by (device number, block): a key of plain numbers hashes and compares without generic object comparers.</summary>
+    private readonly Dictionary<(ulong, long), Buf> _hash = new();
     private Buf? _lruHead, _lruTail; // head = least recently used
     private long _bytes;
-    private readonly Dictionary<BlockDevice, long> _nextSeq = new();
+    /// <summary>Per device: where a sequential reader's next block is, and where read-ahead has got to.</summary>
+    private readonly Dictionary<ulong, (long next, long raEnd)> _seq = new();
     public readonly long MaxBytes;
     /// <summary>Blocks read ahead when a device is read sequentially (0: no read-ahead and no clustering).</summary>
     public int ReadAhead = 8;
+    /// <summary>Clusters kept in flight ahead of a sequential reader.</summary>
+    public int ReadAheadClusters = 4;
     /// <summary>Bytes per clustered transfer (NetBSD's MAXPHYS is 64 KiB; host files do better with more).</summary>
     public int ClusterBytes = 256 << 10;
     /// <summary>Staging buffers for clustered transfers, this cache's own (no process-wide pool).</summary>
@@ -58,7 +62,7 @@ public sealed class BufCache
     {
         while (true)
         {
-            if (_hash.TryGetValue((dev, blkno), out Buf? bp))
+            if (_hash.TryGetValue((dev.Dev, blkno), out Buf? bp))
             {
                 if (bp.Busy) { _cv.Wait(_lock); continue; }
                 if (bp.Size != size)
@@ -68,7 +72,7 @@ public sealed class BufCache
                     bp.Busy = true;
                     LruRemove(bp);
                     if (bp.Dirty) { _lock.Exit(); Io(bp, write: true); _lock.Enter(); }
-                    _hash.Remove((dev, blkno));
+                    _hash.Remove((dev.Dev, blkno));
                     _bytes -= bp.Size;
                     _cv.Broadcast();
                     continue;
@@ -80,7 +84,7 @@ public sealed class BufCache
             }
             EvictLocked(size);
             var nb = new Buf(dev, blkno, size) { Busy = true };
-            _hash[(dev, blkno)] = nb;
+            _hash[(dev.Dev, blkno)] = nb;
             _bytes += size;
             created = true;
             return nb;
@@ -104,12 +108,14 @@ public sealed class BufCache
         bool hit = bp.Valid;
         if (hit) Hits++; else Misses++;
         // Sequential access: this block is where the last read of the device ended.
-        _nextSeq.TryGetValue(dev, out long expect);
-        bool sequential = blkno == expect && blkno != 0 && ReadAhead > 0;
+        _seq.TryGetValue(dev.Dev, out var sq);
+        bool sequential = blkno == sq.next && blkno != 0 && ReadAhead > 0;
         if (!hit && sequential)
             cluster = ReserveRunLocked(dev, blkno + step, size, ClusterBlocks(size) - 1);
         long end = blkno + step * (1 + (cluster?.Count ?? 0));
-        _nextSeq[dev] = blkno + step;
+        // A hit elsewhere (an indirect block, a bitmap) does not end a sequential stream; a miss
+        // elsewhere starts a new one.
+        if (sequential || !hit) _seq[dev.Dev] = (blkno + step, sequential ? Math.Max(sq.raEnd, end) : end);
         _lock.Exit();
         if (!hit)
         {
@@ -150,7 +156,7 @@ public sealed class BufCache
         if (invalidate && !bp.Dirty)
         {
             bp.Valid = false;
-            _hash.Remove((bp.Dev, bp.Blkno));
+            _hash.Remove((bp.Dev.Dev, bp.Blkno));
             _bytes -= bp.Size;
         }
         else
@@ -181,32 +187,40 @@ public sealed class BufCache
         return e;
     }
 
-    /// <summary>Writes every dirty buffer of <paramref name="dev"/>, then flushes the device.</summary>
+    /// <summary>Writes every dirty buffer of <paramref name="dev"/> (in block order), then flushes the device.</summary>
     public int Flush(BlockDevice dev)
     {
         int first = 0;
+        var batch = new List<Buf>();
         while (true)
         {
-            Buf? bp = null;
+            batch.Clear();
+            bool busyDirty = false;
             _lock.Enter();
+            // One pass collects every idle dirty buffer; busy ones are waited for and picked up next pass.
             foreach (Buf b in _hash.Values)
-                if (b.Dev == dev && b.Dirty && !b.Busy) { bp = b; break; }
-            if (bp == null)
             {
-                bool busyDirty = false;
-                foreach (Buf b in _hash.Values)
-                    if (b.Dev == dev && b.Dirty) { busyDirty = true; break; }
+                if (b.Dev != dev || !b.Dirty) continue;
+                if (b.Busy) { busyDirty = true; continue; }
+                b.Busy = true;
+                LruRemove(b);
+                batch.Add(b);
+            }
+            if (batch.Count == 0)
+            {
                 if (busyDirty) { _cv.Wait(_lock); _lock.Exit(); continue; }
                 _lock.Exit();
                 break;
             }
-            bp.Busy = true;
-            LruRemove(bp);
             _lock.Exit();
-            int e = Io(bp, write: true);
-            if (e != 0 && first == 0) first = e;
-            Brelse(bp);
-            if (e != 0) break;
+            batch.Sort((x, y) => x.Blkno.CompareTo(y.Blkno));
+            foreach (Buf bp in batch)
+            {
+                int e = first == 0 ? Io(bp, write: true) : 0;
+                if (e != 0) first = e;
+                Brelse(bp);
+            }
+            if (first != 0) break;
         }
         if (first != 0) return first;
         return dev.ReadOnly ? 0 : dev.Flush();
@@ -223,10 +237,10 @@ public sealed class BufCache
         {
             while (b.Busy) _cv.Wait(_lock);
             LruRemove(b);
-            _hash.Remove((b.Dev, b.Blkno));
+            _hash.Remove((b.Dev.Dev, b.Blkno));
             _bytes -= b.Size;
         }
-        _nextSeq.Remove(dev);
+        _seq.Remove(dev.Dev);
         _lock.Exit();
     }
 
@@ -255,10 +269,10 @@ public sealed class BufCache
         long step = size / BlockDevice.DevBSize;
         for (int i = 0; i < max; i++, b += step)
         {
-            if (b * BlockDevice.DevBSize + size > dev.Size || _hash.ContainsKey((dev, b))) break;
+            if (b * BlockDevice.DevBSize + size > dev.Size || _hash.ContainsKey((dev.Dev, b))) break;
             if (_bytes + size > MaxBytes && !EvictCleanLocked(size)) break;
             var nb = new Buf(dev, b, size) { Busy = true, InIo = true };
-            _hash[(dev, b)] = nb;
+            _hash[(dev.Dev, b)] = nb;
             _bytes += size;
             run.Add(nb);
         }
@@ -287,14 +301,17 @@ public sealed class BufCache
     /// <summary>Read-ahead: the first uncached blocks of the window after <paramref name="from"/>, in one asynchronous transfer.</summary>
     private unsafe void StartReadAhead(BlockDevice dev, long from, int size)
     {
-        int window = ClusterBlocks(size);
+        int cluster = ClusterBlocks(size);
+        // Keep several clusters in flight, so the reader finds its blocks ready rather than waiting.
+        int window = cluster * ReadAheadClusters;
         long step = size / BlockDevice.DevBSize;
         _lock.Enter();
-        long b = from;
-        int scanned = 0;
-        // Skip what is cached or already on its way; read ahead only where the window has a gap.
-        while (scanned < window && _hash.ContainsKey((dev, b))) { b += step; scanned++; }
-        List<Buf> run = scanned < window ? ReserveRunLocked(dev, b, size, window) : new List<Buf>();
+        _seq.TryGetValue(dev.Dev, out var sq);
+        // Read-ahead resumes where it stopped; nothing to do while a whole window is ahead already.
+        long b = Math.Max(from, sq.raEnd);
+        List<Buf> run = b - from < (long)window * step ? ReserveRunLocked(dev, b, size, cluster) : new List<Buf>();
+        // A run that stops at a cached block resumes after it next time.
+        if (b - from < (long)window * step) _seq[dev.Dev] = (sq.next, b + Math.Max(1, run.Count) * step);
         ReadAheads += run.Count;
         _lock.Exit();
         if (run.Count == 0) return;
@@ -322,7 +339,7 @@ public sealed class BufCache
             }
             else
             {
-                _hash.Remove((bp.Dev, bp.Blkno));
+                _hash.Remove((bp.Dev.Dev, bp.Blkno));
                 _bytes -= bp.Size;
             }
             bp.Busy = false;
@@ -386,7 +403,7 @@ public sealed class BufCache
             if (!b.Dirty)
             {
                 LruRemove(b);
-                _hash.Remove((b.Dev, b.Blkno));
+                _hash.Remove((b.Dev.Dev, b.Blkno));
                 _bytes -= b.Size;
             }
             b = next;
@@ -411,13 +428,18 @@ public sealed class BufCache
                 _cv.Broadcast();
                 if (victim.Dirty) { LruAppend(victim); return; } // could not write it: keep it, go over the bound
             }
-            _hash.Remove((victim.Dev, victim.Blkno));
+            _hash.Remove((victim.Dev.Dev, victim.Blkno));
             _bytes -= victim.Size;
         }
     }
 }
 
-/// <summary>A synchronous transfer: start it and sleep (without a virtual CPU) until it completes.</summary>
+/// <summary>
+/// A synchronous transfer: start it and sleep (without a virtual CPU) until it completes. The
+/// waiters are reused through their device's pool: their kernel mutex and condition variable own
+/// host objects that cannot be freed safely while a completing thread may still be signalling, so
+/// recycling them (a late signal is harmless) bounds them by the number of concurrent waiters.
+/// </summary>
 internal sealed class BioWait : BioDone
 {
     private readonly KMutex _m;
@@ -425,18 +447,23 @@ internal sealed class BioWait : BioDone
     private bool _done;
     private long _bytes;
     private int _error;
+    internal BioWait? Next;
 
     private BioWait(Kernel k) { _m = new KMutex(k); _cv = new KCondvar(k); }
 
     public static unsafe int Run(Kernel k, BlockDevice dev, bool write, byte* data, int length, long offset)
     {
-        var w = new BioWait(k);
+        BioWait w = dev.TakeWaiter() ?? new BioWait(k);
+        w._done = false;
         dev.Strategy(write, data, length, offset, w);
         w._m.Enter();
         while (!w._done) w._cv.Wait(w._m);
+        long bytes = w._bytes;
+        int error = w._error;
         w._m.Exit();
-        if (w._error != 0) return w._error;
-        return w._bytes == length ? 0 : Abi.EIO; // a short transfer: the image ends early
+        dev.ReturnWaiter(w);
+        if (error != 0) return error;
+        return bytes == length ? 0 : Abi.EIO; // a short transfer: the image ends early
     }
 
     public override void Done(long bytes, int error)

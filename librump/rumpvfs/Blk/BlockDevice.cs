@@ -23,6 +23,26 @@ public abstract class BlockDevice
     public ulong Dev { get; internal set; }
     /// <summary>Set while a file system is mounted from it: a second mount gets EBUSY.</summary>
     internal Mount? MountedBy;
+    /// <summary>Idle synchronous waiters, reused by <see cref="BioWait"/>; a short spin lock guards the list.</summary>
+    private BioWait? _waiters;
+    private int _waitersLock;
+
+    internal BioWait? TakeWaiter()
+    {
+        while (System.Threading.Interlocked.CompareExchange(ref _waitersLock, 1, 0) != 0) CpuPause.Pause(4);
+        BioWait? w = _waiters;
+        if (w != null) { _waiters = w.Next; w.Next = null; }
+        System.Threading.Volatile.Write(ref _waitersLock, 0);
+        return w;
+    }
+
+    internal void ReturnWaiter(BioWait w)
+    {
+        while (System.Threading.Interlocked.CompareExchange(ref _waitersLock, 1, 0) != 0) CpuPause.Pause(4);
+        w.Next = _waiters;
+        _waiters = w;
+        System.Threading.Volatile.Write(ref _waitersLock, 0);
+    }
 
     protected BlockDevice(string name, long size, int sectorSize, bool readOnly)
     {
