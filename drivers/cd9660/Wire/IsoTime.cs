@@ -75,18 +75,8 @@ public static class IsoTime
 
     /// <summary>Seconds since the epoch of a local time at <paramref name="off15"/> quarter hours east of GMT.</summary>
     private static long ToUnix(int y, int m, int d, int hh, int mm, int ss, int off15)
-        => DaysFromCivil(y, m, d) * 86400L + hh * 3600L + mm * 60L + ss - off15 * 900L;
+        => CivilDate.DaysFromCivil(y, m, d) * 86400L + hh * 3600L + mm * 60L + ss - off15 * 900L;
 
-    /// <summary>Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).</summary>
-    private static long DaysFromCivil(long y, int m, int d)
-    {
-        y -= m <= 2 ? 1 : 0;
-        long era = (y >= 0 ? y : y - 399) / 400;
-        long yoe = y - era * 400;
-        long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-    }
 
     private static void FromUnix(long t, out int y, out int mo, out int d, out int h, out int mi, out int s)
     {

@@ -27,7 +27,7 @@ public static class DosTime
         if (min > 59) min = 59;
         if (sec > 59) sec = 59;
         // A day past the month's end rolls into the next month, as mktime does.
-        long days = DaysFromCivil(year, month, 1) + day - 1;
+        long days = CivilDate.DaysFromCivil(year, month, 1) + day - 1;
         return days * 86400 + hour * 3600 + min * 60 + sec - gmtoff;
     }
 
@@ -46,34 +46,9 @@ public static class DosTime
         if (t > DosMax + 1) { t = DosMax + 1; nsec = 0; }
         long days = t / 86400;
         long secs = t % 86400;
-        CivilFromDays(days, out int y, out int m, out int d);
+        CivilDate.CivilFromDays(days, out int y, out int m, out int d);
         date = (ushort)(((y - 1980) << 9) | (m << 5) | d);
         time = (ushort)(((int)(secs / 3600) << 11) | ((int)(secs / 60 % 60) << 5) | (int)(secs % 60 / 2));
         tenths = (byte)(secs % 2 * 100 + (nsec >= 0 && nsec < 1_000_000_000 ? nsec / 10_000_000 : 0));
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, days since 1970-01-01).
-    public static long DaysFromCivil(int y, int m, int d)
-    {
-        y -= m <= 2 ? 1 : 0;
-        long era = (y >= 0 ? y : y - 399) / 400;
-        long yoe = y - era * 400;
-        long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-    }
-
-    public static void CivilFromDays(long z, out int y, out int m, out int d)
-    {
-        z += 719468;
-        long era = (z >= 0 ? z : z - 146096) / 146097;
-        long doe = z - era * 146097;
-        long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        long yy = yoe + era * 400;
-        long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        long mp = (5 * doy + 2) / 153;
-        d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        y = (int)(yy + (m <= 2 ? 1 : 0));
     }
 }
