@@ -647,12 +647,20 @@ test_rw(void)
 	    rumpuser_rw_tryenter(RUMPUSER_RW_READER, srw));
 	rumpuser_rw_exit(srw);
 
-	/* 4 threads, one write in four. */
+	/*
+	 * 4 threads, one write in four.  They start while this thread holds the
+	 * lock as writer, and it is released only once one of them has blocked
+	 * (and given up its CPU): the count below cannot depend on luck.
+	 */
 	u0 = nunsched;
 	s0 = nsched;
 	rwvalue = 0;
+	rumpuser_rw_enter(RUMPUSER_RW_WRITER, srw);
 	for (i = 0; i < NTHREADS; i++)
 		t[i] = spawn(rw_worker, (void *)(intptr_t)(i + 1));
+	for (i = 0; i < 500 && nunsched == u0; i++)	/* until one has blocked (5 s at most) */
+		msleep(10);
+	rumpuser_rw_exit(srw);
 	for (i = 0; i < NTHREADS; i++)
 		pthread_join(t[i], NULL);
 	CHECK_EQ("rw exclusion held", 0, rwbad);
