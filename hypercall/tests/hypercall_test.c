@@ -315,7 +315,9 @@ test_mutex(void)
 	s0 = nsched;
 	entered = 0;
 	t[0] = spawn(mutex_blocker, mtx);
-	msleep(50);
+	for (int w = 0; w < 500 && nunsched == u0; w++)	/* until it has blocked (5 s at most) */
+		msleep(10);
+	msleep(20);
 	CHECK_EQ("blocked enter has not entered", 0, entered);
 	CHECK_EQ("blocked enter unscheduled", u0 + 1, nunsched);
 	CHECK("blocked enter interlock NULL", lastinterlock == NULL);
@@ -623,7 +625,9 @@ test_rw(void)
 	s0 = nsched;
 	entered = 0;
 	t[0] = spawn(rw_blocked_reader, NULL);
-	msleep(50);
+	for (int w = 0; w < 500 && nunsched == u0; w++)	/* until it has blocked (5 s at most) */
+		msleep(10);
+	msleep(20);
 	CHECK_EQ("blocked reader waits", 0, entered);
 	CHECK_EQ("blocked reader unscheduled", u0 + 1, nunsched);
 
