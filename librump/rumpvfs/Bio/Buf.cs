@@ -23,9 +23,10 @@ public sealed class Buf
     internal Buf? LruPrev, LruNext;
     internal bool OnLru;
 
-    internal Buf(BlockDevice dev, long blkno, int size)
+    /// <summary>A buffer with <paramref name="data"/> recycled from an evicted one, or a new array.</summary>
+    internal Buf(BlockDevice dev, long blkno, int size, byte[]? data)
     {
-        Dev = dev; Blkno = blkno; Size = size; Data = new byte[size];
+        Dev = dev; Blkno = blkno; Size = size; Data = data ?? new byte[size];
     }
 
     public long Offset => Blkno * BlockDevice.DevBSize;

@@ -83,7 +83,7 @@ public sealed class BufCache
                 return bp;
             }
             EvictLocked(size);
-            var nb = new Buf(dev, blkno, size) { Busy = true };
+            var nb = new Buf(dev, blkno, size, TakeData(size)) { Busy = true };
             _hash[(dev.Dev, blkno)] = nb;
             _bytes += size;
             created = true;
@@ -271,7 +271,7 @@ public sealed class BufCache
         {
             if (b * BlockDevice.DevBSize + size > dev.Size || _hash.ContainsKey((dev.Dev, b))) break;
             if (_bytes + size > MaxBytes && !EvictCleanLocked(size)) break;
-            var nb = new Buf(dev, b, size) { Busy = true, InIo = true };
+            var nb = new Buf(dev, b, size, TakeData(size)) { Busy = true, InIo = true };
             _hash[(dev.Dev, b)] = nb;
             _bytes += size;
             run.Add(nb);
@@ -374,6 +374,30 @@ public sealed class BufCache
 
     // ---- LRU and eviction (all with _lock held) --------------------------------------------
 
+    /// <summary>
+    /// Data arrays of evicted buffers, by size, for the next buffers of that size: a streaming
+    /// read would otherwise allocate (and the GC compact) a block-sized array per block. File
+    /// systems never touch a buffer after releasing it, so its array is free once it is evicted.
+    /// </summary>
+    private readonly Dictionary<int, Stack<byte[]>> _freeData = new();
+    private long _freeBytes;
+
+    private byte[]? TakeData(int size)
+    {
+        if (!_freeData.TryGetValue(size, out Stack<byte[]>? st) || !st.TryPop(out byte[]? a)) return null;
+        _freeBytes -= a.Length;
+        return a;
+    }
+
+    private void KeepData(byte[] a)
+    {
+        // Kept arrays are memory too: at most an eighth of the cache's bound.
+        if (_freeBytes + a.Length > MaxBytes / 8) return;
+        if (!_freeData.TryGetValue(a.Length, out Stack<byte[]>? st)) _freeData[a.Length] = st = new Stack<byte[]>();
+        st.Push(a);
+        _freeBytes += a.Length;
+    }
+
     private void LruAppend(Buf bp)
     {
         if (bp.OnLru) LruRemove(bp);
@@ -405,6 +429,7 @@ public sealed class BufCache
                 LruRemove(b);
                 _hash.Remove((b.Dev.Dev, b.Blkno));
                 _bytes -= b.Size;
+                KeepData(b.Data);
             }
             b = next;
         }
@@ -430,6 +455,7 @@ public sealed class BufCache
             }
             _hash.Remove((victim.Dev.Dev, victim.Blkno));
             _bytes -= victim.Size;
+            KeepData(victim.Data);
         }
     }
 }
