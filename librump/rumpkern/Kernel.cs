@@ -62,7 +62,8 @@ public sealed partial class Kernel
 
     private Kernel(KernelConfig cfg)
     {
-        int ncpu = cfg.Ncpu > 0 ? cfg.Ncpu : Param.Int(RumpUserConst.RUMPUSER_PARAM_NCPU, Environment_ProcessorCountFallback());
+        // The hypercall layer answers the host's CPU count unless RUMP_NCPU says otherwise; 1 if it cannot.
+        int ncpu = cfg.Ncpu > 0 ? cfg.Ncpu : Param.Int(RumpUserConst.RUMPUSER_PARAM_NCPU, 1);
         Sched = new Scheduler(ncpu);
         long memlimit = cfg.MemLimit > 0 ? cfg.MemLimit : Param.Long("RUMP_MEMLIMIT", 0);
         Kmem = new Kmem(memlimit);
@@ -70,15 +71,14 @@ public sealed partial class Kernel
         Sysctl = new Sysctl(this, cfg.Hostname ?? Param.String(RumpUserConst.RUMPUSER_PARAM_HOSTNAME, "rump"));
         Callouts = new CalloutQueue(this);
         var vm = new LocalVmspace();
-        Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(this), vm);
-        DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(this), vm);
+        Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm);
+        DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm);
         KernSyscalls.Attach(this);
         _procs[0] = Proc0;
         _procs[DefaultPid] = DefaultProc;
         BootTimeNs = Clock.MonotonicNs();
     }
 
-    private static int Environment_ProcessorCountFallback() => 1;
 
     /// <summary>
     /// Boots a kernel: creates the base, then initialises the components in dependency order, with

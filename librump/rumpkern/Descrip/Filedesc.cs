@@ -30,8 +30,6 @@ public sealed class Filedesc
     /// <summary>Processes sharing this table (rfork without RFFDG/RFCFDG shares it).</summary>
     private int _shares = 1;
 
-    public Filedesc(Kernel k) { }
-
     /// <summary>The file at <paramref name="fd"/> with a reference taken, or null (EBADF). Pair with <see cref="File.Release"/>.</summary>
     public File? Get(int fd)
     {
@@ -114,9 +112,9 @@ public sealed class Filedesc
     }
 
     /// <summary>A copy of this table for a forked process (RFFDG): every open file gains a reference.</summary>
-    public Filedesc Copy(Kernel k)
+    public Filedesc Copy()
     {
-        var n = new Filedesc(k);
+        var n = new Filedesc();
         for (int i = 0; i < MaxFiles; i++)
         {
             File? f = Get(i);

@@ -110,8 +110,8 @@ public sealed partial class Kernel
         Lwp cur = Curlwp();
         Proc parent = cur.Proc;
         Filedesc fd;
-        if ((flags & RFCFDG) != 0) fd = new Filedesc(this);
-        else if ((flags & RFFDG) != 0) fd = parent.Fd.Copy(this);
+        if ((flags & RFCFDG) != 0) fd = new Filedesc();
+        else if ((flags & RFFDG) != 0) fd = parent.Fd.Copy();
         else { parent.Fd.AddRef(); fd = parent.Fd; }
 
         _procLock.Enter();
