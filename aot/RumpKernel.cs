@@ -305,15 +305,25 @@ public sealed unsafe class RumpKernel
     {
         int e = DetectFsType(fspec, out fstype, out why);
         if (e != 0) return e;
+        int r = MountAs(fstype!, fspec, path, flags);
+        if (r < 0) why = "mounting " + fspec + " (" + fstype + ") on " + path + " failed: error " + (-r);
+        return r;
+    }
+
+    /// <summary>
+    /// Mounts <paramref name="fspec"/> as <paramref name="fstype"/> with the type's default
+    /// arguments: NetBSD's argument structure zeroed but for fspec. 0 or -errno (ENODEV for a type
+    /// not linked in).
+    /// </summary>
+    public int MountAs(string fstype, string fspec, string path, int flags)
+    {
         // Every disk file system's arguments begin with char *fspec; 512 zeroed bytes cover the largest.
         byte* args = stackalloc byte[512];
         new Span<byte>(args, 512).Clear();
-        fixed (byte* f = Z(fspec)) fixed (byte* t = Z(fstype!)) fixed (byte* p = Z(path))
+        fixed (byte* f = Z(fspec)) fixed (byte* t = Z(fstype)) fixed (byte* p = Z(path))
         {
             *(nint*)args = (nint)f;
-            int r = (int)Sys(SysNum.mount, (long)t, (long)p, flags, (long)args, ArgsSize(fstype!));
-            if (r < 0) why = "mounting " + fspec + " (" + fstype + ") on " + path + " failed: error " + (-r);
-            return r;
+            return (int)Sys(SysNum.mount, (long)t, (long)p, flags, (long)args, ArgsSize(fstype));
         }
     }
 

@@ -749,7 +749,7 @@ public static unsafe class Walker
         var st = new IterationStats();
         int flags = write ? 0 : Abi.MNT_RDONLY;
         int e = k.MountAuto(fspec, MountPoint, flags, out string? fstype, out _);
-        if (e < 0 && fstype == null) e = MountAs(k, t.FsType, fspec, MountPoint, flags);
+        if (e < 0 && fstype == null) e = k.MountAs(t.FsType, fspec, MountPoint, flags);
         if (e < 0) return st;
         st.Mounted = true;
         byte[] buf = new byte[64 * 1024];
@@ -835,21 +835,6 @@ public static unsafe class Walker
         k.Symlink("readme.txt", MountPoint + "/fuzz-link");
         k.Chmod(MountPoint + "/empty", 0x1ff);
         k.Sync();
-    }
-
-    /// <summary>mount(2) as a given type with zeroed arguments but for fspec (the probe may reject a mangled superblock).</summary>
-    public static int MountAs(RumpKernel k, string fstype, string fspec, string path, int flags)
-    {
-        Rump.Vfs.VfsOps? ops = k.Kernel.GetService<Rump.Vfs.Vfs>()?.FindFs(fstype);
-        if (ops == null) return -Abi.ENODEV;
-        int size = ops.ArgsSize is > 0 and <= 512 ? ops.ArgsSize : 512;
-        byte* args = stackalloc byte[512];
-        new Span<byte>(args, 512).Clear();
-        fixed (byte* f = Encoding.UTF8.GetBytes(fspec + "\0")) fixed (byte* ty = Encoding.UTF8.GetBytes(fstype + "\0")) fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
-        {
-            *(nint*)args = (nint)f;
-            return (int)k.Syscall(SysNum.mount, [(long)ty, (long)p, flags, (long)args, size]);
-        }
     }
 }
 

@@ -84,7 +84,7 @@ internal sealed unsafe class ImageSession
         if (e < 0 && e != -Abi.EEXIST) { ctx.FailHost(ctx.ImageSpec, "mkdir " + MountPoint + ": " + Errno.Message(-e)); k.EtfsRemove(DevKey); Detach(k); return -e; }
         int flags = writable ? 0 : Abi.MNT_RDONLY;
         string? fstype = ctx.FsType, why = null;
-        if (fstype != null) e = MountAs(k, fstype, fspec, MountPoint, flags);
+        if (fstype != null) e = k.MountAs(fstype, fspec, MountPoint, flags);
         else
         {
             e = k.MountAuto(fspec, MountPoint, flags, out fstype, out why);
@@ -94,9 +94,9 @@ internal sealed unsafe class ImageSession
                 string? rofs = null;
                 foreach (string t in DiskTypes(k))
                 {
-                    int me = MountAs(k, t, fspec, MountPoint, flags);
+                    int me = k.MountAs(t, fspec, MountPoint, flags);
                     if (me == 0) { fstype = t; e = 0; break; }
-                    if (me == -Abi.EROFS && writable && MountAs(k, t, fspec, MountPoint, Abi.MNT_RDONLY) == 0)
+                    if (me == -Abi.EROFS && writable && k.MountAs(t, fspec, MountPoint, Abi.MNT_RDONLY) == 0)
                     {
                         k.Unmount(MountPoint);
                         rofs = t;
@@ -126,21 +126,6 @@ internal sealed unsafe class ImageSession
         foreach (string t in k.Kernel.GetService<Rump.Vfs.Vfs>()?.FsTypes ?? Array.Empty<string>())
             if (t is not ("rumpfs" or "tmpfs")) l.Add(t);
         return l;
-    }
-
-    /// <summary>mount(2) of <paramref name="fspec"/> as <paramref name="fstype"/> with the type's zeroed arguments but for fspec.</summary>
-    public static int MountAs(RumpKernel k, string fstype, string fspec, string path, int flags)
-    {
-        Rump.Vfs.VfsOps? ops = k.Kernel.GetService<Rump.Vfs.Vfs>()?.FindFs(fstype);
-        if (ops == null) return -Abi.ENODEV;
-        int size = ops.ArgsSize is > 0 and <= 512 ? ops.ArgsSize : 512;
-        byte* args = stackalloc byte[512];
-        new Span<byte>(args, 512).Clear();
-        fixed (byte* f = Encoding.UTF8.GetBytes(fspec + "\0")) fixed (byte* t = Encoding.UTF8.GetBytes(fstype + "\0")) fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
-        {
-            *(nint*)args = (nint)f;
-            return (int)k.Syscall(SysNum.mount, [(long)t, (long)p, flags, (long)args, size]);
-        }
     }
 
     /// <summary>Unmounts (writing everything back) and removes the device; 0 or an errno.</summary>

@@ -14,7 +14,7 @@ internal static class ProbeCommand
         int e = k.Mkdir(ImageSession.MountPoint, 0x1ed);
         if (e < 0 && e != -Abi.EEXIST) return null;
         foreach (string t in ImageSession.DiskTypes(k))
-            if (ImageSession.MountAs(k, t, fspec, ImageSession.MountPoint, Abi.MNT_RDONLY) == 0)
+            if (k.MountAs(t, fspec, ImageSession.MountPoint, Abi.MNT_RDONLY) == 0)
             {
                 k.Unmount(ImageSession.MountPoint);
                 return t;
