@@ -11,7 +11,11 @@ namespace Rump;
 /// The C ABI's view of the kernel: C callers have one, default, kernel instance (as NetBSD's
 /// rump). This reference is the only static state in the library and belongs to the C glue, not
 /// to the kernel: the managed API can boot as many instances as it likes.
-/// No exception leaves here: errors become the host's errno, kernel bugs a panic.
+///
+/// No exception leaves here: every export catches. An exception from kernel code panics that
+/// kernel (its calls then fail with ENXIO); errors become the host's errno, translated here from
+/// the kernel's NetBSD values so that it holds on any hypervisor (rumpuser_seterrno stores what it
+/// is given, as NetBSD's does).
 /// </summary>
 internal static class CAbi
 {
@@ -20,32 +24,36 @@ internal static class CAbi
 
     public static Kernel? Default => Volatile.Read(ref s_default);
 
-    /// <summary>rump_init(): boot the default kernel if there is none (or it has halted). Returns 0 or an errno.</summary>
+    /// <summary>rump_init(): boot the default kernel if there is none (or it halted or panicked). Returns 0 or an errno.</summary>
     public static int Init()
     {
-        Kernel? k = Default;
-        if (k != null && !k.Halted) return 0;
-        while (Interlocked.CompareExchange(ref s_booting, 1, 0) != 0) Thread.SpinWait(64);
         try
         {
-            k = Default;
-            if (k != null && !k.Halted) return 0;
-            var cfg = new KernelConfig { Components = Components.Linked() };
-            int e = Kernel.Boot(cfg, out Kernel? nk, out string? why);
-            if (e != 0)
+            Kernel? k = Default;
+            if (k != null && !k.IsDead) return 0;
+            while (Interlocked.CompareExchange(ref s_booting, 1, 0) != 0) Thread.Yield();
+            try
             {
-                Print("rump_init: " + (why ?? "boot failed") + "\n");
-                return e;
+                k = Default;
+                if (k != null && !k.IsDead) return 0;
+                var cfg = new KernelConfig { Components = Components.Linked() };
+                int e = Kernel.Boot(cfg, out Kernel? nk, out string? why);
+                if (e != 0)
+                {
+                    Print("rump_init: " + (why ?? "boot failed") + "\n");
+                    return e;
+                }
+                Volatile.Write(ref s_default, nk);
+                return 0;
             }
-            Volatile.Write(ref s_default, nk);
-            return 0;
+            finally { Volatile.Write(ref s_booting, 0); }
         }
         catch (Exception ex)
         {
-            Kernel.Panic("rump_init: " + ex);
+            // Boot catches the kernel's own exceptions; this is the glue's.
+            Print("rump_init: " + ex + "\n");
             return Abi.EIO;
         }
-        finally { Volatile.Write(ref s_booting, 0); }
     }
 
     /// <summary>The system-call path from C: dispatch on the default kernel, set errno on failure.</summary>
@@ -59,23 +67,23 @@ internal static class CAbi
         {
             // Handlers' exceptions are caught in the kernel; this catches the entry path's own.
             try { rv = k.Syscall(num, ref a, out error); }
-            catch (Exception e) { Kernel.Panic("system call entry: " + e); error = Abi.EIO; rv = -1; }
+            catch (Exception e) { error = Failed(k, e, "system call entry"); rv = -1; }
         }
         if (error != 0)
         {
             // Last thing before returning to C: later host calls could change errno.
-            RumpUser.rumpuser_seterrno(error);
+            RumpUser.rumpuser_seterrno(HostErrno.FromNetbsd(error));
             return -1;
         }
         return rv;
     }
 
-    /// <summary>Sets the caller's errno from a NetBSD errno and returns the C convention (-1 or 0).</summary>
-    public static int Errno(int error)
+    /// <summary>An export caught an exception: the kernel panics (if it was not a panic already); the caller gets ENXIO.</summary>
+    public static int Failed(Kernel? k, Exception e, string where)
     {
-        if (error == 0) return 0;
-        RumpUser.rumpuser_seterrno(error);
-        return -1;
+        if (k != null) k.RecordPanic(e, where + ": ");
+        else Print("rump: " + where + ": " + e + "\n");
+        return Abi.ENXIO;
     }
 
     private static void Print(string s)

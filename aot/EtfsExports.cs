@@ -24,8 +24,8 @@ internal static unsafe class EtfsExports
         Kernel? k = CAbi.Default;
         if (k == null) return Abi.ENXIO;
         if (key == null) return Abi.EINVAL;
-        try { return RumpKernel.EtfsRemove(k, Marshal.PtrToStringUTF8((nint)key)!); }
-        catch (Exception e) { Kernel.Panic("etfs_remove: " + e); return Abi.EIO; }
+        try { k.MaybeFault(FaultPoint.Export); return RumpKernel.EtfsRemove(k, Marshal.PtrToStringUTF8((nint)key)!); }
+        catch (Exception e) { return CAbi.Failed(k, e, "etfs_remove"); }
     }
 
     private static int Register(byte* key, byte* hostpath, int ftype, ulong begin, ulong size)
@@ -36,8 +36,9 @@ internal static unsafe class EtfsExports
         long sz = size == Abi.ETFS_SIZE_ENDOFF ? -1 : size > long.MaxValue ? -1 : (long)size;
         try
         {
+            k.MaybeFault(FaultPoint.Export);
             return RumpKernel.EtfsRegister(k, Marshal.PtrToStringUTF8((nint)key)!, Marshal.PtrToStringUTF8((nint)hostpath)!, ftype, (long)begin, sz);
         }
-        catch (Exception e) { Kernel.Panic("etfs_register: " + e); return Abi.EIO; }
+        catch (Exception e) { return CAbi.Failed(k, e, "etfs_register"); }
     }
 }

@@ -21,54 +21,100 @@ internal static unsafe class RumpExports
 
     private static Kernel? K => CAbi.Default;
 
+    /// <summary>The test-only fault point of these entries (see FaultPoint.Export).</summary>
+    private static Kernel Fault(Kernel k)
+    {
+        k.MaybeFault(FaultPoint.Export);
+        return k;
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_lwproc_rfork")]
     private static int rump_pub_lwproc_rfork(int flags)
     {
-        try { return K?.LwprocRfork(flags) ?? Abi.ENXIO; }
-        catch (Exception e) { Kernel.Panic("lwproc_rfork: " + e); return Abi.EIO; }
+        Kernel? k = K;
+        try { return k == null || k.IsDead ? Abi.ENXIO : Fault(k).LwprocRfork(flags); }
+        catch (Exception e) { return CAbi.Failed(k, e, "lwproc_rfork"); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_lwproc_newlwp")]
     private static int rump_pub_lwproc_newlwp(int pid)
     {
-        try { return K?.LwprocNewlwp(pid) ?? Abi.ENXIO; }
-        catch (Exception e) { Kernel.Panic("lwproc_newlwp: " + e); return Abi.EIO; }
+        Kernel? k = K;
+        try { return k == null || k.IsDead ? Abi.ENXIO : Fault(k).LwprocNewlwp(pid); }
+        catch (Exception e) { return CAbi.Failed(k, e, "lwproc_newlwp"); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_lwproc_switch")]
     private static void rump_pub_lwproc_switch(nint lwp)
     {
-        try { K?.LwprocSwitch(K.LwpFromHandle(lwp)); }
-        catch (Exception e) { Kernel.Panic("lwproc_switch: " + e); }
+        Kernel? k = K;
+        try { if (k != null) Fault(k).LwprocSwitch(k.LwpFromHandle(lwp)); }
+        catch (Exception e) { CAbi.Failed(k, e, "lwproc_switch"); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_lwproc_releaselwp")]
     private static void rump_pub_lwproc_releaselwp()
     {
-        try { K?.LwprocReleaselwp(); }
-        catch (Exception e) { Kernel.Panic("lwproc_releaselwp: " + e); }
+        Kernel? k = K;
+        try { if (k != null) Fault(k).LwprocReleaselwp(); }
+        catch (Exception e) { CAbi.Failed(k, e, "lwproc_releaselwp"); }
     }
 
     /// <summary>The calling thread's lwp, made (implicit) if it has none, as an opaque pointer.</summary>
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_lwproc_curlwp")]
     private static nint rump_pub_lwproc_curlwp()
     {
-        try { return K == null ? 0 : K.CurlwpHandle(); }
-        catch (Exception e) { Kernel.Panic("lwproc_curlwp: " + e); return 0; }
+        Kernel? k = K;
+        try { return k == null || k.IsDead ? 0 : Fault(k).CurlwpHandle(); }
+        catch (Exception e) { CAbi.Failed(k, e, "lwproc_curlwp"); return 0; }
     }
 
-    /// <summary>rump_syscall(num, data, dlen, retval): NetBSD's generic entry, used by system-call proxies.</summary>
+    /// <summary>
+    /// rump_syscall(num, data, dlen, retval): NetBSD's generic entry, used by system-call proxies.
+    /// data is NetBSD's argument structure for the call (register-sized slots, PAD slots included,
+    /// as NetBSD's generated stubs fill it). Returns 0 or a NetBSD errno, as NetBSD's does.
+    /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "rump_syscall")]
     private static int rump_syscall(int num, void* data, nuint dlen, long* retval)
     {
-        if (K == null) return Abi.ENXIO;
-        int nargs = SyscallInfo.ArgCount(num);
-        if (nargs < 0) return Abi.ENOSYS;
-        if (dlen < (nuint)(nargs * 8) || (data == null && nargs > 0)) return Abi.EINVAL;
-        SyscallArgs a = default;
-        if (nargs > 0) new ReadOnlySpan<long>(data, nargs).CopyTo(a);
-        long rv = K.Syscall(num, ref a, out int error);
-        if (retval != null) *retval = rv;
-        return error;
+        Kernel? k = K;
+        try
+        {
+            if (k == null) return Abi.ENXIO;
+            int e = Fault(k).SyscallNetbsdArgs(num, (long*)data, dlen > long.MaxValue ? long.MaxValue : (long)dlen, out long rv);
+            if (retval != null) *retval = rv;
+            return e;
+        }
+        catch (Exception e) { return CAbi.Failed(k, e, "rump_syscall"); }
     }
+
+    /// <summary>
+    /// The default kernel's panic message, or NULL while it has not panicked. The string belongs to
+    /// the library and stays valid until the next rump_init() that boots a new kernel.
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "rump_pub_panicstr")]
+    private static byte* rump_pub_panicstr()
+    {
+        try
+        {
+            string? msg = K?.PanicMessage;
+            if (msg == null) return null;
+            lock (s_panicLock)
+            {
+                if (s_panicText == null || s_panicFor != msg)
+                {
+                    byte[] b = System.Text.Encoding.UTF8.GetBytes(msg + "\0");
+                    s_panicText = GCHandle.Alloc(b, GCHandleType.Pinned);
+                    s_panicFor = msg;
+                }
+                return (byte*)s_panicText.Value.AddrOfPinnedObject();
+            }
+        }
+        catch { return null; }
+    }
+
+    // The C glue's copy of the message, pinned (never freed: at most one per panicked kernel).
+    private static readonly object s_panicLock = new();
+    private static GCHandle? s_panicText;
+    private static string? s_panicFor;
 }

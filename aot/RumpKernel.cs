@@ -254,14 +254,33 @@ public sealed unsafe class RumpKernel
 
     public int EtfsRemove(string key) => -EtfsRemove(Kernel, key);
 
-    /// <summary>Runs the registration as the kernel (proc0, root) outside any system call. Returns an errno.</summary>
+    /// <summary>
+    /// Runs <paramref name="f"/> as the kernel (a temporary lwp of proc0, root) outside any system
+    /// call, as an entry point: ENXIO if the kernel is dead or panics meanwhile (an exception in
+    /// kernel code panics it). Returns <paramref name="f"/>'s errno.
+    /// </summary>
+    internal static int InKernel(Kernel k, string what, Func<Lwp, int> f)
+    {
+        if (k.IsDead) return Abi.ENXIO;
+        try
+        {
+            using var ctx = k.EnterTemporary(k.Proc0, what);
+            return f(ctx.Lwp);
+        }
+        catch (Exception e)
+        {
+            k.RecordPanic(e, what + ": ");
+            return Abi.ENXIO;
+        }
+    }
+
+    /// <summary>Registers a host file as a block device (proc0, root). Returns an errno.</summary>
     internal static int EtfsRegister(Kernel k, string key, string hostPath, int type, long begin, long size)
     {
 #if RUMP_VFS
         Rump.Vfs.Vfs? vfs = k.GetService<Rump.Vfs.Vfs>();
         if (vfs == null) return Abi.ENOSYS;
-        using var ctx = k.EnterTemporary(k.Proc0, "etfs");
-        return vfs.EtfsRegister(ctx.Lwp, key, hostPath, type, begin, size);
+        return InKernel(k, "etfs", l => vfs.EtfsRegister(l, key, hostPath, type, begin, size));
 #else
         return Abi.ENOSYS;
 #endif
@@ -272,8 +291,7 @@ public sealed unsafe class RumpKernel
 #if RUMP_VFS
         Rump.Vfs.Vfs? vfs = k.GetService<Rump.Vfs.Vfs>();
         if (vfs == null) return Abi.ENOSYS;
-        using var ctx = k.EnterTemporary(k.Proc0, "etfs");
-        return vfs.EtfsRemove(ctx.Lwp, key);
+        return InKernel(k, "etfs", l => vfs.EtfsRemove(l, key));
 #else
         return Abi.ENOSYS;
 #endif
@@ -289,8 +307,11 @@ public sealed unsafe class RumpKernel
         fstype = null; why = null;
         Rump.Vfs.Vfs? vfs = Kernel.GetService<Rump.Vfs.Vfs>();
         if (vfs == null) { why = "no VFS linked in"; return -Abi.ENOSYS; }
-        using var ctx = Kernel.EnterTemporary(Kernel.Proc0, "probe");
-        return -vfs.DetectFsType(fspec, out fstype, out why);
+        string? t = null, w = null;
+        int e = InKernel(Kernel, "probe", _ => vfs.DetectFsType(fspec, out t, out w));
+        fstype = t;
+        why = e == Abi.ENXIO && Kernel.IsPanicked ? "the kernel panicked: " + Kernel.PanicMessage : w;
+        return -e;
 #else
         fstype = null; why = "no VFS linked in";
         return -Abi.ENOSYS;
@@ -337,6 +358,12 @@ public sealed unsafe class RumpKernel
         return 512;
 #endif
     }
+
+    // ---- state ----
+
+    /// <summary>The kernel stopped on a panic (its calls fail with ENXIO); <see cref="PanicMessage"/> says why.</summary>
+    public bool Panicked => Kernel.IsPanicked;
+    public string? PanicMessage => Kernel.PanicMessage;
 
     // ---- lwproc ----
     public int LwprocRfork(int flags) => -Kernel.LwprocRfork(flags);

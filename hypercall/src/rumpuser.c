@@ -75,7 +75,8 @@ hostncpu(void)
 /*
  * RUMPUSER_PARAM_NCPU: $RUMP_NCPU, where "host" means the host's count;
  * unset means the host's online CPU count.
- * RUMPUSER_PARAM_HOSTNAME: $RUMP_HOSTNAME, else "rump-<pid>.<hostname>".
+ * RUMPUSER_PARAM_HOSTNAME: "rump-<pid>.<hostname>", as NetBSD's (a name the
+ * user chooses is RUMP_HOSTNAME, which the kernel reads itself).
  * Other names starting with '_' are unknown mandatory parameters (EINVAL);
  * the rest are read from the environment (ENOENT if unset).
  */
@@ -96,9 +97,6 @@ rumpuser_getparam(const char *name, void *buf, size_t buflen)
 	if (strcmp(name, RUMPUSER_PARAM_HOSTNAME) == 0) {
 		char host[256];
 
-		env = getenv("RUMP_HOSTNAME");
-		if (env != NULL)
-			return copyparam(buf, buflen, env);
 		if (gethostname(host, sizeof(host)) == 0) {
 			host[sizeof(host) - 1] = '\0';
 			snprintf(tmp, sizeof(tmp), "rump-%05d.%s",

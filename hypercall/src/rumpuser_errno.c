@@ -1,10 +1,12 @@
 /*
  * errno translation, the one place where host and NetBSD errno meet.
  *
- * Hypercalls return errors in the rump kernel's (NetBSD's) errno space;
- * rumpuser_seterrno() goes the other way, for system call clients on the
- * host.  The pairs come from errtab.inc, generated from the project's ABI
- * table; names the host lacks are left out by the #ifdef around each line.
+ * Hypercalls return errors in the rump kernel's (NetBSD's) errno space.
+ * The pairs come from errtab.inc, generated from the project's ABI table;
+ * names the host lacks are left out by the #ifdef around each line.
+ * rumpuser_seterrno() stores its argument unchanged, as NetBSD's does: the
+ * kernel's C ABI layer translates to the host's value, so that a client's
+ * errno is right on any hypervisor.
  *
  * Where several host names share one value (EAGAIN/EWOULDBLOCK,
  * EOPNOTSUPP/ENOTSUP on Linux) the first line listed wins, i.e. the lowest
@@ -15,7 +17,6 @@
  *    own librumpuser says EINVAL, but these errors come out of failed host
  *    I/O (Linux EREMOTEIO, ENOMEDIUM, EUCLEAN...), and EIO tells the kernel
  *    what happened while EINVAL would blame its arguments.
- *  - a NetBSD errno with no host equivalent becomes host EINVAL.
  *
  * Lookups scan the table (~100 entries).  They run only on error paths.
  */
@@ -55,19 +56,8 @@ rumpuser__errtrans(int hosterror)
 	return nb_of_host(hosterror, nb_of_host(EIO, EIO));
 }
 
-int
-rumpuser__errtrans_host(int nberror)
-{
-	if (nberror == 0)
-		return 0;
-	for (size_t i = 0; i < NERRTAB; i++)
-		if (errtab[i].nb == nberror)
-			return errtab[i].host;
-	return EINVAL;
-}
-
 RUMPUSER_EXPORT void
 rumpuser_seterrno(int error)
 {
-	errno = rumpuser__errtrans_host(error);
+	errno = error;
 }

@@ -68,8 +68,6 @@ rumpuser__reschedule(int nlocks, void *interlock)
 
 /* Host errno -> NetBSD errno (0 stays 0). */
 int rumpuser__errtrans(int hosterror);
-/* NetBSD errno -> host errno (0 stays 0). */
-int rumpuser__errtrans_host(int nberror);
 /* NetBSD signal number -> host signal number, -1 if none. */
 int rumpuser__sigtrans(int nbsig);
 

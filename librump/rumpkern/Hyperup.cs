@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Rump.Hypercall;
@@ -5,117 +6,295 @@ using Rump.Hypercall;
 namespace Rump.Kern;
 
 /// <summary>
-/// The upcalls the hypercall layer makes into the kernel (struct rumpuser_hyperup). They find the
-/// kernel through the calling thread's current lwp, so one table serves every kernel instance in
-/// the process. Each boot hands the hypercall layer a table in unmanaged memory; the layer keeps
-/// a pointer to the latest one, so tables are never freed (a few hundred bytes per boot).
+/// The upcalls the hypercall layer makes into the kernel (struct rumpuser_hyperup), for any
+/// correct rumpuser(3) v17 hypervisor, NetBSD's own included.
+///
+/// Finding the kernel. The upcalls carry no kernel argument, and one hypervisor serves every
+/// kernel instance in the process. An upcall from a thread with a current lwp goes to that lwp's
+/// kernel. An upcall from a thread with no context (NetBSD's hypervisor does this from its block
+/// I/O thread and its syscall-proxy server: hyp_schedule, then hyp_lwproc_newlwp or _rfork) goes
+/// to the oldest kernel instance that is still running — the only one, for a C program and in
+/// NetBSD. Work the hypervisor hands back for another instance (a block I/O completion) finds its
+/// own kernel through its argument and enters that kernel's interrupt context (Intr.cs).
+///
+/// Contexts made for bare threads follow NetBSD's rump_schedule: hyp_schedule lends the thread a
+/// temporary lwp of the default process, freed when the thread gives the CPU up again unless an
+/// lwproc upcall replaced it meanwhile (the new lwp then keeps the CPU).
+///
+/// Every upcall catches every exception: an exception here would end the process (NativeAOT's
+/// fail-fast) with no panic message. An exception in a kernel panics that kernel.
+///
+/// The registry of instances is process-wide glue, not kernel state: a copy-on-write array of weak
+/// references, so that it holds no kernel alive.
 /// </summary>
 internal static unsafe class Hyperup
 {
-    /// <summary>Registers the upcalls with the hypercall layer (idempotent). Returns rumpuser_init's result.</summary>
+    private static int s_inited;
+    private static RumpUserHyperup* s_table;
+    private static WeakReference<Kernel>[] s_kernels = Array.Empty<WeakReference<Kernel>>();
+    private static int s_registryLock;
+
+    /// <summary>Registers the upcalls with the hypercall layer, once per process. Returns rumpuser_init's result.</summary>
     public static int Init()
     {
-        RumpUserHyperup* h = (RumpUserHyperup*)NativeMemory.AllocZeroed((nuint)sizeof(RumpUserHyperup));
-        h->hyp_schedule = &Schedule;
-        h->hyp_unschedule = &Unschedule;
-        h->hyp_backend_unschedule = &BackendUnschedule;
-        h->hyp_backend_schedule = &BackendSchedule;
-        h->hyp_lwproc_switch = &LwprocSwitch;
-        h->hyp_lwproc_release = &LwprocRelease;
-        h->hyp_lwproc_rfork = &LwprocRfork;
-        h->hyp_lwproc_newlwp = &LwprocNewlwp;
-        h->hyp_lwproc_curlwp = &LwprocCurlwp;
-        h->hyp_syscall = &Syscall;
-        h->hyp_lwpexit = &Lwpexit;
-        h->hyp_execnotify = &Execnotify;
-        h->hyp_getpid = &Getpid;
-        return RumpUser.rumpuser_init(RumpUserConst.RUMPUSER_VERSION, h);
+        if (Volatile.Read(ref s_inited) == 1) return 0;
+        LockRegistry();
+        try
+        {
+            if (s_inited == 1) return 0;
+            // Never freed: the hypervisor keeps the pointer for the life of the process.
+            RumpUserHyperup* h = (RumpUserHyperup*)NativeMemory.AllocZeroed((nuint)sizeof(RumpUserHyperup));
+            h->hyp_schedule = &Schedule;
+            h->hyp_unschedule = &Unschedule;
+            h->hyp_backend_unschedule = &BackendUnschedule;
+            h->hyp_backend_schedule = &BackendSchedule;
+            h->hyp_lwproc_switch = &LwprocSwitch;
+            h->hyp_lwproc_release = &LwprocRelease;
+            h->hyp_lwproc_rfork = &LwprocRfork;
+            h->hyp_lwproc_newlwp = &LwprocNewlwp;
+            h->hyp_lwproc_curlwp = &LwprocCurlwp;
+            h->hyp_syscall = &Syscall;
+            h->hyp_lwpexit = &Lwpexit;
+            h->hyp_execnotify = &Execnotify;
+            h->hyp_getpid = &Getpid;
+            int rv = RumpUser.rumpuser_init(RumpUserConst.RUMPUSER_VERSION, h);
+            s_table = h;
+            if (rv == 0) Volatile.Write(ref s_inited, 1);
+            return rv;
+        }
+        finally { Volatile.Write(ref s_registryLock, 0); }
+    }
+
+    private static void LockRegistry()
+    {
+        while (Interlocked.CompareExchange(ref s_registryLock, 1, 0) != 0) CpuPause.Pause(4);
+    }
+
+    internal static void Register(Kernel k)
+    {
+        LockRegistry();
+        var n = new WeakReference<Kernel>[s_kernels.Length + 1];
+        s_kernels.CopyTo(n, 0);
+        n[^1] = new WeakReference<Kernel>(k);
+        Volatile.Write(ref s_kernels, n);
+        Volatile.Write(ref s_registryLock, 0);
+    }
+
+    internal static void Unregister(Kernel k)
+    {
+        LockRegistry();
+        var n = new System.Collections.Generic.List<WeakReference<Kernel>>(s_kernels.Length);
+        foreach (WeakReference<Kernel> w in s_kernels)
+            if (w.TryGetTarget(out Kernel? o) && o != k) n.Add(w);
+        Volatile.Write(ref s_kernels, n.ToArray());
+        Volatile.Write(ref s_registryLock, 0);
+    }
+
+    /// <summary>The kernel an upcall from a thread with no context goes to: the oldest running one.</summary>
+    internal static Kernel? BareKernel()
+    {
+        foreach (WeakReference<Kernel> w in Volatile.Read(ref s_kernels))
+            if (w.TryGetTarget(out Kernel? k) && !k.IsDead) return k;
+        return null;
     }
 
     private static Lwp? Cur() => Lwp.FromHandle(RumpUser.rumpuser_curlwp());
 
+    /// <summary>The kernel of the calling thread's lwp, or the bare-thread kernel.</summary>
+    private static Kernel? CurKernel() => Cur()?.Kernel ?? BareKernel();
+
+    /// <summary>An upcall caught an exception: its kernel panics; the hypervisor gets an error where it expects one.</summary>
+    private static int Failed(Exception e, string upcall)
+    {
+        Kernel? k = Cur()?.Kernel;
+        if (k != null) k.RecordPanic(e, upcall + ": ");
+        return Abi.ENXIO;
+    }
+
     [UnmanagedCallersOnly]
     private static void Schedule()
     {
-        Lwp? l = Cur();
-        if (l != null && l.Cpu == null) l.Kernel.Sched.Schedule(l);
+        try
+        {
+            Lwp? l = Cur();
+            if (l != null)
+            {
+                l.Kernel.MaybeFault(FaultPoint.Upcall);
+                if (l.CpuIdx < 0 && !l.Kernel.IsDead) l.Kernel.Sched.Schedule(l);
+                return;
+            }
+            Kernel? k = BareKernel();
+            if (k == null) return;
+            k.MaybeFault(FaultPoint.Upcall);
+            Lwp t = k.NewLwp(k.DefaultProc, true, "hyp");
+            t.FreeOnUnschedule = true;
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, t.Handle);
+            k.Sched.Schedule(t);
+        }
+        catch (Exception e) { Failed(e, "hyp_schedule"); }
     }
 
     [UnmanagedCallersOnly]
     private static void Unschedule()
     {
-        Lwp? l = Cur();
-        if (l?.Cpu != null) l.Kernel.Sched.Unschedule(l);
+        try
+        {
+            Lwp? l = Cur();
+            if (l == null) return;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            l.Kernel.UnscheduleUpcall(l);
+        }
+        catch (Exception e) { Failed(e, "hyp_unschedule"); }
     }
 
     /// <summary>A blocking hypercall is about to sleep: release the CPU if the thread holds one.</summary>
     [UnmanagedCallersOnly]
     private static void BackendUnschedule(int nlocks, int* countp, nint interlock)
     {
-        if (countp != null) *countp = 0;
-        Lwp? l = Cur();
-        if (l?.Cpu == null) return;
-        l.Kernel.Sched.Unschedule(l);
-        l.UpcallUnscheduled = true;
+        try
+        {
+            if (countp != null) *countp = 0;
+            Lwp? l = Cur();
+            if (l == null) return;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            if (l.CpuIdx < 0) return;
+            l.Kernel.Sched.Unschedule(l);
+            l.UpcallUnscheduled = true;
+        }
+        catch (Exception e) { Failed(e, "hyp_backend_unschedule"); }
     }
 
     [UnmanagedCallersOnly]
     private static void BackendSchedule(int nlocks, nint interlock)
     {
-        Lwp? l = Cur();
-        if (l == null || !l.UpcallUnscheduled) return;
-        l.UpcallUnscheduled = false;
-        l.Kernel.Sched.Schedule(l);
+        try
+        {
+            Lwp? l = Cur();
+            if (l == null) return;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            if (!l.UpcallUnscheduled) return;
+            l.UpcallUnscheduled = false;
+            // A kernel that died while the thread slept in the host keeps no CPUs for anyone.
+            if (!l.Kernel.IsDead) l.Kernel.Sched.Schedule(l);
+        }
+        catch (Exception e) { Failed(e, "hyp_backend_schedule"); }
     }
 
     [UnmanagedCallersOnly]
     private static void LwprocSwitch(nint lp)
     {
-        Lwp? l = Lwp.FromHandle(lp);
-        if (l != null) l.Kernel.LwprocSwitch(l);
-        else Cur()?.Kernel.LwprocSwitch(null);
+        try
+        {
+            Lwp? l = Lwp.FromHandle(lp);
+            Kernel? k = l?.Kernel ?? Cur()?.Kernel;
+            if (k == null) return;
+            k.MaybeFault(FaultPoint.Upcall);
+            k.LwprocSwitch(l);
+        }
+        catch (Exception e) { Failed(e, "hyp_lwproc_switch"); }
     }
 
     [UnmanagedCallersOnly]
-    private static void LwprocRelease() => Cur()?.Kernel.LwprocReleaselwp();
+    private static void LwprocRelease()
+    {
+        try
+        {
+            Kernel? k = Cur()?.Kernel;
+            if (k == null) return;
+            k.MaybeFault(FaultPoint.Upcall);
+            k.LwprocReleaselwp();
+        }
+        catch (Exception e) { Failed(e, "hyp_lwproc_release"); }
+    }
 
     [UnmanagedCallersOnly]
     private static int LwprocRfork(nint priv, int flags, byte* comm)
     {
-        Lwp? l = Cur();
-        return l == null ? Abi.EINVAL : l.Kernel.LwprocRfork(flags, comm == null ? "rfork" : new string((sbyte*)comm));
+        try
+        {
+            Kernel? k = CurKernel();
+            if (k == null) return Abi.ENXIO;
+            k.MaybeFault(FaultPoint.Upcall);
+            return k.LwprocRfork(flags, comm == null ? "rfork" : new string((sbyte*)comm));
+        }
+        catch (Exception e) { return Failed(e, "hyp_lwproc_rfork"); }
     }
 
     [UnmanagedCallersOnly]
     private static int LwprocNewlwp(int pid)
     {
-        Lwp? l = Cur();
-        return l == null ? Abi.EINVAL : l.Kernel.LwprocNewlwp(pid);
+        try
+        {
+            Kernel? k = CurKernel();
+            if (k == null) return Abi.ENXIO;
+            k.MaybeFault(FaultPoint.Upcall);
+            return k.LwprocNewlwp(pid);
+        }
+        catch (Exception e) { return Failed(e, "hyp_lwproc_newlwp"); }
     }
 
     [UnmanagedCallersOnly]
-    private static nint LwprocCurlwp() => RumpUser.rumpuser_curlwp();
+    private static nint LwprocCurlwp()
+    {
+        try
+        {
+            Cur()?.Kernel.MaybeFault(FaultPoint.Upcall);
+            return RumpUser.rumpuser_curlwp();
+        }
+        catch (Exception e) { Failed(e, "hyp_lwproc_curlwp"); return 0; }
+    }
 
+    /// <summary>A system call from the hypervisor (the syscall proxy): the argument block is NetBSD's, PAD slots included.</summary>
     [UnmanagedCallersOnly]
     private static int Syscall(int num, nint arg, nint* retval)
     {
-        Lwp? l = Cur();
-        if (l == null) return Abi.EINVAL;
-        SyscallArgs a = default;
-        // The block holds exactly the call's register-sized arguments: copy no more than that.
-        if (arg != 0)
-            new System.ReadOnlySpan<long>((void*)arg, System.Math.Min(SyscallInfo.ArgCount(num), SyscallArgs.Max)).CopyTo(a);
-        long rv = l.Kernel.Syscall(num, ref a, out int error);
-        if (retval != null) *retval = (nint)rv;
-        return error;
+        try
+        {
+            Kernel? k = CurKernel();
+            if (k == null) return Abi.ENXIO;
+            k.MaybeFault(FaultPoint.Upcall);
+            int e = k.SyscallNetbsdArgs(num, (long*)arg, -1, out long rv);
+            if (retval != null) *retval = (nint)rv;
+            return e;
+        }
+        catch (Exception e) { return Failed(e, "hyp_syscall"); }
+    }
+
+    /// <summary>The client behind the calling lwp's process is gone (NetBSD's hyp_lwpexit): its other lwps are told to leave.</summary>
+    [UnmanagedCallersOnly]
+    private static void Lwpexit()
+    {
+        try
+        {
+            Lwp? l = Cur();
+            if (l == null) return;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            l.Kernel.ProcInterruptOthers(l);
+        }
+        catch (Exception e) { Failed(e, "hyp_lwpexit"); }
+    }
+
+    /// <summary>A remote client exec'd (NetBSD keeps the new command name; this kernel keeps no names yet).</summary>
+    [UnmanagedCallersOnly]
+    private static void Execnotify(byte* comm)
+    {
+        try { Cur()?.Kernel.MaybeFault(FaultPoint.Upcall); }
+        catch (Exception e) { Failed(e, "hyp_execnotify"); }
     }
 
     [UnmanagedCallersOnly]
-    private static void Lwpexit() => Cur()?.Kernel.LwprocReleaselwp();
+    private static int Getpid()
+    {
+        try
+        {
+            Lwp? l = Cur();
+            if (l == null) return -1;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            return l.Proc.Pid;
+        }
+        catch (Exception e) { Failed(e, "hyp_getpid"); return -1; }
+    }
 
-    [UnmanagedCallersOnly]
-    private static void Execnotify(byte* comm) { }
-
-    [UnmanagedCallersOnly]
-    private static int Getpid() => Cur()?.Proc.Pid ?? -1;
+    /// <summary>The table given to the hypervisor (tests call the upcalls through it, as a hypervisor would).</summary>
+    internal static RumpUserHyperup* Table => s_table;
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -26,7 +27,14 @@ public sealed class KernelConfig
 /// namespace and descriptors.
 ///
 /// Locks, in the order they are taken: <see cref="_procLock"/> (process table, pid allocation) →
-/// a process's <see cref="Proc.Lock"/> → subsystem locks → the scheduler's host mutex (always last).
+/// a process's <see cref="Proc.Lock"/> → subsystem locks → the sleep queues (<see cref="Sleep"/>,
+/// then <see cref="Turnstiles"/>, then the scheduler's), which are host spin mutexes held only
+/// for a few instructions.
+///
+/// A kernel is running, halted (reboot) or panicked. A panic stops only this instance: the
+/// panicking call unwinds to its entry point with <see cref="KernelPanicException"/>, every sleeper
+/// is woken to unwind the same way, and every later call fails with ENXIO. Other instances in the
+/// process go on.
 /// </summary>
 public sealed partial class Kernel
 {
@@ -34,11 +42,19 @@ public sealed partial class Kernel
     /// <summary>pid of the process implicit threads belong to (NetBSD's rump gives them proc1 semantics).</summary>
     public const int DefaultPid = 1;
 
+    // Halting: entries are refused while the components shut down; Panicked and Halted: sleeps end too.
+    private const int Running = 0, HaltingState = 1, PanickedState = 2, HaltedState = 3;
+
     public readonly Scheduler Sched;
     public readonly SyscallTable Syscalls = new();
     public readonly Kmem Kmem;
     public readonly Sysctl Sysctl;
     public readonly CalloutQueue Callouts;
+    public readonly SoftintQueue Softints;
+    /// <summary>Sleep queues for condition variables and other sleeps.</summary>
+    internal readonly SleepTab Sleep = new();
+    /// <summary>Sleep queues for lock waiters (NetBSD's turnstiles).</summary>
+    internal readonly SleepTab Turnstiles = new();
     /// <summary>The kernel's own process (pid 0): kernel threads run in it.</summary>
     public readonly Proc Proc0;
     /// <summary>The process implicit threads use (pid 1).</summary>
@@ -54,22 +70,32 @@ public sealed partial class Kernel
     private readonly List<IComponent> _components = new();
     private readonly List<Action<Lwp>> _booted = new();
     private readonly Dictionary<Type, object> _services = new();
-    private volatile bool _halted;
-    private int _haltFlag;
+    /// <summary>Running, halting, halted or panicked; read on every kernel entry.</summary>
+    private int _state;
+    private string? _panicMessage;
 
-    public bool Halted => _halted;
+    /// <summary>Halted (or halting) by reboot(2).</summary>
+    public bool Halted => Volatile.Read(ref _state) is HaltingState or HaltedState;
+    /// <summary>Stopped by a panic; <see cref="PanicMessage"/> says why.</summary>
+    public bool IsPanicked => Volatile.Read(ref _state) == PanickedState;
+    /// <summary>Halted or panicked: entries fail with ENXIO.</summary>
+    public bool IsDead => Volatile.Read(ref _state) != Running;
+    public string? PanicMessage => Volatile.Read(ref _panicMessage);
     public long BootTimeNs { get; }
 
     private Kernel(KernelConfig cfg)
     {
         // The hypercall layer answers the host's CPU count unless RUMP_NCPU says otherwise; 1 if it cannot.
         int ncpu = cfg.Ncpu > 0 ? cfg.Ncpu : Param.Int(RumpUserConst.RUMPUSER_PARAM_NCPU, 1);
-        Sched = new Scheduler(ncpu);
+        Sched = new Scheduler(this, ncpu);
         long memlimit = cfg.MemLimit > 0 ? cfg.MemLimit : Param.Long("RUMP_MEMLIMIT", 0);
         Kmem = new Kmem(memlimit);
         _procLock = new KMutex(this);
-        Sysctl = new Sysctl(this, cfg.Hostname ?? Param.String(RumpUserConst.RUMPUSER_PARAM_HOSTNAME, "rump"));
+        // The instance's name is the kernel's business (RUMP_HOSTNAME); the hypervisor's mandatory
+        // parameter is the fallback, as rumpuser(3) defines it.
+        Sysctl = new Sysctl(this, cfg.Hostname ?? Param.Get("RUMP_HOSTNAME") ?? Param.String(RumpUserConst.RUMPUSER_PARAM_HOSTNAME, "rump"));
         Callouts = new CalloutQueue(this);
+        Softints = new SoftintQueue(this);
         var vm = new LocalVmspace();
         Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm);
         DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm);
@@ -79,6 +105,16 @@ public sealed partial class Kernel
         BootTimeNs = Clock.MonotonicNs();
     }
 
+    /// <summary>
+    /// Host objects (the sleep queues' and scheduler's host mutexes) go with the kernel object.
+    /// Nothing can be inside a kernel nobody references: every thread in it holds it through its lwp.
+    /// </summary>
+    ~Kernel()
+    {
+        Sleep.Destroy();
+        Turnstiles.Destroy();
+        Sched.Destroy();
+    }
 
     /// <summary>
     /// Boots a kernel: creates the base, then initialises the components in dependency order, with
@@ -94,17 +130,28 @@ public sealed partial class Kernel
         IComponent[]? order = OrderComponents(cfg.Components, out why);
         if (order == null) return Abi.EINVAL;
         // Components initialise in a kernel context of their own (a lwp in proc0).
-        using (var ctx = k.EnterTemporary(k.Proc0, "boot"))
+        try
         {
-            foreach (IComponent c in order)
+            using (var ctx = k.EnterTemporary(k.Proc0, "boot"))
             {
-                c.Init(k);
-                k._components.Add(c);
+                foreach (IComponent c in order)
+                {
+                    c.Init(k);
+                    k._components.Add(c);
+                }
+                foreach (Action<Lwp> a in k._booted) a(ctx.Lwp);
+                k._booted.Clear();
+                k.Callouts.Start();
             }
-            foreach (Action<Lwp> a in k._booted) a(ctx.Lwp);
-            k._booted.Clear();
-            k.Callouts.Start();
         }
+        catch (Exception e)
+        {
+            // A component that panics (or fails unexpectedly) at boot leaves no kernel behind.
+            k.RecordPanic(e);
+            why = "boot: " + k.PanicMessage;
+            return Abi.EIO;
+        }
+        Hyperup.Register(k);
         kernel = k;
         return 0;
     }
@@ -169,60 +216,146 @@ public sealed partial class Kernel
     }
 
     /// <summary>
-    /// The system-call path. Finds the caller's lwp (binding an implicit one on first entry), takes a
-    /// virtual CPU, dispatches through the table and gives the CPU back. Returns the result or -1 with
-    /// a NetBSD errno in <paramref name="error"/>. A kernel bug in a handler panics the kernel.
+    /// The system-call path. Finds the caller's lwp (lending an implicit one to a thread that has
+    /// none), takes a virtual CPU, dispatches through the table and gives the CPU back. Returns the
+    /// result or -1 with a NetBSD errno in <paramref name="error"/>. An exception in a handler is a
+    /// kernel bug: it panics this kernel, and the call fails with ENXIO.
     /// </summary>
-    public unsafe long Syscall(int num, ref SyscallArgs args, out int error)
+    public long Syscall(int num, ref SyscallArgs args, out int error)
     {
         nint h = RumpUser.rumpuser_curlwp();
-        Lwp? l = h != 0 ? Lwp.FromHandle(h) : null;
-        if (l == null || l.Kernel != this)
-            return SyscallOtherContext(num, ref args, out error);
-        if (_halted) { error = Abi.ENXIO; return -1; }
+        if (h == 0) return SyscallBare(num, ref args, out error);
+        Lwp? l = Lwp.FromHandle(h);
+        if (l!.Kernel != this) return SyscallForeign(h, num, ref args, out error);
+        if (Volatile.Read(ref _state) != Running) { error = Abi.ENXIO; return -1; }
         // A call made from inside the kernel (an upcall on a thread already running here) keeps its CPU.
         bool nested = l.CpuIdx >= 0;
-        if (!nested) Sched.Schedule(l);
-        Sched.Slots[l.CpuIdx].Nsyscall++;
-        long rv = 0;
-        var call = Syscalls.Lookup(num);
+        long rv;
         try
         {
-            error = call != null ? call(l, ref args, out rv) : Abi.ENOSYS;
+            if (!nested) Sched.Schedule(l);
+            rv = Dispatch(l, num, ref args, out error);
         }
-        catch (Exception e)
-        {
-            Panic("system call " + SyscallInfo.Name(num) + " failed: " + e);
-            error = Abi.EIO;
-        }
-        if (!nested) Sched.Unschedule(l);
+        catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
+        if (!nested) Leave(l);
         return error == 0 ? rv : -1;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private long SyscallOtherContext(int num, ref SyscallArgs args, out int error)
+    /// <summary>Runs the handler; the caller holds a CPU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe long Dispatch(Lwp l, int num, ref SyscallArgs args, out int error)
     {
-        if (_halted) { error = Abi.ENXIO; return -1; }
-        nint prev = RumpUser.rumpuser_curlwp();
-        if (prev == 0)
-        {
-            // NetBSD's implicit thread: a host thread with no context runs in the default process.
-            // It stays bound to the thread so the next call takes the fast path.
-            BindImplicit();
-            return Syscall(num, ref args, out error);
-        }
-        // The thread has a context in another kernel instance: keep it, and run this call on a
-        // temporary lwp here.
-        Lwp t = NewLwp(DefaultProc, true, "implicit");
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, prev);
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, t.Handle);
-        long rv = Syscall(num, ref args, out error);
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, t.Handle);
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, prev);
-        LwpFree(t);
+        Sched.Slots[l.CpuIdx].Nsyscall++;
+        var call = Syscalls.Lookup(num);
+        long rv = 0;
+        error = call != null ? call(l, ref args, out rv) : Abi.ENOSYS;
         return rv;
     }
 
+    /// <summary>The end of a call: the lwp gives up its CPU (if an unwinding panic left it one) and forgets interrupts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Leave(Lwp l)
+    {
+        if (l.CpuIdx >= 0) Sched.Unschedule(l);
+        if (l.IntrPending != 0) l.IntrPending = 0;
+    }
+
+    /// <summary>An exception reached a kernel entry: the kernel panics (if this is not already the unwinding of a panic).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int EntryFailed(Exception e, int num)
+    {
+        if (e is not KernelPanicException) RecordPanic(e, "system call " + SyscallInfo.Name(num) + ": ");
+        return Abi.ENXIO;
+    }
+
+    /// <summary>
+    /// A host thread with no kernel context (NetBSD's implicit thread): it takes a CPU, borrows that
+    /// CPU's idle implicit lwp (in the default process) for the call, and gives both back when it
+    /// leaves, so a thread that enters once and exits leaves nothing behind. The CPU is chosen from
+    /// the caller's stack address: distinct threads start on different CPUs without shared state.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private unsafe long SyscallBare(int num, ref SyscallArgs args, out int error)
+    {
+        if (Volatile.Read(ref _state) != Running) { error = Abi.ENXIO; return -1; }
+        byte probe;
+        ulong sp = (ulong)&probe;
+        int i = (int)((((sp >> 16) * 0x9E3779B97F4A7C15UL) >> 32) * (ulong)(uint)Sched.Ncpu >> 32);
+        Lwp l;
+        nint spare;
+        if (Sched.TryTake(i) && ((spare = Sched.Slots[i].SpareImplicit) != 0 || ReleaseCpu(i)))
+        {
+            Sched.Slots[i].SpareImplicit = 0;
+            l = Lwp.FromHandle(spare)!;
+            Sched.Bind(l, i);
+        }
+        else
+            l = BareScheduleSlow();
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
+        long rv;
+        try { rv = Dispatch(l, num, ref args, out error); }
+        catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
+        ReturnImplicit(l);
+        return error == 0 ? rv : -1;
+    }
+
+    /// <summary>Gives back a CPU taken without an lwp (it had no spare); always false, for the condition above.</summary>
+    private bool ReleaseCpu(int i)
+    {
+        Sched.Release(i);
+        return false;
+    }
+
+    /// <summary>The bare entry's slow path: an implicit lwp from the stash (or a new one), then a CPU the normal way.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Lwp BareScheduleSlow()
+    {
+        Lwp l = TakeImplicit();
+        try { Sched.Schedule(l); }
+        catch { StashImplicit(l); throw; }
+        return l;
+    }
+
+    /// <summary>
+    /// The thread has a context in another kernel instance: keep it, and run this call as a bare
+    /// thread here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long SyscallForeign(nint prev, int num, ref SyscallArgs args, out int error)
+    {
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, prev);
+        long rv = SyscallBare(num, ref args, out error);
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, prev);
+        return rv;
+    }
+
+    /// <summary>
+    /// A system call with its arguments in NetBSD's layout: one 64-bit slot per member of the call's
+    /// syscallarg structure, PAD slots included (rump_syscall(), the syscall proxy).
+    /// <paramref name="dlen"/> is the block's size in bytes, or -1 when the caller vouches for it.
+    /// Returns 0 or a NetBSD errno; the result goes to <paramref name="rv"/>.
+    /// </summary>
+    public unsafe int SyscallNetbsdArgs(int num, long* block, long dlen, out long rv)
+    {
+        rv = 0;
+        int nargs = SyscallInfo.ArgCount(num);
+        if (nargs < 0) return Abi.ENOSYS;
+        int pad = SyscallInfo.PadSlot(num);
+        int slots = nargs + (pad >= 0 ? 1 : 0);
+        if (dlen >= 0 && dlen < slots * 8L) return Abi.EINVAL;
+        if (block == null && slots > 0) return Abi.EFAULT;
+        SyscallArgs a = default;
+        for (int s = 0, i = 0; s < slots; s++)
+            if (s != pad) a[i++] = block[s];
+        rv = Syscall(num, ref a, out int error);
+        return error;
+    }
+
+    /// <summary>
+    /// Binds a new implicit lwp to the calling thread for good (the lwproc API asked for the
+    /// thread's lwp): it stays until the thread switches away or releases it, as in NetBSD.
+    /// </summary>
     internal Lwp BindImplicit()
     {
         LeaveForeignKernel();
@@ -258,6 +391,8 @@ public sealed partial class Kernel
     {
         private readonly Kernel _k;
         private readonly nint _prev;
+        /// <summary>The previous context held a CPU of this kernel: the temporary lwp runs on it.</summary>
+        private readonly bool _borrowed;
         public readonly Lwp Lwp;
 
         internal TempContext(Kernel k, Proc p, string name)
@@ -265,14 +400,35 @@ public sealed partial class Kernel
             _k = k;
             _prev = RumpUser.rumpuser_curlwp();
             Lwp = k.NewLwp(p, true, name);
+            Lwp? prev = Lwp.FromHandle(_prev);
+            // Taking a second CPU while holding one could wait for ever on a one-CPU kernel.
+            _borrowed = prev != null && prev.Kernel == k && prev.CpuIdx >= 0;
             if (_prev != 0) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, _prev);
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, Lwp.Handle);
-            k.Sched.Schedule(Lwp);
+            try
+            {
+                if (_borrowed) k.Sched.Transfer(prev!, Lwp);
+                else k.Sched.Schedule(Lwp);
+            }
+            catch
+            {
+                Restore();
+                throw;
+            }
         }
 
         public void Dispose()
         {
-            _k.Sched.Unschedule(Lwp);
+            if (Lwp.CpuIdx >= 0)
+            {
+                if (_borrowed) _k.Sched.Transfer(Lwp, Lwp.FromHandle(_prev)!);
+                else _k.Sched.Unschedule(Lwp);
+            }
+            Restore();
+        }
+
+        private void Restore()
+        {
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, Lwp.Handle);
             if (_prev != 0) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, _prev);
             _k.LwpFree(Lwp);
@@ -281,33 +437,99 @@ public sealed partial class Kernel
 
     // ---- Panic -----------------------------------------------------------------------------
 
-    /// <summary>A kernel bug: print the message through the hypercall layer and end the host process.</summary>
+    /// <summary>
+    /// A kernel bug. In a kernel context this kernel instance panics: the message is printed and
+    /// kept (<see cref="PanicMessage"/>), every sleeper is woken to unwind, and this call unwinds to
+    /// its entry point with <see cref="KernelPanicException"/>, which turns it into ENXIO. With no
+    /// kernel context there is no instance to stop, and the process ends as NetBSD's would.
+    /// </summary>
+    [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static unsafe void Panic(string msg)
+    public static void Panic(string msg)
+    {
+        Lwp? l = Lwp.FromHandle(RumpUser.rumpuser_curlwp());
+        if (l != null) l.Kernel.PanicHere(msg);
+        PrintPanic(msg);
+        RumpUser.rumpuser_exit(RumpUserConst.RUMPUSER_PANIC);
+    }
+
+    /// <summary>This kernel panics with <paramref name="msg"/> (see <see cref="Panic"/>), whatever the calling thread's context.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void PanicHere(string msg)
+    {
+        RecordPanicMessage(msg);
+        throw new KernelPanicException(PanicMessage!);
+    }
+
+    /// <summary>An exception escaped kernel code to an entry point: this kernel panics (unless the exception is a panic's own unwinding).</summary>
+    internal void RecordPanic(Exception e, string context = "")
+    {
+        if (e is KernelPanicException) return;
+        RecordPanicMessage(context + e);
+    }
+
+    private void RecordPanicMessage(string msg)
+    {
+        if (Interlocked.CompareExchange(ref _panicMessage, msg, null) != null) return; // the first panic tells the story
+        PrintPanic(msg);
+        Volatile.Write(ref _state, PanickedState);
+        Hyperup.Unregister(this);
+        WakeEverySleeper();
+    }
+
+    /// <summary>Every sleeping lwp wakes and unwinds (panic, or the end of a halt).</summary>
+    private void WakeEverySleeper()
+    {
+        Sleep.WakeEveryone(WakeReason.Panic);
+        Turnstiles.WakeEveryone(WakeReason.Panic);
+        Sched.WakeEveryone(WakeReason.Panic);
+    }
+
+    /// <summary>Sleeping in this kernel is over: it panicked, or finished halting.</summary>
+    internal bool SleepersAbort => Volatile.Read(ref _state) >= PanickedState;
+
+    /// <summary>A sleep found the kernel dead: unwind to the entry point.</summary>
+    [DoesNotReturn]
+    internal void PanicUnwind() => throw new KernelPanicException(PanicMessage ?? "kernel halted");
+
+    private static unsafe void PrintPanic(string msg)
     {
         byte[] text = System.Text.Encoding.UTF8.GetBytes("panic: " + msg + "\n\0");
         fixed (byte* fmt = "%s\0"u8) fixed (byte* p = text)
             RumpUser.rumpuser_dprintf(fmt, p);
-        RumpUser.rumpuser_exit(RumpUserConst.RUMPUSER_PANIC);
     }
 
     // ---- Halt ------------------------------------------------------------------------------
 
     /// <summary>
     /// reboot(2): sync the file systems unless RB_NOSYNC, stop the kernel's threads, and halt.
-    /// Later system calls on this instance fail with ENXIO.
+    /// New calls fail with ENXIO from the start; once the components have shut down, threads still
+    /// asleep inside are woken and leave with ENXIO too.
     /// </summary>
     public int Reboot(Lwp l, int howto)
     {
         int e = Kauth.Privileged(l.Cred);
         if (e != 0) return e;
         bool sync = (howto & Abi.RB_NOSYNC) == 0;
-        if (Interlocked.Exchange(ref _haltFlag, 1) != 0) return 0;
-        _halted = true;
+        if (Interlocked.CompareExchange(ref _state, HaltingState, Running) != Running) return 0;
         for (int i = _components.Count - 1; i >= 0; i--)
             _components[i].Shutdown(this, sync);
         Callouts.Stop(l);
+        Softints.Stop(l);
+        Hyperup.Unregister(this);
         Console_.Print(sync ? "rump kernel halted (file systems synced)\n" : "rump kernel halted\n");
+        Volatile.Write(ref _state, HaltedState);
+        WakeEverySleeper();
         return 0;
     }
+}
+
+/// <summary>
+/// The unwinding of a kernel panic (or of a sleep in a halted kernel) from where it happened to
+/// the kernel entry point, which turns it into ENXIO. Kernel code never catches it.
+/// </summary>
+public sealed class KernelPanicException : Exception
+{
+    public KernelPanicException(string message) : base(message) { }
 }

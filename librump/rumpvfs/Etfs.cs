@@ -37,7 +37,7 @@ public sealed partial class Vfs
         try
         {
             if (_etfs.ContainsKey(key)) return Abi.EEXIST;
-            int e = HostBlockDevice.Open(key, hostPath, begin, size, readOnly: false, out HostBlockDevice? dev);
+            int e = HostBlockDevice.Open(Kernel, key, hostPath, begin, size, readOnly: false, out HostBlockDevice? dev);
             if (e != 0) return e;
             var ent = new EtfsEntry { Dev = dev! };
             Devices.Attach(dev!);

@@ -143,13 +143,27 @@ test_syscall_by_number(void)
 	args[2] = 9;
 	EXPECT_EQ(rump_syscall(RUMP_SYS_write, args, 3 * sizeof args[0], &rv), 0);
 	EXPECT_EQ(rv, 9);
+	/*
+	 * NetBSD's argument structure of pread has a PAD slot before the offset
+	 * (fd, buf, nbyte, PAD, offset), as NetBSD's generated client stubs fill it:
+	 * a garbage PAD must not be taken for the offset.
+	 */
 	memset(buf, 0, sizeof buf);
 	args[1] = (int64_t)(intptr_t)buf;
 	args[2] = 2;
-	args[3] = 3;
-	EXPECT_EQ(rump_syscall(RUMP_SYS_pread, args, 4 * sizeof args[0], &rv), 0);
+	args[3] = 0x5a5a5a5a;
+	args[4] = 3;
+	EXPECT_EQ(rump_syscall(RUMP_SYS_pread, args, 5 * sizeof args[0], &rv), 0);
 	EXPECT_EQ(rv, 2);
 	EXPECT_STR(buf, "nu");
+	/* A block without room for the offset is too short. */
+	EXPECT_EQ(rump_syscall(RUMP_SYS_pread, args, 4 * sizeof args[0], &rv), RUMP_EINVAL);
+	/* lseek(fd, PAD, offset, whence). */
+	args[1] = 0x5a5a;
+	args[2] = 5;
+	args[3] = RUMP_SEEK_SET;
+	EXPECT_EQ(rump_syscall(RUMP_SYS_lseek, args, 4 * sizeof args[0], &rv), 0);
+	EXPECT_EQ(rv, 5);
 	EXPECT_EQ(rump_syscall(RUMP_SYS_close, args, sizeof args[0], &rv), 0);
 	/* The file is really there for the ordinary calls. */
 	EXPECT_EQ(rtest_get("/bynum", buf, sizeof buf), 9);

@@ -11,6 +11,9 @@ internal enum LiteralBase { Decimal, Hex, Octal }
 /// <summary>One <c>GROUP NAME value</c> line of rumpdefs.master.</summary>
 internal sealed record AbiConstant(string Group, string Name, string Literal, LiteralBase Base, Int128 Value, int Line);
 
+/// <summary>A <c>%%hosterrno</c> line: the host's value of a NetBSD errno name.</summary>
+internal sealed record HostErrno(string Name, int Value, int Line);
+
 /// <summary>A <c>%%sizes</c> line: the NetBSD amd64 sizeof of a <c>%%structs</c> structure.</summary>
 internal sealed record StructSize(string Struct, int Size, int Line);
 
@@ -23,6 +26,7 @@ internal sealed partial class AbiTable
     public required string StructsText { get; init; }
     public required IReadOnlySet<string> StructNames { get; init; }
     public required IReadOnlyList<StructSize> Sizes { get; init; }
+    public required IReadOnlyList<HostErrno> HostErrnos { get; init; }
 
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*$")]
     private static partial Regex Identifier();
@@ -36,7 +40,8 @@ internal sealed partial class AbiTable
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var structs = new System.Text.StringBuilder();
         var sizes = new List<StructSize>();
-        string? section = null;   // null, "structs" or "sizes"
+        var hostErrnos = new List<HostErrno>();
+        string? section = null;   // null, "structs", "sizes" or "hosterrno"
 
         for (int i = 0; i < lines.Length; i++)
         {
@@ -48,7 +53,7 @@ internal sealed partial class AbiTable
             {
                 string directive = trimmed.Substring(2);
                 if (directive == "end" && section != null) { section = null; continue; }
-                if ((directive == "structs" || directive == "sizes") && section == null) { section = directive; continue; }
+                if ((directive == "structs" || directive == "sizes" || directive == "hosterrno") && section == null) { section = directive; continue; }
                 throw TableException.At(file, lineNo, "unexpected " + trimmed);
             }
             if (section == "structs")
@@ -62,6 +67,13 @@ internal sealed partial class AbiTable
             if (content.Length == 0) continue;
             string[] f = content.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 
+            if (section == "hosterrno")
+            {
+                if (f.Length != 2 || !Identifier().IsMatch(f[0]) || !int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out int hv) || hv == 0)
+                    throw TableException.At(file, lineNo, "expected <errno-name> <host value>");
+                hostErrnos.Add(new HostErrno(f[0], hv, lineNo));
+                continue;
+            }
             if (section == "sizes")
             {
                 if (f.Length != 2 || !Identifier().IsMatch(f[0]) || !int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out int size))
@@ -94,7 +106,11 @@ internal sealed partial class AbiTable
             if (!structNames.Contains(s.Struct))
                 throw TableException.At(file, s.Line, "size given for " + s.Struct + ", which %%structs does not define");
 
-        return new AbiTable { Constants = constants, StructsText = text, StructNames = structNames, Sizes = sizes };
+        foreach (HostErrno h in hostErrnos)
+            if (!constants.Exists(c => c.Group == ErrnoGroup && c.Name == h.Name))
+                throw TableException.At(file, h.Line, h.Name + " is not an errno of the table");
+
+        return new AbiTable { Constants = constants, StructsText = text, StructNames = structNames, Sizes = sizes, HostErrnos = hostErrnos };
     }
 
     /// <summary>Decimal, 0x hex or 0-prefixed octal, optionally negative; at most 64 bits.</summary>

@@ -16,6 +16,7 @@ internal static class Outputs
             new("librump/rumpkern/Generated/Syscalls.g.cs", SyscallNumbers.Emit(calls)),
             new("aot/Generated/SyscallExports.g.cs", SyscallExports.Emit(calls)),
             new("hypercall/src/errtab.inc", ErrnoTable.Emit(abi)),
+            new("aot/Generated/HostErrno.g.cs", HostErrnoTable.Emit(abi)),
         };
         foreach (Faction f in SyscallTable.Factions)
             list.Add(new(f.Path, FactionStubs.Emit(calls, f)));

@@ -12,8 +12,11 @@ internal sealed record SyscallArg(string CSpelling, CType Type, string Name, boo
 
 /// <summary>One line of syscalls.master.</summary>
 internal sealed record Syscall(int Number, string Faction, string NetbsdName, string Name,
-    string ReturnSpelling, CType Return, IReadOnlyList<SyscallArg> Args, string Prototype, int Line)
+    string ReturnSpelling, CType Return, IReadOnlyList<SyscallArg> Args, string Prototype, int Line, int PadSlot)
 {
+    /// <summary>Slots in NetBSD's argument structure: the arguments, and the PAD slot if there is one.</summary>
+    public int NetbsdSlots => Args.Count + (PadSlot >= 0 ? 1 : 0);
+
     /// <summary>The exported C symbol: rump_sys_open, rump_sys___getcwd.</summary>
     public string ExportName => "rump_sys_" + Name;
 
@@ -99,12 +102,21 @@ internal sealed partial class SyscallTable
             CType retType = ret == "void" ? CType.Void : CType.Lookup(ret)!;
 
             var args = new List<SyscallArg>();
+            int padSlot = -1;
             string argText = p.Groups["args"].Value.Trim();
             if (argText != "void")
             {
                 foreach (string piece in argText.Split(','))
                 {
                     string a = piece.Trim();
+                    if (a == "PAD")
+                    {
+                        // NetBSD's argument structure has a padding slot here (before a 64-bit off_t
+                        // on 32-bit ABIs); the C prototype does not.
+                        if (padSlot >= 0) throw Error("only one PAD per call");
+                        padSlot = args.Count;
+                        continue;
+                    }
                     bool variadic = a.StartsWith("...", StringComparison.Ordinal);
                     if (variadic) a = a.Substring(3).Trim();
                     Match am = ArgSyntax().Match(a);
@@ -141,7 +153,8 @@ internal sealed partial class SyscallTable
             byNetbsd.Add(netbsd, lineNo);
             byName.Add(name, lineNo);
 
-            calls.Add(new Syscall(number, faction, netbsd, name, ret, retType, args, written, lineNo));
+            if (padSlot == args.Count) throw Error("PAD must come before an argument");
+            calls.Add(new Syscall(number, faction, netbsd, name, ret, retType, args, written, lineNo, padSlot));
         }
 
         calls.Sort((a, b) => a.Number.CompareTo(b.Number));

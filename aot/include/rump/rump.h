@@ -4,7 +4,8 @@
  * calls that give a client thread its process context.
  *
  * Calls return 0 or an errno value (NetBSD numbering, see RUMP_E* in
- * <rump/rumpdefs.h>); system calls instead return -1 and set the host's errno.
+ * <rump/rumpdefs.h>); system calls instead return -1 and set the host's errno
+ * (the host's value for the kernel's error, so that perror and strerror work).
  */
 #ifndef _RUMP_RUMP_H_
 #define _RUMP_RUMP_H_
@@ -73,11 +74,22 @@ int rump_pub_etfs_remove(const char *key);
 #define rump_etfs_remove rump_pub_etfs_remove
 
 /*
- * A system call by number with its arguments as an array of register-sized
- * (64-bit) slots, one per argument in the prototype's order. Returns 0 or an
- * errno; the result is stored in *retval.
+ * A system call by number with its arguments in NetBSD's layout: the call's
+ * syscallarg structure, one register-sized (64-bit) slot per member, including
+ * the PAD slot NetBSD has in pread, pwrite, lseek, truncate and ftruncate
+ * (pread: fd, buf, nbyte, PAD, offset), as NetBSD's generated client stubs fill
+ * it. Returns 0 or an errno (NetBSD numbering); the result is stored in *retval.
  */
 int rump_syscall(int num, void *data, size_t dlen, int64_t *retval);
+
+/*
+ * A kernel bug panics the kernel instance, not the process: the panicking call
+ * and every later one fail with ENXIO, and this returns the panic message (NULL
+ * while the kernel has not panicked). The string stays valid until a later
+ * rump_init(), which boots a new kernel.
+ */
+const char *rump_pub_panicstr(void);
+#define rump_panicstr rump_pub_panicstr
 
 #ifdef __cplusplus
 }

@@ -73,11 +73,11 @@ static unsafe partial class KernSyscalls
     private static int sys_writev(Lwp l, ref SyscallArgs a, out long rv)
         => Writev(l, (int)a[0], new UserPtr(a[1]), (int)a[2], out rv);
 
-    // 173 pread: ssize_t pread(int fd, void *buf, size_t nbyte, off_t offset);
+    // 173 pread: ssize_t pread(int fd, void *buf, size_t nbyte, PAD, off_t offset);
     private static int sys_pread(Lwp l, ref SyscallArgs a, out long rv)
         => Pread(l, (int)a[0], new UserPtr(a[1]), (ulong)a[2], a[3], out rv);
 
-    // 174 pwrite: ssize_t pwrite(int fd, const void *buf, size_t nbyte, off_t offset);
+    // 174 pwrite: ssize_t pwrite(int fd, const void *buf, size_t nbyte, PAD, off_t offset);
     private static int sys_pwrite(Lwp l, ref SyscallArgs a, out long rv)
         => Pwrite(l, (int)a[0], new UserPtr(a[1]), (ulong)a[2], a[3], out rv);
 
@@ -85,7 +85,7 @@ static unsafe partial class KernSyscalls
     private static int sys_setgid(Lwp l, ref SyscallArgs a, out long rv)
         => Setgid(l, (uint)a[0], out rv);
 
-    // 199 lseek: off_t lseek(int fd, off_t offset, int whence);
+    // 199 lseek: off_t lseek(int fd, PAD, off_t offset, int whence);
     private static int sys_lseek(Lwp l, ref SyscallArgs a, out long rv)
         => Lseek(l, (int)a[0], a[1], (int)a[2], out rv);
 

@@ -218,4 +218,18 @@ public static class SyscallInfo
         SysNum.fstatvfs1 => 3,
         _ => -1,
     };
+
+    /// <summary>
+    /// Where NetBSD's argument structure for the call has its PAD slot (pread, lseek, truncate, ...),
+    /// or -1. Argument blocks in NetBSD's layout (rump_syscall, the syscall proxy) include it.
+    /// </summary>
+    public static int PadSlot(int num) => num switch
+    {
+        SysNum.pread => 3,
+        SysNum.pwrite => 3,
+        SysNum.lseek => 1,
+        SysNum.truncate => 1,
+        SysNum.ftruncate => 1,
+        _ => -1,
+    };
 }

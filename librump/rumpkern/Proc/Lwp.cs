@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace Rump.Kern;
 
@@ -7,6 +8,7 @@ namespace Rump.Kern;
 /// that the hypercall layer's <c>rumpuser_curlwp()</c> names, on the virtual CPU it holds.
 /// References: the process holds its lwps; the host thread holds its current lwp through the
 /// hypercall layer's thread-local pointer (a GC handle), released in <see cref="Kernel.LwpFree"/>.
+/// Fields written only by the host thread running the lwp need no lock; the others say theirs.
 /// </summary>
 public sealed class Lwp
 {
@@ -20,21 +22,36 @@ public sealed class Lwp
     internal int LastCpuIdx;
     /// <summary>The virtual CPU while scheduled, else null.</summary>
     public Cpu? Cpu => CpuIdx < 0 ? null : Kernel.Sched.CpuAt(CpuIdx);
-    /// <summary>Made on demand for a host thread that entered without a context (NetBSD's implicit lwp).</summary>
+    /// <summary>An lwp of the default process lent to a host thread that entered without a context
+    /// (NetBSD's implicit lwp); it goes back to the kernel when the thread leaves.</summary>
     public readonly bool Implicit;
     /// <summary>The weak-free GC handle the hypercall layer stores as <c>struct lwp *</c>.</summary>
     internal nint Handle;
     /// <summary>Set while a blocking hypercall has taken the CPU away through the upcall.</summary>
     internal bool UpcallUnscheduled;
+    /// <summary>Free this lwp when it next gives up its CPU through the hyp_unschedule upcall
+    /// (a bare thread's temporary lwp, or one released while scheduled: NetBSD's LW_WEXIT).</summary>
+    internal bool FreeOnUnschedule;
+    /// <summary>Clear the thread's context when the lwp next gives up its CPU (lwproc_switch(NULL)
+    /// while scheduled: NetBSD's LW_RUMP_CLEAR).</summary>
+    internal bool ClearOnUnschedule;
     /// <summary>False once released; a released lwp must not run again.</summary>
     internal bool Alive = true;
     public readonly string Name;
+    /// <summary>How this lwp sleeps (its host condition variable and sleep-queue links).</summary>
+    internal readonly Waiter Waiter;
+    /// <summary>
+    /// Non-zero once something asked this lwp to stop sleeping (a signal, a remote client going
+    /// away): its interruptible sleeps end with EINTR until it leaves the kernel.
+    /// </summary>
+    internal int IntrPending;
 
     internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
     {
         Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit; Name = name;
         // Spread new lwps over the CPUs so that threads do not all start by colliding on CPU 0.
         LastCpuIdx = (int)((uint)(p.Pid * 31 + lid) % (uint)k.Sched.Ncpu);
+        Waiter = new Waiter(this);
         Handle = GCHandle<Lwp>.ToIntPtr(new GCHandle<Lwp>(this));
     }
 
@@ -45,6 +62,24 @@ public sealed class Lwp
     internal void FreeHandle()
     {
         if (Handle != 0) { GCHandle<Lwp>.FromIntPtr(Handle).Dispose(); Handle = 0; }
+    }
+
+    /// <summary>Is an interruptible sleep of this lwp to end with EINTR?</summary>
+    internal bool Interrupted => Volatile.Read(ref IntrPending) != 0;
+
+    /// <summary>
+    /// Asks the lwp to stop sleeping: its current or next interruptible sleep ends with EINTR (and
+    /// so does every later one until it leaves the kernel). Any context; takes the lwp's sleep queue.
+    /// </summary>
+    public void Interrupt()
+    {
+        // A full fence, then read the queue: the sleeper publishes its queue, then reads the flag.
+        Interlocked.Exchange(ref IntrPending, 1);
+        SleepQueue? q = Volatile.Read(ref Waiter.Queue);
+        if (q == null) return;
+        q.Lock();
+        if (Waiter.Queue == q && Waiter.Interruptible) q.WakeLocked(Waiter, WakeReason.Interrupt);
+        q.Unlock();
     }
 
     public Cred Cred => Proc.Cred;

@@ -1,3 +1,6 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
 using Rump.Hypercall;
 
 namespace Rump.Kern;
@@ -27,6 +30,54 @@ public sealed partial class Kernel
         return l;
     }
 
+    // ---- Implicit lwps ------------------------------------------------------------------------
+    // Lent to bare threads for one call. Idle ones wait in their CPU's spare slot (taken and put
+    // back by the CPU's holder, no atomics) or, when that is full, in the stash. Their number is
+    // bounded by how many bare threads were inside at once, not by how many ever entered.
+
+    private Lwp[] _implicitStash = new Lwp[4];
+    private int _implicitStashCount;
+    private int _implicitStashLock;
+
+    /// <summary>An idle implicit lwp from the stash, or a new one.</summary>
+    internal Lwp TakeImplicit()
+    {
+        LockImplicitStash();
+        Lwp? l = _implicitStashCount > 0 ? _implicitStash[--_implicitStashCount] : null;
+        if (l != null) _implicitStash[_implicitStashCount] = null!;
+        Volatile.Write(ref _implicitStashLock, 0);
+        return l ?? NewLwp(DefaultProc, true, "implicit");
+    }
+
+    internal void StashImplicit(Lwp l)
+    {
+        LockImplicitStash();
+        if (_implicitStashCount == _implicitStash.Length) Array.Resize(ref _implicitStash, _implicitStash.Length * 2);
+        _implicitStash[_implicitStashCount++] = l;
+        Volatile.Write(ref _implicitStashLock, 0);
+    }
+
+    private void LockImplicitStash()
+    {
+        while (Interlocked.CompareExchange(ref _implicitStashLock, 1, 0) != 0) CpuPause.Pause(4);
+    }
+
+    /// <summary>A bare thread leaves: its implicit lwp goes to the CPU's spare slot (or the stash) and the CPU is freed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReturnImplicit(Lwp l)
+    {
+        l.IntrPending = 0;
+        int i = l.CpuIdx;
+        if (i >= 0 && Sched.Slots[i].SpareImplicit == 0)
+        {
+            Sched.Slots[i].SpareImplicit = l.Handle;
+            Sched.Unschedule(l);
+            return;
+        }
+        if (i >= 0) Sched.Unschedule(l);
+        StashImplicit(l);
+    }
+
     /// <summary>Frees an lwp; the last one of a (non-kernel, non-default) process ends the process.</summary>
     internal void LwpFree(Lwp l)
     {
@@ -42,6 +93,9 @@ public sealed partial class Kernel
         _procLock.Exit();
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_DESTROY, l.Handle);
         if (last) ProcExit(p, l);
+        // Nobody can be signalling its condition variable: a waker does so under the sleep queue's
+        // lock, which the lwp took back before it last returned from a sleep.
+        l.Waiter.Destroy();
         l.FreeHandle();
     }
 
@@ -121,9 +175,11 @@ public sealed partial class Kernel
         _procs[pid] = p;
         _procLock.Exit();
 
-        Sched.Schedule(cur);
-        foreach (IProcHooks h in _procHooks) h.Fork(parent, p, flags);
-        Sched.Unschedule(cur);
+        // The hooks run in a kernel context: the caller's, on its CPU if it holds one (an upcall).
+        bool scheduled = cur.CpuIdx >= 0;
+        if (!scheduled) Sched.Schedule(cur);
+        try { foreach (IProcHooks h in _procHooks) h.Fork(parent, p, flags); }
+        finally { if (!scheduled && cur.CpuIdx >= 0) Sched.Unschedule(cur); }
 
         Lwp l = NewLwp(p, false, comm);
         SwitchTo(cur, l);
@@ -150,16 +206,32 @@ public sealed partial class Kernel
         SwitchTo(cur, l);
     }
 
+    /// <summary>
+    /// Makes <paramref name="next"/> the thread's context instead of <paramref name="cur"/>. A CPU
+    /// held by <paramref name="cur"/> goes to <paramref name="next"/> (NetBSD's rump_lwproc_switch);
+    /// switching to none while scheduled takes effect when the CPU is given up. An implicit or
+    /// temporary <paramref name="cur"/> is released.
+    /// </summary>
     private void SwitchTo(Lwp? cur, Lwp? next)
     {
-        if (cur == null) LeaveForeignKernel();
-        if (cur != null)
+        if (cur == null)
         {
-            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, cur.Handle);
-            if (cur.Implicit) LwpFree(cur);
+            LeaveForeignKernel();
+            if (next != null) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, next.Handle);
+            return;
         }
+        if (next == null && cur.CpuIdx >= 0)
+        {
+            cur.ClearOnUnschedule = true;
+            return;
+        }
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, cur.Handle);
         if (next != null)
+        {
+            if (cur.CpuIdx >= 0) Sched.Transfer(cur, next);
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, next.Handle);
+        }
+        if (cur.Implicit || cur.FreeOnUnschedule) LwpFree(cur);
     }
 
     /// <summary>rump_lwproc_releaselwp: release the current lwp; the thread is left without context.</summary>
@@ -167,8 +239,50 @@ public sealed partial class Kernel
     {
         Lwp? cur = CurlwpOrNull();
         if (cur == null) return Abi.EINVAL;
+        // Released while scheduled (an upcall between hyp_schedule and hyp_unschedule): it runs on
+        // until it gives up its CPU, as NetBSD's LW_WEXIT.
+        if (cur.CpuIdx >= 0) { cur.FreeOnUnschedule = true; return 0; }
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, cur.Handle);
         LwpFree(cur);
         return 0;
+    }
+
+    /// <summary>
+    /// The thread gives up its CPU through the hyp_unschedule upcall: then a pending switch to no
+    /// context or a pending release takes effect.
+    /// </summary>
+    internal void UnscheduleUpcall(Lwp l)
+    {
+        if (l.FreeOnUnschedule)
+        {
+            // Freed while still on its CPU: ending its process needs a kernel context, which borrows
+            // this CPU (EnterTemporary). The handle is gone after LwpFree: clear the slot with the saved one.
+            nint h = l.Handle;
+            LwpFree(l);
+            if (l.CpuIdx >= 0) Sched.Unschedule(l);
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
+            return;
+        }
+        if (l.CpuIdx >= 0) Sched.Unschedule(l);
+        if (l.ClearOnUnschedule)
+        {
+            l.ClearOnUnschedule = false;
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
+            if (l.Implicit) LwpFree(l);
+        }
+    }
+
+    /// <summary>
+    /// Every lwp of <paramref name="cur"/>'s process but <paramref name="cur"/> is interrupted: its
+    /// interruptible sleeps end with EINTR (NetBSD's hyp_lwpexit, when a remote client goes away).
+    /// </summary>
+    internal void ProcInterruptOthers(Lwp cur)
+    {
+        Proc p = cur.Proc;
+        p.Lock.Enter();
+        Lwp[] all = p._lwps.ToArray();
+        p.Lock.Exit();
+        foreach (Lwp l in all)
+            if (l != cur) l.Interrupt();
     }
 }

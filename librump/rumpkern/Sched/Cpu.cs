@@ -19,6 +19,9 @@ internal struct CpuSlot
     [FieldOffset(80)] public long Nsyscall;
     [FieldOffset(88)] public long NcHits;
     [FieldOffset(96)] public long NcMisses;
+    /// <summary>An idle implicit lwp kept for the next bare thread that takes this CPU (its handle; 0: none).
+    /// Only the CPU's holder reads or writes it.</summary>
+    [FieldOffset(104)] public nint SpareImplicit;
 }
 
 /// <summary>

@@ -1,74 +1,80 @@
 using System.Threading;
-using Rump.Hypercall;
 
 namespace Rump.Kern;
 
 /// <summary>
 /// A kernel condition variable (NetBSD kcondvar_t) used with a <see cref="KMutex"/>. As in NetBSD,
 /// wake-ups may be spurious: callers re-check their condition in a loop. Signal and broadcast must
-/// be called with the associated mutex held, which is what makes the waiter count exact.
-/// A waiter gives up its virtual CPU while it sleeps.
+/// be called with the associated mutex held. A waiter gives up its virtual CPU while it sleeps.
+///
+/// A waiter queues itself on the kernel's sleep queue for this condition variable before it
+/// releases the mutex, so a signaller (who holds the mutex) always finds it. The variable owns
+/// no host objects. <see cref="_waiters"/> counts queued waiters so that signalling nobody costs
+/// no lock.
 /// </summary>
 public sealed class KCondvar
 {
     private readonly Kernel _k;
-    private nint _ilock;
-    private nint _cv;
     private int _waiters;
 
     public KCondvar(Kernel k) { _k = k; }
 
     public bool HasWaiters => Volatile.Read(ref _waiters) != 0;
 
-    public void Wait(KMutex m) => WaitCore(m, -1);
+    public void Wait(KMutex m) => WaitCore(m, -1, interruptible: false);
 
     /// <summary>Waits at most <paramref name="timeoutNs"/> nanoseconds; returns 0 or EWOULDBLOCK on timeout.</summary>
-    public int TimedWait(KMutex m, long timeoutNs) => WaitCore(m, timeoutNs < 0 ? 0 : timeoutNs);
+    public int TimedWait(KMutex m, long timeoutNs) => WaitCore(m, timeoutNs < 0 ? 0 : timeoutNs, interruptible: false);
 
-    private unsafe int WaitCore(KMutex m, long timeoutNs)
+    /// <summary>
+    /// An interruptible wait (NetBSD cv_wait_sig): 0 when woken, EINTR when the lwp is interrupted
+    /// (a signal, <see cref="Lwp.Interrupt"/>). The mutex is held again either way.
+    /// </summary>
+    public int WaitSig(KMutex m) => WaitCore(m, -1, interruptible: true);
+
+    /// <summary>Interruptible and timed (NetBSD cv_timedwait_sig): 0, EWOULDBLOCK or EINTR.</summary>
+    public int TimedWaitSig(KMutex m, long timeoutNs) => WaitCore(m, timeoutNs < 0 ? 0 : timeoutNs, interruptible: true);
+
+    private int WaitCore(KMutex m, long timeoutNs, bool interruptible)
     {
-        if (Volatile.Read(ref _cv) == 0) HostSync.LazyInit(ref _ilock, ref _cv);
-        Lwp? l = _k.CurlwpOrNull();
-        int error = 0;
-        RumpUser.rumpuser_mutex_enter_nowrap(_ilock);
-        _waiters++;
-        m.Exit();
-        bool unscheduled = l?.Cpu != null;
-        if (unscheduled) _k.Sched.Unschedule(l!);
-        if (timeoutNs < 0)
+        var sl = new Sleeper(_k);
+        SleepQueue q = _k.Sleep.For(this);
+        q.Lock();
+        Interlocked.Increment(ref _waiters);
+        WakeReason why;
+        try
         {
-            RumpUser.rumpuser_cv_wait_nowrap(_cv, _ilock);
+            // Queued before the mutex goes: a signal from now on finds this waiter. Order: the sleep
+            // queue, then the mutex's turnstile (if Exit has to wake someone), then the scheduler.
+            why = sl.BlockReleasing(q, this, m, interruptible, timeoutNs);
         }
-        else
-        {
-            int rv = RumpUser.rumpuser_cv_timedwait(_cv, _ilock, timeoutNs / 1_000_000_000, timeoutNs % 1_000_000_000);
-            if (rv != 0) error = Abi.EWOULDBLOCK;
-        }
-        _waiters--;
-        RumpUser.rumpuser_mutex_exit(_ilock);
-        if (unscheduled) _k.Sched.Schedule(l!);
+        finally { Interlocked.Decrement(ref _waiters); }
+        q.Unlock();
+        sl.Done();
         m.Enter();
-        return error;
+        return why switch
+        {
+            WakeReason.Timeout => Abi.EWOULDBLOCK,
+            WakeReason.Interrupt => Abi.EINTR,
+            _ => 0,
+        };
     }
 
     public void Signal()
     {
         if (Volatile.Read(ref _waiters) == 0) return;
-        RumpUser.rumpuser_mutex_enter_nowrap(_ilock);
-        RumpUser.rumpuser_cv_signal(_cv);
-        RumpUser.rumpuser_mutex_exit(_ilock);
+        SleepQueue q = _k.Sleep.For(this);
+        q.Lock();
+        q.WakeOneLocked(this);
+        q.Unlock();
     }
 
     public void Broadcast()
     {
         if (Volatile.Read(ref _waiters) == 0) return;
-        RumpUser.rumpuser_mutex_enter_nowrap(_ilock);
-        RumpUser.rumpuser_cv_broadcast(_cv);
-        RumpUser.rumpuser_mutex_exit(_ilock);
-    }
-
-    internal void Destroy()
-    {
-        if (_cv != 0) { HostSync.DestroyCondvar(_cv); HostSync.DestroyMutex(_ilock); _cv = 0; }
+        SleepQueue q = _k.Sleep.For(this);
+        q.Lock();
+        q.WakeAllLocked(this);
+        q.Unlock();
     }
 }

@@ -1,13 +1,17 @@
 using System.Threading;
-using Rump.Hypercall;
 
 namespace Rump.Kern;
 
 /// <summary>
 /// A kernel reader/writer lock (NetBSD krwlock_t). <see cref="_state"/> is the number of readers,
 /// or -1 while a writer holds it. Uncontended paths are one compare-and-swap; contended ones sleep
-/// on a host condition variable without a virtual CPU. Waiting writers block new readers
-/// (<see cref="_writersWaiting"/>) so that writers are not starved.
+/// on the kernel's turnstile for this lock without a virtual CPU. Waiting writers block new
+/// readers (<see cref="_writersWaiting"/>) so that writers are not starved.
+///
+/// Lost wake-ups: a sleeper counts itself in <see cref="_sleepers"/> (an interlocked write) and then
+/// tries the lock; a releaser changes the state (interlocked) and then reads the count. Each is a
+/// full fence, so at least one of them sees the other's write; the turnstile lock, held by the
+/// sleeper from before it counts itself until it sleeps, orders the wake-up after its queueing.
 /// </summary>
 public sealed class KRwLock
 {
@@ -15,8 +19,6 @@ public sealed class KRwLock
     private int _writersWaiting;
     private int _sleepers;
     private readonly Kernel _k;
-    private nint _ilock;
-    private nint _cv;
 
     public KRwLock(Kernel k) { _k = k; }
 
@@ -45,42 +47,43 @@ public sealed class KRwLock
 
     public void Exit()
     {
-        int s = Volatile.Read(ref _state);
-        if (s == -1)
+        if (Volatile.Read(ref _state) == -1)
             Interlocked.Exchange(ref _state, 0);
         else
             Interlocked.Decrement(ref _state);
-        // Interlocked operations are full fences: the sleeper count read below is not stale with
-        // respect to a sleeper that incremented it before re-trying.
         if (Volatile.Read(ref _sleepers) != 0)
         {
-            RumpUser.rumpuser_mutex_enter_nowrap(_ilock);
-            RumpUser.rumpuser_cv_broadcast(_cv);
-            RumpUser.rumpuser_mutex_exit(_ilock);
+            SleepQueue q = _k.Turnstiles.For(this);
+            q.Lock();
+            q.WakeAllLocked(this);
+            q.Unlock();
         }
     }
 
     private void Sleep(bool write)
     {
-        if (Volatile.Read(ref _cv) == 0) HostSync.LazyInit(ref _ilock, ref _cv);
-        Lwp? l = _k.CurlwpOrNull();
-        bool unscheduled = false;
-        RumpUser.rumpuser_mutex_enter_nowrap(_ilock);
+        for (int spin = 0; spin < 16; spin++)
+        {
+            CpuPause.Pause(4);
+            if (write ? TryWrite() : TryRead()) return;
+        }
+        var sl = new Sleeper(_k);
+        SleepQueue q = _k.Turnstiles.For(this);
+        q.Lock();
         Interlocked.Increment(ref _sleepers);
         if (write) Interlocked.Increment(ref _writersWaiting);
-        while (!(write ? TryWrite() : TryRead()))
+        try
         {
-            if (!unscheduled && l?.Cpu != null) { _k.Sched.Unschedule(l); unscheduled = true; }
-            RumpUser.rumpuser_cv_wait_nowrap(_cv, _ilock);
+            while (!(write ? TryWrite() : TryRead()))
+                sl.Block(q, this, interruptible: false, timeoutNs: -1);
         }
-        if (write) Interlocked.Decrement(ref _writersWaiting);
-        Interlocked.Decrement(ref _sleepers);
-        RumpUser.rumpuser_mutex_exit(_ilock);
-        if (unscheduled) _k.Sched.Schedule(l!);
-    }
-
-    internal void Destroy()
-    {
-        if (_cv != 0) { HostSync.DestroyCondvar(_cv); HostSync.DestroyMutex(_ilock); _cv = 0; }
+        finally
+        {
+            // Also on a panic's unwind: a dead kernel's counts don't matter, but keep them honest.
+            if (write) Interlocked.Decrement(ref _writersWaiting);
+            Interlocked.Decrement(ref _sleepers);
+        }
+        q.Unlock();
+        sl.Done();
     }
 }

@@ -35,19 +35,39 @@ public sealed unsafe class Kthread
         return 0;
     }
 
+    /// <summary>
+    /// The thread's start: it becomes an lwp of proc0 on a CPU and runs the body. Nothing escapes
+    /// to the host: an exception in the body (or in this prologue) panics the thread's kernel.
+    /// </summary>
     [UnmanagedCallersOnly]
     private static nint Trampoline(nint arg)
     {
-        var kt = (Kthread)GCHandle.FromIntPtr(arg).Target!;
-        Kernel k = kt._k;
-        Lwp l = k.NewLwp(k.Proc0, false, kt._name);
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
-        k.Sched.Schedule(l);
-        try { kt._body(l); }
-        catch (Exception e) { Kernel.Panic("kernel thread " + kt._name + ": " + e); }
-        k.Sched.Unschedule(l);
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
-        k.LwpFree(l);
+        Kthread? kt = null;
+        Lwp? l = null;
+        try
+        {
+            kt = (Kthread)GCHandle.FromIntPtr(arg).Target!;
+            Kernel k = kt._k;
+            l = k.NewLwp(k.Proc0, false, kt._name);
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
+            k.Sched.Schedule(l);
+            k.MaybeFault(FaultPoint.Kthread);
+            kt._body(l);
+        }
+        catch (Exception e)
+        {
+            kt?._k.RecordPanic(e, "kernel thread " + kt._name + ": ");
+        }
+        try
+        {
+            if (l != null)
+            {
+                if (l.CpuIdx >= 0) l.Kernel.Sched.Unschedule(l);
+                RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
+                l.Kernel.LwpFree(l);
+            }
+        }
+        catch (Exception e) { kt?._k.RecordPanic(e, "kernel thread exit: "); }
         return 0;
     }
 

@@ -86,5 +86,7 @@ public abstract class BlockDevice
 /// <summary>Completion of a block transfer: bytes moved and a NetBSD errno.</summary>
 public abstract class BioDone
 {
+    /// <summary>The kernel whose interrupt context runs the completion (set by the device that starts the transfer).</summary>
+    internal Kernel? IntrKernel;
     public abstract void Done(long bytes, int error);
 }

@@ -16,18 +16,19 @@ public sealed unsafe class HostBlockDevice : BlockDevice
 {
     private int _fd;
     private readonly long _begin;
+    private readonly Kernel _k;
 
-    private HostBlockDevice(string name, int fd, long begin, long size, bool readOnly)
+    private HostBlockDevice(Kernel k, string name, int fd, long begin, long size, bool readOnly)
         : base(name, size, DevBSize, readOnly)
     {
-        _fd = fd; _begin = begin;
+        _k = k; _fd = fd; _begin = begin;
     }
 
     /// <summary>
     /// Opens <paramref name="hostPath"/> read-write, or read-only when the host does not allow
     /// writing (or <paramref name="readOnly"/> asks). <paramref name="size"/> &lt; 0 means "to the end".
     /// </summary>
-    public static int Open(string name, string hostPath, long begin, long size, bool readOnly, out HostBlockDevice? dev)
+    public static int Open(Kernel k, string name, string hostPath, long begin, long size, bool readOnly, out HostBlockDevice? dev)
     {
         dev = null;
         byte[] path = Encoding.UTF8.GetBytes(hostPath + "\0");
@@ -51,7 +52,7 @@ public sealed unsafe class HostBlockDevice : BlockDevice
         long len = size < 0 ? avail : Math.Min(size, avail);
         // Whole sectors only: a trailing partial sector cannot be addressed.
         len -= len % DevBSize;
-        dev = new HostBlockDevice(name, fd, begin, len, readOnly);
+        dev = new HostBlockDevice(k, name, fd, begin, len, readOnly);
         return 0;
     }
 
@@ -59,19 +60,33 @@ public sealed unsafe class HostBlockDevice : BlockDevice
     {
         int e = Check(write, length, offset);
         if (e != 0 || _fd < 0) { done.Done(0, e != 0 ? e : Abi.ENXIO); return; }
+        done.IntrKernel = _k;
         nint arg = GCHandle.ToIntPtr(GCHandle.Alloc(done));
         RumpUser.rumpuser_bio(_fd, write ? RumpUserConst.RUMPUSER_BIO_WRITE : RumpUserConst.RUMPUSER_BIO_READ,
             data, (nuint)length, _begin + offset, &Biodone, arg);
     }
 
+    /// <summary>
+    /// The hypervisor's completion upcall (any host thread, with or without a kernel context): the
+    /// completion runs in its kernel's interrupt context. Nothing escapes to the host.
+    /// </summary>
     [UnmanagedCallersOnly]
     private static void Biodone(nint arg, nuint bytes, int error)
     {
-        GCHandle h = GCHandle.FromIntPtr(arg);
-        var done = (BioDone)h.Target!;
-        h.Free();
-        try { done.Done((long)bytes, error); }
-        catch (Exception e) { Kernel.Panic("biodone: " + e); }
+        Kernel? k = null;
+        try
+        {
+            GCHandle h = GCHandle.FromIntPtr(arg);
+            var done = (BioDone)h.Target!;
+            h.Free();
+            k = done.IntrKernel!;
+            using (k.EnterInterrupt())
+            {
+                k.MaybeFault(FaultPoint.Biodone);
+                done.Done((long)bytes, error);
+            }
+        }
+        catch (Exception e) { k?.RecordPanic(e, "biodone: "); }
     }
 
     public override int Flush() => _fd < 0 ? 0 : RumpUser.rumpuser_syncfd(_fd, RumpUserConst.RUMPUSER_SYNCFD_WRITE, 0, 0);

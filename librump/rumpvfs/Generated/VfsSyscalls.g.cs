@@ -87,11 +87,11 @@ static unsafe partial class VfsSyscalls
     private static int sys_rmdir(Lwp l, ref SyscallArgs a, out long rv)
         => Rmdir(l, new UserPtr(a[0]), out rv);
 
-    // 200 truncate: int truncate(const char *path, off_t length);
+    // 200 truncate: int truncate(const char *path, PAD, off_t length);
     private static int sys_truncate(Lwp l, ref SyscallArgs a, out long rv)
         => Truncate(l, new UserPtr(a[0]), a[1], out rv);
 
-    // 201 ftruncate: int ftruncate(int fd, off_t length);
+    // 201 ftruncate: int ftruncate(int fd, PAD, off_t length);
     private static int sys_ftruncate(Lwp l, ref SyscallArgs a, out long rv)
         => Ftruncate(l, (int)a[0], a[1], out rv);
 

@@ -35,6 +35,17 @@ internal static class SyscallNumbers
             .Line("    {");
         foreach (Syscall s in table.Calls)
             c.Line("        SysNum." + s.Name + " => " + s.Args.Count + ",");
+        c.Line("        _ => -1,")
+            .Line("    };")
+            .Line()
+            .Line("    /// <summary>")
+            .Line("    /// Where NetBSD's argument structure for the call has its PAD slot (pread, lseek, truncate, ...),")
+            .Line("    /// or -1. Argument blocks in NetBSD's layout (rump_syscall, the syscall proxy) include it.")
+            .Line("    /// </summary>")
+            .Line("    public static int PadSlot(int num) => num switch")
+            .Line("    {");
+        foreach (Syscall s in table.Calls)
+            if (s.PadSlot >= 0) c.Line("        SysNum." + s.Name + " => " + s.PadSlot + ",");
         return c.Line("        _ => -1,")
             .Line("    };")
             .Line("}")
