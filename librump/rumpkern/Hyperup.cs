@@ -147,7 +147,12 @@ internal static unsafe class Hyperup
         catch (Exception e) { Failed(e, "hyp_unschedule"); }
     }
 
-    /// <summary>A blocking hypercall is about to sleep: release the CPU if the thread holds one.</summary>
+    /// <summary>
+    /// A blocking hypercall is about to sleep: the thread gives up its CPU. The two backend upcalls
+    /// pair up: one that finds no CPU (the kernel made the hypercall without one) makes its partner
+    /// take none. A hyp_backend_schedule with no partner before it is a hypervisor thread asking
+    /// for a CPU (NetBSD's block I/O thread before a completion) and gets one.
+    /// </summary>
     [UnmanagedCallersOnly]
     private static void BackendUnschedule(int nlocks, int* countp, nint interlock)
     {
@@ -157,9 +162,9 @@ internal static unsafe class Hyperup
             Lwp? l = Cur();
             if (l == null) return;
             l.Kernel.MaybeFault(FaultPoint.Upcall);
-            if (l.CpuIdx < 0) return;
+            if (l.CpuIdx < 0) { l.Backend = BackendState.HadNone; return; }
             l.Kernel.Sched.Unschedule(l);
-            l.UpcallUnscheduled = true;
+            l.Backend = BackendState.GaveCpu;
         }
         catch (Exception e) { Failed(e, "hyp_backend_unschedule"); }
     }
@@ -172,8 +177,9 @@ internal static unsafe class Hyperup
             Lwp? l = Cur();
             if (l == null) return;
             l.Kernel.MaybeFault(FaultPoint.Upcall);
-            if (!l.UpcallUnscheduled) return;
-            l.UpcallUnscheduled = false;
+            BackendState was = l.Backend;
+            l.Backend = BackendState.None;
+            if (was == BackendState.HadNone || l.CpuIdx >= 0) return;
             // A kernel that died while the thread slept in the host keeps no CPUs for anyone.
             if (!l.Kernel.IsDead) l.Kernel.Sched.Schedule(l);
         }

@@ -81,6 +81,8 @@ public sealed partial class Kernel
     /// <summary>Halted or panicked: entries fail with ENXIO.</summary>
     public bool IsDead => Volatile.Read(ref _state) != Running;
     public string? PanicMessage => Volatile.Read(ref _panicMessage);
+    /// <summary>Threads asleep in this kernel right now (on locks, condition variables; not those waiting for a CPU).</summary>
+    public int SleepingLwps => Volatile.Read(ref Sleep.Sleeping) + Volatile.Read(ref Turnstiles.Sleeping);
     public long BootTimeNs { get; }
 
     private Kernel(KernelConfig cfg)
@@ -290,7 +292,10 @@ public sealed partial class Kernel
             Sched.Bind(l, i);
         }
         else
-            l = BareScheduleSlow();
+        {
+            try { l = BareScheduleSlow(); }
+            catch (Exception e) { error = EntryFailed(e, num); return -1; }
+        }
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
         long rv;
         try { rv = Dispatch(l, num, ref args, out error); }

@@ -15,16 +15,15 @@ public class CalloutTests : KernelTest
 {
     private const long Ms = 1_000_000;
 
-    /// <summary>Waits until <paramref name="cond"/> holds or the generous limit passes.</summary>
-    private static bool Eventually(Func<bool> cond)
+    /// <summary>
+    /// Schedules a sentinel callout <paramref name="delayNs"/> from now and waits for it: callouts
+    /// run in due order on one thread, so every callout due before it has run (or never will).
+    /// </summary>
+    private static void AfterEverythingDueBy(Kernel k, long delayNs)
     {
-        var sw = Stopwatch.StartNew();
-        while (!cond())
-        {
-            if (sw.Elapsed > Generous) return false;
-            Thread.Sleep(2);
-        }
-        return true;
+        int done = 0;
+        k.Callouts.Schedule(new Callout(_ => Volatile.Write(ref done, 1)), delayNs);
+        Assert.That(Eventually(() => Volatile.Read(ref done) == 1), Is.True, "sentinel callout did not run");
     }
 
     [Test]
@@ -45,7 +44,7 @@ public class CalloutTests : KernelTest
         Assert.That(seen, Is.SameAs(k), "the callout gets its own kernel");
         Assert.That(ranAs, Is.Not.Null, "a callout runs in kernel context");
         Assert.That(ranAs!.Proc, Is.SameAs(k.Proc0), "callouts run on a kernel thread (proc0)");
-        Thread.Sleep(50);
+        AfterEverythingDueBy(k, 30 * Ms);
         Assert.That(runs, Is.EqualTo(1), "a callout runs once per Schedule");
     }
 
@@ -58,9 +57,9 @@ public class CalloutTests : KernelTest
         long fired0 = k.Callouts.Fired;
         k.Callouts.Schedule(c, 100 * Ms);
         Assert.That(k.Callouts.Stop(c), Is.True, "Stop of a pending callout");
-        Thread.Sleep(250);
+        AfterEverythingDueBy(k, 150 * Ms);
         Assert.That(runs, Is.EqualTo(0), "a stopped callout ran");
-        Assert.That(k.Callouts.Fired, Is.EqualTo(fired0));
+        Assert.That(k.Callouts.Fired, Is.EqualTo(fired0 + 1), "Fired counter (the sentinel only)");
         Assert.That(k.Callouts.Stop(c), Is.False, "Stop of a callout that is not pending");
     }
 
@@ -82,7 +81,7 @@ public class CalloutTests : KernelTest
         k.Callouts.Schedule(c, 5 * Ms);
         k.Callouts.Schedule(c, 10 * Ms);
         Assert.That(Eventually(() => Volatile.Read(ref runs) == 3), Is.True);
-        Thread.Sleep(50);
+        AfterEverythingDueBy(k, 20 * Ms);
         Assert.That(runs, Is.EqualTo(3), "two Schedules of one pending callout run it once");
     }
 

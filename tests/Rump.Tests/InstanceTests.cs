@@ -130,7 +130,7 @@ public class InstanceTests : KernelTest
         long got = 0;
         var reader = new Thread(() => { var buf = new byte[4]; got = a.Read(r, buf); }) { IsBackground = true };
         reader.Start();
-        Thread.Sleep(30);
+        WaitForSleepers(a.Kernel, 1, "the reader of an empty pipe in A");
         bool done = RunWithin(Generous, () => { for (int i = 0; i < 100; i++) b.Getpid(); }, out var err);
         Assert.That(done, Is.True, "B's calls did not complete while a thread was blocked in A");
         Assert.That(err, Is.Null);

@@ -130,4 +130,20 @@ public abstract class KernelTest
     }
 
     protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
+
+    /// <summary>Waits until <paramref name="cond"/> holds (polling it) or the generous limit passes.</summary>
+    protected static bool Eventually(Func<bool> cond)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!cond())
+        {
+            if (sw.Elapsed > Generous) return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    /// <summary>Waits until <paramref name="n"/> lwps sleep in the kernel (on a lock or condition variable): the real "it has blocked".</summary>
+    protected static void WaitForSleepers(Kernel k, int n, string who)
+        => Assert.That(Eventually(() => k.SleepingLwps >= n), Is.True, who + ": expected " + n + " lwps asleep in the kernel, got " + k.SleepingLwps);
 }

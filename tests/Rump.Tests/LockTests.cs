@@ -129,7 +129,8 @@ public class LockTests : KernelTest
         Assert.That(aHolds.Wait(Generous), Is.True, "A never got the mutex");
         b.Start();
         Assert.That(bTrying.Wait(Generous), Is.True, "B never got the CPU while A slept on the condvar");
-        Thread.Sleep(50);
+        // A on the condition variable, B on the mutex A holds.
+        WaitForSleepers(k, 2, "A on the condvar and B on the mutex");
         Assert.That(bDone, Is.False, "B entered a mutex A holds");
 
         bool woke = RunWithin(Generous, () =>
@@ -243,7 +244,7 @@ public class LockTests : KernelTest
         w.Start();
         Assert.That(writerHolds.Wait(Generous), Is.True);
         r.Start();
-        Thread.Sleep(50);
+        WaitForSleepers(k, 1, "the reader on the write-held rwlock");
         release.Set();
         Assert.That(w.Join(Generous), Is.True);
         Assert.That(r.Join(Generous), Is.True, "reader never got the lock after the writer left");
@@ -278,10 +279,11 @@ public class LockTests : KernelTest
             while (Read(ref waiting) < 3 && sw.Elapsed < Generous) Thread.Sleep(1);
             Assert.That(Read(ref waiting), Is.EqualTo(3), "waiters that reached the condvar");
 
+            Assert.That(Eventually(() => cv.Waiters == 3), Is.True, "waiters queued on the condvar: " + cv.Waiters);
             m.Enter(); tokens = 1; cv.Signal(); m.Exit();
-            sw.Restart();
-            while (Read(ref woken) < 1 && sw.Elapsed < Generous) Thread.Sleep(1);
-            Thread.Sleep(50);
+            Assert.That(Eventually(() => Read(ref woken) == 1), Is.True, "no waiter got past the condvar after Signal");
+            // Signal dequeued exactly one: the other two are still queued (this kernel has no spurious wake-ups).
+            Assert.That(cv.Waiters, Is.EqualTo(2), "waiters still queued after one Signal");
             Assert.That(Read(ref woken), Is.EqualTo(1), "waiters past the condvar after one Signal with one token");
 
             m.Enter(); all = true; cv.Broadcast(); m.Exit();

@@ -101,6 +101,28 @@ public unsafe class SchedulerTests : KernelTest
         Assert.That(s_wrongCpu, Is.EqualTo(0));
     }
 
+    /// <summary>
+    /// Threads that wait for a CPU are woken by the thread that releases one, never by a timeout.
+    /// The scheduler has no timeout; a test-only watchdog wakes a waiter after 50 ms and counts it
+    /// as a missed wake-up if it then finds a CPU free. Under heavy contention for one CPU there
+    /// must be none, while threads really do sleep for the CPU.
+    /// </summary>
+    [Test]
+    public void CpuWaitersAreWokenByTheReleaseNotByATimeout()
+    {
+        RumpKernel k = Boot(ncpu: 1);
+        k.Kernel.Sched.WatchdogNs = 50_000_000;
+        long sleeps0 = k.Kernel.Sched.Sleeps;
+        // Many threads making the shortest calls there are on one CPU: releases and waiters meet
+        // as often as they can, which is where a lost wake-up would hide.
+        var failures = new long[8];
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Hammer(k, 8, 1_000_000, _ => sw.ElapsedMilliseconds < 2000 ? k.Getpid() : 1, failures);
+        Assert.That(failures, Is.All.EqualTo(0));
+        Assert.That(k.Kernel.Sched.Sleeps - sleeps0, Is.GreaterThan(0), "threads that slept waiting for the CPU: the test did not contend");
+        Assert.That(k.Kernel.Sched.MissedWakeups, Is.EqualTo(0), "CPU waiters that found a free CPU only when the watchdog woke them");
+    }
+
     [Test]
     public void ThreadBlockedInPipeReadGivesUpTheOnlyCpu()
     {
@@ -116,7 +138,7 @@ public unsafe class SchedulerTests : KernelTest
         }) { IsBackground = true };
         reader.Start();
         readerStarted.Wait();
-        Thread.Sleep(50);
+        WaitForSleepers(k.Kernel, 1, "the reader of an empty pipe");
         Assert.That(reader.IsAlive, Is.True, "read from an empty pipe returned " + got + " instead of blocking");
 
         // The reader sleeps in the kernel. Another thread must still get the CPU for unrelated calls...
@@ -148,7 +170,7 @@ public unsafe class SchedulerTests : KernelTest
             readers[i] = new Thread(() => { var b = new byte[8]; results[id] = k.Read(rfds[id], b); }) { IsBackground = true };
             readers[i].Start();
         }
-        Thread.Sleep(50);
+        WaitForSleepers(k.Kernel, N, "readers of empty pipes");
         for (int i = 0; i < N; i++) Assert.That(k.Write(wfds[i], "x"u8), Is.EqualTo(1), "write to pipe " + i + " while " + N + " readers sleep");
         for (int i = 0; i < N; i++) Assert.That(readers[i].Join(Generous), Is.True, "reader " + i + " did not return");
         Assert.That(results, Is.All.EqualTo(1));

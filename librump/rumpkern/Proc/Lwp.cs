@@ -10,6 +10,17 @@ namespace Rump.Kern;
 /// hypercall layer's thread-local pointer (a GC handle), released in <see cref="Kernel.LwpFree"/>.
 /// Fields written only by the host thread running the lwp need no lock; the others say theirs.
 /// </summary>
+/// <summary>See <see cref="Lwp.Backend"/>.</summary>
+internal enum BackendState : byte
+{
+    /// <summary>No hyp_backend_unschedule outstanding.</summary>
+    None,
+    /// <summary>It gave up the CPU: its partner takes one back.</summary>
+    GaveCpu,
+    /// <summary>It found no CPU (a hypercall made without one): its partner takes none.</summary>
+    HadNone,
+}
+
 public sealed class Lwp
 {
     public readonly Kernel Kernel;
@@ -27,8 +38,9 @@ public sealed class Lwp
     public readonly bool Implicit;
     /// <summary>The weak-free GC handle the hypercall layer stores as <c>struct lwp *</c>.</summary>
     internal nint Handle;
-    /// <summary>Set while a blocking hypercall has taken the CPU away through the upcall.</summary>
-    internal bool UpcallUnscheduled;
+    /// <summary>What the last hyp_backend_unschedule did, for its partner hyp_backend_schedule
+    /// (blocking hypercalls do not nest, so one level is enough).</summary>
+    internal BackendState Backend;
     /// <summary>Free this lwp when it next gives up its CPU through the hyp_unschedule upcall
     /// (a bare thread's temporary lwp, or one released while scheduled: NetBSD's LW_WEXIT).</summary>
     internal bool FreeOnUnschedule;

@@ -43,6 +43,7 @@ public sealed class Scheduler
     /// </summary>
     public long WatchdogNs;
     private long _missedWakeups;
+    private long _sleeps;
 
     internal Scheduler(Kernel k, int ncpu)
     {
@@ -58,6 +59,8 @@ public sealed class Scheduler
     public Cpu CpuAt(int i) => _cpus[i];
     /// <summary>Watchdog wake-ups that found a free CPU (see <see cref="WatchdogNs"/>): must stay 0.</summary>
     public long MissedWakeups => Volatile.Read(ref _missedWakeups);
+    /// <summary>Times a thread slept waiting for a CPU (the slow path really ran).</summary>
+    public long Sleeps => Volatile.Read(ref _sleeps);
     /// <summary>Threads waiting for a CPU right now.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 
@@ -121,6 +124,7 @@ public sealed class Scheduler
         // A releaser that stored "free" before we took the lock is seen here; one after it wakes us.
         if (AnyFree()) { _q.Unlock(); return; }
         _q.EnqueueLocked(w, this, interruptible: false);
+        _sleeps++;
         long wd = Volatile.Read(ref WatchdogNs);
         WakeReason why = _q.BlockLocked(w, wd > 0 ? wd : -1);
         _q.Unlock();

@@ -20,6 +20,8 @@ public sealed class KCondvar
     public KCondvar(Kernel k) { _k = k; }
 
     public bool HasWaiters => Volatile.Read(ref _waiters) != 0;
+    /// <summary>Waiters between queueing themselves and returning (tests: "both are asleep").</summary>
+    public int Waiters => Volatile.Read(ref _waiters);
 
     public void Wait(KMutex m) => WaitCore(m, -1, interruptible: false);
 
