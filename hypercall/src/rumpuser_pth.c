@@ -155,6 +155,20 @@ rumpuser_thread_join(void *cookie)
 }
 
 /*
+ * Live lock objects, for rumpuser__debug_lockobjs(): not part of rumpuser(3),
+ * a window for the project's tests to prove the kernel frees what it makes.
+ */
+static _Atomic long nmtx, nrw, ncv;
+
+RUMPUSER_EXPORT void
+rumpuser__debug_lockobjs(long *mtx, long *rw, long *cv)
+{
+	*mtx = atomic_load_explicit(&nmtx, memory_order_relaxed);
+	*rw = atomic_load_explicit(&nrw, memory_order_relaxed);
+	*cv = atomic_load_explicit(&ncv, memory_order_relaxed);
+}
+
+/*
  * Lock objects live one per cache line.
  */
 static void *
@@ -216,6 +230,7 @@ rumpuser_mutex_init(struct rumpuser_mtx **mtxp, int flags)
 	pthread_mutexattr_destroy(&att);
 	atomic_init(&mtx->owner, NULL);
 	mtx->flags = flags;
+	atomic_fetch_add_explicit(&nmtx, 1, memory_order_relaxed);
 	*mtxp = mtx;
 }
 
@@ -265,6 +280,7 @@ rumpuser_mutex_exit(struct rumpuser_mtx *mtx)
 RUMPUSER_EXPORT void
 rumpuser_mutex_destroy(struct rumpuser_mtx *mtx)
 {
+	atomic_fetch_sub_explicit(&nmtx, 1, memory_order_relaxed);
 	RUMPUSER_NOFAIL(pthread_mutex_destroy(&mtx->pthmtx));
 	free(mtx);
 }
@@ -367,6 +383,7 @@ rumpuser_rw_init(struct rumpuser_rw **rwp)
 	atomic_init(&rw->readers, 0);
 	atomic_init(&rw->writer, NULL);
 	atomic_init(&rw->downgrade, 0);
+	atomic_fetch_add_explicit(&nrw, 1, memory_order_relaxed);
 	*rwp = rw;
 }
 
@@ -452,6 +469,7 @@ rumpuser_rw_downgrade(struct rumpuser_rw *rw)
 RUMPUSER_EXPORT void
 rumpuser_rw_destroy(struct rumpuser_rw *rw)
 {
+	atomic_fetch_sub_explicit(&nrw, 1, memory_order_relaxed);
 	RUMPUSER_NOFAIL(pthread_rwlock_destroy(&rw->pthrw));
 	free(rw);
 }
@@ -498,12 +516,14 @@ rumpuser_cv_init(struct rumpuser_cv **cvp)
 	RUMPUSER_NOFAIL(pthread_cond_init(&cv->pthcv, &att));
 	pthread_condattr_destroy(&att);
 	cv->nwaiters = 0;
+	atomic_fetch_add_explicit(&ncv, 1, memory_order_relaxed);
 	*cvp = cv;
 }
 
 RUMPUSER_EXPORT void
 rumpuser_cv_destroy(struct rumpuser_cv *cv)
 {
+	atomic_fetch_sub_explicit(&ncv, 1, memory_order_relaxed);
 	RUMPUSER_NOFAIL(pthread_cond_destroy(&cv->pthcv));
 	free(cv);
 }

@@ -81,8 +81,11 @@ public sealed partial class Kernel
     /// <summary>Halted or panicked: entries fail with ENXIO.</summary>
     public bool IsDead => Volatile.Read(ref _state) != Running;
     public string? PanicMessage => Volatile.Read(ref _panicMessage);
-    /// <summary>Threads asleep in this kernel right now (on locks, condition variables; not those waiting for a CPU).</summary>
-    public int SleepingLwps => Volatile.Read(ref Sleep.Sleeping) + Volatile.Read(ref Turnstiles.Sleeping);
+    /// <summary>
+    /// Client threads (lwps outside proc0, so not the kernel's own threads) asleep in this kernel
+    /// right now, on locks or condition variables (not those waiting for a CPU).
+    /// </summary>
+    public int SleepingLwps => Volatile.Read(ref Sleep.SleepingClients) + Volatile.Read(ref Turnstiles.SleepingClients);
     public long BootTimeNs { get; }
 
     private Kernel(KernelConfig cfg)
@@ -526,6 +529,7 @@ public sealed partial class Kernel
         Console_.Print(sync ? "rump kernel halted (file systems synced)\n" : "rump kernel halted\n");
         Volatile.Write(ref _state, HaltedState);
         WakeEverySleeper();
+        FreeIdleLwps();
         return 0;
     }
 }

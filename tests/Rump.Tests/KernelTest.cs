@@ -143,7 +143,7 @@ public abstract class KernelTest
         return true;
     }
 
-    /// <summary>Waits until <paramref name="n"/> lwps sleep in the kernel (on a lock or condition variable): the real "it has blocked".</summary>
+    /// <summary>Waits until <paramref name="n"/> client lwps sleep in the kernel (on a lock or condition variable): the real "it has blocked".</summary>
     protected static void WaitForSleepers(Kernel k, int n, string who)
         => Assert.That(Eventually(() => k.SleepingLwps >= n), Is.True, who + ": expected " + n + " lwps asleep in the kernel, got " + k.SleepingLwps);
 }

@@ -160,7 +160,7 @@ public unsafe class UpcallTests : KernelTest
     {
         RumpKernel k = Boot(ncpu: 1);
         // The callout thread has started (it sleeps waiting for work): only the next thread can take the fault.
-        WaitForSleepers(k.Kernel, 1, "the callout thread");
+        Assert.That(Eventually(() => k.Kernel.Sleep.Sleeping >= 1), Is.True, "the callout thread never slept");
         k.Kernel.ArmFault(FaultPoint.Kthread);
         bool ran = false;
         Assert.That(Kthread.Create(k.Kernel, "doomed", _ => ran = true, out Kthread? t), Is.EqualTo(0));

@@ -29,17 +29,20 @@ public sealed partial class Kernel
     /// <summary>Enters this kernel's interrupt context on the calling host thread; Dispose leaves it.</summary>
     public IntrContext EnterInterrupt() => new IntrContext(this);
 
-    internal Lwp TakeIntrLwp()
+    internal Lwp TakeIntrLwp() => TryTakePooledIntrLwp() ?? NewLwp(Proc0, false, "intr");
+
+    internal Lwp? TryTakePooledIntrLwp()
     {
         while (Interlocked.CompareExchange(ref _intrPoolLock, 1, 0) != 0) CpuPause.Pause(4);
         Lwp? l = _intrPoolCount > 0 ? _intrPool[--_intrPoolCount] : null;
         Volatile.Write(ref _intrPoolLock, 0);
-        return l ?? NewLwp(Proc0, false, "intr");
+        return l;
     }
 
     internal void ReturnIntrLwp(Lwp l)
     {
         l.IntrPending = 0;
+        if (IsDead) { LwpFree(l); return; }
         while (Interlocked.CompareExchange(ref _intrPoolLock, 1, 0) != 0) CpuPause.Pause(4);
         if (_intrPoolCount == _intrPool.Length) Array.Resize(ref _intrPool, _intrPool.Length * 2);
         _intrPool[_intrPoolCount++] = l;

@@ -68,14 +68,38 @@ public sealed partial class Kernel
     {
         l.IntrPending = 0;
         int i = l.CpuIdx;
-        if (i >= 0 && Sched.Slots[i].SpareImplicit == 0)
+        if (i >= 0 && Sched.Slots[i].SpareImplicit == 0 && Volatile.Read(ref _state) == Running)
         {
             Sched.Slots[i].SpareImplicit = l.Handle;
             Sched.Unschedule(l);
             return;
         }
         if (i >= 0) Sched.Unschedule(l);
-        StashImplicit(l);
+        if (IsDead) LwpFree(l);
+        else StashImplicit(l);
+    }
+
+    /// <summary>
+    /// A halted kernel frees its idle lwps: their handles (strong GC handles, for the hypervisor's
+    /// pointers) would otherwise keep the whole kernel reachable, and its host objects alive.
+    /// </summary>
+    private void FreeIdleLwps()
+    {
+        for (int i = 0; i < Sched.Ncpu; i++)
+        {
+            nint h = Interlocked.Exchange(ref Sched.Slots[i].SpareImplicit, 0);
+            if (h != 0) LwpFree(Lwp.FromHandle(h)!);
+        }
+        while (true)
+        {
+            LockImplicitStash();
+            Lwp? l = _implicitStashCount > 0 ? _implicitStash[--_implicitStashCount] : null;
+            if (l != null) _implicitStash[_implicitStashCount] = null!;
+            Volatile.Write(ref _implicitStashLock, 0);
+            if (l == null) break;
+            LwpFree(l);
+        }
+        while (TryTakePooledIntrLwp() is Lwp il) LwpFree(il);
     }
 
     /// <summary>Frees an lwp; the last one of a (non-kernel, non-default) process ends the process.</summary>

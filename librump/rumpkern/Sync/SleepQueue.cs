@@ -74,7 +74,12 @@ internal sealed class SleepQueue
         _tail = w;
         // A full fence: an interrupter publishes its request, then reads Queue (see Lwp.Interrupt).
         Interlocked.Exchange(ref w.Queue, this);
-        if (_tab != null) Interlocked.Increment(ref _tab.Sleeping);
+        if (_tab != null)
+        {
+            Interlocked.Increment(ref _tab.Sleeping);
+            Interlocked.Increment(ref _tab.Blocks);
+            if (w.Lwp?.Proc.Pid != 0) Interlocked.Increment(ref _tab.SleepingClients);
+        }
     }
 
     private void Unlink(Waiter w)
@@ -84,7 +89,11 @@ internal sealed class SleepQueue
         w.Next = w.Prev = null;
         w.Wchan = null;
         Volatile.Write(ref w.Queue, null);
-        if (_tab != null) Interlocked.Decrement(ref _tab.Sleeping);
+        if (_tab != null)
+        {
+            Interlocked.Decrement(ref _tab.Sleeping);
+            if (w.Lwp?.Proc.Pid != 0) Interlocked.Decrement(ref _tab.SleepingClients);
+        }
     }
 
     /// <summary>Takes <paramref name="w"/> off the queue and wakes it with <paramref name="why"/>. Precondition: locked, w queued here.</summary>
@@ -168,6 +177,10 @@ internal sealed class SleepTab
     private readonly SleepQueue[] _q;
     /// <summary>Threads asleep in this table (diagnostics and tests: "the other thread has blocked").</summary>
     internal int Sleeping;
+    /// <summary>Of those, the ones that are not kernel threads (lwps outside proc0).</summary>
+    internal int SleepingClients;
+    /// <summary>Sleeps so far (diagnostics and tests: "the threads really contended").</summary>
+    internal long Blocks;
 
     internal SleepTab()
     {
