@@ -21,6 +21,8 @@ internal static class CAbi
 {
     private static Kernel? s_default;
     private static int s_booting;
+    /// <summary>rump_boot_setsigmodel's choice, for the next kernel rump_init boots.</summary>
+    internal static int SigModel = Abi.SIGMODEL_RAISE;
 
     public static Kernel? Default => Volatile.Read(ref s_default);
 
@@ -36,7 +38,7 @@ internal static class CAbi
             {
                 k = Default;
                 if (k != null && !k.IsDead) return 0;
-                var cfg = new KernelConfig { Components = Components.Linked() };
+                var cfg = new KernelConfig { Components = Components.Linked(), SigModel = Volatile.Read(ref SigModel) };
                 int e = Kernel.Boot(cfg, out Kernel? nk, out string? why);
                 if (e != 0)
                 {

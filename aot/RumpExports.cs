@@ -89,6 +89,19 @@ internal static unsafe class RumpExports
     }
 
     /// <summary>
+    /// rump_boot_setsigmodel(model): what the kernel does with signals (RUMP_SIGMODEL_*); set
+    /// before rump_init for the kernel it boots, or for the running default kernel.
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "rump_boot_setsigmodel")]
+    private static void rump_boot_setsigmodel(int model)
+    {
+        if (model < Abi.SIGMODEL_PANIC || model > Abi.SIGMODEL_RECORD) return;
+        CAbi.SigModel = model;
+        Kernel? k = K;
+        if (k != null) k.SigModel = model;
+    }
+
+    /// <summary>
     /// The default kernel's panic message, or NULL while it has not panicked. The string belongs to
     /// the library and stays valid until the next rump_init() that boots a new kernel.
     /// </summary>

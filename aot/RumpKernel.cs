@@ -169,6 +169,10 @@ public sealed unsafe class RumpKernel
     public int Setgid(uint gid) => (int)Sys(SysNum.setgid, gid);
     public void Sync() => Sys(SysNum.sync);
     public int Reboot(int howto) => (int)Sys(SysNum.reboot, howto, 0);
+    public int Kill(int pid, int sig) => (int)Sys(SysNum.kill, pid, sig);
+
+    /// <summary>What the kernel does with signals (Abi.SIGMODEL_*).</summary>
+    public int SigModel { get => Kernel.SigModel; set => Kernel.SigModel = value; }
 
     public int Access(string path, int mode)
     {

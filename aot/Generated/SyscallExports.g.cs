@@ -157,6 +157,15 @@ internal static unsafe class SyscallExports
         CAbi.Syscall(SysNum.sync, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_kill")]
+    private static int rump_sys_kill(int pid, int signum)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = pid;
+        a[1] = signum;
+        return (int)CAbi.Syscall(SysNum.kill, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_getppid")]
     private static int rump_sys_getppid()
     {
@@ -403,6 +412,24 @@ internal static unsafe class SyscallExports
         a[1] = uid;
         a[2] = gid;
         return (int)CAbi.Syscall(SysNum.lchown, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_sigpending")]
+    private static int rump_sys_sigpending(nint set)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = set;
+        return (int)CAbi.Syscall(SysNum.sigpending, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_sigprocmask")]
+    private static int rump_sys_sigprocmask(int how, nint set, nint oset)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = how;
+        a[1] = set;
+        a[2] = oset;
+        return (int)CAbi.Syscall(SysNum.sigprocmask, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys___getcwd")]

@@ -19,6 +19,8 @@ public sealed class KernelConfig
     public long MemLimit;
     /// <summary>The components linked in, in any order.</summary>
     public IComponent[] Components = Array.Empty<IComponent>();
+    /// <summary>What the kernel does with signals (RUMP_SIGMODEL_*; NetBSD's default is RAISE).</summary>
+    public int SigModel = Abi.SIGMODEL_RAISE;
 }
 
 /// <summary>
@@ -55,6 +57,10 @@ public sealed partial class Kernel
     internal readonly SleepTab Sleep = new();
     /// <summary>Sleep queues for lock waiters (NetBSD's turnstiles).</summary>
     internal readonly SleepTab Turnstiles = new();
+#if LOCKDEBUG
+    /// <summary>Lock order and ownership checking (LOCKDEBUG builds only).</summary>
+    internal readonly LockDebug LockDebug = new();
+#endif
     /// <summary>The kernel's own process (pid 0): kernel threads run in it.</summary>
     public readonly Proc Proc0;
     /// <summary>The process implicit threads use (pid 1).</summary>
@@ -101,6 +107,7 @@ public sealed partial class Kernel
         Sysctl = new Sysctl(this, cfg.Hostname ?? Param.Get("RUMP_HOSTNAME") ?? Param.String(RumpUserConst.RUMPUSER_PARAM_HOSTNAME, "rump"));
         Callouts = new CalloutQueue(this);
         Softints = new SoftintQueue(this);
+        _sigmodel = cfg.SigModel;
         var vm = new LocalVmspace();
         Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm);
         DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm);

@@ -22,6 +22,7 @@ public sealed class AbiLayoutTests
     private static readonly Dictionary<string, Mirror> Mirrors = new()
     {
         ["rump_timespec"] = new(typeof(RumpTimespec), true),
+        ["rump_sigset"] = new(typeof(RumpSigset), true),
         ["rump_stat"] = new(typeof(RumpStat), true),
         ["rump_dirent"] = new(typeof(RumpDirentHeader), false),
         ["rump_iovec"] = new(typeof(RumpIovec), true),

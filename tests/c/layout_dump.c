@@ -21,6 +21,9 @@ main(void)
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);
 
+	SIZE(rump_sigset);
+	FIELD(rump_sigset, __bits);
+
 	SIZE(rump_stat);
 	FIELD(rump_stat, st_dev);
 	FIELD(rump_stat, st_mode);

@@ -21,6 +21,7 @@ internal sealed record StructSize(string Struct, int Size, int Line);
 internal sealed partial class AbiTable
 {
     public const string ErrnoGroup = "errno";
+    public const string SignalGroup = "signal";
 
     public required IReadOnlyList<AbiConstant> Constants { get; init; }
     public required string StructsText { get; init; }

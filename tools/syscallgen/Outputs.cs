@@ -17,6 +17,7 @@ internal static class Outputs
             new("aot/Generated/SyscallExports.g.cs", SyscallExports.Emit(calls)),
             new("hypercall/src/errtab.inc", ErrnoTable.Emit(abi)),
             new("aot/Generated/HostErrno.g.cs", HostErrnoTable.Emit(abi)),
+            new("hypercall/src/sigtab.inc", SignalTable.Emit(abi)),
         };
         foreach (Faction f in SyscallTable.Factions)
             list.Add(new(f.Path, FactionStubs.Emit(calls, f)));

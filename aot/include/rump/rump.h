@@ -33,6 +33,15 @@ int rump_init(void);
 int rump_getversion(void);
 
 /*
+ * What the kernel does with a signal sent to one of its processes (kill(2)), as
+ * NetBSD's: RUMP_SIGMODEL_PANIC, _IGNORE, _HOST (rumpuser_kill with the pid),
+ * _RAISE (raised in this process: the default), _RECORD (kept pending; it makes
+ * interruptible sleeps of lwps that do not block it end with EINTR, and
+ * sigpending(2) shows it). Call before rump_init, or on the running kernel.
+ */
+void rump_boot_setsigmodel(int model);
+
+/*
  * A new process (a child of the caller's) with one lwp, which becomes the calling
  * thread's context. RUMP_RFFDG copies the descriptor table, RUMP_RFCFDG starts with
  * an empty one, 0 shares the parent's. The previous context is released if it was

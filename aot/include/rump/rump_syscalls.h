@@ -13,71 +13,74 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define RUMP_SYS_read       3
-#define RUMP_SYS_write      4
-#define RUMP_SYS_open       5
-#define RUMP_SYS_close      6
-#define RUMP_SYS_link       9
-#define RUMP_SYS_unlink     10
-#define RUMP_SYS_chdir      12
-#define RUMP_SYS_fchdir     13
-#define RUMP_SYS_chmod      15
-#define RUMP_SYS_chown      16
-#define RUMP_SYS_getpid     20
-#define RUMP_SYS_unmount    22
-#define RUMP_SYS_setuid     23
-#define RUMP_SYS_getuid     24
-#define RUMP_SYS_geteuid    25
-#define RUMP_SYS_access     33
-#define RUMP_SYS_sync       36
-#define RUMP_SYS_getppid    39
-#define RUMP_SYS_dup        41
-#define RUMP_SYS_getegid    43
-#define RUMP_SYS_getgid     47
-#define RUMP_SYS_ioctl      54
-#define RUMP_SYS_symlink    57
-#define RUMP_SYS_readlink   58
-#define RUMP_SYS_umask      60
-#define RUMP_SYS_dup2       90
-#define RUMP_SYS_fcntl      92
-#define RUMP_SYS_fsync      95
-#define RUMP_SYS_readv      120
-#define RUMP_SYS_writev     121
-#define RUMP_SYS_fchown     123
-#define RUMP_SYS_fchmod     124
-#define RUMP_SYS_rename     128
-#define RUMP_SYS_mkdir      136
-#define RUMP_SYS_rmdir      137
-#define RUMP_SYS_pread      173
-#define RUMP_SYS_pwrite     174
-#define RUMP_SYS_setgid     181
-#define RUMP_SYS_lseek      199
-#define RUMP_SYS_truncate   200
-#define RUMP_SYS_ftruncate  201
-#define RUMP_SYS___sysctl   202
-#define RUMP_SYS_reboot     208
-#define RUMP_SYS_lchown     275
-#define RUMP_SYS___getcwd   296
-#define RUMP_SYS_getdents   390
-#define RUMP_SYS_mount      410
-#define RUMP_SYS_stat       439
-#define RUMP_SYS_fstat      440
-#define RUMP_SYS_lstat      441
-#define RUMP_SYS_pipe2      453
-#define RUMP_SYS_linkat     457
-#define RUMP_SYS_renameat   458
-#define RUMP_SYS_mkdirat    461
-#define RUMP_SYS_faccessat  462
-#define RUMP_SYS_fchmodat   463
-#define RUMP_SYS_fchownat   464
-#define RUMP_SYS_fstatat    466
-#define RUMP_SYS_utimensat  467
-#define RUMP_SYS_openat     468
-#define RUMP_SYS_readlinkat 469
-#define RUMP_SYS_symlinkat  470
-#define RUMP_SYS_unlinkat   471
-#define RUMP_SYS_statvfs1   484
-#define RUMP_SYS_fstatvfs1  485
+#define RUMP_SYS_read        3
+#define RUMP_SYS_write       4
+#define RUMP_SYS_open        5
+#define RUMP_SYS_close       6
+#define RUMP_SYS_link        9
+#define RUMP_SYS_unlink      10
+#define RUMP_SYS_chdir       12
+#define RUMP_SYS_fchdir      13
+#define RUMP_SYS_chmod       15
+#define RUMP_SYS_chown       16
+#define RUMP_SYS_getpid      20
+#define RUMP_SYS_unmount     22
+#define RUMP_SYS_setuid      23
+#define RUMP_SYS_getuid      24
+#define RUMP_SYS_geteuid     25
+#define RUMP_SYS_access      33
+#define RUMP_SYS_sync        36
+#define RUMP_SYS_kill        37
+#define RUMP_SYS_getppid     39
+#define RUMP_SYS_dup         41
+#define RUMP_SYS_getegid     43
+#define RUMP_SYS_getgid      47
+#define RUMP_SYS_ioctl       54
+#define RUMP_SYS_symlink     57
+#define RUMP_SYS_readlink    58
+#define RUMP_SYS_umask       60
+#define RUMP_SYS_dup2        90
+#define RUMP_SYS_fcntl       92
+#define RUMP_SYS_fsync       95
+#define RUMP_SYS_readv       120
+#define RUMP_SYS_writev      121
+#define RUMP_SYS_fchown      123
+#define RUMP_SYS_fchmod      124
+#define RUMP_SYS_rename      128
+#define RUMP_SYS_mkdir       136
+#define RUMP_SYS_rmdir       137
+#define RUMP_SYS_pread       173
+#define RUMP_SYS_pwrite      174
+#define RUMP_SYS_setgid      181
+#define RUMP_SYS_lseek       199
+#define RUMP_SYS_truncate    200
+#define RUMP_SYS_ftruncate   201
+#define RUMP_SYS___sysctl    202
+#define RUMP_SYS_reboot      208
+#define RUMP_SYS_lchown      275
+#define RUMP_SYS_sigpending  292
+#define RUMP_SYS_sigprocmask 293
+#define RUMP_SYS___getcwd    296
+#define RUMP_SYS_getdents    390
+#define RUMP_SYS_mount       410
+#define RUMP_SYS_stat        439
+#define RUMP_SYS_fstat       440
+#define RUMP_SYS_lstat       441
+#define RUMP_SYS_pipe2       453
+#define RUMP_SYS_linkat      457
+#define RUMP_SYS_renameat    458
+#define RUMP_SYS_mkdirat     461
+#define RUMP_SYS_faccessat   462
+#define RUMP_SYS_fchmodat    463
+#define RUMP_SYS_fchownat    464
+#define RUMP_SYS_fstatat     466
+#define RUMP_SYS_utimensat   467
+#define RUMP_SYS_openat      468
+#define RUMP_SYS_readlinkat  469
+#define RUMP_SYS_symlinkat   470
+#define RUMP_SYS_unlinkat    471
+#define RUMP_SYS_statvfs1    484
+#define RUMP_SYS_fstatvfs1   485
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,6 +103,7 @@ uid_t rump_sys_getuid(void);
 uid_t rump_sys_geteuid(void);
 int rump_sys_access(const char *, int);
 void rump_sys_sync(void);
+int rump_sys_kill(pid_t, int);
 pid_t rump_sys_getppid(void);
 int rump_sys_dup(int);
 gid_t rump_sys_getegid(void);
@@ -127,6 +131,8 @@ int rump_sys_ftruncate(int, off_t);
 int rump_sys___sysctl(const int *, unsigned int, void *, size_t *, const void *, size_t);
 int rump_sys_reboot(int, char *);
 int rump_sys_lchown(const char *, uid_t, gid_t);
+int rump_sys_sigpending(struct rump_sigset *);
+int rump_sys_sigprocmask(int, const struct rump_sigset *, struct rump_sigset *);
 int rump_sys___getcwd(char *, size_t);
 int rump_sys_getdents(int, char *, size_t);
 int rump_sys_mount(const char *, const char *, int, void *, size_t);

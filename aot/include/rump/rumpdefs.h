@@ -115,6 +115,55 @@
 /* errno_limit */
 #define RUMP_ELAST                      98
 
+/* signal */
+#define RUMP_SIGHUP                     1
+#define RUMP_SIGINT                     2
+#define RUMP_SIGQUIT                    3
+#define RUMP_SIGILL                     4
+#define RUMP_SIGTRAP                    5
+#define RUMP_SIGABRT                    6
+#define RUMP_SIGEMT                     7
+#define RUMP_SIGFPE                     8
+#define RUMP_SIGKILL                    9
+#define RUMP_SIGBUS                     10
+#define RUMP_SIGSEGV                    11
+#define RUMP_SIGSYS                     12
+#define RUMP_SIGPIPE                    13
+#define RUMP_SIGALRM                    14
+#define RUMP_SIGTERM                    15
+#define RUMP_SIGURG                     16
+#define RUMP_SIGSTOP                    17
+#define RUMP_SIGTSTP                    18
+#define RUMP_SIGCONT                    19
+#define RUMP_SIGCHLD                    20
+#define RUMP_SIGTTIN                    21
+#define RUMP_SIGTTOU                    22
+#define RUMP_SIGIO                      23
+#define RUMP_SIGXCPU                    24
+#define RUMP_SIGXFSZ                    25
+#define RUMP_SIGVTALRM                  26
+#define RUMP_SIGPROF                    27
+#define RUMP_SIGWINCH                   28
+#define RUMP_SIGINFO                    29
+#define RUMP_SIGUSR1                    30
+#define RUMP_SIGUSR2                    31
+#define RUMP_SIGPWR                     32
+
+/* signal_limit */
+#define RUMP_NSIG                       64
+
+/* sigmodel */
+#define RUMP_SIGMODEL_PANIC             0
+#define RUMP_SIGMODEL_IGNORE            1
+#define RUMP_SIGMODEL_HOST              2
+#define RUMP_SIGMODEL_RAISE             3
+#define RUMP_SIGMODEL_RECORD            4
+
+/* sigprocmask */
+#define RUMP_SIG_BLOCK                  1
+#define RUMP_SIG_UNBLOCK                2
+#define RUMP_SIG_SETMASK                3
+
 /* kerrno */
 #define RUMP_EJUSTRETURN                (-2)
 #define RUMP_ERESTART                   (-3)
@@ -405,6 +454,11 @@ struct rump_timespec {
 	long		tv_nsec;
 };
 
+/* sigset_t: signal n is bit (n - 1) % 32 of __bits[(n - 1) / 32]. */
+struct rump_sigset {
+	uint32_t	__bits[4];
+};
+
 struct rump_stat {
 	uint64_t	st_dev;		/* dev_t */
 	uint32_t	st_mode;	/* mode_t */
@@ -511,6 +565,7 @@ struct rump_iso_args {
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
 _Static_assert(sizeof(struct rump_timespec) == 16, "struct rump_timespec must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sigset) == 16, "struct rump_sigset must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_stat) == 152, "struct rump_stat must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_dirent) == 528, "struct rump_dirent must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_iovec) == 16, "struct rump_iovec must match NetBSD amd64");

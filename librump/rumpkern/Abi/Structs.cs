@@ -14,6 +14,16 @@ public struct RumpTimespec
     public long tv_nsec;
 }
 
+/// <summary>NetBSD sigset_t: signal n is bit (n - 1) % 32 of word (n - 1) / 32.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RumpSigset
+{
+    public fixed uint __bits[4];
+
+    /// <summary>Signals 1..64 as bits 0..63 (the kernel's representation).</summary>
+    public ulong Low64 { get => __bits[0] | (ulong)__bits[1] << 32; set { __bits[0] = (uint)value; __bits[1] = (uint)(value >> 32); __bits[2] = 0; __bits[3] = 0; } }
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct RumpStat
 {

@@ -111,6 +111,55 @@ public static partial class Abi
     // errno_limit
     public const int ELAST = 98;
 
+    // signal
+    public const int SIGHUP = 1;
+    public const int SIGINT = 2;
+    public const int SIGQUIT = 3;
+    public const int SIGILL = 4;
+    public const int SIGTRAP = 5;
+    public const int SIGABRT = 6;
+    public const int SIGEMT = 7;
+    public const int SIGFPE = 8;
+    public const int SIGKILL = 9;
+    public const int SIGBUS = 10;
+    public const int SIGSEGV = 11;
+    public const int SIGSYS = 12;
+    public const int SIGPIPE = 13;
+    public const int SIGALRM = 14;
+    public const int SIGTERM = 15;
+    public const int SIGURG = 16;
+    public const int SIGSTOP = 17;
+    public const int SIGTSTP = 18;
+    public const int SIGCONT = 19;
+    public const int SIGCHLD = 20;
+    public const int SIGTTIN = 21;
+    public const int SIGTTOU = 22;
+    public const int SIGIO = 23;
+    public const int SIGXCPU = 24;
+    public const int SIGXFSZ = 25;
+    public const int SIGVTALRM = 26;
+    public const int SIGPROF = 27;
+    public const int SIGWINCH = 28;
+    public const int SIGINFO = 29;
+    public const int SIGUSR1 = 30;
+    public const int SIGUSR2 = 31;
+    public const int SIGPWR = 32;
+
+    // signal_limit
+    public const int NSIG = 64;
+
+    // sigmodel
+    public const int SIGMODEL_PANIC = 0;
+    public const int SIGMODEL_IGNORE = 1;
+    public const int SIGMODEL_HOST = 2;
+    public const int SIGMODEL_RAISE = 3;
+    public const int SIGMODEL_RECORD = 4;
+
+    // sigprocmask
+    public const int SIG_BLOCK = 1;
+    public const int SIG_UNBLOCK = 2;
+    public const int SIG_SETMASK = 3;
+
     // kerrno
     public const int EJUSTRETURN = -2;
     public const int ERESTART = -3;

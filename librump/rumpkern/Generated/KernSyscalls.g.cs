@@ -37,6 +37,10 @@ static unsafe partial class KernSyscalls
     private static int sys_geteuid(Lwp l, ref SyscallArgs a, out long rv)
         => Geteuid(l, out rv);
 
+    // 37 kill: int kill(pid_t pid, int signum);
+    private static int sys_kill(Lwp l, ref SyscallArgs a, out long rv)
+        => Kill(l, (int)a[0], (int)a[1], out rv);
+
     // 39 getppid: pid_t getppid(void);
     private static int sys_getppid(Lwp l, ref SyscallArgs a, out long rv)
         => Getppid(l, out rv);
@@ -97,6 +101,14 @@ static unsafe partial class KernSyscalls
     private static int sys_reboot(Lwp l, ref SyscallArgs a, out long rv)
         => Reboot(l, (int)a[0], new UserPtr(a[1]), out rv);
 
+    // 292 __sigpending14: int sigpending(struct rump_sigset *set);
+    private static int sys_sigpending(Lwp l, ref SyscallArgs a, out long rv)
+        => Sigpending(l, new UserPtr(a[0]), out rv);
+
+    // 293 __sigprocmask14: int sigprocmask(int how, const struct rump_sigset *set, struct rump_sigset *oset);
+    private static int sys_sigprocmask(Lwp l, ref SyscallArgs a, out long rv)
+        => Sigprocmask(l, (int)a[0], new UserPtr(a[1]), new UserPtr(a[2]), out rv);
+
     // 440 __fstat50: int fstat(int fd, struct rump_stat *sb);
     private static int sys_fstat(Lwp l, ref SyscallArgs a, out long rv)
         => Fstat(l, (int)a[0], new UserPtr(a[1]), out rv);
@@ -114,6 +126,7 @@ static unsafe partial class KernSyscalls
         t.Register(SysNum.setuid, &sys_setuid);
         t.Register(SysNum.getuid, &sys_getuid);
         t.Register(SysNum.geteuid, &sys_geteuid);
+        t.Register(SysNum.kill, &sys_kill);
         t.Register(SysNum.getppid, &sys_getppid);
         t.Register(SysNum.dup, &sys_dup);
         t.Register(SysNum.getegid, &sys_getegid);
@@ -129,6 +142,8 @@ static unsafe partial class KernSyscalls
         t.Register(SysNum.lseek, &sys_lseek);
         t.Register(SysNum.__sysctl, &sys___sysctl);
         t.Register(SysNum.reboot, &sys_reboot);
+        t.Register(SysNum.sigpending, &sys_sigpending);
+        t.Register(SysNum.sigprocmask, &sys_sigprocmask);
         t.Register(SysNum.fstat, &sys_fstat);
         t.Register(SysNum.pipe2, &sys_pipe2);
     }

@@ -24,6 +24,7 @@ public static class SysNum
     public const int geteuid = 25;
     public const int access = 33;
     public const int sync = 36;
+    public const int kill = 37;
     public const int getppid = 39;
     public const int dup = 41;
     public const int getegid = 43;
@@ -51,6 +52,8 @@ public static class SysNum
     public const int __sysctl = 202;
     public const int reboot = 208;
     public const int lchown = 275;
+    public const int sigpending = 292;
+    public const int sigprocmask = 293;
     public const int __getcwd = 296;
     public const int getdents = 390;
     public const int mount = 410;
@@ -97,6 +100,7 @@ public static class SyscallInfo
         SysNum.geteuid => "geteuid",
         SysNum.access => "access",
         SysNum.sync => "sync",
+        SysNum.kill => "kill",
         SysNum.getppid => "getppid",
         SysNum.dup => "dup",
         SysNum.getegid => "getegid",
@@ -124,6 +128,8 @@ public static class SyscallInfo
         SysNum.__sysctl => "__sysctl",
         SysNum.reboot => "reboot",
         SysNum.lchown => "lchown",
+        SysNum.sigpending => "sigpending",
+        SysNum.sigprocmask => "sigprocmask",
         SysNum.__getcwd => "__getcwd",
         SysNum.getdents => "getdents",
         SysNum.mount => "mount",
@@ -168,6 +174,7 @@ public static class SyscallInfo
         SysNum.geteuid => 0,
         SysNum.access => 2,
         SysNum.sync => 0,
+        SysNum.kill => 2,
         SysNum.getppid => 0,
         SysNum.dup => 1,
         SysNum.getegid => 0,
@@ -195,6 +202,8 @@ public static class SyscallInfo
         SysNum.__sysctl => 6,
         SysNum.reboot => 2,
         SysNum.lchown => 3,
+        SysNum.sigpending => 1,
+        SysNum.sigprocmask => 3,
         SysNum.__getcwd => 2,
         SysNum.getdents => 3,
         SysNum.mount => 5,

@@ -57,6 +57,12 @@ public sealed class Lwp
     /// away): its interruptible sleeps end with EINTR until it leaves the kernel.
     /// </summary>
     internal int IntrPending;
+    /// <summary>Signals this lwp blocks (sigprocmask): signal n is bit n - 1. Its own thread changes it.</summary>
+    internal ulong SigMask;
+#if LOCKDEBUG
+    /// <summary>The kernel locks this lwp holds, with their classes (LockDebug).</summary>
+    internal readonly System.Collections.Generic.List<(object Lock, string Class)> HeldLocks = new();
+#endif
 
     internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
     {
@@ -76,8 +82,8 @@ public sealed class Lwp
         if (Handle != 0) { GCHandle<Lwp>.FromIntPtr(Handle).Dispose(); Handle = 0; }
     }
 
-    /// <summary>Is an interruptible sleep of this lwp to end with EINTR?</summary>
-    internal bool Interrupted => Volatile.Read(ref IntrPending) != 0;
+    /// <summary>Is an interruptible sleep of this lwp to end with EINTR? When it was interrupted, or a signal it does not block is pending.</summary>
+    internal bool Interrupted => Volatile.Read(ref IntrPending) != 0 || (Volatile.Read(ref Proc.SigPending) & ~SigMask) != 0;
 
     /// <summary>
     /// Asks the lwp to stop sleeping: its current or next interruptible sleep ends with EINTR (and

@@ -159,6 +159,16 @@ public sealed partial class Kernel
         return p;
     }
 
+    /// <summary>The processes now (a copy).</summary>
+    internal Proc[] ProcSnapshot()
+    {
+        _procLock.Enter();
+        var a = new Proc[_procs.Count];
+        _procs.Values.CopyTo(a, 0);
+        _procLock.Exit();
+        return a;
+    }
+
     public int ProcCount { get { _procLock.Enter(); int n = _procs.Count; _procLock.Exit(); return n; } }
 
     /// <summary>The lwp behind an opaque pointer handed out by <see cref="CurlwpHandle"/>; null for 0.</summary>

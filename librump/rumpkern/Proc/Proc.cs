@@ -26,6 +26,8 @@ public sealed class Proc
     private readonly object?[] _specific;
     private int _nextLid = 1;
     internal bool Exiting;
+    /// <summary>Signals recorded for the process (RECORD model): signal n is bit n - 1.</summary>
+    internal ulong SigPending;
 
     internal Proc(Kernel k, int pid, Proc? parent, Cred cred, Filedesc fd, Vmspace vm)
     {

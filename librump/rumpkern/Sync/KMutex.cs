@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Rump.Kern;
@@ -16,21 +17,51 @@ public sealed class KMutex
 {
     private int _state;
     private readonly Kernel _k;
+#if LOCKDEBUG
+    /// <summary>The lock's class for LockDebug: where it was made.</summary>
+    private readonly string _class;
+#endif
 
-    public KMutex(Kernel k) { _k = k; }
+    /// <summary>A mutex of <paramref name="k"/>; the caller's file and line name its class for lock debugging.</summary>
+    public KMutex(Kernel k, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        _k = k;
+#if LOCKDEBUG
+        _class = LockDebug.Class(file, line);
+#endif
+    }
 
     public bool IsHeld => Volatile.Read(ref _state) != 0;
 
     public void Enter()
     {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: false);
+#endif
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
             EnterSlow();
+#if LOCKDEBUG
+        _k.LockDebug.Acquired(_k, this, _class);
+#endif
     }
 
-    public bool TryEnter() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+    public bool TryEnter()
+    {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: true);
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) return false;
+        _k.LockDebug.Acquired(_k, this, _class);
+        return true;
+#else
+        return Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+#endif
+    }
 
     public void Exit()
     {
+#if LOCKDEBUG
+        _k.LockDebug.Releasing(_k, this, _class);
+#endif
         if (Interlocked.Exchange(ref _state, 0) == 2)
             WakeOne();
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Rump.Kern;
@@ -19,8 +20,18 @@ public sealed class KRwLock
     private int _writersWaiting;
     private int _sleepers;
     private readonly Kernel _k;
+#if LOCKDEBUG
+    private readonly string _class;
+#endif
 
-    public KRwLock(Kernel k) { _k = k; }
+    /// <summary>A reader/writer lock of <paramref name="k"/>; the caller's file and line name its class for lock debugging.</summary>
+    public KRwLock(Kernel k, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        _k = k;
+#if LOCKDEBUG
+        _class = LockDebug.Class(file, line);
+#endif
+    }
 
     public bool WriteHeld => Volatile.Read(ref _state) == -1;
     public bool ReadHeld => Volatile.Read(ref _state) > 0;
@@ -35,18 +46,43 @@ public sealed class KRwLock
 
     public void EnterRead()
     {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: false);
+#endif
         if (!TryRead()) Sleep(write: false);
+#if LOCKDEBUG
+        _k.LockDebug.Acquired(_k, this, _class);
+#endif
     }
 
     public void EnterWrite()
     {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: false);
+#endif
         if (!TryWrite()) Sleep(write: true);
+#if LOCKDEBUG
+        _k.LockDebug.Acquired(_k, this, _class);
+#endif
     }
 
-    public bool TryEnterWrite() => TryWrite();
+    public bool TryEnterWrite()
+    {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: true);
+        if (!TryWrite()) return false;
+        _k.LockDebug.Acquired(_k, this, _class);
+        return true;
+#else
+        return TryWrite();
+#endif
+    }
 
     public void Exit()
     {
+#if LOCKDEBUG
+        _k.LockDebug.Releasing(_k, this, _class);
+#endif
         if (Volatile.Read(ref _state) == -1)
             Interlocked.Exchange(ref _state, 0);
         else
