@@ -410,6 +410,156 @@ public class FsuTests
         Assert.That((ch.rc, ch.stdout.StartsWith("usage: fsu cp")), Is.EqualTo((0, true)));
     }
 
+    // ---- damaged images: directory cycles ----
+
+    /// <summary>fsu on its own thread; fails the test if it does not finish (a cycle walked forever).</summary>
+    private static (int rc, string stdout, string stderr) FsuWithin(TimeSpan limit, params string[] args)
+    {
+        (int, string, string) r = default;
+        Exception? failed = null;
+        var t = new System.Threading.Thread(() => { try { r = Fsu(args); } catch (Exception e) { failed = e; } }) { IsBackground = true };
+        t.Start();
+        Assert.That(t.Join(limit), Is.True, "fsu " + string.Join(' ', args) + ": expected to finish within " + limit.TotalSeconds + " s, still running");
+        Assert.That(failed, Is.Null, "fsu " + string.Join(' ', args) + " threw");
+        return r;
+    }
+
+    private static readonly TimeSpan CycleLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Asserts a recursive command on a damaged image finished with status 1, reported each bad
+    /// entry (as a cycle, or as the driver's refusal of it) and showed nothing below it.
+    /// </summary>
+    private static void AssertCycleReported((int rc, string stdout, string stderr) r, string what, params string[] badPaths)
+    {
+        Assert.That(r.rc, Is.EqualTo(1), what + ": exit status; stderr: " + r.stderr);
+        foreach (string bad in badPaths)
+        {
+            bool reported = r.stderr.Contains(": " + bad + ": directory causes a cycle") || r.stderr.Contains(": " + bad + ": Input/output error");
+            Assert.That(reported, Is.True, what + ": expected \"" + bad + ": directory causes a cycle\" (or the driver's EIO) on stderr, got: " + r.stderr);
+            Assert.That(r.stdout, Does.Not.Contain(bad + "/"), what + ": nothing below " + bad + " may be listed");
+        }
+    }
+
+    /// <summary>The inode's blocks as debugfs lists them.</summary>
+    private static List<long> DebugfsBlocks(string img, string path)
+    {
+        var b = Tool("debugfs", "-R", "blocks " + path, img);
+        Assert.That(b.rc, Is.EqualTo(0), "debugfs blocks: " + b.stderr);
+        return b.stdout.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToList();
+    }
+
+    /// <summary>
+    /// An ext2 image (1 KiB blocks) made by mke2fs with two cycles: the root's ".." record renamed
+    /// to "xx" (two bytes: an entry of the root naming the root), and debugfs's link of /docs into
+    /// /docs/deep as "up" (an entry naming its grandparent).
+    /// </summary>
+    private string Ext2CycleImage()
+    {
+        string img = Ext2Image("cycle.img");
+        long root = DebugfsBlocks(img, "/")[0];
+        using (var f = new FileStream(img, FileMode.Open, FileAccess.ReadWrite))
+        {
+            // "." is 12 bytes at 0; ".." starts at 12, its name at 12 + 8.
+            f.Position = root * 1024 + 12 + 8;
+            Assert.That(f.ReadByte() == '.' && f.ReadByte() == '.', "the root block's second record is \"..\"");
+            f.Position = root * 1024 + 12 + 8;
+            f.Write("xx"u8);
+        }
+        var l = Tool("debugfs", "-w", "-R", "link /docs /docs/deep/up", img);
+        Assert.That(l.rc, Is.EqualTo(0), "debugfs link: " + l.stderr);
+        var ls = Tool("debugfs", "-R", "ls -p /docs/deep", img);
+        Assert.That(ls.stdout, Does.Contain("/up/"), "debugfs must show the new entry: " + ls.stdout + ls.stderr);
+        return img;
+    }
+
+    [Test]
+    public void Mke2fs_Debugfs_DirectoryEntriesNamingAncestors_RecursiveCommandsReportTheCycleAndGoOn()
+    {
+        string img = Ext2CycleImage();
+        var find = FsuWithin(CycleLimit, "find", img, "/");
+        AssertCycleReported(find, "find", "/xx", "/docs/deep/up");
+        Assert.That(Lines(find.stdout), Does.Contain("/docs/deep/er/est.dat").And.Contain("/hello.txt"), "find goes on after the cycles");
+
+        var ls = FsuWithin(CycleLimit, "ls", "-R", img, "/");
+        AssertCycleReported(ls, "ls -R", "/xx", "/docs/deep/up");
+        Assert.That(ls.stdout, Does.Contain("/docs/deep/er:"), "ls -R goes on after the cycles");
+
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(outDir);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/docs", outDir);
+        AssertCycleReported(cp, "cp -r", "/docs/deep/up");
+        Assert.That(File.ReadAllBytes(Path.Combine(outDir, "docs/deep/er/est.dat")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "docs/deep/er/est.dat"))),
+            "cp -r copies what is not in the cycle");
+        Assert.That(Directory.Exists(Path.Combine(outDir, "docs/deep/up/deep")), Is.False, "cp -r must not copy through the cycle");
+
+        // diff enters only names both sides have.
+        Directory.CreateDirectory(Path.Combine(_tree, "docs/deep/up"));
+        var diff = FsuWithin(CycleLimit, "diff", img, "/docs", Path.Combine(_tree, "docs"));
+        AssertCycleReported(diff, "diff", "/docs/deep/up");
+
+        var rm = FsuWithin(CycleLimit, "rm", "-r", img, "/docs");
+        AssertCycleReported(rm, "rm -r", "/docs/deep/up");
+        var after = Fsu("find", img, "/docs");
+        Assert.That(Lines(after.stdout), Does.Not.Contain("/docs/deep/er/est.dat"), "rm -r removes what is not in the cycle");
+    }
+
+    /// <summary>Offset of the record named <paramref name="name"/> (ISO identifier without ";1", any case) in a directory extent.</summary>
+    private static int IsoRecord(byte[] img, uint extent, uint size, string name)
+    {
+        for (long p = extent * 2048L, end = p + size; p < end;)
+        {
+            int len = img[p];
+            if (len == 0) { p = (p / 2048 + 1) * 2048; continue; }
+            string id = Encoding.ASCII.GetString(img, (int)p + 33, img[p + 32]);
+            int semi = id.IndexOf(';');
+            if (string.Equals(semi < 0 ? id : id[..semi], name, StringComparison.OrdinalIgnoreCase)) return (int)p;
+            p += len;
+        }
+        Assert.Fail("no record " + name + " in the directory at extent " + extent);
+        return -1;
+    }
+
+    private static (uint extent, uint size) IsoExtent(byte[] img, int rec) =>
+        (BitConverter.ToUInt32(img, rec + 2), BitConverter.ToUInt32(img, rec + 10));
+
+    private static void IsoBoth32(byte[] img, int at, uint v)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(img.AsSpan(at), v);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(img.AsSpan(at + 4), v);
+    }
+
+    [Test]
+    public void Xorriso_DirectoryRecordNamingAnAncestor_RecursiveCommandsReportTheCycleAndGoOn()
+    {
+        // Rock Ridge only, so that there is one directory tree to damage.
+        string img = Path.Combine(_dir, "cycle.iso");
+        var x = Tool("xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", img, _tree);
+        Assert.That(x.rc, Is.EqualTo(0), "xorriso: " + x.stderr);
+        byte[] b = File.ReadAllBytes(img);
+        var root = IsoExtent(b, 16 * 2048 + 156);
+        var docs = IsoExtent(b, IsoRecord(b, root.extent, root.size, "docs"));
+        var deep = IsoExtent(b, IsoRecord(b, docs.extent, docs.size, "deep"));
+        int er = IsoRecord(b, deep.extent, deep.size, "er");
+        // /docs/deep/er now names /docs.
+        IsoBoth32(b, er + 2, docs.extent);
+        IsoBoth32(b, er + 10, docs.size);
+        File.WriteAllBytes(img, b);
+
+        var find = FsuWithin(CycleLimit, "find", img, "/");
+        AssertCycleReported(find, "find", "/docs/deep/er");
+        Assert.That(Lines(find.stdout), Does.Contain("/docs/ünïcödé.txt").And.Contain("/hello.txt"), "find goes on after the cycle");
+        var ls = FsuWithin(CycleLimit, "ls", "-R", img, "/");
+        AssertCycleReported(ls, "ls -R", "/docs/deep/er");
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(outDir);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/", outDir);
+        AssertCycleReported(cp, "cp -r", "/docs/deep/er");
+        Assert.That(File.ReadAllBytes(Path.Combine(outDir, "big.bin")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "big.bin"))));
+        var diff = FsuWithin(CycleLimit, "diff", img, "/docs", Path.Combine(_tree, "docs"));
+        AssertCycleReported(diff, "diff", "/docs/deep/er");
+    }
+
     [Test]
     public void Glob_Matches()
     {

@@ -23,7 +23,7 @@ internal static class CopyOutCommand
         if (ctx.ShowProgress)
         {
             long total = 0;
-            foreach (string src in sources) total += job.Measure(ImageSession.KPath(src), 0);
+            foreach (string src in sources) total += job.Measure(ImageSession.KPath(src), new Ancestors());
             job.Progress = new Progress(ctx.Err, total);
         }
         int rc = Fsu.Ok;
@@ -49,16 +49,20 @@ internal static class CopyOutCommand
 
         public Job(Context ctx, ImageSession s, bool r, bool p) { _ctx = ctx; _s = s; _recursive = r; _preserve = p; }
 
-        /// <summary>Bytes under a path (for the progress bar); depth-bounded against directory cycles.</summary>
-        public long Measure(string kp, int depth)
+        /// <summary>Bytes under a path (for the progress bar); a directory cycle is left for the copy to report.</summary>
+        public long Measure(string kp, Ancestors ancestors)
         {
-            if (_s.Lstat(kp, out RumpStat st) < 0 || depth > 64) return 0;
+            if (_s.Lstat(kp, out RumpStat st) < 0) return 0;
             if (!ImageSession.IsDir(st)) return ImageSession.IsReg(st) ? st.st_size : 0;
-            if (!_recursive || _s.List(kp, out List<string> names) < 0) return 0;
+            if (!_recursive || !ancestors.EnterQuietly(st)) return 0;
             long t = 0;
-            foreach (string n in names) t += Measure(kp + "/" + n, depth + 1);
+            if (_s.List(kp, out List<string> names) == 0)
+                foreach (string n in names) t += Measure(kp + "/" + n, ancestors);
+            ancestors.Leave(st);
             return t;
         }
+
+        private readonly Ancestors _ancestors = new();
 
         public int Copy(string path, string kp, in RumpStat st, string host)
         {
@@ -90,20 +94,24 @@ internal static class CopyOutCommand
         private int CopyDir(string path, string kp, in RumpStat st, string host)
         {
             if (!_recursive) return _ctx.Fail(path, "Is a directory (not copied; use -r)");
-            Directory.CreateDirectory(host);
-            int e = _s.List(kp, out List<string> names);
-            if (e < 0) return _ctx.Fail(path, -e);
-            int rc = 0;
-            foreach (string n in names)
+            if (!_ancestors.Enter(_ctx, path, st)) return Fsu.Failed;
+            try
             {
-                string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
-                e = _s.Lstat(ckp, out RumpStat cst);
-                if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
-                if (ImageSession.IsDir(cst) && cst.st_ino == st.st_ino && cst.st_dev == st.st_dev) { rc = _ctx.Fail(cp, Abi.ELOOP); continue; }
-                if (Copy(cp, ckp, cst, Path.Combine(host, n)) != 0) rc = Fsu.Failed;
+                Directory.CreateDirectory(host);
+                int e = _s.List(kp, out List<string> names);
+                if (e < 0) return _ctx.Fail(path, -e);
+                int rc = 0;
+                foreach (string n in names)
+                {
+                    string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                    e = _s.Lstat(ckp, out RumpStat cst);
+                    if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
+                    if (Copy(cp, ckp, cst, Path.Combine(host, n)) != 0) rc = Fsu.Failed;
+                }
+                if (_preserve) Preserve(host, st, isDir: true);
+                return rc;
             }
-            if (_preserve) Preserve(host, st, isDir: true);
-            return rc;
+            finally { _ancestors.Leave(st); }
         }
 
         private static void Preserve(string host, in RumpStat st, bool isDir)

@@ -18,7 +18,7 @@ internal static class DiffCommand
     {
         if (a.Operands.Count != 2) { ctx.Err.WriteLine("usage: fsu diff IMAGE[@PART] PATH HOSTPATH"); return Fsu.Usage; }
         var d = new Differ(ctx, s);
-        d.Compare(a.Operands[0], ImageSession.KPath(a.Operands[0]), a.Operands[1], 0);
+        d.Compare(a.Operands[0], ImageSession.KPath(a.Operands[0]), a.Operands[1]);
         return d.Different || d.Failed ? Fsu.Failed : Fsu.Ok;
     });
 
@@ -27,6 +27,7 @@ internal static class DiffCommand
         private readonly Context _ctx;
         private readonly ImageSession _s;
         public bool Different, Failed;
+        private readonly Ancestors _ancestors = new();
 
         public Differ(Context ctx, ImageSession s) { _ctx = ctx; _s = s; }
 
@@ -34,7 +35,7 @@ internal static class DiffCommand
 
         private void Say(string line) { _ctx.Out.WriteLine(line); Different = true; }
 
-        public void Compare(string path, string kp, string host, int depth)
+        public void Compare(string path, string kp, string host)
         {
             int e = _s.Lstat(kp, out RumpStat st);
             if (e < 0) { _ctx.Fail(path, -e); Failed = true; return; }
@@ -51,8 +52,14 @@ internal static class DiffCommand
                 return;
             }
             if (hostFile) { CompareFiles(path, kp, st, host, hi.Length); return; }
-            if (depth > 256) { _ctx.Fail(path, Abi.ELOOP); Failed = true; return; }
-            e = _s.List(kp, out List<string> inImage);
+            if (!_ancestors.Enter(_ctx, path, st)) { Failed = true; return; }
+            try { CompareDirs(path, kp, host); }
+            finally { _ancestors.Leave(st); }
+        }
+
+        private void CompareDirs(string path, string kp, string host)
+        {
+            int e = _s.List(kp, out List<string> inImage);
             if (e < 0) { _ctx.Fail(path, -e); Failed = true; return; }
             var onHost = new List<string>();
             foreach (string c in Directory.GetFileSystemEntries(host)) onHost.Add(Path.GetFileName(c));
@@ -62,7 +69,7 @@ internal static class DiffCommand
             foreach (string n in inImage)
             {
                 if (!hostSet.Contains(n)) { Say("Only in " + Img(path) + ": " + n); continue; }
-                Compare(ImageSession.Join(path, n), kp + "/" + n, Path.Combine(host, n), depth + 1);
+                Compare(ImageSession.Join(path, n), kp + "/" + n, Path.Combine(host, n));
             }
             foreach (string n in onHost)
                 if (!imgSet.Contains(n)) Say("Only in " + host + ": " + n);
