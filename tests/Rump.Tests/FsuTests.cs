@@ -560,6 +560,81 @@ public class FsuTests
         AssertCycleReported(diff, "diff", "/docs/deep/er");
     }
 
+    // ---- damaged images: what the kernel returns must never end a tool ----
+
+    /// <summary>Renames entry <paramref name="name"/> of an ext2 directory (1 KiB blocks) in place to bytes of the same length.</summary>
+    private static void RenameExt2Entry(string img, string dir, string name, byte[] to)
+    {
+        Assert.That(to.Length, Is.EqualTo(name.Length));
+        long blk = DebugfsBlocks(img, dir)[0];
+        byte[] b = new byte[1024];
+        using var f = new FileStream(img, FileMode.Open, FileAccess.ReadWrite);
+        f.Position = blk * 1024;
+        f.ReadExactly(b);
+        for (int off = 0; off + 8 <= 1024;)
+        {
+            int rec = BitConverter.ToUInt16(b, off + 4), nl = b[off + 6];
+            if (rec < 8) break;
+            if (nl == name.Length && Encoding.ASCII.GetString(b, off + 8, nl) == name)
+            {
+                f.Position = blk * 1024 + off + 8;
+                f.Write(to);
+                return;
+            }
+            off += rec;
+        }
+        Assert.Fail("no entry " + name + " in " + dir);
+    }
+
+    /// <summary>
+    /// A NUL byte in a symbolic link's target (ext2: in the inode; Rock Ridge: in an SL component),
+    /// and a name that holds '/' ("../..", which would lead out of the destination): cp -r reports
+    /// each, copies everything else, and ends with status 1 instead of an unhandled exception.
+    /// </summary>
+    [Test]
+    public void Mke2fs_Xorriso_NulInLinkTargetAndSlashInName_CpReportsAndGoesOn()
+    {
+        AddLinks();
+        string img = Ext2Image();
+        // "hell" of the fast symlink's "hello.txt" becomes "he\0l".
+        var sif = Tool("debugfs", "-w", "-R", "sif /link block[0] 0x6c006568", img);
+        Assert.That(sif.rc, Is.EqualTo(0), "debugfs sif: " + sif.stderr);
+        RenameExt2Entry(img, "/", "empty", "../.."u8.ToArray());
+
+        string dest = Path.Combine(_dir, "out", "in");
+        Directory.CreateDirectory(dest);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/", dest);
+        Assert.That(cp.rc, Is.EqualTo(1), "cp -r: exit status; stderr: " + cp.stderr);
+        Assert.That(cp.stderr, Does.Contain(": /link: ").And.Contain("NUL"), "the bad link is reported");
+        Assert.That(cp.stderr, Does.Contain(": /../..: ").And.Contain("'/'"), "the bad name is reported");
+        Assert.That(Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal),
+            Is.EqualTo(new[] { "ext2.img", "out", "tree" }), "nothing may be written outside the destination");
+        Assert.That(File.ReadAllBytes(Path.Combine(dest, "docs/deep/er/est.dat")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "docs/deep/er/est.dat"))));
+        Assert.That(new FileInfo(Path.Combine(dest, "docs/up")).LinkTarget, Is.EqualTo("../docs/deep"), "good links are copied");
+        var ls = FsuWithin(CycleLimit, "ls", "-laR", img, "/");
+        Assert.That(ls.rc, Is.EqualTo(1), "ls -laR: the bad name is an error; stderr: " + ls.stderr);
+        Assert.That(ls.stdout, Does.Contain("link -> he\\x00lo.txt"), "ls -l shows the NUL of a link target escaped");
+        var diff = FsuWithin(CycleLimit, "diff", img, "/", _tree);
+        Assert.That(diff.rc, Is.EqualTo(1), "diff: " + diff.stderr);
+
+        // Rock Ridge: the same NUL in the SL component of "link".
+        string iso = IsoImage();
+        byte[] b = File.ReadAllBytes(iso);
+        var root = IsoExtent(b, 16 * 2048 + 156);
+        int at = -1;
+        for (long p = root.extent * 2048L; p + 16 < root.extent * 2048L + root.size && at < 0; p++)
+            if (b[p] == 'S' && b[p + 1] == 'L' && b[p + 3] == 1 && Encoding.ASCII.GetString(b, (int)p + 7, 9) == "hello.txt") at = (int)p + 7 + 2;
+        Assert.That(at, Is.GreaterThan(0), "the SL entry of /link");
+        b[at] = 0;
+        File.WriteAllBytes(iso, b);
+        string dest2 = Path.Combine(_dir, "out2");
+        Directory.CreateDirectory(dest2);
+        var cp2 = FsuWithin(CycleLimit, "cp", "-r", iso, "/", dest2);
+        Assert.That(cp2.rc, Is.EqualTo(1), "cp -r (ISO): exit status; stderr: " + cp2.stderr);
+        Assert.That(cp2.stderr, Does.Contain(": /link: ").And.Contain("NUL"));
+        Assert.That(File.ReadAllBytes(Path.Combine(dest2, "big.bin")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "big.bin"))));
+    }
+
     [Test]
     public void Glob_Matches()
     {

@@ -34,7 +34,7 @@ internal static class CopyOutCommand
             if (e < 0) { rc = ctx.Fail(src, -e); continue; }
             string name = ImageSession.BaseName(src);
             string target = destIsDir && name.Length > 0 ? Path.Combine(dest, name) : dest;
-            if (job.Copy(src, kp, st, target) != 0) rc = Fsu.Failed;
+            if (ctx.Guard(src, () => job.Copy(src, kp, st, target)) != 0) rc = Fsu.Failed;
         }
         job.Progress?.Finish();
         return rc;
@@ -57,7 +57,8 @@ internal static class CopyOutCommand
             if (!_recursive || !ancestors.EnterQuietly(st)) return 0;
             long t = 0;
             if (_s.List(kp, out List<string> names) == 0)
-                foreach (string n in names) t += Measure(kp + "/" + n, ancestors);
+                foreach (string n in names)
+                    if (ImageSession.BadName(n) == null) t += Measure(kp + "/" + n, ancestors);
             ancestors.Leave(st);
             return t;
         }
@@ -73,6 +74,9 @@ internal static class CopyOutCommand
                 {
                     string? target = _s.K.Readlink(kp, out int le);
                     if (target == null) return _ctx.Fail(path, le);
+                    // A host link cannot hold these (File.CreateSymbolicLink refuses them).
+                    if (target.Length == 0) return _ctx.Fail(path, "empty symbolic link target (not copied)");
+                    if (target.Contains('\0')) return _ctx.Fail(path, "symbolic link target contains a NUL byte (not copied)");
                     if (File.Exists(host) || Directory.Exists(host) || new FileInfo(host).LinkTarget != null) File.Delete(host);
                     File.CreateSymbolicLink(host, target);
                     return 0;
@@ -82,8 +86,7 @@ internal static class CopyOutCommand
                 using (var f = new FileStream(host, FileMode.Create, FileAccess.Write))
                     e = FileIo.ReadInto(_s, kp, f, Progress);
                 if (e < 0) return _ctx.Fail(path, -e);
-                if (_preserve) Preserve(host, st, isDir: false);
-                return 0;
+                return _preserve ? Preserve(path, host, st, isDir: false) : 0;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -104,22 +107,26 @@ internal static class CopyOutCommand
                 foreach (string n in names)
                 {
                     string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                    // A name that is not one component could lead the copy out of its destination.
+                    if (ImageSession.BadName(n) is string why) { rc = _ctx.Fail(cp, why); continue; }
                     e = _s.Lstat(ckp, out RumpStat cst);
                     if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
-                    if (Copy(cp, ckp, cst, Path.Combine(host, n)) != 0) rc = Fsu.Failed;
+                    if (_ctx.Guard(cp, () => Copy(cp, ckp, cst, Path.Combine(host, n))) != 0) rc = Fsu.Failed;
                 }
-                if (_preserve) Preserve(host, st, isDir: true);
+                if (_preserve && Preserve(path, host, st, isDir: true) != 0) rc = Fsu.Failed;
                 return rc;
             }
             finally { _ancestors.Leave(st); }
         }
 
-        private static void Preserve(string host, in RumpStat st, bool isDir)
+        private int Preserve(string path, string host, in RumpStat st, bool isDir)
         {
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(host, (UnixFileMode)(st.st_mode & 0xfff));
-            DateTime m = ImageSession.ToDateTime(st.st_mtim), at = ImageSession.ToDateTime(st.st_atim);
+            if (ImageSession.ToDateTime(st.st_mtim) is not DateTime m || ImageSession.ToDateTime(st.st_atim) is not DateTime at)
+                return _ctx.Fail(path, "time out of range (not kept)");
             if (isDir) { Directory.SetLastWriteTimeUtc(host, m); Directory.SetLastAccessTimeUtc(host, at); }
             else { File.SetLastWriteTimeUtc(host, m); File.SetLastAccessTimeUtc(host, at); }
+            return 0;
         }
     }
 }

@@ -42,7 +42,7 @@ internal static class FindCommand
         char t = ImageSession.IsDir(st) ? 'd' : ImageSession.IsLink(st) ? 'l' : ImageSession.IsReg(st) ? 'f' : '?';
         string name = ImageSession.BaseName(path);
         if ((type == '\0' || type == t) && (glob == null || Glob.Match(glob, name.Length == 0 ? "/" : name)))
-            ctx.Out.WriteLine(path);
+            ctx.Out.WriteLine(ImageSession.Printable(path));
         if (t != 'd') return 0;
         if (!ancestors.Enter(ctx, path, st)) return Fsu.Failed;
         try
@@ -53,9 +53,10 @@ internal static class FindCommand
             foreach (string n in names)
             {
                 string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
                 e = s.Lstat(ckp, out RumpStat cst);
                 if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-                if (Walk(ctx, s, cp, ckp, cst, glob, type, ancestors) != 0) rc = Fsu.Failed;
+                if (ctx.Guard(cp, () => Walk(ctx, s, cp, ckp, cst, glob, type, ancestors)) != 0) rc = Fsu.Failed;
             }
             return rc;
         }

@@ -25,7 +25,7 @@ internal static class ListCommand
             if (ImageSession.IsDir(st) && !a.Has('d')) dirs.Add((p, st)); else files.Add(p);
         }
         foreach (string f in files)
-            if (Entry(ctx, s, a, f, f, out _) < 0) rc = Fsu.Failed;
+            if (ctx.Guard(f, () => Entry(ctx, s, a, f, f, out _)) != 0) rc = Fsu.Failed;
         bool headers = paths.Count > 1 || a.Has('r');
         bool first = files.Count == 0;
         var ancestors = new Ancestors();
@@ -36,6 +36,15 @@ internal static class ListCommand
         return rc;
     });
 
+    /// <summary>Fills <paramref name="st"/> and returns Entry's result, inside a guard.</summary>
+    private static int GuardedEntry(Context ctx, ImageSession s, Args a, string path, string shown, out RumpStat st)
+    {
+        RumpStat got = default;
+        int r = ctx.Guard(path, () => Entry(ctx, s, a, path, shown, out got) < 0 ? Fsu.Failed : 0);
+        st = got;
+        return r;
+    }
+
     private static int ListDir(Context ctx, ImageSession s, Args a, string dir, in RumpStat dst, bool header, ref bool first, Ancestors ancestors)
     {
         if (!ancestors.Enter(ctx, dir, dst)) return Fsu.Failed;
@@ -43,7 +52,7 @@ internal static class ListCommand
         {
             if (!first) ctx.Out.WriteLine();
             first = false;
-            if (header) ctx.Out.WriteLine(dir + ":");
+            if (header) ctx.Out.WriteLine(ImageSession.Printable(dir) + ":");
             string kdir = ImageSession.KPath(dir);
             int e = s.List(kdir, out List<string> names);
             if (e < 0) return ctx.Fail(dir, -e);
@@ -54,8 +63,10 @@ internal static class ListCommand
             {
                 if (n.StartsWith('.') && !a.Has('a')) continue;
                 string p = ImageSession.Join(dir, n);
-                if (Entry(ctx, s, a, p, n, out RumpStat st) < 0) { rc = Fsu.Failed; continue; }
-                if (ImageSession.IsDir(st) && a.Has('r') && n != "." && n != "..") subdirs.Add((p, st));
+                bool dots = n is "." or "..";
+                if (!dots && ImageSession.BadName(n) is string why) { rc = ctx.Fail(p, why); continue; }
+                if (GuardedEntry(ctx, s, a, p, n, out RumpStat st) != 0) { rc = Fsu.Failed; continue; }
+                if (ImageSession.IsDir(st) && a.Has('r') && !dots) subdirs.Add((p, st));
             }
             foreach (var (d, st) in subdirs)
                 if (ListDir(ctx, s, a, d, st, true, ref first, ancestors) != 0) rc = Fsu.Failed;
@@ -70,19 +81,22 @@ internal static class ListCommand
         string kp = ImageSession.KPath(path);
         int e = s.Lstat(kp, out st);
         if (e < 0) { ctx.Fail(path, -e); return -1; }
-        if (!a.Has('l')) { ctx.Out.WriteLine(shown); return 0; }
+        if (!a.Has('l')) { ctx.Out.WriteLine(ImageSession.Printable(shown)); return 0; }
         var sb = new StringBuilder();
         sb.Append(ModeString(st.st_mode)).Append(' ');
         sb.Append(st.st_nlink.ToString(CultureInfo.InvariantCulture).PadLeft(3)).Append(' ');
         sb.Append(st.st_uid.ToString(CultureInfo.InvariantCulture).PadRight(5)).Append(' ');
         sb.Append(st.st_gid.ToString(CultureInfo.InvariantCulture).PadRight(5)).Append(' ');
         sb.Append(st.st_size.ToString(CultureInfo.InvariantCulture).PadLeft(10)).Append(' ');
-        sb.Append(ImageSession.ToDateTime(st.st_mtim).ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)).Append(' ');
-        sb.Append(shown);
+        DateTime? m = ImageSession.ToDateTime(st.st_mtim);
+        // A time no calendar here can show is printed as seconds since the epoch, as GNU ls does.
+        sb.Append(m is DateTime mt ? mt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)
+                                   : st.st_mtim.tv_sec.ToString(CultureInfo.InvariantCulture).PadLeft(16)).Append(' ');
+        sb.Append(ImageSession.Printable(shown));
         if (ImageSession.IsLink(st))
         {
             string? t = s.K.Readlink(kp, out int le);
-            sb.Append(" -> ").Append(t ?? "?(" + Errno.Message(le) + ")");
+            sb.Append(" -> ").Append(t != null ? ImageSession.Printable(t) : "?(" + Errno.Message(le) + ")");
         }
         ctx.Out.WriteLine(sb.ToString());
         return 0;

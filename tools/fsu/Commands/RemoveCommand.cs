@@ -20,7 +20,7 @@ internal static class RemoveCommand
             if (e == -Abi.ENOENT && a.Has('f')) continue;
             if (e < 0) { rc = ctx.Fail(p, -e); continue; }
             if (ImageSession.IsDir(st) && !a.Has('r')) { rc = ctx.Fail(p, Abi.EISDIR); continue; }
-            if (Remove(ctx, s, p, kp, st, new Ancestors()) != 0) rc = Fsu.Failed;
+            if (ctx.Guard(p, () => Remove(ctx, s, p, kp, st, new Ancestors())) != 0) rc = Fsu.Failed;
         }
         return rc;
     });
@@ -41,9 +41,10 @@ internal static class RemoveCommand
             foreach (string n in names)
             {
                 string ckp = kp + "/" + n, cp = ImageSession.Join(path, n);
+                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
                 e = s.Lstat(ckp, out RumpStat cst);
                 if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-                if (Remove(ctx, s, cp, ckp, cst, ancestors) != 0) rc = Fsu.Failed;
+                if (ctx.Guard(cp, () => Remove(ctx, s, cp, ckp, cst, ancestors)) != 0) rc = Fsu.Failed;
             }
         }
         finally { ancestors.Leave(st); }
