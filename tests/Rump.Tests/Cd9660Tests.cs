@@ -46,7 +46,7 @@ public class Cd9660Tests : KernelTest
         foreach (string a in args) psi.ArgumentList.Add(a);
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore("xorriso is not installed (tools/setup-debian.sh installs it)"); return; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing("xorriso"); return; }
         p.StandardInput.Close();
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEndAsync();

@@ -16,7 +16,7 @@ namespace Rump.Tests;
 /// ext2fs end to end: images made by the real mke2fs (-d populates them from a host tree) are
 /// registered with etfs, mounted and compared with the tree; after writes the image is unmounted
 /// and checked with e2fsck -fn (clean) and debugfs (the bytes written). Tests needing e2fsprogs
-/// say so in their name (Mkfs_…) and are ignored when the tools are missing.
+/// say so in their name (Mkfs_…) and fail, naming the tool and its package, when it is missing.
 /// </summary>
 public class Ext2fsTests : KernelTest
 {
@@ -48,7 +48,7 @@ public class Ext2fsTests : KernelTest
     internal static string RequireTool(string name)
     {
         string? p = FindTool(name);
-        if (p == null) Assert.Ignore(name + " (e2fsprogs) is not installed");
+        if (p == null) Oracle.Missing(name);
         return p!;
     }
 

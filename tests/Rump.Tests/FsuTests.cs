@@ -13,7 +13,7 @@ namespace Rump.Tests;
 /// <summary>
 /// tools/fsu run in-process (Fsu.Run) against images made by the real tools (mkfs.fat + mtools,
 /// mke2fs -d + debugfs + e2fsck, xorriso, sfdisk); every test that needs one says so in its name
-/// and is ignored only when the tool is missing.
+/// and fails, naming the tool and its package, when it is missing.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public class FsuTests
@@ -97,7 +97,7 @@ public class FsuTests
         psi.Environment["MTOOLS_SKIP_CHECK"] = "1";
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore(name + " is not installed (tools/setup-debian.sh installs it)"); throw; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing(name); throw; }
         string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, o, e);
@@ -351,7 +351,7 @@ public class FsuTests
         var psi = new ProcessStartInfo("sfdisk", "-q " + img) { RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true };
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore("sfdisk is not installed"); return; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing("sfdisk"); return; }
         p.StandardInput.Write("label: dos\n,8M,c\n,,83\n");
         p.StandardInput.Close();
         p.WaitForExit();
