@@ -10,6 +10,10 @@ namespace Rump.Bench;
 /// One side of a benchmark pair: a kernel's entry points, open(2) flags and the benchmark's
 /// files under its root. The operations in <see cref="Ops"/> take a Kern, so the host and the
 /// rump side of a pair run the same code and differ only in the function pointers they call.
+///
+/// Both sides use the same path, <c>/dev/shm/rump-bench-PID/...</c>: four components to a file,
+/// and two mount crossings on the way (into /dev, then into /dev/shm). On the host those are the
+/// usual devtmpfs and tmpfs; in the rump kernel two tmpfs are mounted there for the benchmark.
 /// </summary>
 internal sealed unsafe class Kern
 {
@@ -70,6 +74,9 @@ internal sealed unsafe class Kern
 
     private static Kern? s_host, s_rump;
 
+    /// <summary>The benchmark's directory on both sides.</summary>
+    public static string BenchRoot => "/dev/shm/rump-bench-" + Environment.ProcessId;
+
     /// <summary>The host kernel through libc, its files in a fresh directory under /dev/shm.</summary>
     public static Kern Host
     {
@@ -77,7 +84,7 @@ internal sealed unsafe class Kern
         {
             if (s_host != null) return s_host;
             Libc.Load();
-            var k = new Kern("host", "/dev/shm/rump-bench-" + Environment.ProcessId)
+            var k = new Kern("host", BenchRoot)
             {
                 NullCall = Libc.getpagesize,
                 Getpid = (delegate* unmanaged<long, int>)Libc.syscall0, GetpidArg = Libc.SYS_getpid,
@@ -94,7 +101,7 @@ internal sealed unsafe class Kern
         }
     }
 
-    /// <summary>The rump kernel through librump.so's C ABI, booted once; its root is tmpfs.</summary>
+    /// <summary>The rump kernel through librump.so's C ABI, booted once, with tmpfs mounted on /dev and /dev/shm as the host has.</summary>
     public static Kern Rump
     {
         get
@@ -103,7 +110,9 @@ internal sealed unsafe class Kern
             RumpLib.Load();
             int e = RumpLib.init();
             if (e != 0) throw new InvalidOperationException("rump_init failed: errno " + e);
-            var k = new Kern("rump", "/bench")
+            MountTmpfs("/dev", 0x1ed);      // 0755, as devtmpfs
+            MountTmpfs("/dev/shm", 0x3ff);  // 01777, as the host's /dev/shm
+            var k = new Kern("rump", BenchRoot)
             {
                 NullCall = RumpLib.getversion,
                 Getpid = (delegate* unmanaged<long, int>)RumpLib.getpid, GetpidArg = 0,
@@ -117,6 +126,17 @@ internal sealed unsafe class Kern
             k.Populate();
             return s_rump = k;
         }
+    }
+
+    /// <summary>Mounts a tmpfs on <paramref name="path"/> in the rump kernel (made first if missing).</summary>
+    private static void MountTmpfs(string path, uint mode)
+    {
+        byte* p = Z(path), type = Z("tmpfs");
+        RumpLib.mkdir(p, 0x1ed); // may exist already
+        var a = new RumpLib.TmpfsArgs { Version = RumpLib.TMPFS_ARGS_VERSION, RootMode = mode };
+        Check(RumpLib.mount(type, p, 0, &a, (nuint)sizeof(RumpLib.TmpfsArgs)), "mount tmpfs on " + path);
+        NativeMemory.Free(p);
+        NativeMemory.Free(type);
     }
 
     /// <summary>The files every benchmark expects: made once per process.</summary>

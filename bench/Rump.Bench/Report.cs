@@ -123,7 +123,7 @@ internal static class Report
         sb.AppendLine($"Run {when:yyyy-MM-dd HH:mm} UTC on {env}.");
         if (machine.Length > 0) sb.AppendLine(machine);
         sb.AppendLine();
-        sb.AppendLine("Median time per operation. Rump files are on its tmpfs root, host files on /dev/shm (tmpfs); " +
+        sb.AppendLine("Median time per operation. Both sides use the same paths, /dev/shm/rump-bench-PID/...: four components, crossing into the mounts on /dev and /dev/shm (the host's devtmpfs and tmpfs; two tmpfs mounted there in rump); " +
                       "both sides are called through function pointers from the same .NET process. Ratio = rump / host: below 1 rump is faster.");
         sb.AppendLine();
         sb.AppendLine("| operation | host | rump | ratio | target |");

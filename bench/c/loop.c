@@ -6,8 +6,12 @@
  *
  * OP: getversion (a call that does not enter the kernel), getpid, fstat, stat, openclose,
  * pread4k, orc (open, read 4 KiB, close: thread i on its own file), and host-getpid,
- * host-orc for the host kernel (files under /dev/shm). Prints the time per operation and the
- * aggregate operations per second.
+ * host-stat, host-orc for the host kernel. Prints the time per operation and the aggregate
+ * operations per second.
+ *
+ * Both kernels use the same path, /dev/shm/rump-loop-PID/scaleN: four components and two mount
+ * crossings (into /dev, then /dev/shm). On the host those are devtmpfs and tmpfs; in the rump
+ * kernel two tmpfs are mounted there first.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -29,7 +33,7 @@ static int opn;
 static const char *const ops[] = { "getversion", "getpid", "fstat", "stat", "openclose", "pread4k", "orc",
 	"host-getpid", "host-stat", "host-orc" };
 static long iters;
-static char hostdir[64];
+static char benchdir[64];	/* the same path in both kernels */
 static pthread_barrier_t start;
 
 static double now(void)
@@ -52,9 +56,11 @@ static void *worker(void *arg)
 	static __thread char buf[4096];
 	struct rump_stat st;
 	struct stat hst;
-	snprintf(path, sizeof path, "/scale%d", t);
-	snprintf(hpath, sizeof hpath, "%s/scale%d", hostdir, t);
-	int fd = rump_sys_open("/scale0", RUMP_O_RDONLY);
+	snprintf(path, sizeof path, "%s/scale%d", benchdir, t);
+	snprintf(hpath, sizeof hpath, "%s/scale%d", benchdir, t);
+	char first[96];
+	snprintf(first, sizeof first, "%s/scale0", benchdir);
+	int fd = rump_sys_open(first, RUMP_O_RDONLY);
 	pthread_barrier_wait(&start);
 	for (long i = 0; i < iters; i++) {
 		if (opn == 0) {
@@ -110,19 +116,28 @@ int main(int argc, char **argv)
 		nt = 1;
 	if (rump_init() != 0)
 		die("rump_init");
-	snprintf(hostdir, sizeof hostdir, "/dev/shm/rump-loop-%d", (int)getpid());
-	if (mkdir(hostdir, 0755) != 0)
+	snprintf(benchdir, sizeof benchdir, "/dev/shm/rump-loop-%d", (int)getpid());
+	if (mkdir(benchdir, 0755) != 0)
 		die("mkdir host dir");
+	/* In rump, tmpfs on /dev and /dev/shm as the host has them, then the same directory. */
+	struct rump_tmpfs_args ta = { .ta_version = RUMP_TMPFS_ARGS_VERSION, .ta_root_mode = 0755 };
+	rump_sys_mkdir("/dev", 0755);
+	if (rump_sys_mount("tmpfs", "/dev", 0, &ta, sizeof ta) != 0)
+		die("mount rump /dev");
+	ta.ta_root_mode = 01777;
+	if (rump_sys_mkdir("/dev/shm", 0755) != 0 || rump_sys_mount("tmpfs", "/dev/shm", 0, &ta, sizeof ta) != 0)
+		die("mount rump /dev/shm");
+	if (rump_sys_mkdir(benchdir, 0755) != 0)
+		die("mkdir rump dir");
 	static char data[4096];
 	memset(data, 'x', sizeof data);
 	for (int t = 0; t < nt; t++) {
 		char path[96];
-		snprintf(path, sizeof path, "/scale%d", t);
+		snprintf(path, sizeof path, "%s/scale%d", benchdir, t);
 		int fd = rump_sys_open(path, RUMP_O_CREAT | RUMP_O_RDWR, 0644);
 		if (fd < 0 || rump_sys_write(fd, data, sizeof data) != sizeof data)
 			die("create rump file");
 		rump_sys_close(fd);
-		snprintf(path, sizeof path, "%s/scale%d", hostdir, t);
 		fd = open(path, O_CREAT | O_RDWR, 0644);
 		if (fd < 0 || write(fd, data, sizeof data) != sizeof data)
 			die("create host file");
@@ -142,9 +157,9 @@ int main(int argc, char **argv)
 	printf("%s threads=%d: %.1f ns/op (wall / all ops), %.0f kops/s\n", op, nt, dt / ops * 1e9, ops / dt / 1e3);
 	for (int t = 0; t < nt; t++) {
 		char path[96];
-		snprintf(path, sizeof path, "%s/scale%d", hostdir, t);
+		snprintf(path, sizeof path, "%s/scale%d", benchdir, t);
 		unlink(path);
 	}
-	rmdir(hostdir);
+	rmdir(benchdir);
 	return 0;
 }

@@ -31,10 +31,11 @@ public sealed class Cd9660VfsOps : VfsOps
 
     public override int Mount(Mount mp, ReadOnlySpan<byte> args, Lwp l)
     {
-        // ISO 9660 is read-only media (NetBSD: EROFS unless MNT_RDONLY).
+        // NetBSD's cd9660_mount: NULL data or a data_len shorter than struct iso_args is EINVAL,
+        // before anything else; then ISO 9660 is read-only media (EROFS unless MNT_RDONLY).
+        if (args.Length < ArgsSize) return Abi.EINVAL;
         if (!mp.ReadOnly) return Abi.EROFS;
-        int flags = args.Length >= IsoMountFlags.ArgsFlagsOffset + 4
-            ? BinaryPrimitives.ReadInt32LittleEndian(args.Slice(IsoMountFlags.ArgsFlagsOffset)) : 0;
+        int flags = BinaryPrimitives.ReadInt32LittleEndian(args.Slice(IsoMountFlags.ArgsFlagsOffset));
         int e = mp.Vfs.OpenMountDevice(l, args, mp, out BlockDevice? dev);
         if (e != 0) return e;
         e = MountDevice(mp, dev!, flags, out Cd9660Mount? imp);

@@ -55,18 +55,41 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         {
             // A Rock Ridge child link: the directory's attributes are in its own "." record.
             Vnode? known = imp.FindVnode(ent.Ino);
-            if (known != null) { vp = known; return known.Type == VType.VDIR ? 0 : Release(ref vp); }
+            if (known != null) { vp = known; return known.Type == VType.VDIR ? CheckChild(dn, ref vp) : Release(ref vp); }
             e = new DirScanner(imp).ReadDot(ent.RelocatedLbn, imp.RrSkip, out attr);
             if (e != 0) return e;
         }
-        return imp.GetVnode(ent.Ino, attr!, out vp);
+        e = imp.GetVnode(ent.Ino, attr!, out vp);
+        if (e != 0 || vp!.Type != VType.VDIR) return e;
+        return CheckChild(dn, ref vp);
+    }
+
+    /// <summary>
+    /// Directories form a tree: one found by name in <paramref name="dn"/> is not dn itself, and its
+    /// ".." (or Rock Ridge PL) names dn. A damaged image can name an ancestor instead, which makes
+    /// the tree endless: EIO, as msdosfs refuses a second entry for a directory. xorriso writes
+    /// the ".." of every Joliet subdirectory as the directory itself: in the Joliet tree that
+    /// means "not recorded" and cannot be checked.
+    /// </summary>
+    private static int CheckChild(Cd9660Node dn, ref Vnode? vp)
+    {
+        Cd9660Node c = N(vp!);
+        if (c == dn) return Release(ref vp);
+        int e = GetDir(c, out IsoDir? dir);
+        if (e != 0) { vp!.Rele(); vp = null; return e; }
+        uint parent = dir!.ParentLbn;
+        if (parent == dn.Attr.Extent || (parent == c.Attr.Extent && dn.Imp.Names == NameMode.Joliet)) return 0;
+        return Release(ref vp);
     }
 
     /// <summary>".." : the parent's extent comes from the ".." record (or PL); its node is almost always known.</summary>
     private static int LookupParent(Cd9660Node dn, IsoDir dir, out Vnode? vp)
     {
         Cd9660Mount imp = dn.Imp;
+        vp = null;
         if (dn == imp.Root) { vp = dn.Vnode.Ref(); return 0; }
+        // Only the root is its own parent (but see CheckChild for Joliet, where NetBSD's answer stays).
+        if (dir.ParentLbn == dn.Attr.Extent && imp.Names != NameMode.Joliet) return Abi.EIO;
         ulong ino = (ulong)dir.ParentLbn << imp.BlockShift;
         vp = imp.FindVnode(ino);
         if (vp != null) return vp.Type == VType.VDIR ? 0 : Release(ref vp);

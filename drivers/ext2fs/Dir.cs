@@ -77,6 +77,63 @@ internal static class Dir
         return 0;
     }
 
+    /// <summary>
+    /// Directories form a tree (ext2 has no hard links to directories): "." names the directory
+    /// itself, ".." its parent (the root's is the root), and any other name of a directory a child
+    /// whose ".." is this directory. A damaged image can break that, for instance with an entry
+    /// naming an ancestor, which makes the tree endless; such a name is EIO, as msdosfs refuses a
+    /// second entry for a directory. Precondition: FsLock held.
+    /// </summary>
+    public static int CheckTreeLink(Ext2Node d, ReadOnlySpan<char> name, Ext2Node n)
+    {
+        if (name.SequenceEqual(".")) return n == d ? 0 : Abi.EIO;
+        if (name.SequenceEqual(".."))
+        {
+            if (d.Ino == Ext2Fs.RootIno) return n == d ? 0 : Abi.EIO;
+            return n.Type == VType.VDIR && n != d ? 0 : Abi.EIO;
+        }
+        if (n.Type != VType.VDIR) return 0;
+        if (n == d) return Abi.EIO;
+        int e = DotDot(n, out uint parent);
+        if (e != 0) return e;
+        return parent == d.Ino ? 0 : Abi.EIO;
+    }
+
+    /// <summary>
+    /// The inode a directory's ".." names: from its cache when built, else from its first block,
+    /// where e2fsck requires "." and then ".." (htree roots keep them too). Precondition: FsLock held.
+    /// </summary>
+    private static int DotDot(Ext2Node d, out uint parent)
+    {
+        parent = 0;
+        d.Lock.Enter();
+        DirCache? c = d.Dir;
+        d.Lock.Exit();
+        if (c != null)
+        {
+            if (!c.Names.TryGetValue("..", out DirSlot s)) return Abi.EIO;
+            parent = s.Ino;
+            return 0;
+        }
+        if (d.Size == 0) return Abi.EIO;
+        int e = ReadDirBlock(d, 0, out Buf? bp);
+        if (e != 0) return e;
+        if (bp == null) return Abi.EIO;
+        Ext2Fs fs = d.Fs;
+        int end = fs.Csum && DirEntry.HasTail(bp.Data) ? bp.Data.Length - DirEntry.TailSize : bp.Data.Length;
+        ReadOnlySpan<byte> b = bp.Data.AsSpan(0, end);
+        e = Abi.EIO;
+        if (DirEntry.TryRead(b, 0, out _, out int rec0, out int nl0, out _) && nl0 == 1 && b[DirEntry.HeaderSize] == '.'
+            && DirEntry.TryRead(b, rec0, out uint ino1, out _, out int nl1, out _) && nl1 == 2
+            && b[rec0 + DirEntry.HeaderSize] == '.' && b[rec0 + DirEntry.HeaderSize + 1] == '.')
+        {
+            parent = ino1;
+            e = 0;
+        }
+        fs.Bc.Brelse(bp);
+        return e;
+    }
+
     /// <summary>Reads logical block <paramref name="lb"/> of a directory and checks its checksum tail; null for a hole.</summary>
     public static int ReadDirBlock(Ext2Node d, long lb, out Buf? bp)
     {

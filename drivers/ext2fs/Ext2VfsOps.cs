@@ -23,6 +23,8 @@ public sealed class Ext2VfsOps : VfsOps
 
     public override int Mount(Mount mp, ReadOnlySpan<byte> args, Lwp l)
     {
+        // NetBSD's ext2fs_mount: NULL data or a data_len shorter than struct ufs_args is EINVAL, first.
+        if (args.Length < ArgsSize) return Abi.EINVAL;
         if ((mp.Flags & Abi.MNT_UPDATE) != 0) return Abi.EOPNOTSUPP;
         int e = mp.Vfs.OpenMountDevice(l, args, mp, out BlockDevice? dev);
         if (e != 0) return e;

@@ -33,6 +33,8 @@ internal sealed class Ext2VnodeOps : VnodeOps
             if (!c!.Lookup.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
             e = fs.GetNode(s.Ino, out Ext2Node? n);
             if (e != 0) return e;
+            e = Dir.CheckTreeLink(d, name, n!);
+            if (e != 0) return e;
             vp = n!.Vnode.Ref();
             return 0;
         }

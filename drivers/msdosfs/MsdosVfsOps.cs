@@ -21,9 +21,9 @@ public sealed class MsdosVfsOps : VfsOps
 
     public override int Mount(Mount mp, ReadOnlySpan<byte> args, Lwp l)
     {
-        // Short argument blocks are allowed as long as fspec is there; the rest reads as zero.
-        RumpMsdosfsArgs a = default;
-        args.Slice(0, Math.Min(args.Length, ArgsSize)).CopyTo(MemoryMarshal.AsBytes(new Span<RumpMsdosfsArgs>(ref a)));
+        // NetBSD's msdosfs_mount: a data_len shorter than struct msdosfs_args (or NULL data) is EINVAL.
+        if (args.Length < ArgsSize) return Abi.EINVAL;
+        RumpMsdosfsArgs a = MemoryMarshal.Read<RumpMsdosfsArgs>(args);
         int e = mp.Vfs.OpenMountDevice(l, args, mp, out BlockDevice? dev);
         if (e != 0) return e;
         e = MountDevice(mp, dev!, a);

@@ -27,7 +27,11 @@ public sealed class TmpfsVfsOps : VfsOps
     {
         long pagesMax = long.MaxValue, nodesMax = long.MaxValue;
         uint uid = 0, gid = 0, mode = 0x1ed; // 0755: the root file system is mounted with no arguments
-        if (args.Length != 0)
+        // The kernel mounts the root file system at boot, before there is a root, without
+        // arguments. mount(2) must pass the whole tmpfs_args: NetBSD's tmpfs_mount refuses NULL
+        // data and a shorter length with EINVAL.
+        bool bootRoot = args.Length == 0 && (object?)mp.Vfs.RootVnode == null;
+        if (!bootRoot)
         {
             if (args.Length < ArgsSize) return Abi.EINVAL;
             RumpTmpfsArgs ta = MemoryMarshal.Read<RumpTmpfsArgs>(args);

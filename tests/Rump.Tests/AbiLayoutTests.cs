@@ -93,7 +93,8 @@ public sealed class AbiLayoutTests
     {
         string? path = Environment.GetEnvironmentVariable("RUMP_LAYOUT_DUMP");
         if (string.IsNullOrEmpty(path))
-            Assert.Ignore("RUMP_LAYOUT_DUMP is not set: build tests/c/layout_dump.c and point it at the binary (ctest does)");
+            Assert.Fail("RUMP_LAYOUT_DUMP is not set: the C oracle of this test is the layout_dump program, built by cmake from tests/c/layout_dump.c; "
+                        + "run the suite through ctest, which sets it, or set it to build/tests/layout_dump");
 
         var psi = new ProcessStartInfo(path!) { RedirectStandardOutput = true, UseShellExecute = false };
         using Process p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + path);

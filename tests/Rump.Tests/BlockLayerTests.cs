@@ -39,7 +39,7 @@ public class BlockLayerTests
         var psi = new ProcessStartInfo("sfdisk", "-q " + image) { RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true };
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore("sfdisk is not installed (tools/setup-debian.sh installs fdisk)"); return; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing("sfdisk"); return; }
         p.StandardInput.Write(script);
         p.StandardInput.Close();
         p.WaitForExit();

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
@@ -45,7 +46,7 @@ public class Cd9660Tests : KernelTest
         foreach (string a in args) psi.ArgumentList.Add(a);
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore("xorriso is not installed (tools/setup-debian.sh installs it)"); return; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing("xorriso"); return; }
         p.StandardInput.Close();
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEndAsync();
@@ -282,11 +283,16 @@ public class Cd9660Tests : KernelTest
         Assert.That(k.Mkdir("/mnt", Dir0755), Is.EqualTo(0));
         Assert.That(MountIso(k, "/dev/cd0", mntFlags: 0), Is.EqualTo(-Abi.EROFS));
         Assert.That(MountIso(k, "/dev/nothere"), Is.EqualTo(-Abi.ENOENT));
-        // Only fspec set, in the shortest argument structure there is.
         unsafe
         {
             fixed (byte* p = "/dev/cd0\0"u8)
-                Assert.That(k.Mount("cd9660", "/mnt", Abi.MNT_RDONLY, new RumpUfsArgs { fspec = (nint)p }), Is.EqualTo(0));
+            {
+                // A bare fspec is shorter than struct iso_args: EINVAL, as NetBSD's cd9660_mount.
+                Assert.That(k.Mount("cd9660", "/mnt", Abi.MNT_RDONLY, new RumpUfsArgs { fspec = (nint)p }), Is.EqualTo(-Abi.EINVAL),
+                    "a mount with only the 8 bytes of fspec");
+                // The whole structure zeroed but for fspec mounts.
+                Assert.That(k.Mount("cd9660", "/mnt", Abi.MNT_RDONLY, new RumpIsoArgs { fspec = (nint)p }), Is.EqualTo(0));
+            }
         }
         Assert.That(ReadFile(k, "/mnt/f"), Is.EqualTo("f"));
         Assert.That(k.Unmount("/mnt"), Is.EqualTo(0));
@@ -657,6 +663,72 @@ public class Cd9660Tests : KernelTest
             File.Delete(p);
         }
         Assert.That(mounted, Is.GreaterThan(50), "most mutations still mount");
+    }
+
+    // ---- Damaged trees ---------------------------------------------------------------------------
+
+    /// <summary>The record named <paramref name="name"/> (ISO identifier without ";1", any case) in a directory extent.</summary>
+    private static int Record(byte[] img, (uint extent, uint size) dir, string name)
+    {
+        for (long p = dir.extent * 2048L, end = p + dir.size; p < end;)
+        {
+            int len = img[p];
+            if (len == 0) { p = (p / 2048 + 1) * 2048; continue; }
+            string id = Encoding.ASCII.GetString(img, (int)p + 33, img[p + 32]);
+            int semi = id.IndexOf(';');
+            if (string.Equals(semi < 0 ? id : id[..semi], name, StringComparison.OrdinalIgnoreCase)) return (int)p;
+            p += len;
+        }
+        Assert.Fail("no record " + name + " at extent " + dir.extent);
+        return -1;
+    }
+
+    private static (uint extent, uint size) ExtentOf(byte[] img, int rec) =>
+        (BinaryPrimitives.ReadUInt32LittleEndian(img.AsSpan(rec + 2)), BinaryPrimitives.ReadUInt32LittleEndian(img.AsSpan(rec + 10)));
+
+    private static void SetExtent(byte[] img, int rec, (uint extent, uint size) to)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(img.AsSpan(rec + 2), to.extent);
+        BinaryPrimitives.WriteUInt32BigEndian(img.AsSpan(rec + 6), to.extent);
+        BinaryPrimitives.WriteUInt32LittleEndian(img.AsSpan(rec + 10), to.size);
+        BinaryPrimitives.WriteUInt32BigEndian(img.AsSpan(rec + 14), to.size);
+    }
+
+    /// <summary>
+    /// Directory records that break the tree are EIO: one naming an ancestor (/a/b/up -> /a), one
+    /// naming its own directory (/a/b/self -> /a/b), and a directory whose ".." names itself
+    /// (/d). Everything else reads normally.
+    /// </summary>
+    [Test]
+    public void Xorriso_RecordsNamingAncestorsOrDotDotNamingItself_AreEio()
+    {
+        string src = Path.Combine(_dir, "src");
+        Directory.CreateDirectory(Path.Combine(src, "a/b/up"));
+        Directory.CreateDirectory(Path.Combine(src, "a/b/self"));
+        Directory.CreateDirectory(Path.Combine(src, "d/e"));
+        File.WriteAllText(Path.Combine(src, "a/b/f.txt"), "file in b");
+        string img = Mkisofs(src, "-R");
+        byte[] b = File.ReadAllBytes(img);
+        var root = ExtentOf(b, 16 * 2048 + 156);
+        var a = ExtentOf(b, Record(b, root, "a"));
+        var ab = ExtentOf(b, Record(b, a, "b"));
+        SetExtent(b, Record(b, ab, "up"), a);
+        SetExtent(b, Record(b, ab, "self"), ab);
+        // /d's own ".." record (its second) names /d.
+        var d = ExtentOf(b, Record(b, root, "d"));
+        int dot = (int)(d.extent * 2048), dotdot = dot + b[dot];
+        Assert.That(b[dotdot + 32] == 1 && b[dotdot + 33] == 1, "the second record of /d is \"..\"");
+        SetExtent(b, dotdot, d);
+        File.WriteAllBytes(img, b);
+
+        RumpKernel k = Mounted(img);
+        foreach (string bad in new[] { "/mnt/a/b/up", "/mnt/a/b/self", "/mnt/d" })
+            Assert.That(k.Lstat(bad, out _), Is.EqualTo(-Abi.EIO), "lstat " + bad + ": a directory record that breaks the tree");
+        Assert.That(k.Lstat("/mnt/a/b/up/b", out _), Is.EqualTo(-Abi.EIO), "nothing below such a record");
+        Assert.That(Encoding.UTF8.GetString(ReadAll(k, "/mnt/a/b/f.txt")), Is.EqualTo("file in b"));
+        Assert.That(k.Lstat("/mnt/a/b/..", out RumpStat up), Is.EqualTo(0));
+        Assert.That(k.Lstat("/mnt/a", out RumpStat ast), Is.EqualTo(0));
+        Assert.That(up.st_ino, Is.EqualTo(ast.st_ino), "/a/b/.. is /a");
     }
 }
 

@@ -16,7 +16,7 @@ namespace Rump.Tests;
 /// ext2fs end to end: images made by the real mke2fs (-d populates them from a host tree) are
 /// registered with etfs, mounted and compared with the tree; after writes the image is unmounted
 /// and checked with e2fsck -fn (clean) and debugfs (the bytes written). Tests needing e2fsprogs
-/// say so in their name (Mkfs_…) and are ignored when the tools are missing.
+/// say so in their name (Mkfs_…) and fail, naming the tool and its package, when it is missing.
 /// </summary>
 public class Ext2fsTests : KernelTest
 {
@@ -48,7 +48,7 @@ public class Ext2fsTests : KernelTest
     internal static string RequireTool(string name)
     {
         string? p = FindTool(name);
-        if (p == null) Assert.Ignore(name + " (e2fsprogs) is not installed");
+        if (p == null) Oracle.Missing(name);
         return p!;
     }
 
@@ -682,5 +682,59 @@ public class Ext2fsTests : KernelTest
         }
         TestContext.Out.WriteLine(completed + " mutated images, " + mounted + " mounted");
         Assert.That(mounted, Is.GreaterThan(0), "some mutations still mount");
+    }
+
+    // ---- Damaged trees ---------------------------------------------------------------------------
+
+    /// <summary>The first block of a directory, from debugfs.</summary>
+    private static long FirstBlock(string img, string path)
+    {
+        string o = Debugfs(img, "blocks " + path);
+        string first = o.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.That(long.TryParse(first, out long b), Is.True, "debugfs blocks " + path + ": " + o);
+        return b;
+    }
+
+    /// <summary>
+    /// Entries that break the tree ext2 requires of directories are EIO: the root's ".." renamed
+    /// "xx" (the root named from itself), debugfs links of / into /a and of /a into /a/c (entries
+    /// naming ancestors), and a ".." rewritten to name its own directory. The rest reads normally.
+    /// </summary>
+    [Test]
+    public void Debugfs_EntriesNamingAncestorsOrDotDotNamingItself_AreEio()
+    {
+        string src = Path.Combine(_tmp, "src");
+        Directory.CreateDirectory(Path.Combine(src, "a/c"));
+        Directory.CreateDirectory(Path.Combine(src, "a/b"));
+        File.WriteAllText(Path.Combine(src, "a/c/f"), "file in c");
+        string img = Mkfs(_tmp, "ext2", src, 4096, 1024);
+        long root = FirstBlock(img, "/"), b = FirstBlock(img, "/a/b");
+        using (var f = new FileStream(img, FileMode.Open, FileAccess.ReadWrite))
+        {
+            // The root's ".." record (the second, at 12) gets the name "xx".
+            f.Position = root * 1024 + 12 + 8;
+            f.Write("xx"u8);
+            // /a/b's ".." gets /a/b's own inode (from its "." record).
+            var ino = new byte[4];
+            f.Position = b * 1024;
+            f.ReadExactly(ino);
+            f.Position = b * 1024 + 12;
+            f.Write(ino);
+        }
+        var (code, output) = Run(RequireTool("debugfs"), "-w", "-R", "link / /a/root", img);
+        Assert.That(code, Is.EqualTo(0), output);
+        (code, output) = Run(RequireTool("debugfs"), "-w", "-R", "link /a /a/c/up", img);
+        Assert.That(code, Is.EqualTo(0), output);
+
+        RumpKernel k = MountImage(img, readOnly: true, out int e);
+        Assert.That(e, Is.EqualTo(0), "mount");
+        foreach (string bad in new[] { "/mnt/xx", "/mnt/a/root", "/mnt/a/c/up", "/mnt/a/b" })
+            Assert.That(k.Lstat(bad, out _), Is.EqualTo(-Abi.EIO), "lstat " + bad + ": a directory entry that breaks the tree");
+        Assert.That(k.Lstat("/mnt/a/c/up/c", out _), Is.EqualTo(-Abi.EIO), "nothing below such an entry");
+        Assert.That(Encoding.UTF8.GetString(ReadAll(k, "/mnt/a/c/f")), Is.EqualTo("file in c"));
+        Assert.That(k.Lstat("/mnt/a/c/..", out RumpStat up), Is.EqualTo(0), "lstat /mnt/a/c/..");
+        Assert.That(k.Lstat("/mnt/a", out RumpStat a), Is.EqualTo(0));
+        Assert.That(up.st_ino, Is.EqualTo(a.st_ino), "/a/c/.. is /a");
+        Assert.That(k.Unmount("/mnt"), Is.EqualTo(0), "unmount");
     }
 }

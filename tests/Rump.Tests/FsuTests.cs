@@ -13,7 +13,7 @@ namespace Rump.Tests;
 /// <summary>
 /// tools/fsu run in-process (Fsu.Run) against images made by the real tools (mkfs.fat + mtools,
 /// mke2fs -d + debugfs + e2fsck, xorriso, sfdisk); every test that needs one says so in its name
-/// and is ignored only when the tool is missing.
+/// and fails, naming the tool and its package, when it is missing.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public class FsuTests
@@ -97,7 +97,7 @@ public class FsuTests
         psi.Environment["MTOOLS_SKIP_CHECK"] = "1";
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore(name + " is not installed (tools/setup-debian.sh installs it)"); throw; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing(name); throw; }
         string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, o, e);
@@ -351,7 +351,7 @@ public class FsuTests
         var psi = new ProcessStartInfo("sfdisk", "-q " + img) { RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true };
         Process p;
         try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception) { Assert.Ignore("sfdisk is not installed"); return; }
+        catch (System.ComponentModel.Win32Exception) { Oracle.Missing("sfdisk"); return; }
         p.StandardInput.Write("label: dos\n,8M,c\n,,83\n");
         p.StandardInput.Close();
         p.WaitForExit();
@@ -408,6 +408,231 @@ public class FsuTests
         Assert.That(help.stdout, Does.Contain("fsu put [-r] [-p]"));
         var ch = Fsu("cp", "--help");
         Assert.That((ch.rc, ch.stdout.StartsWith("usage: fsu cp")), Is.EqualTo((0, true)));
+    }
+
+    // ---- damaged images: directory cycles ----
+
+    /// <summary>fsu on its own thread; fails the test if it does not finish (a cycle walked forever).</summary>
+    private static (int rc, string stdout, string stderr) FsuWithin(TimeSpan limit, params string[] args)
+    {
+        (int, string, string) r = default;
+        Exception? failed = null;
+        var t = new System.Threading.Thread(() => { try { r = Fsu(args); } catch (Exception e) { failed = e; } }) { IsBackground = true };
+        t.Start();
+        Assert.That(t.Join(limit), Is.True, "fsu " + string.Join(' ', args) + ": expected to finish within " + limit.TotalSeconds + " s, still running");
+        Assert.That(failed, Is.Null, "fsu " + string.Join(' ', args) + " threw");
+        return r;
+    }
+
+    private static readonly TimeSpan CycleLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Asserts a recursive command on a damaged image finished with status 1, reported each bad
+    /// entry (as a cycle, or as the driver's refusal of it) and showed nothing below it.
+    /// </summary>
+    private static void AssertCycleReported((int rc, string stdout, string stderr) r, string what, params string[] badPaths)
+    {
+        Assert.That(r.rc, Is.EqualTo(1), what + ": exit status; stderr: " + r.stderr);
+        foreach (string bad in badPaths)
+        {
+            bool reported = r.stderr.Contains(": " + bad + ": directory causes a cycle") || r.stderr.Contains(": " + bad + ": Input/output error");
+            Assert.That(reported, Is.True, what + ": expected \"" + bad + ": directory causes a cycle\" (or the driver's EIO) on stderr, got: " + r.stderr);
+            Assert.That(r.stdout, Does.Not.Contain(bad + "/"), what + ": nothing below " + bad + " may be listed");
+        }
+    }
+
+    /// <summary>The inode's blocks as debugfs lists them.</summary>
+    private static List<long> DebugfsBlocks(string img, string path)
+    {
+        var b = Tool("debugfs", "-R", "blocks " + path, img);
+        Assert.That(b.rc, Is.EqualTo(0), "debugfs blocks: " + b.stderr);
+        return b.stdout.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToList();
+    }
+
+    /// <summary>
+    /// An ext2 image (1 KiB blocks) made by mke2fs with two cycles: the root's ".." record renamed
+    /// to "xx" (two bytes: an entry of the root naming the root), and debugfs's link of /docs into
+    /// /docs/deep as "up" (an entry naming its grandparent).
+    /// </summary>
+    private string Ext2CycleImage()
+    {
+        string img = Ext2Image("cycle.img");
+        long root = DebugfsBlocks(img, "/")[0];
+        using (var f = new FileStream(img, FileMode.Open, FileAccess.ReadWrite))
+        {
+            // "." is 12 bytes at 0; ".." starts at 12, its name at 12 + 8.
+            f.Position = root * 1024 + 12 + 8;
+            Assert.That(f.ReadByte() == '.' && f.ReadByte() == '.', "the root block's second record is \"..\"");
+            f.Position = root * 1024 + 12 + 8;
+            f.Write("xx"u8);
+        }
+        var l = Tool("debugfs", "-w", "-R", "link /docs /docs/deep/up", img);
+        Assert.That(l.rc, Is.EqualTo(0), "debugfs link: " + l.stderr);
+        var ls = Tool("debugfs", "-R", "ls -p /docs/deep", img);
+        Assert.That(ls.stdout, Does.Contain("/up/"), "debugfs must show the new entry: " + ls.stdout + ls.stderr);
+        return img;
+    }
+
+    [Test]
+    public void Mke2fs_Debugfs_DirectoryEntriesNamingAncestors_RecursiveCommandsReportTheCycleAndGoOn()
+    {
+        string img = Ext2CycleImage();
+        var find = FsuWithin(CycleLimit, "find", img, "/");
+        AssertCycleReported(find, "find", "/xx", "/docs/deep/up");
+        Assert.That(Lines(find.stdout), Does.Contain("/docs/deep/er/est.dat").And.Contain("/hello.txt"), "find goes on after the cycles");
+
+        var ls = FsuWithin(CycleLimit, "ls", "-R", img, "/");
+        AssertCycleReported(ls, "ls -R", "/xx", "/docs/deep/up");
+        Assert.That(ls.stdout, Does.Contain("/docs/deep/er:"), "ls -R goes on after the cycles");
+
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(outDir);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/docs", outDir);
+        AssertCycleReported(cp, "cp -r", "/docs/deep/up");
+        Assert.That(File.ReadAllBytes(Path.Combine(outDir, "docs/deep/er/est.dat")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "docs/deep/er/est.dat"))),
+            "cp -r copies what is not in the cycle");
+        Assert.That(Directory.Exists(Path.Combine(outDir, "docs/deep/up/deep")), Is.False, "cp -r must not copy through the cycle");
+
+        // diff enters only names both sides have.
+        Directory.CreateDirectory(Path.Combine(_tree, "docs/deep/up"));
+        var diff = FsuWithin(CycleLimit, "diff", img, "/docs", Path.Combine(_tree, "docs"));
+        AssertCycleReported(diff, "diff", "/docs/deep/up");
+
+        var rm = FsuWithin(CycleLimit, "rm", "-r", img, "/docs");
+        AssertCycleReported(rm, "rm -r", "/docs/deep/up");
+        var after = Fsu("find", img, "/docs");
+        Assert.That(Lines(after.stdout), Does.Not.Contain("/docs/deep/er/est.dat"), "rm -r removes what is not in the cycle");
+    }
+
+    /// <summary>Offset of the record named <paramref name="name"/> (ISO identifier without ";1", any case) in a directory extent.</summary>
+    private static int IsoRecord(byte[] img, uint extent, uint size, string name)
+    {
+        for (long p = extent * 2048L, end = p + size; p < end;)
+        {
+            int len = img[p];
+            if (len == 0) { p = (p / 2048 + 1) * 2048; continue; }
+            string id = Encoding.ASCII.GetString(img, (int)p + 33, img[p + 32]);
+            int semi = id.IndexOf(';');
+            if (string.Equals(semi < 0 ? id : id[..semi], name, StringComparison.OrdinalIgnoreCase)) return (int)p;
+            p += len;
+        }
+        Assert.Fail("no record " + name + " in the directory at extent " + extent);
+        return -1;
+    }
+
+    private static (uint extent, uint size) IsoExtent(byte[] img, int rec) =>
+        (BitConverter.ToUInt32(img, rec + 2), BitConverter.ToUInt32(img, rec + 10));
+
+    private static void IsoBoth32(byte[] img, int at, uint v)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(img.AsSpan(at), v);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(img.AsSpan(at + 4), v);
+    }
+
+    [Test]
+    public void Xorriso_DirectoryRecordNamingAnAncestor_RecursiveCommandsReportTheCycleAndGoOn()
+    {
+        // Rock Ridge only, so that there is one directory tree to damage.
+        string img = Path.Combine(_dir, "cycle.iso");
+        var x = Tool("xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", img, _tree);
+        Assert.That(x.rc, Is.EqualTo(0), "xorriso: " + x.stderr);
+        byte[] b = File.ReadAllBytes(img);
+        var root = IsoExtent(b, 16 * 2048 + 156);
+        var docs = IsoExtent(b, IsoRecord(b, root.extent, root.size, "docs"));
+        var deep = IsoExtent(b, IsoRecord(b, docs.extent, docs.size, "deep"));
+        int er = IsoRecord(b, deep.extent, deep.size, "er");
+        // /docs/deep/er now names /docs.
+        IsoBoth32(b, er + 2, docs.extent);
+        IsoBoth32(b, er + 10, docs.size);
+        File.WriteAllBytes(img, b);
+
+        var find = FsuWithin(CycleLimit, "find", img, "/");
+        AssertCycleReported(find, "find", "/docs/deep/er");
+        Assert.That(Lines(find.stdout), Does.Contain("/docs/ünïcödé.txt").And.Contain("/hello.txt"), "find goes on after the cycle");
+        var ls = FsuWithin(CycleLimit, "ls", "-R", img, "/");
+        AssertCycleReported(ls, "ls -R", "/docs/deep/er");
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(outDir);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/", outDir);
+        AssertCycleReported(cp, "cp -r", "/docs/deep/er");
+        Assert.That(File.ReadAllBytes(Path.Combine(outDir, "big.bin")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "big.bin"))));
+        var diff = FsuWithin(CycleLimit, "diff", img, "/docs", Path.Combine(_tree, "docs"));
+        AssertCycleReported(diff, "diff", "/docs/deep/er");
+    }
+
+    // ---- damaged images: what the kernel returns must never end a tool ----
+
+    /// <summary>Renames entry <paramref name="name"/> of an ext2 directory (1 KiB blocks) in place to bytes of the same length.</summary>
+    private static void RenameExt2Entry(string img, string dir, string name, byte[] to)
+    {
+        Assert.That(to.Length, Is.EqualTo(name.Length));
+        long blk = DebugfsBlocks(img, dir)[0];
+        byte[] b = new byte[1024];
+        using var f = new FileStream(img, FileMode.Open, FileAccess.ReadWrite);
+        f.Position = blk * 1024;
+        f.ReadExactly(b);
+        for (int off = 0; off + 8 <= 1024;)
+        {
+            int rec = BitConverter.ToUInt16(b, off + 4), nl = b[off + 6];
+            if (rec < 8) break;
+            if (nl == name.Length && Encoding.ASCII.GetString(b, off + 8, nl) == name)
+            {
+                f.Position = blk * 1024 + off + 8;
+                f.Write(to);
+                return;
+            }
+            off += rec;
+        }
+        Assert.Fail("no entry " + name + " in " + dir);
+    }
+
+    /// <summary>
+    /// A NUL byte in a symbolic link's target (ext2: in the inode; Rock Ridge: in an SL component),
+    /// and a name that holds '/' ("../..", which would lead out of the destination): cp -r reports
+    /// each, copies everything else, and ends with status 1 instead of an unhandled exception.
+    /// </summary>
+    [Test]
+    public void Mke2fs_Xorriso_NulInLinkTargetAndSlashInName_CpReportsAndGoesOn()
+    {
+        AddLinks();
+        string img = Ext2Image();
+        // "hell" of the fast symlink's "hello.txt" becomes "he\0l".
+        var sif = Tool("debugfs", "-w", "-R", "sif /link block[0] 0x6c006568", img);
+        Assert.That(sif.rc, Is.EqualTo(0), "debugfs sif: " + sif.stderr);
+        RenameExt2Entry(img, "/", "empty", "../.."u8.ToArray());
+
+        string dest = Path.Combine(_dir, "out", "in");
+        Directory.CreateDirectory(dest);
+        var cp = FsuWithin(CycleLimit, "cp", "-r", img, "/", dest);
+        Assert.That(cp.rc, Is.EqualTo(1), "cp -r: exit status; stderr: " + cp.stderr);
+        Assert.That(cp.stderr, Does.Contain(": /link: ").And.Contain("NUL"), "the bad link is reported");
+        Assert.That(cp.stderr, Does.Contain(": /../..: ").And.Contain("'/'"), "the bad name is reported");
+        Assert.That(Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal),
+            Is.EqualTo(new[] { "ext2.img", "out", "tree" }), "nothing may be written outside the destination");
+        Assert.That(File.ReadAllBytes(Path.Combine(dest, "docs/deep/er/est.dat")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "docs/deep/er/est.dat"))));
+        Assert.That(new FileInfo(Path.Combine(dest, "docs/up")).LinkTarget, Is.EqualTo("../docs/deep"), "good links are copied");
+        var ls = FsuWithin(CycleLimit, "ls", "-laR", img, "/");
+        Assert.That(ls.rc, Is.EqualTo(1), "ls -laR: the bad name is an error; stderr: " + ls.stderr);
+        Assert.That(ls.stdout, Does.Contain("link -> he\\x00lo.txt"), "ls -l shows the NUL of a link target escaped");
+        var diff = FsuWithin(CycleLimit, "diff", img, "/", _tree);
+        Assert.That(diff.rc, Is.EqualTo(1), "diff: " + diff.stderr);
+
+        // Rock Ridge: the same NUL in the SL component of "link".
+        string iso = IsoImage();
+        byte[] b = File.ReadAllBytes(iso);
+        var root = IsoExtent(b, 16 * 2048 + 156);
+        int at = -1;
+        for (long p = root.extent * 2048L; p + 16 < root.extent * 2048L + root.size && at < 0; p++)
+            if (b[p] == 'S' && b[p + 1] == 'L' && b[p + 3] == 1 && Encoding.ASCII.GetString(b, (int)p + 7, 9) == "hello.txt") at = (int)p + 7 + 2;
+        Assert.That(at, Is.GreaterThan(0), "the SL entry of /link");
+        b[at] = 0;
+        File.WriteAllBytes(iso, b);
+        string dest2 = Path.Combine(_dir, "out2");
+        Directory.CreateDirectory(dest2);
+        var cp2 = FsuWithin(CycleLimit, "cp", "-r", iso, "/", dest2);
+        Assert.That(cp2.rc, Is.EqualTo(1), "cp -r (ISO): exit status; stderr: " + cp2.stderr);
+        Assert.That(cp2.stderr, Does.Contain(": /link: ").And.Contain("NUL"));
+        Assert.That(File.ReadAllBytes(Path.Combine(dest2, "big.bin")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_tree, "big.bin"))));
     }
 
     [Test]

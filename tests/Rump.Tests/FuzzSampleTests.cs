@@ -9,7 +9,9 @@ namespace Rump.Tests;
 /// A bounded, seeded sample of the file-system fuzz harness (tools/fsfuzz/FuzzCore.cs, compiled in):
 /// images made by the real tools, mutated in their metadata, mounted and walked. Any exception in a
 /// driver panics the kernel and ends the run; a hang or a touched host file fails here with the seed
-/// and iteration to reproduce with the harness. The long run is in tools/fsfuzz/README.md.
+/// and iteration to reproduce with the harness. Each run starts with the target's known cases
+/// (negative iterations: the mutations that once found bugs), which also run every fsu command.
+/// The long run is in tools/fsfuzz/README.md.
 /// </summary>
 public class FuzzSampleTests
 {
@@ -24,15 +26,17 @@ public class FuzzSampleTests
     public void Mkfs_HostileImages_OnlyErrnos(string name)
     {
         FuzzTarget t = FuzzTarget.Find(name)!;
-        if (!ImageMaker.ToolExists(ImageMaker.ToolFor(t)))
-            Assert.Ignore(ImageMaker.ToolFor(t) + " is not installed (tools/setup-debian.sh installs it)");
+        if (!ImageMaker.ToolExists(ImageMaker.ToolFor(t))) Oracle.Missing(ImageMaker.ToolFor(t));
+        if (t.FsType == "msdos" && !ImageMaker.ToolExists("mcopy")) Oracle.Missing("mcopy");
         using var run = new FuzzRun(t);
         var sw = Stopwatch.StartNew();
-        FuzzSummary s = run.Run(Seed, 0, Iterations, TimeSpan.FromSeconds(10));
+        int known = FuzzRun.KnownCases(t);
+        Assert.That(known, Is.GreaterThan(0), "every target has known cases");
+        FuzzSummary s = run.Run(Seed, -known, known + Iterations, TimeSpan.FromSeconds(10));
         TestContext.Out.WriteLine(name + ": " + s + " in " + sw.Elapsed.TotalSeconds.ToString("0.0") + " s");
         foreach (string n in s.Notes) TestContext.Out.WriteLine("note: " + n);
         Assert.That(s.Failures, Is.Empty, string.Join(Environment.NewLine, s.Failures));
-        Assert.That(s.Iterations, Is.EqualTo(Iterations));
+        Assert.That(s.Iterations, Is.EqualTo(known + Iterations));
         Assert.That(s.Mounted, Is.GreaterThan(Iterations / 5), "most mutations should still mount, or the walk is not exercised");
     }
 }

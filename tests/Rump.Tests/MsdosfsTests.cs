@@ -40,7 +40,7 @@ public class MsdosfsTests : KernelTest
     private static ToolResult Run(string tool, params string[] args)
     {
         string? path = FindTool(tool);
-        if (path == null) Assert.Ignore(tool + " is not installed (dosfstools and mtools are needed)");
+        if (path == null) Oracle.Missing(tool);
         var psi = new ProcessStartInfo(path!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args) psi.ArgumentList.Add(a);
         // Times in UTC (the mount's gmtoff is 0), names in UTF-8, no geometry nagging.

@@ -15,9 +15,12 @@ namespace Rump.FsFuzz;
 //   FuzzTarget  - a file system variant and how the real tool makes its image
 //   ImageMaker  - the test tree (files filled with a marker pattern) and the image made from it
 //   Layout      - which 512-byte sectors of the image are metadata (not zero, not file data)
-//   Mutator     - generic and targeted corruptions (FAT chains, ext2 dirs/extents, ISO CE loops)
-//   Walker      - mount + full walk: readdir, lstat, readlink, read every file; optional writes
-//   FuzzRun     - iterations from (seed, iteration) under a watchdog, with the host-side checks
+//   Mutator     - generic and targeted corruptions (FAT chains, ext2 dirs/extents, ISO CE loops),
+//                 and the known ones that once found bugs, tried in every run (negative iterations)
+//   Walker      - mount + full walk: readdir, lstat, readlink, read every file; optional writes;
+//                 a directory that is its own ancestor is a failure (drivers must refuse cycles)
+//   FuzzRun     - iterations from (seed, iteration) under a watchdog, with the host-side checks;
+//                 the known cases also run every fsu command, which must end with a status
 //
 // A kernel panic ends the process (by design): the run prints "@iter N" before each iteration so a
 // parent process (Program.cs --fs all) can name the iteration that killed its child.
@@ -162,6 +165,31 @@ public static class Mutator
 {
     private static readonly uint[] Interesting = { 0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff };
 
+    /// <summary>
+    /// Mutations that found bugs, tried in every run before the random ones (as iterations -N..-1):
+    /// an entry naming an ancestor directory (fsu walked it forever; drivers now refuse it) and a
+    /// NUL in a symbolic link's target (fsu cp aborted). Each returns what it changed, or null if
+    /// the seed image had nothing to change (a harness error: the case would test nothing).
+    /// </summary>
+    public static (string Name, Func<byte[], string?> Apply)[] Known(FuzzTarget t) => t.FsType switch
+    {
+        "msdos" => new (string, Func<byte[], string?>)[]
+        {
+            ("directory entry naming an ancestor", Fat.AncestorEntry),
+        },
+        "ext2fs" => new (string, Func<byte[], string?>)[]
+        {
+            ("the root's \"..\" renamed (an entry naming its own directory)", Ext2.RootDotDotRenamed),
+            ("directory entry naming an ancestor", Ext2.AncestorEntry),
+            ("NUL in a symbolic link's target", Ext2.NulInLinkTarget),
+        },
+        _ => new (string, Func<byte[], string?>)[]
+        {
+            ("directory record naming an ancestor", Iso.AncestorRecord),
+            ("NUL in a Rock Ridge symbolic link's target", Iso.NulInSlTarget),
+        },
+    };
+
     /// <summary>Mutates <paramref name="img"/> (possibly returning a shorter array) and describes what was done.</summary>
     public static byte[] Mutate(FuzzTarget t, byte[] img, Layout layout, Random r, out string what)
     {
@@ -302,6 +330,28 @@ public static class Mutator
                     return "cross-link dirent " + a + " to the chain of " + b;
                 }
             }
+        }
+
+        /// <summary>Known case: the entry of sub/deeper/deepest gets the first cluster of sub.</summary>
+        public static string? AncestorEntry(byte[] img)
+        {
+            uint bps = U16(img, 11), rsvd = U16(img, 14), nfats = img.Length > 16 ? img[16] : 0u;
+            uint rootEnt = U16(img, 17), fatsz = U16(img, 22) != 0 ? U16(img, 22) : U32(img, 36);
+            if (bps == 0 || nfats == 0 || fatsz == 0) return null;
+            long rootOff = rsvd * bps + nfats * fatsz * bps;
+            long dataOff = rootOff + ((rootEnt * 32 + bps - 1) / bps) * bps;
+            int deepest = -1, sub = -1;
+            foreach (int e in DirEntries(img, rootOff, dataOff, rootEnt == 0 ? dataOff : rootOff))
+            {
+                if ((img[e + 11] & 0x10) == 0) continue;
+                string n = Encoding.ASCII.GetString(img, e, 11);
+                if (n == "DEEPEST    ") deepest = e;
+                else if (n == "SUB        ") sub = e;
+            }
+            if (deepest < 0 || sub < 0) return null;
+            Put(img, deepest + 26, 2, U16(img, sub + 26));
+            Put(img, deepest + 20, 2, U16(img, sub + 20));
+            return "entry 'deepest' at " + deepest + " -> the clusters of its grandparent 'sub'";
         }
 
         /// <summary>The cluster of the directory that holds entry <paramref name="de"/> (its "." record when in a cluster).</summary>
@@ -539,6 +589,45 @@ public static class Mutator
             }
         }
 
+        /// <summary>Known case: the root's ".." record renamed "xx" (two bytes), an entry of the root naming the root.</summary>
+        public static string? RootDotDotRenamed(byte[] img)
+        {
+            Geo? g = Parse(img);
+            long io = g?.InodeOff(img, 2) ?? -1;
+            if (g == null || io < 0) return null;
+            var blocks = Blocks(img, io, g);
+            if (blocks.Count == 0) return null;
+            long rec = blocks[0] * g.Bs + U16(img, blocks[0] * g.Bs + 4);
+            if (rec + 10 > img.Length || img[rec + 6] != 2 || img[rec + 8] != '.' || img[rec + 9] != '.') return null;
+            img[rec + 8] = (byte)'x';
+            img[rec + 9] = (byte)'x';
+            return "root's \"..\" at " + rec + " renamed \"xx\"";
+        }
+
+        /// <summary>Known case: the entry of sub/deeper/deepest names sub.</summary>
+        public static string? AncestorEntry(byte[] img)
+        {
+            Geo? g = Parse(img);
+            if (g == null) return null;
+            var ents = Walk(img, g);
+            DirEnt deepest = ents.Find(e => e.Name == "deepest" && e.Type == 2), sub = ents.Find(e => e.Name == "sub" && e.DirIno == 2);
+            if (deepest.Offset == 0 || sub.Offset == 0) return null;
+            Put(img, (int)deepest.Offset, 4, sub.Ino);
+            return "entry 'deepest' at " + deepest.Offset + " -> inode " + sub.Ino + " (its grandparent 'sub')";
+        }
+
+        /// <summary>Known case: a NUL in the fast symbolic link "link" ("readme.txt", kept in the inode).</summary>
+        public static string? NulInLinkTarget(byte[] img)
+        {
+            Geo? g = Parse(img);
+            if (g == null) return null;
+            DirEnt link = Walk(img, g).Find(e => e.Name == "link" && e.DirIno == 2);
+            long io = link.Offset == 0 ? -1 : g.InodeOff(img, link.Ino);
+            if (io < 0 || Encoding.ASCII.GetString(img, (int)io + 40, 10) != "readme.txt") return null;
+            img[io + 40 + 2] = 0;
+            return "inode " + link.Ino + " ('link') target \"re\\0dme.txt\"";
+        }
+
         /// <summary>Extent trees: absurd depth, an index node whose child is itself, entries past the device.</summary>
         private static string Extent(byte[] img, long io, Geo g, Random r, DirEnt f)
         {
@@ -638,6 +727,32 @@ public static class Mutator
             return res;
         }
 
+        private static string Identifier(byte[] img, Rec r) => Encoding.ASCII.GetString(img, r.Offset + 33, img[r.Offset + 32]);
+
+        /// <summary>Known case: the primary tree's record of sub/deeper/deepest names sub's extent.</summary>
+        public static string? AncestorRecord(byte[] img)
+        {
+            var recs = Records(img);
+            Rec deepest = recs.Find(r => r.Dir && Identifier(img, r) == "DEEPEST"), sub = recs.Find(r => r.Dir && Identifier(img, r) == "SUB");
+            if (deepest.Offset == 0 || sub.Offset == 0) return null;
+            Both32(img, deepest.Offset + 2, sub.Extent);
+            Both32(img, deepest.Offset + 10, sub.Size);
+            return "record 'deepest' at " + deepest.Offset + " -> extent " + sub.Extent + " (its grandparent 'sub')";
+        }
+
+        /// <summary>Known case: a NUL in the SL component of "link" ("readme.txt").</summary>
+        public static string? NulInSlTarget(byte[] img)
+        {
+            foreach (Rec r in Records(img))
+                for (int p = r.SuOffset, end = r.SuOffset + r.SuLen; p + 17 <= end; p++)
+                    if (img[p] == 'S' && img[p + 1] == 'L' && img[p + 3] == 1 && Encoding.ASCII.GetString(img, p + 7, 10) == "readme.txt")
+                    {
+                        img[p + 7 + 2] = 0;
+                        return "SL entry at " + p + " target \"re\\0dme.txt\"";
+                    }
+            return null;
+        }
+
         private static void Both32(byte[] img, int at, uint v)
         {
             Put(img, at, 4, v);
@@ -734,6 +849,8 @@ public sealed class IterationStats
     public int Entries, FilesRead, Errors;
     public long BytesRead;
     public string? UnmountError;
+    /// <summary>A directory the walk met inside itself: the driver let a cycle through.</summary>
+    public string? Cycle;
 }
 
 /// <summary>Mount + full walk through the managed API. Every call must return (a value or -errno).</summary>
@@ -754,7 +871,9 @@ public static unsafe class Walker
         st.Mounted = true;
         byte[] buf = new byte[64 * 1024];
         int budget = MaxEntries;
-        WalkDir(k, MountPoint, 0, ref budget, buf, st);
+        var inside = new HashSet<(ulong, ulong)>();
+        if (k.Lstat(MountPoint, out RumpStat root) == 0) inside.Add((root.st_dev, root.st_ino));
+        WalkDir(k, MountPoint, 0, ref budget, buf, st, inside);
         k.Statvfs(MountPoint, out _);
         if (write)
         {
@@ -770,7 +889,7 @@ public static unsafe class Walker
         return st;
     }
 
-    private static void WalkDir(RumpKernel k, string dir, int depth, ref int budget, byte[] buf, IterationStats st)
+    private static void WalkDir(RumpKernel k, string dir, int depth, ref int budget, byte[] buf, IterationStats st, HashSet<(ulong, ulong)> inside)
     {
         var l = new List<(string name, byte type, ulong ino)>();
         if (k.ReadDir(dir, l) < 0) st.Errors++;
@@ -784,7 +903,10 @@ public static unsafe class Walker
             switch ((int)(s.st_mode & Abi.S_IFMT))
             {
                 case Abi.S_IFDIR:
-                    if (depth < MaxDepth) WalkDir(k, p, depth + 1, ref budget, buf, st);
+                    // Directories form a tree: one that is its own ancestor would make every walk endless.
+                    if (!inside.Add((s.st_dev, s.st_ino))) { st.Cycle ??= p + " is one of its own ancestors (inode " + s.st_ino + ")"; break; }
+                    if (depth < MaxDepth) WalkDir(k, p, depth + 1, ref budget, buf, st, inside);
+                    inside.Remove((s.st_dev, s.st_ino));
                     break;
                 case Abi.S_IFLNK:
                     if (k.Readlink(p, out _) == null) st.Errors++;
@@ -902,6 +1024,9 @@ public sealed class FuzzRun : IDisposable
     public int MetadataSectors => _layout.MetaSectors.Length;
     public int ImageSize => _base.Length;
 
+    /// <summary>Known cases of a target (<see cref="Mutator.Known"/>): iterations -N..-1 of every run.</summary>
+    public static int KnownCases(FuzzTarget t) => Mutator.Known(t).Length;
+
     /// <summary>The Random of one iteration: a function of (seed, iteration) only.</summary>
     public static Random IterationRandom(long seed, int iteration)
     {
@@ -911,9 +1036,20 @@ public sealed class FuzzRun : IDisposable
         return new Random((int)(z ^ (z >> 31)) & int.MaxValue);
     }
 
-    /// <summary>The image of an iteration and what was done to it.</summary>
+    /// <summary>The image of an iteration and what was done to it; a negative iteration is a known case.</summary>
     public byte[] MutatedImage(long seed, int iteration, out string what)
     {
+        if (iteration < 0)
+        {
+            var known = Mutator.Known(Target);
+            int k = known.Length + iteration;
+            if (k < 0) throw new ArgumentOutOfRangeException(nameof(iteration), Target.Name + " has " + known.Length + " known cases (-" + known.Length + "..-1)");
+            byte[] img = (byte[])_base.Clone();
+            string? did = known[k].Apply(img);
+            if (did == null) throw new InvalidOperationException("known case '" + known[k].Name + "' found nothing to change in the " + Target.Name + " seed image");
+            what = "known case: " + known[k].Name + ": " + did;
+            return img;
+        }
         Random r = IterationRandom(seed, iteration);
         return Mutator.Mutate(Target, (byte[])_base.Clone(), _layout, r, out what);
     }
@@ -984,8 +1120,69 @@ public sealed class FuzzRun : IDisposable
         sum.Entries += st.Entries; sum.FilesRead += st.FilesRead; sum.Errors += st.Errors;
         if (st.UnmountError != null) sum.Notes.Add("seed " + seed + " iteration " + i + ": " + st.UnmountError + " [" + what + "]");
         if (e < 0) return new FuzzFailure(Target.Name, seed, i, "ETFS", what, "etfs remove: error " + (-e) + " (a device still mounted?)");
+        if (st.Cycle != null) return new FuzzFailure(Target.Name, seed, i, "CYCLE", what, st.Cycle);
+        if (i < 0 && FsuChecks() is string fsuBad) return new FuzzFailure(Target.Name, seed, i, "FSU", what, fsuBad);
         string? bad = CheckHost(i % 64 == 0);
         return bad == null ? null : new FuzzFailure(Target.Name, seed, i, "HOST", what, bad);
+    }
+
+    /// <summary>
+    /// Every fsu command on the image of a known case: each must end with status 0 or 1, and no
+    /// exception may reach fsu's guards (one that does is printed with its type). cp writes beside
+    /// the run's directory, so the host check of the directory is not disturbed; rm runs last.
+    /// </summary>
+    private string? FsuChecks()
+    {
+        string outDir = Dir + "-out";
+        var cmds = new List<string[]>
+        {
+            new[] { "ls", "-laR", _work, "/" },
+            new[] { "find", _work, "/" },
+            new[] { "stat", _work, "/link", "/sub/deeper/deepest", "/readme.txt" },
+            new[] { "cat", _work, "/readme.txt", "/link" },
+            new[] { "cp", "-rp", _work, "/", outDir },
+            new[] { "df", _work },
+        };
+        if (Target.Writable) cmds.Add(new[] { "rm", "-r", _work, "/sub" });
+        try
+        {
+            Directory.CreateDirectory(outDir);
+            foreach (string[] cmd in cmds)
+            {
+                var o = new StringWriter();
+                var e = new StringWriter();
+                int rc;
+                try { rc = Rump.Fsu.Fsu.Run(cmd, o, e); }
+                catch (Exception ex) { return "fsu " + cmd[0] + " threw " + ex.GetType().Name + ": " + ex.Message; }
+                string err = e.ToString();
+                if (rc is not (0 or 1)) return "fsu " + string.Join(' ', cmd) + " exited " + rc + ": " + err.Trim();
+                foreach (string line in err.Split('\n'))
+                    if (line.Contains("Exception", StringComparison.Ordinal))
+                        return "fsu " + cmd[0] + ": an exception reached a guard: " + line.Trim();
+            }
+            return null;
+        }
+        finally { RemoveTree(outDir); }
+    }
+
+    /// <summary>Deletes a copied tree even where cp -p kept a mode without write permission.</summary>
+    private static void RemoveTree(string dir)
+    {
+        if (!Directory.Exists(dir)) return;
+        try
+        {
+            MakeWritable(dir);
+            Directory.Delete(dir, true);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static void MakeWritable(string dir)
+    {
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        foreach (string d in Directory.GetDirectories(dir))
+            if (new FileInfo(d).LinkTarget == null) MakeWritable(d);
     }
 
     /// <summary>Files beside the image copy stay as they were (the seed image byte for byte every so often).</summary>

@@ -19,7 +19,8 @@ internal static class Program
     {
         string fs = "all";
         long seed = 1;
-        int iterations = 1000, start = 0, timeout = 10;
+        int iterations = 1000, timeout = 10;
+        int? start = null;
         int? only = null;
         bool child = false;
         string? save = null, crashDir = null;
@@ -62,21 +63,26 @@ internal static class Program
         if (save != null)
         {
             using var run = new FuzzRun(targets[0]);
-            File.WriteAllBytes(save, run.MutatedImage(seed, start, out string what));
-            Console.WriteLine(targets[0].Name + " seed " + seed + " iteration " + start + ": " + what + " -> " + save);
+            int at = start ?? 0;
+            File.WriteAllBytes(save, run.MutatedImage(seed, at, out string what));
+            Console.WriteLine(targets[0].Name + " seed " + seed + " iteration " + at + ": " + what + " -> " + save);
             return 0;
         }
-        if (child || targets.Count == 1 && only != null) return RunInProcess(targets[0], seed, start, iterations, timeout, child);
+        // Without --start a run begins with the target's known cases (iterations -N..-1).
+        int First(FuzzTarget t) => start ?? -FuzzRun.KnownCases(t);
+        int Count(FuzzTarget t) => start == null ? iterations + FuzzRun.KnownCases(t) : iterations;
+        if (child || targets.Count == 1 && only != null) return RunInProcess(targets[0], seed, First(targets[0]), Count(targets[0]), timeout, child);
         crashDir ??= Path.Combine(Directory.GetCurrentDirectory(), "fsfuzz-crashes");
         int rc = 0;
         foreach (FuzzTarget t in targets)
-            if (Supervise(t, seed, start, iterations, timeout, crashDir) != 0) rc = 1;
+            if (Supervise(t, seed, First(t), Count(t), timeout, crashDir) != 0) rc = 1;
         return rc;
     }
 
     private static void Usage(TextWriter w)
     {
         w.WriteLine("usage: Rump.FsFuzz [--fs all|NAME[,NAME...]] [--iterations N] [--seed S] [--start I] [--timeout SECONDS]");
+        w.WriteLine("       (without --start the known cases, iterations -N..-1, run first)");
         w.WriteLine("       Rump.FsFuzz --fs NAME --seed S --only I        rerun one iteration in this process");
         w.WriteLine("       Rump.FsFuzz --fs NAME --seed S --only I --save FILE   write that iteration's image");
         w.Write("targets:");

@@ -9,6 +9,10 @@ namespace Rump.Fsu;
 /// registers the image with etfs, mounts it (read-only for commands that only read) and unmounts it
 /// at the end so that writes reach the image. Exit codes as coreutils: 0 done, 1 an operation
 /// failed, 2 usage.
+///
+/// Everything an image gives (names, link targets, sizes, times) is hostile input. A path whose
+/// data a host API refuses is reported with its message and counted, and the command goes on
+/// (<see cref="Context.Guard"/>); nothing ends a command with an unhandled exception.
 /// </summary>
 public static class Fsu
 {
@@ -75,8 +79,25 @@ public static class Fsu
             return Usage;
         }
         var ctx = new Context(a.Image, stdout, stderr, progress) { FsType = a.FsType };
-        try { return cmd.Body(ctx, a); }
-        finally { stdout.Flush(); }
+        try
+        {
+            int rc = cmd.Body(ctx, a);
+            stdout.Flush();
+            return rc;
+        }
+        catch (Exception ex)
+        {
+            // The last resort (a closed standard output, a bug): a message and status 1, never an abort.
+            TryReport(stderr, "fsu: " + cmd.Name + ": " + Context.Describe(ex));
+            return Failed;
+        }
+    }
+
+    private static void TryReport(TextWriter w, string line)
+    {
+        try { w.WriteLine(line); w.Flush(); }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
     }
 
     private static void PrintUsage(TextWriter w)
@@ -159,14 +180,29 @@ internal sealed class Context
 
     public int Fail(string path, string message)
     {
-        Err.WriteLine("fsu: " + ImageSpec + ": " + path + ": " + message);
+        Err.WriteLine("fsu: " + ImageSpec + ": " + ImageSession.Printable(path) + ": " + message);
         return Fsu.Failed;
     }
+
+    /// <summary>
+    /// Runs the work for one path. A host API that refuses what the image gave (an exception) is
+    /// reported against the path and counted; the caller goes on with the next path.
+    /// </summary>
+    public int Guard(string path, Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception ex) when (ex is not OutOfMemoryException) { return Fail(path, Describe(ex)); }
+    }
+
+    /// <summary>An exception as a one-line message.</summary>
+    public static string Describe(Exception ex) => ex is IOException or UnauthorizedAccessException
+        ? ex.Message
+        : ex.GetType().Name + ": " + ex.Message;
 
     /// <summary>An error about a host file: "fsu: HOSTPATH: message".</summary>
     public int FailHost(string hostPath, string message)
     {
-        Err.WriteLine("fsu: " + hostPath + ": " + message);
+        Err.WriteLine("fsu: " + ImageSession.Printable(hostPath) + ": " + message);
         return Fsu.Failed;
     }
 

@@ -162,6 +162,32 @@ internal sealed unsafe class ImageSession
 
     public int Lstat(string kpath, out RumpStat st) => K.Lstat(kpath, out st);
 
+    /// <summary>
+    /// Why a name from a directory cannot be used as one path component (null if it can): a
+    /// damaged image can hold '/' or NUL in a name, and "../.." would lead a copy out of its
+    /// destination.
+    /// </summary>
+    public static string? BadName(string name)
+    {
+        if (name.Length == 0 || name == "." || name == "..") return "invalid name in the directory (skipped)";
+        if (name.Contains('/')) return "name contains '/' (skipped)";
+        if (name.Contains('\0')) return "name contains a NUL byte (skipped)";
+        return null;
+    }
+
+    /// <summary>A path for a message: control characters (a NUL from a damaged name) shown as \xNN.</summary>
+    public static string Printable(string s)
+    {
+        bool plain = true;
+        foreach (char c in s) if (char.IsControl(c)) { plain = false; break; }
+        if (plain) return s;
+        var sb = new StringBuilder(s.Length + 8);
+        foreach (char c in s)
+            if (char.IsControl(c)) sb.Append("\\x").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+            else sb.Append(c);
+        return sb.ToString();
+    }
+
     /// <summary>The names in a directory without "." and "..", sorted by byte order; 0 or -errno.</summary>
     public int List(string kpath, out List<string> names)
     {
@@ -187,7 +213,14 @@ internal sealed unsafe class ImageSession
     public static bool IsLink(in RumpStat st) => (st.st_mode & Abi.S_IFMT) == Abi.S_IFLNK;
     public static bool IsReg(in RumpStat st) => (st.st_mode & Abi.S_IFMT) == Abi.S_IFREG;
 
-    public static DateTime ToDateTime(RumpTimespec t) => DateTime.UnixEpoch.AddTicks(t.tv_sec * TimeSpan.TicksPerSecond + t.tv_nsec / 100);
+    /// <summary>A kernel time as a UTC DateTime, or null when DateTime cannot hold it (a damaged inode).</summary>
+    public static DateTime? ToDateTime(RumpTimespec t)
+    {
+        long maxSec = (DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerSecond - 1;
+        long minSec = -DateTime.UnixEpoch.Ticks / TimeSpan.TicksPerSecond + 1;
+        if (t.tv_sec > maxSec || t.tv_sec < minSec || t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000) return null;
+        return DateTime.UnixEpoch.AddTicks(t.tv_sec * TimeSpan.TicksPerSecond + t.tv_nsec / 100);
+    }
 
     public static RumpTimespec ToTimespec(DateTime utc)
     {

@@ -33,6 +33,19 @@ internal static unsafe class RumpLib
     public static delegate* unmanaged<byte*, int> rmdir;
     public static delegate* unmanaged<int, byte*, nuint, int> getdents;
     public static delegate* unmanaged<int, long, int> ftruncate;
+    public static delegate* unmanaged<byte*, byte*, int, void*, nuint, int> mount;
+
+    public const int TMPFS_ARGS_VERSION = 1;
+
+    /// <summary>NetBSD's struct tmpfs_args (&lt;rump/rumpdefs.h&gt;, 40 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TmpfsArgs
+    {
+        public int Version;
+        public ulong NodesMax;
+        public long SizeMax;
+        public uint RootUid, RootGid, RootMode;
+    }
 
     /// <summary>Loads librump.so (RUMP_LIB, else build/lib/librump.so above the working directory).</summary>
     public static void Load()
@@ -56,6 +69,7 @@ internal static unsafe class RumpLib
         rmdir = (delegate* unmanaged<byte*, int>)NativeLibrary.GetExport(h, "rump_sys_rmdir");
         getdents = (delegate* unmanaged<int, byte*, nuint, int>)NativeLibrary.GetExport(h, "rump_sys_getdents");
         ftruncate = (delegate* unmanaged<int, long, int>)NativeLibrary.GetExport(h, "rump_sys_ftruncate");
+        mount = (delegate* unmanaged<byte*, byte*, int, void*, nuint, int>)NativeLibrary.GetExport(h, "rump_sys_mount");
     }
 
     private static string Find()

@@ -9,18 +9,39 @@ namespace Rump.Kern;
 ///
 /// References: each descriptor-table entry holds one, and each system call using the file holds one
 /// between <see cref="Filedesc.Get"/> and <see cref="Release"/>. The last release calls
-/// <see cref="Close"/>. <see cref="Offset"/> is protected by <see cref="OffsetLock"/>.
+/// <see cref="Close"/>. <see cref="Offset"/> is protected by <see cref="OffsetLock"/>; <see cref="Flag"/>
+/// changes only through <see cref="SetFlags"/>.
 /// </summary>
 public abstract class File
 {
     public const int FREAD = 0x1, FWRITE = 0x2;
+    private int _flag;
     /// <summary>FREAD/FWRITE plus the O_APPEND, O_NONBLOCK, ... status flags (NetBSD f_flag).</summary>
-    public int Flag;
+    public int Flag => Volatile.Read(ref _flag);
     public long Offset;
     public readonly KMutex OffsetLock;
     private int _refs = 1;
 
-    protected File(Kernel k, int flag) { Flag = flag; OffsetLock = new KMutex(k); }
+    protected File(Kernel k, int flag) { _flag = flag; OffsetLock = new KMutex(k); }
+
+    /// <summary>A file that is never open (a descriptor table's marker): it takes no references.</summary>
+    private protected File() { _refs = 0; OffsetLock = null!; }
+
+    /// <summary>
+    /// Replaces the bits of <paramref name="mask"/> with those of <paramref name="value"/> in one atomic
+    /// step: threads sharing the file change different bits at once (F_SETFL, FIONBIO), and a plain
+    /// read-modify-write would put back a bit another thread had just changed.
+    /// </summary>
+    public void SetFlags(int mask, int value)
+    {
+        int cur = Volatile.Read(ref _flag);
+        while (true)
+        {
+            int seen = Interlocked.CompareExchange(ref _flag, (cur & ~mask) | (value & mask), cur);
+            if (seen == cur) return;
+            cur = seen;
+        }
+    }
 
     /// <summary>Takes a reference unless the file is already being closed.</summary>
     internal bool TryAddRef()

@@ -10,14 +10,28 @@ namespace Rump.Kern;
 ///
 /// - <see cref="_used"/> is a bitmap of taken descriptor numbers. Allocation finds the lowest
 ///   clear bit at or above the minimum and sets it with a compare-and-swap, so the lowest free
-///   descriptor is always the one returned (POSIX). Closing empties the slot, then clears the bit.
+///   descriptor is always the one returned (POSIX).
 /// - <see cref="_files"/> holds the open file of each taken number; a lookup reads the slot and
-///   takes a file reference with a compare-and-swap that fails once the file is closing. A number
-///   whose bit is set but whose slot is still empty (being installed) looks closed: EBADF.
-/// - The table has all <see cref="MaxFiles"/> slots from the start (9 KiB), so it never grows and
-///   needs no lock at all.
-/// <see cref="_cloexec"/> flags are plain bytes: a flag read while another thread changes it sees
-/// either value.
+///   takes a file reference with a compare-and-swap that fails once the file is closing.
+/// - The table has all <see cref="MaxFiles"/> slots from the start (9 KiB), so it never grows.
+///
+/// Each number is in one of these states (bit = its bit in <see cref="_used"/>, slot = its entry
+/// in <see cref="_files"/>):
+///   free       bit 0, slot null
+///   larval     bit 1, slot null: an allocation owns it (Alloc, or Dup2 onto a free number)
+///   open       bit 1, slot = the file
+///   replacing  bit 1, slot = <see cref="_replacing"/>: a Dup2 owns it while it swaps the file
+///   closing    bit 1, slot null: a Close took the file out and is about to clear the bit
+/// A bit is set before its slot is filled and cleared only after it was emptied, so a filled
+/// slot always has its bit set, and a set bit is never taken by an allocation. Only the owner of
+/// a larval or replacing number writes its slot and its close-on-exec flag: two installs can never
+/// overwrite each other (dup2 onto a number being allocated or closed once leaked the file that
+/// lost). Get, Close and Dup2 that meet a number owned by another thread wait for it: the owner
+/// is between two plain stores and never blocks there. Lookups, Alloc and Close of open numbers
+/// take no lock and do not wait.
+///
+/// <see cref="_cloexec"/> flags belong to the number, as NetBSD's fdfile: F_SETFD racing with
+/// another thread's close and reuse of the same number may land on either file.
 /// </summary>
 public sealed class Filedesc
 {
@@ -27,15 +41,43 @@ public sealed class Filedesc
     private readonly File?[] _files = new File?[MaxFiles];
     private readonly ulong[] _used = new ulong[MaxFiles / 64];
     private readonly bool[] _cloexec = new bool[MaxFiles];
+    /// <summary>The slot value of a number whose file a Dup2 is replacing; never opened, takes no references.</summary>
+    private readonly File _replacing = new ReplacingMarker();
     /// <summary>Processes sharing this table (rfork without RFFDG/RFCFDG shares it).</summary>
     private int _shares = 1;
+
+    private sealed class ReplacingMarker : File
+    {
+        protected override void Close(Lwp l) { }
+    }
 
     /// <summary>The file at <paramref name="fd"/> with a reference taken, or null (EBADF). Pair with <see cref="File.Release"/>.</summary>
     public File? Get(int fd)
     {
         if ((uint)fd >= MaxFiles) return null;
         File? f = Volatile.Read(ref _files[fd]);
-        return f != null && f.TryAddRef() ? f : null;
+        if (f != null && f.TryAddRef()) return f;
+        return f == null ? null : GetSlow(fd, f);
+    }
+
+    /// <summary>The slot held a file that is closing (EBADF), or a Dup2 is replacing it: wait for the new one.</summary>
+    private File? GetSlow(int fd, File f)
+    {
+        for (int spins = 0; f == _replacing; )
+        {
+            Backoff(ref spins);
+            File? now = Volatile.Read(ref _files[fd]);
+            if (now == null) return null;
+            f = now;
+        }
+        return f.TryAddRef() ? f : null;
+    }
+
+    /// <summary>Waits a little longer each time for another thread to leave a larval, closing or replacing state.</summary>
+    private static void Backoff(ref int spins)
+    {
+        CpuPause.Pause(spins < 8 ? 1 << spins : 256);
+        spins++;
     }
 
     /// <summary>Takes the lowest free number ≥ <paramref name="minfd"/>, or -1.</summary>
@@ -64,6 +106,7 @@ public sealed class Filedesc
     {
         fd = Reserve(minfd);
         if (fd < 0) return Abi.EMFILE;
+        // Larval and ours: nobody else writes the slot or its flag until it holds the file.
         _cloexec[fd] = cloexec;
         Volatile.Write(ref _files[fd], f);
         return 0;
@@ -73,25 +116,65 @@ public sealed class Filedesc
     public int Close(Lwp l, int fd)
     {
         if ((uint)fd >= MaxFiles) return Abi.EBADF;
-        File? f = Interlocked.Exchange(ref _files[fd], null);
-        if (f == null) return Abi.EBADF;
+        ref File? slot = ref _files[fd];
+        File? f = Volatile.Read(ref slot);
+        for (int spins = 0; ; )
+        {
+            // Free, larval or closing: not open (yet, or any more).
+            if (f == null) return Abi.EBADF;
+            if (f == _replacing)
+            {
+                Backoff(ref spins);
+                f = Volatile.Read(ref slot);
+                continue;
+            }
+            File? seen = Interlocked.CompareExchange(ref slot, null, f);
+            if (seen == f) break;
+            f = seen;
+        }
+        // Closing: the bit goes last, so no allocation can take the number while the slot was full.
         Unreserve(fd);
         // The last release may sleep (flushing a file system): nothing is held here.
         f.Release(l);
         return 0;
     }
 
-    /// <summary>dup2 semantics: makes <paramref name="newfd"/> refer to the file at <paramref name="oldfd"/>.</summary>
+    /// <summary>dup2 semantics: makes <paramref name="newfd"/> refer to the file at <paramref name="oldfd"/>, atomically closing what it referred to.</summary>
     public int Dup2(Lwp l, int oldfd, int newfd, bool cloexec)
     {
         if ((uint)newfd >= MaxFiles) return Abi.EBADF;
         File? f = Get(oldfd);
         if (f == null) return Abi.EBADF;
         if (oldfd == newfd) { f.Release(l); return 0; }
-        // Our lookup reference becomes the new slot's reference.
-        Interlocked.Or(ref _used[newfd >> 6], 1UL << (newfd & 63));
-        _cloexec[newfd] = cloexec;
-        File? old = Interlocked.Exchange(ref _files[newfd], f);
+        ref File? slot = ref _files[newfd];
+        ref ulong word = ref _used[newfd >> 6];
+        ulong bit = 1UL << (newfd & 63);
+        File? old = null;
+        for (int spins = 0; ; )
+        {
+            File? cur = Volatile.Read(ref slot);
+            if (cur == null)
+            {
+                ulong w = Volatile.Read(ref word);
+                if ((w & bit) == 0)
+                {
+                    // Free: take it as an allocation does; a changed word (another number) is retried at once.
+                    if (Interlocked.CompareExchange(ref word, w | bit, w) == w) break;
+                    continue;
+                }
+                // Larval or closing: another thread's for two stores; then it is open or free.
+            }
+            else if (cur != _replacing)
+            {
+                // Open: own it while the flag and the file change, so no other install can interleave.
+                if (Interlocked.CompareExchange(ref slot, _replacing, cur) == cur) { old = cur; break; }
+                continue;
+            }
+            Backoff(ref spins);
+        }
+        // Our lookup reference becomes the slot's reference.
+        Volatile.Write(ref _cloexec[newfd], cloexec);
+        Volatile.Write(ref slot, f);
         old?.Release(l);
         return 0;
     }

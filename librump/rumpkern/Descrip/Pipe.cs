@@ -120,7 +120,7 @@ public sealed class PipeFile : File
         {
             int e = l.Proc.Vmspace.CopyIn(data, out int on);
             if (e != 0) return e;
-            if (on != 0) Flag |= Abi.O_NONBLOCK; else Flag &= ~Abi.O_NONBLOCK;
+            SetFlags(Abi.O_NONBLOCK, on != 0 ? Abi.O_NONBLOCK : 0);
             return 0;
         }
         return Abi.ENOTTY;

@@ -152,7 +152,7 @@ internal static partial class KernSyscalls
                 if (cmd == Abi.F_GETFL)
                     rv = f.Flag - 1; // OFLAGS(): the file flags are the open flags plus one
                 else
-                    f.Flag = (f.Flag & ~FcntlFlags) | ((int)(iarg + 1) & FcntlFlags);
+                    f.SetFlags(FcntlFlags, (int)(iarg + 1));
                 f.Release(l);
                 return 0;
             }

@@ -46,18 +46,35 @@ public sealed unsafe class LocalVmspace : Vmspace
         return 0;
     }
 
+    /// <summary>Unit of the bounded string scan: a 4 KiB-aligned chunk never spans two pages of any size the host uses.</summary>
+    private const int ScanChunk = 4096;
+
     public override int CopyInStr(UserPtr src, Span<byte> dst, out int len)
     {
         len = 0;
         if (src.IsNull) return Abi.EFAULT;
-        byte* p = (byte*)src.Addr;
-        // Scan at most dst.Length bytes; reading past the string's NUL never happens.
+        // At most dst.Length bytes are read, and no page the string does not reach: each step
+        // searches (vectorised) only up to the next 4 KiB boundary, the next step is taken only
+        // if the string goes on there, and memory is mapped in whole pages. (A string that runs
+        // into unmapped memory within the bound faults, like any local copy; NetBSD says EFAULT.)
+        nint p = (nint)src.Addr;
         int max = dst.Length;
-        var s = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(p);
-        if (s.Length >= max) return Abi.ENAMETOOLONG;
-        s.CopyTo(dst);
-        len = s.Length;
-        return 0;
+        int n = 0;
+        while (n < max)
+        {
+            int chunk = (int)Math.Min(max - n, ScanChunk - ((p + n) & (ScanChunk - 1)));
+            var s = new ReadOnlySpan<byte>((void*)(p + n), chunk);
+            int nul = s.IndexOf((byte)0);
+            if (nul >= 0)
+            {
+                n += nul;
+                new ReadOnlySpan<byte>((void*)p, n).CopyTo(dst);
+                len = n;
+                return 0;
+            }
+            n += chunk;
+        }
+        return Abi.ENAMETOOLONG;
     }
 }
 

@@ -23,6 +23,8 @@ namespace Rump.Vfs;
 /// Locks: <see cref="_lock"/> protects the hash, the LRU list, the byte count and every buffer's
 /// state fields; transfers run without it (the buffer is busy, so nobody else touches it). Order:
 /// file-system locks → <see cref="_lock"/>. Waiters for a busy buffer sleep on <see cref="_cv"/>.
+/// Whoever drops the lock (a transfer, a wait) looks everything up again after re-taking it: a
+/// buffer for the same block may have been made meanwhile, and one block must never have two.
 /// </summary>
 public sealed class BufCache
 {
@@ -46,6 +48,8 @@ public sealed class BufCache
     private readonly System.Buffers.ArrayPool<byte> _staging = System.Buffers.ArrayPool<byte>.Create(1 << 20, 8);
 
     public long Hits, Misses, Reads, Writes, ReadAheads;
+    /// <summary>Times a thread slept because a buffer it wanted was busy (tests wait on it for a real condition).</summary>
+    public long BusyWaits;
 
     public BufCache(Kernel k, long maxBytes)
     {
@@ -57,38 +61,84 @@ public sealed class BufCache
 
     public long CachedBytes { get { _lock.Enter(); long b = _bytes; _lock.Exit(); return b; } }
 
-    /// <summary>The busy buffer for (dev, blkno), created empty if absent. Caller holds _lock; may sleep.</summary>
-    private Buf GetLocked(BlockDevice dev, long blkno, int size, out bool created)
+    /// <summary>
+    /// The busy buffer for (dev, blkno), created empty if absent. Caller holds _lock; may sleep
+    /// (and drop it). An error only when an old buffer of another size could not be written out.
+    /// </summary>
+    private int GetLocked(BlockDevice dev, long blkno, int size, out Buf bp, out bool created)
     {
+        bool evict = true;
         while (true)
         {
-            if (_hash.TryGetValue((dev.Dev, blkno), out Buf? bp))
+            if (_hash.TryGetValue((dev.Dev, blkno), out Buf? found))
             {
-                if (bp.Busy) { _cv.Wait(_lock); continue; }
-                if (bp.Size != size)
+                if (found.Busy) { BusyWait(); continue; }
+                if (found.Size != size)
                 {
                     // A different block size for the same address: the file system changed its
                     // view (NetBSD forbids mixing sizes too). Write the old one out and drop it.
-                    bp.Busy = true;
-                    LruRemove(bp);
-                    if (bp.Dirty) { _lock.Exit(); Io(bp, write: true); _lock.Enter(); }
-                    _hash.Remove((dev.Dev, blkno));
-                    _bytes -= bp.Size;
+                    found.Busy = true;
+                    LruRemove(found);
+                    if (found.Dirty)
+                    {
+                        _lock.Exit();
+                        int e = Io(found, write: true);
+                        _lock.Enter();
+                        if (e != 0)
+                        {
+                            // Its data exists nowhere else: keep it and fail the caller.
+                            LruAppend(found);
+                            found.Busy = false;
+                            _cv.Broadcast();
+                            bp = null!;
+                            created = false;
+                            return e;
+                        }
+                    }
+                    Forget(found);
                     _cv.Broadcast();
                     continue;
                 }
-                bp.Busy = true;
-                LruRemove(bp);
+                found.Busy = true;
+                LruRemove(found);
+                bp = found;
                 created = false;
-                return bp;
+                return 0;
             }
-            EvictLocked(size);
+            // Writing a dirty victim drops the lock: someone may have made this block's buffer
+            // meanwhile. A victim that cannot be written stays, and this buffer goes over the bound.
+            if (evict)
+            {
+                Evicted r = EvictLocked(size);
+                if (r == Evicted.WriteFailed) evict = false;
+                if (r != Evicted.Done) continue;
+            }
             var nb = new Buf(dev, blkno, size, TakeData(size)) { Busy = true };
-            _hash[(dev.Dev, blkno)] = nb;
+            _hash.Add((dev.Dev, blkno), nb);
             _bytes += size;
+            bp = nb;
             created = true;
-            return nb;
+            return 0;
         }
+    }
+
+    /// <summary>With _lock held: sleeps until a buffer is released (the lock is dropped meanwhile).</summary>
+    private void BusyWait()
+    {
+        System.Threading.Interlocked.Increment(ref BusyWaits);
+        _cv.Wait(_lock);
+    }
+
+    /// <summary>
+    /// With _lock held: takes <paramref name="bp"/> out of the cache. It must be the block's buffer
+    /// in the hash; anything else means two buffers were made for one block.
+    /// </summary>
+    private void Forget(Buf bp)
+    {
+        if (!_hash.TryGetValue((bp.Dev.Dev, bp.Blkno), out Buf? cur) || cur != bp)
+            Kernel.Panic("buffer cache: " + bp + " is not the cached buffer of its block");
+        _hash.Remove((bp.Dev.Dev, bp.Blkno));
+        _bytes -= bp.Size;
     }
 
     /// <summary>
@@ -104,7 +154,8 @@ public sealed class BufCache
         long step = size / BlockDevice.DevBSize;
         List<Buf>? cluster = null;
         _lock.Enter();
-        bp = GetLocked(dev, blkno, size, out _);
+        e = GetLocked(dev, blkno, size, out bp, out _);
+        if (e != 0) { _lock.Exit(); return e; }
         bool hit = bp.Valid;
         if (hit) Hits++; else Misses++;
         // Sequential access: this block is where the last read of the device ended.
@@ -135,7 +186,8 @@ public sealed class BufCache
         int e = CheckArgs(dev, blkno, size);
         if (e != 0) { bp = null!; return e; }
         _lock.Enter();
-        bp = GetLocked(dev, blkno, size, out bool created);
+        e = GetLocked(dev, blkno, size, out bp, out bool created);
+        if (e != 0) { _lock.Exit(); return e; }
         if (created) Array.Clear(bp.Data);
         bp.Valid = true;
         _lock.Exit();
@@ -156,8 +208,7 @@ public sealed class BufCache
         if (invalidate && !bp.Dirty)
         {
             bp.Valid = false;
-            _hash.Remove((bp.Dev.Dev, bp.Blkno));
-            _bytes -= bp.Size;
+            Forget(bp);
         }
         else
             LruAppend(bp);
@@ -208,7 +259,7 @@ public sealed class BufCache
             }
             if (batch.Count == 0)
             {
-                if (busyDirty) { _cv.Wait(_lock); _lock.Exit(); continue; }
+                if (busyDirty) { BusyWait(); _lock.Exit(); continue; }
                 _lock.Exit();
                 break;
             }
@@ -229,16 +280,26 @@ public sealed class BufCache
     /// <summary>Forgets every buffer of <paramref name="dev"/> (after a flush, at unmount).</summary>
     public void Invalidate(BlockDevice dev)
     {
-        _lock.Enter();
         var drop = new List<Buf>();
-        foreach (Buf b in _hash.Values)
-            if (b.Dev == dev) drop.Add(b);
-        foreach (Buf b in drop)
+        _lock.Enter();
+        while (true)
         {
-            while (b.Busy) _cv.Wait(_lock);
-            LruRemove(b);
-            _hash.Remove((b.Dev.Dev, b.Blkno));
-            _bytes -= b.Size;
+            // Waiting for a busy buffer drops the lock: buffers may come and go meanwhile, so
+            // every pass looks at the hash afresh.
+            drop.Clear();
+            bool busy = false;
+            foreach (Buf b in _hash.Values)
+            {
+                if (b.Dev != dev) continue;
+                if (b.Busy) busy = true; else drop.Add(b);
+            }
+            foreach (Buf b in drop)
+            {
+                LruRemove(b);
+                Forget(b);
+            }
+            if (!busy) break;
+            BusyWait();
         }
         _seq.Remove(dev.Dev);
         _lock.Exit();
@@ -338,10 +399,7 @@ public sealed class BufCache
                 LruAppend(bp);
             }
             else
-            {
-                _hash.Remove((bp.Dev.Dev, bp.Blkno));
-                _bytes -= bp.Size;
-            }
+                Forget(bp);
             bp.Busy = false;
         }
         _cv.Broadcast();
@@ -427,8 +485,7 @@ public sealed class BufCache
             if (!b.Dirty)
             {
                 LruRemove(b);
-                _hash.Remove((b.Dev.Dev, b.Blkno));
-                _bytes -= b.Size;
+                Forget(b);
                 KeepData(b.Data);
             }
             b = next;
@@ -436,8 +493,14 @@ public sealed class BufCache
         return _bytes + need <= MaxBytes;
     }
 
-    /// <summary>Makes room for <paramref name="need"/> bytes by dropping idle buffers, oldest first (dirty ones are written first).</summary>
-    private void EvictLocked(int need)
+    private enum Evicted { Done, LockDropped, WriteFailed }
+
+    /// <summary>
+    /// Makes room for <paramref name="need"/> bytes by dropping idle buffers, oldest first. A dirty
+    /// one is written first, without the lock: then it returns at once (LockDropped, or WriteFailed
+    /// if the victim had to stay), as the caller's view of the cache is stale.
+    /// </summary>
+    private Evicted EvictLocked(int need)
     {
         while (_bytes + need > MaxBytes && _lruHead != null)
         {
@@ -451,12 +514,17 @@ public sealed class BufCache
                 _lock.Enter();
                 victim.Busy = false;
                 _cv.Broadcast();
-                if (victim.Dirty) { LruAppend(victim); return; } // could not write it: keep it, go over the bound
+                // Could not write it: keep it (over the bound). Written: it goes, and a waiter for
+                // its block reads it again. The caller starts again either way.
+                if (victim.Dirty) { LruAppend(victim); return Evicted.WriteFailed; }
+                Forget(victim);
+                KeepData(victim.Data);
+                return Evicted.LockDropped;
             }
-            _hash.Remove((victim.Dev.Dev, victim.Blkno));
-            _bytes -= victim.Size;
+            Forget(victim);
             KeepData(victim.Data);
         }
+        return Evicted.Done;
     }
 }
 

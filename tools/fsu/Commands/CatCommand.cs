@@ -14,27 +14,30 @@ internal static class CatCommand
     {
         int rc = Fsu.Ok;
         foreach (string p in a.Operands)
-        {
-            string kp = ImageSession.KPath(p);
-            int e = s.Lstat(kp, out RumpStat st);
-            if (e == 0 && ImageSession.IsDir(st)) e = -Abi.EISDIR;
-            if (e == 0)
-            {
-                ctx.Out.Flush();
-                if (ctx.Out is StreamWriter sw)
-                {
-                    e = FileIo.ReadInto(s, kp, sw.BaseStream, null);
-                    sw.BaseStream.Flush();
-                }
-                else
-                {
-                    var ms = new MemoryStream();
-                    e = FileIo.ReadInto(s, kp, ms, null);
-                    ctx.Out.Write(Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
-                }
-            }
-            if (e < 0) rc = ctx.Fail(p, -e);
-        }
+            if (ctx.Guard(p, () => One(ctx, s, p)) != 0) rc = Fsu.Failed;
         return rc;
     });
+
+    private static int One(Context ctx, ImageSession s, string p)
+    {
+        string kp = ImageSession.KPath(p);
+        int e = s.Lstat(kp, out RumpStat st);
+        if (e == 0 && ImageSession.IsDir(st)) e = -Abi.EISDIR;
+        if (e == 0)
+        {
+            ctx.Out.Flush();
+            if (ctx.Out is StreamWriter sw)
+            {
+                e = FileIo.ReadInto(s, kp, sw.BaseStream, null);
+                sw.BaseStream.Flush();
+            }
+            else
+            {
+                var ms = new MemoryStream();
+                e = FileIo.ReadInto(s, kp, ms, null);
+                ctx.Out.Write(Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length));
+            }
+        }
+        return e < 0 ? ctx.Fail(p, -e) : 0;
+    }
 }

@@ -30,7 +30,7 @@ internal static class CopyInCommand
         {
             string name = Path.GetFileName(src.TrimEnd('/'));
             string target = destIsDir ? ImageSession.Join(dest, name) : dest;
-            if (job.Put(src, target) != 0) rc = Fsu.Failed;
+            if (ctx.Guard(target, () => job.Put(src, target)) != 0) rc = Fsu.Failed;
         }
         job.Progress?.Finish();
         return rc;
@@ -103,7 +103,10 @@ internal static class CopyInCommand
             var entries = Directory.GetFileSystemEntries(host);
             Array.Sort(entries, StringComparer.Ordinal);
             foreach (string child in entries)
-                if (Put(child, ImageSession.Join(path, Path.GetFileName(child))) != 0) rc = Fsu.Failed;
+            {
+                string cpath = ImageSession.Join(path, Path.GetFileName(child));
+                if (_ctx.Guard(cpath, () => Put(child, cpath)) != 0) rc = Fsu.Failed;
+            }
             var di = new DirectoryInfo(host);
             if (_preserve && Preserve(host, path, kp, mode, di.LastAccessTimeUtc, di.LastWriteTimeUtc) != 0) rc = Fsu.Failed;
             return rc;

@@ -23,7 +23,7 @@ internal static class CopyOutCommand
         if (ctx.ShowProgress)
         {
             long total = 0;
-            foreach (string src in sources) total += job.Measure(ImageSession.KPath(src), 0);
+            foreach (string src in sources) total += job.Measure(ImageSession.KPath(src), new Ancestors());
             job.Progress = new Progress(ctx.Err, total);
         }
         int rc = Fsu.Ok;
@@ -34,7 +34,7 @@ internal static class CopyOutCommand
             if (e < 0) { rc = ctx.Fail(src, -e); continue; }
             string name = ImageSession.BaseName(src);
             string target = destIsDir && name.Length > 0 ? Path.Combine(dest, name) : dest;
-            if (job.Copy(src, kp, st, target) != 0) rc = Fsu.Failed;
+            if (ctx.Guard(src, () => job.Copy(src, kp, st, target)) != 0) rc = Fsu.Failed;
         }
         job.Progress?.Finish();
         return rc;
@@ -49,16 +49,21 @@ internal static class CopyOutCommand
 
         public Job(Context ctx, ImageSession s, bool r, bool p) { _ctx = ctx; _s = s; _recursive = r; _preserve = p; }
 
-        /// <summary>Bytes under a path (for the progress bar); depth-bounded against directory cycles.</summary>
-        public long Measure(string kp, int depth)
+        /// <summary>Bytes under a path (for the progress bar); a directory cycle is left for the copy to report.</summary>
+        public long Measure(string kp, Ancestors ancestors)
         {
-            if (_s.Lstat(kp, out RumpStat st) < 0 || depth > 64) return 0;
+            if (_s.Lstat(kp, out RumpStat st) < 0) return 0;
             if (!ImageSession.IsDir(st)) return ImageSession.IsReg(st) ? st.st_size : 0;
-            if (!_recursive || _s.List(kp, out List<string> names) < 0) return 0;
+            if (!_recursive || !ancestors.EnterQuietly(st)) return 0;
             long t = 0;
-            foreach (string n in names) t += Measure(kp + "/" + n, depth + 1);
+            if (_s.List(kp, out List<string> names) == 0)
+                foreach (string n in names)
+                    if (ImageSession.BadName(n) == null) t += Measure(kp + "/" + n, ancestors);
+            ancestors.Leave(st);
             return t;
         }
+
+        private readonly Ancestors _ancestors = new();
 
         public int Copy(string path, string kp, in RumpStat st, string host)
         {
@@ -69,6 +74,9 @@ internal static class CopyOutCommand
                 {
                     string? target = _s.K.Readlink(kp, out int le);
                     if (target == null) return _ctx.Fail(path, le);
+                    // A host link cannot hold these (File.CreateSymbolicLink refuses them).
+                    if (target.Length == 0) return _ctx.Fail(path, "empty symbolic link target (not copied)");
+                    if (target.Contains('\0')) return _ctx.Fail(path, "symbolic link target contains a NUL byte (not copied)");
                     if (File.Exists(host) || Directory.Exists(host) || new FileInfo(host).LinkTarget != null) File.Delete(host);
                     File.CreateSymbolicLink(host, target);
                     return 0;
@@ -78,8 +86,7 @@ internal static class CopyOutCommand
                 using (var f = new FileStream(host, FileMode.Create, FileAccess.Write))
                     e = FileIo.ReadInto(_s, kp, f, Progress);
                 if (e < 0) return _ctx.Fail(path, -e);
-                if (_preserve) Preserve(host, st, isDir: false);
-                return 0;
+                return _preserve ? Preserve(path, host, st, isDir: false) : 0;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -90,28 +97,36 @@ internal static class CopyOutCommand
         private int CopyDir(string path, string kp, in RumpStat st, string host)
         {
             if (!_recursive) return _ctx.Fail(path, "Is a directory (not copied; use -r)");
-            Directory.CreateDirectory(host);
-            int e = _s.List(kp, out List<string> names);
-            if (e < 0) return _ctx.Fail(path, -e);
-            int rc = 0;
-            foreach (string n in names)
+            if (!_ancestors.Enter(_ctx, path, st)) return Fsu.Failed;
+            try
             {
-                string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
-                e = _s.Lstat(ckp, out RumpStat cst);
-                if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
-                if (ImageSession.IsDir(cst) && cst.st_ino == st.st_ino && cst.st_dev == st.st_dev) { rc = _ctx.Fail(cp, Abi.ELOOP); continue; }
-                if (Copy(cp, ckp, cst, Path.Combine(host, n)) != 0) rc = Fsu.Failed;
+                Directory.CreateDirectory(host);
+                int e = _s.List(kp, out List<string> names);
+                if (e < 0) return _ctx.Fail(path, -e);
+                int rc = 0;
+                foreach (string n in names)
+                {
+                    string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                    // A name that is not one component could lead the copy out of its destination.
+                    if (ImageSession.BadName(n) is string why) { rc = _ctx.Fail(cp, why); continue; }
+                    e = _s.Lstat(ckp, out RumpStat cst);
+                    if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
+                    if (_ctx.Guard(cp, () => Copy(cp, ckp, cst, Path.Combine(host, n))) != 0) rc = Fsu.Failed;
+                }
+                if (_preserve && Preserve(path, host, st, isDir: true) != 0) rc = Fsu.Failed;
+                return rc;
             }
-            if (_preserve) Preserve(host, st, isDir: true);
-            return rc;
+            finally { _ancestors.Leave(st); }
         }
 
-        private static void Preserve(string host, in RumpStat st, bool isDir)
+        private int Preserve(string path, string host, in RumpStat st, bool isDir)
         {
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(host, (UnixFileMode)(st.st_mode & 0xfff));
-            DateTime m = ImageSession.ToDateTime(st.st_mtim), at = ImageSession.ToDateTime(st.st_atim);
+            if (ImageSession.ToDateTime(st.st_mtim) is not DateTime m || ImageSession.ToDateTime(st.st_atim) is not DateTime at)
+                return _ctx.Fail(path, "time out of range (not kept)");
             if (isDir) { Directory.SetLastWriteTimeUtc(host, m); Directory.SetLastAccessTimeUtc(host, at); }
             else { File.SetLastWriteTimeUtc(host, m); File.SetLastAccessTimeUtc(host, at); }
+            return 0;
         }
     }
 }

@@ -18,7 +18,7 @@ internal static class DiffCommand
     {
         if (a.Operands.Count != 2) { ctx.Err.WriteLine("usage: fsu diff IMAGE[@PART] PATH HOSTPATH"); return Fsu.Usage; }
         var d = new Differ(ctx, s);
-        d.Compare(a.Operands[0], ImageSession.KPath(a.Operands[0]), a.Operands[1], 0);
+        d.Guarded(a.Operands[0], ImageSession.KPath(a.Operands[0]), a.Operands[1]);
         return d.Different || d.Failed ? Fsu.Failed : Fsu.Ok;
     });
 
@@ -27,14 +27,21 @@ internal static class DiffCommand
         private readonly Context _ctx;
         private readonly ImageSession _s;
         public bool Different, Failed;
+        private readonly Ancestors _ancestors = new();
 
         public Differ(Context ctx, ImageSession s) { _ctx = ctx; _s = s; }
 
         private string Img(string path) => _ctx.ImageSpec + ":" + path;
 
-        private void Say(string line) { _ctx.Out.WriteLine(line); Different = true; }
+        private void Say(string line) { _ctx.Out.WriteLine(ImageSession.Printable(line)); Different = true; }
 
-        public void Compare(string path, string kp, string host, int depth)
+        /// <summary>Compare, with what a host API refuses reported against the path.</summary>
+        public void Guarded(string path, string kp, string host)
+        {
+            if (_ctx.Guard(path, () => { Compare(path, kp, host); return 0; }) != 0) Failed = true;
+        }
+
+        private void Compare(string path, string kp, string host)
         {
             int e = _s.Lstat(kp, out RumpStat st);
             if (e < 0) { _ctx.Fail(path, -e); Failed = true; return; }
@@ -51,8 +58,14 @@ internal static class DiffCommand
                 return;
             }
             if (hostFile) { CompareFiles(path, kp, st, host, hi.Length); return; }
-            if (depth > 256) { _ctx.Fail(path, Abi.ELOOP); Failed = true; return; }
-            e = _s.List(kp, out List<string> inImage);
+            if (!_ancestors.Enter(_ctx, path, st)) { Failed = true; return; }
+            try { CompareDirs(path, kp, host); }
+            finally { _ancestors.Leave(st); }
+        }
+
+        private void CompareDirs(string path, string kp, string host)
+        {
+            int e = _s.List(kp, out List<string> inImage);
             if (e < 0) { _ctx.Fail(path, -e); Failed = true; return; }
             var onHost = new List<string>();
             foreach (string c in Directory.GetFileSystemEntries(host)) onHost.Add(Path.GetFileName(c));
@@ -61,8 +74,9 @@ internal static class DiffCommand
             var imgSet = new HashSet<string>(inImage, StringComparer.Ordinal);
             foreach (string n in inImage)
             {
+                if (ImageSession.BadName(n) is string why) { _ctx.Fail(ImageSession.Join(path, n), why); Failed = true; continue; }
                 if (!hostSet.Contains(n)) { Say("Only in " + Img(path) + ": " + n); continue; }
-                Compare(ImageSession.Join(path, n), kp + "/" + n, Path.Combine(host, n), depth + 1);
+                Guarded(ImageSession.Join(path, n), kp + "/" + n, Path.Combine(host, n));
             }
             foreach (string n in onHost)
                 if (!imgSet.Contains(n)) Say("Only in " + host + ": " + n);

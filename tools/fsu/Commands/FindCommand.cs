@@ -4,7 +4,10 @@ using Rump.Kern;
 
 namespace Rump.Fsu;
 
-/// <summary>fsu find [PATH] [-name GLOB] [-type f|d|l]: pre-order, names in byte order, symbolic links not followed.</summary>
+/// <summary>
+/// fsu find [PATH] [-name GLOB] [-type f|d|l]: pre-order, names in byte order, symbolic links not
+/// followed; a directory that is its own ancestor is printed, reported and not entered.
+/// </summary>
 internal static class FindCommand
 {
     public static int Run(Context ctx, Args a)
@@ -30,29 +33,34 @@ internal static class FindCommand
             string kp = ImageSession.KPath(start);
             int e = s.Lstat(kp, out RumpStat st);
             if (e < 0) return ctx.Fail(start, -e);
-            return Walk(ctx, s, start, kp, st, glob, type, 0);
+            return Walk(ctx, s, start, kp, st, glob, type, new Ancestors());
         });
     }
 
-    private static int Walk(Context ctx, ImageSession s, string path, string kp, in RumpStat st, string? glob, char type, int depth)
+    private static int Walk(Context ctx, ImageSession s, string path, string kp, in RumpStat st, string? glob, char type, Ancestors ancestors)
     {
         char t = ImageSession.IsDir(st) ? 'd' : ImageSession.IsLink(st) ? 'l' : ImageSession.IsReg(st) ? 'f' : '?';
         string name = ImageSession.BaseName(path);
         if ((type == '\0' || type == t) && (glob == null || Glob.Match(glob, name.Length == 0 ? "/" : name)))
-            ctx.Out.WriteLine(path);
+            ctx.Out.WriteLine(ImageSession.Printable(path));
         if (t != 'd') return 0;
-        if (depth > 256) return ctx.Fail(path, Abi.ELOOP);
-        int e = s.List(kp, out List<string> names);
-        if (e < 0) return ctx.Fail(path, -e);
-        int rc = 0;
-        foreach (string n in names)
+        if (!ancestors.Enter(ctx, path, st)) return Fsu.Failed;
+        try
         {
-            string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
-            e = s.Lstat(ckp, out RumpStat cst);
-            if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-            if (Walk(ctx, s, cp, ckp, cst, glob, type, depth + 1) != 0) rc = Fsu.Failed;
+            int e = s.List(kp, out List<string> names);
+            if (e < 0) return ctx.Fail(path, -e);
+            int rc = 0;
+            foreach (string n in names)
+            {
+                string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
+                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
+                e = s.Lstat(ckp, out RumpStat cst);
+                if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
+                if (ctx.Guard(cp, () => Walk(ctx, s, cp, ckp, cst, glob, type, ancestors)) != 0) rc = Fsu.Failed;
+            }
+            return rc;
         }
-        return rc;
+        finally { ancestors.Leave(st); }
     }
 }
 

@@ -3,7 +3,10 @@ using Rump.Kern;
 
 namespace Rump.Fsu;
 
-/// <summary>fsu rm [-r] [-f]: -f ignores names that do not exist; the root itself is never removed.</summary>
+/// <summary>
+/// fsu rm [-r] [-f]: -f ignores names that do not exist; the root itself is never removed. A
+/// directory that is its own ancestor is reported and not entered (its parent then stays).
+/// </summary>
 internal static class RemoveCommand
 {
     public static int Run(Context ctx, Args a) => ctx.WithImage(true, s =>
@@ -17,29 +20,34 @@ internal static class RemoveCommand
             if (e == -Abi.ENOENT && a.Has('f')) continue;
             if (e < 0) { rc = ctx.Fail(p, -e); continue; }
             if (ImageSession.IsDir(st) && !a.Has('r')) { rc = ctx.Fail(p, Abi.EISDIR); continue; }
-            if (Remove(ctx, s, p, kp, st, 0) != 0) rc = Fsu.Failed;
+            if (ctx.Guard(p, () => Remove(ctx, s, p, kp, st, new Ancestors())) != 0) rc = Fsu.Failed;
         }
         return rc;
     });
 
-    private static int Remove(Context ctx, ImageSession s, string path, string kp, in RumpStat st, int depth)
+    private static int Remove(Context ctx, ImageSession s, string path, string kp, in RumpStat st, Ancestors ancestors)
     {
         if (!ImageSession.IsDir(st))
         {
             int u = s.K.Unlink(kp);
             return u < 0 ? ctx.Fail(path, -u) : 0;
         }
-        if (depth > 256) return ctx.Fail(path, Abi.ELOOP);
-        int e = s.List(kp, out List<string> names);
-        if (e < 0) return ctx.Fail(path, -e);
-        int rc = 0;
-        foreach (string n in names)
+        if (!ancestors.Enter(ctx, path, st)) return Fsu.Failed;
+        int rc = 0, e;
+        try
         {
-            string ckp = kp + "/" + n, cp = ImageSession.Join(path, n);
-            e = s.Lstat(ckp, out RumpStat cst);
-            if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-            if (Remove(ctx, s, cp, ckp, cst, depth + 1) != 0) rc = Fsu.Failed;
+            e = s.List(kp, out List<string> names);
+            if (e < 0) return ctx.Fail(path, -e);
+            foreach (string n in names)
+            {
+                string ckp = kp + "/" + n, cp = ImageSession.Join(path, n);
+                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
+                e = s.Lstat(ckp, out RumpStat cst);
+                if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
+                if (ctx.Guard(cp, () => Remove(ctx, s, cp, ckp, cst, ancestors)) != 0) rc = Fsu.Failed;
+            }
         }
+        finally { ancestors.Leave(st); }
         e = s.K.Rmdir(kp);
         return e < 0 ? ctx.Fail(path, -e) : rc;
     }
