@@ -366,10 +366,12 @@
 #define RUMP_KERN_JOB_CONTROL           19
 #define RUMP_KERN_SAVED_IDS             20
 #define RUMP_KERN_DOMAINNAME            22
+#define RUMP_KERN_MSGBUFSIZE            31
 #define RUMP_KERN_IOV_MAX               38
 #define RUMP_KERN_LOGIN_NAME_MAX        44
 #define RUMP_KERN_PROC2                 47
 #define RUMP_KERN_PROC_ARGS             48
+#define RUMP_KERN_MSGBUF                53
 #define RUMP_KERN_URND                  61
 #define RUMP_KERN_ARND                  81
 #define RUMP_KERN_BOOTTIME              83

@@ -362,10 +362,12 @@ public static partial class Abi
     public const int KERN_JOB_CONTROL = 19;
     public const int KERN_SAVED_IDS = 20;
     public const int KERN_DOMAINNAME = 22;
+    public const int KERN_MSGBUFSIZE = 31;
     public const int KERN_IOV_MAX = 38;
     public const int KERN_LOGIN_NAME_MAX = 44;
     public const int KERN_PROC2 = 47;
     public const int KERN_PROC_ARGS = 48;
+    public const int KERN_MSGBUF = 53;
     public const int KERN_URND = 61;
     public const int KERN_ARND = 81;
     public const int KERN_BOOTTIME = 83;

@@ -20,6 +20,8 @@ public sealed class Sysctl
         public long? IntValue;
         public readonly bool Writable;
         public readonly int MaxLen;
+        /// <summary>A structure computed on each read (kern.msgbuf).</summary>
+        public Func<byte[]>? Bytes;
 
         internal Node(string name, int num, bool dir, bool writable = false, int maxLen = 256)
         {
@@ -40,6 +42,15 @@ public sealed class Sysctl
         AddInt(kern, "osrevision", Abi.KERN_OSREV, 1001000000);
         AddString(kern, "version", Abi.KERN_VERSION, "NetBSD 10.1 (RUMP-ROAST) rump kernel in C#");
         AddString(kern, "hostname", Abi.KERN_HOSTNAME, hostname, writable: true, maxLen: 256);
+        AddInt(kern, "msgbufsize", Abi.KERN_MSGBUFSIZE, k.MsgBuf.Size);
+        AddStruct(kern, "msgbuf", Abi.KERN_MSGBUF, () => { var b = new byte[k.MsgBuf.Size]; k.MsgBuf.CopyOut(b); return b; });
+    }
+
+    public Node AddStruct(Node parent, string name, int num, Func<byte[]> read)
+    {
+        var n = new Node(name, num, dir: false) { Bytes = read };
+        parent.Children![num] = n;
+        return n;
     }
 
     public Node AddDir(Node parent, string name, int num)
@@ -99,6 +110,7 @@ public sealed class Sysctl
         _lock.Enter();
         try
         {
+            if (n.Bytes != null) return n.Bytes();
             if (n.StrValue != null) return Encoding.UTF8.GetBytes(n.StrValue + "\0");
             long v = n.IntValue ?? 0;
             return v is >= int.MinValue and <= int.MaxValue ? BitConverter.GetBytes((int)v) : BitConverter.GetBytes(v);
