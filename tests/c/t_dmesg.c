@@ -1,7 +1,8 @@
 /*
  * The kernel message buffer through the C ABI, read the way NetBSD's dmesg(8) reads it:
  * kern.msgbufsize, then kern.msgbuf sized by a NULL-buffer query and read whole (the ring,
- * oldest byte first, NULs where nothing was written yet, which dmesg skips).
+ * oldest byte first, NULs where nothing was written yet, which dmesg skips), and the boot's
+ * autoconfiguration line in it.
  */
 #include "rtest.h"
 
@@ -58,6 +59,14 @@ test_sizes(void)
 
 	char text[32768];
 	CHECK(dmesg(text, sizeof text) >= 0, "dmesg: reading kern.msgbuf failed, errno %d", errno);
+	/* Autoconfiguration's first line, as NetBSD's rump kernels print it. */
+	CHECK(strstr(text, "mainbus0 (root)\n") != NULL, "dmesg: expected \"mainbus0 (root)\", got \"%s\"", text);
+
+	/* A read shorter than the ring gets what fits, without ENOMEM (NetBSD's sysctl_msgbuf). */
+	char part[8];
+	len = sizeof part;
+	EXPECT_OK(rump_sys___sysctl(mib, 2, part, &len, NULL, 0));
+	EXPECT_EQ(len, sizeof part);
 }
 
 int
