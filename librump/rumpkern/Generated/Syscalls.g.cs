@@ -236,6 +236,7 @@ public static class SyscallInfo
         SysNum.lseek => 1,
         SysNum.truncate => 1,
         SysNum.ftruncate => 1,
+        SysNum.mknodat => 3,
         _ => -1,
     };
 }

@@ -131,7 +131,7 @@ static unsafe partial class VfsSyscalls
     private static int sys_renameat(Lwp l, ref SyscallArgs a, out long rv)
         => Renameat(l, (int)a[0], new UserPtr(a[1]), (int)a[2], new UserPtr(a[3]), out rv);
 
-    // 460 mknodat: int mknodat(int fd, const char *path, mode_t mode, dev_t dev);
+    // 460 mknodat: int mknodat(int fd, const char *path, mode_t mode, PAD, dev_t dev);
     private static int sys_mknodat(Lwp l, ref SyscallArgs a, out long rv)
         => Mknodat(l, (int)a[0], new UserPtr(a[1]), (uint)a[2], (ulong)a[3], out rv);
 
