@@ -255,6 +255,32 @@ public class AutoconfTests : KernelTest
     }
 
     [Test]
+    public void InterruptAndSoftInterruptHandlersDefer()
+    {
+        var s = new Setup(Boot());
+        Kernel k = s.K.Kernel;
+        // A soft interrupt whose handler finds a device, as a USB hub's status-change task would.
+        Softint si = k.Softints.Establish("hotplug", _ => s.Ac.Defer(_ => s.Ac.ConfigFound(s.Ac.Root, new BusArgs("soft"))));
+        long done = s.Ac.DeferredDone;
+        // A host thread entering interrupt context as a hypercall completion does: it defers one
+        // attach itself and schedules the soft interrupt for another.
+        var intr = new Thread(() =>
+        {
+            using IntrContext ic = k.EnterInterrupt();
+            s.Ac.Defer(_ => s.Ac.ConfigFound(s.Ac.Root, new BusArgs("intr")));
+            k.Softints.Schedule(si);
+        });
+        intr.Start();
+        intr.Join();
+        // Both deferred items have run when the kernel's counter says so.
+        var deadline = DateTime.UtcNow + Generous;
+        while (s.Ac.DeferredDone < done + 2 && DateTime.UtcNow < deadline) Thread.Yield();
+        Assert.That(s.Ac.DeferredDone, Is.EqualTo(done + 2), "deferred work items run");
+        Assert.That(s.Ac.Devices().Where(d => d.Driver is FakeBus).Select(d => d.Name), Is.EquivalentTo(new[] { "fakebus0", "fakebus1" }));
+        Assert.That(s.Ac.Devices().Count(d => d.Name.StartsWith("fakegen", StringComparison.Ordinal)), Is.EqualTo(2));
+    }
+
+    [Test]
     public void TreeIsListedWithParents()
     {
         var s = new Setup(Boot());

@@ -13,12 +13,15 @@ namespace Rump.Dev;
 /// unless forced) and a queue of deferred configuration work.
 ///
 /// Contexts. ConfigFound, ConfigDetach, DetachChildren, AddDriver, RemoveDriver and Drain need
-/// thread context: a kernel lwp that may sleep. Interrupt and soft-interrupt handlers (a USB
-/// completion reporting a port change) must not configure devices themselves, because attach and
-/// detach sleep and may wait for the very interrupts such a handler is part of; they call
-/// <see cref="Defer"/>, which never sleeps, and the work runs on the autoconfiguration thread in
-/// thread context (NetBSD defers config_found from interrupts to a thread the same way). That
-/// thread starts when the first driver registers; work deferred before then runs then.
+/// thread context: a kernel lwp that may sleep. Interrupt handlers (a hypercall completion in
+/// <see cref="Kernel.EnterInterrupt"/>, such as a USB transfer reporting a port change) and soft
+/// interrupt handlers (<see cref="Kernel.Softints"/>) must not configure devices themselves:
+/// attach and detach sleep, and may wait for the very completions those handlers deliver (an
+/// attach holding the autoconfiguration lock waits for a transfer whose completion runs on the
+/// soft-interrupt thread; that thread must not wait for the lock). They call <see cref="Defer"/>,
+/// which never sleeps, and the work runs on the autoconfiguration thread in thread context
+/// (NetBSD defers config_found from interrupts to a thread the same way). That thread starts
+/// when the first driver registers; work deferred before then runs then.
 ///
 /// Locks, in the order they are taken:
 ///  - the autoconfiguration lock (<see cref="CfgEnter"/>): recursive for the lwp holding it, held
