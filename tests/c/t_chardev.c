@@ -69,6 +69,17 @@ test_errors(void)
 	EXPECT_ERR(rump_sys_mknod("/dev/nodev", RUMP_S_IFCHR | 0666, (uint64_t)-1), EINVAL);
 	EXPECT_ERR(rump_sys_mknod("/nosuchdir/x", RUMP_S_IFCHR | 0666, MAKEDEV(2, 2)), ENOENT);
 	EXPECT_OK(rump_sys_mknodat(RUMP_AT_FDCWD, "/dev/zero2", RUMP_S_IFCHR | 0666, MAKEDEV(2, 12)));
+	/* By number, in NetBSD's argument layout: a PAD slot before the dev_t. */
+	int64_t args[5], rv;
+	struct rump_stat st;
+	args[0] = RUMP_AT_FDCWD;
+	args[1] = (int64_t)(intptr_t)"/dev/zero3";
+	args[2] = RUMP_S_IFCHR | 0666;
+	args[3] = 0x5a5a5a5a;
+	args[4] = (int64_t)MAKEDEV(2, 12);
+	EXPECT_EQ(rump_syscall(RUMP_SYS_mknodat, args, sizeof args, &rv), 0);
+	EXPECT_OK(rump_sys_stat("/dev/zero3", &st));
+	EXPECT_EQ(st.st_rdev, MAKEDEV(2, 12));
 
 	/* Only root makes nodes. */
 	EXPECT_OK(rump_sys_chmod("/dev", 0777));
