@@ -285,8 +285,8 @@ public sealed partial class Sysctl
         s = default;
         s.sysctl_flags = (uint)(Abi.SYSCTL_VERSION | n.Type | n.Flags);
         s.sysctl_num = n.Num;
-        fixed (byte* p = s.sysctl_name)
-            Encoding.ASCII.GetBytes(n.Name, new Span<byte>(p, NameLen - 1));
+        // Names are checked to be ASCII letters, digits, '-' and '_' when made.
+        for (int i = 0; i < n.Name.Length; i++) s.sysctl_name[i] = (byte)n.Name[i];
         s.sysctl_ver = n.Ver;
         if (n.IsDir)
         {
@@ -322,7 +322,7 @@ public sealed partial class Sysctl
         byte* np = nn.sysctl_name;
         int nlen = new ReadOnlySpan<byte>(np, NameLen).IndexOf((byte)0);
         if (nlen <= 0) return Abi.EINVAL;
-        name = Encoding.ASCII.GetString(np, nlen);
+        name = NameFrom(np, nlen);
         int type = (int)(nn.sysctl_flags & Abi.SYSCTL_TYPEMASK);
         int flags = (int)(nn.sysctl_flags & Abi.SYSCTL_FLAGMASK);
         if ((flags & ~Abi.SYSCTL_USERFLAGS) != 0) return Abi.EPERM;
@@ -413,7 +413,7 @@ public sealed partial class Sysctl
         if (e != 0) return e;
         byte* np = nn.sysctl_name;
         int nlen = new ReadOnlySpan<byte>(np, NameLen).IndexOf((byte)0);
-        string? name = nlen > 0 ? Encoding.ASCII.GetString(np, nlen) : nlen == 0 ? null : "";
+        string? name = nlen > 0 ? NameFrom(np, nlen) : nlen == 0 ? null : "";
         Node? victim = null;
         if (parent.Children != null)
             foreach (Node c in parent.Children)
@@ -424,6 +424,14 @@ public sealed partial class Sysctl
         e = DestroyLocked(victim);
         if (e != 0) return e;
         return CopyNodeOut(o, oldp, ref oldlen);
+    }
+
+    /// <summary>A client's node name, byte for byte (ValidName then refuses anything but the allowed ASCII).</summary>
+    private static unsafe string NameFrom(byte* p, int len)
+    {
+        var chars = new char[len];
+        for (int i = 0; i < len; i++) chars[i] = (char)p[i];
+        return new string(chars);
     }
 
     private static int CopyNodeOut(in RumpSysctlnode o, ValueIo oldp, ref ulong oldlen)
