@@ -11,6 +11,10 @@ public static class Components
     public static IComponent[] Linked()
     {
         var list = new System.Collections.Generic.List<IComponent>(4);
+#if RUMP_DEV
+        // First, so that it shuts down last: file systems on devices go before the devices.
+        list.Add(new Rump.Dev.DevComponent());
+#endif
 #if RUMP_VFS
         list.Add(new Rump.Vfs.VfsComponent());
 #endif

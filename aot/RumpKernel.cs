@@ -250,6 +250,9 @@ public sealed unsafe class RumpKernel
         return r < 0 ? null : Encoding.UTF8.GetString(buf, 0, Math.Max(0, (int)len - 1));
     }
 
+    /// <summary>dmesg: what the kernel printed (its message buffer, also sysctl kern.msgbuf), oldest first.</summary>
+    public string Dmesg() => Kernel.MsgBuf.Text();
+
     // ---- etfs ----
 
     /// <summary>A host file as a block device at <paramref name="key"/> (partitions at key + 'a', 'b', ...). Returns 0 or -errno.</summary>

@@ -490,6 +490,16 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.lstat, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_mknod")]
+    private static int rump_sys_mknod(nint path, uint mode, ulong dev)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = path;
+        a[1] = mode;
+        a[2] = (long)dev;
+        return (int)CAbi.Syscall(SysNum.mknod, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_pipe2")]
     private static int rump_sys_pipe2(nint fildes, int flags)
     {
@@ -520,6 +530,17 @@ internal static unsafe class SyscallExports
         a[2] = tofd;
         a[3] = to;
         return (int)CAbi.Syscall(SysNum.renameat, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_mknodat")]
+    private static int rump_sys_mknodat(int fd, nint path, uint mode, ulong dev)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fd;
+        a[1] = path;
+        a[2] = mode;
+        a[3] = (long)dev;
+        return (int)CAbi.Syscall(SysNum.mknodat, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_mkdirat")]

@@ -27,6 +27,8 @@ internal static partial class VfsSyscalls
         int e = VnOpen(l, fd, path, flags, fflag, mode, out Vnode? vp);
         if (e != 0) return e;
         var f = new VnodeFile(l, vp!, fflag & ~(Abi.O_CREAT | Abi.O_EXCL | Abi.O_TRUNC | Abi.O_NOFOLLOW | Abi.O_DIRECTORY | Abi.O_CLOEXEC));
+        // A character device's driver opens too (specfs), and gets the file's I/O.
+        if (vp!.Type == VType.VCHR && (e = SpecFs.Open(l, f)) != 0) { f.Release(l); return e; }
         e = l.Proc.Fd.Alloc(f, (flags & Abi.O_CLOEXEC) != 0, out int nfd);
         if (e != 0) { f.Release(l); return e; }
         rv = nfd;

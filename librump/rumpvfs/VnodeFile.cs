@@ -10,6 +10,8 @@ namespace Rump.Vfs;
 public sealed class VnodeFile : File
 {
     public readonly Vnode Vp;
+    /// <summary>For an open character device: its driver (specfs, Spec/SpecFs.cs), which gets the I/O instead of the file system.</summary>
+    internal SpecOpen? Spec;
 
     public VnodeFile(Lwp l, Vnode vp, int fflag) : base(l.Kernel, fflag)
     {
@@ -21,6 +23,7 @@ public sealed class VnodeFile : File
 
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
+        if (Spec != null) return Spec.Read(l, this, ref uio, useOffset);
         if (Vp.Type == VType.VDIR) return Abi.EISDIR;
         if (!useOffset) return Vp.Ops.Read(Vp, ref uio, 0, l);
         OffsetLock.Enter();
@@ -33,6 +36,7 @@ public sealed class VnodeFile : File
 
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
+        if (Spec != null) return Spec.Write(l, this, ref uio, useOffset);
         if (Vp.Type == VType.VDIR) return Abi.EISDIR;
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
@@ -94,6 +98,7 @@ public sealed class VnodeFile : File
 
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {
+        if (Spec != null) return Spec.Ioctl(l, this, cmd, data);
         // NetBSD vn_ioctl: regular files and directories answer the FIO* queries themselves.
         bool regOrDir = Vp.Type is VType.VREG or VType.VDIR;
         if ((cmd == Abi.FIONWRITE || cmd == Abi.FIONSPACE) && regOrDir)
@@ -121,6 +126,7 @@ public sealed class VnodeFile : File
 
     protected override void Close(Lwp l)
     {
+        Spec?.Close(l, this);
         Vp.Ops.Close(Vp, Flag, l);
         Vp.Mount.AdjustUsers(l, -1);
         Vp.Rele();

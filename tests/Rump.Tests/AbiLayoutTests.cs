@@ -32,6 +32,10 @@ public sealed class AbiLayoutTests
         ["rump_ufs_args"] = new(typeof(RumpUfsArgs), true),
         ["rump_msdosfs_args"] = new(typeof(RumpMsdosfsArgs), true),
         ["rump_iso_args"] = new(typeof(RumpIsoArgs), true),
+        ["rump_sysctlnode_child"] = new(typeof(RumpSysctlnodeChild), true),
+        ["rump_sysctlnode_data"] = new(typeof(RumpSysctlnodeData), true),
+        ["rump_sysctlnode_un"] = new(typeof(RumpSysctlnodeUn), true),
+        ["rump_sysctlnode"] = new(typeof(RumpSysctlnode), true),
     };
 
     [Test]

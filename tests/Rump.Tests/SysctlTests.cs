@@ -68,7 +68,9 @@ public unsafe class SysctlTests : KernelTest
         var buf = new byte[64];
         Assert.That(Sysctl(k, new[] { Abi.CTL_KERN, 9999 }, buf, ref len, null), Is.EqualTo(-Abi.ENOENT));
         Assert.That(Sysctl(k, new[] { 9999 }, buf, ref len, null), Is.EqualTo(-Abi.ENOENT));
-        Assert.That(Sysctl(k, new[] { Abi.CTL_KERN, Abi.KERN_HOSTNAME, 1 }, buf, ref len, null), Is.EqualTo(-Abi.ENOENT), "a MIB below a leaf");
+        // NetBSD's sysctl_locate: walking below a leaf is ENOTDIR, and a directory cannot be read (EINVAL).
+        Assert.That(Sysctl(k, new[] { Abi.CTL_KERN, Abi.KERN_HOSTNAME, 1 }, buf, ref len, null), Is.EqualTo(-Abi.ENOTDIR), "a MIB below a leaf");
+        Assert.That(Sysctl(k, new[] { Abi.CTL_KERN }, buf, ref len, null), Is.EqualTo(-Abi.EINVAL), "reading a directory");
         Assert.That(k.SysctlString(new[] { Abi.CTL_KERN, 9999 }), Is.Null);
     }
 

@@ -4,7 +4,7 @@
  *	rump_stat 152
  *	rump_stat.st_ino 16
  * tests/Rump.Tests/AbiLayoutTests.cs compares them with the C# mirrors in Rump.Kern.
- * Keep in step with rumpdefs.master's %%structs.
+ * Keep in step with rumpdefs.master's %%structs (unions too, with USIZE and UFIELD).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 
 #define SIZE(s)		printf("%s %zu\n", #s, sizeof(struct s))
 #define FIELD(s, f)	printf("%s.%s %zu\n", #s, #f, offsetof(struct s, f))
+#define USIZE(u)	printf("%s %zu\n", #u, sizeof(union u))
+#define UFIELD(u, f)	printf("%s.%s %zu\n", #u, #f, offsetof(union u, f))
 
 int
 main(void)
@@ -110,6 +112,35 @@ main(void)
 	FIELD(rump_iso_args, fspec);
 	FIELD(rump_iso_args, _pad1);
 	FIELD(rump_iso_args, flags);
+
+	SIZE(rump_sysctlnode_child);
+	FIELD(rump_sysctlnode_child, suc_csize);
+	FIELD(rump_sysctlnode_child, suc_clen);
+	FIELD(rump_sysctlnode_child, suc_child);
+
+	SIZE(rump_sysctlnode_data);
+	FIELD(rump_sysctlnode_data, sud_data);
+	FIELD(rump_sysctlnode_data, sud_offset);
+
+	USIZE(rump_sysctlnode_un);
+	UFIELD(rump_sysctlnode_un, scu_child);
+	UFIELD(rump_sysctlnode_un, scu_data);
+	UFIELD(rump_sysctlnode_un, scu_alias);
+	UFIELD(rump_sysctlnode_un, scu_idata);
+	UFIELD(rump_sysctlnode_un, scu_qdata);
+	UFIELD(rump_sysctlnode_un, scu_bdata);
+
+	SIZE(rump_sysctlnode);
+	FIELD(rump_sysctlnode, sysctl_flags);
+	FIELD(rump_sysctlnode, sysctl_num);
+	FIELD(rump_sysctlnode, sysctl_name);
+	FIELD(rump_sysctlnode, sysctl_ver);
+	FIELD(rump_sysctlnode, __rsvd);
+	FIELD(rump_sysctlnode, sysctl_un);
+	FIELD(rump_sysctlnode, sysctl_size);
+	FIELD(rump_sysctlnode, sysctl_func);
+	FIELD(rump_sysctlnode, sysctl_parent);
+	FIELD(rump_sysctlnode, sysctl_desc);
 
 	return 0;
 }

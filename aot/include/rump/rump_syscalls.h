@@ -66,9 +66,11 @@
 #define RUMP_SYS_stat        439
 #define RUMP_SYS_fstat       440
 #define RUMP_SYS_lstat       441
+#define RUMP_SYS_mknod       450
 #define RUMP_SYS_pipe2       453
 #define RUMP_SYS_linkat      457
 #define RUMP_SYS_renameat    458
+#define RUMP_SYS_mknodat     460
 #define RUMP_SYS_mkdirat     461
 #define RUMP_SYS_faccessat   462
 #define RUMP_SYS_fchmodat    463
@@ -139,9 +141,11 @@ int rump_sys_mount(const char *, const char *, int, void *, size_t);
 int rump_sys_stat(const char *, struct rump_stat *);
 int rump_sys_fstat(int, struct rump_stat *);
 int rump_sys_lstat(const char *, struct rump_stat *);
+int rump_sys_mknod(const char *, mode_t, dev_t);
 int rump_sys_pipe2(int *, int);
 int rump_sys_linkat(int, const char *, int, const char *, int);
 int rump_sys_renameat(int, const char *, int, const char *);
+int rump_sys_mknodat(int, const char *, mode_t, dev_t);
 int rump_sys_mkdirat(int, const char *, mode_t);
 int rump_sys_faccessat(int, const char *, int, int);
 int rump_sys_fchmodat(int, const char *, mode_t, int);

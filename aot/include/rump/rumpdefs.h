@@ -371,6 +371,8 @@
 
 /* sysctl */
 #define RUMP_CTL_MAXNAME                12
+#define RUMP_SYSCTL_NAMELEN             32
+#define RUMP_CREATE_BASE                1024
 #define RUMP_CTL_EOL                    (-1)
 #define RUMP_CTL_QUERY                  (-2)
 #define RUMP_CTL_CREATE                 (-3)
@@ -398,6 +400,28 @@
 #define RUMP_CTLTYPE_QUAD               4
 #define RUMP_CTLTYPE_STRUCT             5
 #define RUMP_CTLTYPE_BOOL               6
+#define RUMP_CTLFLAG_READONLY           0x00000000
+#define RUMP_CTLFLAG_READWRITE          0x00000070
+#define RUMP_CTLFLAG_ANYWRITE           0x00000080
+#define RUMP_CTLFLAG_PRIVATE            0x00000100
+#define RUMP_CTLFLAG_PERMANENT          0x00000200
+#define RUMP_CTLFLAG_OWNDATA            0x00000400
+#define RUMP_CTLFLAG_IMMEDIATE          0x00000800
+#define RUMP_CTLFLAG_HEX                0x00001000
+#define RUMP_CTLFLAG_ROOT               0x00002000
+#define RUMP_CTLFLAG_ANYNUMBER          0x00004000
+#define RUMP_CTLFLAG_HIDDEN             0x00008000
+#define RUMP_CTLFLAG_ALIAS              0x00010000
+#define RUMP_CTLFLAG_MMAP               0x00020000
+#define RUMP_CTLFLAG_OWNDESC            0x00040000
+#define RUMP_CTLFLAG_UNSIGNED           0x00080000
+#define RUMP_SYSCTL_VERS_MASK           0xff000000
+#define RUMP_SYSCTL_VERS_0              0x00000000
+#define RUMP_SYSCTL_VERS_1              0x01000000
+#define RUMP_SYSCTL_VERSION             0x01000000
+#define RUMP_SYSCTL_USERFLAGS           0x00009df0
+#define RUMP_SYSCTL_TYPEMASK            0x0000000f
+#define RUMP_SYSCTL_FLAGMASK            0x00fffff0
 #define RUMP_KERN_OSTYPE                1
 #define RUMP_KERN_OSRELEASE             2
 #define RUMP_KERN_OSREV                 3
@@ -415,13 +439,20 @@
 #define RUMP_KERN_JOB_CONTROL           19
 #define RUMP_KERN_SAVED_IDS             20
 #define RUMP_KERN_DOMAINNAME            22
+#define RUMP_KERN_MSGBUFSIZE            31
 #define RUMP_KERN_IOV_MAX               38
 #define RUMP_KERN_LOGIN_NAME_MAX        44
 #define RUMP_KERN_PROC2                 47
 #define RUMP_KERN_PROC_ARGS             48
+#define RUMP_KERN_MSGBUF                53
 #define RUMP_KERN_URND                  61
 #define RUMP_KERN_ARND                  81
 #define RUMP_KERN_BOOTTIME              83
+#define RUMP_HW_MACHINE                 1
+#define RUMP_HW_MODEL                   2
+#define RUMP_HW_NCPU                    3
+#define RUMP_HW_PAGESIZE                7
+#define RUMP_HW_MACHINE_ARCH            10
 
 /* limits */
 #define RUMP_PATH_MAX                   1024
@@ -556,6 +587,46 @@ struct rump_msdosfs_args {
 	int		gmtoff;		/* seconds east of UTC */
 };
 
+/*
+ * struct sysctlnode (sys/sys/sysctl.h, SYSCTL_VERSION 1): what CTL_QUERY returns for each child
+ * and what CTL_CREATE and CTL_DESTROY take.  NetBSD pads every pointer and size_t to 64 bits
+ * (__sysc_pad); here they are uint64_t, and the kernel hands out 0 for its pointers.  The union's
+ * parts are named types so that every offset is checked; n.sysctl_un.scu_child.suc_clen reads as
+ * NetBSD's n.sysctl_clen.
+ */
+struct rump_sysctlnode_child {
+	uint32_t	suc_csize;	/* size of the child array */
+	uint32_t	suc_clen;	/* number of children */
+	uint64_t	suc_child;	/* struct sysctlnode * */
+};
+
+struct rump_sysctlnode_data {
+	uint64_t	sud_data;	/* void *: with CTLFLAG_OWNDATA, CTL_CREATE copies the value from it */
+	uint64_t	sud_offset;	/* size_t */
+};
+
+union rump_sysctlnode_un {
+	struct rump_sysctlnode_child scu_child;
+	struct rump_sysctlnode_data scu_data;
+	int32_t		scu_alias;
+	int32_t		scu_idata;	/* CTLFLAG_IMMEDIATE int */
+	uint64_t	scu_qdata;	/* CTLFLAG_IMMEDIATE quad (u_quad_t) */
+	uint8_t		scu_bdata;	/* CTLFLAG_IMMEDIATE bool */
+};
+
+struct rump_sysctlnode {
+	uint32_t	sysctl_flags;	/* CTLTYPE_* | CTLFLAG_* | SYSCTL_VERSION */
+	int32_t		sysctl_num;
+	char		sysctl_name[32];	/* SYSCTL_NAMELEN */
+	uint32_t	sysctl_ver;
+	uint32_t	__rsvd;
+	union rump_sysctlnode_un sysctl_un;
+	uint64_t	sysctl_size;	/* size_t */
+	uint64_t	sysctl_func;	/* sysctlfn */
+	uint64_t	sysctl_parent;	/* struct sysctlnode * */
+	uint64_t	sysctl_desc;	/* const char * */
+};
+
 struct rump_iso_args {
 	const char	*fspec;
 	uint64_t	_pad1[16];	/* struct export_args30 */
@@ -575,6 +646,9 @@ _Static_assert(sizeof(struct rump_tmpfs_args) == 40, "struct rump_tmpfs_args mus
 _Static_assert(sizeof(struct rump_ufs_args) == 8, "struct rump_ufs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_msdosfs_args) == 168, "struct rump_msdosfs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_iso_args) == 144, "struct rump_iso_args must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sysctlnode_child) == 16, "struct rump_sysctlnode_child must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sysctlnode_data) == 16, "struct rump_sysctlnode_data must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sysctlnode) == 96, "struct rump_sysctlnode must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

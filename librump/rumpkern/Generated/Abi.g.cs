@@ -367,6 +367,8 @@ public static partial class Abi
 
     // sysctl
     public const int CTL_MAXNAME = 12;
+    public const int SYSCTL_NAMELEN = 32;
+    public const int CREATE_BASE = 1024;
     public const int CTL_EOL = -1;
     public const int CTL_QUERY = -2;
     public const int CTL_CREATE = -3;
@@ -394,6 +396,28 @@ public static partial class Abi
     public const int CTLTYPE_QUAD = 4;
     public const int CTLTYPE_STRUCT = 5;
     public const int CTLTYPE_BOOL = 6;
+    public const int CTLFLAG_READONLY = 0x00000000;
+    public const int CTLFLAG_READWRITE = 0x00000070;
+    public const int CTLFLAG_ANYWRITE = 0x00000080;
+    public const int CTLFLAG_PRIVATE = 0x00000100;
+    public const int CTLFLAG_PERMANENT = 0x00000200;
+    public const int CTLFLAG_OWNDATA = 0x00000400;
+    public const int CTLFLAG_IMMEDIATE = 0x00000800;
+    public const int CTLFLAG_HEX = 0x00001000;
+    public const int CTLFLAG_ROOT = 0x00002000;
+    public const int CTLFLAG_ANYNUMBER = 0x00004000;
+    public const int CTLFLAG_HIDDEN = 0x00008000;
+    public const int CTLFLAG_ALIAS = 0x00010000;
+    public const int CTLFLAG_MMAP = 0x00020000;
+    public const int CTLFLAG_OWNDESC = 0x00040000;
+    public const int CTLFLAG_UNSIGNED = 0x00080000;
+    public const uint SYSCTL_VERS_MASK = 0xff000000;
+    public const int SYSCTL_VERS_0 = 0x00000000;
+    public const int SYSCTL_VERS_1 = 0x01000000;
+    public const int SYSCTL_VERSION = 0x01000000;
+    public const int SYSCTL_USERFLAGS = 0x00009df0;
+    public const int SYSCTL_TYPEMASK = 0x0000000f;
+    public const int SYSCTL_FLAGMASK = 0x00fffff0;
     public const int KERN_OSTYPE = 1;
     public const int KERN_OSRELEASE = 2;
     public const int KERN_OSREV = 3;
@@ -411,13 +435,20 @@ public static partial class Abi
     public const int KERN_JOB_CONTROL = 19;
     public const int KERN_SAVED_IDS = 20;
     public const int KERN_DOMAINNAME = 22;
+    public const int KERN_MSGBUFSIZE = 31;
     public const int KERN_IOV_MAX = 38;
     public const int KERN_LOGIN_NAME_MAX = 44;
     public const int KERN_PROC2 = 47;
     public const int KERN_PROC_ARGS = 48;
+    public const int KERN_MSGBUF = 53;
     public const int KERN_URND = 61;
     public const int KERN_ARND = 81;
     public const int KERN_BOOTTIME = 83;
+    public const int HW_MACHINE = 1;
+    public const int HW_MODEL = 2;
+    public const int HW_NCPU = 3;
+    public const int HW_PAGESIZE = 7;
+    public const int HW_MACHINE_ARCH = 10;
 
     // limits
     public const int PATH_MAX = 1024;

@@ -60,9 +60,11 @@ public static class SysNum
     public const int stat = 439;
     public const int fstat = 440;
     public const int lstat = 441;
+    public const int mknod = 450;
     public const int pipe2 = 453;
     public const int linkat = 457;
     public const int renameat = 458;
+    public const int mknodat = 460;
     public const int mkdirat = 461;
     public const int faccessat = 462;
     public const int fchmodat = 463;
@@ -136,9 +138,11 @@ public static class SyscallInfo
         SysNum.stat => "stat",
         SysNum.fstat => "fstat",
         SysNum.lstat => "lstat",
+        SysNum.mknod => "mknod",
         SysNum.pipe2 => "pipe2",
         SysNum.linkat => "linkat",
         SysNum.renameat => "renameat",
+        SysNum.mknodat => "mknodat",
         SysNum.mkdirat => "mkdirat",
         SysNum.faccessat => "faccessat",
         SysNum.fchmodat => "fchmodat",
@@ -210,9 +214,11 @@ public static class SyscallInfo
         SysNum.stat => 2,
         SysNum.fstat => 2,
         SysNum.lstat => 2,
+        SysNum.mknod => 3,
         SysNum.pipe2 => 2,
         SysNum.linkat => 5,
         SysNum.renameat => 4,
+        SysNum.mknodat => 4,
         SysNum.mkdirat => 3,
         SysNum.faccessat => 4,
         SysNum.fchmodat => 4,
@@ -239,6 +245,7 @@ public static class SyscallInfo
         SysNum.lseek => 1,
         SysNum.truncate => 1,
         SysNum.ftruncate => 1,
+        SysNum.mknodat => 3,
         _ => -1,
     };
 }

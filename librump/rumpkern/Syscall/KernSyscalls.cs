@@ -43,43 +43,10 @@ internal static partial class KernSyscalls
         return l.Kernel.Reboot(l, opt);
     }
 
-    /// <summary>__sysctl(2): MIB lookup, read into oldp (with length in/out), optional write from newp.</summary>
+    /// <summary>__sysctl(2): see Sysctl/SysctlCall.cs.</summary>
     private static int Sysctl(Lwp l, UserPtr name, uint namelen, UserPtr oldp, UserPtr oldlenp, UserPtr newp, ulong newlen, out long rv)
     {
         rv = 0;
-        const int CtlMaxName = 12;
-        if (namelen == 0 || namelen > CtlMaxName) return Abi.EINVAL;
-        Vmspace vm = l.Proc.Vmspace;
-        Span<int> mib = stackalloc int[(int)namelen];
-        int e = vm.CopyIn(name, System.Runtime.InteropServices.MemoryMarshal.AsBytes(mib));
-        if (e != 0) return e;
-        Sysctl.Node? n = l.Kernel.Sysctl.Find(mib);
-        if (n == null) return Abi.ENOENT;
-        if (n.Children != null) return Abi.EISDIR;
-        byte[] val = l.Kernel.Sysctl.Read(n);
-        if (!oldlenp.IsNull)
-        {
-            e = vm.CopyIn(oldlenp, out ulong oldlen);
-            if (e != 0) return e;
-            if (!oldp.IsNull)
-            {
-                int n2 = (int)Math.Min(oldlen, (ulong)val.Length);
-                e = vm.CopyOut(val.AsSpan(0, n2), oldp);
-                if (e != 0) return e;
-                if (oldlen < (ulong)val.Length) { ulong need = (ulong)val.Length; vm.CopyOut(in need, oldlenp); return Abi.ENOMEM; }
-            }
-            ulong outlen = (ulong)val.Length;
-            e = vm.CopyOut(in outlen, oldlenp);
-            if (e != 0) return e;
-        }
-        if (!newp.IsNull)
-        {
-            if (newlen > 4096) return Abi.EINVAL;
-            byte[] nv = new byte[(int)newlen];
-            e = vm.CopyIn(newp, nv);
-            if (e != 0) return e;
-            return l.Kernel.Sysctl.Write(l.Cred, n, nv);
-        }
-        return 0;
+        return l.Kernel.Sysctl.Syscall(l, name, namelen, oldp, oldlenp, newp, newlen);
     }
 }

@@ -119,6 +119,10 @@ static unsafe partial class VfsSyscalls
     private static int sys_lstat(Lwp l, ref SyscallArgs a, out long rv)
         => Lstat(l, new UserPtr(a[0]), new UserPtr(a[1]), out rv);
 
+    // 450 __mknod50: int mknod(const char *path, mode_t mode, dev_t dev);
+    private static int sys_mknod(Lwp l, ref SyscallArgs a, out long rv)
+        => Mknod(l, new UserPtr(a[0]), (uint)a[1], (ulong)a[2], out rv);
+
     // 457 linkat: int linkat(int fd1, const char *name1, int fd2, const char *name2, int flags);
     private static int sys_linkat(Lwp l, ref SyscallArgs a, out long rv)
         => Linkat(l, (int)a[0], new UserPtr(a[1]), (int)a[2], new UserPtr(a[3]), (int)a[4], out rv);
@@ -126,6 +130,10 @@ static unsafe partial class VfsSyscalls
     // 458 renameat: int renameat(int fromfd, const char *from, int tofd, const char *to);
     private static int sys_renameat(Lwp l, ref SyscallArgs a, out long rv)
         => Renameat(l, (int)a[0], new UserPtr(a[1]), (int)a[2], new UserPtr(a[3]), out rv);
+
+    // 460 mknodat: int mknodat(int fd, const char *path, mode_t mode, PAD, dev_t dev);
+    private static int sys_mknodat(Lwp l, ref SyscallArgs a, out long rv)
+        => Mknodat(l, (int)a[0], new UserPtr(a[1]), (uint)a[2], (ulong)a[3], out rv);
 
     // 461 mkdirat: int mkdirat(int fd, const char *path, mode_t mode);
     private static int sys_mkdirat(Lwp l, ref SyscallArgs a, out long rv)
@@ -204,8 +212,10 @@ static unsafe partial class VfsSyscalls
         t.Register(SysNum.mount, &sys_mount);
         t.Register(SysNum.stat, &sys_stat);
         t.Register(SysNum.lstat, &sys_lstat);
+        t.Register(SysNum.mknod, &sys_mknod);
         t.Register(SysNum.linkat, &sys_linkat);
         t.Register(SysNum.renameat, &sys_renameat);
+        t.Register(SysNum.mknodat, &sys_mknodat);
         t.Register(SysNum.mkdirat, &sys_mkdirat);
         t.Register(SysNum.faccessat, &sys_faccessat);
         t.Register(SysNum.fchmodat, &sys_fchmodat);
