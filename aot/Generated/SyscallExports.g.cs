@@ -404,6 +404,16 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.reboot, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_poll")]
+    private static int rump_sys_poll(nint fds, uint nfds, int timeout)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fds;
+        a[1] = nfds;
+        a[2] = timeout;
+        return (int)CAbi.Syscall(SysNum.poll, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_lchown")]
     private static int rump_sys_lchown(nint path, uint uid, uint gid)
     {
@@ -461,6 +471,42 @@ internal static unsafe class SyscallExports
         a[3] = data;
         a[4] = (long)data_len;
         return (int)CAbi.Syscall(SysNum.mount, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_select")]
+    private static int rump_sys_select(int nd, nint @in, nint ou, nint ex, nint tv)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = nd;
+        a[1] = @in;
+        a[2] = ou;
+        a[3] = ex;
+        a[4] = tv;
+        return (int)CAbi.Syscall(SysNum.select, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_pselect")]
+    private static int rump_sys_pselect(int nd, nint @in, nint ou, nint ex, nint ts, nint mask)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = nd;
+        a[1] = @in;
+        a[2] = ou;
+        a[3] = ex;
+        a[4] = ts;
+        a[5] = mask;
+        return (int)CAbi.Syscall(SysNum.pselect, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_pollts")]
+    private static int rump_sys_pollts(nint fds, uint nfds, nint ts, nint mask)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fds;
+        a[1] = nfds;
+        a[2] = ts;
+        a[3] = mask;
+        return (int)CAbi.Syscall(SysNum.pollts, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_stat")]

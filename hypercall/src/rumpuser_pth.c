@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,7 +82,15 @@ thrstart(void *p)
 	free(p);
 	if (ts.name[0] != '\0')
 		pthread_setname_np(pthread_self(), ts.name);
-	return ts.fun(ts.arg);
+	ts.fun(ts.arg);
+	/*
+	 * rumpuser(3): fun "will never return"; a kernel thread ends with
+	 * rumpuser_thread_exit().  A fiber hypervisor (NetBSD's rumpfiber.c)
+	 * exits the whole process when fun returns, so catch it here.
+	 */
+	fprintf(stderr, "rumpuser: thread \"%s\" returned from its function "
+	    "instead of calling rumpuser_thread_exit()\n", ts.name);
+	abort();
 }
 
 RUMPUSER_EXPORT int

@@ -975,12 +975,13 @@ test_bio(void)
 static _Atomic int thrran;
 static char thrname[32];
 
+/* rumpuser(3): a thread's function never returns; it ends with rumpuser_thread_exit. */
 static void *
 thread_body(void *arg)
 {
 	pthread_getname_np(pthread_self(), thrname, sizeof(thrname));
 	thrran = (int)(intptr_t)arg;
-	return NULL;
+	rumpuser_thread_exit();
 }
 
 static void *

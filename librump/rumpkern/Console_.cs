@@ -20,10 +20,7 @@ internal static class Console_
     /// <summary>Prints for the kernel the calling thread runs in (Kernel.Reboot's halt message), or only to the host if none.</summary>
     public static void Print(string s) => Print(CurrentKernel(), s, toConsole: true);
 
-    /// <summary>
-    /// "panic: msg" into <paramref name="k"/>'s message buffer and to the console. For Kernel.Panic,
-    /// which today prints through rumpuser_dprintf itself and so bypasses the message buffer.
-    /// </summary>
+    /// <summary>"panic: msg" into <paramref name="k"/>'s message buffer and to the console.</summary>
     public static void Panic(Kernel? k, string msg)
     {
         Print(k, "panic: ", toConsole: true);

@@ -23,6 +23,11 @@ public enum FaultPoint
 /// Test-only fault injection (in the spirit of NetBSD's debug.crashme): a one-shot fault armed at
 /// a point throws there, inside kernel code, the next time that point is reached. Each point costs
 /// one read of <see cref="_fault"/>; the system-call path has none (a test handler throws there).
+///
+/// A kernel booted with the parameter RUMP_CRASHME=1 (tests only) also has sysctl nodes for C
+/// callers: writing debug.crashme.panic panics the kernel, writing a <see cref="FaultPoint"/>
+/// number to debug.crashme.fault arms that fault. RUMP_CRASHME_FAULT=&lt;point name&gt; arms one at
+/// boot, for tools that cannot reach sysctl (fsu).
 /// </summary>
 public sealed partial class Kernel
 {
@@ -30,6 +35,22 @@ public sealed partial class Kernel
 
     /// <summary>Arms a one-shot fault at <paramref name="p"/> (None disarms).</summary>
     public void ArmFault(FaultPoint p) => Volatile.Write(ref _fault, (int)p);
+
+    /// <summary>The crashme nodes and the boot-time fault (see the type's comment); nothing without RUMP_CRASHME=1.</summary>
+    private void AttachCrashme()
+    {
+        if (Param.Get("RUMP_CRASHME") != "1") return;
+        Sysctl.Node? debug = Sysctl.FindByName("debug");
+        if (debug == null && Sysctl.CreateNode(null, "debug", out debug, Abi.CTL_DEBUG) != 0) return;
+        if (Sysctl.CreateNode(debug, "crashme", out Sysctl.Node? cm) != 0) return;
+        Sysctl.CreateInt(cm, "panic", 0, out _, flags: Abi.CTLFLAG_READWRITE,
+            write: v => v == 0 ? 0 : PanicCrashme());
+        Sysctl.CreateInt(cm, "fault", 0, out _, flags: Abi.CTLFLAG_READWRITE,
+            write: v => { if (v < 0 || v > (int)FaultPoint.Softint) return Abi.EINVAL; ArmFault((FaultPoint)v); return 0; });
+        if (System.Enum.TryParse(Param.Get("RUMP_CRASHME_FAULT"), ignoreCase: true, out FaultPoint at)) ArmFault(at);
+    }
+
+    private int PanicCrashme() => throw new KernelPanicException(PanicWith("crashme: debug.crashme.panic written"));
 
     internal void MaybeFault(FaultPoint p)
     {

@@ -108,6 +108,7 @@ public sealed partial class Kernel
         Callouts = new CalloutQueue(this);
         Softints = new SoftintQueue(this);
         _sigmodel = cfg.SigModel;
+        AttachCrashme();
         var vm = new LocalVmspace();
         Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm);
         DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm);
@@ -249,6 +250,8 @@ public sealed partial class Kernel
             rv = Dispatch(l, num, ref args, out error);
         }
         catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
+        // A call that ran through a panic without sleeping (the panic woke nobody it had to) still fails.
+        if (Volatile.Read(ref _state) == PanickedState) error = Abi.ENXIO;
         if (!nested) Leave(l);
         return error == 0 ? rv : -1;
     }
@@ -310,6 +313,7 @@ public sealed partial class Kernel
         long rv;
         try { rv = Dispatch(l, num, ref args, out error); }
         catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
+        if (Volatile.Read(ref _state) == PanickedState) error = Abi.ENXIO;
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
         ReturnImplicit(l);
         return error == 0 ? rv : -1;
@@ -471,10 +475,13 @@ public sealed partial class Kernel
     /// <summary>This kernel panics with <paramref name="msg"/> (see <see cref="Panic"/>), whatever the calling thread's context.</summary>
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void PanicHere(string msg)
+    public void PanicHere(string msg) => throw new KernelPanicException(PanicWith(msg));
+
+    /// <summary>Records the panic (the first message wins) and returns the kernel's panic message.</summary>
+    private string PanicWith(string msg)
     {
         RecordPanicMessage(msg);
-        throw new KernelPanicException(PanicMessage!);
+        return PanicMessage!;
     }
 
     /// <summary>An exception escaped kernel code to an entry point: this kernel panics (unless the exception is a panic's own unwinding).</summary>
@@ -487,7 +494,7 @@ public sealed partial class Kernel
     private void RecordPanicMessage(string msg)
     {
         if (Interlocked.CompareExchange(ref _panicMessage, msg, null) != null) return; // the first panic tells the story
-        PrintPanic(msg);
+        Console_.Panic(this, msg);
         Volatile.Write(ref _state, PanickedState);
         Hyperup.Unregister(this);
         WakeEverySleeper();

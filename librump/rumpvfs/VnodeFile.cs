@@ -122,6 +122,9 @@ public sealed class VnodeFile : File
         return Vp.Ops.Ioctl(Vp, cmd, data, l);
     }
 
+    /// <summary>vn_poll: a device's driver answers; files and directories are always ready (NetBSD genfs_poll).</summary>
+    public override int Poll(Lwp l, int events) => Spec != null ? Spec.Poll(l, events) : base.Poll(l, events);
+
     public override int Fsync(Lwp l, bool dataOnly) => Vp.Ops.Fsync(Vp, dataOnly, l);
 
     protected override void Close(Lwp l)

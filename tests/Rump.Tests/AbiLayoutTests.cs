@@ -23,6 +23,9 @@ public sealed class AbiLayoutTests
     {
         ["rump_timespec"] = new(typeof(RumpTimespec), true),
         ["rump_sigset"] = new(typeof(RumpSigset), true),
+        ["rump_pollfd"] = new(typeof(RumpPollfd), true),
+        ["rump_timeval"] = new(typeof(RumpTimeval), true),
+        ["rump_fd_set"] = new(typeof(RumpFdSet), true),
         ["rump_stat"] = new(typeof(RumpStat), true),
         ["rump_dirent"] = new(typeof(RumpDirentHeader), false),
         ["rump_iovec"] = new(typeof(RumpIovec), true),

@@ -209,12 +209,12 @@ public unsafe class CharDeviceTests : KernelTest
     }
 
     [Test]
-    public void PollIsAStubThatAlwaysAnswersReady()
+    public void DefaultPollIsSeltrue()
     {
-        // Until the kernel has poll: the default d_poll is NetBSD's seltrue.
+        // A driver without a poll routine is always ready for reading and writing (NetBSD's seltrue).
         var drv = new EchoDev();
-        Assert.That(drv.Poll(0, CharDevice.POLLIN | 0x2 /* POLLPRI */, null!), Is.EqualTo(CharDevice.POLLIN));
-        Assert.That(drv.Poll(0, CharDevice.POLLOUT | CharDevice.POLLRDNORM, null!), Is.EqualTo(CharDevice.POLLOUT | CharDevice.POLLRDNORM));
+        Assert.That(drv.Poll(0, Abi.POLLIN | Abi.POLLPRI, null!), Is.EqualTo(Abi.POLLIN));
+        Assert.That(drv.Poll(0, Abi.POLLOUT | Abi.POLLRDNORM, null!), Is.EqualTo(Abi.POLLOUT | Abi.POLLRDNORM));
     }
 
     [Test]

@@ -103,6 +103,31 @@ public class FsuTests
         return (p.ExitCode, o, e);
     }
 
+    /// <summary>
+    /// A driver bug (an exception injected into the first block I/O completion, through the
+    /// test-only RUMP_CRASHME parameters) panics the image's kernel: the real fsu binary reports
+    /// the panic and exits with status 1 instead of aborting, and prints nothing as if it worked.
+    /// </summary>
+    [Test]
+    public void ADriverPanicEndsFsuWithStatusOneAndThePanicMessage()
+    {
+        string fsu = Environment.GetEnvironmentVariable("RUMP_FSU_BIN") ?? "";
+        if (!File.Exists(fsu)) Assert.Fail("RUMP_FSU_BIN does not name the built fsu (ctest sets it to build/bin/fsu): '" + fsu + "'");
+        string img = FatImage();
+        var psi = new ProcessStartInfo(fsu) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("ls");
+        psi.ArgumentList.Add(img);
+        psi.ArgumentList.Add("/");
+        psi.Environment["RUMP_CRASHME"] = "1";
+        psi.Environment["RUMP_CRASHME_FAULT"] = "Biodone";
+        using Process p = Process.Start(psi)!;
+        string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.That(p.ExitCode, Is.EqualTo(1), "fsu's exit status after the kernel panicked (stderr: " + e + ")");
+        Assert.That(e, Does.Contain("the kernel panicked").And.Contain("fault injected at Biodone"), "fsu's report");
+        Assert.That(o, Does.Not.Contain("hello.txt"), "fsu listed the image although its kernel had panicked");
+    }
+
     private string FatImage(string name = "fat.img", int kb = 8192)
     {
         string img = Path.Combine(_dir, name);

@@ -84,9 +84,10 @@ public partial class HostObjectTests : KernelTest
 
         var after = Live();
         Assert.That(k.SleepingLwps, Is.EqualTo(0));
-        Assert.That(after.Mtx, Is.EqualTo(before.Mtx), "host mutexes after contending " + N + " kernel mutexes and rwlocks and 200 condvars");
-        // Lwps made meanwhile (temporary contexts) and freed again leave no condition variables.
-        Assert.That(after.Cv, Is.LessThanOrEqualTo(before.Cv), "host condition variables afterwards");
+        // The counts are the process's: other kernels' threads (earlier tests') may make a few
+        // meanwhile. A lock that owned host objects would add one pair per contended lock: thousands.
+        Assert.That(after.Mtx - before.Mtx, Is.LessThan(10), "host mutexes made while " + N + " kernel mutexes and rwlocks and 200 condvars were contended");
+        Assert.That(after.Cv - before.Cv, Is.LessThan(10), "host condition variables made meanwhile");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -118,7 +119,9 @@ public partial class HostObjectTests : KernelTest
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var after = Live();
-        Assert.That(after.Mtx, Is.LessThanOrEqualTo(before.Mtx), "host mutexes after a kernel came and went");
-        Assert.That(after.Cv, Is.LessThanOrEqualTo(before.Cv), "host condition variables after a kernel came and went");
+        // A kernel owns 2 x 64 sleep-queue mutexes and the scheduler's: had it kept them, 129 more.
+        // (Other kernels' threads may make a few objects meanwhile: the counts are the process's.)
+        Assert.That(after.Mtx - before.Mtx, Is.LessThan(64), "host mutexes after a kernel came and went");
+        Assert.That(after.Cv - before.Cv, Is.LessThan(10), "host condition variables after a kernel came and went");
     }
 }

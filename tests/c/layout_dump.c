@@ -23,6 +23,18 @@ main(void)
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);
 
+	SIZE(rump_pollfd);
+	FIELD(rump_pollfd, fd);
+	FIELD(rump_pollfd, events);
+	FIELD(rump_pollfd, revents);
+
+	SIZE(rump_timeval);
+	FIELD(rump_timeval, tv_sec);
+	FIELD(rump_timeval, tv_usec);
+
+	SIZE(rump_fd_set);
+	FIELD(rump_fd_set, fds_bits);
+
 	SIZE(rump_sigset);
 	FIELD(rump_sigset, __bits);
 

@@ -83,6 +83,13 @@ public static class Fsu
         {
             int rc = cmd.Body(ctx, a);
             stdout.Flush();
+            // A driver bug panics the image's kernel, not fsu: every call after it failed with ENXIO;
+            // say why, and never report success.
+            if (ctx.Kernel is RumpKernel k && k.Panicked)
+            {
+                stderr.WriteLine("fsu: " + ctx.ImageSpec + ": the kernel panicked: " + FirstLine(k.PanicMessage));
+                return Failed;
+            }
             return rc;
         }
         catch (Exception ex)
@@ -91,6 +98,13 @@ public static class Fsu
             TryReport(stderr, "fsu: " + cmd.Name + ": " + Context.Describe(ex));
             return Failed;
         }
+    }
+
+    private static string FirstLine(string? s)
+    {
+        if (s == null) return "";
+        int nl = s.IndexOf('\n');
+        return nl < 0 ? s : s.Substring(0, nl).TrimEnd('\r');
     }
 
     private static void TryReport(TextWriter w, string line)
@@ -172,6 +186,8 @@ internal sealed class Context
     public readonly TextWriter Out, Err;
     public readonly bool ShowProgress;
     public string? FsType;
+    /// <summary>The kernel the command booted for the image (to tell a panic from an ordinary failure).</summary>
+    public RumpKernel? Kernel;
 
     public Context(string image, TextWriter o, TextWriter e, bool progress) { ImageSpec = image; Out = o; Err = e; ShowProgress = progress; }
 

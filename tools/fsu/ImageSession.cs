@@ -41,6 +41,7 @@ internal sealed unsafe class ImageSession
         if (Directory.Exists(file)) { ctx.FailHost(file, "Is a directory"); return null; }
         if (!File.Exists(file)) { ctx.FailHost(file, "No such file or directory"); return null; }
         RumpKernel k = RumpKernel.Boot();
+        ctx.Kernel = k;
         int e = k.EtfsRegister(DevKey, Path.GetFullPath(file), Abi.ETFS_BLK);
         if (e < 0) { ctx.FailHost(file, Errno.Message(-e)); Detach(k); return null; }
         if (part != '\0')

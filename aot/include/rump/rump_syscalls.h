@@ -57,12 +57,16 @@
 #define RUMP_SYS_ftruncate   201
 #define RUMP_SYS___sysctl    202
 #define RUMP_SYS_reboot      208
+#define RUMP_SYS_poll        209
 #define RUMP_SYS_lchown      275
 #define RUMP_SYS_sigpending  292
 #define RUMP_SYS_sigprocmask 293
 #define RUMP_SYS___getcwd    296
 #define RUMP_SYS_getdents    390
 #define RUMP_SYS_mount       410
+#define RUMP_SYS_select      417
+#define RUMP_SYS_pselect     436
+#define RUMP_SYS_pollts      437
 #define RUMP_SYS_stat        439
 #define RUMP_SYS_fstat       440
 #define RUMP_SYS_lstat       441
@@ -132,12 +136,16 @@ int rump_sys_truncate(const char *, off_t);
 int rump_sys_ftruncate(int, off_t);
 int rump_sys___sysctl(const int *, unsigned int, void *, size_t *, const void *, size_t);
 int rump_sys_reboot(int, char *);
+int rump_sys_poll(struct rump_pollfd *, unsigned int, int);
 int rump_sys_lchown(const char *, uid_t, gid_t);
 int rump_sys_sigpending(struct rump_sigset *);
 int rump_sys_sigprocmask(int, const struct rump_sigset *, struct rump_sigset *);
 int rump_sys___getcwd(char *, size_t);
 int rump_sys_getdents(int, char *, size_t);
 int rump_sys_mount(const char *, const char *, int, void *, size_t);
+int rump_sys_select(int, struct rump_fd_set *, struct rump_fd_set *, struct rump_fd_set *, struct rump_timeval *);
+int rump_sys_pselect(int, struct rump_fd_set *, struct rump_fd_set *, struct rump_fd_set *, const struct rump_timespec *, const struct rump_sigset *);
+int rump_sys_pollts(struct rump_pollfd *, unsigned int, const struct rump_timespec *, const struct rump_sigset *);
 int rump_sys_stat(const char *, struct rump_stat *);
 int rump_sys_fstat(int, struct rump_stat *);
 int rump_sys_lstat(const char *, struct rump_stat *);

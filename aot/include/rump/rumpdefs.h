@@ -164,6 +164,21 @@
 #define RUMP_SIG_UNBLOCK                2
 #define RUMP_SIG_SETMASK                3
 
+/* poll */
+#define RUMP_POLLIN                     0x0001
+#define RUMP_POLLPRI                    0x0002
+#define RUMP_POLLOUT                    0x0004
+#define RUMP_POLLERR                    0x0008
+#define RUMP_POLLHUP                    0x0010
+#define RUMP_POLLNVAL                   0x0020
+#define RUMP_POLLRDNORM                 0x0040
+#define RUMP_POLLWRNORM                 0x0004
+#define RUMP_POLLRDBAND                 0x0080
+#define RUMP_POLLWRBAND                 0x0100
+#define RUMP_INFTIM                     (-1)
+#define RUMP_FD_SETSIZE                 256
+#define RUMP_NFDBITS                    32
+
 /* kerrno */
 #define RUMP_EJUSTRETURN                (-2)
 #define RUMP_ERESTART                   (-3)
@@ -524,6 +539,24 @@ struct rump_iovec {
 	size_t		iov_len;
 };
 
+struct rump_pollfd {
+	int		fd;
+	short		events;
+	short		revents;
+};
+
+/* struct timeval: seconds and microseconds (suseconds_t is an int). */
+struct rump_timeval {
+	int64_t		tv_sec;
+	int		tv_usec;
+};
+
+/* fd_set: descriptor n is bit n % 32 of fds_bits[n / 32]; select's nd may go past FD_SETSIZE
+ * with arrays of more words. */
+struct rump_fd_set {
+	uint32_t	fds_bits[8];
+};
+
 struct rump_fsid {
 	int32_t		__fsid_val[2];
 };
@@ -640,6 +673,9 @@ _Static_assert(sizeof(struct rump_sigset) == 16, "struct rump_sigset must match 
 _Static_assert(sizeof(struct rump_stat) == 152, "struct rump_stat must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_dirent) == 528, "struct rump_dirent must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_iovec) == 16, "struct rump_iovec must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_pollfd) == 8, "struct rump_pollfd must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_timeval) == 16, "struct rump_timeval must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_fd_set) == 32, "struct rump_fd_set must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_fsid) == 8, "struct rump_fsid must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_statvfs) == 3296, "struct rump_statvfs must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_tmpfs_args) == 40, "struct rump_tmpfs_args must match NetBSD amd64");

@@ -12,8 +12,11 @@ public static unsafe partial class RumpUser
     public static partial int rumpuser_thread_create(delegate* unmanaged<nint, nint> fun, nint arg,
         byte* thrname, int mustjoin, int priority, int cpuidx, nint* cookie);
 
-    // pthread_exit: unwinds the host thread.  Never call it with managed
-    // frames on the stack; a managed thread body should return from fun.
+    // Ends a thread made by rumpuser_thread_create: fun never returns
+    // (rumpuser(3)).  On pthreads this is pthread_exit, whose forced unwind
+    // stops at the first frame without unwind information and jumps to the
+    // thread's start, running no managed cleanup: call it last, holding no
+    // CPU, no lock and no lwp.
     [LibraryImport(Library)]
     [DoesNotReturn]
     public static partial void rumpuser_thread_exit();

@@ -14,6 +14,28 @@ public struct RumpTimespec
     public long tv_nsec;
 }
 
+[StructLayout(LayoutKind.Sequential)]
+public struct RumpPollfd
+{
+    public int fd;
+    public short events;
+    public short revents;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct RumpTimeval
+{
+    public long tv_sec;
+    public int tv_usec;
+}
+
+/// <summary>fd_set of FD_SETSIZE (256) descriptors; select reads as many words as nd needs.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RumpFdSet
+{
+    public fixed uint fds_bits[8];
+}
+
 /// <summary>NetBSD sigset_t: signal n is bit (n - 1) % 32 of word (n - 1) / 32.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct RumpSigset

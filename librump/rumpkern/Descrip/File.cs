@@ -73,6 +73,13 @@ public abstract class File
     public virtual int Stat(Lwp l, out RumpStat st) { st = default; return Abi.EOPNOTSUPP; }
     public virtual int Seek(Lwp l, long offset, int whence, out long newOffset) { newOffset = 0; return Abi.ESPIPE; }
     public virtual int Fsync(Lwp l, bool dataOnly) => Abi.EINVAL;
+
+    /// <summary>
+    /// poll(2) on the file (NetBSD fo_poll): which of <paramref name="events"/> (POLL*) hold now,
+    /// plus POLLHUP/POLLERR when they do. A file that is not ready records the caller on its
+    /// <see cref="SelInfo"/> (selrecord). The default is NetBSD's seltrue: always readable and writable.
+    /// </summary>
+    public virtual int Poll(Lwp l, int events) => events & (Abi.POLLIN | Abi.POLLOUT | Abi.POLLRDNORM | Abi.POLLWRNORM);
     /// <summary>Called once, when the last reference is dropped.</summary>
     protected abstract void Close(Lwp l);
 }

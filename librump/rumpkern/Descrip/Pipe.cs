@@ -6,7 +6,9 @@ namespace Rump.Kern;
 /// A pipe (NetBSD sys_pipe.c, simplified): a bounded ring buffer shared by a read end and a write
 /// end. Reads block until data arrives or every writer is gone (then EOF); writes block until there
 /// is room, and fail with EPIPE once the reader is gone. Writes of at most <see cref="PipeBuf"/>
-/// bytes are atomic. <see cref="Lock"/> protects the buffer and the two end flags.
+/// bytes are atomic. Both sleeps are interruptible (EINTR, or the bytes moved so far). Pollers of
+/// each end are kept in <see cref="_rsel"/> and <see cref="_wsel"/> and notified as data and room
+/// come and go. <see cref="Lock"/> protects the buffer and the two end flags.
 /// </summary>
 public sealed class Pipe
 {
@@ -18,6 +20,8 @@ public sealed class Pipe
     private readonly byte[] _buf = new byte[Capacity];
     private int _head, _count;
     internal bool ReaderGone, WriterGone;
+    /// <summary>Who polls the read end (for data) and the write end (for room).</summary>
+    private readonly SelInfo _rsel = new(), _wsel = new();
 
     private Pipe(Kernel k) { Lock = new KMutex(k); _cv = new KCondvar(k); }
 
@@ -40,7 +44,8 @@ public sealed class Pipe
             {
                 if (WriterGone || uio.Resid == 0) return 0;
                 if (nonblock) return Abi.EAGAIN;
-                _cv.Wait(Lock);
+                int w = _cv.WaitSig(Lock);
+                if (w != 0) return w;
             }
             while (_count > 0 && uio.Resid > 0)
             {
@@ -52,6 +57,7 @@ public sealed class Pipe
                 _count -= chunk;
             }
             _cv.Broadcast();
+            _wsel.Notify();
             return 0;
         }
         finally { Lock.Exit(); }
@@ -70,7 +76,8 @@ public sealed class Pipe
                 if (room == 0 || (atomic && room < uio.Resid))
                 {
                     if (nonblock) return Abi.EAGAIN;
-                    _cv.Wait(Lock);
+                    int w = _cv.WaitSig(Lock);
+                    if (w != 0) return w;
                     continue;
                 }
                 int tail = (_head + _count) % Capacity;
@@ -80,6 +87,7 @@ public sealed class Pipe
                 if (e != 0) return e;
                 _count += chunk;
                 _cv.Broadcast();
+                _rsel.Notify();
             }
             return 0;
         }
@@ -91,7 +99,34 @@ public sealed class Pipe
         Lock.Enter();
         if (reader) ReaderGone = true; else WriterGone = true;
         _cv.Broadcast();
+        _rsel.Notify();
+        _wsel.Notify();
         Lock.Exit();
+    }
+
+    /// <summary>
+    /// NetBSD pipe_poll: the read end is readable with data or once every writer is gone (then also
+    /// POLLHUP); the write end is writable with room for an atomic write, or once the reader is gone
+    /// (POLLHUP). An end that is not ready records the caller.
+    /// </summary>
+    internal int Poll(Lwp l, int events, bool reader)
+    {
+        int r = 0;
+        Lock.Enter();
+        if (reader)
+        {
+            if (_count > 0 || WriterGone) r |= events & (Abi.POLLIN | Abi.POLLRDNORM);
+            if (WriterGone) r |= Abi.POLLHUP;
+            if ((r & (Abi.POLLIN | Abi.POLLRDNORM)) == 0 && (events & (Abi.POLLIN | Abi.POLLRDNORM)) != 0) _rsel.Record(l);
+        }
+        else
+        {
+            if (ReaderGone || Capacity - _count >= PipeBuf) r |= events & (Abi.POLLOUT | Abi.POLLWRNORM);
+            if (ReaderGone) r |= Abi.POLLHUP;
+            if ((r & (Abi.POLLOUT | Abi.POLLWRNORM)) == 0 && (events & (Abi.POLLOUT | Abi.POLLWRNORM)) != 0) _wsel.Record(l);
+        }
+        Lock.Exit();
+        return r;
     }
 }
 
@@ -136,6 +171,8 @@ public sealed class PipeFile : File
         st.st_gid = l.Cred.Egid;
         return 0;
     }
+
+    public override int Poll(Lwp l, int events) => _pipe.Poll(l, events, _isReader);
 
     protected override void Close(Lwp l) => _pipe.CloseEnd(_isReader);
 }

@@ -160,6 +160,21 @@ public static partial class Abi
     public const int SIG_UNBLOCK = 2;
     public const int SIG_SETMASK = 3;
 
+    // poll
+    public const int POLLIN = 0x0001;
+    public const int POLLPRI = 0x0002;
+    public const int POLLOUT = 0x0004;
+    public const int POLLERR = 0x0008;
+    public const int POLLHUP = 0x0010;
+    public const int POLLNVAL = 0x0020;
+    public const int POLLRDNORM = 0x0040;
+    public const int POLLWRNORM = 0x0004;
+    public const int POLLRDBAND = 0x0080;
+    public const int POLLWRBAND = 0x0100;
+    public const int INFTIM = -1;
+    public const int FD_SETSIZE = 256;
+    public const int NFDBITS = 32;
+
     // kerrno
     public const int EJUSTRETURN = -2;
     public const int ERESTART = -3;

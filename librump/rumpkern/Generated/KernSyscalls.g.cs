@@ -101,6 +101,10 @@ static unsafe partial class KernSyscalls
     private static int sys_reboot(Lwp l, ref SyscallArgs a, out long rv)
         => Reboot(l, (int)a[0], new UserPtr(a[1]), out rv);
 
+    // 209 poll: int poll(struct rump_pollfd *fds, u_int nfds, int timeout);
+    private static int sys_poll(Lwp l, ref SyscallArgs a, out long rv)
+        => Poll(l, new UserPtr(a[0]), (uint)a[1], (int)a[2], out rv);
+
     // 292 __sigpending14: int sigpending(struct rump_sigset *set);
     private static int sys_sigpending(Lwp l, ref SyscallArgs a, out long rv)
         => Sigpending(l, new UserPtr(a[0]), out rv);
@@ -108,6 +112,18 @@ static unsafe partial class KernSyscalls
     // 293 __sigprocmask14: int sigprocmask(int how, const struct rump_sigset *set, struct rump_sigset *oset);
     private static int sys_sigprocmask(Lwp l, ref SyscallArgs a, out long rv)
         => Sigprocmask(l, (int)a[0], new UserPtr(a[1]), new UserPtr(a[2]), out rv);
+
+    // 417 __select50: int select(int nd, struct rump_fd_set *in, struct rump_fd_set *ou, struct rump_fd_set *ex, struct rump_timeval *tv);
+    private static int sys_select(Lwp l, ref SyscallArgs a, out long rv)
+        => Select(l, (int)a[0], new UserPtr(a[1]), new UserPtr(a[2]), new UserPtr(a[3]), new UserPtr(a[4]), out rv);
+
+    // 436 __pselect50: int pselect(int nd, struct rump_fd_set *in, struct rump_fd_set *ou, struct rump_fd_set *ex, const struct rump_timespec *ts, const struct rump_sigset *mask);
+    private static int sys_pselect(Lwp l, ref SyscallArgs a, out long rv)
+        => Pselect(l, (int)a[0], new UserPtr(a[1]), new UserPtr(a[2]), new UserPtr(a[3]), new UserPtr(a[4]), new UserPtr(a[5]), out rv);
+
+    // 437 __pollts50: int pollts(struct rump_pollfd *fds, u_int nfds, const struct rump_timespec *ts, const struct rump_sigset *mask);
+    private static int sys_pollts(Lwp l, ref SyscallArgs a, out long rv)
+        => Pollts(l, new UserPtr(a[0]), (uint)a[1], new UserPtr(a[2]), new UserPtr(a[3]), out rv);
 
     // 440 __fstat50: int fstat(int fd, struct rump_stat *sb);
     private static int sys_fstat(Lwp l, ref SyscallArgs a, out long rv)
@@ -142,8 +158,12 @@ static unsafe partial class KernSyscalls
         t.Register(SysNum.lseek, &sys_lseek);
         t.Register(SysNum.__sysctl, &sys___sysctl);
         t.Register(SysNum.reboot, &sys_reboot);
+        t.Register(SysNum.poll, &sys_poll);
         t.Register(SysNum.sigpending, &sys_sigpending);
         t.Register(SysNum.sigprocmask, &sys_sigprocmask);
+        t.Register(SysNum.select, &sys_select);
+        t.Register(SysNum.pselect, &sys_pselect);
+        t.Register(SysNum.pollts, &sys_pollts);
         t.Register(SysNum.fstat, &sys_fstat);
         t.Register(SysNum.pipe2, &sys_pipe2);
     }

@@ -57,6 +57,10 @@ public sealed class Lwp
     /// away): its interruptible sleeps end with EINTR until it leaves the kernel.
     /// </summary>
     internal int IntrPending;
+    /// <summary>This lwp's poll/select waiter, made on its first poll (Descrip/Poll.cs).</summary>
+    internal PollWaiter? PollWaiter;
+    /// <summary>Set while a poll or select scans: objects that are not ready record it (SelInfo.Record).</summary>
+    internal PollWaiter? PollScan;
     /// <summary>Signals this lwp blocks (sigprocmask): signal n is bit n - 1. Its own thread changes it.</summary>
     internal ulong SigMask;
 #if LOCKDEBUG

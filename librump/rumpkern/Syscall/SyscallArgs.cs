@@ -19,6 +19,7 @@ public readonly struct UserPtr
     public readonly nint Addr;
     public UserPtr(long addr) { Addr = (nint)addr; }
     public UserPtr(nint addr) { Addr = addr; }
+    public static UserPtr Null => default;
     public bool IsNull => Addr == 0;
     public UserPtr Add(long off) => new UserPtr(Addr + (nint)off);
     public override string ToString() => "0x" + ((ulong)Addr).ToString("x");

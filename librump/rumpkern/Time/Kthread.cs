@@ -68,10 +68,14 @@ public sealed unsafe class Kthread
             }
         }
         catch (Exception e) { kt?._k.RecordPanic(e, "kernel thread exit: "); }
+        // rumpuser(3): fun "will never return"; a thread ends with rumpuser_thread_exit. A
+        // pthread hypervisor would forgive a return, but a fiber one (NetBSD's rumpfiber.c)
+        // runs fun under makecontext with no uc_link, where returning exits the process.
+        RumpUser.rumpuser_thread_exit();
         return 0;
     }
 
-    /// <summary>Waits for the thread to return. The caller must not hold a virtual CPU.</summary>
+    /// <summary>Waits for the thread to exit. The caller must not hold a virtual CPU.</summary>
     public void Join()
     {
         RumpUser.rumpuser_thread_join(_host);

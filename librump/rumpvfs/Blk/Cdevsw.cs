@@ -17,9 +17,6 @@ namespace Rump.Vfs;
 /// </summary>
 public abstract class CharDevice
 {
-    /// <summary>poll(2) events (sys/poll.h), for <see cref="Poll"/>.</summary>
-    public const int POLLIN = 0x0001, POLLOUT = 0x0004, POLLRDNORM = 0x0040, POLLWRNORM = POLLOUT;
-
     /// <summary>d_open: <paramref name="fflag"/> holds FREAD/FWRITE and the open flags. ENXIO for a minor the driver does not have.</summary>
     public virtual int Open(ulong dev, int fflag, Lwp l) => 0;
     public virtual int Close(ulong dev, int fflag, Lwp l) => 0;
@@ -35,10 +32,11 @@ public abstract class CharDevice
     public virtual int Ioctl(ulong dev, ulong cmd, Span<byte> data, int fflag, Lwp l) => Abi.ENODEV;
 
     /// <summary>
-    /// d_poll. A stub until the kernel has a poll mechanism (no poll or select system call reaches
-    /// it yet): the default answers "always ready" for reading and writing, NetBSD's seltrue.
+    /// d_poll (poll(2), select(2)): which of <paramref name="events"/> (Abi.POLL*) hold now. A
+    /// device that is not ready records the caller on its <see cref="SelInfo"/> (selinfo.Record(l))
+    /// and calls Notify when that changes. The default is NetBSD's seltrue: always ready.
     /// </summary>
-    public virtual int Poll(ulong dev, int events, Lwp l) => events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+    public virtual int Poll(ulong dev, int events, Lwp l) => events & (Abi.POLLIN | Abi.POLLOUT | Abi.POLLRDNORM | Abi.POLLWRNORM);
 }
 
 /// <summary>

@@ -110,6 +110,15 @@ public sealed class SpecOpen
         return e;
     }
 
+    /// <summary>spec_poll: the driver's poll; a detached driver's device reports POLLERR.</summary>
+    internal int Poll(Lwp l, int events)
+    {
+        if (!_sw.Acquire(_ent)) return Abi.POLLERR;
+        int r = _ent.Driver.Poll(Dev, events, l);
+        _sw.Release(_ent);
+        return r;
+    }
+
     /// <summary>The file is closing: the driver's close runs if it was the device's last open file.</summary>
     internal void Close(Lwp l, File f)
     {
