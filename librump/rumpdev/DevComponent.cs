@@ -15,5 +15,5 @@ public sealed class DevComponent : IComponent
 
     public void Init(Kernel k) => k.SetService(new Autoconf(k));
 
-    public void Shutdown(Kernel k, bool sync) => k.GetService<Autoconf>()?.Shutdown(k.Curlwp());
+    public void Shutdown(Kernel k, bool sync) => k.GetService<Autoconf>()?.Shutdown(k.CurlwpOrBind());
 }

@@ -237,22 +237,38 @@ public sealed partial class Kernel
     public long Syscall(int num, ref SyscallArgs args, out int error)
     {
         nint h = RumpUser.rumpuser_curlwp();
-        if (h == 0) return SyscallBare(num, ref args, out error);
         Lwp? l = Lwp.FromHandle(h);
-        if (l!.Kernel != this) return SyscallForeign(h, num, ref args, out error);
-        if (Volatile.Read(ref _state) != Running) { error = Abi.ENXIO; return -1; }
-        // A call made from inside the kernel (an upcall on a thread already running here) keeps its CPU.
-        bool nested = l.CpuIdx >= 0;
+        if (l == null || l.Kernel != this || Volatile.Read(ref _state) != Running)
+            return SyscallSlow(h, l, -1, num, ref args, out error);
+        // The fast paths: the thread's own lwp here, or the lent lwp its last call used (see
+        // SyscallSlow), found idle again on the CPU it ran on.
+        bool nested = false;
+        if (l.Lent)
+        {
+            int i = l.LastCpuIdx;
+            if (!Sched.TryTake(i)) return SyscallSlow(h, null, -1, num, ref args, out error);
+            ref CpuSlot slot = ref Sched.Slot(i);
+            if (slot.SpareImplicit != h) return SyscallSlow(h, null, i, num, ref args, out error);
+            slot.SpareImplicit = 0;
+            Sched.Bind(l, i);
+        }
+        else
+        {
+            // A call made from inside the kernel (an upcall on a thread already running here) keeps its CPU.
+            nested = l.CpuIdx >= 0;
+        }
         long rv;
         try
         {
-            if (!nested) Sched.Schedule(l);
+            if (!nested && !l.Lent) Sched.Schedule(l);
             rv = Dispatch(l, num, ref args, out error);
         }
         catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
         // A call that ran through a panic without sleeping (the panic woke nobody it had to) still fails.
-        if (Volatile.Read(ref _state) == PanickedState) error = Abi.ENXIO;
-        if (!nested) Leave(l);
+        int state = Volatile.Read(ref _state);
+        if (state == PanickedState) error = Abi.ENXIO;
+        if (l.Lent) ReturnLent(l, state);
+        else if (!nested) Leave(l);
         return error == 0 ? rv : -1;
     }
 
@@ -260,7 +276,7 @@ public sealed partial class Kernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private unsafe long Dispatch(Lwp l, int num, ref SyscallArgs args, out int error)
     {
-        Sched.Slots[l.CpuIdx].Nsyscall++;
+        Sched.Slot(l.CpuIdx).Nsyscall++;
         var call = Syscalls.Lookup(num);
         long rv = 0;
         error = call != null ? call(l, ref args, out rv) : Abi.ENOSYS;
@@ -284,21 +300,57 @@ public sealed partial class Kernel
     }
 
     /// <summary>
-    /// A host thread with no kernel context (NetBSD's implicit thread): it takes a CPU, borrows that
-    /// CPU's idle implicit lwp (in the default process) for the call, and gives both back when it
-    /// leaves, so a thread that enters once and exits leaves nothing behind. The CPU is chosen from
-    /// the caller's stack address: distinct threads start on different CPUs without shared state.
+    /// Every entry that is not a fast path (see <see cref="Syscall"/>): a thread with no context, a
+    /// context in another kernel, a dead kernel, or a stale hint. A thread may name a lent lwp
+    /// (<see cref="Lwp.Lent"/>): the one its last call here used, kept as a hint. The fast path uses
+    /// it again if it still waits in the spare slot of the CPU it ran on and that CPU is free; only
+    /// the holder of a CPU takes or puts back its spare, so that check, made after taking the CPU,
+    /// is final. Otherwise someone else has the lwp now (or it belongs to another or a dead kernel):
+    /// the hint is dropped here and the call enters as a bare thread. <paramref name="held"/> is a
+    /// CPU the fast path took already, or -1.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private unsafe long SyscallBare(int num, ref SyscallArgs args, out int error)
+    private long SyscallSlow(nint h, Lwp? l, int held, int num, ref SyscallArgs args, out int error)
     {
-        if (Volatile.Read(ref _state) != Running) { error = Abi.ENXIO; return -1; }
-        byte probe;
-        ulong sp = (ulong)&probe;
-        int i = (int)((((sp >> 16) * 0x9E3779B97F4A7C15UL) >> 32) * (ulong)(uint)Sched.Ncpu >> 32);
+        if (h == 0) return SyscallBare(held, num, ref args, out error);
+        if (l == null || l.Lent)
+        {
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
+            return SyscallBare(held, num, ref args, out error);
+        }
+        if (l.Kernel != this) return SyscallForeign(h, num, ref args, out error);
+        error = Abi.ENXIO; // this kernel is halted or panicked
+        return -1;
+    }
+
+    /// <summary>
+    /// A host thread with no kernel context (NetBSD's implicit thread): it takes a CPU and borrows
+    /// that CPU's idle lent lwp (in the default process) for the call, and gives both back when it
+    /// leaves (see <see cref="ReturnLent"/>), so a thread that enters once and exits leaves nothing
+    /// behind. The CPU is chosen from the caller's stack address: distinct threads start on
+    /// different CPUs without shared state. <paramref name="held"/> is a CPU the caller has taken
+    /// already, or -1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private unsafe long SyscallBare(int held, int num, ref SyscallArgs args, out int error)
+    {
+        if (Volatile.Read(ref _state) != Running)
+        {
+            if (held >= 0) Sched.Release(held);
+            error = Abi.ENXIO;
+            return -1;
+        }
+        int i = held;
+        if (i < 0)
+        {
+            byte probe;
+            ulong sp = (ulong)&probe;
+            i = (int)((((sp >> 16) * 0x9E3779B97F4A7C15UL) >> 32) * (ulong)(uint)Sched.Ncpu >> 32);
+            if (!Sched.TryTake(i)) i = -1;
+        }
         Lwp l;
-        nint spare;
-        if (Sched.TryTake(i) && ((spare = Sched.Slots[i].SpareImplicit) != 0 || ReleaseCpu(i)))
+        nint spare = i >= 0 ? Sched.Slots[i].SpareImplicit : 0;
+        if (spare != 0)
         {
             Sched.Slots[i].SpareImplicit = 0;
             l = Lwp.FromHandle(spare)!;
@@ -306,24 +358,26 @@ public sealed partial class Kernel
         }
         else
         {
+            // No CPU, or one without a spare lwp: an lwp from the stash (or a new one) first, then a CPU.
+            if (i >= 0) Sched.Release(i);
             try { l = BareScheduleSlow(); }
             catch (Exception e) { error = EntryFailed(e, num); return -1; }
         }
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
+        return RunLent(l, num, ref args, out error);
+    }
+
+    /// <summary>Runs the call on the lent lwp <paramref name="l"/>, which holds a CPU and is the thread's context, and gives both back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long RunLent(Lwp l, int num, ref SyscallArgs args, out int error)
+    {
         long rv;
         try { rv = Dispatch(l, num, ref args, out error); }
         catch (Exception e) { error = EntryFailed(e, num); rv = -1; }
-        if (Volatile.Read(ref _state) == PanickedState) error = Abi.ENXIO;
-        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
-        ReturnImplicit(l);
+        int state = Volatile.Read(ref _state);
+        if (state == PanickedState) error = Abi.ENXIO;
+        ReturnLent(l, state);
         return error == 0 ? rv : -1;
-    }
-
-    /// <summary>Gives back a CPU taken without an lwp (it had no spare); always false, for the condition above.</summary>
-    private bool ReleaseCpu(int i)
-    {
-        Sched.Release(i);
-        return false;
     }
 
     /// <summary>The bare entry's slow path: an implicit lwp from the stash (or a new one), then a CPU the normal way.</summary>
@@ -344,7 +398,10 @@ public sealed partial class Kernel
     private long SyscallForeign(nint prev, int num, ref SyscallArgs args, out int error)
     {
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, prev);
-        long rv = SyscallBare(num, ref args, out error);
+        long rv = SyscallBare(-1, num, ref args, out error);
+        // The call left its lent lwp as the thread's hint: the thread's own context comes back instead.
+        nint hint = RumpUser.rumpuser_curlwp();
+        if (hint != 0) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, hint);
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, prev);
         return rv;
     }
@@ -377,6 +434,7 @@ public sealed partial class Kernel
     /// </summary>
     internal Lwp BindImplicit()
     {
+        DropLentHint();
         LeaveForeignKernel();
         Lwp l = NewLwp(DefaultProc, true, "implicit");
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, l.Handle);
@@ -393,12 +451,25 @@ public sealed partial class Kernel
         nint h = RumpUser.rumpuser_curlwp();
         if (h == 0) return;
         Lwp? other = Lwp.FromHandle(h);
-        if (other == null || other.Kernel == k) return;
+        if (other != null && other.Kernel == k) return;
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
-        if (other.Implicit) other.Kernel.LwpFree(other);
+        if (other != null && other.Implicit && !other.Lent) other.Kernel.LwpFree(other);
     }
 
     private void LeaveForeignKernel() => LeaveForeignKernelOf(this);
+
+    /// <summary>
+    /// Entries from outside the kernel other than system calls (the lwproc API, the managed API's
+    /// kernel contexts, interrupt context) start here: a lent lwp the thread still names is only a
+    /// hint left by its last system call (someone else may be running it now), never its context.
+    /// </summary>
+    public static void DropLentHint()
+    {
+        nint h = RumpUser.rumpuser_curlwp();
+        if (h == 0) return;
+        Lwp? l = Lwp.FromHandle(h);
+        if (l == null || l.Lent) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
+    }
 
     /// <summary>
     /// Runs kernel code outside a system call (boot, component init, the managed API's helpers) as a
@@ -421,7 +492,7 @@ public sealed partial class Kernel
             Lwp = k.NewLwp(p, true, name);
             Lwp? prev = Lwp.FromHandle(_prev);
             // Taking a second CPU while holding one could wait for ever on a one-CPU kernel.
-            _borrowed = prev != null && prev.Kernel == k && prev.CpuIdx >= 0;
+            _borrowed = prev != null && !prev.Lent && prev.Kernel == k && prev.CpuIdx >= 0;
             if (_prev != 0) RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, _prev);
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, Lwp.Handle);
             try

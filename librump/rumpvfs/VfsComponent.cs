@@ -24,7 +24,7 @@ public sealed class VfsComponent : IComponent
     public void Shutdown(Kernel k, bool sync)
     {
         Vfs vfs = k.GetService<Vfs>()!;
-        Lwp l = k.Curlwp();
+        Lwp l = k.CurlwpOrBind();
         if (sync) vfs.SyncAll(l, wait: true);
         vfs.UnmountAll(l);
     }

@@ -133,7 +133,7 @@ public sealed class Autoconf
     /// </summary>
     public Device? ConfigFound(Device parent, object aux, string? locators = null, string? unconfigured = null)
     {
-        Lwp l = Kernel.Curlwp();
+        Lwp l = Kernel.CurlwpOrBind();
         CfgEnter(l);
         try
         {
@@ -187,7 +187,7 @@ public sealed class Autoconf
     /// </summary>
     public int ConfigDetach(Device dev, DetachFlags flags)
     {
-        Lwp l = Kernel.Curlwp();
+        Lwp l = Kernel.CurlwpOrBind();
         CfgEnter(l);
         try { return DetachLocked(dev, flags); }
         finally { CfgExit(l); }
@@ -196,7 +196,7 @@ public sealed class Autoconf
     /// <summary>config_detach_children: every child of <paramref name="parent"/>, newest first. Thread context.</summary>
     public int DetachChildren(Device parent, DetachFlags flags)
     {
-        Lwp l = Kernel.Curlwp();
+        Lwp l = Kernel.CurlwpOrBind();
         CfgEnter(l);
         try { return DetachChildrenLocked(parent, flags); }
         finally { CfgExit(l); }
@@ -305,7 +305,7 @@ public sealed class Autoconf
     /// </summary>
     public int Drain()
     {
-        Lwp l = Kernel.Curlwp();
+        Lwp l = Kernel.CurlwpOrBind();
         _cfgMtx.Enter();
         bool mine = _cfgOwner == l;
         _cfgMtx.Exit();

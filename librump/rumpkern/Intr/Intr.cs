@@ -83,7 +83,15 @@ public readonly struct IntrContext : IDisposable
         if (k.IsDead) return;
         nint h = RumpUser.rumpuser_curlwp();
         Lwp? cur = Kern.Lwp.FromHandle(h);
-        if (cur != null && cur.Kernel == k)
+        if (cur != null && cur.Lent)
+        {
+            // A lent lwp is only a hint outside a call, and even inside one its CPU is not ours to
+            // juggle: set it aside untouched and run on a pooled interrupt lwp.
+            _foreign = h;
+            cur = null;
+            RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, h);
+        }
+        else if (cur != null && cur.Kernel == k)
         {
             Lwp = cur;
             if (cur.CpuIdx >= 0) { _mode = Mode.Running; return; }
@@ -91,7 +99,7 @@ public readonly struct IntrContext : IDisposable
             _mode = Mode.Scheduled;
             return;
         }
-        if (cur != null)
+        else if (cur != null)
         {
             _foreign = h;
             _foreignHadCpu = cur.CpuIdx >= 0;
@@ -119,8 +127,8 @@ public readonly struct IntrContext : IDisposable
                 if (_foreign != 0)
                 {
                     RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, _foreign);
-                    Lwp f = Kern.Lwp.FromHandle(_foreign)!;
-                    if (_foreignHadCpu && !f.Kernel.IsDead) f.Kernel.Sched.Schedule(f);
+                    Lwp? f = Kern.Lwp.FromHandle(_foreign);
+                    if (_foreignHadCpu && f != null && !f.Kernel.IsDead) f.Kernel.Sched.Schedule(f);
                 }
                 break;
         }

@@ -33,9 +33,17 @@ public sealed class Lwp
     internal int LastCpuIdx;
     /// <summary>The virtual CPU while scheduled, else null.</summary>
     public Cpu? Cpu => CpuIdx < 0 ? null : Kernel.Sched.CpuAt(CpuIdx);
-    /// <summary>An lwp of the default process lent to a host thread that entered without a context
-    /// (NetBSD's implicit lwp); it goes back to the kernel when the thread leaves.</summary>
+    /// <summary>An lwp of the default process made for a host thread that entered without a context
+    /// (NetBSD's implicit lwp): either lent for calls (<see cref="Lent"/>) or bound by the lwproc API.</summary>
     public readonly bool Implicit;
+    /// <summary>
+    /// Lent to bare threads one call at a time (Kernel.SyscallBare): between calls it waits in a
+    /// CPU's spare slot or the stash, and a thread's context pointer naming it is only a hint (see
+    /// Kernel.SyscallSlow). Its handle is weak and never freed, so that a stale hint stays harmless.
+    /// A lent lwp cannot make a nested call (an upcall into the syscall table during a hypercall):
+    /// only hypervisor threads with lwps of their own do that.
+    /// </summary>
+    public readonly bool Lent;
     /// <summary>The weak-free GC handle the hypercall layer stores as <c>struct lwp *</c>.</summary>
     internal nint Handle;
     /// <summary>What the last hyp_backend_unschedule did, for its partner hyp_backend_schedule
@@ -68,22 +76,25 @@ public sealed class Lwp
     internal readonly System.Collections.Generic.List<(object Lock, string Class)> HeldLocks = new();
 #endif
 
-    internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, string name)
+    internal Lwp(Kernel k, Proc p, int lid, bool isImplicit, bool lent, string name)
     {
-        Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit; Name = name;
+        Kernel = k; Proc = p; Lid = lid; Implicit = isImplicit || lent; Lent = lent; Name = name;
         // Spread new lwps over the CPUs so that threads do not all start by colliding on CPU 0.
         LastCpuIdx = (int)((uint)(p.Pid * 31 + lid) % (uint)k.Sched.Ncpu);
         Waiter = new Waiter(this);
-        Handle = GCHandle<Lwp>.ToIntPtr(new GCHandle<Lwp>(this));
+        // A weak handle reads back as null once the lwp is collected: what a stale hint to a lent
+        // lwp of a kernel long gone must find. Both kinds are read the same way (FromHandle).
+        Handle = lent ? WeakGCHandle<Lwp>.ToIntPtr(new WeakGCHandle<Lwp>(this)) : GCHandle<Lwp>.ToIntPtr(new GCHandle<Lwp>(this));
     }
 
-    /// <summary>Resolves the hypercall layer's opaque lwp pointer.</summary>
+    /// <summary>Resolves the hypercall layer's opaque lwp pointer (null for 0, or for a lent lwp since collected).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal static Lwp? FromHandle(nint h) => h == 0 ? null : GCHandle<Lwp>.FromIntPtr(h).Target;
 
     internal void FreeHandle()
     {
-        if (Handle != 0) { GCHandle<Lwp>.FromIntPtr(Handle).Dispose(); Handle = 0; }
+        // A lent lwp's handle may still be named by some thread's stale hint: it is never freed.
+        if (Handle != 0 && !Lent) { GCHandle<Lwp>.FromIntPtr(Handle).Dispose(); Handle = 0; }
     }
 
     /// <summary>Is an interruptible sleep of this lwp to end with EINTR? When it was interrupted, or a signal it does not block is pending.</summary>

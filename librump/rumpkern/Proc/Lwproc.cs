@@ -17,10 +17,10 @@ public sealed partial class Kernel
     /// <summary>RUMP_RFCFDG: the new process gets an empty descriptor table; with neither flag it shares the parent's.</summary>
     public const int RFCFDG = Abi.RFCFDG;
 
-    internal Lwp NewLwp(Proc p, bool isImplicit, string name)
+    internal Lwp NewLwp(Proc p, bool isImplicit, string name, bool lent = false)
     {
         p.Lock.Enter();
-        var l = new Lwp(this, p, p.NextLid(), isImplicit, name);
+        var l = new Lwp(this, p, p.NextLid(), isImplicit, lent, name);
         p._lwps.Add(l);
         p.Lock.Exit();
         _procLock.Enter();
@@ -46,7 +46,7 @@ public sealed partial class Kernel
         Lwp? l = _implicitStashCount > 0 ? _implicitStash[--_implicitStashCount] : null;
         if (l != null) _implicitStash[_implicitStashCount] = null!;
         Volatile.Write(ref _implicitStashLock, 0);
-        return l ?? NewLwp(DefaultProc, true, "implicit");
+        return l ?? NewLwp(DefaultProc, true, "implicit", lent: true);
     }
 
     internal void StashImplicit(Lwp l)
@@ -62,18 +62,23 @@ public sealed partial class Kernel
         while (Interlocked.CompareExchange(ref _implicitStashLock, 1, 0) != 0) CpuPause.Pause(4);
     }
 
-    /// <summary>A bare thread leaves: its implicit lwp goes to the CPU's spare slot (or the stash) and the CPU is freed.</summary>
+    /// <summary>
+    /// A thread leaves after a call on a lent lwp: the lwp waits in its CPU's spare slot, and the
+    /// thread keeps naming it (its hint for the next call, which then needs no context change); if
+    /// the slot is taken, the lwp goes to the stash and the thread forgets it. The CPU is freed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ReturnImplicit(Lwp l)
+    private void ReturnLent(Lwp l, int state)
     {
-        l.IntrPending = 0;
+        if (l.IntrPending != 0) l.IntrPending = 0;
         int i = l.CpuIdx;
-        if (i >= 0 && Sched.Slots[i].SpareImplicit == 0 && Volatile.Read(ref _state) == Running)
+        if (i >= 0 && Sched.Slot(i).SpareImplicit == 0 && state == Running)
         {
-            Sched.Slots[i].SpareImplicit = l.Handle;
+            Sched.Slot(i).SpareImplicit = l.Handle;
             Sched.Unschedule(l);
             return;
         }
+        RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
         if (i >= 0) Sched.Unschedule(l);
         if (IsDead) LwpFree(l);
         else StashImplicit(l);
@@ -185,7 +190,17 @@ public sealed partial class Kernel
     public nint CurlwpHandle() => Curlwp().Handle;
 
     /// <summary>The caller's lwp, binding an implicit one if the thread has none here.</summary>
-    public Lwp Curlwp() => CurlwpOrNull() ?? BindImplicit();
+    public Lwp Curlwp()
+    {
+        DropLentHint();
+        return CurlwpOrNull() ?? BindImplicit();
+    }
+
+    /// <summary>
+    /// For kernel code that may run inside a kernel context (then it is the running lwp, lent or
+    /// not) or outside one (then an implicit lwp is bound, as <see cref="Curlwp"/> does).
+    /// </summary>
+    public Lwp CurlwpOrBind() => CurlwpOrNull() ?? BindImplicit();
 
     /// <summary>
     /// rump_lwproc_rfork: a new process, child of the caller's, and a new lwp in it that becomes the
@@ -234,6 +249,7 @@ public sealed partial class Kernel
     /// <summary>rump_lwproc_switch: make <paramref name="l"/> the thread's context (null: none).</summary>
     public void LwprocSwitch(Lwp? l)
     {
+        DropLentHint();
         if (l != null && (l.Kernel != this || !l.Alive)) Panic("lwproc_switch to a dead or foreign lwp " + l);
         Lwp? cur = CurlwpOrNull();
         if (cur == l) return;
@@ -265,12 +281,13 @@ public sealed partial class Kernel
             if (cur.CpuIdx >= 0) Sched.Transfer(cur, next);
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_SET, next.Handle);
         }
-        if (cur.Implicit || cur.FreeOnUnschedule) LwpFree(cur);
+        if ((cur.Implicit && !cur.Lent) || cur.FreeOnUnschedule) LwpFree(cur);
     }
 
     /// <summary>rump_lwproc_releaselwp: release the current lwp; the thread is left without context.</summary>
     public int LwprocReleaselwp()
     {
+        DropLentHint();
         Lwp? cur = CurlwpOrNull();
         if (cur == null) return Abi.EINVAL;
         // Released while scheduled (an upcall between hyp_schedule and hyp_unschedule): it runs on
@@ -302,7 +319,7 @@ public sealed partial class Kernel
         {
             l.ClearOnUnschedule = false;
             RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_CLEAR, l.Handle);
-            if (l.Implicit) LwpFree(l);
+            if (l.Implicit && !l.Lent) LwpFree(l);
         }
     }
 

@@ -64,25 +64,36 @@ public sealed class Scheduler
     /// <summary>Threads waiting for a CPU right now.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 
+    /// <summary>
+    /// CPU <paramref name="i"/>'s slot without a bounds check: on the system-call path every index
+    /// comes from an lwp's CPU fields or the bare entry's hash, all below <see cref="Ncpu"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref CpuSlot Slot(int i)
+    {
+        System.Diagnostics.Debug.Assert((uint)i < (uint)Slots.Length);
+        return ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Slots), i);
+    }
+
     /// <summary>Puts <paramref name="l"/> on a virtual CPU, blocking the host thread if none is free.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Schedule(Lwp l)
     {
         int i = l.LastCpuIdx;
-        if (Interlocked.CompareExchange(ref Slots[i].Busy, 1, 0) != 0)
+        if (Interlocked.CompareExchange(ref Slot(i).Busy, 1, 0) != 0)
             i = ScheduleSlow(l);
         Bind(l, i);
     }
 
     /// <summary>Takes CPU <paramref name="i"/> if it is free (no waiting).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryTake(int i) => Interlocked.CompareExchange(ref Slots[i].Busy, 1, 0) == 0;
+    internal bool TryTake(int i) => Interlocked.CompareExchange(ref Slot(i).Busy, 1, 0) == 0;
 
     /// <summary>Records that <paramref name="l"/> runs on CPU <paramref name="i"/>, which the caller has taken.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Bind(Lwp l, int i)
     {
-        Slots[i].CurlwpHandle = l.Handle;
+        Slot(i).CurlwpHandle = l.Handle;
         l.CpuIdx = i;
         l.LastCpuIdx = i;
     }
@@ -156,7 +167,7 @@ public sealed class Scheduler
     {
         int i = l.CpuIdx;
         l.CpuIdx = -1;
-        Slots[i].CurlwpHandle = 0;
+        Slot(i).CurlwpHandle = 0;
         Release(i);
     }
 
@@ -164,7 +175,7 @@ public sealed class Scheduler
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Release(int i)
     {
-        Volatile.Write(ref Slots[i].Busy, 0);
+        Volatile.Write(ref Slot(i).Busy, 0);
         // A waiter that registered before this load is woken; one that registers after it sees the
         // store above once its process-wide barrier has run (see the type's comment).
         if (Volatile.Read(ref _waiting) != 0)

@@ -31,6 +31,9 @@ public sealed unsafe class SyscallTable
     }
 
     /// <summary>The handler for <paramref name="num"/>, or null (ENOSYS) when out of range or not linked in.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public delegate*<Lwp, ref SyscallArgs, out long, int> Lookup(int num)
-        => (uint)num < NSysent ? _sysent[num].Call : null;
+        => (uint)num < NSysent
+            ? System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_sysent), num).Call
+            : null;
 }
