@@ -7,28 +7,29 @@ namespace Rump.Fs.Tmpfs;
 
 /// <summary>
 /// One mounted tmpfs (NetBSD struct tmpfs_mount): limits, page and node accounting, the namespace
-/// lock and the list of every node.
+/// lock and the table of every node.
 ///
 /// Locks, in the order they are taken:
 ///   1. <see cref="NsLock"/> (rwlock, one per mount): the namespace. Every directory's entries, every
-///      node's link count, a directory's parent, the all-nodes list and the Reclaimed flag. Lookup and
-///      readdir take it shared; create, remove, link, rename, reclaim and unmount exclusive. Read and
-///      write never take it.
+///      node's link count, a directory's parent, the node table and each node's <see cref="TmpfsNode.Vnode"/>.
+///      Lookup, readdir and vnode loading take it shared; create, remove, link, rename, reclaim and
+///      unmount exclusive. Read and write never take it.
 ///   2. <see cref="TmpfsNode.Lock"/> (rwlock, one per node): the node's attributes (mode, owners,
 ///      flags, size, times) and its contents (file pages, symlink target). Read and getattr take it
 ///      shared, write and setattr exclusive. At most one node lock is held at a time.
 ///   3. <see cref="TmpfsNode.TimeLock"/> (mutex, one per node): the access time while the node lock is
 ///      only held shared (concurrent readers all update it). Under the exclusive node lock it is not needed.
-///   Kmem's accounting is lock-free and is used under any of them.
+///   Kmem's accounting is lock-free and is used under any of them. The vnode cache is called with
+///   none of them held (its loads and reclaims take NsLock).
 ///
-/// References: a node and its one vnode live and die together. Directory entries hold nodes (counted in
-/// the link count); the VFS holds vnode references (<see cref="Vnode.UseCount"/>). A node is reclaimed —
-/// its pages returned to Kmem, its node count released — by whoever sees link count 0 and use count 0
-/// under the exclusive namespace lock: normally <see cref="TmpfsVnodeOps.Inactive"/> after the last close
-/// of a removed file, or the removal itself when no vnode reference is held. A removed node cannot be
-/// found again (no entry names it), so its use count does not rise from 0 again; <see cref="TmpfsNode.Reclaimed"/>
-/// makes reclaim happen once even if a stale reference slips through. Lookup and create take the
-/// vnode reference they return under the namespace lock, so a concurrent remove cannot reclaim it first.
+/// References and lifetime (NetBSD tmpfs): a node lives while it has a name (its link count) or a
+/// vnode. Vnodes are the vnode cache's, keyed by node number: lookup finds the node under the
+/// namespace lock, lets go of it, and asks the cache, whose load attaches the vnode
+/// (<see cref="TmpfsNode.Vnode"/>) if the node still exists. A node is freed — pages back to
+/// Kmem, its node count released, out of the table — by whoever sees it with neither under the
+/// exclusive namespace lock: VOP_RECLAIM after the last release of a removed file (VOP_INACTIVE
+/// asks for that as soon as the link count is 0), or the removal itself when no vnode is attached.
+/// Unmount frees every node left.
 /// </summary>
 internal sealed class TmpfsMount
 {
@@ -53,8 +54,8 @@ internal sealed class TmpfsMount
 
     /// <summary>Next node id; ids are never reused within a mount. Under <see cref="NsLock"/> exclusive.</summary>
     private ulong _nextId = 2;
-    /// <summary>Every live (unreclaimed) node, for unmount. Under <see cref="NsLock"/> exclusive.</summary>
-    private TmpfsNode? _allNodes;
+    /// <summary>Every live node by id: vnodes are loaded by id. Under <see cref="NsLock"/> (changed exclusive).</summary>
+    private readonly System.Collections.Generic.Dictionary<ulong, TmpfsNode> _nodes = new();
 
     public TmpfsNode Root = null!;
 
@@ -94,8 +95,8 @@ internal sealed class TmpfsMount
     }
 
     /// <summary>
-    /// A new node (with its vnode) counted against the node limit and put on the all-nodes list, or
-    /// null (ENOSPC). Precondition: <see cref="NsLock"/> held exclusive.
+    /// A new node, without a name yet (link count 0), counted against the node limit and put in the
+    /// table, or null (ENOSPC). Precondition: <see cref="NsLock"/> held exclusive.
     /// </summary>
     public TmpfsNode? AllocNodeLocked(VType type, uint mode, uint uid, uint gid, ulong rdev, in RumpTimespec now)
     {
@@ -106,36 +107,39 @@ internal sealed class TmpfsMount
         // A generation number that differs between nodes, as NetBSD's random one does.
         uint gen = (uint)(id * 2654435761u) | 1;
         var n = new TmpfsNode(this, type, id, gen, mode, uid, gid, rdev, now);
-        n.AllNext = _allNodes;
-        if (_allNodes != null) _allNodes.AllPrev = n;
-        _allNodes = n;
+        _nodes.Add(id, n);
         return n;
     }
 
+    /// <summary>The live node numbered <paramref name="id"/>, or null. Precondition: <see cref="NsLock"/> held.</summary>
+    public TmpfsNode? FindLocked(ulong id) => _nodes.TryGetValue(id, out TmpfsNode? n) ? n : null;
+
     /// <summary>
-    /// Frees a node's contents and releases its count, once. Precondition: <see cref="NsLock"/> held
-    /// exclusive, and the node is unlinked and unreferenced (or the mount is going away).
+    /// Frees a node's contents and releases its count. Precondition: <see cref="NsLock"/> held
+    /// exclusive, and the node has no name and no vnode (or the mount is going away).
     /// </summary>
-    public void ReclaimLocked(TmpfsNode n)
+    public void FreeNodeLocked(TmpfsNode n)
     {
         Debug.Assert(NsLock.WriteHeld);
-        if (n.Reclaimed) return;
+        if (!_nodes.Remove(n.Id)) return;
         n.Lock.EnterWrite();
-        n.Reclaimed = true;
         n.Data?.FreeAll(this);
         n.Size = 0;
         n.Lock.Exit();
         if (n.Dir != null) n.Dir.Clear();
         n.Parent = null;
-        if (n.AllPrev != null) n.AllPrev.AllNext = n.AllNext; else _allNodes = n.AllNext;
-        if (n.AllNext != null) n.AllNext.AllPrev = n.AllPrev;
-        n.AllPrev = n.AllNext = null;
         Interlocked.Decrement(ref _nodesUsed);
     }
 
-    /// <summary>Reclaims every node: unmount. Precondition: <see cref="NsLock"/> held exclusive.</summary>
-    public void ReclaimAllLocked()
+    /// <summary>Frees a node nothing keeps any more. Precondition: <see cref="NsLock"/> held exclusive.</summary>
+    public void FreeIfUnusedLocked(TmpfsNode n)
     {
-        while (_allNodes != null) ReclaimLocked(_allNodes);
+        if (n.Nlink == 0 && n.Vnode == null) FreeNodeLocked(n);
+    }
+
+    /// <summary>Frees every node: unmount, after the VFS reclaimed the vnodes. Precondition: <see cref="NsLock"/> held exclusive.</summary>
+    public void FreeAllLocked()
+    {
+        foreach (TmpfsNode n in new System.Collections.Generic.List<TmpfsNode>(_nodes.Values)) FreeNodeLocked(n);
     }
 }

@@ -53,8 +53,27 @@ public sealed class TmpfsVfsOps : VfsOps
         tm.Root = root;
         tm.NsLock.Exit();
         mp.Data = tm;
-        mp.SetRoot(root.Vnode.Ref());
+        int e = mp.Vfs.Vcache.Get(mp, root.Id, root, out Vnode? vp);
+        if (e != 0) return e;
+        mp.SetRoot(vp!);
         return 0;
+    }
+
+    /// <summary>Attaches a vnode to the live node numbered <paramref name="key"/>; ENOENT once it is freed.</summary>
+    public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint)
+    {
+        var tm = (TmpfsMount)mp.Data!;
+        tm.NsLock.EnterRead();
+        TmpfsNode? n = tm.FindLocked(key);
+        if (n != null)
+        {
+            // Only this load touches the field now: the cache loads a key once at a time, and
+            // removal (which reads it) takes the lock exclusive.
+            n.Vnode = vp;
+            vp.Init(n.Type, tm.Ops, n);
+        }
+        tm.NsLock.Exit();
+        return n == null ? Abi.ENOENT : 0;
     }
 
     public override int Statvfs(Mount mp, ref RumpStatvfs sv)
@@ -86,9 +105,9 @@ public sealed class TmpfsVfsOps : VfsOps
     public override int Unmount(Mount mp, bool force, Lwp l)
     {
         var tm = (TmpfsMount)mp.Data!;
-        // Nodes still referenced after a forced unmount stay as empty husks until their last release.
+        // The vnodes are gone (vnodes still referenced after a forced unmount are dead): free every node.
         tm.NsLock.EnterWrite();
-        tm.ReclaimAllLocked();
+        tm.FreeAllLocked();
         tm.NsLock.Exit();
         return 0;
     }

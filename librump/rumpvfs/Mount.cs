@@ -1,4 +1,4 @@
-using System.Threading;
+using System.Collections.Generic;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -6,9 +6,8 @@ namespace Rump.Vfs;
 /// <summary>
 /// A mounted file system (NetBSD struct mount). <see cref="Root"/> is referenced by the mount;
 /// <see cref="Covered"/>, the directory it is mounted on, is referenced too (null for the root file
-/// system). <see cref="Users"/> counts the open files and current directories on it: unmount is
-/// busy while there are any. The count is kept per virtual CPU (NetBSD's percpu counters): opening
-/// and closing files on several CPUs then touches no shared cache line.
+/// system). Its vnodes are in <see cref="Vnodes"/>, the vnode cache's table for it; unmount is
+/// busy while any of them is referenced (open files, current directories, lookups in progress).
 /// </summary>
 public sealed class Mount
 {
@@ -23,43 +22,24 @@ public sealed class Mount
     public readonly ulong Fsid;
     /// <summary>The file system's per-mount state.</summary>
     public object? Data;
-    internal bool Unmounting;
-    /// <summary>Per-CPU user counts, one cache line apart; the last slot is for callers without a CPU (atomic).</summary>
-    private readonly long[] _users;
-    private const int Stride = 8;
+    /// <summary>This mount's vnodes by key (the vnode cache's, under its lock).</summary>
+    internal readonly Dictionary<ulong, Vnode> Vnodes = new();
+    /// <summary>Flushed by unmount: no more vnodes are loaded (under the vnode cache's lock).</summary>
+    internal bool Gone;
 
     internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
-        // One cache line per slot, and none in the array header's line (slot i lives at (i+1)*Stride).
-        _users = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
-    }
-
-    /// <summary>An open file or a current directory on this mount appears (+1) or goes (-1).</summary>
-    public void AdjustUsers(Lwp? l, int delta)
-    {
-        int i = l != null && l.Kernel == Vfs.Kernel ? l.CpuIdx : -1;
-        // Only the lwp holding CPU i writes slot i, so a plain update is exact there.
-        if (i >= 0) _users[(i + 1) * Stride] += delta;
-        else Interlocked.Add(ref _users[(_users.Length / Stride - 1) * Stride], delta);
-    }
-
-    /// <summary>Open files and current directories on this mount (summed over CPUs).</summary>
-    public long Users
-    {
-        get
-        {
-            long n = 0;
-            for (int i = Stride; i < _users.Length; i += Stride) n += Volatile.Read(ref _users[i]);
-            return n;
-        }
     }
 
     public bool ReadOnly => (Flags & Abi.MNT_RDONLY) != 0;
 
-    /// <summary>Called once by the file system's mount routine with its (referenced) root vnode.</summary>
+    /// <summary>Called by the file system's mount routine with its (referenced) root vnode, and again if an unmount fails after flushing.</summary>
     public void SetRoot(Vnode root) => Root = root;
 
+    /// <summary>VOP_INACTIVE is about to run on a vnode of this mount; false to skip it. Paired with <see cref="ExitInactive"/>.</summary>
+    internal bool EnterInactive() => true;
+    internal void ExitInactive() { }
 }
 
 /// <summary>
@@ -75,8 +55,27 @@ public abstract class VfsOps
     /// <summary>Fill the file-system part of statvfs (sizes, counts); the VFS fills names and flags.</summary>
     public abstract int Statvfs(Mount mp, ref RumpStatvfs sv);
     public virtual int Sync(Mount mp, bool wait, Lwp l) => 0;
-    /// <summary>Release the file system; the VFS has checked that it is not busy.</summary>
+    /// <summary>
+    /// Release the file system. The VFS has reclaimed every vnode of it first (with
+    /// <paramref name="force"/>, referenced ones too); an error leaves it mounted.
+    /// </summary>
     public virtual int Unmount(Mount mp, bool force, Lwp l) => 0;
+
+    /// <summary>
+    /// VFS_LOADVNODE: make <paramref name="vp"/> (Loading, under <paramref name="key"/>) the vnode of
+    /// that file, through <see cref="Vnode.Init"/>. <paramref name="hint"/> is what the caller of
+    /// <see cref="VnodeCache.Get"/> already knew (a node, a directory entry), or null: a bare key
+    /// must work too (<see cref="Vget"/>). Check the file still exists: ENOENT if not, EIO/ESTALE
+    /// for a key that names no file.
+    /// </summary>
+    public abstract int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint);
+
+    /// <summary>
+    /// VFS_VGET: the referenced vnode of inode (node) number <paramref name="ino"/>, through the
+    /// vnode cache — the same vnode a path lookup gives. File systems whose numbers are not keys
+    /// override it.
+    /// </summary>
+    public virtual int Vget(Mount mp, ulong ino, out Vnode? vp) => mp.Vfs.Vcache.Get(mp, ino, null, out vp);
     /// <summary>Length of the mount-argument structure this file system reads (0: none).</summary>
     public virtual int ArgsSize => 0;
 

@@ -134,7 +134,9 @@ internal static partial class VfsSyscalls
                 // Step up from a mount's root to the directory it covers: that is what has a name.
                 while (cur.IsRoot && cur.Mount.Covered != null && cur != root)
                 {
-                    Vnode c = cur.Mount.Covered.Ref();
+                    // Unmounted meanwhile (by force: cur is dead): the directory is gone.
+                    Vnode? c = cur.Mount.Covered;
+                    if (c == null || !c.TryRef()) return Abi.ENOENT;
                     cur.Rele();
                     cur = c;
                 }

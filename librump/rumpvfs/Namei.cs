@@ -151,7 +151,9 @@ public static class Namei
                 // Cross into whatever is mounted here (repeatedly, for stacked mounts).
                 while (child!.MountedHere is Mount mp)
                 {
-                    Vnode root = mp.Root.Ref();
+                    // An unmount that got this far has reclaimed the root: the mount is gone.
+                    Vnode root = mp.Root;
+                    if (!root.TryRef()) { child.Rele(); return Abi.ENOENT; }
                     child.Rele();
                     child = root;
                 }

@@ -9,14 +9,16 @@ namespace Rump.Vfs;
 /// directory, the name cache and the per-process directories.
 ///
 /// Locks, in order: <see cref="RenameLock"/> (held across a whole rename) → <see cref="MountLock"/>
-/// (mount table, covered vnodes' MountedHere, unmount busy checks; writers are mount/unmount) →
-/// file-system locks → <see cref="NameCache"/>'s lock. Namei holds none of them between components.
-/// References: see <see cref="Vnode"/>.
+/// (mount table, covered vnodes' MountedHere; writers are mount/unmount) → file-system locks →
+/// <see cref="NameCache"/>'s lock → <see cref="Vcache"/>'s lock. Namei holds none of them between
+/// components. References and vnode lifetime: see <see cref="Vnode"/> and <see cref="VnodeCache"/>.
 /// </summary>
 public sealed partial class Vfs : IProcHooks
 {
     public readonly Kernel Kernel;
     public readonly NameCache Cache;
+    /// <summary>Every vnode of every mount of this kernel.</summary>
+    public readonly VnodeCache Vcache;
     internal readonly KRwLock MountLock;
     /// <summary>Serialises renames (NetBSD's vfs_rename_lock) so tree-shape checks stay valid.</summary>
     internal readonly KMutex RenameLock;
@@ -39,6 +41,7 @@ public sealed partial class Vfs : IProcHooks
     {
         Kernel = k;
         Cache = new NameCache(k);
+        Vcache = new VnodeCache(this);
         MountLock = new KRwLock(k);
         RenameLock = new KMutex(k);
         Devices = new Devsw(k);
@@ -63,10 +66,7 @@ public sealed partial class Vfs : IProcHooks
         RootVnode = mp.Root.Ref();
         // The kernel and default processes start at the root.
         foreach (Proc p in new[] { Kernel.Proc0, Kernel.DefaultProc })
-        {
             p.SetSpecific(_cwdKey, new CwdInfo(RootVnode.Ref(), RootVnode.Ref()));
-            RootVnode.Mount.AdjustUsers(null, 1);
-        }
     }
 
     public CwdInfo Cwd(Proc p) => (CwdInfo)p.GetSpecific(_cwdKey)!;
@@ -77,7 +77,6 @@ public sealed partial class Vfs : IProcHooks
         c.Lock.Enter();
         var n = new CwdInfo(c.Cdir.Ref(), c.Rdir.Ref());
         c.Lock.Exit();
-        n.Cdir.Mount.AdjustUsers(null, 1);
         child.SetSpecific(_cwdKey, n);
     }
 
@@ -85,7 +84,6 @@ public sealed partial class Vfs : IProcHooks
     {
         if (p.GetSpecific(_cwdKey) is CwdInfo c)
         {
-            c.Cdir.Mount.AdjustUsers(null, -1);
             c.Cdir.Rele();
             c.Rdir.Rele();
             p.SetSpecific(_cwdKey, null);
@@ -112,7 +110,12 @@ public sealed partial class Vfs : IProcHooks
                 MountedOn = path,
             };
             int e = ops.Mount(mp, args, l);
-            if (e != 0) return e;
+            if (e != 0)
+            {
+                // Vnodes a failed mount loaded (and released) go now.
+                Vcache.Flush(mp, force: true);
+                return e;
+            }
             mp.Covered = covered.Ref();
             covered.MountedHere = mp;
             _mounts.Add(mp);
@@ -122,7 +125,13 @@ public sealed partial class Vfs : IProcHooks
         finally { MountLock.Exit(); }
     }
 
-    /// <summary>Unmounts the file system whose root is <paramref name="root"/> (unreferenced by now).</summary>
+    /// <summary>
+    /// Unmounts <paramref name="mp"/> (NetBSD dounmount): EBUSY while a file system is mounted
+    /// below it or (without MNT_FORCE) any of its vnodes is referenced — open files, current
+    /// directories, lookups in progress. The file system is synced, its vnodes are reclaimed
+    /// (<see cref="VnodeCache.Flush"/>), then it is released. A forced unmount goes ahead
+    /// regardless; vnodes still referenced become dead.
+    /// </summary>
     public int DoUnmount(Lwp l, Mount mp, int flags)
     {
         bool force = (flags & Abi.MNT_FORCE) != 0;
@@ -132,16 +141,25 @@ public sealed partial class Vfs : IProcHooks
             if (mp.Covered == null) return Abi.EINVAL; // the root file system stays
             foreach (Mount m in _mounts)
                 if (m.Covered != null && m.Covered.Mount == mp) return Abi.EBUSY;
-            if (mp.Users > 0 && !force) return Abi.EBUSY;
-            int e = mp.Ops.Sync(mp, true, l);
-            if (e != 0 && !force) return e;
-            e = mp.Ops.Unmount(mp, force, l);
-            if (e != 0) return e;
-            mp.Unmounting = true;
             Vnode covered = mp.Covered;
+            int e = mp.Ops.Sync(mp, true, l);
+            if (e == 0 || force) e = Vcache.Flush(mp, force);
+            if (e == 0)
+            {
+                e = mp.Ops.Unmount(mp, force, l);
+                if (e != 0)
+                {
+                    // The file system stays: it gets a root vnode again.
+                    Vcache.Revive(mp);
+                    if (Vcache.Get(mp, mp.Root.Key, null, out Vnode? root) == 0) { mp.Root.Rele(); mp.SetRoot(root!); }
+                    else Kernel.Panic("unmount failed and the root of " + mp.FsType + " cannot be loaded again");
+                }
+            }
+            if (e != 0) return e;
             covered.MountedHere = null;
             _mounts.Remove(mp);
             Cache.PurgeMount(mp);
+            Cache.PurgeDir(covered);
             mp.Root.Rele();
             mp.Covered = null;
             covered.Rele();
@@ -200,12 +218,10 @@ public sealed class CwdInfo
     /// <summary>Replaces the current directory with <paramref name="vp"/> (whose reference is given to this).</summary>
     public void SetCdir(Vnode vp)
     {
-        vp.Mount.AdjustUsers(null, 1);
         Lock.Enter();
         Vnode old = Cdir;
         Cdir = vp;
         Lock.Exit();
-        old.Mount.AdjustUsers(null, -1);
         old.Rele();
     }
 }

@@ -14,6 +14,15 @@ internal static partial class VfsSyscalls
 {
     private static Vfs V(Lwp l) => l.Kernel.GetService<Vfs>()!;
 
+    /// <summary>
+    /// How often a namespace change is looked up again when the file system says a name changed
+    /// under it (ERESTART: a concurrent rename or removal between the lookup and the change).
+    /// </summary>
+    private const int MaxRestarts = 16;
+
+    /// <summary>A restart that kept failing (a name changing on every attempt): EAGAIN, never ERESTART to the caller.</summary>
+    private static int Settle(int e) => e == Abi.ERESTART ? Abi.EAGAIN : e;
+
     // ---- open ------------------------------------------------------------------------------
 
     private static int Open(Lwp l, UserPtr path, int flags, uint mode, out long rv)
@@ -35,6 +44,15 @@ internal static partial class VfsSyscalls
 
     /// <summary>NetBSD vn_open: look up or create, check access, truncate. Returns a referenced vnode.</summary>
     private static int VnOpen(Lwp l, int dirfd, UserPtr path, int oflags, int fflag, uint mode, out Vnode? vp)
+    {
+        int e;
+        int tries = 0;
+        do e = VnOpenOnce(l, dirfd, path, oflags, fflag, mode, out vp);
+        while (e == Abi.ERESTART && ++tries < MaxRestarts);
+        return Settle(e);
+    }
+
+    private static int VnOpenOnce(Lwp l, int dirfd, UserPtr path, int oflags, int fflag, uint mode, out Vnode? vp)
     {
         vp = null;
         bool creat = (oflags & Abi.O_CREAT) != 0;
@@ -66,7 +84,13 @@ internal static partial class VfsSyscalls
                 vp = nd.Vp;
                 if (excl) { vp.Rele(); vp = null; return Abi.EEXIST; }
                 if (nd.TrailingSlash && vp.Type != VType.VDIR) { vp.Rele(); vp = null; return Abi.ENOTDIR; }
-                while (vp.MountedHere is Mount mp) { Vnode r = mp.Root.Ref(); vp.Rele(); vp = r; }
+                while (vp.MountedHere is Mount mp)
+                {
+                    Vnode r = mp.Root;
+                    if (!r.TryRef()) { vp.Rele(); vp = null; return Abi.ENOENT; }
+                    vp.Rele();
+                    vp = r;
+                }
             }
         }
         else
@@ -169,6 +193,15 @@ internal static partial class VfsSyscalls
 
     private static int Mkdirat(Lwp l, int fd, UserPtr path, uint mode, out long rv)
     {
+        int e;
+        int tries = 0;
+        do e = MkdiratOnce(l, fd, path, mode, out rv);
+        while (e == Abi.ERESTART && ++tries < MaxRestarts);
+        return Settle(e);
+    }
+
+    private static int MkdiratOnce(Lwp l, int fd, UserPtr path, uint mode, out long rv)
+    {
         rv = 0;
         int e = Namei.LookupParent(l, fd, path, followLast: false, out NameiParent nd);
         if (e != 0) return e;
@@ -192,6 +225,15 @@ internal static partial class VfsSyscalls
     private static int Unlink(Lwp l, UserPtr path, out long rv) => Unlinkat(l, Abi.AT_FDCWD, path, 0, out rv);
 
     private static int Unlinkat(Lwp l, int fd, UserPtr path, int flag, out long rv)
+    {
+        int e;
+        int tries = 0;
+        do e = UnlinkatOnce(l, fd, path, flag, out rv);
+        while (e == Abi.ERESTART && ++tries < MaxRestarts);
+        return Settle(e);
+    }
+
+    private static int UnlinkatOnce(Lwp l, int fd, UserPtr path, int flag, out long rv)
     {
         rv = 0;
         if ((flag & ~Abi.AT_REMOVEDIR) != 0) return Abi.EINVAL;
@@ -291,6 +333,15 @@ internal static partial class VfsSyscalls
     private static int Rename(Lwp l, UserPtr from, UserPtr to, out long rv) => Renameat(l, Abi.AT_FDCWD, from, Abi.AT_FDCWD, to, out rv);
 
     private static int Renameat(Lwp l, int fromfd, UserPtr from, int tofd, UserPtr to, out long rv)
+    {
+        int e;
+        int tries = 0;
+        do e = RenameatOnce(l, fromfd, from, tofd, to, out rv);
+        while (e == Abi.ERESTART && ++tries < MaxRestarts);
+        return Settle(e);
+    }
+
+    private static int RenameatOnce(Lwp l, int fromfd, UserPtr from, int tofd, UserPtr to, out long rv)
     {
         rv = 0;
         Vfs vfs = V(l);
@@ -402,6 +453,15 @@ internal static partial class VfsSyscalls
     private static int Symlink(Lwp l, UserPtr path, UserPtr link, out long rv) => Symlinkat(l, path, Abi.AT_FDCWD, link, out rv);
 
     private static int Symlinkat(Lwp l, UserPtr path1, int fd, UserPtr path2, out long rv)
+    {
+        int e;
+        int tries = 0;
+        do e = SymlinkatOnce(l, path1, fd, path2, out rv);
+        while (e == Abi.ERESTART && ++tries < MaxRestarts);
+        return Settle(e);
+    }
+
+    private static int SymlinkatOnce(Lwp l, UserPtr path1, int fd, UserPtr path2, out long rv)
     {
         rv = 0;
         Span<byte> target = stackalloc byte[Namei.PathMax];

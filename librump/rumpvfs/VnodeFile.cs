@@ -14,7 +14,6 @@ public sealed class VnodeFile : File
     public VnodeFile(Lwp l, Vnode vp, int fflag) : base(l.Kernel, fflag)
     {
         Vp = vp;
-        vp.Mount.AdjustUsers(l, 1);
     }
 
     public override bool IsSeekable => Vp.Type is VType.VREG or VType.VDIR or VType.VBLK or VType.VCHR;
@@ -122,7 +121,6 @@ public sealed class VnodeFile : File
     protected override void Close(Lwp l)
     {
         Vp.Ops.Close(Vp, Flag, l);
-        Vp.Mount.AdjustUsers(l, -1);
         Vp.Rele();
     }
 }
