@@ -131,7 +131,7 @@ public sealed partial class Vfs
             {
                 if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
                 var va = new Vattr { Type = type, Mode = 0x180 /* 0600 */, Rdev = dev.Dev };
-                e = nd.Dvp.Ops.Create(nd.Dvp, nd.Name, va, l, out Vnode? vp);
+                e = Vop.Create(l, nd.Dvp, nd.Name, va, out Vnode? vp);
                 if (e != 0) return e;
                 Cache.Purge(nd.Dvp, nd.Name);
                 vp!.Rele();
@@ -158,7 +158,7 @@ public sealed partial class Vfs
                     if (nd.Vp == null && nd.Name != null)
                     {
                         var va = new Vattr { Type = VType.VDIR, Mode = 0x1ed };
-                        e = nd.Dvp.Ops.Mkdir(nd.Dvp, nd.Name, va, l, out Vnode? vp);
+                        e = Vop.Mkdir(l, nd.Dvp, nd.Name, va, out Vnode? vp);
                         if (e != 0) return e;
                         Cache.Purge(nd.Dvp, nd.Name);
                         vp!.Rele();
@@ -178,7 +178,7 @@ public sealed partial class Vfs
         fixed (byte* pp = p)
         {
             if (Namei.LookupParent(l, Abi.AT_FDCWD, new UserPtr((nint)pp), followLast: false, out NameiParent nd) != 0) return;
-            if (nd.Vp != null && nd.Name != null && nd.Dvp.Ops.Remove(nd.Dvp, nd.Name, nd.Vp, l) == 0)
+            if (nd.Vp != null && nd.Name != null && Vop.Remove(l, nd.Dvp, nd.Name, nd.Vp) == 0)
                 Cache.Purge(nd.Dvp, nd.Name);
             nd.Release();
         }

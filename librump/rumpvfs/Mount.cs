@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Threading;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -6,8 +7,23 @@ namespace Rump.Vfs;
 /// <summary>
 /// A mounted file system (NetBSD struct mount). <see cref="Root"/> is referenced by the mount;
 /// <see cref="Covered"/>, the directory it is mounted on, is referenced too (null for the root file
-/// system). Its vnodes are in <see cref="Vnodes"/>, the vnode cache's table for it; unmount is
-/// busy while any of them is referenced (open files, current directories, lookups in progress).
+/// system). Its vnodes are in <see cref="Vnodes"/>, the vnode cache's table for it.
+///
+/// Busy (NetBSD vfs_busy/vfs_unbusy): every operation that runs file-system code on this mount —
+/// a path lookup while it walks here or crosses into it, each vnode operation of the system calls
+/// (<see cref="Vop"/>), VOP_INACTIVE, statvfs and sync — holds the mount busy for its duration.
+/// The count is per virtual CPU (one cache line each; a lwp may finish on another CPU than it
+/// started on, which only the sum has to survive), taken with one interlocked add on the CPU's own
+/// line, so it costs no shared cache line. The root file system is never unmounted and is not
+/// counted at all. Unmount (<see cref="BeginUnmount"/>) marks the mount, waits until the count is
+/// zero, and from then on new operations wait for its outcome: ENOENT once it is gone, or they go
+/// ahead if it failed. So an unmount never runs alongside file-system code, and vnodes still
+/// referenced after a forced one are dead (their operations fail).
+///
+/// Locks: <see cref="_ulock"/> (a mutex, after every other VFS lock) protects the unmount state's
+/// changes and the waits on <see cref="_ucv"/>; the busy count and <see cref="_unmounting"/> are
+/// read without it (an interlocked add before reading the flag, a fence after writing it: either
+/// the operation sees the mark or the unmount sees the operation).
 /// </summary>
 public sealed class Mount
 {
@@ -26,10 +42,26 @@ public sealed class Mount
     internal readonly Dictionary<ulong, Vnode> Vnodes = new();
     /// <summary>Flushed by unmount: no more vnodes are loaded (under the vnode cache's lock).</summary>
     internal bool Gone;
+    /// <summary>The root file system: never unmounted, so its operations are not counted.</summary>
+    internal bool IsRootFs;
+
+    /// <summary>Per-CPU busy counts, one cache line apart; the last slot is for callers without a CPU.</summary>
+    private readonly long[] _busy;
+    private const int Stride = 8;
+    /// <summary>An unmount is under way: new operations wait for its outcome.</summary>
+    private volatile bool _unmounting;
+    /// <summary>Unmounted: operations that waited fail (ENOENT). Under <see cref="_ulock"/>.</summary>
+    private bool _dead;
+    private readonly KMutex _ulock;
+    private readonly KCondvar _ucv;
 
     internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
+        // One cache line per slot, and none in the array header's line (slot i lives at (i+1)*Stride).
+        _busy = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
+        _ulock = new KMutex(vfs.Kernel);
+        _ucv = new KCondvar(vfs.Kernel);
     }
 
     public bool ReadOnly => (Flags & Abi.MNT_RDONLY) != 0;
@@ -37,9 +69,94 @@ public sealed class Mount
     /// <summary>Called by the file system's mount routine with its (referenced) root vnode, and again if an unmount fails after flushing.</summary>
     public void SetRoot(Vnode root) => Root = root;
 
-    /// <summary>VOP_INACTIVE is about to run on a vnode of this mount; false to skip it. Paired with <see cref="ExitInactive"/>.</summary>
-    internal bool EnterInactive() => true;
-    internal void ExitInactive() { }
+    // ---- Busy -------------------------------------------------------------------------------
+
+    private ref long Slot(Lwp? l)
+    {
+        int i = l != null && l.CpuIdx >= 0 && l.Kernel == Vfs.Kernel ? l.CpuIdx : _busy.Length / Stride - 2;
+        return ref _busy[(i + 1) * Stride];
+    }
+
+    /// <summary>Operations in progress (summed over CPUs).</summary>
+    public long BusyCount
+    {
+        get
+        {
+            long n = 0;
+            for (int i = Stride; i < _busy.Length; i += Stride) n += Volatile.Read(ref _busy[i]);
+            return n;
+        }
+    }
+
+    /// <summary>
+    /// Marks an operation on this mount in progress (NetBSD vfs_busy). While an unmount is under
+    /// way it waits for the outcome: ENOENT if the mount went, else it proceeds. Pair with <see cref="Unbusy"/>.
+    /// </summary>
+    public int Busy(Lwp? l)
+    {
+        if (IsRootFs) return 0;
+        while (true)
+        {
+            Interlocked.Increment(ref Slot(l));
+            if (!_unmounting) return 0;
+            Unbusy(l);
+            _ulock.Enter();
+            while (_unmounting) _ucv.Wait(_ulock);
+            bool dead = _dead;
+            _ulock.Exit();
+            if (dead) return Abi.ENOENT;
+        }
+    }
+
+    /// <summary>Ends an operation begun with <see cref="Busy"/> (NetBSD vfs_unbusy).</summary>
+    public void Unbusy(Lwp? l)
+    {
+        if (IsRootFs) return;
+        Interlocked.Decrement(ref Slot(l));
+        if (_unmounting)
+        {
+            // The unmount waits for the count to reach zero.
+            _ulock.Enter();
+            _ucv.Broadcast();
+            _ulock.Exit();
+        }
+    }
+
+    /// <summary>VOP_INACTIVE is about to run on a vnode of this mount: false (skip it) while an unmount is under way. Always pair with <see cref="ExitInactive"/>.</summary>
+    internal bool EnterInactive(Lwp? l)
+    {
+        if (IsRootFs) return true;
+        Interlocked.Increment(ref Slot(l));
+        return !_unmounting;
+    }
+
+    internal void ExitInactive(Lwp? l) => Unbusy(l);
+
+    /// <summary>An unmount is under way (between <see cref="BeginUnmount"/> and <see cref="EndUnmount"/>).</summary>
+    public bool Unmounting => _unmounting;
+
+    /// <summary>
+    /// Unmount starts: new operations wait, and this returns once none is in progress. The caller
+    /// holds no busy count on this mount. Pair with <see cref="EndUnmount"/>.
+    /// </summary>
+    internal void BeginUnmount()
+    {
+        _ulock.Enter();
+        _unmounting = true;
+        Interlocked.MemoryBarrier();
+        while (BusyCount != 0) _ucv.Wait(_ulock);
+        _ulock.Exit();
+    }
+
+    /// <summary>Unmount is over: <paramref name="gone"/>, or it failed and operations go ahead.</summary>
+    internal void EndUnmount(bool gone)
+    {
+        _ulock.Enter();
+        _dead = gone;
+        _unmounting = false;
+        _ucv.Broadcast();
+        _ulock.Exit();
+    }
 }
 
 /// <summary>

@@ -70,7 +70,7 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();
         return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
     }
@@ -80,16 +80,16 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = FdVnode(l, fd, out Vnode? vp);
         if (e != 0) return e;
-        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();
         return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
     }
 
     /// <summary>The VFS part of statvfs (flags, ids, names) around the file system's own numbers.</summary>
-    internal static unsafe int FillStatvfs(Mount mp, out RumpStatvfs sv)
+    internal static unsafe int FillStatvfs(Lwp l, Mount mp, out RumpStatvfs sv)
     {
         sv = default;
-        int e = mp.Ops.Statvfs(mp, ref sv);
+        int e = Vop.Statvfs(l, mp, ref sv);
         if (e != 0) return e;
         sv.f_flag = (ulong)(mp.Flags & (Abi.MNT_RDONLY | Abi.MNT_NOEXEC | Abi.MNT_NOSUID | Abi.MNT_NODEV | Abi.MNT_SYNCHRONOUS | Abi.MNT_ASYNC | Abi.MNT_NOATIME)) | Abi.ST_LOCAL;
         sv.f_fsid = mp.Fsid;
@@ -141,7 +141,7 @@ internal static partial class VfsSyscalls
                     cur = c;
                 }
                 if (cur == root) break;
-                e = cur.Ops.Lookup(cur, "..", out Vnode? parent);
+                e = Vop.Lookup(l, cur, "..", out Vnode? parent);
                 if (e != 0) return e;
                 e = NameInParent(l, vfs, parent!, cur, path, ref start);
                 cur.Rele();
@@ -166,7 +166,7 @@ internal static partial class VfsSyscalls
     /// <summary>Finds the entry of <paramref name="dir"/> whose number is <paramref name="child"/>'s and prepends its name.</summary>
     private static unsafe int NameInParent(Lwp l, Vfs vfs, Vnode dir, Vnode child, Span<byte> path, ref int start)
     {
-        int e = child.Ops.Getattr(child, out Vattr cva);
+        int e = Vop.Getattr(l, child, out Vattr cva);
         if (e != 0) return e;
         byte* buf = stackalloc byte[4096];
         long cookie = 0;
@@ -176,7 +176,7 @@ internal static partial class VfsSyscalls
             iov.Base = new UserPtr((nint)buf);
             iov.Len = 4096;
             var uio = new Uio(vfs.KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            e = dir.Ops.Readdir(dir, ref uio, ref cookie, l);
+            e = Vop.Readdir(l, dir, ref uio, ref cookie);
             if (e != 0) return e;
             int got = 4096 - (int)uio.Resid;
             if (got == 0) return Abi.ENOENT;

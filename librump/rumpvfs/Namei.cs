@@ -32,7 +32,10 @@ public struct NameiParent
 /// permission checked on the directory), the name cache consulted, mount points crossed downward
 /// after a lookup and upward before "..", and symbolic links expanded in place — at most
 /// MAXSYMLINKS of them (ELOOP), never beyond PATH_MAX (ENAMETOOLONG). ".." never leaves the
-/// process's root directory.
+/// process's root directory. The walk holds busy (<see cref="Mount.Busy"/>) the mount it is in —
+/// one at a time, taken when it enters a mount (crossing a mount point down or up) and let go
+/// when it leaves — so file-system code runs only on mounts no unmount is tearing down, and a
+/// lookup that meets an unmount waits for it (and finds the covered directory if it went).
 /// </summary>
 public static class Namei
 {
@@ -108,6 +111,8 @@ public static class Namei
         }
         int pos = 0;
         int links = 0;
+        // The mount whose file-system code this walk may run, held busy.
+        Mount? held = null;
         try
         {
             while (true)
@@ -132,10 +137,12 @@ public static class Namei
                 bool trailing = last && end < len;
 
                 if (dp.Type != VType.VDIR) return Abi.ENOTDIR;
-                e = Access(l, dp, Kauth.VEXEC);
+                e = Hold(l, ref held, dp.Mount);
+                if (e != 0) return e;
+                e = dp.Ops.Access(dp, Kauth.VEXEC, l.Cred);
                 if (e != 0) return e;
 
-                e = LookupComponent(l, vfs, dp, name, rdir, out Vnode? child);
+                e = LookupComponent(l, vfs, dp, name, rdir, ref held, out Vnode? child);
                 if (e != 0 && !(e == Abi.ENOENT && last && wantParent)) return e;
 
                 if (last && wantParent && (child == null || child.Type != VType.VLNK || !followLast))
@@ -151,9 +158,16 @@ public static class Namei
                 // Cross into whatever is mounted here (repeatedly, for stacked mounts).
                 while (child!.MountedHere is Mount mp)
                 {
-                    // An unmount that got this far has reclaimed the root: the mount is gone.
-                    Vnode root = mp.Root;
-                    if (!root.TryRef()) { child.Rele(); return Abi.ENOENT; }
+                    e = Hold(l, ref held, mp);
+                    if (e != 0)
+                    {
+                        // Unmounted while we waited: the covered directory shows again.
+                        if (child.MountedHere != mp) continue;
+                        child.Rele();
+                        return e;
+                    }
+                    // Held busy, the mount stays, and with it the reference it holds on its root.
+                    Vnode root = mp.Root.Ref();
                     child.Rele();
                     child = root;
                 }
@@ -162,7 +176,9 @@ public static class Namei
                 {
                     if (++links > MaxSymlinks) { child.Rele(); return Abi.ELOOP; }
                     // The rest keeps its leading slashes: "link/" must still demand a directory.
-                    e = ExpandLink(l, child, buf, ref len, end, out bool absolute);
+                    bool absolute = false;
+                    e = Hold(l, ref held, child.Mount);
+                    if (e == 0) e = ExpandLink(l, child, buf, ref len, end, out absolute);
                     child.Rele();
                     if (e != 0) return e;
                     pos = 0;
@@ -185,8 +201,20 @@ public static class Namei
         }
         finally
         {
+            held?.Unbusy(l);
             if (dp != null && dp != rdir) dp.Rele();
         }
+    }
+
+    /// <summary>Makes <paramref name="mp"/> the mount the walk holds busy, letting go of the one it held.</summary>
+    private static int Hold(Lwp l, ref Mount? held, Mount mp)
+    {
+        if (held == mp) return 0;
+        held?.Unbusy(l);
+        held = null;
+        int e = mp.Busy(l);
+        if (e == 0) held = mp;
+        return e;
     }
 
     /// <summary>Replaces buf[0..rest) with the link's target, keeping buf[rest..len) (which starts with its slashes) after it.</summary>
@@ -201,7 +229,7 @@ public static class Namei
             iov.Base = new UserPtr((nint)tp);
             iov.Len = PathMax;
             var uio = new Uio(link.Mount.Vfs.KernelVm, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            int e = link.Ops.Readlink(link, ref uio, l);
+            int e = link.Ops.Readlink(link, ref uio, l); // the walk holds its mount busy
             if (e != 0) return e;
             n = PathMax - (int)uio.Resid;
         }
@@ -216,28 +244,46 @@ public static class Namei
         return 0;
     }
 
-    /// <summary>One directory search, with ".", ".." and the name cache. Returns a referenced vnode.</summary>
-    internal static int LookupComponent(Lwp l, Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, out Vnode? vp)
+    /// <summary>
+    /// One directory search, with ".", ".." and the name cache. Returns a referenced vnode.
+    /// Precondition: <paramref name="held"/> is dp's mount, held busy; ".." at a mount's root moves
+    /// it to the mount of the directory covered.
+    /// </summary>
+    private static int LookupComponent(Lwp l, Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, ref Mount? held, out Vnode? vp)
     {
+        vp = null;
         if (name.Length == 1 && name[0] == '.') { vp = dp.Ref(); return 0; }
+        int e;
         if (name.Length == 2 && name[0] == '.' && name[1] == '.')
         {
             if (dp == rdir) { vp = dp.Ref(); return 0; }
             // At the root of a mounted file system ".." is looked up in the directory it covers.
             Vnode d = dp;
-            while (d.IsRoot && d.Mount.Covered != null && d != rdir) d = d.Mount.Covered;
-            if (d == rdir) { vp = d.Ref(); return 0; }
-            return d.Ops.Lookup(d, name, out vp);
+            bool own = false;
+            while (d.IsRoot && d.Mount.Covered != null && d != rdir)
+            {
+                // The mount, held busy, keeps its covered directory: reference it before letting go.
+                Vnode c = d.Mount.Covered.Ref();
+                if (own) d.Rele();
+                d = c;
+                own = true;
+                e = Hold(l, ref held, d.Mount);
+                if (e != 0) { d.Rele(); return e; }
+            }
+            if (d == rdir) vp = d.Ref();
+            e = vp != null ? 0 : d.Ops.Lookup(d, name, out vp);
+            if (own) d.Rele();
+            return e;
         }
         if (vfs.Cache.Lookup(l, dp, name, out vp, out long gen))
             return vp == null ? Abi.ENOENT : 0;
-        int e = dp.Ops.Lookup(dp, name, out vp);
+        e = dp.Ops.Lookup(dp, name, out vp);
         if (e == 0 || e == Abi.ENOENT) vfs.Cache.Enter(dp, name, vp, gen);
         return e;
     }
 
     /// <summary>Permission check against a vnode's attributes.</summary>
-    public static int Access(Lwp l, Vnode vp, int acc) => vp.Ops.Access(vp, acc, l.Cred);
+    public static int Access(Lwp l, Vnode vp, int acc) => Vop.Access(l, vp, acc, l.Cred);
 
     internal static string Latin1(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 }

@@ -10,8 +10,10 @@ namespace Rump.Vfs;
 ///
 /// Locks, in order: <see cref="RenameLock"/> (held across a whole rename) → <see cref="MountLock"/>
 /// (mount table, covered vnodes' MountedHere; writers are mount/unmount) → file-system locks →
-/// <see cref="NameCache"/>'s lock → <see cref="Vcache"/>'s lock. Namei holds none of them between
-/// components. References and vnode lifetime: see <see cref="Vnode"/> and <see cref="VnodeCache"/>.
+/// <see cref="NameCache"/>'s lock → <see cref="Vcache"/>'s lock. Each mount's unmount-state lock
+/// (<see cref="Mount.Busy"/>) is a leaf too. Namei holds none of them between components; it holds
+/// the mount it walks in busy. References and vnode lifetime: see <see cref="Vnode"/> and
+/// <see cref="VnodeCache"/>; operations against unmount: see <see cref="Mount"/>.
 /// </summary>
 public sealed partial class Vfs : IProcHooks
 {
@@ -62,6 +64,7 @@ public sealed partial class Vfs : IProcHooks
         var mp = new Mount(this, ops, 0, ops.Name, _nextFsid++);
         int e = ops.Mount(mp, ReadOnlySpan<byte>.Empty, l);
         if (e != 0) Kernel.Panic("cannot mount the root file system (" + ops.Name + "): error " + e);
+        mp.IsRootFs = true;
         _mounts.Add(mp);
         RootVnode = mp.Root.Ref();
         // The kernel and default processes start at the root.
@@ -142,28 +145,37 @@ public sealed partial class Vfs : IProcHooks
             foreach (Mount m in _mounts)
                 if (m.Covered != null && m.Covered.Mount == mp) return Abi.EBUSY;
             Vnode covered = mp.Covered;
-            int e = mp.Ops.Sync(mp, true, l);
-            if (e == 0 || force) e = Vcache.Flush(mp, force);
-            if (e == 0)
+            // From here no file-system code runs on the mount but ours: operations in progress
+            // have finished, new ones wait for the outcome (their lookups hold no mount lock).
+            mp.BeginUnmount();
+            bool gone = false;
+            try
             {
-                e = mp.Ops.Unmount(mp, force, l);
-                if (e != 0)
+                int e = mp.Ops.Sync(mp, true, l);
+                if (e == 0 || force) e = Vcache.Flush(mp, force);
+                if (e == 0)
                 {
-                    // The file system stays: it gets a root vnode again.
-                    Vcache.Revive(mp);
-                    if (Vcache.Get(mp, mp.Root.Key, null, out Vnode? root) == 0) { mp.Root.Rele(); mp.SetRoot(root!); }
-                    else Kernel.Panic("unmount failed and the root of " + mp.FsType + " cannot be loaded again");
+                    e = mp.Ops.Unmount(mp, force, l);
+                    if (e != 0)
+                    {
+                        // The file system stays: it gets a root vnode again.
+                        Vcache.Revive(mp);
+                        if (Vcache.Get(mp, mp.Root.Key, null, out Vnode? root) == 0) { mp.Root.Rele(); mp.SetRoot(root!); }
+                        else Kernel.Panic("unmount failed and the root of " + mp.FsType + " cannot be loaded again");
+                    }
                 }
+                if (e != 0) return e;
+                covered.MountedHere = null;
+                _mounts.Remove(mp);
+                Cache.PurgeMount(mp);
+                Cache.PurgeDir(covered);
+                mp.Root.Rele();
+                mp.Covered = null;
+                covered.Rele();
+                gone = true;
+                return 0;
             }
-            if (e != 0) return e;
-            covered.MountedHere = null;
-            _mounts.Remove(mp);
-            Cache.PurgeMount(mp);
-            Cache.PurgeDir(covered);
-            mp.Root.Rele();
-            mp.Covered = null;
-            covered.Rele();
-            return 0;
+            finally { mp.EndUnmount(gone); }
         }
         finally { MountLock.Exit(); }
     }
@@ -175,7 +187,7 @@ public sealed partial class Vfs : IProcHooks
         Mount[] ms = _mounts.ToArray();
         MountLock.Exit();
         foreach (Mount m in ms)
-            if (!m.ReadOnly) m.Ops.Sync(m, wait, l);
+            if (!m.ReadOnly) Vop.Sync(l, m, wait);
     }
 
     /// <summary>Unmounts everything at halt, innermost first.</summary>

@@ -71,7 +71,7 @@ internal static partial class VfsSyscalls
                 if (e == 0)
                 {
                     var va = new Vattr { Type = VType.VREG, Mode = mode & (uint)Abi.ALLPERMS & ~l.Proc.Umask };
-                    e = nd.Dvp.Ops.Create(nd.Dvp, nd.Name, va, l, out vp);
+                    e = Vop.Create(l, nd.Dvp, nd.Name, va, out vp);
                     if (e == 0) V(l).Cache.Purge(nd.Dvp, nd.Name);
                 }
                 nd.Dvp.Rele();
@@ -86,8 +86,14 @@ internal static partial class VfsSyscalls
                 if (nd.TrailingSlash && vp.Type != VType.VDIR) { vp.Rele(); vp = null; return Abi.ENOTDIR; }
                 while (vp.MountedHere is Mount mp)
                 {
-                    Vnode r = mp.Root;
-                    if (!r.TryRef()) { vp.Rele(); vp = null; return Abi.ENOENT; }
+                    // Busy, the mount keeps its root (as namei's crossing).
+                    if (mp.Busy(l) != 0)
+                    {
+                        if (vp.MountedHere != mp) continue; // unmounted meanwhile
+                        vp.Rele(); vp = null; return Abi.ENOENT;
+                    }
+                    Vnode r = mp.Root.Ref();
+                    mp.Unbusy(l);
                     vp.Rele();
                     vp = r;
                 }
@@ -102,9 +108,9 @@ internal static partial class VfsSyscalls
         if (e == 0 && (oflags & Abi.O_TRUNC) != 0 && (fflag & File.FWRITE) != 0 && vp!.Type == VType.VREG && !created)
         {
             var va = new Vattr { Size = 0, Mask = VaMask.Size };
-            e = vp.Ops.Setattr(vp, va, l);
+            e = Vop.Setattr(l, vp, va);
         }
-        if (e == 0) e = vp!.Ops.Open(vp, fflag, l);
+        if (e == 0) e = Vop.Open(l, vp!, fflag);
         if (e != 0) { vp!.Rele(); vp = null; }
         return e;
     }
@@ -136,10 +142,10 @@ internal static partial class VfsSyscalls
     private static int StickyCheck(Lwp l, Vnode dvp, Vnode vp)
     {
         if (l.Cred.IsRoot) return 0;
-        int e = dvp.Ops.Getattr(dvp, out Vattr dva);
+        int e = Vop.Getattr(l, dvp, out Vattr dva);
         if (e != 0) return e;
         if ((dva.Mode & Abi.S_ISVTX) == 0) return 0;
-        e = vp.Ops.Getattr(vp, out Vattr va);
+        e = Vop.Getattr(l, vp, out Vattr va);
         if (e != 0) return e;
         return va.Uid == l.Cred.Euid || dva.Uid == l.Cred.Euid ? 0 : Abi.EPERM;
     }
@@ -155,8 +161,8 @@ internal static partial class VfsSyscalls
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
         int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         if (e != 0) return e;
-        e = vp!.Ops.Getattr(vp, out Vattr va);
-        vp.Rele();
+        e = Vop.Getattr(l, vp!, out Vattr va);
+        vp!.Rele();
         if (e != 0) return e;
         va.ToStat(out RumpStat st);
         return l.Proc.Vmspace.CopyOut(in st, buf);
@@ -176,13 +182,13 @@ internal static partial class VfsSyscalls
             if (amode == Abi.F_OK) return 0;
             if ((amode & Abi.W_OK) != 0 && vp!.Mount.ReadOnly && vp.Type is VType.VREG or VType.VDIR or VType.VLNK)
                 return Abi.EROFS;
-            e = vp!.Ops.Getattr(vp, out Vattr va);
+            e = Vop.Getattr(l, vp!, out Vattr va);
             if (e != 0) return e;
             // access(2) answers for the real ids unless AT_EACCESS asks for the effective ones.
             Cred c = l.Cred;
             Cred who = (flag & Abi.AT_EACCESS) != 0 ? c : new Cred(c.Uid, c.Uid, c.Svuid, c.Gid, c.Gid, c.Svgid, c.Groups.ToArray());
             int acc = ((amode & Abi.R_OK) != 0 ? Kauth.VREAD : 0) | ((amode & Abi.W_OK) != 0 ? Kauth.VWRITE : 0) | ((amode & Abi.X_OK) != 0 ? Kauth.VEXEC : 0);
-            return Kauth.Access(who, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
+            return Kauth.Access(who, va.Mode, va.Uid, va.Gid, acc, vp!.Type == VType.VDIR);
         }
         finally { vp!.Rele(); }
     }
@@ -212,7 +218,7 @@ internal static partial class VfsSyscalls
             if (e != 0) return e;
             // NetBSD's mkdir keeps only the permission bits (no sticky, set-id bits) before the umask.
             var va = new Vattr { Type = VType.VDIR, Mode = mode & (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
-            e = nd.Dvp.Ops.Mkdir(nd.Dvp, nd.Name, va, l, out Vnode? vp);
+            e = Vop.Mkdir(l, nd.Dvp, nd.Name, va, out Vnode? vp);
             if (e != 0) return e;
             V(l).Cache.Purge(nd.Dvp, nd.Name);
             vp!.Rele();
@@ -260,7 +266,7 @@ internal static partial class VfsSyscalls
             e = CreateCheck(l, nd.Dvp);
             if (e == 0) e = StickyCheck(l, nd.Dvp, vp);
             if (e != 0) return e;
-            e = rmdir ? nd.Dvp.Ops.Rmdir(nd.Dvp, nd.Name, vp, l) : nd.Dvp.Ops.Remove(nd.Dvp, nd.Name, vp, l);
+            e = rmdir ? Vop.Rmdir(l, nd.Dvp, nd.Name, vp) : Vop.Remove(l, nd.Dvp, nd.Name, vp);
             if (e != 0) return e;
             Vfs vfs = V(l);
             vfs.Cache.Purge(nd.Dvp, nd.Name);
@@ -385,7 +391,7 @@ internal static partial class VfsSyscalls
                 e = CheckNotAncestor(l, fvp, tdvp);
                 if (e != 0) return e;
             }
-            e = fdvp.Ops.Rename(fdvp, fnd.Name, fvp, tdvp, tnd.Name, tvp, l);
+            e = Vop.Rename(l, fdvp, fnd.Name, fvp, tdvp, tnd.Name, tvp);
             if (e != 0) return e;
             vfs.Cache.Purge(fdvp, fnd.Name);
             vfs.Cache.Purge(tdvp, tnd.Name);
@@ -410,7 +416,7 @@ internal static partial class VfsSyscalls
             {
                 if (cur == fvp) return Abi.EINVAL;
                 if (cur.IsRoot) return 0;
-                int e = cur.Ops.Lookup(cur, "..", out Vnode? up);
+                int e = Vop.Lookup(l, cur, "..", out Vnode? up);
                 if (e != 0) return e;
                 if (up == cur) { up!.Rele(); return 0; }
                 cur.Rele();
@@ -441,7 +447,7 @@ internal static partial class VfsSyscalls
                 if (nd.Dvp.Mount != vp.Mount) return Abi.EXDEV;
                 e = CreateCheck(l, nd.Dvp);
                 if (e != 0) return e;
-                e = nd.Dvp.Ops.Link(nd.Dvp, nd.Name, vp, l);
+                e = Vop.Link(l, nd.Dvp, nd.Name, vp);
                 if (e == 0) V(l).Cache.Purge(nd.Dvp, nd.Name);
                 return e;
             }
@@ -475,7 +481,7 @@ internal static partial class VfsSyscalls
             e = CreateCheck(l, nd.Dvp);
             if (e != 0) return e;
             var va = new Vattr { Type = VType.VLNK, Mode = (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
-            e = nd.Dvp.Ops.Symlink(nd.Dvp, nd.Name, va, target.Slice(0, tlen), l, out Vnode? vp);
+            e = Vop.Symlink(l, nd.Dvp, nd.Name, va, target.Slice(0, tlen), out Vnode? vp);
             if (e != 0) return e;
             V(l).Cache.Purge(nd.Dvp, nd.Name);
             vp!.Rele();
@@ -499,7 +505,7 @@ internal static partial class VfsSyscalls
             iov.Base = buf;
             iov.Len = (long)Math.Min(bufsize, int.MaxValue);
             var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            e = vp.Ops.Readlink(vp, ref uio, l);
+            e = Vop.Readlink(l, vp, ref uio);
             rv = iov.Len - uio.Resid;
             return e;
         }
@@ -531,7 +537,7 @@ internal static partial class VfsSyscalls
         try
         {
             if (vp.Mount.ReadOnly) return Abi.EROFS;
-            int e = vp.Ops.Getattr(vp, out Vattr cur);
+            int e = Vop.Getattr(l, vp, out Vattr cur);
             if (e != 0) return e;
             e = Kauth.Owner(l.Cred, cur.Uid);
             if (e != 0) return e;
@@ -541,7 +547,7 @@ internal static partial class VfsSyscalls
                 if ((mode & Abi.S_ISGID) != 0 && !l.Cred.IsMember(cur.Gid)) return Abi.EPERM;
             }
             var va = new Vattr { Mode = mode & (uint)Abi.ALLPERMS, Mask = VaMask.Mode };
-            return vp.Ops.Setattr(vp, va, l);
+            return Vop.Setattr(l, vp, va);
         }
         finally { vp.Rele(); }
     }
@@ -570,7 +576,7 @@ internal static partial class VfsSyscalls
         try
         {
             if (vp.Mount.ReadOnly) return Abi.EROFS;
-            int e = vp.Ops.Getattr(vp, out Vattr cur);
+            int e = Vop.Getattr(l, vp, out Vattr cur);
             if (e != 0) return e;
             uint nuid = uid == uint.MaxValue ? cur.Uid : uid;
             uint ngid = gid == uint.MaxValue ? cur.Gid : gid;
@@ -587,7 +593,7 @@ internal static partial class VfsSyscalls
                 va.Mode = cur.Mode & ~(uint)(Abi.S_ISUID | Abi.S_ISGID);
                 va.Mask |= VaMask.Mode;
             }
-            return vp.Ops.Setattr(vp, va, l);
+            return Vop.Setattr(l, vp, va);
         }
         finally { vp.Rele(); }
     }
@@ -624,7 +630,7 @@ internal static partial class VfsSyscalls
         {
             if (va.Mask == VaMask.None) return 0;
             if (vp!.Mount.ReadOnly) return Abi.EROFS;
-            e = vp.Ops.Getattr(vp, out Vattr cur);
+            e = Vop.Getattr(l, vp, out Vattr cur);
             if (e != 0) return e;
             // Setting the current time needs write access; setting chosen times needs ownership.
             if (Kauth.Owner(l.Cred, cur.Uid) != 0)
@@ -633,7 +639,7 @@ internal static partial class VfsSyscalls
                 e = Kauth.Access(l.Cred, cur.Mode, cur.Uid, cur.Gid, Kauth.VWRITE);
                 if (e != 0) return e;
             }
-            return vp.Ops.Setattr(vp, va, l);
+            return Vop.Setattr(l, vp, va);
         }
         finally { vp!.Rele(); }
     }
@@ -650,7 +656,7 @@ internal static partial class VfsSyscalls
             if (vp.Mount.ReadOnly) return Abi.EROFS;
             e = Namei.Access(l, vp, Kauth.VWRITE);
             if (e != 0) return e;
-            return vp.Ops.Setattr(vp, new Vattr { Size = length, Mask = VaMask.Size }, l);
+            return Vop.Setattr(l, vp, new Vattr { Size = length, Mask = VaMask.Size });
         }
         finally { vp!.Rele(); }
     }
@@ -665,7 +671,7 @@ internal static partial class VfsSyscalls
         {
             if (f is not VnodeFile vf || (f.Flag & File.FWRITE) == 0) return Abi.EINVAL;
             if (vf.Vp.Type == VType.VDIR) return Abi.EISDIR;
-            return vf.Vp.Ops.Setattr(vf.Vp, new Vattr { Size = length, Mask = VaMask.Size }, l);
+            return Vop.Setattr(l, vf.Vp, new Vattr { Size = length, Mask = VaMask.Size });
         }
         finally { f.Release(l); }
     }

@@ -181,8 +181,12 @@ public sealed class VnodeCache
             return;
         }
         Mount mp = v.Mount;
-        bool recycle = mp.EnterInactive() && v.Ops.Inactive(v);
-        mp.ExitInactive();
+        // VOP_INACTIVE is file-system code: it holds the mount busy. During an unmount it is
+        // skipped (the vnode stays cached; the unmount reclaims it).
+        Lwp? l = mp.IsRootFs ? null : _vfs.Kernel.CurlwpOrNull();
+        bool recycle = false;
+        try { recycle = mp.EnterInactive(l) && v.Ops.Inactive(v); }
+        finally { mp.ExitInactive(l); }
         while (true)
         {
             int u = Volatile.Read(ref v._use);

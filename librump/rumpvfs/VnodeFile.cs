@@ -21,10 +21,10 @@ public sealed class VnodeFile : File
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Vp.Type == VType.VDIR) return Abi.EISDIR;
-        if (!useOffset) return Vp.Ops.Read(Vp, ref uio, 0, l);
+        if (!useOffset) return Vop.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vp.Ops.Read(Vp, ref uio, 0, l);
+        int e = Vop.Read(l, Vp, ref uio, 0);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -35,10 +35,10 @@ public sealed class VnodeFile : File
         if (Vp.Type == VType.VDIR) return Abi.EISDIR;
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
-        if (!useOffset) return Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        if (!useOffset) return Vop.Write(l, Vp, ref uio, ioflag);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        int e = Vop.Write(l, Vp, ref uio, ioflag);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -50,7 +50,7 @@ public sealed class VnodeFile : File
         if (Vp.Type != VType.VDIR) return Abi.EINVAL; // NetBSD vn_readdir
         OffsetLock.Enter();
         long cookie = Offset;
-        int e = Vp.Ops.Readdir(Vp, ref uio, ref cookie, l);
+        int e = Vop.Readdir(l, Vp, ref uio, ref cookie);
         Offset = cookie;
         OffsetLock.Exit();
         return e;
@@ -69,7 +69,7 @@ public sealed class VnodeFile : File
                 case Abi.SEEK_CUR: basePos = Offset; break;
                 case Abi.SEEK_END:
                 {
-                    int e = Vp.Ops.Getattr(Vp, out Vattr va);
+                    int e = Vop.Getattr(l, Vp, out Vattr va);
                     if (e != 0) return e;
                     basePos = va.Size;
                     break;
@@ -86,7 +86,7 @@ public sealed class VnodeFile : File
 
     public override int Stat(Lwp l, out RumpStat st)
     {
-        int e = Vp.Ops.Getattr(Vp, out Vattr va);
+        int e = Vop.Getattr(l, Vp, out Vattr va);
         va.ToStat(out st);
         return e;
     }
@@ -102,8 +102,8 @@ public sealed class VnodeFile : File
         }
         if (cmd == Abi.FIONREAD)
         {
-            if (!regOrDir) return Vp.Ops.Ioctl(Vp, cmd, data, l);
-            int e = Vp.Ops.Getattr(Vp, out Vattr va);
+            if (!regOrDir) return Vop.Ioctl(l, Vp, cmd, data);
+            int e = Vop.Getattr(l, Vp, out Vattr va);
             if (e != 0) return e;
             OffsetLock.Enter();
             long left = va.Size - Offset;
@@ -113,14 +113,14 @@ public sealed class VnodeFile : File
         }
         if (cmd == Abi.FIONBIO || cmd == Abi.FIOASYNC)
             return 0; // regular files never block
-        return Vp.Ops.Ioctl(Vp, cmd, data, l);
+        return Vop.Ioctl(l, Vp, cmd, data);
     }
 
-    public override int Fsync(Lwp l, bool dataOnly) => Vp.Ops.Fsync(Vp, dataOnly, l);
+    public override int Fsync(Lwp l, bool dataOnly) => Vop.Fsync(l, Vp, dataOnly);
 
     protected override void Close(Lwp l)
     {
-        Vp.Ops.Close(Vp, Flag, l);
+        Vop.Close(l, Vp, Flag);
         Vp.Rele();
     }
 }

@@ -26,8 +26,8 @@ public sealed partial class Vfs
         if (e != 0) return e;
         e = Namei.Lookup(l, Abi.AT_FDCWD, fspec, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        e = vp!.Ops.Getattr(vp, out Vattr va);
-        vp.Rele();
+        e = Vop.Getattr(l, vp!, out Vattr va);
+        vp!.Rele();
         if (e != 0) return e;
         if (vp.Type != VType.VBLK) return Abi.ENOTBLK;
         BlockDevice? d = Devices.Lookup(va.Rdev);
