@@ -28,17 +28,18 @@ internal static partial class VfsSyscalls
             e = l.Proc.Vmspace.CopyIn(data, args);
             if (e != 0) return e;
         }
-        Span<char> pbuf = stackalloc char[Namei.PathMax];
-        e = Namei.CopyInPath(l, path, pbuf, out int plen);
+        // Copied in once: the directory looked up is the one whose name the mount records.
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        e = pb.CopyIn(l, path);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        e = Namei.Lookup(l, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
         if (e != 0) return e;
         try
         {
             Vfs vfs = V(l);
             if (vfs.FindFs(fstype) == null) return Abi.ENODEV;
-            string at = new string(pbuf.Slice(0, plen));
-            return vfs.DoMount(l, fstype, vp!, at, flags, args, fstype);
+            return vfs.DoMount(l, fstype, vp!, pb.ToString(), flags, args, fstype);
         }
         finally { vp!.Rele(); }
     }
@@ -48,7 +49,7 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = Kauth.Privileged(l.Cred);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         bool isRoot = vp!.IsRoot;
         Mount mp = vp.Mount;
@@ -68,7 +69,7 @@ internal static partial class VfsSyscalls
     private static int Statvfs1(Lwp l, UserPtr path, UserPtr buf, int flags, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();

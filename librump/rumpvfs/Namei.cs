@@ -27,8 +27,10 @@ public struct NameiParent
 }
 
 /// <summary>
-/// Path name lookup (NetBSD namei(9)). Paths are copied in once, widened one char per byte, and
-/// walked component by component without allocation: each component is searched (with search
+/// Path name lookup (NetBSD namei(9)). Paths come in a <see cref="PathBuf"/> (copied in once,
+/// widened one char per byte) and are walked component by component without allocation; a walk
+/// never changes the path buffer (a symbolic link is expanded into a buffer of the walk's own), so
+/// a caller may look the same path up again: each component is searched (with search
 /// permission checked on the directory), the name cache consulted, mount points crossed downward
 /// after a lookup and upward before "..", and symbolic links expanded in place — at most
 /// MAXSYMLINKS of them (ELOOP), never beyond PATH_MAX (ENAMETOOLONG). ".." never leaves the
@@ -43,39 +45,19 @@ public static class Namei
     public const int NameMax = 511;
     public const int MaxSymlinks = 32;
 
-    /// <summary>Copies a path in and widens it; ENOENT for "", ENAMETOOLONG past PATH_MAX.</summary>
-    public static int CopyInPath(Lwp l, UserPtr path, Span<char> buf, out int len)
-    {
-        Span<byte> b = stackalloc byte[PathMax];
-        int e = l.Proc.Vmspace.CopyInStr(path, b, out len);
-        if (e != 0) return e;
-        if (len == 0) return Abi.ENOENT;
-        for (int i = 0; i < len; i++) buf[i] = (char)b[i];
-        return 0;
-    }
-
     /// <summary>Looks a whole path up; <paramref name="vp"/> is referenced on success.</summary>
-    public static int Lookup(Lwp l, int dirfd, UserPtr path, bool follow, out Vnode? vp)
+    public static int Lookup(Lwp l, int dirfd, in PathBuf path, bool follow, out Vnode? vp)
     {
         vp = null;
-        Span<char> buf = stackalloc char[PathMax];
-        int e = CopyInPath(l, path, buf, out int len);
-        if (e != 0) return e;
-        e = Walk(l, dirfd, buf, len, follow, wantParent: false, out NameiParent r);
+        int e = Walk(l, dirfd, path.Chars, follow, wantParent: false, out NameiParent r);
         if (e != 0) return e;
         vp = r.Vp;
         return 0;
     }
 
     /// <summary>Looks up the parent of a path's last component; on success the caller must Release the result.</summary>
-    public static int LookupParent(Lwp l, int dirfd, UserPtr path, bool followLast, out NameiParent res)
-    {
-        res = default;
-        Span<char> buf = stackalloc char[PathMax];
-        int e = CopyInPath(l, path, buf, out int len);
-        if (e != 0) return e;
-        return Walk(l, dirfd, buf, len, followLast, wantParent: true, out res);
-    }
+    public static int LookupParent(Lwp l, int dirfd, in PathBuf path, bool followLast, out NameiParent res)
+        => Walk(l, dirfd, path.Chars, followLast, wantParent: true, out res);
 
     /// <summary>The directory a *at() call starts from: the cwd for AT_FDCWD, else the directory open at <paramref name="dirfd"/>.</summary>
     public static int StartDir(Lwp l, Vfs vfs, int dirfd, out Vnode? dvp)
@@ -91,9 +73,14 @@ public static class Namei
         return e;
     }
 
-    private static int Walk(Lwp l, int dirfd, Span<char> buf, int len, bool followLast, bool wantParent, out NameiParent res)
+    private static int Walk(Lwp l, int dirfd, ReadOnlySpan<char> path, bool followLast, bool wantParent, out NameiParent res)
     {
         res = default;
+        if (path.Length == 0) return Abi.ENOENT;
+        // The path being walked: the caller's until a symbolic link is expanded, then this walk's own.
+        scoped ReadOnlySpan<char> buf = path;
+        Span<char> own = stackalloc char[PathMax];
+        int len = buf.Length;
         Vfs vfs = l.Kernel.GetService<Vfs>()!;
         // The process root is borrowed, not referenced: there is no chroot, so it cannot change
         // while the process makes this call, and the mount holds it. While dp is the root it is
@@ -178,9 +165,10 @@ public static class Namei
                     // The rest keeps its leading slashes: "link/" must still demand a directory.
                     bool absolute = false;
                     e = Hold(l, ref held, child.Mount);
-                    if (e == 0) e = ExpandLink(l, child, buf, ref len, end, out absolute);
+                    if (e == 0) e = ExpandLink(l, child, buf, end, own, out len, out absolute);
                     child.Rele();
                     if (e != 0) return e;
+                    buf = own.Slice(0, len);
                     pos = 0;
                     if (absolute) { if (dp != rdir) dp.Rele(); dp = rdir; }
                     continue;
@@ -217,10 +205,14 @@ public static class Namei
         return e;
     }
 
-    /// <summary>Replaces buf[0..rest) with the link's target, keeping buf[rest..len) (which starts with its slashes) after it.</summary>
-    private static unsafe int ExpandLink(Lwp l, Vnode link, Span<char> buf, ref int len, int rest, out bool absolute)
+    /// <summary>
+    /// The link's target followed by path[rest..] (which starts with its slashes), in
+    /// <paramref name="own"/> (which <paramref name="path"/> may be part of).
+    /// </summary>
+    private static unsafe int ExpandLink(Lwp l, Vnode link, ReadOnlySpan<char> path, int rest, Span<char> own, out int len, out bool absolute)
     {
         absolute = false;
+        len = 0;
         Span<byte> target = stackalloc byte[PathMax];
         int n;
         fixed (byte* tp = target)
@@ -234,13 +226,14 @@ public static class Namei
             n = PathMax - (int)uio.Resid;
         }
         if (n == 0) return Abi.ENOENT;
-        int restLen = len - rest;
+        int restLen = path.Length - rest;
         // The expanded path must fit with its NUL.
         if (n + restLen >= PathMax) return Abi.ENAMETOOLONG;
-        buf.Slice(rest, restLen).CopyTo(buf.Slice(n));
-        for (int i = 0; i < n; i++) buf[i] = (char)target[i];
+        // The rest first: it may overlap where the target goes (CopyTo allows that).
+        path.Slice(rest, restLen).CopyTo(own.Slice(n));
+        for (int i = 0; i < n; i++) own[i] = (char)target[i];
         len = n + restLen;
-        absolute = buf[0] == '/';
+        absolute = own[0] == '/';
         return 0;
     }
 

@@ -23,6 +23,16 @@ internal static partial class VfsSyscalls
     /// <summary>A restart that kept failing (a name changing on every attempt): EAGAIN, never ERESTART to the caller.</summary>
     private static int Settle(int e) => e == Abi.ERESTART ? Abi.EAGAIN : e;
 
+    /// <summary>Looks up a path the caller gives once (copied in once, into a path buffer).</summary>
+    private static int LookupPath(Lwp l, int dirfd, UserPtr path, bool follow, out Vnode? vp)
+    {
+        vp = null;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        return e != 0 ? e : Namei.Lookup(l, dirfd, pb, follow, out vp);
+    }
+
     // ---- open ------------------------------------------------------------------------------
 
     private static int Open(Lwp l, UserPtr path, int flags, uint mode, out long rv)
@@ -45,14 +55,18 @@ internal static partial class VfsSyscalls
     /// <summary>NetBSD vn_open: look up or create, check access, truncate. Returns a referenced vnode.</summary>
     private static int VnOpen(Lwp l, int dirfd, UserPtr path, int oflags, int fflag, uint mode, out Vnode? vp)
     {
-        int e;
+        vp = null;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
         int tries = 0;
-        do e = VnOpenOnce(l, dirfd, path, oflags, fflag, mode, out vp);
+        do e = VnOpenOnce(l, dirfd, pb, oflags, fflag, mode, out vp);
         while (e == Abi.ERESTART && ++tries < MaxRestarts);
         return Settle(e);
     }
 
-    private static int VnOpenOnce(Lwp l, int dirfd, UserPtr path, int oflags, int fflag, uint mode, out Vnode? vp)
+    private static int VnOpenOnce(Lwp l, int dirfd, in PathBuf path, int oflags, int fflag, uint mode, out Vnode? vp)
     {
         vp = null;
         bool creat = (oflags & Abi.O_CREAT) != 0;
@@ -159,7 +173,7 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         if (e != 0) return e;
         e = Vop.Getattr(l, vp!, out Vattr va);
         vp!.Rele();
@@ -175,7 +189,7 @@ internal static partial class VfsSyscalls
         rv = 0;
         if ((amode & ~(Abi.R_OK | Abi.W_OK | Abi.X_OK)) != 0) return Abi.EINVAL;
         if ((flag & ~(Abi.AT_EACCESS | Abi.AT_SYMLINK_NOFOLLOW)) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         if (e != 0) return e;
         try
         {
@@ -199,14 +213,18 @@ internal static partial class VfsSyscalls
 
     private static int Mkdirat(Lwp l, int fd, UserPtr path, uint mode, out long rv)
     {
-        int e;
+        rv = 0;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
         int tries = 0;
-        do e = MkdiratOnce(l, fd, path, mode, out rv);
+        do e = MkdiratOnce(l, fd, pb, mode, out rv);
         while (e == Abi.ERESTART && ++tries < MaxRestarts);
         return Settle(e);
     }
 
-    private static int MkdiratOnce(Lwp l, int fd, UserPtr path, uint mode, out long rv)
+    private static int MkdiratOnce(Lwp l, int fd, in PathBuf path, uint mode, out long rv)
     {
         rv = 0;
         int e = Namei.LookupParent(l, fd, path, followLast: false, out NameiParent nd);
@@ -232,14 +250,18 @@ internal static partial class VfsSyscalls
 
     private static int Unlinkat(Lwp l, int fd, UserPtr path, int flag, out long rv)
     {
-        int e;
+        rv = 0;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
         int tries = 0;
-        do e = UnlinkatOnce(l, fd, path, flag, out rv);
+        do e = UnlinkatOnce(l, fd, pb, flag, out rv);
         while (e == Abi.ERESTART && ++tries < MaxRestarts);
         return Settle(e);
     }
 
-    private static int UnlinkatOnce(Lwp l, int fd, UserPtr path, int flag, out long rv)
+    private static int UnlinkatOnce(Lwp l, int fd, in PathBuf path, int flag, out long rv)
     {
         rv = 0;
         if ((flag & ~Abi.AT_REMOVEDIR) != 0) return Abi.EINVAL;
@@ -279,7 +301,7 @@ internal static partial class VfsSyscalls
     private static int Chdir(Lwp l, UserPtr path, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         return SetCwd(l, vp!);
     }
@@ -340,14 +362,21 @@ internal static partial class VfsSyscalls
 
     private static int Renameat(Lwp l, int fromfd, UserPtr from, int tofd, UserPtr to, out long rv)
     {
-        int e;
+        rv = 0;
+        Span<char> fs = stackalloc char[Namei.PathMax];
+        Span<char> ts = stackalloc char[Namei.PathMax];
+        var fpb = new PathBuf(fs);
+        var tpb = new PathBuf(ts);
+        int e = fpb.CopyIn(l, from);
+        if (e == 0) e = tpb.CopyIn(l, to);
+        if (e != 0) return e;
         int tries = 0;
-        do e = RenameatOnce(l, fromfd, from, tofd, to, out rv);
+        do e = RenameatOnce(l, fromfd, fpb, tofd, tpb, out rv);
         while (e == Abi.ERESTART && ++tries < MaxRestarts);
         return Settle(e);
     }
 
-    private static int RenameatOnce(Lwp l, int fromfd, UserPtr from, int tofd, UserPtr to, out long rv)
+    private static int RenameatOnce(Lwp l, int fromfd, in PathBuf from, int tofd, in PathBuf to, out long rv)
     {
         rv = 0;
         Vfs vfs = V(l);
@@ -433,12 +462,16 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flags & ~Abi.AT_SYMLINK_FOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd1, name1, follow: (flags & Abi.AT_SYMLINK_FOLLOW) != 0, out Vnode? vp);
+        int e = LookupPath(l, fd1, name1, follow: (flags & Abi.AT_SYMLINK_FOLLOW) != 0, out Vnode? vp);
         if (e != 0) return e;
         try
         {
             if (vp!.Type == VType.VDIR) return Abi.EPERM;
-            e = Namei.LookupParent(l, fd2, name2, followLast: false, out NameiParent nd);
+            Span<char> s = stackalloc char[Namei.PathMax];
+            var pb = new PathBuf(s);
+            e = pb.CopyIn(l, name2);
+            if (e != 0) return e;
+            e = Namei.LookupParent(l, fd2, pb, followLast: false, out NameiParent nd);
             if (e != 0) return e;
             try
             {
@@ -460,20 +493,25 @@ internal static partial class VfsSyscalls
 
     private static int Symlinkat(Lwp l, UserPtr path1, int fd, UserPtr path2, out long rv)
     {
-        int e;
+        rv = 0;
+        // Both copied in once: the target as bytes, the link's path into a path buffer.
+        Span<byte> target = stackalloc byte[Namei.PathMax];
+        int e = l.Proc.Vmspace.CopyInStr(path1, target, out int tlen);
+        if (e != 0) return e;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        e = pb.CopyIn(l, path2);
+        if (e != 0) return e;
         int tries = 0;
-        do e = SymlinkatOnce(l, path1, fd, path2, out rv);
+        do e = SymlinkatOnce(l, target.Slice(0, tlen), fd, pb, out rv);
         while (e == Abi.ERESTART && ++tries < MaxRestarts);
         return Settle(e);
     }
 
-    private static int SymlinkatOnce(Lwp l, UserPtr path1, int fd, UserPtr path2, out long rv)
+    private static int SymlinkatOnce(Lwp l, ReadOnlySpan<byte> target, int fd, in PathBuf path2, out long rv)
     {
         rv = 0;
-        Span<byte> target = stackalloc byte[Namei.PathMax];
-        int e = l.Proc.Vmspace.CopyInStr(path1, target, out int tlen);
-        if (e != 0) return e;
-        e = Namei.LookupParent(l, fd, path2, followLast: false, out NameiParent nd);
+        int e = Namei.LookupParent(l, fd, path2, followLast: false, out NameiParent nd);
         if (e != 0) return e;
         try
         {
@@ -481,7 +519,7 @@ internal static partial class VfsSyscalls
             e = CreateCheck(l, nd.Dvp);
             if (e != 0) return e;
             var va = new Vattr { Type = VType.VLNK, Mode = (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
-            e = Vop.Symlink(l, nd.Dvp, nd.Name, va, target.Slice(0, tlen), out Vnode? vp);
+            e = Vop.Symlink(l, nd.Dvp, nd.Name, va, target, out Vnode? vp);
             if (e != 0) return e;
             V(l).Cache.Purge(nd.Dvp, nd.Name);
             vp!.Rele();
@@ -496,7 +534,7 @@ internal static partial class VfsSyscalls
     private static int Readlinkat(Lwp l, int fd, UserPtr path, UserPtr buf, ulong bufsize, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, fd, path, follow: false, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: false, out Vnode? vp);
         if (e != 0) return e;
         try
         {
@@ -527,7 +565,7 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         return e != 0 ? e : SetMode(l, vp!, mode);
     }
 
@@ -566,7 +604,7 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         return e != 0 ? e : SetOwner(l, vp!, uid, gid);
     }
 
@@ -624,7 +662,7 @@ internal static partial class VfsSyscalls
             else { va.Mtime = ts[1]; va.Mask |= VaMask.Mtime; }
         }
         Vnode? vp;
-        int e = path.IsNull ? FdVnode(l, fd, out vp) : Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out vp);
+        int e = path.IsNull ? FdVnode(l, fd, out vp) : LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out vp);
         if (e != 0) return e;
         try
         {
@@ -648,7 +686,7 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if (length < 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         try
         {

@@ -34,15 +34,15 @@ public class VnodeCacheTests : KernelTest
     private static Vfs.Vfs V(RumpKernel k) => k.Kernel.GetService<Vfs.Vfs>()!;
 
     /// <summary>The vnode a path names, referenced (namei from the kernel's own process).</summary>
-    internal static unsafe Vnode Lookup(RumpKernel k, string path)
+    internal static Vnode Lookup(RumpKernel k, string path)
     {
         using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "test");
-        fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
-        {
-            int e = Namei.Lookup(ctx.Lwp, Abi.AT_FDCWD, new UserPtr((nint)p), true, out Vnode? vp);
-            Assert.That(e, Is.EqualTo(0), "lookup of " + path);
-            return vp!;
-        }
+        Span<char> buf = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(buf);
+        Assert.That(pb.Set(path), Is.EqualTo(0));
+        int e = Namei.Lookup(ctx.Lwp, Abi.AT_FDCWD, pb, true, out Vnode? vp);
+        Assert.That(e, Is.EqualTo(0), "lookup of " + path);
+        return vp!;
     }
 
     internal static void Release(RumpKernel k, Vnode vp)
