@@ -75,7 +75,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             {
                 if (dn.Nlink == 0) return Abi.ENOENT;
                 if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
-                TmpfsNode? n = tm.AllocNodeLocked(type, mode, uid, gid, rdev, now);
+                TmpfsNode? n = tm.AllocNodeLocked(type, mode, uid, gid, rdev, now, tbytes != null ? TmpfsMount.TargetCost(tbytes.Length) : 0);
                 if (n == null) return Abi.ENOSPC;
                 if (tbytes != null) { n.Target = tbytes; n.Size = tbytes.Length; }
                 n.Vnode = v;
@@ -93,6 +93,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             if (dn.Nlink == 0) e = Abi.ENOENT;
             else if (dn.Dir.Lookup(name) != null) e = Abi.EEXIST;
             else if (type == VType.VDIR && dn.Nlink >= TmpfsMount.LinkMax) e = Abi.EMLINK;
+            else if (!tm.ChargeMeta(TmpfsMount.EntryCost(name))) e = Abi.ENOSPC;
             else
             {
                 if (type == VType.VDIR)
@@ -131,6 +132,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             // A removed file cannot be given a name again.
             if (n.Nlink == 0) return Abi.ENOENT;
             if (n.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
+            if (!tm.ChargeMeta(TmpfsMount.EntryCost(name))) return Abi.ENOSPC;
             dn.Dir.Add(name, n);
             n.Nlink++;
             n.Touch(TimeFields.Change, now);
@@ -156,6 +158,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             if (n != N(vp)) return Abi.ERESTART;
             if (n.Type == VType.VDIR) return Abi.EPERM;
             dn.Dir.Remove(d);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
             n.Nlink--;
             n.Touch(TimeFields.Change, now);
             dn.Touch(TimeFields.Modify | TimeFields.Change, now);
@@ -183,6 +186,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
             if (vp.MountedHere != null) return Abi.EBUSY;
             dn.Dir.Remove(d);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
             // Its own "." and the parent's entry go; so does its ".." link to the parent.
             n.Nlink = 0;
             n.Parent = null;
@@ -238,10 +242,14 @@ internal sealed class TmpfsVnodeOps : VnodeOps
                 }
             }
 
+            // The new entry is charged before anything changes (the old ones are given back below).
+            if (!tm.ChargeMeta(TmpfsMount.EntryCost(tname))) return Abi.ENOSPC;
+
             // Checks are done; nothing below fails.
             if (tn != null)
             {
                 tdn.Dir.Remove(td!);
+                tm.UnchargeMeta(TmpfsMount.EntryCost(td!.Name));
                 if (tn.Type == VType.VDIR)
                 {
                     tn.Nlink = 0;
@@ -255,6 +263,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
                 tn.Touch(TimeFields.Change, now);
             }
             fdn.Dir.Remove(fd);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(fd.Name));
             tdn.Dir.Add(tname, fn);
             if (isDir && fdn != tdn)
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -51,6 +52,39 @@ public sealed partial class Vfs : IProcHooks
         BufCache = new BufCache(k, DefaultBufCacheBytes);
         _cwdKey = k.CreateProcSpecificKey();
         k.AddProcHooks(this);
+    }
+
+    /// <summary>Bytes of file-system metadata charged with <see cref="ChargeMemory"/>.</summary>
+    private long _charged;
+
+    /// <summary>
+    /// Charges <paramref name="bytes"/> of in-memory file-system metadata (tmpfs nodes, entries,
+    /// names) to the kernel's memory limit (RUMP_MEMLIMIT), which Kmem's buffers count against too:
+    /// false, and nothing charged, if the two together would pass it. Kmem hands out buffers only,
+    /// so metadata living in ordinary objects is counted here.
+    /// </summary>
+    public bool ChargeMemory(long bytes)
+    {
+        long limit = Kernel.Kmem.Limit;
+        long now = Interlocked.Add(ref _charged, bytes);
+        if (limit == long.MaxValue || now + Kernel.Kmem.InUse <= limit) return true;
+        Interlocked.Add(ref _charged, -bytes);
+        return false;
+    }
+
+    public void UnchargeMemory(long bytes) => Interlocked.Add(ref _charged, -bytes);
+
+    /// <summary>Metadata bytes charged (<see cref="ChargeMemory"/>).</summary>
+    public long ChargedMemory => Volatile.Read(ref _charged);
+
+    /// <summary>Kernel memory left under the limit for buffers and metadata together (long.MaxValue: no limit).</summary>
+    public long MemoryFree
+    {
+        get
+        {
+            Kmem km = Kernel.Kmem;
+            return km.Limit == long.MaxValue ? long.MaxValue : Math.Max(0, km.Limit - km.InUse - ChargedMemory);
+        }
     }
 
     public void RegisterFs(VfsOps ops) => _fsTypes[ops.Name] = ops;
