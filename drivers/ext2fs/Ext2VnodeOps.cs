@@ -61,14 +61,14 @@ internal sealed class Ext2VnodeOps : VnodeOps
     {
         VType t = va.Type == VType.VNON ? VType.VREG : va.Type;
         if (t == VType.VDIR || t == VType.VLNK || t == VType.VBAD) { vp = null; return Abi.EINVAL; }
-        return MakeNode(dvp, name, t, va.Mode, t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0, default, l, out vp);
+        return MakeNode(dvp, name, t, va.Mode, va.Uid, t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0, default, out vp);
     }
 
     public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VDIR, va.Mode, 0, default, l, out vp);
+        => MakeNode(dvp, name, VType.VDIR, va.Mode, va.Uid, 0, default, out vp);
 
     public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VLNK, va.Mode, 0, target, l, out vp);
+        => MakeNode(dvp, name, VType.VLNK, va.Mode, va.Uid, 0, target, out vp);
 
     private static ushort ModeType(VType t) => t switch
     {
@@ -87,7 +87,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
     /// its vnode are made first, without a name (VFS_NEWVNODE through the vnode cache), then the name
     /// is entered; if that fails, releasing the vnode frees the inode.
     /// </summary>
-    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, ulong rdev, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, uint uid, ulong rdev, ReadOnlySpan<byte> target, out Vnode? vp)
     {
         vp = null;
         Ext2Node d = N(dvp);
@@ -98,7 +98,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
         if (type == VType.VLNK && (target.Length == 0 || target.Length >= Math.Min(fs.Bs, 4096))) return Abi.ENAMETOOLONG;
         RumpTimespec now = Clock.Now();
         byte[]? tbytes = type == VType.VLNK ? target.ToArray() : null;
-        uint uid = l.Cred.Euid;
         int e = fs.Mp.Vfs.Vcache.New(fs.Mp, v => NewInode(d, name, type, mode, rdev, tbytes, uid, now, v), out Vnode? nvp);
         if (e != 0) return e;
         fs.FsLock.EnterWrite();
@@ -558,9 +557,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
             }
             if ((m & VaMask.Uid) != 0) n.I.Uid = va.Uid;
             if ((m & VaMask.Gid) != 0) n.I.Gid = va.Gid;
-            // As NetBSD: an ownership change by an ordinary user drops set-id bits.
-            if ((m & (VaMask.Uid | VaMask.Gid)) != 0 && (m & VaMask.Mode) == 0 && !l.Cred.IsRoot)
-                n.I.Mode &= unchecked((ushort)~(Abi.S_ISUID | Abi.S_ISGID));
+            // Set-id bits an ordinary user's chown drops come in the mask (the VFS decides).
             if ((m & VaMask.Mode) != 0) n.I.Mode = (ushort)((uint)(n.I.Mode & Inode.IfMt) | (va.Mode & 0xfff));
             if ((m & VaMask.Atime) != 0 && va.Atime.tv_nsec != Abi.UTIME_OMIT) { n.Lock.Enter(); n.I.Atime = va.Atime; n.Lock.Exit(); }
             if ((m & VaMask.Mtime) != 0 && va.Mtime.tv_nsec != Abi.UTIME_OMIT) n.I.Mtime = va.Mtime;

@@ -44,21 +44,22 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         VType t = va.Type == VType.VNON ? VType.VREG : va.Type;
         if (t == VType.VDIR || t == VType.VLNK || t == VType.VBAD) { vp = null; return Abi.EINVAL; }
         ulong rdev = t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0;
-        return MakeNode(dvp, name, t, va.Mode, rdev, default, l, out vp);
+        return MakeNode(dvp, name, t, va.Mode, va.Uid, rdev, default, out vp);
     }
 
     public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VDIR, va.Mode, 0, default, l, out vp);
+        => MakeNode(dvp, name, VType.VDIR, va.Mode, va.Uid, 0, default, out vp);
 
     public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VLNK, va.Mode, 0, target, l, out vp);
+        => MakeNode(dvp, name, VType.VLNK, va.Mode, va.Uid, 0, target, out vp);
 
     /// <summary>
-    /// Creates a node of any type under <paramref name="name"/> in <paramref name="dvp"/>; returns it
-    /// referenced. As NetBSD: the node and its vnode are made first (VFS_NEWVNODE through the vnode
-    /// cache), then the name is entered; if that fails, releasing the vnode frees the node.
+    /// Creates a node of any type under <paramref name="name"/> in <paramref name="dvp"/>, owned by
+    /// <paramref name="uid"/>; returns it referenced. As NetBSD: the node and its vnode are made first
+    /// (VFS_NEWVNODE through the vnode cache), then the name is entered; if that fails, releasing
+    /// the vnode frees the node.
     /// </summary>
-    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, ulong rdev, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, uint uid, ulong rdev, ReadOnlySpan<byte> target, out Vnode? vp)
     {
         vp = null;
         TmpfsNode dn = N(dvp);
@@ -67,7 +68,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         RumpTimespec now = Clock.Now();
         byte[]? tbytes = type == VType.VLNK ? target.ToArray() : null;
         // BSD semantics: the group comes from the directory, not the caller.
-        uint uid = l.Cred.Euid, gid = dn.Gid;
+        uint gid = dn.Gid;
         int e = tm.Mp.Vfs.Vcache.New(tm.Mp, v =>
         {
             tm.NsLock.EnterWrite();
@@ -374,9 +375,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             }
             if ((m & VaMask.Uid) != 0) n.Uid = va.Uid;
             if ((m & VaMask.Gid) != 0) n.Gid = va.Gid;
-            // As NetBSD: an ownership change by an ordinary user drops set-id bits.
-            if ((m & (VaMask.Uid | VaMask.Gid)) != 0 && (m & VaMask.Mode) == 0 && !l.Cred.IsRoot)
-                n.Mode &= ~(uint)(Abi.S_ISUID | Abi.S_ISGID);
+            // Set-id bits an ordinary user's chown drops come in the mask (the VFS decides).
             if ((m & VaMask.Mode) != 0) n.Mode = va.Mode & 0xfff;
             if ((m & VaMask.Flags) != 0) n.Flags = va.Flags;
             if ((m & VaMask.Atime) != 0 && va.Atime.tv_nsec != Abi.UTIME_OMIT) n.Atime = va.Atime;

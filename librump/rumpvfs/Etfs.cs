@@ -126,17 +126,14 @@ public sealed partial class Vfs
         var pb = new PathBuf(s);
         int err = pb.Set(path);
         if (err != 0) return err;
-        err = Namei.LookupParent(l, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd);
+        err = Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd);
         if (err != 0) return err;
         try
         {
             if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
-            var va = new Vattr { Type = type, Mode = 0x180 /* 0600 */, Rdev = dev.Dev };
-            err = Vop.Create(l, nd.Dvp, nd.Name, va, out Vnode? vp);
-            if (err != 0) return err;
-            Cache.Purge(nd.Dvp, nd.Name);
-            vp!.Rele();
-            return 0;
+            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, dev.Dev, out Vnode? vp);
+            vp?.Rele();
+            return err;
         }
         finally { nd.Release(); }
     }
@@ -152,16 +149,14 @@ public sealed partial class Vfs
             var pb = new PathBuf(s);
             int e = pb.Set(dir.Substring(0, next));
             if (e != 0) return e;
-            e = Namei.LookupParent(l, Abi.AT_FDCWD, pb, followLast: true, out NameiParent nd);
+            e = Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: true, out NameiParent nd);
             if (e != 0) return e;
             try
             {
                 if (nd.Vp == null && nd.Name != null)
                 {
-                    var va = new Vattr { Type = VType.VDIR, Mode = 0x1ed };
-                    e = Vop.Mkdir(l, nd.Dvp, nd.Name, va, out Vnode? vp);
+                    e = VnodeLayer.Mkdir(l, l.Cred, nd.Dvp, nd.Name, 0x1ed, out Vnode? vp);
                     if (e != 0) return e;
-                    Cache.Purge(nd.Dvp, nd.Name);
                     vp!.Rele();
                 }
                 else if (nd.Vp != null && nd.Vp.Type != VType.VDIR) return Abi.ENOTDIR;
@@ -177,9 +172,8 @@ public sealed partial class Vfs
         Span<char> s = stackalloc char[Namei.PathMax];
         var pb = new PathBuf(s);
         if (pb.Set(path) != 0) return;
-        if (Namei.LookupParent(l, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd) != 0) return;
-        if (nd.Vp != null && nd.Name != null && Vop.Remove(l, nd.Dvp, nd.Name, nd.Vp) == 0)
-            Cache.Purge(nd.Dvp, nd.Name);
+        if (Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd) != 0) return;
+        if (nd.Vp != null && nd.Name != null) VnodeLayer.Remove(l, l.Cred, nd.Dvp, nd.Name, nd.Vp, dir: false);
         nd.Release();
     }
 }

@@ -33,7 +33,7 @@ internal static partial class VfsSyscalls
         var pb = new PathBuf(s);
         e = pb.CopyIn(l, path);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
+        e = Namei.Lookup(l, l.Cred, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
         if (e != 0) return e;
         try
         {
@@ -142,6 +142,7 @@ internal static partial class VfsSyscalls
                     cur = c;
                 }
                 if (cur == root) break;
+                // The file system's own "..", as NetBSD's getcwd: no mount crossing, no namei.
                 e = Vop.Lookup(l, cur, "..", out Vnode? parent);
                 if (e != 0) return e;
                 e = NameInParent(l, vfs, parent!, cur, path, ref start);
@@ -167,7 +168,7 @@ internal static partial class VfsSyscalls
     /// <summary>Finds the entry of <paramref name="dir"/> whose number is <paramref name="child"/>'s and prepends its name.</summary>
     private static unsafe int NameInParent(Lwp l, Vfs vfs, Vnode dir, Vnode child, Span<byte> path, ref int start)
     {
-        int e = Vop.Getattr(l, child, out Vattr cva);
+        int e = VnodeLayer.Getattr(l, child, out Vattr cva);
         if (e != 0) return e;
         byte* buf = stackalloc byte[4096];
         long cookie = 0;
@@ -177,7 +178,7 @@ internal static partial class VfsSyscalls
             iov.Base = new UserPtr((nint)buf);
             iov.Len = 4096;
             var uio = new Uio(vfs.KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            e = Vop.Readdir(l, dir, ref uio, ref cookie);
+            e = VnodeLayer.Readdir(l, dir, ref uio, ref cookie);
             if (e != 0) return e;
             int got = 4096 - (int)uio.Resid;
             if (got == 0) return Abi.ENOENT;

@@ -45,19 +45,36 @@ public static class Namei
     public const int NameMax = 511;
     public const int MaxSymlinks = 32;
 
-    /// <summary>Looks a whole path up; <paramref name="vp"/> is referenced on success.</summary>
-    public static int Lookup(Lwp l, int dirfd, in PathBuf path, bool follow, out Vnode? vp)
+    /// <summary>
+    /// Looks a whole path up for <paramref name="cred"/> (who needs search permission on every
+    /// directory on the way), from the process's current directory or <paramref name="dirfd"/>;
+    /// <paramref name="vp"/> is referenced on success.
+    /// </summary>
+    public static int Lookup(Lwp l, Cred cred, int dirfd, in PathBuf path, bool follow, out Vnode? vp)
     {
         vp = null;
-        int e = Walk(l, dirfd, path.Chars, follow, wantParent: false, out NameiParent r);
+        int e = Walk(l, cred, null, dirfd, path.Chars, follow, wantParent: false, out NameiParent r);
         if (e != 0) return e;
         vp = r.Vp;
         return 0;
     }
 
     /// <summary>Looks up the parent of a path's last component; on success the caller must Release the result.</summary>
-    public static int LookupParent(Lwp l, int dirfd, in PathBuf path, bool followLast, out NameiParent res)
-        => Walk(l, dirfd, path.Chars, followLast, wantParent: true, out res);
+    public static int LookupParent(Lwp l, Cred cred, int dirfd, in PathBuf path, bool followLast, out NameiParent res)
+        => Walk(l, cred, null, dirfd, path.Chars, followLast, wantParent: true, out res);
+
+    /// <summary>
+    /// Looks one name (no '/') up in directory <paramref name="dvp"/> for <paramref name="cred"/>,
+    /// without following a final symbolic link (a server's lookup by directory and name).
+    /// </summary>
+    public static int LookupAt(Lwp l, Cred cred, Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
+    {
+        vp = null;
+        int e = Walk(l, cred, dvp, Abi.AT_FDCWD, name, followLast: false, wantParent: false, out NameiParent r);
+        if (e != 0) return e;
+        vp = r.Vp;
+        return 0;
+    }
 
     /// <summary>The directory a *at() call starts from: the cwd for AT_FDCWD, else the directory open at <paramref name="dirfd"/>.</summary>
     public static int StartDir(Lwp l, Vfs vfs, int dirfd, out Vnode? dvp)
@@ -73,7 +90,7 @@ public static class Namei
         return e;
     }
 
-    private static int Walk(Lwp l, int dirfd, ReadOnlySpan<char> path, bool followLast, bool wantParent, out NameiParent res)
+    private static int Walk(Lwp l, Cred cred, Vnode? start, int dirfd, ReadOnlySpan<char> path, bool followLast, bool wantParent, out NameiParent res)
     {
         res = default;
         if (path.Length == 0) return Abi.ENOENT;
@@ -91,9 +108,14 @@ public static class Namei
         if (buf[0] == '/') dp = rdir;
         else
         {
-            e = StartDir(l, vfs, dirfd, out Vnode? start);
-            if (e != 0) return e;
-            dp = start!;
+            Vnode? sd;
+            if (start != null) sd = start.Ref();
+            else
+            {
+                e = StartDir(l, vfs, dirfd, out sd);
+                if (e != 0) return e;
+            }
+            dp = sd!;
             if (dp == rdir) dp.Rele();
         }
         int pos = 0;
@@ -126,7 +148,7 @@ public static class Namei
                 if (dp.Type != VType.VDIR) return Abi.ENOTDIR;
                 e = Hold(l, ref held, dp.Mount);
                 if (e != 0) return e;
-                e = dp.Ops.Access(dp, Kauth.VEXEC, l.Cred);
+                e = dp.Ops.Access(dp, Kauth.VEXEC, cred);
                 if (e != 0) return e;
 
                 e = LookupComponent(l, vfs, dp, name, rdir, ref held, out Vnode? child);
@@ -275,8 +297,6 @@ public static class Namei
         return e;
     }
 
-    /// <summary>Permission check against a vnode's attributes.</summary>
-    public static int Access(Lwp l, Vnode vp, int acc) => Vop.Access(l, vp, acc, l.Cred);
 
     internal static string Latin1(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 }

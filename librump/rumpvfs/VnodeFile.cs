@@ -20,11 +20,10 @@ public sealed class VnodeFile : File
 
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
-        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
-        if (!useOffset) return Vop.Read(l, Vp, ref uio, 0);
+        if (!useOffset) return VnodeLayer.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vop.Read(l, Vp, ref uio, 0);
+        int e = VnodeLayer.Read(l, Vp, ref uio, 0);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -32,13 +31,12 @@ public sealed class VnodeFile : File
 
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
-        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
-        if (!useOffset) return Vop.Write(l, Vp, ref uio, ioflag);
+        if (!useOffset) return VnodeLayer.Write(l, Vp, ref uio, ioflag);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vop.Write(l, Vp, ref uio, ioflag);
+        int e = VnodeLayer.Write(l, Vp, ref uio, ioflag);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -47,10 +45,9 @@ public sealed class VnodeFile : File
     /// <summary>getdents(2): the offset of a directory is the file system's directory cookie.</summary>
     public int Readdir(Lwp l, ref Uio uio)
     {
-        if (Vp.Type != VType.VDIR) return Abi.EINVAL; // NetBSD vn_readdir
         OffsetLock.Enter();
         long cookie = Offset;
-        int e = Vop.Readdir(l, Vp, ref uio, ref cookie);
+        int e = VnodeLayer.Readdir(l, Vp, ref uio, ref cookie);
         Offset = cookie;
         OffsetLock.Exit();
         return e;
@@ -69,7 +66,7 @@ public sealed class VnodeFile : File
                 case Abi.SEEK_CUR: basePos = Offset; break;
                 case Abi.SEEK_END:
                 {
-                    int e = Vop.Getattr(l, Vp, out Vattr va);
+                    int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
                     if (e != 0) return e;
                     basePos = va.Size;
                     break;
@@ -86,7 +83,7 @@ public sealed class VnodeFile : File
 
     public override int Stat(Lwp l, out RumpStat st)
     {
-        int e = Vop.Getattr(l, Vp, out Vattr va);
+        int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
         va.ToStat(out st);
         return e;
     }
@@ -103,7 +100,7 @@ public sealed class VnodeFile : File
         if (cmd == Abi.FIONREAD)
         {
             if (!regOrDir) return Vop.Ioctl(l, Vp, cmd, data);
-            int e = Vop.Getattr(l, Vp, out Vattr va);
+            int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
             if (e != 0) return e;
             OffsetLock.Enter();
             long left = va.Size - Offset;

@@ -26,8 +26,14 @@ public abstract class VnodeOps
         int e = Getattr(vp, out Vattr va);
         return e != 0 ? e : Kauth.Access(cred, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
     }
+    /// <summary>Changes exactly the fields in va's mask (the VFS has applied the rules: who may, which set-id bits go).</summary>
     public virtual int Setattr(Vnode vp, in Vattr va, Lwp l) => Abi.EOPNOTSUPP;
 
+    /// <summary>
+    /// Create, Mkdir, Symlink: a new file named <paramref name="name"/> in <paramref name="dvp"/>
+    /// with va's type, permission bits and owner (<see cref="Vattr.Uid"/>, the requester's effective
+    /// uid; the group is the directory's, as BSD does). The VFS checked the requester may.
+    /// </summary>
     public virtual int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
     public virtual int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
     public virtual int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }

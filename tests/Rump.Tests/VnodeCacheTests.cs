@@ -40,7 +40,7 @@ public class VnodeCacheTests : KernelTest
         Span<char> buf = stackalloc char[Namei.PathMax];
         var pb = new PathBuf(buf);
         Assert.That(pb.Set(path), Is.EqualTo(0));
-        int e = Namei.Lookup(ctx.Lwp, Abi.AT_FDCWD, pb, true, out Vnode? vp);
+        int e = Namei.Lookup(ctx.Lwp, ctx.Lwp.Cred, Abi.AT_FDCWD, pb, true, out Vnode? vp);
         Assert.That(e, Is.EqualTo(0), "lookup of " + path);
         return vp!;
     }

@@ -26,9 +26,9 @@ public sealed partial class Vfs
         var pb = new PathBuf(s);
         int e = pb.CopyIn(l, fspec);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
+        e = Namei.Lookup(l, l.Cred, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        e = Vop.Getattr(l, vp!, out Vattr va);
+        e = VnodeLayer.Getattr(l, vp!, out Vattr va);
         vp!.Rele();
         if (e != 0) return e;
         if (vp.Type != VType.VBLK) return Abi.ENOTBLK;

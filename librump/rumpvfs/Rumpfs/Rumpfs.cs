@@ -170,7 +170,7 @@ internal sealed class RumpfsVnodeOps : VnodeOps
         try
         {
             if (d.Entries!.ContainsKey(name)) return Abi.EEXIST;
-            n = m.NewNodeLocked(type, va.Mode, l.Cred.Euid, d.Gid, d);
+            n = m.NewNodeLocked(type, va.Mode, va.Uid, d.Gid, d);
             n.Target = target;
             d.Entries[name] = n;
             d.Order!.Add(name);
