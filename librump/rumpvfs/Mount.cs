@@ -50,8 +50,8 @@ public sealed class Mount
     private const int Stride = 8;
     /// <summary>An unmount is under way: new operations wait for its outcome.</summary>
     private volatile bool _unmounting;
-    /// <summary>Unmounted: operations that waited fail (ENOENT). Under <see cref="_ulock"/>.</summary>
-    private bool _dead;
+    /// <summary>Unmounted: operations fail (ENOENT). Written under <see cref="_ulock"/> before <see cref="_unmounting"/> is cleared, so whoever sees that cleared sees this.</summary>
+    private volatile bool _dead;
     private readonly KMutex _ulock;
     private readonly KCondvar _ucv;
 
@@ -90,7 +90,8 @@ public sealed class Mount
 
     /// <summary>
     /// Marks an operation on this mount in progress (NetBSD vfs_busy). While an unmount is under
-    /// way it waits for the outcome: ENOENT if the mount went, else it proceeds. Pair with <see cref="Unbusy"/>.
+    /// way it waits for the outcome: ENOENT if the mount went (and at once on a mount already gone),
+    /// else it proceeds. Pair a success with <see cref="Unbusy"/>.
     /// </summary>
     public int Busy(Lwp? l)
     {
@@ -98,7 +99,13 @@ public sealed class Mount
         while (true)
         {
             Interlocked.Increment(ref Slot(l));
-            if (!_unmounting) return 0;
+            if (!_unmounting)
+            {
+                if (!_dead) return 0;
+                // Gone already (a lookup that read the mount point before the unmount ended).
+                Unbusy(l);
+                return Abi.ENOENT;
+            }
             Unbusy(l);
             _ulock.Enter();
             while (_unmounting) _ucv.Wait(_ulock);

@@ -91,6 +91,25 @@ public class UnmountTests : KernelTest
         Assert.That(mp.BusyCount, Is.EqualTo(0));
     }
 
+    /// <summary>
+    /// A lookup that read the mount point before an unmount finished and asks for the mount after:
+    /// it must find it gone (ENOENT), not cross into a file system whose root has been let go.
+    /// </summary>
+    [Test]
+    public void BusyOnAMountAlreadyUnmounted_Fails()
+    {
+        RumpKernel k = Boot();
+        Assert.That(k.Mkdir("/mnt", 0x1ed), Is.EqualTo(0));
+        MountTmpfs(k, "/mnt");
+        Vnode root = VnodeCacheTests.Lookup(k, "/mnt");
+        Mount mp = root.Mount;
+        VnodeCacheTests.Release(k, root);
+        Assert.That(k.Unmount("/mnt"), Is.EqualTo(0));
+        using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "late lookup");
+        Assert.That(mp.Busy(ctx.Lwp), Is.EqualTo(Abi.ENOENT), "busy on an unmounted file system");
+        Assert.That(mp.BusyCount, Is.EqualTo(0), "a refused busy leaves no count behind");
+    }
+
     [TestCase("tmpfs")]
     [TestCase("ext2fs")]
     [TestCase("msdos")]
