@@ -93,9 +93,11 @@ public sealed class Mount
     /// way it waits for the outcome: ENOENT if the mount went (and at once on a mount already gone),
     /// else it proceeds. Pair a success with <see cref="Unbusy"/>.
     /// </summary>
-    public int Busy(Lwp? l)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public int Busy(Lwp? l) => IsRootFs ? 0 : BusyCounted(l);
+
+    private int BusyCounted(Lwp? l)
     {
-        if (IsRootFs) return 0;
         while (true)
         {
             Interlocked.Increment(ref Slot(l));
@@ -103,10 +105,10 @@ public sealed class Mount
             {
                 if (!_dead) return 0;
                 // Gone already (a lookup that read the mount point before the unmount ended).
-                Unbusy(l);
+                UnbusyCounted(l);
                 return Abi.ENOENT;
             }
-            Unbusy(l);
+            UnbusyCounted(l);
             _ulock.Enter();
             while (_unmounting) _ucv.Wait(_ulock);
             bool dead = _dead;
@@ -116,9 +118,14 @@ public sealed class Mount
     }
 
     /// <summary>Ends an operation begun with <see cref="Busy"/> (NetBSD vfs_unbusy).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Unbusy(Lwp? l)
     {
-        if (IsRootFs) return;
+        if (!IsRootFs) UnbusyCounted(l);
+    }
+
+    private void UnbusyCounted(Lwp? l)
+    {
         Interlocked.Decrement(ref Slot(l));
         if (_unmounting)
         {

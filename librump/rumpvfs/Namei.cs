@@ -96,7 +96,8 @@ public static class Namei
         if (path.Length == 0) return Abi.ENOENT;
         // The path being walked: the caller's until a symbolic link is expanded, then this walk's own.
         scoped ReadOnlySpan<char> buf = path;
-        Span<char> own = stackalloc char[PathMax];
+        // Made on the first symbolic link: most walks meet none, and a frame without it is cheaper.
+        scoped Span<char> own = default;
         int len = buf.Length;
         Vfs vfs = l.Kernel.GetService<Vfs>()!;
         // The process root is borrowed, not referenced: there is no chroot, so it cannot change
@@ -186,6 +187,9 @@ public static class Namei
                     if (++links > MaxSymlinks) { child.Rele(); return Abi.ELOOP; }
                     // The rest keeps its leading slashes: "link/" must still demand a directory.
                     bool absolute = false;
+#pragma warning disable CA2014 // once per walk: only while own is still empty
+                    if (own.IsEmpty) own = stackalloc char[PathMax];
+#pragma warning restore CA2014
                     e = Hold(l, ref held, child.Mount);
                     if (e == 0) e = ExpandLink(l, child, buf, end, own, out len, out absolute);
                     child.Rele();
@@ -211,15 +215,17 @@ public static class Namei
         }
         finally
         {
-            held?.Unbusy(l);
+            if (held != null && !held.IsRootFs) held.Unbusy(l);
             if (dp != null && dp != rdir) dp.Rele();
         }
     }
 
     /// <summary>Makes <paramref name="mp"/> the mount the walk holds busy, letting go of the one it held.</summary>
-    private static int Hold(Lwp l, ref Mount? held, Mount mp)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Hold(Lwp l, ref Mount? held, Mount mp) => held == mp ? 0 : HoldOther(l, ref held, mp);
+
+    private static int HoldOther(Lwp l, ref Mount? held, Mount mp)
     {
-        if (held == mp) return 0;
         held?.Unbusy(l);
         held = null;
         int e = mp.Busy(l);

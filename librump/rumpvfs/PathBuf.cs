@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.InteropServices;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -33,10 +34,17 @@ public ref struct PathBuf
     /// <summary>Copies a NUL-terminated path from the caller's address space, once. ENOENT for "", ENAMETOOLONG past PATH_MAX, EFAULT.</summary>
     public int CopyIn(Lwp l, UserPtr path)
     {
-        Span<byte> b = stackalloc byte[Namei.PathMax];
+        // The bytes land in the upper half of the buffer and are widened in place, from the front:
+        // char i overwrites bytes 2i and 2i+1, never a byte not yet read (byte i sits at PathMax + i).
+        Span<byte> raw = MemoryMarshal.AsBytes(_buf.Slice(0, Namei.PathMax));
+        Span<byte> b = raw.Slice(Namei.PathMax);
         int e = l.Proc.Vmspace.CopyInStr(path, b, out int len);
         if (e != 0) return e;
-        return Set(b.Slice(0, len));
+        if (len == 0) return Abi.ENOENT;
+        Span<char> d = _buf;
+        for (int i = 0; i < len; i++) d[i] = (char)b[i];
+        _len = len;
+        return 0;
     }
 
     /// <summary>A path from kernel memory (its bytes, without a NUL). ENOENT for "", ENAMETOOLONG past PATH_MAX.</summary>
@@ -44,7 +52,9 @@ public ref struct PathBuf
     {
         if (path.Length == 0) return Abi.ENOENT;
         if (path.Length >= Namei.PathMax) return Abi.ENAMETOOLONG;
-        for (int i = 0; i < path.Length; i++) _buf[i] = (char)path[i];
+        // One char per byte (a plain loop: paths are short, and a decoder's setup costs more).
+        Span<char> d = _buf;
+        for (int i = 0; i < path.Length; i++) d[i] = (char)path[i];
         _len = path.Length;
         return 0;
     }

@@ -120,6 +120,7 @@ public sealed class Vnode
     /// only while it is Loaded. False if it is being reclaimed or gone; the caller then asks the
     /// file system again, which finds or loads the current vnode through the cache.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryRef()
     {
         int u = Volatile.Read(ref _use);
@@ -133,6 +134,7 @@ public sealed class Vnode
     }
 
     /// <summary>Drops a reference (NetBSD vrele). Never call it holding a file-system lock: the last one runs VOP_INACTIVE.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Rele()
     {
         int u = Volatile.Read(ref _use);
@@ -143,6 +145,11 @@ public sealed class Vnode
             if (seen == u) return;
             u = seen;
         }
+        ReleLastOrPanic(u);
+    }
+
+    private void ReleLastOrPanic(int u)
+    {
         if ((u & CountMask) == 0) Kernel.Panic("vrele: unreferenced " + this);
         Mount.Vfs.Vcache.ReleLast(this);
     }

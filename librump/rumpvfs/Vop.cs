@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -13,28 +14,46 @@ namespace Rump.Vfs;
 /// </summary>
 public static class Vop
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Lookup(Lwp l, Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
     {
+        if (dvp.Mount.IsRootFs) return dvp.Ops.Lookup(dvp, name, out vp);
+        return LookupBusy(l, dvp, name, out vp);
+    }
+
+    private static int LookupBusy(Lwp l, Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
+    {
         Mount mp = dvp.Mount;
-        if (mp.IsRootFs) return dvp.Ops.Lookup(dvp, name, out vp);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Lookup(dvp, name, out vp);
         try { return dvp.Ops.Lookup(dvp, name, out vp); }
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Getattr(Lwp l, Vnode vp, out Vattr va)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Getattr(vp, out va);
+        return GetattrBusy(l, vp, out va);
+    }
+
+    private static int GetattrBusy(Lwp l, Vnode vp, out Vattr va)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Getattr(vp, out va);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Getattr(vp, out va);
         try { return vp.Ops.Getattr(vp, out va); }
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Access(Lwp l, Vnode vp, int acc, Cred cred)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Access(vp, acc, cred);
+        return AccessBusy(l, vp, acc, cred);
+    }
+
+    private static int AccessBusy(Lwp l, Vnode vp, int acc, Cred cred)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Access(vp, acc, cred);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Access(vp, acc, cred);
         try { return vp.Ops.Access(vp, acc, cred); }
         finally { mp.Unbusy(l); }
@@ -105,19 +124,31 @@ public static class Vop
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Read(Lwp l, Vnode vp, ref Uio uio, int ioflag)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Read(vp, ref uio, ioflag, l);
+        return ReadBusy(l, vp, ref uio, ioflag);
+    }
+
+    private static int ReadBusy(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Read(vp, ref uio, ioflag, l);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Read(vp, ref uio, ioflag, l);
         try { return vp.Ops.Read(vp, ref uio, ioflag, l); }
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Write(Lwp l, Vnode vp, ref Uio uio, int ioflag)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Write(vp, ref uio, ioflag, l);
+        return WriteBusy(l, vp, ref uio, ioflag);
+    }
+
+    private static int WriteBusy(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Write(vp, ref uio, ioflag, l);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Write(vp, ref uio, ioflag, l);
         try { return vp.Ops.Write(vp, ref uio, ioflag, l); }
         finally { mp.Unbusy(l); }
@@ -147,19 +178,31 @@ public static class Vop
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Open(Lwp l, Vnode vp, int fflag)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Open(vp, fflag, l);
+        return OpenBusy(l, vp, fflag);
+    }
+
+    private static int OpenBusy(Lwp l, Vnode vp, int fflag)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Open(vp, fflag, l);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Open(vp, fflag, l);
         try { return vp.Ops.Open(vp, fflag, l); }
         finally { mp.Unbusy(l); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Close(Lwp l, Vnode vp, int fflag)
     {
+        if (vp.Mount.IsRootFs) return vp.Ops.Close(vp, fflag, l);
+        return CloseBusy(l, vp, fflag);
+    }
+
+    private static int CloseBusy(Lwp l, Vnode vp, int fflag)
+    {
         Mount mp = vp.Mount;
-        if (mp.IsRootFs) return vp.Ops.Close(vp, fflag, l);
         if (mp.Busy(l) != 0) return DeadVnodeOps.Instance.Close(vp, fflag, l);
         try { return vp.Ops.Close(vp, fflag, l); }
         finally { mp.Unbusy(l); }
