@@ -215,19 +215,25 @@ public static class Namei
         }
         finally
         {
-            if (held != null && !held.IsRootFs) held.Unbusy(l);
+            held?.Unbusy(l);
             if (dp != null && dp != rdir) dp.Rele();
         }
     }
 
-    /// <summary>Makes <paramref name="mp"/> the mount the walk holds busy, letting go of the one it held.</summary>
+    /// <summary>
+    /// Makes <paramref name="mp"/> the mount the walk holds busy, letting go of the one it held.
+    /// The root file system is never held (it is never unmounted), so a walk that stays on it does
+    /// nothing here.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static int Hold(Lwp l, ref Mount? held, Mount mp) => held == mp ? 0 : HoldOther(l, ref held, mp);
+    private static int Hold(Lwp l, ref Mount? held, Mount mp)
+        => held == mp || (held == null && mp.IsRootFs) ? 0 : HoldOther(l, ref held, mp);
 
     private static int HoldOther(Lwp l, ref Mount? held, Mount mp)
     {
         held?.Unbusy(l);
         held = null;
+        if (mp.IsRootFs) return 0;
         int e = mp.Busy(l);
         if (e == 0) held = mp;
         return e;
