@@ -9,21 +9,20 @@ namespace Rump.Fs.Cd9660;
 internal enum NameMode { Iso, Joliet, RockRidge }
 
 /// <summary>
-/// One mounted ISO 9660 image (NetBSD struct iso_mnt): geometry, the tree in use, the vnode table
-/// and the directory cache.
+/// One mounted ISO 9660 image (NetBSD struct iso_mnt): geometry, the tree in use and the
+/// directory cache.
 ///
-/// Locks: only <see cref="Lock"/> (a mutex per mount). It protects the vnode table
-/// (<see cref="_nodes"/>), the directory-cache LRU list and count, and each node's
-/// <see cref="Cd9660Node.Dir"/>/<see cref="Cd9660Node.LruLink"/> writes. It is held only for
-/// table updates, never across I/O, and nothing else is taken under it. Everything else is
-/// immutable after mount (the medium is read-only), so vnode operations run without locks.
-/// Buffers: a thread holds at most one busy buffer at a time (data is copied out before any
-/// further read), so a CE pointing into the block being scanned cannot deadlock.
+/// Locks: only <see cref="Lock"/> (a mutex per mount). It protects the directory-cache LRU list
+/// and count, and each node's <see cref="Cd9660Node.Dir"/>/<see cref="Cd9660Node.LruLink"/>
+/// writes. It is held only for those updates, never across I/O, and nothing else is taken under
+/// it. Everything else is immutable after mount (the medium is read-only), so vnode operations
+/// run without locks. Buffers: a thread holds at most one busy buffer at a time (data is copied
+/// out before any further read), so a CE pointing into the block being scanned cannot deadlock.
 ///
-/// References: the vnode table holds nodes without references for the life of the mount (the
-/// name cache keeps vnode pointers, so a file must keep one vnode); lookup returns
-/// <see cref="Vnode.Ref"/>; the mount holds one on the root (given to <see cref="Mount.SetRoot"/>,
-/// dropped by the VFS after unmount).
+/// References: vnodes are the vnode cache's, keyed by inode number; lookup hands the cache the
+/// attributes its directory scan found (a load without them reads the record the number points
+/// at); the mount holds a reference on the root (given to <see cref="Mount.SetRoot"/>, dropped by
+/// the VFS after unmount). A reclaimed node's cached directory leaves the LRU.
 /// </summary>
 internal sealed class Cd9660Mount
 {
@@ -51,12 +50,11 @@ internal sealed class Cd9660Mount
     private readonly int _metaBuf;
 
     public readonly KMutex Lock;
-    private readonly Dictionary<ulong, Cd9660Node> _nodes = new();
     private readonly LinkedList<Cd9660Node> _dirLru = new();
     private long _cachedEntries;
-    /// <summary>Set by unmount: nodes still referenced after a forced unmount fail with EIO.</summary>
-    public volatile bool Dead;
-    public Cd9660Node Root = null!;
+    /// <summary>The root's inode number and attributes (from the volume descriptor and its "." record).</summary>
+    public ulong RootIno;
+    public IsoAttr RootAttr = null!;
 
     public Cd9660Mount(Mount mp, BlockDevice dev, Cd9660VnodeOps ops, int blockSize, uint volumeBlocks, NameMode names, int rrSkip, int flags)
     {
@@ -99,40 +97,32 @@ internal sealed class Cd9660Mount
     // ---- Vnodes ---------------------------------------------------------------------------------
 
     /// <summary>
-    /// The referenced vnode of file <paramref name="ino"/>, made from <paramref name="attr"/> the
-    /// first time. EIO if a hostile image gives the same number to files of different types.
+    /// The referenced vnode of file <paramref name="ino"/>, loaded with <paramref name="hint"/> (the
+    /// attributes a directory scan found, or a <see cref="DotAt"/>) if not cached. EIO if a hostile
+    /// image gives the same number to files of different types.
     /// </summary>
-    public int GetVnode(ulong ino, IsoAttr attr, out Vnode? vp)
+    public int GetVnode(ulong ino, object hint, VType type, out Vnode? vp)
     {
-        Lock.Enter();
-        if (_nodes.TryGetValue(ino, out Cd9660Node? n))
-        {
-            if (n.Attr.Type != attr.Type) { Lock.Exit(); vp = null; return Abi.EIO; }
-        }
-        else
-        {
-            n = new Cd9660Node(this, ino, attr);
-            _nodes.Add(ino, n);
-        }
-        vp = n.Vnode.Ref();
-        Lock.Exit();
+        int e = Mp.Vfs.Vcache.Get(Mp, ino, hint, out vp);
+        if (e != 0) return e;
+        if (vp!.Type == type) return 0;
+        vp.Rele();
+        vp = null;
+        return Abi.EIO;
+    }
+
+    /// <summary>VFS_LOADVNODE: the node of <paramref name="ino"/> from the hint, or from the record the number points at.</summary>
+    public int LoadNode(Vnode vp, ulong ino, object? hint)
+    {
+        IsoAttr? attr;
+        int e = 0;
+        if (ino == RootIno) attr = RootAttr;
+        else if (hint is IsoAttr a) attr = a;
+        else if (hint is DotAt d) e = new DirScanner(this).ReadDot(d.Lbn, RrSkip, out attr);
+        else e = new DirScanner(this).ReadNumber(ino, out attr);
+        if (e != 0) return e;
+        vp.Init(attr!.Type, Ops, new Cd9660Node(this, ino, attr));
         return 0;
-    }
-
-    /// <summary>The vnode of <paramref name="ino"/> if it exists, referenced.</summary>
-    public Vnode? FindVnode(ulong ino)
-    {
-        Lock.Enter();
-        Vnode? vp = _nodes.TryGetValue(ino, out Cd9660Node? n) ? n.Vnode.Ref() : null;
-        Lock.Exit();
-        return vp;
-    }
-
-    /// <summary>Makes the root node (mount, before anyone else can see the mount).</summary>
-    public void SetRootNode(ulong ino, IsoAttr attr)
-    {
-        Root = new Cd9660Node(this, ino, attr);
-        _nodes.Add(ino, Root);
     }
 
     // ---- Directory cache ------------------------------------------------------------------------
@@ -176,14 +166,23 @@ internal sealed class Cd9660Mount
         return d;
     }
 
-    /// <summary>Forgets every node and cached directory (unmount).</summary>
-    public void Clear()
+    /// <summary>A reclaimed node's cached directory leaves the LRU.</summary>
+    public void DropDir(Cd9660Node n)
     {
         Lock.Enter();
-        foreach (Cd9660Node n in _nodes.Values) n.Dir = null;
-        _nodes.Clear();
-        _dirLru.Clear();
-        _cachedEntries = 0;
+        if (n.LruLink is { List: not null } link)
+        {
+            _dirLru.Remove(link);
+            _cachedEntries -= n.Dir?.Count ?? 0;
+        }
+        n.Dir = null;
         Lock.Exit();
     }
+}
+
+/// <summary>A load hint: the file is the directory whose "." record starts block <see cref="Lbn"/> (a parent, a relocated directory).</summary>
+internal sealed class DotAt
+{
+    public readonly uint Lbn;
+    public DotAt(uint lbn) { Lbn = lbn; }
 }

@@ -40,10 +40,11 @@ internal sealed class IsoAttr
 }
 
 /// <summary>
-/// One file of a mounted image and its single vnode. Everything but the directory cache is
-/// immutable; <see cref="Dir"/> and <see cref="LruLink"/> are written under
-/// <see cref="Cd9660Mount.Lock"/>, and <see cref="Dir"/> is read without it (a reference to an
-/// immutable <see cref="IsoDir"/>: a reader keeps using the one it got even if it is evicted).
+/// One file of a mounted image: the data of its vnode (the vnode cache's, keyed by inode number).
+/// Everything but the directory cache is immutable; <see cref="Dir"/> and <see cref="LruLink"/>
+/// are written under <see cref="Cd9660Mount.Lock"/>, and <see cref="Dir"/> is read without it (a
+/// reference to an immutable <see cref="IsoDir"/>: a reader keeps using the one it got even if it
+/// is evicted).
 /// </summary>
 internal sealed class Cd9660Node
 {
@@ -51,14 +52,12 @@ internal sealed class Cd9660Node
     /// <summary>Inode number: a directory's extent byte address, a file's first record's byte address (as NetBSD).</summary>
     public readonly ulong Ino;
     public readonly IsoAttr Attr;
-    public readonly Vnode Vnode;
     public IsoDir? Dir;
     public System.Collections.Generic.LinkedListNode<Cd9660Node>? LruLink;
 
     public Cd9660Node(Cd9660Mount imp, ulong ino, IsoAttr attr)
     {
         Imp = imp; Ino = ino; Attr = attr;
-        Vnode = new Vnode(imp.Mp, attr.Type, imp.Ops, this);
     }
 
     public IsoDir? CachedDir => Volatile.Read(ref Dir);

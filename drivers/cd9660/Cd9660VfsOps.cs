@@ -45,9 +45,17 @@ public sealed class Cd9660VfsOps : VfsOps
             return e;
         }
         mp.Data = imp;
-        mp.SetRoot(imp!.Root.Vnode.Ref());
+        e = mp.Vfs.Vcache.Get(mp, imp!.RootIno, null, out Vnode? root);
+        if (e != 0)
+        {
+            mp.Vfs.CloseMountDevice(dev!);
+            return e;
+        }
+        mp.SetRoot(root!);
         return 0;
     }
+
+    public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint) => ((Cd9660Mount)mp.Data!).LoadNode(vp, key, hint);
 
     private int MountDevice(Mount mp, BlockDevice dev, int flags, out Cd9660Mount? imp)
     {
@@ -87,7 +95,8 @@ public sealed class Cd9660VfsOps : VfsOps
         root.Size = rootSize;
         root.Extents = null;
         root.Unreadable = false;
-        m.SetRootNode((ulong)rootExtent * (ulong)bs, root);
+        m.RootIno = (ulong)rootExtent * (ulong)bs;
+        m.RootAttr = root;
         imp = m;
         return 0;
     }
@@ -167,8 +176,6 @@ public sealed class Cd9660VfsOps : VfsOps
     public override int Unmount(Mount mp, bool force, Lwp l)
     {
         var imp = (Cd9660Mount)mp.Data!;
-        imp.Dead = true;
-        imp.Clear();
         mp.Vfs.CloseMountDevice(imp.Dev);
         return 0;
     }

@@ -33,12 +33,17 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         Cd9660Node dn = N(dvp);
         Cd9660Mount imp = dn.Imp;
         if (dn.Attr.Type != VType.VDIR) return Abi.ENOTDIR;
-        if (imp.Dead) return Abi.EIO;
         if (name.Length == 1 && name[0] == '.') { vp = dvp.Ref(); return 0; }
         int e = GetDir(dn, out IsoDir? dir);
         if (e != 0) return e;
         if (name.Length == 2 && name[0] == '.' && name[1] == '.')
-            return LookupParent(dn, dir!, out vp);
+        {
+            if (dn.Ino == imp.RootIno) { vp = dvp.Ref(); return 0; }
+            // Only the root is its own parent (but see CheckChild for Joliet, where NetBSD's answer stays).
+            if (dir!.ParentLbn == dn.Attr.Extent && imp.Names != NameMode.Joliet) return Abi.EIO;
+            // The parent's extent comes from the ".." record (or PL).
+            return imp.GetVnode((ulong)dir!.ParentLbn << imp.BlockShift, new DotAt(dir.ParentLbn), VType.VDIR, out vp);
+        }
 
         IsoEntry? ent = dir!.Lookup(name);
         if (ent == null && imp.Names == NameMode.Iso && imp.CaseTrans && name.Length <= 255)
@@ -50,16 +55,10 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         }
         if (ent == null) return Abi.ENOENT;
 
-        IsoAttr? attr = ent.Attr;
-        if (attr == null)
-        {
-            // A Rock Ridge child link: the directory's attributes are in its own "." record.
-            Vnode? known = imp.FindVnode(ent.Ino);
-            if (known != null) { vp = known; return known.Type == VType.VDIR ? CheckChild(dn, ref vp) : Release(ref vp); }
-            e = new DirScanner(imp).ReadDot(ent.RelocatedLbn, imp.RrSkip, out attr);
-            if (e != 0) return e;
-        }
-        e = imp.GetVnode(ent.Ino, attr!, out vp);
+        // A Rock Ridge child link: the directory's attributes are in its own "." record.
+        e = ent.Attr == null
+            ? imp.GetVnode(ent.Ino, new DotAt(ent.RelocatedLbn), VType.VDIR, out vp)
+            : imp.GetVnode(ent.Ino, ent.Attr, ent.Attr.Type, out vp);
         if (e != 0 || vp!.Type != VType.VDIR) return e;
         return CheckChild(dn, ref vp);
     }
@@ -82,22 +81,6 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         return Release(ref vp);
     }
 
-    /// <summary>".." : the parent's extent comes from the ".." record (or PL); its node is almost always known.</summary>
-    private static int LookupParent(Cd9660Node dn, IsoDir dir, out Vnode? vp)
-    {
-        Cd9660Mount imp = dn.Imp;
-        vp = null;
-        if (dn == imp.Root) { vp = dn.Vnode.Ref(); return 0; }
-        // Only the root is its own parent (but see CheckChild for Joliet, where NetBSD's answer stays).
-        if (dir.ParentLbn == dn.Attr.Extent && imp.Names != NameMode.Joliet) return Abi.EIO;
-        ulong ino = (ulong)dir.ParentLbn << imp.BlockShift;
-        vp = imp.FindVnode(ino);
-        if (vp != null) return vp.Type == VType.VDIR ? 0 : Release(ref vp);
-        int e = new DirScanner(imp).ReadDot(dir.ParentLbn, imp.RrSkip, out IsoAttr? attr);
-        if (e != 0) return e;
-        return imp.GetVnode(ino, attr!, out vp);
-    }
-
     /// <summary>A hostile image named a non-directory as a directory: drop the reference, EIO.</summary>
     private static int Release(ref Vnode? vp)
     {
@@ -105,6 +88,9 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         vp = null;
         return Abi.EIO;
     }
+
+    /// <summary>The node's cached directory leaves the LRU with it.</summary>
+    public override void Reclaim(Vnode vp) => N(vp).Imp.DropDir(N(vp));
 
     public override int Getattr(Vnode vp, out Vattr va)
     {
@@ -131,8 +117,6 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         return 0;
     }
 
-    public override int Open(Vnode vp, int fflag, Lwp l) => N(vp).Imp.Dead ? Abi.EIO : 0;
-
     public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
     {
         Cd9660Node n = N(vp);
@@ -140,7 +124,6 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         if (a.Type != VType.VREG) return a.Type == VType.VDIR ? Abi.EISDIR : Abi.EINVAL;
         if (uio.Offset < 0) return Abi.EINVAL;
         Cd9660Mount imp = n.Imp;
-        if (imp.Dead) return Abi.EIO;
         if (uio.Resid == 0 || uio.Offset >= a.Size) return 0;
         if (a.Unreadable) return Abi.EIO;
         long start = uio.Resid;
@@ -192,7 +175,6 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         if (n.Attr.Type != VType.VDIR) return Abi.ENOTDIR;
         if (cookie < 0) return Abi.EINVAL;
         Cd9660Mount imp = n.Imp;
-        if (imp.Dead) return Abi.EIO;
         int e = GetDir(n, out IsoDir? dir);
         if (e != 0) return e;
         bool wrote = false, full;
@@ -206,7 +188,7 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         }
         if (cookie == 1)
         {
-            ulong parent = n == imp.Root ? n.Ino : (ulong)dir!.ParentLbn << imp.BlockShift;
+            ulong parent = n.Ino == imp.RootIno ? n.Ino : (ulong)dir!.ParentLbn << imp.BlockShift;
             e = ReaddirSink.Add(ref uio, parent, VType.VDIR, "..", out full);
             if (e != 0) return e;
             if (full) return wrote ? 0 : Abi.EINVAL;

@@ -131,6 +131,53 @@ internal sealed class DirScanner
         return 0;
     }
 
+    /// <summary>
+    /// The attributes of the file numbered <paramref name="ino"/> without its directory (a lookup by
+    /// number, VFS_VGET): a directory's number is its extent's address, where its "." record is; a
+    /// file's is its (first) record's address, and the records after it with the same identifier
+    /// continue a multi-extent file. ESTALE for a number that is neither.
+    /// </summary>
+    public int ReadNumber(ulong ino, out IsoAttr? attr)
+    {
+        attr = null;
+        int bs = _imp.BlockSize;
+        long lbn = (long)(ino >> _imp.BlockShift);
+        int off = (int)(ino & (ulong)(bs - 1));
+        if (lbn >= _imp.VolumeBlocks) return Abi.ESTALE;
+        int e = _imp.ReadBlock(lbn, _block);
+        if (e != 0) return e;
+        if (DirRecord.Parse(_block.AsSpan(off), out DirRecord rec) != 0) return Abi.ESTALE;
+        if (rec.IsDot) return off == 0 && rec.IsDirectory ? ReadDot((uint)lbn, _imp.RrSkip, out attr) : Abi.ESTALE;
+        if (rec.IsDotDot || rec.IsAssociated) return Abi.ESTALE;
+        e = Decode(rec, ino, _imp.RrSkip, out IsoAttr a, out _, out bool hidden, out uint clLbn);
+        if (e != 0) return e;
+        // Directories are numbered by their extent, not by a record naming them.
+        if (hidden || clLbn != 0 || a.Type == VType.VDIR) return Abi.ESTALE;
+        if (rec.IsMultiExtent && a.Type == VType.VREG)
+        {
+            var p = new Pending("", 0, ino, a, rec);
+            int pos = off + rec.Length;
+            bool complete = false;
+            for (int i = 0; i < MaxExtents && !complete; i++)
+            {
+                if (pos >= bs || _block[pos] == 0)
+                {
+                    // Records do not cross blocks: the chain goes on in the next block of the directory.
+                    lbn++;
+                    pos = 0;
+                    if (lbn >= _imp.VolumeBlocks || _imp.ReadBlock(lbn, _block) != 0 || _block[0] == 0) break;
+                }
+                if (DirRecord.Parse(_block.AsSpan(pos), out DirRecord r) != 0 || !r.Name.SequenceEqual(p.RawName)) break;
+                p.Add(r);
+                pos += r.Length;
+                complete = !r.IsMultiExtent;
+            }
+            p.Finish(complete);
+        }
+        attr = a;
+        return 0;
+    }
+
     /// <summary>The bytes of a System Use area after LEN_SKP.</summary>
     private static ReadOnlySpan<byte> SkipSua(ReadOnlySpan<byte> sua, int skip) => skip >= sua.Length ? default : sua.Slice(skip);
 

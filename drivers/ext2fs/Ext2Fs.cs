@@ -10,8 +10,8 @@ namespace Rump.Fs.Ext2fs;
 
 /// <summary>
 /// One mounted ext2/ext3/ext4 file system (NetBSD struct m_ext2fs): the superblock, the group
-/// descriptors, the inode table of loaded nodes, and block I/O through the buffer cache (always
-/// in file-system blocks, so each disk region has one buffer size).
+/// descriptors, and block and inode I/O through the buffer cache (always in file-system blocks, so
+/// each disk region has one buffer size).
 ///
 /// Locks, in the order they are taken:
 ///   1. <see cref="FsLock"/> (rwlock, one per mount). Shared: lookup, getattr, read, readdir,
@@ -22,17 +22,17 @@ namespace Rump.Fs.Ext2fs;
 ///   2. <see cref="Ext2Node.Lock"/> (mutex, one per node): what shared-lock holders fill in lazily
 ///      or update concurrently — the directory cache, the access time. Under the exclusive
 ///      FsLock it is not needed.
-///   3. <see cref="_tableLock"/> (mutex, one per mount): <see cref="_nodes"/>, the inode number →
-///      node map; held across the inode read so that one inode never gets two nodes.
-///   4. The buffer cache's own lock (inside BufCache).
+///   3. The buffer cache's own lock (inside BufCache).
+///   The vnode cache is called with none of them held: its loads take FsLock shared, its
+///   reclaims exclusive.
 ///
-/// References: a node and its single vnode are made together in <see cref="GetNode"/> and stay in
-/// <see cref="_nodes"/> for the life of the mount (the name cache keeps vnode pointers without
-/// references). The VFS holds vnode references (lookup and create return them referenced; the
-/// mount holds the root's). A node whose link count drops to 0 is freed on disk (blocks, inode)
-/// by whoever sees it unlinked and unreferenced under the exclusive FsLock — the removal itself or,
-/// usually, <see cref="Ext2VnodeOps.Inactive"/> after the last release — and leaves the map then.
-/// Unmount frees any still pending. This code never releases vnode references it did not take.
+/// References and lifetime: vnodes are the vnode cache's, keyed by inode number; a node is the
+/// vnode's data, read from the inode table by <see cref="Ext2VfsOps.LoadVnode"/> and let go by
+/// <see cref="Ext2VnodeOps.Reclaim"/>, so an inode has at most one node in memory. Lookup reads
+/// the directory under FsLock, lets go, asks the cache, and checks the name still names that
+/// inode. The VFS holds the vnode references (lookup and create return them referenced; the mount
+/// holds the root's). A file whose link count drops to 0 is freed on disk (blocks, inode) when its
+/// vnode is reclaimed: at once after the last release (VOP_INACTIVE asks for it), or at unmount.
 /// </summary>
 internal sealed class Ext2Fs
 {
@@ -49,8 +49,6 @@ internal sealed class Ext2Fs
     public readonly Superblock Sb;
     public readonly Ext2VnodeOps Ops;
     public readonly KRwLock FsLock;
-    private readonly KMutex _tableLock;
-    private readonly Dictionary<uint, Ext2Node> _nodes = new();
 
     public readonly int Bs;
     public readonly int BsShift;
@@ -72,14 +70,11 @@ internal sealed class Ext2Fs
     /// <summary>Largest file size this driver writes (ext2 block maps and the 32-bit i_blocks).</summary>
     public readonly long MaxFileSize;
     private uint _genCounter;
-    /// <summary>Unmounted: the device is released, nothing may be written any more.</summary>
-    public bool Gone;
 
     private Ext2Fs(Mount mp, BlockDevice dev, Superblock sb, Ext2VnodeOps ops, bool writable)
     {
         Mp = mp; Kernel = mp.Vfs.Kernel; Dev = dev; Bc = mp.Vfs.BufCache; Sb = sb; Ops = ops; Writable = writable;
         FsLock = new KRwLock(Kernel);
-        _tableLock = new KMutex(Kernel);
         Bs = sb.BlockSize;
         BsShift = 10 + sb.LogBlockSize;
         Sect = Bs / BlockDevice.DevBSize;
@@ -267,54 +262,32 @@ internal sealed class Ext2Fs
         return 0;
     }
 
+    /// <summary>Can <paramref name="ino"/> name a file (in range, not a reserved inode other than the root)?</summary>
+    public bool ValidIno(ulong ino) => ino != 0 && ino <= Sb.InodesCount && (ino == RootIno || ino >= Sb.FirstIno);
+
     /// <summary>
-    /// The node of inode <paramref name="ino"/>, loaded and checked on first use. EIO for an inode
-    /// number out of range or reserved, an unused or malformed inode, or a checksum mismatch.
-    /// Callers hold FsLock (either way).
+    /// Reads and checks inode <paramref name="ino"/> into a new node: for the vnode's data
+    /// (<see cref="Ext2VfsOps.LoadVnode"/>), or as a read-only view of a directory by number.
+    /// EIO for an inode number out of range or reserved, an unused or malformed inode, or a checksum
+    /// mismatch. Precondition: FsLock held (either way).
     /// </summary>
-    public int GetNode(uint ino, out Ext2Node? node)
+    public int ReadNode(uint ino, out Ext2Node? node)
     {
         node = null;
-        if (ino == 0 || ino > Sb.InodesCount || (ino != RootIno && ino < Sb.FirstIno)) return Abi.EIO;
-        _tableLock.Enter();
-        try
-        {
-            if (_nodes.TryGetValue(ino, out node)) return 0;
-            if (InodeUninit(ino)) return Abi.EIO;
-            byte[] raw = new byte[Sb.InodeSize];
-            int e = ReadInodeRaw(ino, raw);
-            if (e != 0) return e;
-            e = Ext2Node.Load(this, ino, raw, out node);
-            if (e != 0) return e;
-            _nodes.Add(ino, node!);
-            return 0;
-        }
-        finally { _tableLock.Exit(); }
+        if (!ValidIno(ino)) return Abi.EIO;
+        if (InodeUninit(ino)) return Abi.EIO;
+        byte[] raw = new byte[Sb.InodeSize];
+        int e = ReadInodeRaw(ino, raw);
+        if (e != 0) return e;
+        return Ext2Node.Load(this, ino, raw, out node);
     }
 
-    /// <summary>A new node for a just-allocated inode. Precondition: FsLock exclusive.</summary>
-    public Ext2Node AddNewNode(uint ino, byte[] raw, in Inode fields, VType type)
-    {
-        var n = new Ext2Node(this, ino, raw, fields, type);
-        _tableLock.Enter();
-        _nodes[ino] = n;
-        _tableLock.Exit();
-        return n;
-    }
-
-    public void ForgetNode(Ext2Node n)
-    {
-        _tableLock.Enter();
-        if (_nodes.TryGetValue(n.Ino, out Ext2Node? cur) && cur == n) _nodes.Remove(n.Ino);
-        _tableLock.Exit();
-    }
-
-    /// <summary>Every loaded node (a snapshot). Precondition: FsLock exclusive.</summary>
+    /// <summary>Every node with a vnode (a snapshot). Precondition: FsLock exclusive (their reclaims wait for it).</summary>
     public List<Ext2Node> AllNodes()
     {
-        _tableLock.Enter();
-        var l = new List<Ext2Node>(_nodes.Values);
-        _tableLock.Exit();
+        List<Vnode> vs = Mp.Vfs.Vcache.Snapshot(Mp);
+        var l = new List<Ext2Node>(vs.Count);
+        foreach (Vnode v in vs) if (v.Data is Ext2Node n) l.Add(n);
         return l;
     }
 

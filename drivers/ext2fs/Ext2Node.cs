@@ -7,9 +7,9 @@ using Rump.Vfs;
 namespace Rump.Fs.Ext2fs;
 
 /// <summary>
-/// One inode in memory and its single vnode. <see cref="Raw"/> is the inode as on disk (i_block
-/// is read and written there directly); <see cref="I"/> the decoded fields, emitted over Raw when
-/// the inode is written. Fields are changed under the exclusive FsLock; <see cref="Dir"/> and the
+/// One inode in memory, the data of its vnode (at most one per inode: the vnode cache's).
+/// <see cref="Raw"/> is the inode as on disk (i_block is read and written there directly);
+/// <see cref="I"/> the decoded fields, emitted over Raw when the inode is written. Fields are changed under the exclusive FsLock; <see cref="Dir"/> and the
 /// access time may also be set under the shared FsLock with <see cref="Lock"/> held.
 /// </summary>
 internal sealed class Ext2Node
@@ -19,7 +19,6 @@ internal sealed class Ext2Node
     public readonly byte[] Raw;
     public Inode I;
     public readonly VType Type;
-    public readonly Vnode Vnode;
     public readonly KMutex Lock;
     /// <summary>crc32c seed of this inode's metadata (extent and directory blocks).</summary>
     public readonly uint Seed;
@@ -27,8 +26,6 @@ internal sealed class Ext2Node
     public DirCache? Dir;
     /// <summary>The access time changed under the shared FsLock and is not yet in the inode table. Under Lock.</summary>
     public bool AtimeDirty;
-    /// <summary>Blocks and inode returned to the free pool: the node is dead.</summary>
-    public bool Freed;
     /// <summary>The last extent a lookup found (a read-mostly cache; replaced whole, so no lock).</summary>
     public ExtentHit? LastExtent;
     /// <summary>The last block allocated to this file: the next allocation aims just after it.</summary>
@@ -39,7 +36,6 @@ internal sealed class Ext2Node
         Fs = fs; Ino = ino; Raw = raw; I = fields; Type = type;
         Lock = new KMutex(fs.Kernel);
         Seed = fs.Csum ? fs.InodeSeed(ino, fields.Generation) : 0;
-        Vnode = new Vnode(fs.Mp, type, fs.Ops, this);
     }
 
     public static VType TypeOf(ushort mode) => (mode & Inode.IfMt) switch

@@ -29,11 +29,13 @@ public sealed class Ext2VfsOps : VfsOps
         int e = mp.Vfs.OpenMountDevice(l, args, mp, out BlockDevice? dev);
         if (e != 0) return e;
         e = Ext2Fs.Open(mp, dev!, _vops, out Ext2Fs? fs);
+        Vnode? root = null;
         if (e == 0)
         {
-            e = fs!.GetNode(Ext2Fs.RootIno, out Ext2Node? root);
+            mp.Data = fs;
+            e = mp.Vfs.Vcache.Get(mp, Ext2Fs.RootIno, null, out root);
             if (e == 0 && root!.Type != VType.VDIR) e = Abi.EINVAL;
-            if (e == 0 && fs.Writable)
+            if (e == 0 && fs!.Writable)
             {
                 // Not clean until unmount: a crash leaves it for fsck.
                 fs.FsLock.EnterWrite();
@@ -45,13 +47,33 @@ public sealed class Ext2VfsOps : VfsOps
             }
             if (e == 0)
             {
-                mp.Data = fs;
-                mp.SetRoot(root!.Vnode.Ref());
+                mp.SetRoot(root!);
                 return 0;
             }
         }
+        // The VFS reclaims what was loaded of a failed mount.
+        root?.Rele();
         mp.Vfs.CloseMountDevice(dev!);
         return e;
+    }
+
+    /// <summary>Reads inode <paramref name="key"/> from the inode table into the vnode's node.</summary>
+    public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint)
+    {
+        var fs = (Ext2Fs)mp.Data!;
+        fs.FsLock.EnterRead();
+        int e = fs.ReadNode((uint)key, out Ext2Node? n);
+        fs.FsLock.Exit();
+        if (e != 0) return e;
+        vp.Init(n!.Type, fs.Ops, n);
+        return 0;
+    }
+
+    /// <summary>A number that cannot name a file is stale (as NetBSD ext2fs_vget), not a corrupt entry.</summary>
+    public override int Vget(Mount mp, ulong ino, out Vnode? vp)
+    {
+        vp = null;
+        return ((Ext2Fs)mp.Data!).ValidIno(ino) ? base.Vget(mp, ino, out vp) : Abi.ESTALE;
     }
 
     public override int Statvfs(Mount mp, ref RumpStatvfs sv)
@@ -89,10 +111,8 @@ public sealed class Ext2VfsOps : VfsOps
         int e = 0;
         if (fs.Writable)
         {
+            // Files removed while open were freed as their vnodes were reclaimed, before this.
             fs.FsLock.EnterWrite();
-            // Files removed while open and still unreleased would otherwise stay allocated with no name.
-            foreach (Ext2Node n in fs.AllNodes())
-                if (!n.Freed && n.I.LinksCount == 0) Ext2VnodeOps.FreeNodeLocked(n);
             fs.Sb.State |= Wire.Superblock.StateValid;
             e = Ext2VnodeOps.WriteBackLocked(fs);
             fs.FsLock.Exit();
@@ -100,7 +120,6 @@ public sealed class Ext2VfsOps : VfsOps
         }
         // Past this point the mount goes away whatever happens; a failed final flush is not reported
         // as a busy mount would be (the device is released either way).
-        fs.Gone = true;
         mp.Vfs.CloseMountDevice(fs.Dev);
         return 0;
     }

@@ -9,7 +9,8 @@ namespace Rump.Fs.Ext2fs;
 /// ext2fs's vnode operations (NetBSD ext2fs_vnops.c, ext2fs_lookup.c). Stateless: everything is
 /// reached through the vnode's node. Locking and references are described in <see cref="Ext2Fs"/>.
 /// Changes run whole under the exclusive FsLock and look names up again there, since the VFS's
-/// lookup may be stale. Only writable (plain ext2) mounts reach the change paths: the others get
+/// lookup may be stale: a name that no longer names the vnode the VFS passed is ERESTART (the VFS
+/// looks up again). Only writable (plain ext2) mounts reach the change paths: the others get
 /// EROFS first.
 /// </summary>
 internal sealed class Ext2VnodeOps : VnodeOps
@@ -24,35 +25,53 @@ internal sealed class Ext2VnodeOps : VnodeOps
         Ext2Node d = N(dvp);
         if (d.Type != VType.VDIR) return Abi.ENOTDIR;
         Ext2Fs fs = d.Fs;
-        fs.FsLock.EnterRead();
-        try
+        for (int tries = 0; ; tries++)
         {
-            if (d.Freed) return Abi.ENOENT;
-            int e = Dir.GetCache(d, out DirCache? c);
+            fs.FsLock.EnterRead();
+            int e = NameIno(d, name, out uint ino);
+            // "." and the root's "..": the directory itself (any other name for it is a loop: EIO).
+            if (e == 0 && ino == d.Ino) e = Dir.CheckTreeLink(d, name, d);
+            fs.FsLock.Exit();
             if (e != 0) return e;
-            if (!c!.Lookup.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
-            e = fs.GetNode(s.Ino, out Ext2Node? n);
+            if (ino == d.Ino) { vp = dvp.Ref(); return 0; }
+            int ge = fs.Mp.Vfs.Vcache.Get(fs.Mp, ino, null, out vp);
+            // The lock was let go: the name must still name that inode (it may have been removed,
+            // or renamed over, and the inode even reused). Then the tree must be a tree.
+            fs.FsLock.EnterRead();
+            e = NameIno(d, name, out uint now);
+            if (e == 0 && now == ino && ge == 0) e = Dir.CheckTreeLink(d, name, N(vp!));
+            fs.FsLock.Exit();
+            if (e == 0 && now == ino) return ge;
+            if (ge == 0) { vp!.Rele(); vp = null; }
             if (e != 0) return e;
-            e = Dir.CheckTreeLink(d, name, n!);
-            if (e != 0) return e;
-            vp = n!.Vnode.Ref();
-            return 0;
+            if (tries == 8) return Abi.EIO; // renamed over on every try: give up rather than spin
         }
-        finally { fs.FsLock.Exit(); }
+    }
+
+    /// <summary>The inode <paramref name="name"/> names in <paramref name="d"/>. Precondition: FsLock held.</summary>
+    private static int NameIno(Ext2Node d, ReadOnlySpan<char> name, out uint ino)
+    {
+        ino = 0;
+        if (d.I.LinksCount == 0) return Abi.ENOENT; // a removed directory
+        int e = Dir.GetCache(d, out DirCache? c);
+        if (e != 0) return e;
+        if (!c!.Lookup.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
+        ino = s.Ino;
+        return 0;
     }
 
     public override int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
     {
         VType t = va.Type == VType.VNON ? VType.VREG : va.Type;
         if (t == VType.VDIR || t == VType.VLNK || t == VType.VBAD) { vp = null; return Abi.EINVAL; }
-        return MakeNode(dvp, name, t, va.Mode, t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0, default, l, out vp);
+        return MakeNode(dvp, name, t, va.Mode, va.Uid, t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0, default, out vp);
     }
 
     public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VDIR, va.Mode, 0, default, l, out vp);
+        => MakeNode(dvp, name, VType.VDIR, va.Mode, va.Uid, 0, default, out vp);
 
     public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VLNK, va.Mode, 0, target, l, out vp);
+        => MakeNode(dvp, name, VType.VLNK, va.Mode, va.Uid, 0, target, out vp);
 
     private static ushort ModeType(VType t) => t switch
     {
@@ -66,8 +85,12 @@ internal sealed class Ext2VnodeOps : VnodeOps
         _ => 0,
     };
 
-    /// <summary>Allocates and links a new inode of any type; returns it referenced.</summary>
-    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, ulong rdev, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+    /// <summary>
+    /// Allocates and links a new inode of any type; returns it referenced. As NetBSD: the inode and
+    /// its vnode are made first, without a name (VFS_NEWVNODE through the vnode cache), then the name
+    /// is entered; if that fails, releasing the vnode frees the inode.
+    /// </summary>
+    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, uint uid, ulong rdev, ReadOnlySpan<byte> target, out Vnode? vp)
     {
         vp = null;
         Ext2Node d = N(dvp);
@@ -77,10 +100,28 @@ internal sealed class Ext2VnodeOps : VnodeOps
         if (name.Length > DirEntry.MaxNameLen) return Abi.ENAMETOOLONG;
         if (type == VType.VLNK && (target.Length == 0 || target.Length >= Math.Min(fs.Bs, 4096))) return Abi.ENAMETOOLONG;
         RumpTimespec now = Clock.Now();
+        byte[]? tbytes = type == VType.VLNK ? target.ToArray() : null;
+        int e = fs.Mp.Vfs.Vcache.New(fs.Mp, v => NewInode(d, name, type, mode, rdev, tbytes, uid, now, v), out Vnode? nvp);
+        if (e != 0) return e;
+        fs.FsLock.EnterWrite();
+        try { e = EnterNewLocked(d, name, N(nvp!), now); }
+        finally { fs.FsLock.Exit(); }
+        if (e != 0) { nvp!.Rele(); return e; }
+        vp = nvp;
+        return 0;
+    }
+
+    /// <summary>
+    /// VFS_NEWVNODE: allocates and writes an inode (link count 0, no name yet) and makes it
+    /// <paramref name="v"/>'s node. The early checks spare the allocation when the name cannot be made.
+    /// </summary>
+    private static int NewInode(Ext2Node d, string name, VType type, uint mode, ulong rdev, byte[]? target, uint uid, RumpTimespec now, Vnode v)
+    {
+        Ext2Fs fs = d.Fs;
         fs.FsLock.EnterWrite();
         try
         {
-            if (d.Freed || d.I.LinksCount == 0) return Abi.ENOENT;
+            if (d.I.LinksCount == 0) return Abi.ENOENT;
             int e = Dir.GetCache(d, out DirCache? c);
             if (e != 0) return e;
             if (c!.Names.ContainsKey(name)) return Abi.EEXIST;
@@ -93,35 +134,48 @@ internal sealed class Ext2VnodeOps : VnodeOps
             var fi = new Inode
             {
                 Mode = (ushort)(ModeType(type) | (mode & 0xfff)),
-                Uid = l.Cred.Euid,
+                Uid = uid,
                 // BSD semantics: the group comes from the directory.
                 Gid = d.I.Gid,
-                LinksCount = (ushort)(isDir ? 2 : 1),
                 Atime = now, Mtime = now, Ctime = now, Crtime = now,
                 ExtraIsize = (ushort)(fs.Sb.InodeSize > 128 ? Math.Min(32, fs.Sb.InodeSize - 128) : 0),
                 Generation = fs.NextGeneration(),
             };
-            Ext2Node n = fs.AddNewNode(ino, raw, fi, type);
+            var n = new Ext2Node(fs, ino, raw, fi, type);
             if (type == VType.VCHR || type == VType.VBLK) EncodeRdev(n, rdev);
-            e = 0;
             if (type == VType.VLNK) e = WriteSymlinkTarget(n, target);
             else if (isDir) e = Dir.Init(n, d.Ino);
-            if (e == 0) e = Dir.Add(d, c, name, ino, DirEntry.TypeFromMode(fi.Mode));
+            if (e == 0) e = fs.WriteInode(n);
             if (e != 0)
             {
-                // Undo: nothing names the inode yet.
-                n.I.LinksCount = 0;
+                // Undo: nothing names the inode.
                 FreeNodeLocked(n);
                 return e;
             }
-            if (isDir) d.I.LinksCount++;
-            d.I.Mtime = d.I.Ctime = now;
-            e = fs.WriteInode(n);
-            if (e == 0) e = fs.WriteInode(d);
-            vp = n.Vnode.Ref();
-            return e;
+            v.InitNew(ino, type, fs.Ops, n);
+            return 0;
         }
         finally { fs.FsLock.Exit(); }
+    }
+
+    /// <summary>Gives the new inode <paramref name="n"/> its name and link count. Precondition: FsLock exclusive.</summary>
+    private static int EnterNewLocked(Ext2Node d, string name, Ext2Node n, RumpTimespec now)
+    {
+        Ext2Fs fs = d.Fs;
+        // Checked again: the lock was let go while the vnode was made.
+        if (d.I.LinksCount == 0) return Abi.ENOENT;
+        int e = Dir.GetCache(d, out DirCache? c);
+        if (e != 0) return e;
+        if (c!.Names.ContainsKey(name)) return Abi.EEXIST;
+        bool isDir = n.Type == VType.VDIR;
+        if (isDir && d.I.LinksCount >= Ext2Fs.LinkMax) return Abi.EMLINK;
+        e = Dir.Add(d, c, name, n.Ino, DirEntry.TypeFromMode(n.I.Mode));
+        if (e != 0) return e;
+        n.I.LinksCount = (ushort)(isDir ? 2 : 1);
+        if (isDir) d.I.LinksCount++;
+        d.I.Mtime = d.I.Ctime = now;
+        e = fs.WriteInode(n);
+        return e != 0 ? e : fs.WriteInode(d);
     }
 
     /// <summary>Fast symlinks (under 60 bytes) live in i_block; longer ones in one data block.</summary>
@@ -181,7 +235,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
         fs.FsLock.EnterWrite();
         try
         {
-            if (d.Freed || d.I.LinksCount == 0 || n.Freed || n.I.LinksCount == 0) return Abi.ENOENT;
+            if (d.I.LinksCount == 0 || n.I.LinksCount == 0) return Abi.ENOENT;
             int e = Dir.GetCache(d, out DirCache? c);
             if (e != 0) return e;
             if (c!.Names.ContainsKey(name)) return Abi.EEXIST;
@@ -209,11 +263,11 @@ internal sealed class Ext2VnodeOps : VnodeOps
         {
             int e = Dir.GetCache(d, out DirCache? c);
             if (e != 0) return e;
-            // The name decides, not vp: it is what is current under the lock.
             if (!c!.Names.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
-            e = fs.GetNode(s.Ino, out Ext2Node? n);
-            if (e != 0) return e;
-            if (n!.Type == VType.VDIR) return Abi.EPERM;
+            Ext2Node n = N(vp);
+            // The name now names another file than the VFS looked up: it looks again.
+            if (s.Ino != n.Ino) return Abi.ERESTART;
+            if (n.Type == VType.VDIR) return Abi.EPERM;
             e = Dir.Remove(d, c, name);
             if (e != 0) return e;
             if (n.I.LinksCount > 0) n.I.LinksCount--;
@@ -221,7 +275,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
             d.I.Mtime = d.I.Ctime = now;
             e = fs.WriteInode(d);
             int e2 = fs.WriteInode(n);
-            if (n.I.LinksCount == 0 && n.Vnode.UseCount == 0) FreeNodeLocked(n);
             return e != 0 ? e : e2;
         }
         finally { fs.FsLock.Exit(); }
@@ -240,11 +293,11 @@ internal sealed class Ext2VnodeOps : VnodeOps
             int e = Dir.GetCache(d, out DirCache? c);
             if (e != 0) return e;
             if (!c!.Names.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
-            e = fs.GetNode(s.Ino, out Ext2Node? n);
-            if (e != 0) return e;
-            if (n!.Type != VType.VDIR) return Abi.ENOTDIR;
+            Ext2Node n = N(vp);
+            if (s.Ino != n.Ino) return Abi.ERESTART;
+            if (n.Type != VType.VDIR) return Abi.ENOTDIR;
             if (n == d) return Abi.EINVAL;
-            if (n.Vnode.MountedHere != null) return Abi.EBUSY;
+            if (vp.MountedHere != null) return Abi.EBUSY;
             e = Dir.GetCache(n, out DirCache? nc);
             if (e != 0) return e;
             if (nc!.RealEntries != 0) return Abi.ENOTEMPTY;
@@ -257,7 +310,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
             d.I.Mtime = d.I.Ctime = now;
             e = fs.WriteInode(d);
             int e2 = fs.WriteInode(n);
-            if (n.Vnode.UseCount == 0) FreeNodeLocked(n);
             return e != 0 ? e : e2;
         }
         finally { fs.FsLock.Exit(); }
@@ -278,20 +330,17 @@ internal sealed class Ext2VnodeOps : VnodeOps
             int e = Dir.GetCache(fd, out DirCache? fc);
             if (e != 0) return e;
             if (!fc!.Names.TryGetValue(fname, out DirSlot fs_)) return Abi.ENOENT;
-            if (td.Freed || td.I.LinksCount == 0) return Abi.ENOENT;
+            if (td.I.LinksCount == 0) return Abi.ENOENT;
             e = Dir.GetCache(td, out DirCache? tc);
             if (e != 0) return e;
-            e = fs.GetNode(fs_.Ino, out Ext2Node? fn);
-            if (e != 0) return e;
-            Ext2Node? tn = null;
-            if (tc!.Names.TryGetValue(tname, out DirSlot ts))
-            {
-                e = fs.GetNode(ts.Ino, out tn);
-                if (e != 0) return e;
-            }
+            Ext2Node fn = N(fvp);
+            Ext2Node? tn = tvp == null ? null : N(tvp);
+            // A name changed since the VFS looked them up: it looks again.
+            bool tExists = tc!.Names.TryGetValue(tname, out DirSlot ts);
+            if (fs_.Ino != fn.Ino || tExists != (tn != null) || (tn != null && ts.Ino != tn.Ino)) return Abi.ERESTART;
             // Two names of one file: POSIX says do nothing.
             if (tn == fn) return 0;
-            bool isDir = fn!.Type == VType.VDIR;
+            bool isDir = fn.Type == VType.VDIR;
             if (isDir)
             {
                 e = IsAncestorOrSelf(fs, fn, td, out bool below);
@@ -307,7 +356,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
                     e = Dir.GetCache(tn, out DirCache? tnc);
                     if (e != 0) return e;
                     if (tnc!.RealEntries != 0) return Abi.ENOTEMPTY;
-                    if (tn.Vnode.MountedHere != null) return Abi.EBUSY;
+                    if (tvp!.MountedHere != null) return Abi.EBUSY;
                 }
                 else if (tn.Type == VType.VDIR) return Abi.EISDIR;
             }
@@ -344,27 +393,31 @@ internal sealed class Ext2VnodeOps : VnodeOps
             fs.WriteInode(fn);
             fs.WriteInode(fd);
             if (td != fd) fs.WriteInode(td);
-            if (tn != null && tn.I.LinksCount == 0 && tn.Vnode.UseCount == 0) FreeNodeLocked(tn);
             return 0;
         }
         finally { fs.FsLock.Exit(); }
     }
 
-    /// <summary>Is <paramref name="dir"/> <paramref name="n"/> or below it? Walks ".." up to the root, bounded.</summary>
+    /// <summary>
+    /// Is <paramref name="dir"/> <paramref name="n"/> or below it? Walks ".." up to the root, bounded,
+    /// by inode number: directories above are read from the inode table (as views, not vnodes — the
+    /// vnode cache is not called under FsLock). Precondition: FsLock exclusive.
+    /// </summary>
     private static int IsAncestorOrSelf(Ext2Fs fs, Ext2Node n, Ext2Node dir, out bool below)
     {
         below = false;
         Ext2Node x = dir;
         for (int steps = 0; steps < 65536; steps++)
         {
-            if (x == n) { below = true; return 0; }
+            if (x.Ino == n.Ino) { below = true; return 0; }
             if (x.Ino == Ext2Fs.RootIno) return 0;
             int e = Dir.GetCache(x, out DirCache? c);
             if (e != 0) return e;
             if (!c!.Names.TryGetValue("..", out DirSlot s)) return Abi.EIO;
-            e = fs.GetNode(s.Ino, out Ext2Node? p);
+            if (s.Ino == x.Ino) return Abi.EIO;
+            e = fs.ReadNode(s.Ino, out Ext2Node? p);
             if (e != 0) return e;
-            if (p!.Type != VType.VDIR || p == x) return Abi.EIO;
+            if (p!.Type != VType.VDIR) return Abi.EIO;
             x = p;
         }
         return Abi.EIO; // a ".." cycle: a damaged tree
@@ -372,27 +425,33 @@ internal sealed class Ext2VnodeOps : VnodeOps
 
     // ---- Lifetime ------------------------------------------------------------------------------
 
-    public override void Inactive(Vnode vp)
+    /// <summary>A file without names is freed as soon as its vnode goes: ask for that.</summary>
+    public override bool Inactive(Vnode vp)
     {
         Ext2Node n = N(vp);
-        // The common last close: the file still has a name, nothing to do.
-        if (n.I.LinksCount != 0 || n.Freed) return;
+        return n.I.LinksCount == 0 && n.Fs.Writable;
+    }
+
+    /// <summary>Frees the inode if nothing names it, else writes back an access time set by readers.</summary>
+    public override void Reclaim(Vnode vp)
+    {
+        Ext2Node n = N(vp);
         Ext2Fs fs = n.Fs;
-        if (!fs.Writable || fs.Gone) return;
+        if (!fs.Writable) return;
         fs.FsLock.EnterWrite();
-        if (!n.Freed && n.I.LinksCount == 0 && vp.UseCount == 0 && !fs.Gone) FreeNodeLocked(n);
+        if (n.I.LinksCount == 0) FreeNodeLocked(n);
+        else if (n.AtimeDirty) fs.WriteInode(n);
         fs.FsLock.Exit();
     }
 
     /// <summary>
     /// Returns an unlinked inode's blocks, extended-attribute block reference and the inode itself.
-    /// Precondition: FsLock exclusive, link count 0, no vnode references (or the mount is going away).
+    /// Precondition: FsLock exclusive, link count 0, and the node's vnode is being reclaimed (or
+    /// never got a name). Called once per inode.
     /// </summary>
     public static void FreeNodeLocked(Ext2Node n)
     {
-        if (n.Freed) return;
         Ext2Fs fs = n.Fs;
-        n.Freed = true;
         if (fs.Writable)
         {
             // Only these keep block pointers in i_block: a fast symlink keeps its target, a device its number.
@@ -409,7 +468,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
             Alloc.FreeInode(fs, n.Ino, n.Type == VType.VDIR);
         }
         n.Dir = null;
-        fs.ForgetNode(n);
     }
 
     /// <summary>Drops one reference to a shared extended-attribute block (header magic 0xEA020000, refcount at byte 4).</summary>
@@ -434,7 +492,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
         int first = 0;
         foreach (Ext2Node n in fs.AllNodes())
         {
-            if (!n.AtimeDirty || n.Freed) continue;
+            if (!n.AtimeDirty) continue;
             int e = fs.WriteInode(n);
             if (e != 0 && first == 0) first = e;
         }
@@ -443,7 +501,8 @@ internal sealed class Ext2VnodeOps : VnodeOps
         return first != 0 ? first : s;
     }
 
-    public override int Open(Vnode vp, int fflag, Lwp l) => N(vp).Freed ? Abi.ENOENT : 0;
+    /// <summary>Only "." of a removed directory reaches a file without a name (NetBSD: ENOENT).</summary>
+    public override int Open(Vnode vp, int fflag, Lwp l) => N(vp).I.LinksCount == 0 ? Abi.ENOENT : 0;
 
     // ---- Attributes ----------------------------------------------------------------------------
 
@@ -493,7 +552,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
         fs.FsLock.EnterWrite();
         try
         {
-            if (n.Freed) return Abi.ENOENT;
             int e = 0;
             if (size && va.Size != n.Size)
             {
@@ -502,9 +560,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
             }
             if ((m & VaMask.Uid) != 0) n.I.Uid = va.Uid;
             if ((m & VaMask.Gid) != 0) n.I.Gid = va.Gid;
-            // As NetBSD: an ownership change by an ordinary user drops set-id bits.
-            if ((m & (VaMask.Uid | VaMask.Gid)) != 0 && (m & VaMask.Mode) == 0 && !l.Cred.IsRoot)
-                n.I.Mode &= unchecked((ushort)~(Abi.S_ISUID | Abi.S_ISGID));
+            // Set-id bits an ordinary user's chown drops come in the mask (the VFS decides).
             if ((m & VaMask.Mode) != 0) n.I.Mode = (ushort)((uint)(n.I.Mode & Inode.IfMt) | (va.Mode & 0xfff));
             if ((m & VaMask.Atime) != 0 && va.Atime.tv_nsec != Abi.UTIME_OMIT) { n.Lock.Enter(); n.I.Atime = va.Atime; n.Lock.Exit(); }
             if ((m & VaMask.Mtime) != 0 && va.Mtime.tv_nsec != Abi.UTIME_OMIT) n.I.Mtime = va.Mtime;
@@ -615,7 +671,6 @@ internal sealed class Ext2VnodeOps : VnodeOps
         fs.FsLock.EnterWrite();
         try
         {
-            if (n.Freed) return Abi.EIO;
             if ((ioflag & IoFlag.Append) != 0) uio.Offset = n.Size;
             if (uio.Offset < 0) return Abi.EINVAL;
             if (uio.Offset >= fs.MaxFileSize || uio.Resid > fs.MaxFileSize - uio.Offset) return Abi.EFBIG;
@@ -670,7 +725,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
         if (cookie < 0) return Abi.EINVAL;
         Ext2Fs fs = n.Fs;
         fs.FsLock.EnterRead();
-        int e = n.Freed ? 0 : Dir.Readdir(n, ref uio, ref cookie, out bool wrote, out bool full) is int r && r != 0 ? r : (full && !wrote ? Abi.EINVAL : 0);
+        int e = Dir.Readdir(n, ref uio, ref cookie, out bool wrote, out bool full) is int r && r != 0 ? r : (full && !wrote ? Abi.EINVAL : 0);
         if (e == 0 && fs.UpdateAtime) TouchAtime(n);
         fs.FsLock.Exit();
         return e;
@@ -704,7 +759,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
         Ext2Fs fs = n.Fs;
         if (!fs.Writable) return 0;
         fs.FsLock.EnterWrite();
-        int e = n.Freed ? 0 : fs.WriteInode(n);
+        int e = fs.WriteInode(n);
         if (e == 0) e = WriteBackLocked(fs);
         fs.FsLock.Exit();
         int f = fs.Bc.Flush(fs.Dev);

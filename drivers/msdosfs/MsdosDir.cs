@@ -24,6 +24,8 @@ internal sealed class MsdosDirent
     public DirEntry De;
     public ulong Id;
     public bool Removed;
+    /// <summary>The directory node whose parsed entries hold this one.</summary>
+    public MsdosNode Owner = null!;
 
     /// <summary>readdir position of this entry ("." is 0, ".." 1).</summary>
     public long Cookie => Slot + 2L;

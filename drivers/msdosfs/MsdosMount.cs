@@ -11,17 +11,20 @@ namespace Rump.Fs.Msdosfs;
 /// the directory and data-cluster helpers the vnode operations are built from.
 ///
 /// Locking: one mutex per mount, <see cref="Lock"/>, protects everything here — the FAT and its
-/// counters, every node's fields, every directory's parsed entries, the node and id tables — and
-/// is held for the whole of each vnode or VFS operation, so each is atomic. It is taken before the
-/// buffer cache's and the name cache's locks (the order the VFS documents). The driver never
-/// releases a vnode reference, so <see cref="Vnode.Rele"/>, whose last call re-enters through
-/// Inactive, never runs under it.
+/// counters, every node's fields, every directory's parsed entries, the id tables — and is held for
+/// the whole of each vnode or VFS operation, so each is atomic. It is taken before the buffer
+/// cache's and the name cache's locks (the order the VFS documents). The vnode cache is called
+/// with it let go (its loads and reclaims take it), and vnode references are dropped after it is
+/// let go: a last release re-enters through Inactive and Reclaim.
 ///
-/// References: nodes live in <see cref="_byLoc"/> (directory, slot) for the life of the mount, so
-/// there is never a second vnode for one file, and the name cache's unreferenced pointers stay
-/// valid. The VFS holds the vnode references (lookup and create return one each; the mount holds
-/// the root's). A removed file's node leaves the table; its clusters are freed when its last
-/// reference goes (Inactive) or at unmount.
+/// References and lifetime: vnodes are the vnode cache's, keyed by file id. A directory's parsed
+/// entries (each with its id, in <see cref="_byId"/>) last as long as the directory's node; a
+/// node holds a reference on its parent directory's vnode, so the entries its attributes live in
+/// stay. Lookup finds the entry under the lock, lets go, and asks the cache; the load makes the
+/// node from the entry if it is still there. The VFS holds the vnode references (lookup and create
+/// return one each; the mount holds the root's). A removed file's node is marked unlinked; its
+/// clusters and id are freed when its vnode is reclaimed (at once after the last release, or at
+/// unmount). A reclaimed directory gives back its entries' ids.
 /// </summary>
 internal sealed class MsdosMount
 {
@@ -51,14 +54,14 @@ internal sealed class MsdosMount
     private readonly long _blksPerSector;
     public readonly bool FixedRoot;
 
-    public MsdosNode Root = null!;
-    private readonly Dictionary<(MsdosNode, int), MsdosNode> _byLoc = new();
-    /// <summary>Directories by first cluster: a second directory entry naming the same clusters is a cross-link or a cycle.</summary>
+    /// <summary>Directories with a node, by first cluster: a second directory entry naming the same clusters is a cross-link or a cycle (an ancestor always has a node).</summary>
     private readonly Dictionary<uint, MsdosNode> _dirByCluster = new();
+    /// <summary>Ids in use: by an entry of a parsed directory, or by the node of a removed file.</summary>
     private readonly HashSet<ulong> _ids = new();
+    /// <summary>The entries of parsed directories by id: what the vnode cache loads a node from.</summary>
+    private readonly Dictionary<ulong, MsdosDirent> _byId = new();
     private ulong _nextSynthetic = 1UL << 40;
-    /// <summary>Removed nodes still referenced: their clusters are freed at the last reference or at unmount.</summary>
-    private readonly HashSet<MsdosNode> _unlinked = new();
+    /// <summary>Unmounted: sync has nothing to write any more.</summary>
     public bool Unmounted;
 
     public MsdosMount(Mount mp, BlockDevice dev, in Bpb bpb, uint maxCluster, MsdosVnodeOps ops, in RumpMsdosfsArgs a)
@@ -84,16 +87,17 @@ internal sealed class MsdosMount
 
     public long ClusterBlk(uint c) => ((long)Bpb.FirstDataSector * _blksPerSector) + (long)(c - 2) * _blksPerCluster;
 
-    /// <summary>Makes the root node (mount time).</summary>
-    public void MakeRoot()
+    /// <summary>The root's node, with a made-up entry (loading the root's vnode). Precondition: lock held.</summary>
+    private MsdosNode MakeRootLocked(Vnode vp)
     {
         var ent = new MsdosDirent { Name = "", Key = "", Slot = -1, FirstSlot = -1, Id = RootId };
         ent.De.Attr = FatAttr.Directory;
         ent.De.FirstCluster = FixedRoot ? 0 : Bpb.RootCluster;
         // FAT has no root times; the epoch of DOS time stands in.
         ent.De.WDate = ent.De.CDate = ent.De.ADate = (1 << 5) | 1;
-        Root = new MsdosNode(this, VType.VDIR, RootId, ent, null, isRoot: true);
-        if (!FixedRoot) _dirByCluster[Bpb.RootCluster] = Root;
+        var root = new MsdosNode(this, vp, VType.VDIR, RootId, ent, null, null, isRoot: true);
+        if (!FixedRoot) _dirByCluster[Bpb.RootCluster] = root;
+        return root;
     }
 
     // ---- Ids ------------------------------------------------------------------------------------
@@ -106,63 +110,104 @@ internal sealed class MsdosMount
         return _nextSynthetic++;
     }
 
+    /// <summary>An entry joins a parsed directory of <paramref name="dn"/>. Precondition: lock held.</summary>
+    private void Index(MsdosNode dn, MsdosDirent ent)
+    {
+        ent.Owner = dn;
+        _byId[ent.Id] = ent;
+    }
+
     // ---- Nodes ----------------------------------------------------------------------------------
 
-    /// <summary>The node of entry <paramref name="ent"/> of directory <paramref name="dn"/>, made on first use. EIO for a directory entry whose clusters are impossible or already another directory's (a cycle).</summary>
-    public int GetNode(MsdosNode dn, MsdosDirent ent, out MsdosNode n)
+    /// <summary>
+    /// VFS_LOADVNODE: the node of file <paramref name="id"/>, from its entry in a parsed directory.
+    /// ENOENT if no parsed directory has it (removed meanwhile, or the directory is not in memory:
+    /// ESTALE for such numbers would be NetBSD's answer to an NFS handle, but lookups only come
+    /// here from a held directory). EIO for a directory entry whose clusters are impossible or
+    /// already another directory's (a cycle). <paramref name="parentVp"/>: a reference taken on the
+    /// parent's vnode, for the caller to drop (after the lock) on failure.
+    /// Precondition: lock held.
+    /// </summary>
+    public int LoadNodeLocked(Vnode vp, ulong id, out Vnode? parentVp)
     {
-        if (_byLoc.TryGetValue((dn, ent.Slot), out n!)) return 0;
-        VType t = ent.De.IsDirectory ? VType.VDIR : VType.VREG;
-        if (t == VType.VDIR)
+        parentVp = null;
+        MsdosNode n;
+        if (id == RootId) n = MakeRootLocked(vp);
+        else
         {
-            uint c = ent.De.FirstCluster;
-            if (!Fat.IsValidCluster(c) || _dirByCluster.ContainsKey(c)) { n = null!; return Abi.EIO; }
+            if (!_byId.TryGetValue(id, out MsdosDirent? ent) || ent.Removed) return Abi.ENOENT;
+            MsdosNode dn = ent.Owner;
+            VType t = ent.De.IsDirectory ? VType.VDIR : VType.VREG;
+            if (t == VType.VDIR)
+            {
+                uint c = ent.De.FirstCluster;
+                if (!Fat.IsValidCluster(c) || _dirByCluster.ContainsKey(c)) return Abi.EIO;
+            }
+            // The parent is held by whoever looked the name up; a bare number (VFS_VGET) may find it going.
+            if (!dn.Vnode.TryRef()) return Abi.ENOENT;
+            parentVp = dn.Vnode;
+            n = new MsdosNode(this, vp, t, ent.Id, ent, dn, parentVp, isRoot: false);
+            if (t == VType.VDIR) _dirByCluster[ent.De.FirstCluster] = n;
         }
-        n = new MsdosNode(this, t, ent.Id, ent, dn, isRoot: false);
-        if (t == VType.VDIR) _dirByCluster[ent.De.FirstCluster] = n;
-        _byLoc[(dn, ent.Slot)] = n;
+        vp.Init(n.Type, Ops, n);
+        parentVp = null;
         return 0;
     }
 
-    /// <summary>Takes the node out of the namespace after its entry was removed.</summary>
+    /// <summary>The entry of a node was removed: the node stays, unlinked, until its vnode goes. Precondition: lock held.</summary>
     public void Unlink(MsdosNode n)
     {
-        _byLoc.Remove((n.Parent!, n.Ent.Slot));
-        if (n.Type == VType.VDIR && _dirByCluster.TryGetValue(n.FirstCluster, out MsdosNode? d) && d == n) _dirByCluster.Remove(n.FirstCluster);
         n.Unlinked = true;
-        if (n.Vnode.UseCount == 0) Reclaim(n);
-        else _unlinked.Add(n);
+        if (n.Type == VType.VDIR && _dirByCluster.TryGetValue(n.FirstCluster, out MsdosNode? d) && d == n) _dirByCluster.Remove(n.FirstCluster);
     }
 
-    /// <summary>Frees a removed node's clusters and id, once.</summary>
-    public int Reclaim(MsdosNode n)
+    /// <summary>
+    /// VOP_RECLAIM: a removed file's clusters and id are freed; a directory's parsed entries go,
+    /// and with them their ids. Returns the parent reference to drop after the lock.
+    /// Precondition: lock held.
+    /// </summary>
+    public Vnode? ReclaimLocked(MsdosNode n)
     {
-        if (n.Reclaimed) return 0;
-        n.Reclaimed = true;
-        _unlinked.Remove(n);
-        _ids.Remove(n.Id);
+        if (n.Type == VType.VDIR && _dirByCluster.TryGetValue(n.FirstCluster, out MsdosNode? d) && d == n) _dirByCluster.Remove(n.FirstCluster);
+        if (n.Dir != null)
+        {
+            // No child node is left (each held this directory), so no node carries these ids.
+            for (int i = 0; i < n.Dir.Count; i++)
+            {
+                MsdosDirent ent = n.Dir[i];
+                if (_byId.TryGetValue(ent.Id, out MsdosDirent? cur) && cur == ent) _byId.Remove(ent.Id);
+                _ids.Remove(ent.Id);
+            }
+        }
+        if (n.Unlinked)
+        {
+            _ids.Remove(n.Id);
+            if (!Mp.ReadOnly && Fat.IsValidCluster(n.FirstCluster)) Fat.FreeChain(n.FirstCluster);
+        }
         n.Dir = null;
         n.Map = null;
-        if (Mp.ReadOnly || !Fat.IsValidCluster(n.FirstCluster)) return 0;
-        return Fat.FreeChain(n.FirstCluster);
+        Vnode? parent = n.ParentVp;
+        n.ParentVp = null;
+        return parent;
     }
 
-    /// <summary>Unmount: frees what removed-but-open files still hold.</summary>
-    public void ReclaimAll()
+    /// <summary>
+    /// Moves a node to a new entry in <paramref name="newParent"/> (rename), whose vnode
+    /// <paramref name="newParentVp"/> the caller holds. Returns the old parent reference to drop
+    /// after the lock. Precondition: lock held.
+    /// </summary>
+    public Vnode? Relocate(MsdosNode n, MsdosNode newParent, Vnode newParentVp, MsdosDirent newEnt)
     {
-        foreach (MsdosNode n in new List<MsdosNode>(_unlinked)) Reclaim(n);
-    }
-
-    /// <summary>Moves a node to a new entry (rename).</summary>
-    public void Relocate(MsdosNode n, MsdosNode newParent, MsdosDirent newEnt)
-    {
-        _byLoc.Remove((n.Parent!, n.Ent.Slot));
         n.Ent = newEnt;
-        n.Parent = newParent;
-        _byLoc[(newParent, newEnt.Slot)] = n;
+        Vnode? old = n.ParentVp;
+        if (n.Parent != newParent)
+        {
+            n.Parent = newParent;
+            n.ParentVp = newParentVp.Ref();
+        }
+        else old = null;
+        return old;
     }
-
-    public void RegisterDir(MsdosNode n) => _dirByCluster[n.FirstCluster] = n;
 
     /// <summary>Reads the node's cluster chain if not yet read. EIO for a corrupt chain, or one too short for the file's size.</summary>
     public int EnsureMap(MsdosNode n)
@@ -375,6 +420,7 @@ internal sealed class MsdosMount
             Id = AssignId((ulong)diskOff / DirEntry.Size),
         };
         dir.Add(ent);
+        Index(dn, ent);
     }
 
     // ---- Creating and removing entries ----------------------------------------------------------
@@ -516,6 +562,7 @@ internal sealed class MsdosMount
             Id = keepId != 0 ? keepId : AssignId((ulong)(blk * BlockDevice.DevBSize + within) / DirEntry.Size),
         };
         dir.Add(ent);
+        Index(dn, ent);
         return 0;
     }
 
@@ -561,6 +608,7 @@ internal sealed class MsdosMount
     {
         int e = MarkSlots(dn, ent.FirstSlot, ent.Slot, DirEntry.Deleted);
         dn.Dir!.Remove(ent);
+        if (_byId.TryGetValue(ent.Id, out MsdosDirent? cur) && cur == ent) _byId.Remove(ent.Id);
         return e;
     }
 
@@ -570,6 +618,7 @@ internal sealed class MsdosMount
         int e = WriteSlots(dn, ent.FirstSlot, raw);
         ent.Removed = false;
         dn.Dir!.Add(ent);
+        Index(dn, ent);
         return e;
     }
 

@@ -52,10 +52,21 @@ public sealed class MsdosVfsOps : VfsOps
         var m = new MsdosMount(mp, dev, bpb, maxCluster, _vops, a);
         e = m.ReadFsInfo();
         if (e != 0) return e;
-        m.MakeRoot();
         mp.Data = m;
-        mp.SetRoot(m.Root.Vnode.Ref());
+        e = mp.Vfs.Vcache.Get(mp, MsdosMount.RootId, null, out Vnode? root);
+        if (e != 0) return e;
+        mp.SetRoot(root!);
         return 0;
+    }
+
+    public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint)
+    {
+        var m = (MsdosMount)mp.Data!;
+        m.Lock.Enter();
+        int e = m.LoadNodeLocked(vp, key, out Vnode? parent);
+        m.Lock.Exit();
+        parent?.Rele();
+        return e;
     }
 
     /// <summary>A valid FAT boot sector at the start of the device.</summary>
@@ -111,12 +122,8 @@ public sealed class MsdosVfsOps : VfsOps
         int e = 0;
         try
         {
-            if (!mp.ReadOnly)
-            {
-                // Removed files still open (a forced unmount) give their clusters back now.
-                m.ReclaimAll();
-                e = m.WriteFsInfo();
-            }
+            // Removed files still open gave their clusters back as the VFS reclaimed their vnodes.
+            if (!mp.ReadOnly) e = m.WriteFsInfo();
             m.Unmounted = true;
         }
         finally { m.Lock.Exit(); }

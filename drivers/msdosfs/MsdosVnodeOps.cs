@@ -7,8 +7,9 @@ namespace Rump.Fs.Msdosfs;
 
 /// <summary>
 /// msdosfs's vnode operations (NetBSD msdosfs_vnops.c, msdosfs_lookup.c). Each runs whole under
-/// the mount's lock (see <see cref="MsdosMount"/>), looks names up again under it, and writes
-/// its metadata changes through the buffer cache before returning. Names are compared the FAT way,
+/// the mount's lock (see <see cref="MsdosMount"/>), looks names up again under it (a name that no
+/// longer names the vnode the VFS passed is ERESTART: the VFS looks up again), and writes its
+/// metadata changes through the buffer cache before returning. Names are compared the FAT way,
 /// case-insensitively, so every namespace change drops the directory's name-cache entries: the
 /// VFS only purges the exact spelling it was given.
 /// </summary>
@@ -41,27 +42,50 @@ internal sealed class MsdosVnodeOps : VnodeOps
         MsdosNode dn = N(dvp);
         if (dn.Type != VType.VDIR) return Abi.ENOTDIR;
         MsdosMount m = dn.M;
-        m.Lock.Enter();
-        try
+        for (int tries = 0; ; tries++)
         {
-            if (m.Unmounted) return Abi.EIO;
-            if (name.Length == 1 && name[0] == '.') { vp = dvp.Ref(); return 0; }
-            if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+            MsdosDirent? ent;
+            m.Lock.Enter();
+            try
             {
-                if (dn.Unlinked) return Abi.ENOENT;
-                vp = (dn.Parent ?? dn).Vnode.Ref();
-                return 0;
+                if (name.Length == 1 && name[0] == '.') { vp = dvp.Ref(); return 0; }
+                if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+                {
+                    if (dn.Unlinked) return Abi.ENOENT;
+                    // This node holds its parent's vnode.
+                    vp = (dn.Parent ?? dn).Vnode.Ref();
+                    return 0;
+                }
+                int e = m.LoadDir(dn);
+                if (e != 0) return e;
+                ent = Find(dn, name);
+                if (ent == null) return Abi.ENOENT;
             }
-            int e = m.LoadDir(dn);
-            if (e != 0) return e;
-            MsdosDirent? ent = Find(dn, name);
-            if (ent == null) return Abi.ENOENT;
-            e = m.GetNode(dn, ent, out MsdosNode n);
-            if (e != 0) return e;
-            vp = n.Vnode.Ref();
-            return 0;
+            finally { m.Lock.Exit(); }
+            int ge = VnodeOfEntry(m, ent, out vp);
+            // The name changed while the lock was let go: look again (it may be gone now).
+            if (ge != Abi.ERESTART) return ge;
+            if (tries == 8) return Abi.EIO; // changed on every try: give up rather than spin
         }
-        finally { m.Lock.Exit(); }
+    }
+
+    /// <summary>
+    /// The referenced vnode of <paramref name="ent"/>, an entry found under the lock, now let go.
+    /// Ids come from disk positions and are reused once free, so the entry must still be there and
+    /// be the vnode's own: else ERESTART (removed, renamed, or its id already another file's).
+    /// </summary>
+    private static int VnodeOfEntry(MsdosMount m, MsdosDirent ent, out Vnode? vp)
+    {
+        int e = m.Mp.Vfs.Vcache.Get(m.Mp, ent.Id, null, out vp);
+        if (e == Abi.ENOENT) return Abi.ERESTART;
+        if (e != 0) return e;
+        m.Lock.Enter();
+        bool same = !ent.Removed && N(vp!).Ent == ent;
+        m.Lock.Exit();
+        if (same) return 0;
+        vp!.Rele();
+        vp = null;
+        return Abi.ERESTART;
     }
 
     public override int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
@@ -85,10 +109,10 @@ internal sealed class MsdosVnodeOps : VnodeOps
         if (m.Mp.ReadOnly) return Abi.EROFS;
         RumpTimespec now = Clock.Now();
         bool isDir = (attr & FatAttr.Directory) != 0;
+        MsdosDirent made;
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted) return Abi.EIO;
             int e = m.LoadDir(dn);
             if (e != 0) return e;
             Span<char> buf = stackalloc char[LfnSlot.MaxNameChars + 1];
@@ -111,13 +135,12 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 if (isDir) m.Fat.FreeChain(de.FirstCluster);
                 return e;
             }
-            e = m.GetNode(dn, ent, out MsdosNode n);
-            if (e != 0) return e;
             PurgeNames(dn);
-            vp = n.Vnode.Ref();
-            return 0;
+            made = ent;
         }
         finally { m.Lock.Exit(); }
+        // Removed again before its vnode was made: ERESTART, the VFS looks the name up again.
+        return VnodeOfEntry(m, made, out vp);
     }
 
     /// <summary>A new directory's first cluster: "." and ".." and zeros (".." is 0 when the parent is the root, spec 6.7).</summary>
@@ -139,11 +162,11 @@ internal sealed class MsdosVnodeOps : VnodeOps
         return 0;
     }
 
-    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => RemoveName(dvp, name, dir: false);
+    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => RemoveName(dvp, name, vp, dir: false);
 
-    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => RemoveName(dvp, name, dir: true);
+    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => RemoveName(dvp, name, vp, dir: true);
 
-    private static int RemoveName(Vnode dvp, string name, bool dir)
+    private static int RemoveName(Vnode dvp, string name, Vnode vp, bool dir)
     {
         MsdosNode dn = N(dvp);
         if (dn.Type != VType.VDIR) return Abi.ENOTDIR;
@@ -152,17 +175,16 @@ internal sealed class MsdosVnodeOps : VnodeOps
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted) return Abi.EIO;
             int e = m.LoadDir(dn);
             if (e != 0) return e;
             MsdosDirent? ent = Find(dn, name);
             if (ent == null) return Abi.ENOENT;
-            e = m.GetNode(dn, ent, out MsdosNode n);
-            if (e != 0) return e;
+            MsdosNode n = N(vp);
+            if (ent.Id != n.Id || n.Unlinked) return Abi.ERESTART;
             if (dir)
             {
                 if (n.Type != VType.VDIR) return Abi.ENOTDIR;
-                if (n.Vnode.MountedHere != null) return Abi.EBUSY;
+                if (vp.MountedHere != null) return Abi.EBUSY;
                 e = m.LoadDir(n);
                 if (e != 0) return e;
                 if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
@@ -184,17 +206,17 @@ internal sealed class MsdosVnodeOps : VnodeOps
         if (fdn.Type != VType.VDIR || tdn.Type != VType.VDIR) return Abi.ENOTDIR;
         MsdosMount m = fdn.M;
         if (m.Mp.ReadOnly) return Abi.EROFS;
+        Vnode? oldParent = null;
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted) return Abi.EIO;
             int e = m.LoadDir(fdn);
             if (e == 0) e = m.LoadDir(tdn);
             if (e != 0) return e;
             MsdosDirent? fent = Find(fdn, fname);
             if (fent == null) return Abi.ENOENT;
-            e = m.GetNode(fdn, fent, out MsdosNode fn);
-            if (e != 0) return e;
+            MsdosNode fn = N(fvp);
+            if (fent.Id != fn.Id) return Abi.ERESTART;
             MsdosDirent? tent = Find(tdn, tname);
             if (tent == fent)
             {
@@ -211,14 +233,15 @@ internal sealed class MsdosVnodeOps : VnodeOps
                     if (a == fn) return Abi.EINVAL;
             }
             MsdosNode? tn = null;
+            // The target must still be what the VFS looked up (a case-only rename finds fvp again: no target).
+            if ((tent == null) != (tvp == null || tvp == fvp) || (tent != null && tent.Id != N(tvp!).Id)) return Abi.ERESTART;
             if (tent != null)
             {
-                e = m.GetNode(tdn, tent, out tn);
-                if (e != 0) return e;
+                tn = N(tvp!);
                 if (isDir)
                 {
                     if (tn.Type != VType.VDIR) return Abi.ENOTDIR;
-                    if (tn.Vnode.MountedHere != null) return Abi.EBUSY;
+                    if (tvp!.MountedHere != null) return Abi.EBUSY;
                     e = m.LoadDir(tn);
                     if (e != 0) return e;
                     if (tn.Dir!.Count != 0) return Abi.ENOTEMPTY;
@@ -249,14 +272,18 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 tdn.Dir.Add(nent);
                 m.Unlink(tn!);
             }
-            m.Relocate(fn, tdn, nent!);
+            oldParent = m.Relocate(fn, tdn, tdvp, nent!);
             if (isDir && fdn != tdn) e = SetDotDot(m, fn, tdn);
             PurgeNames(fdn);
             if (tdn != fdn) PurgeNames(tdn);
             if (tn != null && tn.Type == VType.VDIR) PurgeNames(tn);
             return e;
         }
-        finally { m.Lock.Exit(); }
+        finally
+        {
+            m.Lock.Exit();
+            oldParent?.Rele();
+        }
     }
 
     /// <summary>Points a moved directory's ".." entry at its new parent.</summary>
@@ -275,14 +302,17 @@ internal sealed class MsdosVnodeOps : VnodeOps
         return m.WriteSlots(dir, slot, b);
     }
 
-    public override void Inactive(Vnode vp)
+    /// <summary>A removed file's clusters go as soon as its vnode does: ask for that.</summary>
+    public override bool Inactive(Vnode vp) => N(vp).Unlinked;
+
+    public override void Reclaim(Vnode vp)
     {
         MsdosNode n = N(vp);
-        if (!n.Unlinked) return;
         MsdosMount m = n.M;
         m.Lock.Enter();
-        if (n.Unlinked && !n.Reclaimed && vp.UseCount == 0 && !m.Unmounted) m.Reclaim(n);
+        Vnode? parent = m.ReclaimLocked(n);
         m.Lock.Exit();
+        parent?.Rele();
     }
 
     // ---- Attributes ----------------------------------------------------------------------------
@@ -312,7 +342,7 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 if (n.IsRoot && m.FixedRoot) alloc = (long)m.Bpb.RootEntries * DirEntry.Size;
                 else
                 {
-                    int e = n.Reclaimed ? 0 : m.EnsureMap(n);
+                    int e = m.EnsureMap(n);
                     if (e != 0) return e;
                     alloc = n.Map != null ? (long)n.Map.Count * m.ClusterBytes : 0;
                 }
@@ -353,7 +383,6 @@ internal sealed class MsdosVnodeOps : VnodeOps
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted || n.Reclaimed) return Abi.EIO;
             ref DirEntry de = ref n.Ent.De;
             int e;
             if ((mask & VaMask.Size) != 0)
@@ -395,7 +424,6 @@ internal sealed class MsdosVnodeOps : VnodeOps
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted || n.Reclaimed) return Abi.EIO;
             int e = m.EnsureMap(n);
             if (e != 0) return e;
             long size = n.Ent.De.FileSize;
@@ -440,7 +468,6 @@ internal sealed class MsdosVnodeOps : VnodeOps
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted || n.Reclaimed) return Abi.EIO;
             ref DirEntry de = ref n.Ent.De;
             if ((ioflag & IoFlag.Append) != 0) uio.Offset = de.FileSize;
             if (uio.Offset < 0) return Abi.EINVAL;
@@ -499,7 +526,6 @@ internal sealed class MsdosVnodeOps : VnodeOps
         m.Lock.Enter();
         try
         {
-            if (m.Unmounted) return Abi.EIO;
             if (n.Unlinked) return 0;
             int e = m.LoadDir(n);
             if (e != 0) return e;
@@ -540,7 +566,7 @@ internal sealed class MsdosVnodeOps : VnodeOps
         MsdosMount m = N(vp).M;
         if (m.Mp.ReadOnly) return 0;
         m.Lock.Enter();
-        try { return m.Unmounted ? 0 : SyncLocked(m); }
+        try { return SyncLocked(m); }
         finally { m.Lock.Exit(); }
     }
 

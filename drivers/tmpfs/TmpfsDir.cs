@@ -66,14 +66,17 @@ internal sealed class TmpfsDir
         if (_dead > 16 && _dead * 2 > _orderLen) Compact();
     }
 
-    /// <summary>Forgets every entry (unmount).</summary>
-    public void Clear()
+    /// <summary>Forgets every entry (unmount); returns what they cost (<see cref="TmpfsMount.EntryCost"/>).</summary>
+    public long Clear()
     {
+        long cost = 0;
+        foreach (TmpfsDirent d in _byName.Values) cost += TmpfsMount.EntryCost(d.Name);
         _byName.Clear();
         _order = Array.Empty<TmpfsDirent>();
         _orderLen = 0;
         _dead = 0;
         Volatile.Write(ref _count, 0);
+        return cost;
     }
 
     private void Compact()

@@ -5,8 +5,8 @@ using Rump.Vfs;
 namespace Rump.Fs.Tmpfs;
 
 /// <summary>
-/// One file of a tmpfs (NetBSD struct tmpfs_node) and its single vnode, made together. Which lock
-/// protects each field is said on it; the order is in <see cref="TmpfsMount"/>.
+/// One file of a tmpfs (NetBSD struct tmpfs_node). Which lock protects each field is said on it;
+/// the order and the lifetime rules are in <see cref="TmpfsMount"/>.
 /// </summary>
 internal sealed class TmpfsNode
 {
@@ -14,7 +14,6 @@ internal sealed class TmpfsNode
     public readonly VType Type;
     public readonly ulong Id;
     public readonly uint Gen;
-    public readonly Vnode Vnode;
     public readonly KRwLock Lock;
     public readonly KMutex TimeLock;
 
@@ -39,9 +38,8 @@ internal sealed class TmpfsNode
     public readonly TmpfsDir? Dir;
     /// <summary>VDIR: the parent (the root's is itself; null once removed).</summary>
     public TmpfsNode? Parent;
-    /// <summary>Contents freed and counts released; set under NsLock exclusive and Lock exclusive.</summary>
-    public bool Reclaimed;
-    public TmpfsNode? AllPrev, AllNext;
+    /// <summary>The node's vnode while the vnode cache has one: set by its load (NsLock shared — the cache loads a key once at a time) and cleared by its reclaim (NsLock exclusive).</summary>
+    public Vnode? Vnode;
 
     public TmpfsNode(TmpfsMount tm, VType type, ulong id, uint gen, uint mode, uint uid, uint gid, ulong rdev, in RumpTimespec now)
     {
@@ -52,15 +50,13 @@ internal sealed class TmpfsNode
         TimeLock = new KMutex(tm.Kernel);
         if (type == VType.VREG) Data = new TmpfsData();
         else if (type == VType.VDIR) Dir = new TmpfsDir();
-        Vnode = new Vnode(tm.Mp, type, tm.Ops, this);
     }
 
     public int Nlink
     {
         get => Volatile.Read(ref _nlink);
-        // A full fence: removal writes the link count then reads the use count, and Vnode.Rele does the
-        // reverse, so one of the two always sees that the node is both unlinked and unused.
-        set => Interlocked.Exchange(ref _nlink, value);
+        // Read without the lock by VOP_INACTIVE, which asks for a reclaim once it is 0.
+        set => Volatile.Write(ref _nlink, value);
     }
 
     /// <summary>Sets the times named in <paramref name="what"/>. Takes <see cref="Lock"/> exclusive.</summary>

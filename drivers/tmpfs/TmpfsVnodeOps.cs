@@ -25,26 +25,18 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         vp = null;
         TmpfsNode dn = N(dvp);
         if (dn.Dir == null) return Abi.ENOTDIR;
+        if (name.Length == 1 && name[0] == '.') { vp = dvp.Ref(); return 0; }
         TmpfsMount tm = dn.Tm;
-        int e = 0;
+        TmpfsNode? n;
         tm.NsLock.EnterRead();
-        if (name.Length == 1 && name[0] == '.')
-        {
-            vp = dvp.Ref();
-        }
-        else if (name.Length == 2 && name[0] == '.' && name[1] == '.')
-        {
-            // A removed directory has no parent any more (NetBSD: ENOENT).
-            TmpfsNode? p = dn.Parent;
-            if (p == null) e = Abi.ENOENT; else vp = p.Vnode.Ref();
-        }
+        if (name.Length == 2 && name[0] == '.' && name[1] == '.')
+            n = dn.Parent; // a removed directory has no parent any more (NetBSD: ENOENT)
         else
-        {
-            TmpfsDirent? d = dn.Dir.Lookup(name);
-            if (d == null) e = Abi.ENOENT; else vp = d.Node.Vnode.Ref();
-        }
+            n = dn.Dir.Lookup(name)?.Node;
         tm.NsLock.Exit();
-        return e;
+        if (n == null) return Abi.ENOENT;
+        // Removed meanwhile: the load finds no node and the name is gone (ENOENT), as it should be.
+        return tm.Mp.Vfs.Vcache.Get(tm.Mp, n.Id, n, out vp);
     }
 
     public override int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
@@ -52,17 +44,22 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         VType t = va.Type == VType.VNON ? VType.VREG : va.Type;
         if (t == VType.VDIR || t == VType.VLNK || t == VType.VBAD) { vp = null; return Abi.EINVAL; }
         ulong rdev = t == VType.VCHR || t == VType.VBLK ? va.Rdev : 0;
-        return MakeNode(dvp, name, t, va.Mode, rdev, default, l, out vp);
+        return MakeNode(dvp, name, t, va.Mode, va.Uid, rdev, default, out vp);
     }
 
     public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VDIR, va.Mode, 0, default, l, out vp);
+        => MakeNode(dvp, name, VType.VDIR, va.Mode, va.Uid, 0, default, out vp);
 
     public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
-        => MakeNode(dvp, name, VType.VLNK, va.Mode, 0, target, l, out vp);
+        => MakeNode(dvp, name, VType.VLNK, va.Mode, va.Uid, 0, target, out vp);
 
-    /// <summary>Creates a node of any type under <paramref name="name"/> in <paramref name="dvp"/>; returns it referenced.</summary>
-    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, ulong rdev, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp)
+    /// <summary>
+    /// Creates a node of any type under <paramref name="name"/> in <paramref name="dvp"/>, owned by
+    /// <paramref name="uid"/>; returns it referenced. As NetBSD: the node and its vnode are made first
+    /// (VFS_NEWVNODE through the vnode cache), then the name is entered; if that fails, releasing
+    /// the vnode frees the node.
+    /// </summary>
+    private static int MakeNode(Vnode dvp, string name, VType type, uint mode, uint uid, ulong rdev, ReadOnlySpan<byte> target, out Vnode? vp)
     {
         vp = null;
         TmpfsNode dn = N(dvp);
@@ -70,33 +67,54 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         TmpfsMount tm = dn.Tm;
         RumpTimespec now = Clock.Now();
         byte[]? tbytes = type == VType.VLNK ? target.ToArray() : null;
+        // BSD semantics: the group comes from the directory, not the caller.
+        uint gid = dn.Gid;
+        int e = tm.Mp.Vfs.Vcache.New(tm.Mp, v =>
+        {
+            tm.NsLock.EnterWrite();
+            try
+            {
+                if (dn.Nlink == 0) return Abi.ENOENT;
+                if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
+                TmpfsNode? n = tm.AllocNodeLocked(type, mode, uid, gid, rdev, now, tbytes != null ? TmpfsMount.TargetCost(tbytes.Length) : 0);
+                if (n == null) return Abi.ENOSPC;
+                if (tbytes != null) { n.Target = tbytes; n.Size = tbytes.Length; }
+                n.Vnode = v;
+                v.InitNew(n.Id, type, tm.Ops, n);
+                return 0;
+            }
+            finally { tm.NsLock.Exit(); }
+        }, out Vnode? nvp);
+        if (e != 0) return e;
+        TmpfsNode node = N(nvp!);
         tm.NsLock.EnterWrite();
         try
         {
-            if (dn.Nlink == 0 || dn.Reclaimed) return Abi.ENOENT;
-            if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
-            if (type == VType.VDIR && dn.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
-            // BSD semantics: the group comes from the directory, not the caller.
-            TmpfsNode? n = tm.AllocNodeLocked(type, mode, l.Cred.Euid, dn.Gid, rdev, now);
-            if (n == null) return Abi.ENOSPC;
-            if (type == VType.VDIR)
-            {
-                n.Parent = dn;
-                n.Nlink = 2;
-                dn.Nlink++;
-            }
+            // Checked again: the lock was let go while the vnode was made.
+            if (dn.Nlink == 0) e = Abi.ENOENT;
+            else if (dn.Dir.Lookup(name) != null) e = Abi.EEXIST;
+            else if (type == VType.VDIR && dn.Nlink >= TmpfsMount.LinkMax) e = Abi.EMLINK;
+            else if (!tm.ChargeMeta(TmpfsMount.EntryCost(name))) e = Abi.ENOSPC;
             else
             {
-                n.Nlink = 1;
+                if (type == VType.VDIR)
+                {
+                    node.Parent = dn;
+                    node.Nlink = 2;
+                    dn.Nlink++;
+                }
+                else
+                {
+                    node.Nlink = 1;
+                }
+                dn.Dir.Add(name, node);
+                dn.Touch(TimeFields.Modify | TimeFields.Change, now);
             }
-            if (tbytes != null) { n.Target = tbytes; n.Size = tbytes.Length; }
-            dn.Dir.Add(name, n);
-            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
-            // Referenced under the lock: a concurrent remove must not see it unused and reclaim it.
-            vp = n.Vnode.Ref();
-            return 0;
         }
         finally { tm.NsLock.Exit(); }
+        if (e != 0) { nvp!.Rele(); return e; }
+        vp = nvp;
+        return 0;
     }
 
     public override int Link(Vnode dvp, string name, Vnode vp, Lwp l)
@@ -110,11 +128,12 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         tm.NsLock.EnterWrite();
         try
         {
-            if (dn.Nlink == 0 || dn.Reclaimed) return Abi.ENOENT;
+            if (dn.Nlink == 0) return Abi.ENOENT;
             if (dn.Dir.Lookup(name) != null) return Abi.EEXIST;
             // A removed file cannot be given a name again.
-            if (n.Nlink == 0 || n.Reclaimed) return Abi.ENOENT;
+            if (n.Nlink == 0) return Abi.ENOENT;
             if (n.Nlink >= TmpfsMount.LinkMax) return Abi.EMLINK;
+            if (!tm.ChargeMeta(TmpfsMount.EntryCost(name))) return Abi.ENOSPC;
             dn.Dir.Add(name, n);
             n.Nlink++;
             n.Touch(TimeFields.Change, now);
@@ -133,16 +152,18 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         tm.NsLock.EnterWrite();
         try
         {
-            // The name decides, not vp: it is what is current under the lock.
             TmpfsDirent? d = dn.Dir.Lookup(name);
             if (d == null) return Abi.ENOENT;
             TmpfsNode n = d.Node;
+            // The name now names another file than the VFS looked up: it looks again.
+            if (n != N(vp)) return Abi.ERESTART;
             if (n.Type == VType.VDIR) return Abi.EPERM;
             dn.Dir.Remove(d);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
             n.Nlink--;
             n.Touch(TimeFields.Change, now);
             dn.Touch(TimeFields.Modify | TimeFields.Change, now);
-            ReclaimIfUnusedLocked(n);
+            tm.FreeIfUnusedLocked(n);
             return 0;
         }
         finally { tm.NsLock.Exit(); }
@@ -160,18 +181,20 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             TmpfsDirent? d = dn.Dir.Lookup(name);
             if (d == null) return Abi.ENOENT;
             TmpfsNode n = d.Node;
+            if (n != N(vp)) return Abi.ERESTART;
             if (n.Type != VType.VDIR) return Abi.ENOTDIR;
             if (n == dn) return Abi.EINVAL;
             if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
-            if (n.Vnode.MountedHere != null) return Abi.EBUSY;
+            if (vp.MountedHere != null) return Abi.EBUSY;
             dn.Dir.Remove(d);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
             // Its own "." and the parent's entry go; so does its ".." link to the parent.
             n.Nlink = 0;
             n.Parent = null;
             dn.Nlink--;
             n.Touch(TimeFields.Change, now);
             dn.Touch(TimeFields.Modify | TimeFields.Change, now);
-            ReclaimIfUnusedLocked(n);
+            tm.FreeIfUnusedLocked(n);
             return 0;
         }
         finally { tm.NsLock.Exit(); }
@@ -190,10 +213,12 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             // Both names are looked up again: under the lock they cannot change until we are done.
             TmpfsDirent? fd = fdn.Dir.Lookup(fname);
             if (fd == null) return Abi.ENOENT;
-            if (tdn.Nlink == 0 || tdn.Reclaimed) return Abi.ENOENT;
+            if (tdn.Nlink == 0) return Abi.ENOENT;
             TmpfsNode fn = fd.Node;
             TmpfsDirent? td = tdn.Dir.Lookup(tname);
             TmpfsNode? tn = td?.Node;
+            // A name changed since the VFS looked them up: it looks again.
+            if (fn != N(fvp) || tn != (tvp == null ? null : N(tvp))) return Abi.ERESTART;
             // Two names of the same file: POSIX says do nothing.
             if (tn == fn) return 0;
             bool isDir = fn.Type == VType.VDIR;
@@ -210,7 +235,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
                 {
                     if (tn.Type != VType.VDIR) return Abi.ENOTDIR;
                     if (tn.Dir!.Count != 0) return Abi.ENOTEMPTY;
-                    if (tn.Vnode.MountedHere != null) return Abi.EBUSY;
+                    if (tvp!.MountedHere != null) return Abi.EBUSY;
                 }
                 else if (tn.Type == VType.VDIR)
                 {
@@ -218,10 +243,14 @@ internal sealed class TmpfsVnodeOps : VnodeOps
                 }
             }
 
+            // The new entry is charged before anything changes (the old ones are given back below).
+            if (!tm.ChargeMeta(TmpfsMount.EntryCost(tname))) return Abi.ENOSPC;
+
             // Checks are done; nothing below fails.
             if (tn != null)
             {
                 tdn.Dir.Remove(td!);
+                tm.UnchargeMeta(TmpfsMount.EntryCost(td!.Name));
                 if (tn.Type == VType.VDIR)
                 {
                     tn.Nlink = 0;
@@ -235,6 +264,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
                 tn.Touch(TimeFields.Change, now);
             }
             fdn.Dir.Remove(fd);
+            tm.UnchargeMeta(TmpfsMount.EntryCost(fd.Name));
             tdn.Dir.Add(tname, fn);
             if (isDir && fdn != tdn)
             {
@@ -246,37 +276,29 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             fn.Touch(TimeFields.Change, now);
             fdn.Touch(TimeFields.Modify | TimeFields.Change, now);
             if (tdn != fdn) tdn.Touch(TimeFields.Modify | TimeFields.Change, now);
-            if (tn != null) ReclaimIfUnusedLocked(tn);
+            if (tn != null) tm.FreeIfUnusedLocked(tn);
             return 0;
         }
         finally { tm.NsLock.Exit(); }
     }
 
-    /// <summary>
-    /// Reclaims a node that lost its last name while no vnode reference is held (normally the VFS
-    /// holds one and <see cref="Inactive"/> does it). Precondition: namespace lock held exclusive.
-    /// </summary>
-    private static void ReclaimIfUnusedLocked(TmpfsNode n)
-    {
-        if (n.Nlink == 0 && n.Vnode.UseCount == 0) n.Tm.ReclaimLocked(n);
-    }
+    /// <summary>A node without names goes as soon as nothing references its vnode.</summary>
+    public override bool Inactive(Vnode vp) => N(vp).Nlink == 0;
 
-    public override void Inactive(Vnode vp)
+    public override void Reclaim(Vnode vp)
     {
         TmpfsNode n = N(vp);
-        // Fast path for the common last close: the file still has a name, nothing to do.
-        if (n.Nlink != 0) return;
         TmpfsMount tm = n.Tm;
         tm.NsLock.EnterWrite();
-        if (n.Nlink == 0 && vp.UseCount == 0) tm.ReclaimLocked(n);
+        n.Vnode = null;
+        tm.FreeIfUnusedLocked(n);
         tm.NsLock.Exit();
     }
 
     public override int Open(Vnode vp, int fflag, Lwp l)
     {
         // Only "." of a removed directory can reach a node without a name (NetBSD: ENOENT).
-        TmpfsNode n = N(vp);
-        return n.Nlink == 0 || n.Reclaimed ? Abi.ENOENT : 0;
+        return N(vp).Nlink == 0 ? Abi.ENOENT : 0;
     }
 
     // ---- Attributes ----------------------------------------------------------------------------
@@ -344,7 +366,6 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         n.Lock.EnterWrite();
         try
         {
-            if (n.Reclaimed) return Abi.EIO;
             if (size)
             {
                 if (va.Size < n.Size) n.Data!.Truncate(va.Size, tm);
@@ -354,9 +375,7 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             }
             if ((m & VaMask.Uid) != 0) n.Uid = va.Uid;
             if ((m & VaMask.Gid) != 0) n.Gid = va.Gid;
-            // As NetBSD: an ownership change by an ordinary user drops set-id bits.
-            if ((m & (VaMask.Uid | VaMask.Gid)) != 0 && (m & VaMask.Mode) == 0 && !l.Cred.IsRoot)
-                n.Mode &= ~(uint)(Abi.S_ISUID | Abi.S_ISGID);
+            // Set-id bits an ordinary user's chown drops come in the mask (the VFS decides).
             if ((m & VaMask.Mode) != 0) n.Mode = va.Mode & 0xfff;
             if ((m & VaMask.Flags) != 0) n.Flags = va.Flags;
             if ((m & VaMask.Atime) != 0 && va.Atime.tv_nsec != Abi.UTIME_OMIT) n.Atime = va.Atime;
@@ -407,8 +426,6 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         n.Lock.EnterWrite();
         try
         {
-            // A forcibly unmounted file takes no new pages: nothing would free them.
-            if (n.Reclaimed) return Abi.EIO;
             if ((ioflag & IoFlag.Append) != 0) uio.Offset = n.Size;
             if (uio.Offset < 0) return Abi.EINVAL;
             if (uio.Offset >= TmpfsMount.MaxFileSize || uio.Resid > TmpfsMount.MaxFileSize - uio.Offset) return Abi.EFBIG;

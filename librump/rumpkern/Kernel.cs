@@ -75,7 +75,8 @@ public sealed partial class Kernel
     private readonly List<IProcHooks> _procHooks = new();
     private readonly List<IComponent> _components = new();
     private readonly List<Action<Lwp>> _booted = new();
-    private readonly Dictionary<Type, object> _services = new();
+    /// <summary>Services by <see cref="ServiceSlot{T}"/> index: GetService runs on every VFS call.</summary>
+    private object?[] _services = new object?[4];
     /// <summary>Running, halting, halted or panicked; read on every kernel entry.</summary>
     private int _state;
     private string? _panicMessage;
@@ -205,8 +206,20 @@ public sealed partial class Kernel
     }
 
     /// <summary>A faction publishes an object (its VFS, say) for drivers and the API layer above it.</summary>
-    public void SetService<T>(T service) where T : class => _services[typeof(T)] = service;
-    public T? GetService<T>() where T : class => _services.TryGetValue(typeof(T), out object? o) ? (T)o : null;
+    public void SetService<T>(T service) where T : class
+    {
+        int i = ServiceSlot<T>.Index;
+        if (i >= _services.Length) Array.Resize(ref _services, Math.Max(i + 1, _services.Length * 2));
+        _services[i] = service;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T? GetService<T>() where T : class
+    {
+        int i = ServiceSlot<T>.Index;
+        object?[] s = _services;
+        return i < s.Length ? Unsafe.As<T>(s[i]) : null;
+    }
 
     public ProcSpecificKey CreateProcSpecificKey()
     {
@@ -617,6 +630,21 @@ public sealed partial class Kernel
         FreeIdleLwps();
         return 0;
     }
+}
+
+/// <summary>
+/// Each service type's slot in <see cref="Kernel"/>'s service table: a number given once per type
+/// (the same in every kernel instance; it describes the type, not any kernel's state).
+/// </summary>
+internal static class ServiceSlot<T>
+{
+    public static readonly int Index = ServiceSlots.Next();
+}
+
+internal static class ServiceSlots
+{
+    private static int s_next = -1;
+    public static int Next() => Interlocked.Increment(ref s_next);
 }
 
 /// <summary>

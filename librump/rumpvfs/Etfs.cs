@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Text;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -114,7 +113,7 @@ public sealed partial class Vfs
 
     // ---- device nodes -----------------------------------------------------------------------
 
-    private unsafe int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type)
+    private int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type)
     {
         int slash = path.LastIndexOf('/');
         if (slash > 0)
@@ -122,65 +121,59 @@ public sealed partial class Vfs
             int e = MkdirP(l, path.Substring(0, slash));
             if (e != 0) return e;
         }
-        byte[] p = Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* pp = p)
+        // Kernel paths go to namei in a path buffer, never as caller pointers.
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int err = pb.Set(path);
+        if (err != 0) return err;
+        err = Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd);
+        if (err != 0) return err;
+        try
         {
-            int e = Namei.LookupParent(l, Abi.AT_FDCWD, new UserPtr((nint)pp), followLast: false, out NameiParent nd);
-            if (e != 0) return e;
-            try
-            {
-                if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
-                var va = new Vattr { Type = type, Mode = 0x180 /* 0600 */, Rdev = dev.Dev };
-                e = nd.Dvp.Ops.Create(nd.Dvp, nd.Name, va, l, out Vnode? vp);
-                if (e != 0) return e;
-                Cache.Purge(nd.Dvp, nd.Name);
-                vp!.Rele();
-                return 0;
-            }
-            finally { nd.Release(); }
+            if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
+            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, dev.Dev, out Vnode? vp);
+            vp?.Rele();
+            return err;
         }
+        finally { nd.Release(); }
     }
 
-    private unsafe int MkdirP(Lwp l, string dir)
+    private int MkdirP(Lwp l, string dir)
     {
+        Span<char> s = stackalloc char[Namei.PathMax];
         int pos = 1;
         while (pos <= dir.Length)
         {
             int next = dir.IndexOf('/', pos);
             if (next < 0) next = dir.Length;
-            byte[] p = Encoding.UTF8.GetBytes(dir.Substring(0, next) + "\0");
-            fixed (byte* pp = p)
+            var pb = new PathBuf(s);
+            int e = pb.Set(dir.Substring(0, next));
+            if (e != 0) return e;
+            e = Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: true, out NameiParent nd);
+            if (e != 0) return e;
+            try
             {
-                int e = Namei.LookupParent(l, Abi.AT_FDCWD, new UserPtr((nint)pp), followLast: true, out NameiParent nd);
-                if (e != 0) return e;
-                try
+                if (nd.Vp == null && nd.Name != null)
                 {
-                    if (nd.Vp == null && nd.Name != null)
-                    {
-                        var va = new Vattr { Type = VType.VDIR, Mode = 0x1ed };
-                        e = nd.Dvp.Ops.Mkdir(nd.Dvp, nd.Name, va, l, out Vnode? vp);
-                        if (e != 0) return e;
-                        Cache.Purge(nd.Dvp, nd.Name);
-                        vp!.Rele();
-                    }
-                    else if (nd.Vp != null && nd.Vp.Type != VType.VDIR) return Abi.ENOTDIR;
+                    e = VnodeLayer.Mkdir(l, l.Cred, nd.Dvp, nd.Name, 0x1ed, out Vnode? vp);
+                    if (e != 0) return e;
+                    vp!.Rele();
                 }
-                finally { nd.Release(); }
+                else if (nd.Vp != null && nd.Vp.Type != VType.VDIR) return Abi.ENOTDIR;
             }
+            finally { nd.Release(); }
             pos = next + 1;
         }
         return 0;
     }
 
-    private unsafe void RemoveNode(Lwp l, string path)
+    private void RemoveNode(Lwp l, string path)
     {
-        byte[] p = Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* pp = p)
-        {
-            if (Namei.LookupParent(l, Abi.AT_FDCWD, new UserPtr((nint)pp), followLast: false, out NameiParent nd) != 0) return;
-            if (nd.Vp != null && nd.Name != null && nd.Dvp.Ops.Remove(nd.Dvp, nd.Name, nd.Vp, l) == 0)
-                Cache.Purge(nd.Dvp, nd.Name);
-            nd.Release();
-        }
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        if (pb.Set(path) != 0) return;
+        if (Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd) != 0) return;
+        if (nd.Vp != null && nd.Name != null) VnodeLayer.Remove(l, l.Cred, nd.Dvp, nd.Name, nd.Vp, dir: false);
+        nd.Release();
     }
 }

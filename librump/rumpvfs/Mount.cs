@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Threading;
 using Rump.Kern;
 
@@ -6,9 +7,23 @@ namespace Rump.Vfs;
 /// <summary>
 /// A mounted file system (NetBSD struct mount). <see cref="Root"/> is referenced by the mount;
 /// <see cref="Covered"/>, the directory it is mounted on, is referenced too (null for the root file
-/// system). <see cref="Users"/> counts the open files and current directories on it: unmount is
-/// busy while there are any. The count is kept per virtual CPU (NetBSD's percpu counters): opening
-/// and closing files on several CPUs then touches no shared cache line.
+/// system). Its vnodes are in <see cref="Vnodes"/>, the vnode cache's table for it.
+///
+/// Busy (NetBSD vfs_busy/vfs_unbusy): every operation that runs file-system code on this mount —
+/// a path lookup while it walks here or crosses into it, each vnode operation of the system calls
+/// (<see cref="Vop"/>), VOP_INACTIVE, statvfs and sync — holds the mount busy for its duration.
+/// The count is per virtual CPU (one cache line each; a lwp may finish on another CPU than it
+/// started on, which only the sum has to survive), taken with one interlocked add on the CPU's own
+/// line, so it costs no shared cache line. The root file system is never unmounted and is not
+/// counted at all. Unmount (<see cref="BeginUnmount"/>) marks the mount, waits until the count is
+/// zero, and from then on new operations wait for its outcome: ENOENT once it is gone, or they go
+/// ahead if it failed. So an unmount never runs alongside file-system code, and vnodes still
+/// referenced after a forced one are dead (their operations fail).
+///
+/// Locks: <see cref="_ulock"/> (a mutex, after every other VFS lock) protects the unmount state's
+/// changes and the waits on <see cref="_ucv"/>; the busy count and <see cref="_unmounting"/> are
+/// read without it (an interlocked add before reading the flag, a fence after writing it: either
+/// the operation sees the mark or the unmount sees the operation).
 /// </summary>
 public sealed class Mount
 {
@@ -23,43 +38,139 @@ public sealed class Mount
     public readonly ulong Fsid;
     /// <summary>The file system's per-mount state.</summary>
     public object? Data;
-    internal bool Unmounting;
-    /// <summary>Per-CPU user counts, one cache line apart; the last slot is for callers without a CPU (atomic).</summary>
-    private readonly long[] _users;
+    /// <summary>This mount's vnodes by key (the vnode cache's, under its lock).</summary>
+    internal readonly Dictionary<ulong, Vnode> Vnodes = new();
+    /// <summary>Flushed by unmount: no more vnodes are loaded (under the vnode cache's lock).</summary>
+    internal bool Gone;
+    /// <summary>The root file system: never unmounted, so its operations are not counted.</summary>
+    internal bool IsRootFs;
+
+    /// <summary>Per-CPU busy counts, one cache line apart; the last slot is for callers without a CPU.</summary>
+    private readonly long[] _busy;
     private const int Stride = 8;
+    /// <summary>An unmount is under way: new operations wait for its outcome.</summary>
+    private volatile bool _unmounting;
+    /// <summary>Unmounted: operations fail (ENOENT). Written under <see cref="_ulock"/> before <see cref="_unmounting"/> is cleared, so whoever sees that cleared sees this.</summary>
+    private volatile bool _dead;
+    private readonly KMutex _ulock;
+    private readonly KCondvar _ucv;
 
     internal Mount(Vfs vfs, VfsOps ops, int flags, string from, ulong fsid)
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
         // One cache line per slot, and none in the array header's line (slot i lives at (i+1)*Stride).
-        _users = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
-    }
-
-    /// <summary>An open file or a current directory on this mount appears (+1) or goes (-1).</summary>
-    public void AdjustUsers(Lwp? l, int delta)
-    {
-        int i = l != null && l.Kernel == Vfs.Kernel ? l.CpuIdx : -1;
-        // Only the lwp holding CPU i writes slot i, so a plain update is exact there.
-        if (i >= 0) _users[(i + 1) * Stride] += delta;
-        else Interlocked.Add(ref _users[(_users.Length / Stride - 1) * Stride], delta);
-    }
-
-    /// <summary>Open files and current directories on this mount (summed over CPUs).</summary>
-    public long Users
-    {
-        get
-        {
-            long n = 0;
-            for (int i = Stride; i < _users.Length; i += Stride) n += Volatile.Read(ref _users[i]);
-            return n;
-        }
+        _busy = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
+        _ulock = new KMutex(vfs.Kernel);
+        _ucv = new KCondvar(vfs.Kernel);
     }
 
     public bool ReadOnly => (Flags & Abi.MNT_RDONLY) != 0;
 
-    /// <summary>Called once by the file system's mount routine with its (referenced) root vnode.</summary>
+    /// <summary>Called by the file system's mount routine with its (referenced) root vnode, and again if an unmount fails after flushing.</summary>
     public void SetRoot(Vnode root) => Root = root;
 
+    // ---- Busy -------------------------------------------------------------------------------
+
+    private ref long Slot(Lwp? l)
+    {
+        int i = l != null && l.CpuIdx >= 0 && l.Kernel == Vfs.Kernel ? l.CpuIdx : _busy.Length / Stride - 2;
+        return ref _busy[(i + 1) * Stride];
+    }
+
+    /// <summary>Operations in progress (summed over CPUs).</summary>
+    public long BusyCount
+    {
+        get
+        {
+            long n = 0;
+            for (int i = Stride; i < _busy.Length; i += Stride) n += Volatile.Read(ref _busy[i]);
+            return n;
+        }
+    }
+
+    /// <summary>
+    /// Marks an operation on this mount in progress (NetBSD vfs_busy). While an unmount is under
+    /// way it waits for the outcome: ENOENT if the mount went (and at once on a mount already gone),
+    /// else it proceeds. Pair a success with <see cref="Unbusy"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public int Busy(Lwp? l) => IsRootFs ? 0 : BusyCounted(l);
+
+    private int BusyCounted(Lwp? l)
+    {
+        while (true)
+        {
+            Interlocked.Increment(ref Slot(l));
+            if (!_unmounting)
+            {
+                if (!_dead) return 0;
+                // Gone already (a lookup that read the mount point before the unmount ended).
+                UnbusyCounted(l);
+                return Abi.ENOENT;
+            }
+            UnbusyCounted(l);
+            _ulock.Enter();
+            while (_unmounting) _ucv.Wait(_ulock);
+            bool dead = _dead;
+            _ulock.Exit();
+            if (dead) return Abi.ENOENT;
+        }
+    }
+
+    /// <summary>Ends an operation begun with <see cref="Busy"/> (NetBSD vfs_unbusy).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void Unbusy(Lwp? l)
+    {
+        if (!IsRootFs) UnbusyCounted(l);
+    }
+
+    private void UnbusyCounted(Lwp? l)
+    {
+        Interlocked.Decrement(ref Slot(l));
+        if (_unmounting)
+        {
+            // The unmount waits for the count to reach zero.
+            _ulock.Enter();
+            _ucv.Broadcast();
+            _ulock.Exit();
+        }
+    }
+
+    /// <summary>VOP_INACTIVE is about to run on a vnode of this mount: false (skip it) while an unmount is under way. Always pair with <see cref="ExitInactive"/>.</summary>
+    internal bool EnterInactive(Lwp? l)
+    {
+        if (IsRootFs) return true;
+        Interlocked.Increment(ref Slot(l));
+        return !_unmounting;
+    }
+
+    internal void ExitInactive(Lwp? l) => Unbusy(l);
+
+    /// <summary>An unmount is under way (between <see cref="BeginUnmount"/> and <see cref="EndUnmount"/>).</summary>
+    public bool Unmounting => _unmounting;
+
+    /// <summary>
+    /// Unmount starts: new operations wait, and this returns once none is in progress. The caller
+    /// holds no busy count on this mount. Pair with <see cref="EndUnmount"/>.
+    /// </summary>
+    internal void BeginUnmount()
+    {
+        _ulock.Enter();
+        _unmounting = true;
+        Interlocked.MemoryBarrier();
+        while (BusyCount != 0) _ucv.Wait(_ulock);
+        _ulock.Exit();
+    }
+
+    /// <summary>Unmount is over: <paramref name="gone"/>, or it failed and operations go ahead.</summary>
+    internal void EndUnmount(bool gone)
+    {
+        _ulock.Enter();
+        _dead = gone;
+        _unmounting = false;
+        _ucv.Broadcast();
+        _ulock.Exit();
+    }
 }
 
 /// <summary>
@@ -75,8 +186,27 @@ public abstract class VfsOps
     /// <summary>Fill the file-system part of statvfs (sizes, counts); the VFS fills names and flags.</summary>
     public abstract int Statvfs(Mount mp, ref RumpStatvfs sv);
     public virtual int Sync(Mount mp, bool wait, Lwp l) => 0;
-    /// <summary>Release the file system; the VFS has checked that it is not busy.</summary>
+    /// <summary>
+    /// Release the file system. The VFS has reclaimed every vnode of it first (with
+    /// <paramref name="force"/>, referenced ones too); an error leaves it mounted.
+    /// </summary>
     public virtual int Unmount(Mount mp, bool force, Lwp l) => 0;
+
+    /// <summary>
+    /// VFS_LOADVNODE: make <paramref name="vp"/> (Loading, under <paramref name="key"/>) the vnode of
+    /// that file, through <see cref="Vnode.Init"/>. <paramref name="hint"/> is what the caller of
+    /// <see cref="VnodeCache.Get"/> already knew (a node, a directory entry), or null: a bare key
+    /// must work too (<see cref="Vget"/>). Check the file still exists: ENOENT if not, EIO/ESTALE
+    /// for a key that names no file.
+    /// </summary>
+    public abstract int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint);
+
+    /// <summary>
+    /// VFS_VGET: the referenced vnode of inode (node) number <paramref name="ino"/>, through the
+    /// vnode cache — the same vnode a path lookup gives. File systems whose numbers are not keys
+    /// override it.
+    /// </summary>
+    public virtual int Vget(Mount mp, ulong ino, out Vnode? vp) => mp.Vfs.Vcache.Get(mp, ino, null, out vp);
     /// <summary>Length of the mount-argument structure this file system reads (0: none).</summary>
     public virtual int ArgsSize => 0;
 

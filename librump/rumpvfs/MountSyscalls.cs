@@ -28,17 +28,18 @@ internal static partial class VfsSyscalls
             e = l.Proc.Vmspace.CopyIn(data, args);
             if (e != 0) return e;
         }
-        Span<char> pbuf = stackalloc char[Namei.PathMax];
-        e = Namei.CopyInPath(l, path, pbuf, out int plen);
+        // Copied in once: the directory looked up is the one whose name the mount records.
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        e = pb.CopyIn(l, path);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        e = Namei.Lookup(l, l.Cred, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
         if (e != 0) return e;
         try
         {
             Vfs vfs = V(l);
             if (vfs.FindFs(fstype) == null) return Abi.ENODEV;
-            string at = new string(pbuf.Slice(0, plen));
-            return vfs.DoMount(l, fstype, vp!, at, flags, args, fstype);
+            return vfs.DoMount(l, fstype, vp!, pb.ToString(), flags, args, fstype);
         }
         finally { vp!.Rele(); }
     }
@@ -48,7 +49,7 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = Kauth.Privileged(l.Cred);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         bool isRoot = vp!.IsRoot;
         Mount mp = vp.Mount;
@@ -68,9 +69,9 @@ internal static partial class VfsSyscalls
     private static int Statvfs1(Lwp l, UserPtr path, UserPtr buf, int flags, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();
         return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
     }
@@ -80,16 +81,16 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = FdVnode(l, fd, out Vnode? vp);
         if (e != 0) return e;
-        e = FillStatvfs(vp!.Mount, out RumpStatvfs sv);
+        e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();
         return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
     }
 
     /// <summary>The VFS part of statvfs (flags, ids, names) around the file system's own numbers.</summary>
-    internal static unsafe int FillStatvfs(Mount mp, out RumpStatvfs sv)
+    internal static unsafe int FillStatvfs(Lwp l, Mount mp, out RumpStatvfs sv)
     {
         sv = default;
-        int e = mp.Ops.Statvfs(mp, ref sv);
+        int e = Vop.Statvfs(l, mp, ref sv);
         if (e != 0) return e;
         sv.f_flag = (ulong)(mp.Flags & (Abi.MNT_RDONLY | Abi.MNT_NOEXEC | Abi.MNT_NOSUID | Abi.MNT_NODEV | Abi.MNT_SYNCHRONOUS | Abi.MNT_ASYNC | Abi.MNT_NOATIME)) | Abi.ST_LOCAL;
         sv.f_fsid = mp.Fsid;
@@ -134,12 +135,15 @@ internal static partial class VfsSyscalls
                 // Step up from a mount's root to the directory it covers: that is what has a name.
                 while (cur.IsRoot && cur.Mount.Covered != null && cur != root)
                 {
-                    Vnode c = cur.Mount.Covered.Ref();
+                    // Unmounted meanwhile (by force: cur is dead): the directory is gone.
+                    Vnode? c = cur.Mount.Covered;
+                    if (c == null || !c.TryRef()) return Abi.ENOENT;
                     cur.Rele();
                     cur = c;
                 }
                 if (cur == root) break;
-                e = cur.Ops.Lookup(cur, "..", out Vnode? parent);
+                // The file system's own "..", as NetBSD's getcwd: no mount crossing, no namei.
+                e = Vop.Lookup(l, cur, "..", out Vnode? parent);
                 if (e != 0) return e;
                 e = NameInParent(l, vfs, parent!, cur, path, ref start);
                 cur.Rele();
@@ -164,7 +168,7 @@ internal static partial class VfsSyscalls
     /// <summary>Finds the entry of <paramref name="dir"/> whose number is <paramref name="child"/>'s and prepends its name.</summary>
     private static unsafe int NameInParent(Lwp l, Vfs vfs, Vnode dir, Vnode child, Span<byte> path, ref int start)
     {
-        int e = child.Ops.Getattr(child, out Vattr cva);
+        int e = VnodeLayer.Getattr(l, child, out Vattr cva);
         if (e != 0) return e;
         byte* buf = stackalloc byte[4096];
         long cookie = 0;
@@ -174,7 +178,7 @@ internal static partial class VfsSyscalls
             iov.Base = new UserPtr((nint)buf);
             iov.Len = 4096;
             var uio = new Uio(vfs.KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            e = dir.Ops.Readdir(dir, ref uio, ref cookie, l);
+            e = VnodeLayer.Readdir(l, dir, ref uio, ref cookie);
             if (e != 0) return e;
             int got = 4096 - (int)uio.Resid;
             if (got == 0) return Abi.ENOENT;

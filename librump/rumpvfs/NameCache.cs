@@ -8,7 +8,10 @@ namespace Rump.Vfs;
 /// <summary>
 /// The name cache (NetBSD namecache(9)): directory + name → vnode, with negative entries for
 /// names known not to exist. It holds no vnode references; entries are purged by the VFS when a
-/// name is removed, renamed or created, and when a mount goes away.
+/// name is removed, renamed or created, and when a mount goes away. A hit takes its reference
+/// through the vnode's gate (<see cref="Vnode.TryRef"/>): an entry naming a vnode that is being or
+/// was reclaimed is a miss, and the fresh lookup that follows replaces it. A reclaimed directory's
+/// own entries go with it (<see cref="PurgeChildren"/>).
 ///
 /// Lookups take no lock (a concurrent dictionary per directory), so path walks on several CPUs do
 /// not serialise here. Changes take <see cref="_lock"/>. A lookup that misses asks the file system
@@ -54,9 +57,9 @@ public sealed class NameCache
         gen = Volatile.Read(ref _gen);
         int cpu = l.CpuIdx;
         Dir? d = Volatile.Read(ref dvp.Children);
-        if (d != null && d.Map.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out vp))
+        if (d != null && d.Map.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out vp)
+            && (vp == null || vp.TryRef()))
         {
-            vp?.Ref();
             if (cpu >= 0) _k.Sched.Slots[cpu].NcHits++;
             return true;
         }
@@ -73,7 +76,10 @@ public sealed class NameCache
             Dir? d = dvp.Children;
             if (d == null || d.Count >= MaxPerDir)
                 Volatile.Write(ref dvp.Children, d = new Dir());
-            if (d.Map.TryAdd(name.ToString(), vp)) d.Count++;
+            string key = name.ToString();
+            // An entry already there names a reclaimed vnode (a hit would have been taken): replace it.
+            if (d.Map.TryAdd(key, vp)) d.Count++;
+            else d.Map[key] = vp;
         }
         _lock.Exit();
     }
@@ -93,6 +99,18 @@ public sealed class NameCache
     {
         _lock.Enter();
         _gen++;
+        Volatile.Write(ref dvp.Children, null);
+        _lock.Exit();
+    }
+
+    /// <summary>
+    /// <paramref name="dvp"/> is being reclaimed: its entries go (nobody can be looking up in it,
+    /// and they would keep reclaimed vnodes alive). No generation change is needed for that.
+    /// </summary>
+    internal void PurgeChildren(Vnode dvp)
+    {
+        if (Volatile.Read(ref dvp.Children) == null) return;
+        _lock.Enter();
         Volatile.Write(ref dvp.Children, null);
         _lock.Exit();
     }

@@ -27,12 +27,17 @@ public struct NameiParent
 }
 
 /// <summary>
-/// Path name lookup (NetBSD namei(9)). Paths are copied in once, widened one char per byte, and
-/// walked component by component without allocation: each component is searched (with search
+/// Path name lookup (NetBSD namei(9)). Paths come in a <see cref="PathBuf"/> (copied in once,
+/// widened one char per byte) and are walked component by component without allocation; a walk
+/// never changes the path buffer (a symbolic link is expanded into a buffer of the walk's own), so
+/// a caller may look the same path up again: each component is searched (with search
 /// permission checked on the directory), the name cache consulted, mount points crossed downward
 /// after a lookup and upward before "..", and symbolic links expanded in place — at most
 /// MAXSYMLINKS of them (ELOOP), never beyond PATH_MAX (ENAMETOOLONG). ".." never leaves the
-/// process's root directory.
+/// process's root directory. The walk holds busy (<see cref="Mount.Busy"/>) the mount it is in —
+/// one at a time, taken when it enters a mount (crossing a mount point down or up) and let go
+/// when it leaves — so file-system code runs only on mounts no unmount is tearing down, and a
+/// lookup that meets an unmount waits for it (and finds the covered directory if it went).
 /// </summary>
 public static class Namei
 {
@@ -40,38 +45,35 @@ public static class Namei
     public const int NameMax = 511;
     public const int MaxSymlinks = 32;
 
-    /// <summary>Copies a path in and widens it; ENOENT for "", ENAMETOOLONG past PATH_MAX.</summary>
-    public static int CopyInPath(Lwp l, UserPtr path, Span<char> buf, out int len)
-    {
-        Span<byte> b = stackalloc byte[PathMax];
-        int e = l.Proc.Vmspace.CopyInStr(path, b, out len);
-        if (e != 0) return e;
-        if (len == 0) return Abi.ENOENT;
-        for (int i = 0; i < len; i++) buf[i] = (char)b[i];
-        return 0;
-    }
-
-    /// <summary>Looks a whole path up; <paramref name="vp"/> is referenced on success.</summary>
-    public static int Lookup(Lwp l, int dirfd, UserPtr path, bool follow, out Vnode? vp)
+    /// <summary>
+    /// Looks a whole path up for <paramref name="cred"/> (who needs search permission on every
+    /// directory on the way), from the process's current directory or <paramref name="dirfd"/>;
+    /// <paramref name="vp"/> is referenced on success.
+    /// </summary>
+    public static int Lookup(Lwp l, Cred cred, int dirfd, in PathBuf path, bool follow, out Vnode? vp)
     {
         vp = null;
-        Span<char> buf = stackalloc char[PathMax];
-        int e = CopyInPath(l, path, buf, out int len);
-        if (e != 0) return e;
-        e = Walk(l, dirfd, buf, len, follow, wantParent: false, out NameiParent r);
+        int e = Walk(l, cred, null, dirfd, path.Chars, follow, wantParent: false, out NameiParent r);
         if (e != 0) return e;
         vp = r.Vp;
         return 0;
     }
 
     /// <summary>Looks up the parent of a path's last component; on success the caller must Release the result.</summary>
-    public static int LookupParent(Lwp l, int dirfd, UserPtr path, bool followLast, out NameiParent res)
+    public static int LookupParent(Lwp l, Cred cred, int dirfd, in PathBuf path, bool followLast, out NameiParent res)
+        => Walk(l, cred, null, dirfd, path.Chars, followLast, wantParent: true, out res);
+
+    /// <summary>
+    /// Looks one name (no '/') up in directory <paramref name="dvp"/> for <paramref name="cred"/>,
+    /// without following a final symbolic link (a server's lookup by directory and name).
+    /// </summary>
+    public static int LookupAt(Lwp l, Cred cred, Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp)
     {
-        res = default;
-        Span<char> buf = stackalloc char[PathMax];
-        int e = CopyInPath(l, path, buf, out int len);
+        vp = null;
+        int e = Walk(l, cred, dvp, Abi.AT_FDCWD, name, followLast: false, wantParent: false, out NameiParent r);
         if (e != 0) return e;
-        return Walk(l, dirfd, buf, len, followLast, wantParent: true, out res);
+        vp = r.Vp;
+        return 0;
     }
 
     /// <summary>The directory a *at() call starts from: the cwd for AT_FDCWD, else the directory open at <paramref name="dirfd"/>.</summary>
@@ -88,9 +90,15 @@ public static class Namei
         return e;
     }
 
-    private static int Walk(Lwp l, int dirfd, Span<char> buf, int len, bool followLast, bool wantParent, out NameiParent res)
+    private static int Walk(Lwp l, Cred cred, Vnode? start, int dirfd, ReadOnlySpan<char> path, bool followLast, bool wantParent, out NameiParent res)
     {
         res = default;
+        if (path.Length == 0) return Abi.ENOENT;
+        // The path being walked: the caller's until a symbolic link is expanded, then this walk's own.
+        scoped ReadOnlySpan<char> buf = path;
+        // Made on the first symbolic link: most walks meet none, and a frame without it is cheaper.
+        scoped Span<char> own = default;
+        int len = buf.Length;
         Vfs vfs = l.Kernel.GetService<Vfs>()!;
         // The process root is borrowed, not referenced: there is no chroot, so it cannot change
         // while the process makes this call, and the mount holds it. While dp is the root it is
@@ -101,13 +109,20 @@ public static class Namei
         if (buf[0] == '/') dp = rdir;
         else
         {
-            e = StartDir(l, vfs, dirfd, out Vnode? start);
-            if (e != 0) return e;
-            dp = start!;
+            Vnode? sd;
+            if (start != null) sd = start.Ref();
+            else
+            {
+                e = StartDir(l, vfs, dirfd, out sd);
+                if (e != 0) return e;
+            }
+            dp = sd!;
             if (dp == rdir) dp.Rele();
         }
         int pos = 0;
         int links = 0;
+        // The mount whose file-system code this walk may run, held busy.
+        Mount? held = null;
         try
         {
             while (true)
@@ -132,10 +147,12 @@ public static class Namei
                 bool trailing = last && end < len;
 
                 if (dp.Type != VType.VDIR) return Abi.ENOTDIR;
-                e = Access(l, dp, Kauth.VEXEC);
+                e = Hold(l, ref held, dp.Mount);
+                if (e != 0) return e;
+                e = dp.Ops.Access(dp, Kauth.VEXEC, cred);
                 if (e != 0) return e;
 
-                e = LookupComponent(l, vfs, dp, name, rdir, out Vnode? child);
+                e = LookupComponent(l, vfs, dp, name, rdir, ref held, out Vnode? child);
                 if (e != 0 && !(e == Abi.ENOENT && last && wantParent)) return e;
 
                 if (last && wantParent && (child == null || child.Type != VType.VLNK || !followLast))
@@ -151,6 +168,15 @@ public static class Namei
                 // Cross into whatever is mounted here (repeatedly, for stacked mounts).
                 while (child!.MountedHere is Mount mp)
                 {
+                    e = Hold(l, ref held, mp);
+                    if (e != 0)
+                    {
+                        // Unmounted while we waited: the covered directory shows again.
+                        if (child.MountedHere != mp) continue;
+                        child.Rele();
+                        return e;
+                    }
+                    // Held busy, the mount stays, and with it the reference it holds on its root.
                     Vnode root = mp.Root.Ref();
                     child.Rele();
                     child = root;
@@ -160,9 +186,15 @@ public static class Namei
                 {
                     if (++links > MaxSymlinks) { child.Rele(); return Abi.ELOOP; }
                     // The rest keeps its leading slashes: "link/" must still demand a directory.
-                    e = ExpandLink(l, child, buf, ref len, end, out bool absolute);
+                    bool absolute = false;
+#pragma warning disable CA2014 // once per walk: only while own is still empty
+                    if (own.IsEmpty) own = stackalloc char[PathMax];
+#pragma warning restore CA2014
+                    e = Hold(l, ref held, child.Mount);
+                    if (e == 0) e = ExpandLink(l, child, buf, end, own, out len, out absolute);
                     child.Rele();
                     if (e != 0) return e;
+                    buf = own.Slice(0, len);
                     pos = 0;
                     if (absolute) { if (dp != rdir) dp.Rele(); dp = rdir; }
                     continue;
@@ -183,14 +215,38 @@ public static class Namei
         }
         finally
         {
+            held?.Unbusy(l);
             if (dp != null && dp != rdir) dp.Rele();
         }
     }
 
-    /// <summary>Replaces buf[0..rest) with the link's target, keeping buf[rest..len) (which starts with its slashes) after it.</summary>
-    private static unsafe int ExpandLink(Lwp l, Vnode link, Span<char> buf, ref int len, int rest, out bool absolute)
+    /// <summary>
+    /// Makes <paramref name="mp"/> the mount the walk holds busy, letting go of the one it held.
+    /// The root file system is never held (it is never unmounted), so a walk that stays on it does
+    /// nothing here.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Hold(Lwp l, ref Mount? held, Mount mp)
+        => held == mp || (held == null && mp.IsRootFs) ? 0 : HoldOther(l, ref held, mp);
+
+    private static int HoldOther(Lwp l, ref Mount? held, Mount mp)
+    {
+        held?.Unbusy(l);
+        held = null;
+        if (mp.IsRootFs) return 0;
+        int e = mp.Busy(l);
+        if (e == 0) held = mp;
+        return e;
+    }
+
+    /// <summary>
+    /// The link's target followed by path[rest..] (which starts with its slashes), in
+    /// <paramref name="own"/> (which <paramref name="path"/> may be part of).
+    /// </summary>
+    private static unsafe int ExpandLink(Lwp l, Vnode link, ReadOnlySpan<char> path, int rest, Span<char> own, out int len, out bool absolute)
     {
         absolute = false;
+        len = 0;
         Span<byte> target = stackalloc byte[PathMax];
         int n;
         fixed (byte* tp = target)
@@ -199,43 +255,60 @@ public static class Namei
             iov.Base = new UserPtr((nint)tp);
             iov.Len = PathMax;
             var uio = new Uio(link.Mount.Vfs.KernelVm, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            int e = link.Ops.Readlink(link, ref uio, l);
+            int e = link.Ops.Readlink(link, ref uio, l); // the walk holds its mount busy
             if (e != 0) return e;
             n = PathMax - (int)uio.Resid;
         }
         if (n == 0) return Abi.ENOENT;
-        int restLen = len - rest;
+        int restLen = path.Length - rest;
         // The expanded path must fit with its NUL.
         if (n + restLen >= PathMax) return Abi.ENAMETOOLONG;
-        buf.Slice(rest, restLen).CopyTo(buf.Slice(n));
-        for (int i = 0; i < n; i++) buf[i] = (char)target[i];
+        // The rest first: it may overlap where the target goes (CopyTo allows that).
+        path.Slice(rest, restLen).CopyTo(own.Slice(n));
+        for (int i = 0; i < n; i++) own[i] = (char)target[i];
         len = n + restLen;
-        absolute = buf[0] == '/';
+        absolute = own[0] == '/';
         return 0;
     }
 
-    /// <summary>One directory search, with ".", ".." and the name cache. Returns a referenced vnode.</summary>
-    internal static int LookupComponent(Lwp l, Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, out Vnode? vp)
+    /// <summary>
+    /// One directory search, with ".", ".." and the name cache. Returns a referenced vnode.
+    /// Precondition: <paramref name="held"/> is dp's mount, held busy; ".." at a mount's root moves
+    /// it to the mount of the directory covered.
+    /// </summary>
+    private static int LookupComponent(Lwp l, Vfs vfs, Vnode dp, ReadOnlySpan<char> name, Vnode rdir, ref Mount? held, out Vnode? vp)
     {
+        vp = null;
         if (name.Length == 1 && name[0] == '.') { vp = dp.Ref(); return 0; }
+        int e;
         if (name.Length == 2 && name[0] == '.' && name[1] == '.')
         {
             if (dp == rdir) { vp = dp.Ref(); return 0; }
             // At the root of a mounted file system ".." is looked up in the directory it covers.
             Vnode d = dp;
-            while (d.IsRoot && d.Mount.Covered != null && d != rdir) d = d.Mount.Covered;
-            if (d == rdir) { vp = d.Ref(); return 0; }
-            return d.Ops.Lookup(d, name, out vp);
+            bool own = false;
+            while (d.IsRoot && d.Mount.Covered != null && d != rdir)
+            {
+                // The mount, held busy, keeps its covered directory: reference it before letting go.
+                Vnode c = d.Mount.Covered.Ref();
+                if (own) d.Rele();
+                d = c;
+                own = true;
+                e = Hold(l, ref held, d.Mount);
+                if (e != 0) { d.Rele(); return e; }
+            }
+            if (d == rdir) vp = d.Ref();
+            e = vp != null ? 0 : d.Ops.Lookup(d, name, out vp);
+            if (own) d.Rele();
+            return e;
         }
         if (vfs.Cache.Lookup(l, dp, name, out vp, out long gen))
             return vp == null ? Abi.ENOENT : 0;
-        int e = dp.Ops.Lookup(dp, name, out vp);
+        e = dp.Ops.Lookup(dp, name, out vp);
         if (e == 0 || e == Abi.ENOENT) vfs.Cache.Enter(dp, name, vp, gen);
         return e;
     }
 
-    /// <summary>Permission check against a vnode's attributes.</summary>
-    public static int Access(Lwp l, Vnode vp, int acc) => vp.Ops.Access(vp, acc, l.Cred);
 
     internal static string Latin1(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 }

@@ -1,3 +1,4 @@
+using System;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -23,36 +24,43 @@ internal static partial class VfsSyscalls
         rv = 0;
         int e = Kauth.Privileged(l.Cred);
         if (e != 0) return e;
-        e = Namei.LookupParent(l, fd, path, followLast: false, out NameiParent nd);
+        // A type mknod does not make is an error, but only once the name is known not to exist.
+        VType type = VType.VNON;
+        int typeError = 0;
+        switch (mode & (uint)Abi.S_IFMT)
+        {
+            case (uint)Abi.S_IFMT: type = VType.VBAD; break; // badsect(8)'s marker; file systems refuse it
+            case (uint)Abi.S_IFCHR: type = VType.VCHR; break;
+            case (uint)Abi.S_IFBLK: type = VType.VBLK; break;
+            case (uint)Abi.S_IFREG: type = VType.VREG; break;
+            case (uint)Abi.S_IFWHT: typeError = Abi.EOPNOTSUPP; break;
+            default: typeError = Abi.EINVAL; break;
+        }
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        e = pb.CopyIn(l, path);
+        if (e != 0) return e;
+        int tries = 0;
+        do e = MknodatOnce(l, fd, pb, type, typeError, mode, dev);
+        while (e == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(e);
+    }
+
+    /// <summary>One try (a concurrent namespace change makes the file system answer ERESTART).</summary>
+    private static int MknodatOnce(Lwp l, int fd, in PathBuf path, VType type, int typeError, uint mode, ulong dev)
+    {
+        int e = Namei.LookupParent(l, l.Cred, fd, path, followLast: false, out NameiParent nd);
         if (e != 0) return e;
         try
         {
             if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EEXIST;
-            VType type;
-            switch (mode & (uint)Abi.S_IFMT)
-            {
-                case (uint)Abi.S_IFMT: type = VType.VBAD; break; // badsect(8)'s marker; file systems refuse it
-                case (uint)Abi.S_IFCHR: type = VType.VCHR; break;
-                case (uint)Abi.S_IFBLK: type = VType.VBLK; break;
-                case (uint)Abi.S_IFREG: type = VType.VREG; break;
-                case (uint)Abi.S_IFWHT: return Abi.EOPNOTSUPP;
-                default: return Abi.EINVAL;
-            }
+            if (typeError != 0) return typeError;
             if (type != VType.VREG && dev == NoDev) return Abi.EINVAL;
             if (nd.TrailingSlash) return Abi.ENOENT;
-            e = CreateCheck(l, nd.Dvp);
-            if (e != 0) return e;
-            var va = new Vattr
-            {
-                Type = type,
-                Mode = mode & (uint)Abi.ALLPERMS & ~l.Proc.Umask,
-                Rdev = type == VType.VREG ? 0 : dev,
-            };
-            e = nd.Dvp.Ops.Create(nd.Dvp, nd.Name, va, l, out Vnode? vp);
-            if (e != 0) return e;
-            V(l).Cache.Purge(nd.Dvp, nd.Name);
-            vp!.Rele();
-            return 0;
+            e = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, mode & (uint)Abi.ALLPERMS & ~l.Proc.Umask,
+                type == VType.VREG ? 0 : dev, out Vnode? vp);
+            vp?.Rele();
+            return e;
         }
         finally { nd.Release(); }
     }

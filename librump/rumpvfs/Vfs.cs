@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using Rump.Kern;
 
 namespace Rump.Vfs;
@@ -9,14 +10,18 @@ namespace Rump.Vfs;
 /// directory, the name cache and the per-process directories.
 ///
 /// Locks, in order: <see cref="RenameLock"/> (held across a whole rename) → <see cref="MountLock"/>
-/// (mount table, covered vnodes' MountedHere, unmount busy checks; writers are mount/unmount) →
-/// file-system locks → <see cref="NameCache"/>'s lock. Namei holds none of them between components.
-/// References: see <see cref="Vnode"/>.
+/// (mount table, covered vnodes' MountedHere; writers are mount/unmount) → file-system locks →
+/// <see cref="NameCache"/>'s lock → <see cref="Vcache"/>'s lock. Each mount's unmount-state lock
+/// (<see cref="Mount.Busy"/>) is a leaf too. Namei holds none of them between components; it holds
+/// the mount it walks in busy. References and vnode lifetime: see <see cref="Vnode"/> and
+/// <see cref="VnodeCache"/>; operations against unmount: see <see cref="Mount"/>.
 /// </summary>
 public sealed partial class Vfs : IProcHooks
 {
     public readonly Kernel Kernel;
     public readonly NameCache Cache;
+    /// <summary>Every vnode of every mount of this kernel.</summary>
+    public readonly VnodeCache Vcache;
     internal readonly KRwLock MountLock;
     /// <summary>Serialises renames (NetBSD's vfs_rename_lock) so tree-shape checks stay valid.</summary>
     internal readonly KMutex RenameLock;
@@ -39,6 +44,7 @@ public sealed partial class Vfs : IProcHooks
     {
         Kernel = k;
         Cache = new NameCache(k);
+        Vcache = new VnodeCache(this);
         MountLock = new KRwLock(k);
         RenameLock = new KMutex(k);
         Devices = new Devsw(k);
@@ -47,6 +53,33 @@ public sealed partial class Vfs : IProcHooks
         _cwdKey = k.CreateProcSpecificKey();
         k.AddProcHooks(this);
     }
+
+    /// <summary>Bytes of file-system metadata charged with <see cref="ChargeMemory"/> (also counted in Kmem).</summary>
+    private long _charged;
+
+    /// <summary>
+    /// Charges <paramref name="bytes"/> of in-memory file-system metadata (tmpfs nodes, entries,
+    /// names) to the kernel's memory account (Kmem.Charge, under RUMP_MEMLIMIT with every buffer):
+    /// false, and nothing charged, if that would pass the limit.
+    /// </summary>
+    public bool ChargeMemory(long bytes)
+    {
+        if (!Kernel.Kmem.Charge(bytes)) return false;
+        Interlocked.Add(ref _charged, bytes);
+        return true;
+    }
+
+    public void UnchargeMemory(long bytes)
+    {
+        Interlocked.Add(ref _charged, -bytes);
+        Kernel.Kmem.Uncharge(bytes);
+    }
+
+    /// <summary>Metadata bytes charged (<see cref="ChargeMemory"/>).</summary>
+    public long ChargedMemory => Volatile.Read(ref _charged);
+
+    /// <summary>Kernel memory left under the limit for buffers and metadata together (long.MaxValue: no limit).</summary>
+    public long MemoryFree => Kernel.Kmem.Available;
 
     public void RegisterFs(VfsOps ops) => _fsTypes[ops.Name] = ops;
     public VfsOps? FindFs(string name) => _fsTypes.TryGetValue(name, out VfsOps? o) ? o : null;
@@ -59,14 +92,12 @@ public sealed partial class Vfs : IProcHooks
         var mp = new Mount(this, ops, 0, ops.Name, _nextFsid++);
         int e = ops.Mount(mp, ReadOnlySpan<byte>.Empty, l);
         if (e != 0) Kernel.Panic("cannot mount the root file system (" + ops.Name + "): error " + e);
+        mp.IsRootFs = true;
         _mounts.Add(mp);
         RootVnode = mp.Root.Ref();
         // The kernel and default processes start at the root.
         foreach (Proc p in new[] { Kernel.Proc0, Kernel.DefaultProc })
-        {
             p.SetSpecific(_cwdKey, new CwdInfo(RootVnode.Ref(), RootVnode.Ref()));
-            RootVnode.Mount.AdjustUsers(null, 1);
-        }
     }
 
     public CwdInfo Cwd(Proc p) => (CwdInfo)p.GetSpecific(_cwdKey)!;
@@ -77,7 +108,6 @@ public sealed partial class Vfs : IProcHooks
         c.Lock.Enter();
         var n = new CwdInfo(c.Cdir.Ref(), c.Rdir.Ref());
         c.Lock.Exit();
-        n.Cdir.Mount.AdjustUsers(null, 1);
         child.SetSpecific(_cwdKey, n);
     }
 
@@ -85,7 +115,6 @@ public sealed partial class Vfs : IProcHooks
     {
         if (p.GetSpecific(_cwdKey) is CwdInfo c)
         {
-            c.Cdir.Mount.AdjustUsers(null, -1);
             c.Cdir.Rele();
             c.Rdir.Rele();
             p.SetSpecific(_cwdKey, null);
@@ -112,7 +141,12 @@ public sealed partial class Vfs : IProcHooks
                 MountedOn = path,
             };
             int e = ops.Mount(mp, args, l);
-            if (e != 0) return e;
+            if (e != 0)
+            {
+                // Vnodes a failed mount loaded (and released) go now.
+                Vcache.Flush(mp, force: true);
+                return e;
+            }
             mp.Covered = covered.Ref();
             covered.MountedHere = mp;
             _mounts.Add(mp);
@@ -122,7 +156,13 @@ public sealed partial class Vfs : IProcHooks
         finally { MountLock.Exit(); }
     }
 
-    /// <summary>Unmounts the file system whose root is <paramref name="root"/> (unreferenced by now).</summary>
+    /// <summary>
+    /// Unmounts <paramref name="mp"/> (NetBSD dounmount): EBUSY while a file system is mounted
+    /// below it or (without MNT_FORCE) any of its vnodes is referenced — open files, current
+    /// directories, lookups in progress. The file system is synced, its vnodes are reclaimed
+    /// (<see cref="VnodeCache.Flush"/>), then it is released. A forced unmount goes ahead
+    /// regardless; vnodes still referenced become dead.
+    /// </summary>
     public int DoUnmount(Lwp l, Mount mp, int flags)
     {
         bool force = (flags & Abi.MNT_FORCE) != 0;
@@ -132,20 +172,38 @@ public sealed partial class Vfs : IProcHooks
             if (mp.Covered == null) return Abi.EINVAL; // the root file system stays
             foreach (Mount m in _mounts)
                 if (m.Covered != null && m.Covered.Mount == mp) return Abi.EBUSY;
-            if (mp.Users > 0 && !force) return Abi.EBUSY;
-            int e = mp.Ops.Sync(mp, true, l);
-            if (e != 0 && !force) return e;
-            e = mp.Ops.Unmount(mp, force, l);
-            if (e != 0) return e;
-            mp.Unmounting = true;
             Vnode covered = mp.Covered;
-            covered.MountedHere = null;
-            _mounts.Remove(mp);
-            Cache.PurgeMount(mp);
-            mp.Root.Rele();
-            mp.Covered = null;
-            covered.Rele();
-            return 0;
+            // From here no file-system code runs on the mount but ours: operations in progress
+            // have finished, new ones wait for the outcome (their lookups hold no mount lock).
+            mp.BeginUnmount();
+            bool gone = false;
+            try
+            {
+                int e = mp.Ops.Sync(mp, true, l);
+                if (e == 0 || force) e = Vcache.Flush(mp, force);
+                if (e == 0)
+                {
+                    e = mp.Ops.Unmount(mp, force, l);
+                    if (e != 0)
+                    {
+                        // The file system stays: it gets a root vnode again.
+                        Vcache.Revive(mp);
+                        if (Vcache.Get(mp, mp.Root.Key, null, out Vnode? root) == 0) { mp.Root.Rele(); mp.SetRoot(root!); }
+                        else Kernel.Panic("unmount failed and the root of " + mp.FsType + " cannot be loaded again");
+                    }
+                }
+                if (e != 0) return e;
+                covered.MountedHere = null;
+                _mounts.Remove(mp);
+                Cache.PurgeMount(mp);
+                Cache.PurgeDir(covered);
+                mp.Root.Rele();
+                mp.Covered = null;
+                covered.Rele();
+                gone = true;
+                return 0;
+            }
+            finally { mp.EndUnmount(gone); }
         }
         finally { MountLock.Exit(); }
     }
@@ -157,7 +215,7 @@ public sealed partial class Vfs : IProcHooks
         Mount[] ms = _mounts.ToArray();
         MountLock.Exit();
         foreach (Mount m in ms)
-            if (!m.ReadOnly) m.Ops.Sync(m, wait, l);
+            if (!m.ReadOnly) Vop.Sync(l, m, wait);
     }
 
     /// <summary>Unmounts everything at halt, innermost first.</summary>
@@ -200,12 +258,10 @@ public sealed class CwdInfo
     /// <summary>Replaces the current directory with <paramref name="vp"/> (whose reference is given to this).</summary>
     public void SetCdir(Vnode vp)
     {
-        vp.Mount.AdjustUsers(null, 1);
         Lock.Enter();
         Vnode old = Cdir;
         Cdir = vp;
         Lock.Exit();
-        old.Mount.AdjustUsers(null, -1);
         old.Rele();
     }
 }

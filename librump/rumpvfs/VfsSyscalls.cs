@@ -5,14 +5,40 @@ using Rump.Kern;
 namespace Rump.Vfs;
 
 /// <summary>
-/// The file system calls (NetBSD vfs_syscalls.c, vfs_vnops.c, vfs_getcwd.c). Each resolves its
-/// paths with <see cref="Namei"/>, checks what POSIX and NetBSD require (permissions, read-only
-/// mounts, the forms of the last component), then calls the file system. Every vnode reference
-/// taken here is dropped on every path; cache purges follow each namespace change.
+/// The file system calls (NetBSD vfs_syscalls.c, vfs_getcwd.c): each copies its arguments in once
+/// (paths into a <see cref="PathBuf"/>), turns paths and descriptors into vnodes with
+/// <see cref="Namei"/> and the descriptor table, checks what belongs to the call's form (flags,
+/// the shapes of paths: "/", ".", trailing slashes), and hands the rest to the vnode layer
+/// (<see cref="VnodeLayer"/>) with the calling process's credentials. Every vnode reference taken
+/// here is dropped on every path. Namespace changes that the file system reports as overtaken by a
+/// concurrent change (ERESTART) are looked up again from the same path buffer.
 /// </summary>
 internal static partial class VfsSyscalls
 {
     private static Vfs V(Lwp l) => l.Kernel.GetService<Vfs>()!;
+
+    /// <summary>Looks up a path the caller gives once (copied in once, into a path buffer).</summary>
+    private static int LookupPath(Lwp l, int dirfd, UserPtr path, bool follow, out Vnode? vp)
+    {
+        vp = null;
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        return e != 0 ? e : Namei.Lookup(l, l.Cred, dirfd, pb, follow, out vp);
+    }
+
+    /// <summary>The vnode open at <paramref name="fd"/>, referenced.</summary>
+    private static int FdVnode(Lwp l, int fd, out Vnode? vp)
+    {
+        vp = null;
+        File? f = l.Proc.Fd.Get(fd);
+        if (f == null) return Abi.EBADF;
+        int e = 0;
+        if (f is VnodeFile vf) vp = vf.Vp.Ref();
+        else e = Abi.EINVAL;
+        f.Release(l);
+        return e;
+    }
 
     // ---- open ------------------------------------------------------------------------------
 
@@ -23,8 +49,12 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flags & Abi.O_ACCMODE) == Abi.O_ACCMODE) return Abi.EINVAL;
-        int fflag = flags + 1; // FFLAGS(): O_RDONLY/O_WRONLY/O_RDWR become FREAD/FWRITE bits
-        int e = VnOpen(l, fd, path, flags, fflag, mode, out Vnode? vp);
+        int fflag = VnodeLayer.FFlags(flags);
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
+        e = VnodeLayer.Open(l, l.Cred, fd, pb, fflag, mode & ~l.Proc.Umask, out Vnode? vp);
         if (e != 0) return e;
         var f = new VnodeFile(l, vp!, fflag & ~(Abi.O_CREAT | Abi.O_EXCL | Abi.O_TRUNC | Abi.O_NOFOLLOW | Abi.O_DIRECTORY | Abi.O_CLOEXEC));
         // A character device's driver opens too (specfs), and gets the file's I/O.
@@ -33,93 +63,6 @@ internal static partial class VfsSyscalls
         if (e != 0) { f.Release(l); return e; }
         rv = nfd;
         return 0;
-    }
-
-    /// <summary>NetBSD vn_open: look up or create, check access, truncate. Returns a referenced vnode.</summary>
-    private static int VnOpen(Lwp l, int dirfd, UserPtr path, int oflags, int fflag, uint mode, out Vnode? vp)
-    {
-        vp = null;
-        bool creat = (oflags & Abi.O_CREAT) != 0;
-        bool excl = creat && (oflags & Abi.O_EXCL) != 0;
-        bool nofollow = (oflags & Abi.O_NOFOLLOW) != 0 || excl;
-        bool created = false;
-        int e;
-        if (creat)
-        {
-            e = Namei.LookupParent(l, dirfd, path, followLast: !nofollow, out NameiParent nd);
-            if (e != 0) return e;
-            if (nd.Vp == null)
-            {
-                if (nd.Name == null || nd.TrailingSlash) { nd.Release(); return Abi.EISDIR; }
-                e = CreateCheck(l, nd.Dvp);
-                if (e == 0)
-                {
-                    var va = new Vattr { Type = VType.VREG, Mode = mode & (uint)Abi.ALLPERMS & ~l.Proc.Umask };
-                    e = nd.Dvp.Ops.Create(nd.Dvp, nd.Name, va, l, out vp);
-                    if (e == 0) V(l).Cache.Purge(nd.Dvp, nd.Name);
-                }
-                nd.Dvp.Rele();
-                if (e != 0) return e;
-                created = true;
-            }
-            else
-            {
-                nd.Dvp.Rele();
-                vp = nd.Vp;
-                if (excl) { vp.Rele(); vp = null; return Abi.EEXIST; }
-                if (nd.TrailingSlash && vp.Type != VType.VDIR) { vp.Rele(); vp = null; return Abi.ENOTDIR; }
-                while (vp.MountedHere is Mount mp) { Vnode r = mp.Root.Ref(); vp.Rele(); vp = r; }
-            }
-        }
-        else
-        {
-            e = Namei.Lookup(l, dirfd, path, follow: !nofollow, out vp);
-            if (e != 0) return e;
-        }
-        e = OpenCheck(l, vp!, oflags, fflag, created);
-        if (e == 0 && (oflags & Abi.O_TRUNC) != 0 && (fflag & File.FWRITE) != 0 && vp!.Type == VType.VREG && !created)
-        {
-            var va = new Vattr { Size = 0, Mask = VaMask.Size };
-            e = vp.Ops.Setattr(vp, va, l);
-        }
-        if (e == 0) e = vp!.Ops.Open(vp, fflag, l);
-        if (e != 0) { vp!.Rele(); vp = null; }
-        return e;
-    }
-
-    private static int OpenCheck(Lwp l, Vnode vp, int oflags, int fflag, bool created)
-    {
-        if (vp.Type == VType.VLNK) return Abi.EFTYPE; // O_NOFOLLOW on a symlink, as NetBSD
-        if ((oflags & Abi.O_DIRECTORY) != 0 && vp.Type != VType.VDIR) return Abi.ENOTDIR;
-        if (vp.Type == VType.VDIR && ((fflag & File.FWRITE) != 0 || (oflags & Abi.O_TRUNC) != 0)) return Abi.EISDIR;
-        if (created) return 0;
-        int acc = 0;
-        if ((fflag & File.FREAD) != 0) acc |= Kauth.VREAD;
-        if ((fflag & File.FWRITE) != 0 || (oflags & Abi.O_TRUNC) != 0)
-        {
-            if (vp.Mount.ReadOnly && vp.Type is VType.VREG or VType.VDIR or VType.VLNK) return Abi.EROFS;
-            acc |= Kauth.VWRITE;
-        }
-        return acc == 0 ? 0 : Namei.Access(l, vp, acc);
-    }
-
-    /// <summary>May the caller add or remove a name in <paramref name="dvp"/>?</summary>
-    private static int CreateCheck(Lwp l, Vnode dvp)
-    {
-        if (dvp.Mount.ReadOnly) return Abi.EROFS;
-        return Namei.Access(l, dvp, Kauth.VWRITE | Kauth.VEXEC);
-    }
-
-    /// <summary>Removal from a sticky directory needs ownership of the file or the directory (NetBSD genfs_can_sticky).</summary>
-    private static int StickyCheck(Lwp l, Vnode dvp, Vnode vp)
-    {
-        if (l.Cred.IsRoot) return 0;
-        int e = dvp.Ops.Getattr(dvp, out Vattr dva);
-        if (e != 0) return e;
-        if ((dva.Mode & Abi.S_ISVTX) == 0) return 0;
-        e = vp.Ops.Getattr(vp, out Vattr va);
-        if (e != 0) return e;
-        return va.Uid == l.Cred.Euid || dva.Uid == l.Cred.Euid ? 0 : Abi.EPERM;
     }
 
     // ---- stat, access ------------------------------------------------------------------------
@@ -131,10 +74,10 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         if (e != 0) return e;
-        e = vp!.Ops.Getattr(vp, out Vattr va);
-        vp.Rele();
+        e = VnodeLayer.Getattr(l, vp!, out Vattr va);
+        vp!.Rele();
         if (e != 0) return e;
         va.ToStat(out RumpStat st);
         return l.Proc.Vmspace.CopyOut(in st, buf);
@@ -147,22 +90,14 @@ internal static partial class VfsSyscalls
         rv = 0;
         if ((amode & ~(Abi.R_OK | Abi.W_OK | Abi.X_OK)) != 0) return Abi.EINVAL;
         if ((flag & ~(Abi.AT_EACCESS | Abi.AT_SYMLINK_NOFOLLOW)) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
         if (e != 0) return e;
-        try
-        {
-            if (amode == Abi.F_OK) return 0;
-            if ((amode & Abi.W_OK) != 0 && vp!.Mount.ReadOnly && vp.Type is VType.VREG or VType.VDIR or VType.VLNK)
-                return Abi.EROFS;
-            e = vp!.Ops.Getattr(vp, out Vattr va);
-            if (e != 0) return e;
-            // access(2) answers for the real ids unless AT_EACCESS asks for the effective ones.
-            Cred c = l.Cred;
-            Cred who = (flag & Abi.AT_EACCESS) != 0 ? c : new Cred(c.Uid, c.Uid, c.Svuid, c.Gid, c.Gid, c.Svgid, c.Groups.ToArray());
-            int acc = ((amode & Abi.R_OK) != 0 ? Kauth.VREAD : 0) | ((amode & Abi.W_OK) != 0 ? Kauth.VWRITE : 0) | ((amode & Abi.X_OK) != 0 ? Kauth.VEXEC : 0);
-            return Kauth.Access(who, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
-        }
-        finally { vp!.Rele(); }
+        // access(2) answers for the real ids unless AT_EACCESS asks for the effective ones.
+        Cred c = l.Cred;
+        Cred who = (flag & Abi.AT_EACCESS) != 0 || amode == Abi.F_OK ? c : new Cred(c.Uid, c.Uid, c.Svuid, c.Gid, c.Gid, c.Svgid, c.Groups.ToArray());
+        e = VnodeLayer.CheckAccess(l, who, vp!, amode);
+        vp!.Rele();
+        return e;
     }
 
     // ---- directories -------------------------------------------------------------------------
@@ -172,20 +107,26 @@ internal static partial class VfsSyscalls
     private static int Mkdirat(Lwp l, int fd, UserPtr path, uint mode, out long rv)
     {
         rv = 0;
-        int e = Namei.LookupParent(l, fd, path, followLast: false, out NameiParent nd);
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
+        int tries = 0;
+        do e = MkdiratOnce(l, fd, pb, mode);
+        while (e == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(e);
+    }
+
+    private static int MkdiratOnce(Lwp l, int fd, in PathBuf path, uint mode)
+    {
+        int e = Namei.LookupParent(l, l.Cred, fd, path, followLast: false, out NameiParent nd);
         if (e != 0) return e;
         try
         {
-            if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EEXIST;
-            e = CreateCheck(l, nd.Dvp);
-            if (e != 0) return e;
-            // NetBSD's mkdir keeps only the permission bits (no sticky, set-id bits) before the umask.
-            var va = new Vattr { Type = VType.VDIR, Mode = mode & (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
-            e = nd.Dvp.Ops.Mkdir(nd.Dvp, nd.Name, va, l, out Vnode? vp);
-            if (e != 0) return e;
-            V(l).Cache.Purge(nd.Dvp, nd.Name);
-            vp!.Rele();
-            return 0;
+            if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
+            e = VnodeLayer.Mkdir(l, l.Cred, nd.Dvp, nd.Name, mode & ~l.Proc.Umask, out Vnode? vp);
+            vp?.Rele();
+            return e;
         }
         finally { nd.Release(); }
     }
@@ -197,35 +138,27 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flag & ~Abi.AT_REMOVEDIR) != 0) return Abi.EINVAL;
-        bool rmdir = (flag & Abi.AT_REMOVEDIR) != 0;
-        int e = Namei.LookupParent(l, fd, path, followLast: false, out NameiParent nd);
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, path);
+        if (e != 0) return e;
+        int tries = 0;
+        do e = UnlinkatOnce(l, fd, pb, (flag & Abi.AT_REMOVEDIR) != 0);
+        while (e == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(e);
+    }
+
+    private static int UnlinkatOnce(Lwp l, int fd, in PathBuf path, bool rmdir)
+    {
+        int e = Namei.LookupParent(l, l.Cred, fd, path, followLast: false, out NameiParent nd);
         if (e != 0) return e;
         try
         {
             if (nd.Name == null) return rmdir ? Abi.EBUSY : Abi.EISDIR; // "/" or "x/.."-like paths
-            if (nd.IsDot) return rmdir ? Abi.EINVAL : Abi.EISDIR;
-            if (nd.IsDotDot) return rmdir ? Abi.ENOTEMPTY : Abi.EISDIR;
-            if (nd.Vp == null) return Abi.ENOENT;
-            Vnode vp = nd.Vp;
-            if (rmdir)
-            {
-                if (vp.Type != VType.VDIR) return Abi.ENOTDIR;
-                if (vp.MountedHere != null || vp.IsRoot) return Abi.EBUSY;
-            }
-            else
-            {
-                if (vp.Type == VType.VDIR) return Abi.EPERM; // NetBSD: unlink(2) of a directory
-                if (nd.TrailingSlash) return Abi.ENOTDIR;
-            }
-            e = CreateCheck(l, nd.Dvp);
-            if (e == 0) e = StickyCheck(l, nd.Dvp, vp);
-            if (e != 0) return e;
-            e = rmdir ? nd.Dvp.Ops.Rmdir(nd.Dvp, nd.Name, vp, l) : nd.Dvp.Ops.Remove(nd.Dvp, nd.Name, vp, l);
-            if (e != 0) return e;
-            Vfs vfs = V(l);
-            vfs.Cache.Purge(nd.Dvp, nd.Name);
-            if (rmdir) vfs.Cache.PurgeDir(vp);
-            return 0;
+            if (nd.Vp == null && !nd.IsDot && !nd.IsDotDot) return Abi.ENOENT;
+            // "name/" demands a directory: unlink of a file so named is ENOTDIR (of a directory, EPERM below).
+            if (!rmdir && nd.TrailingSlash && nd.Vp != null && nd.Vp.Type != VType.VDIR) return Abi.ENOTDIR;
+            return VnodeLayer.Remove(l, l.Cred, nd.Dvp, nd.Name, nd.Vp!, rmdir);
         }
         finally { nd.Release(); }
     }
@@ -233,7 +166,7 @@ internal static partial class VfsSyscalls
     private static int Chdir(Lwp l, UserPtr path, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
         return SetCwd(l, vp!);
     }
@@ -249,23 +182,10 @@ internal static partial class VfsSyscalls
     /// <summary>Makes the referenced <paramref name="vp"/> the cwd, or drops it on error.</summary>
     private static int SetCwd(Lwp l, Vnode vp)
     {
-        int e = vp.Type != VType.VDIR ? Abi.ENOTDIR : Namei.Access(l, vp, Kauth.VEXEC);
+        int e = vp.Type != VType.VDIR ? Abi.ENOTDIR : VnodeLayer.Access(l, vp, Kauth.VEXEC, l.Cred);
         if (e != 0) { vp.Rele(); return e; }
         V(l).Cwd(l.Proc).SetCdir(vp);
         return 0;
-    }
-
-    /// <summary>The vnode open at <paramref name="fd"/>, referenced.</summary>
-    private static int FdVnode(Lwp l, int fd, out Vnode? vp)
-    {
-        vp = null;
-        File? f = l.Proc.Fd.Get(fd);
-        if (f == null) return Abi.EBADF;
-        int e = 0;
-        if (f is VnodeFile vf) vp = vf.Vp.Ref();
-        else e = Abi.EINVAL;
-        f.Release(l);
-        return e;
     }
 
     private static int Getdents(Lwp l, int fd, UserPtr buf, ulong count, out long rv)
@@ -295,81 +215,36 @@ internal static partial class VfsSyscalls
     private static int Renameat(Lwp l, int fromfd, UserPtr from, int tofd, UserPtr to, out long rv)
     {
         rv = 0;
-        Vfs vfs = V(l);
-        int e = Namei.LookupParent(l, fromfd, from, followLast: false, out NameiParent fnd);
+        Span<char> fs = stackalloc char[Namei.PathMax];
+        Span<char> ts = stackalloc char[Namei.PathMax];
+        var fpb = new PathBuf(fs);
+        var tpb = new PathBuf(ts);
+        int e = fpb.CopyIn(l, from);
+        if (e == 0) e = tpb.CopyIn(l, to);
         if (e != 0) return e;
-        e = Namei.LookupParent(l, tofd, to, followLast: false, out NameiParent tnd);
+        int tries = 0;
+        do e = RenameatOnce(l, fromfd, fpb, tofd, tpb);
+        while (e == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(e);
+    }
+
+    private static int RenameatOnce(Lwp l, int fromfd, in PathBuf from, int tofd, in PathBuf to)
+    {
+        int e = Namei.LookupParent(l, l.Cred, fromfd, from, followLast: false, out NameiParent fnd);
+        if (e != 0) return e;
+        e = Namei.LookupParent(l, l.Cred, tofd, to, followLast: false, out NameiParent tnd);
         if (e != 0) { fnd.Release(); return e; }
-        // Directory renames can change the shape of the tree: serialise them so that the
-        // "not into its own subtree" check stays true until the file system has done the move.
-        vfs.RenameLock.Enter();
         try
         {
-            if (fnd.Name == null || fnd.IsDot || fnd.IsDotDot || tnd.Name == null || tnd.IsDot || tnd.IsDotDot)
-                return Abi.EINVAL;
+            if (fnd.Name == null || fnd.IsDot || fnd.IsDotDot || tnd.Name == null || tnd.IsDot || tnd.IsDotDot) return Abi.EINVAL;
             if (fnd.Vp == null) return Abi.ENOENT;
-            Vnode fvp = fnd.Vp, fdvp = fnd.Dvp, tdvp = tnd.Dvp;
-            Vnode? tvp = tnd.Vp;
-            if (fdvp.Mount != tdvp.Mount || fvp.Mount != tdvp.Mount || (tvp != null && tvp.Mount != tdvp.Mount)) return Abi.EXDEV;
-            if (fvp.MountedHere != null || fvp.IsRoot || (tvp != null && (tvp.MountedHere != null || tvp.IsRoot))) return Abi.EBUSY;
-            if ((fnd.TrailingSlash || tnd.TrailingSlash) && fvp.Type != VType.VDIR) return Abi.ENOTDIR;
-            if (tvp != null)
-            {
-                if (fvp.Type == VType.VDIR && tvp.Type != VType.VDIR) return Abi.ENOTDIR;
-                if (fvp.Type != VType.VDIR && tvp.Type == VType.VDIR) return Abi.EISDIR;
-            }
-            // Two names of one file: POSIX says do nothing, unless it is one name respelt in case.
-            if (fvp == tvp && !(fdvp == tdvp && fnd.Name != tnd.Name && fdvp.Mount.Ops.CaseInsensitive)) return 0;
-            e = CreateCheck(l, fdvp);
-            if (e == 0) e = CreateCheck(l, tdvp);
-            if (e == 0) e = StickyCheck(l, fdvp, fvp);
-            if (e == 0 && tvp != null) e = StickyCheck(l, tdvp, tvp);
-            if (e != 0) return e;
-            if (fvp.Type == VType.VDIR)
-            {
-                if (fdvp != tdvp)
-                {
-                    // Moving a directory needs write permission in it (its ".." changes).
-                    e = Namei.Access(l, fvp, Kauth.VWRITE);
-                    if (e != 0) return e;
-                }
-                e = CheckNotAncestor(l, fvp, tdvp);
-                if (e != 0) return e;
-            }
-            e = fdvp.Ops.Rename(fdvp, fnd.Name, fvp, tdvp, tnd.Name, tvp, l);
-            if (e != 0) return e;
-            vfs.Cache.Purge(fdvp, fnd.Name);
-            vfs.Cache.Purge(tdvp, tnd.Name);
-            if (tvp != null && tvp.Type == VType.VDIR) vfs.Cache.PurgeDir(tvp);
-            return 0;
+            return VnodeLayer.Rename(l, l.Cred, fnd.Dvp, fnd.Name, fnd.Vp!, tnd.Dvp, tnd.Name, tnd.Vp, fnd.TrailingSlash || tnd.TrailingSlash);
         }
         finally
         {
-            vfs.RenameLock.Exit();
             tnd.Release();
             fnd.Release();
         }
-    }
-
-    /// <summary>EINVAL if <paramref name="dir"/> is <paramref name="fvp"/> or below it (walking "..").</summary>
-    private static int CheckNotAncestor(Lwp l, Vnode fvp, Vnode dir)
-    {
-        Vnode cur = dir.Ref();
-        try
-        {
-            for (int depth = 0; depth < 4096; depth++)
-            {
-                if (cur == fvp) return Abi.EINVAL;
-                if (cur.IsRoot) return 0;
-                int e = cur.Ops.Lookup(cur, "..", out Vnode? up);
-                if (e != 0) return e;
-                if (up == cur) { up!.Rele(); return 0; }
-                cur.Rele();
-                cur = up!;
-            }
-            return Abi.ELOOP;
-        }
-        finally { cur.Rele(); }
     }
 
     private static int Link(Lwp l, UserPtr path, UserPtr link, out long rv) => Linkat(l, Abi.AT_FDCWD, path, Abi.AT_FDCWD, link, 0, out rv);
@@ -378,23 +253,23 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         if ((flags & ~Abi.AT_SYMLINK_FOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd1, name1, follow: (flags & Abi.AT_SYMLINK_FOLLOW) != 0, out Vnode? vp);
+        int e = LookupPath(l, fd1, name1, follow: (flags & Abi.AT_SYMLINK_FOLLOW) != 0, out Vnode? vp);
         if (e != 0) return e;
         try
         {
+            // As NetBSD's linkat: a directory is refused before the new name is looked at.
             if (vp!.Type == VType.VDIR) return Abi.EPERM;
-            e = Namei.LookupParent(l, fd2, name2, followLast: false, out NameiParent nd);
+            Span<char> s = stackalloc char[Namei.PathMax];
+            var pb = new PathBuf(s);
+            e = pb.CopyIn(l, name2);
+            if (e != 0) return e;
+            e = Namei.LookupParent(l, l.Cred, fd2, pb, followLast: false, out NameiParent nd);
             if (e != 0) return e;
             try
             {
-                if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EEXIST;
+                if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
                 if (nd.TrailingSlash) return Abi.ENOENT;
-                if (nd.Dvp.Mount != vp.Mount) return Abi.EXDEV;
-                e = CreateCheck(l, nd.Dvp);
-                if (e != 0) return e;
-                e = nd.Dvp.Ops.Link(nd.Dvp, nd.Name, vp, l);
-                if (e == 0) V(l).Cache.Purge(nd.Dvp, nd.Name);
-                return e;
+                return VnodeLayer.Link(l, l.Cred, nd.Dvp, nd.Name, vp);
             }
             finally { nd.Release(); }
         }
@@ -406,22 +281,30 @@ internal static partial class VfsSyscalls
     private static int Symlinkat(Lwp l, UserPtr path1, int fd, UserPtr path2, out long rv)
     {
         rv = 0;
+        // Both copied in once: the target as bytes, the link's path into a path buffer.
         Span<byte> target = stackalloc byte[Namei.PathMax];
         int e = l.Proc.Vmspace.CopyInStr(path1, target, out int tlen);
         if (e != 0) return e;
-        e = Namei.LookupParent(l, fd, path2, followLast: false, out NameiParent nd);
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        e = pb.CopyIn(l, path2);
+        if (e != 0) return e;
+        int tries = 0;
+        do e = SymlinkatOnce(l, target.Slice(0, tlen), fd, pb);
+        while (e == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(e);
+    }
+
+    private static int SymlinkatOnce(Lwp l, ReadOnlySpan<byte> target, int fd, in PathBuf path2)
+    {
+        int e = Namei.LookupParent(l, l.Cred, fd, path2, followLast: false, out NameiParent nd);
         if (e != 0) return e;
         try
         {
-            if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EEXIST;
-            e = CreateCheck(l, nd.Dvp);
-            if (e != 0) return e;
-            var va = new Vattr { Type = VType.VLNK, Mode = (uint)Abi.ACCESSPERMS & ~l.Proc.Umask };
-            e = nd.Dvp.Ops.Symlink(nd.Dvp, nd.Name, va, target.Slice(0, tlen), l, out Vnode? vp);
-            if (e != 0) return e;
-            V(l).Cache.Purge(nd.Dvp, nd.Name);
-            vp!.Rele();
-            return 0;
+            if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
+            e = VnodeLayer.Symlink(l, l.Cred, nd.Dvp, nd.Name, target, (uint)Abi.ACCESSPERMS & ~l.Proc.Umask, out Vnode? vp);
+            vp?.Rele();
+            return e;
         }
         finally { nd.Release(); }
     }
@@ -432,20 +315,16 @@ internal static partial class VfsSyscalls
     private static int Readlinkat(Lwp l, int fd, UserPtr path, UserPtr buf, ulong bufsize, out long rv)
     {
         rv = 0;
-        int e = Namei.Lookup(l, fd, path, follow: false, out Vnode? vp);
+        int e = LookupPath(l, fd, path, follow: false, out Vnode? vp);
         if (e != 0) return e;
-        try
-        {
-            if (vp!.Type != VType.VLNK) return Abi.EINVAL;
-            IoVec iov;
-            iov.Base = buf;
-            iov.Len = (long)Math.Min(bufsize, int.MaxValue);
-            var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-            e = vp.Ops.Readlink(vp, ref uio, l);
-            rv = iov.Len - uio.Resid;
-            return e;
-        }
-        finally { vp!.Rele(); }
+        IoVec iov;
+        iov.Base = buf;
+        iov.Len = (long)Math.Min(bufsize, int.MaxValue);
+        var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
+        e = VnodeLayer.Readlink(l, vp!, ref uio);
+        vp!.Rele();
+        rv = iov.Len - uio.Resid;
+        return e;
     }
 
     // ---- attributes --------------------------------------------------------------------------
@@ -456,36 +335,21 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         int e = FdVnode(l, fd, out Vnode? vp);
-        return e != 0 ? e : SetMode(l, vp!, mode);
+        if (e != 0) return e;
+        e = VnodeLayer.Chmod(l, l.Cred, vp!, mode);
+        vp!.Rele();
+        return e;
     }
 
     private static int Fchmodat(Lwp l, int fd, UserPtr path, uint mode, int flag, out long rv)
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
-        return e != 0 ? e : SetMode(l, vp!, mode);
-    }
-
-    /// <summary>chmod on a referenced vnode, which it releases. NetBSD genfs_can_chmod rules.</summary>
-    private static int SetMode(Lwp l, Vnode vp, uint mode)
-    {
-        try
-        {
-            if (vp.Mount.ReadOnly) return Abi.EROFS;
-            int e = vp.Ops.Getattr(vp, out Vattr cur);
-            if (e != 0) return e;
-            e = Kauth.Owner(l.Cred, cur.Uid);
-            if (e != 0) return e;
-            if (!l.Cred.IsRoot)
-            {
-                if (vp.Type != VType.VDIR && (mode & Abi.S_ISTXT) != 0) return Abi.EFTYPE;
-                if ((mode & Abi.S_ISGID) != 0 && !l.Cred.IsMember(cur.Gid)) return Abi.EPERM;
-            }
-            var va = new Vattr { Mode = mode & (uint)Abi.ALLPERMS, Mask = VaMask.Mode };
-            return vp.Ops.Setattr(vp, va, l);
-        }
-        finally { vp.Rele(); }
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        if (e != 0) return e;
+        e = VnodeLayer.Chmod(l, l.Cred, vp!, mode);
+        vp!.Rele();
+        return e;
     }
 
     private static int Chown(Lwp l, UserPtr path, uint uid, uint gid, out long rv) => Fchownat(l, Abi.AT_FDCWD, path, uid, gid, 0, out rv);
@@ -495,43 +359,21 @@ internal static partial class VfsSyscalls
     {
         rv = 0;
         int e = FdVnode(l, fd, out Vnode? vp);
-        return e != 0 ? e : SetOwner(l, vp!, uid, gid);
+        if (e != 0) return e;
+        e = VnodeLayer.Chown(l, l.Cred, vp!, uid, gid);
+        vp!.Rele();
+        return e;
     }
 
     private static int Fchownat(Lwp l, int fd, UserPtr path, uint uid, uint gid, int flag, out long rv)
     {
         rv = 0;
         if ((flag & ~Abi.AT_SYMLINK_NOFOLLOW) != 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
-        return e != 0 ? e : SetOwner(l, vp!, uid, gid);
-    }
-
-    /// <summary>chown on a referenced vnode, which it releases. (uid_t)-1 leaves an id as it is.</summary>
-    private static int SetOwner(Lwp l, Vnode vp, uint uid, uint gid)
-    {
-        try
-        {
-            if (vp.Mount.ReadOnly) return Abi.EROFS;
-            int e = vp.Ops.Getattr(vp, out Vattr cur);
-            if (e != 0) return e;
-            uint nuid = uid == uint.MaxValue ? cur.Uid : uid;
-            uint ngid = gid == uint.MaxValue ? cur.Gid : gid;
-            Cred c = l.Cred;
-            if (!c.IsRoot)
-            {
-                // An owner may only give the file to a group it belongs to, and never to another user.
-                if (c.Euid != cur.Uid || nuid != cur.Uid || (ngid != cur.Gid && !c.IsMember(ngid)))
-                    return Abi.EPERM;
-            }
-            var va = new Vattr { Uid = nuid, Gid = ngid, Mask = VaMask.Uid | VaMask.Gid };
-            if (!c.IsRoot && (cur.Mode & (Abi.S_ISUID | Abi.S_ISGID)) != 0)
-            {
-                va.Mode = cur.Mode & ~(uint)(Abi.S_ISUID | Abi.S_ISGID);
-                va.Mask |= VaMask.Mode;
-            }
-            return vp.Ops.Setattr(vp, va, l);
-        }
-        finally { vp.Rele(); }
+        int e = LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out Vnode? vp);
+        if (e != 0) return e;
+        e = VnodeLayer.Chown(l, l.Cred, vp!, uid, gid);
+        vp!.Rele();
+        return e;
     }
 
     private static int Utimensat(Lwp l, int fd, UserPtr path, UserPtr tptr, int flag, out long rv)
@@ -560,41 +402,22 @@ internal static partial class VfsSyscalls
             else { va.Mtime = ts[1]; va.Mask |= VaMask.Mtime; }
         }
         Vnode? vp;
-        int e = path.IsNull ? FdVnode(l, fd, out vp) : Namei.Lookup(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out vp);
+        int e = path.IsNull ? FdVnode(l, fd, out vp) : LookupPath(l, fd, path, follow: (flag & Abi.AT_SYMLINK_NOFOLLOW) == 0, out vp);
         if (e != 0) return e;
-        try
-        {
-            if (va.Mask == VaMask.None) return 0;
-            if (vp!.Mount.ReadOnly) return Abi.EROFS;
-            e = vp.Ops.Getattr(vp, out Vattr cur);
-            if (e != 0) return e;
-            // Setting the current time needs write access; setting chosen times needs ownership.
-            if (Kauth.Owner(l.Cred, cur.Uid) != 0)
-            {
-                if (!onlyNow) return Abi.EPERM;
-                e = Kauth.Access(l.Cred, cur.Mode, cur.Uid, cur.Gid, Kauth.VWRITE);
-                if (e != 0) return e;
-            }
-            return vp.Ops.Setattr(vp, va, l);
-        }
-        finally { vp!.Rele(); }
+        e = VnodeLayer.SetTimes(l, l.Cred, vp!, va, onlyNow);
+        vp!.Rele();
+        return e;
     }
 
     private static int Truncate(Lwp l, UserPtr path, long length, out long rv)
     {
         rv = 0;
         if (length < 0) return Abi.EINVAL;
-        int e = Namei.Lookup(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
+        int e = LookupPath(l, Abi.AT_FDCWD, path, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        try
-        {
-            if (vp!.Type == VType.VDIR) return Abi.EISDIR;
-            if (vp.Mount.ReadOnly) return Abi.EROFS;
-            e = Namei.Access(l, vp, Kauth.VWRITE);
-            if (e != 0) return e;
-            return vp.Ops.Setattr(vp, new Vattr { Size = length, Mask = VaMask.Size }, l);
-        }
-        finally { vp!.Rele(); }
+        e = VnodeLayer.Truncate(l, l.Cred, vp!, length, opened: false);
+        vp!.Rele();
+        return e;
     }
 
     private static int Ftruncate(Lwp l, int fd, long length, out long rv)
@@ -606,8 +429,7 @@ internal static partial class VfsSyscalls
         try
         {
             if (f is not VnodeFile vf || (f.Flag & File.FWRITE) == 0) return Abi.EINVAL;
-            if (vf.Vp.Type == VType.VDIR) return Abi.EISDIR;
-            return vf.Vp.Ops.Setattr(vf.Vp, new Vattr { Size = length, Mask = VaMask.Size }, l);
+            return VnodeLayer.Truncate(l, l.Cred, vf.Vp, length, opened: true);
         }
         finally { f.Release(l); }
     }

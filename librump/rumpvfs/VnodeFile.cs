@@ -16,7 +16,6 @@ public sealed class VnodeFile : File
     public VnodeFile(Lwp l, Vnode vp, int fflag) : base(l.Kernel, fflag)
     {
         Vp = vp;
-        vp.Mount.AdjustUsers(l, 1);
     }
 
     public override bool IsSeekable => Vp.Type is VType.VREG or VType.VDIR or VType.VBLK or VType.VCHR;
@@ -24,11 +23,10 @@ public sealed class VnodeFile : File
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Read(l, this, ref uio, useOffset);
-        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
-        if (!useOffset) return Vp.Ops.Read(Vp, ref uio, 0, l);
+        if (!useOffset) return VnodeLayer.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vp.Ops.Read(Vp, ref uio, 0, l);
+        int e = VnodeLayer.Read(l, Vp, ref uio, 0);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -37,13 +35,12 @@ public sealed class VnodeFile : File
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Write(l, this, ref uio, useOffset);
-        if (Vp.Type == VType.VDIR) return Abi.EISDIR;
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
-        if (!useOffset) return Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        if (!useOffset) return VnodeLayer.Write(l, Vp, ref uio, ioflag);
         OffsetLock.Enter();
         uio.Offset = Offset;
-        int e = Vp.Ops.Write(Vp, ref uio, ioflag, l);
+        int e = VnodeLayer.Write(l, Vp, ref uio, ioflag);
         Offset = uio.Offset;
         OffsetLock.Exit();
         return e;
@@ -52,10 +49,9 @@ public sealed class VnodeFile : File
     /// <summary>getdents(2): the offset of a directory is the file system's directory cookie.</summary>
     public int Readdir(Lwp l, ref Uio uio)
     {
-        if (Vp.Type != VType.VDIR) return Abi.EINVAL; // NetBSD vn_readdir
         OffsetLock.Enter();
         long cookie = Offset;
-        int e = Vp.Ops.Readdir(Vp, ref uio, ref cookie, l);
+        int e = VnodeLayer.Readdir(l, Vp, ref uio, ref cookie);
         Offset = cookie;
         OffsetLock.Exit();
         return e;
@@ -74,7 +70,7 @@ public sealed class VnodeFile : File
                 case Abi.SEEK_CUR: basePos = Offset; break;
                 case Abi.SEEK_END:
                 {
-                    int e = Vp.Ops.Getattr(Vp, out Vattr va);
+                    int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
                     if (e != 0) return e;
                     basePos = va.Size;
                     break;
@@ -91,7 +87,7 @@ public sealed class VnodeFile : File
 
     public override int Stat(Lwp l, out RumpStat st)
     {
-        int e = Vp.Ops.Getattr(Vp, out Vattr va);
+        int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
         va.ToStat(out st);
         return e;
     }
@@ -108,8 +104,8 @@ public sealed class VnodeFile : File
         }
         if (cmd == Abi.FIONREAD)
         {
-            if (!regOrDir) return Vp.Ops.Ioctl(Vp, cmd, data, l);
-            int e = Vp.Ops.Getattr(Vp, out Vattr va);
+            if (!regOrDir) return Vop.Ioctl(l, Vp, cmd, data);
+            int e = VnodeLayer.Getattr(l, Vp, out Vattr va);
             if (e != 0) return e;
             OffsetLock.Enter();
             long left = va.Size - Offset;
@@ -119,19 +115,18 @@ public sealed class VnodeFile : File
         }
         if (cmd == Abi.FIONBIO || cmd == Abi.FIOASYNC)
             return 0; // regular files never block
-        return Vp.Ops.Ioctl(Vp, cmd, data, l);
+        return Vop.Ioctl(l, Vp, cmd, data);
     }
 
     /// <summary>vn_poll: a device's driver answers; files and directories are always ready (NetBSD genfs_poll).</summary>
     public override int Poll(Lwp l, int events) => Spec != null ? Spec.Poll(l, events) : base.Poll(l, events);
 
-    public override int Fsync(Lwp l, bool dataOnly) => Vp.Ops.Fsync(Vp, dataOnly, l);
+    public override int Fsync(Lwp l, bool dataOnly) => Vop.Fsync(l, Vp, dataOnly);
 
     protected override void Close(Lwp l)
     {
         Spec?.Close(l, this);
-        Vp.Ops.Close(Vp, Flag, l);
-        Vp.Mount.AdjustUsers(l, -1);
+        Vop.Close(l, Vp, Flag);
         Vp.Rele();
     }
 }

@@ -26,8 +26,14 @@ public abstract class VnodeOps
         int e = Getattr(vp, out Vattr va);
         return e != 0 ? e : Kauth.Access(cred, va.Mode, va.Uid, va.Gid, acc, vp.Type == VType.VDIR);
     }
+    /// <summary>Changes exactly the fields in va's mask (the VFS has applied the rules: who may, which set-id bits go).</summary>
     public virtual int Setattr(Vnode vp, in Vattr va, Lwp l) => Abi.EOPNOTSUPP;
 
+    /// <summary>
+    /// Create, Mkdir, Symlink: a new file named <paramref name="name"/> in <paramref name="dvp"/>
+    /// with va's type, permission bits and owner (<see cref="Vattr.Uid"/>, the requester's effective
+    /// uid; the group is the directory's, as BSD does). The VFS checked the requester may.
+    /// </summary>
     public virtual int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
     public virtual int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
     public virtual int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp) { vp = null; return Abi.EOPNOTSUPP; }
@@ -49,8 +55,48 @@ public abstract class VnodeOps
     public virtual int Open(Vnode vp, int fflag, Lwp l) => 0;
     public virtual int Close(Vnode vp, int fflag, Lwp l) => 0;
     public virtual int Ioctl(Vnode vp, ulong cmd, UserPtr data, Lwp l) => Abi.ENOTTY;
-    /// <summary>The last reference is gone (NetBSD VOP_INACTIVE).</summary>
-    public virtual void Inactive(Vnode vp) { }
+    /// <summary>
+    /// The last reference is going (NetBSD VOP_INACTIVE; it is still held while this runs). True
+    /// to have the vnode reclaimed at once (a removed file), false to keep it cached.
+    /// </summary>
+    public virtual bool Inactive(Vnode vp) => false;
+
+    /// <summary>
+    /// The vnode leaves the cache (NetBSD VOP_RECLAIM): let go of the file system's node, and free
+    /// the file if nothing names it any more. Runs with no VFS lock held; nothing else runs on the
+    /// vnode (it is unreferenced, or a forced unmount waited for its operations to finish).
+    /// </summary>
+    public virtual void Reclaim(Vnode vp) { }
+}
+
+/// <summary>
+/// The operations of a vnode whose file system was unmounted by force while it was still
+/// referenced (NetBSD deadfs): data I/O fails with EIO, everything else with EBADF (ENOENT for
+/// names, ENXIO to open), and releasing it is all that still works.
+/// </summary>
+public sealed class DeadVnodeOps : VnodeOps
+{
+    public static readonly DeadVnodeOps Instance = new();
+
+    public override int Lookup(Vnode dvp, ReadOnlySpan<char> name, out Vnode? vp) { vp = null; return Abi.ENOENT; }
+    public override int Getattr(Vnode vp, out Vattr va) { va = default; return Abi.EBADF; }
+    public override int Access(Vnode vp, int acc, Cred cred) => Abi.EBADF;
+    public override int Setattr(Vnode vp, in Vattr va, Lwp l) => Abi.EBADF;
+    public override int Create(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.ENOENT; }
+    public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) { vp = null; return Abi.ENOENT; }
+    public override int Symlink(Vnode dvp, string name, in Vattr va, ReadOnlySpan<byte> target, Lwp l, out Vnode? vp) { vp = null; return Abi.ENOENT; }
+    public override int Link(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.ENOENT;
+    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.ENOENT;
+    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => Abi.ENOENT;
+    public override int Rename(Vnode fdvp, string fname, Vnode fvp, Vnode tdvp, string tname, Vnode? tvp, Lwp l) => Abi.ENOENT;
+    public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EIO;
+    public override int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EIO;
+    public override int Readdir(Vnode vp, ref Uio uio, ref long cookie, Lwp l) => Abi.EBADF;
+    public override int Readlink(Vnode vp, ref Uio uio, Lwp l) => Abi.EBADF;
+    public override int Fsync(Vnode vp, bool dataOnly, Lwp l) => Abi.EBADF;
+    public override int Open(Vnode vp, int fflag, Lwp l) => Abi.ENXIO;
+    public override int Close(Vnode vp, int fflag, Lwp l) => 0;
+    public override int Ioctl(Vnode vp, ulong cmd, UserPtr data, Lwp l) => Abi.EBADF;
 }
 
 /// <summary>ioflag bits for read and write (NetBSD IO_*).</summary>

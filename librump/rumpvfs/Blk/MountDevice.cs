@@ -21,13 +21,15 @@ public sealed partial class Vfs
         if (args.Length < 8) return Abi.EINVAL;
         var fspec = new UserPtr(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(args));
         if (fspec.IsNull) return Abi.EINVAL;
-        Span<char> pbuf = stackalloc char[Namei.PathMax];
-        int e = Namei.CopyInPath(l, fspec, pbuf, out int plen);
+        // Copied in once: the device looked up is the one the mount records as its source.
+        Span<char> s = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(s);
+        int e = pb.CopyIn(l, fspec);
         if (e != 0) return e;
-        e = Namei.Lookup(l, Abi.AT_FDCWD, fspec, follow: true, out Vnode? vp);
+        e = Namei.Lookup(l, l.Cred, Abi.AT_FDCWD, pb, follow: true, out Vnode? vp);
         if (e != 0) return e;
-        e = vp!.Ops.Getattr(vp, out Vattr va);
-        vp.Rele();
+        e = VnodeLayer.Getattr(l, vp!, out Vattr va);
+        vp!.Rele();
         if (e != 0) return e;
         if (vp.Type != VType.VBLK) return Abi.ENOTBLK;
         BlockDevice? d = Devices.Lookup(va.Rdev);
@@ -36,7 +38,7 @@ public sealed partial class Vfs
         // A compare-and-swap, not MountLock: the file system's mount routine calls this while
         // DoMount holds MountLock.
         if (System.Threading.Interlocked.CompareExchange(ref d.MountedBy, mp, null) != null) return Abi.EBUSY;
-        mp.MountedFrom = new string(pbuf.Slice(0, plen));
+        mp.MountedFrom = pb.ToString();
         dev = d;
         return 0;
     }

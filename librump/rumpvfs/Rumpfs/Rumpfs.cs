@@ -8,7 +8,9 @@ namespace Rump.Vfs.Rumpfs;
 /// rumpfs: the small in-memory file system of the VFS faction (NetBSD's rumpfs), the root file
 /// system when tmpfs is not linked in. It holds directories (for mount points and /dev) and
 /// symbolic links; regular files belong on tmpfs or a disk file system, so creating one here is
-/// EOPNOTSUPP. One mutex per mount (<see cref="RumpfsMount.Lock"/>) protects every node of it.
+/// EOPNOTSUPP. One mutex per mount (<see cref="RumpfsMount.Lock"/>) protects every node of it and
+/// the node table. Nodes live while they have a name (or are the root); vnodes come and go through
+/// the vnode cache, keyed by node number, and a node holds no pointer to its vnode.
 /// </summary>
 public sealed class RumpfsVfsOps : VfsOps
 {
@@ -18,8 +20,23 @@ public sealed class RumpfsVfsOps : VfsOps
     {
         var rm = new RumpfsMount(mp);
         mp.Data = rm;
-        var root = rm.NewNode(VType.VDIR, 0x1ed /* 0755 */, 0, 0, null);
-        mp.SetRoot(root.Vnode.Ref());
+        rm.Lock.Enter();
+        var root = rm.NewNodeLocked(VType.VDIR, 0x1ed /* 0755 */, 0, 0, null);
+        rm.Lock.Exit();
+        int e = mp.Vfs.Vcache.Get(mp, root.Id, root, out Vnode? vp);
+        if (e != 0) return e;
+        mp.SetRoot(vp!);
+        return 0;
+    }
+
+    public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint)
+    {
+        var rm = (RumpfsMount)mp.Data!;
+        rm.Lock.Enter();
+        RumpfsNode? n = rm.Find(key);
+        rm.Lock.Exit();
+        if (n == null) return Abi.ENOENT;
+        vp.Init(n.Type, rm.Ops, n);
         return 0;
     }
 
@@ -40,15 +57,29 @@ internal sealed class RumpfsMount
     private ulong _nextId = 2;
     public int NodeCount;
 
+    /// <summary>Live nodes by number (for loading vnodes by key). Under <see cref="Lock"/>.</summary>
+    private readonly Dictionary<ulong, RumpfsNode> _nodes = new();
+
     public RumpfsMount(Mount mp) { Mount = mp; Lock = new KMutex(mp.Vfs.Kernel); }
 
-    public RumpfsNode NewNode(VType type, uint mode, uint uid, uint gid, RumpfsNode? parent)
+    /// <summary>Precondition: <see cref="Lock"/> held.</summary>
+    public RumpfsNode NewNodeLocked(VType type, uint mode, uint uid, uint gid, RumpfsNode? parent)
     {
         var n = new RumpfsNode(type, _nextId++, mode, uid, gid);
         n.Parent = parent ?? n;
-        n.Vnode = new Vnode(Mount, type, Ops, n);
+        _nodes.Add(n.Id, n);
         NodeCount++;
         return n;
+    }
+
+    /// <summary>Precondition: <see cref="Lock"/> held.</summary>
+    public RumpfsNode? Find(ulong id) => _nodes.TryGetValue(id, out RumpfsNode? n) ? n : null;
+
+    /// <summary>A node lost its name: it goes once no vnode uses it. Precondition: <see cref="Lock"/> held.</summary>
+    public void Forget(RumpfsNode n)
+    {
+        _nodes.Remove(n.Id);
+        NodeCount--;
     }
 }
 
@@ -59,7 +90,6 @@ internal sealed class RumpfsNode
     public uint Mode, Uid, Gid, Nlink;
     public RumpTimespec Atime, Mtime, Ctime, Birth;
     public RumpfsNode Parent = null!;
-    public Vnode Vnode = null!;
     public readonly Dictionary<string, RumpfsNode>? Entries;
     public readonly List<string>? Order;
     public byte[]? Target;
@@ -84,17 +114,19 @@ internal sealed class RumpfsVnodeOps : VnodeOps
         RumpfsNode d = N(dvp);
         if (d.Entries == null) return Abi.ENOTDIR;
         RumpfsMount m = M(dvp);
+        if (name.SequenceEqual(".")) { vp = dvp.Ref(); return 0; }
+        RumpfsNode? n;
         m.Lock.Enter();
-        try
-        {
-            if (name.SequenceEqual("..")) { vp = d.Parent.Vnode.Ref(); return 0; }
-            if (name.SequenceEqual(".")) { vp = dvp.Ref(); return 0; }
-            if (!d.Entries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out RumpfsNode? n)) return Abi.ENOENT;
-            vp = n.Vnode.Ref();
-            return 0;
-        }
-        finally { m.Lock.Exit(); }
+        if (name.SequenceEqual("..")) n = d.Parent;
+        else if (!d.Entries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out n)) n = null;
+        m.Lock.Exit();
+        if (n == null) return Abi.ENOENT;
+        // A concurrent removal makes the load fail: the name is gone.
+        return dvp.Mount.Vfs.Vcache.Get(dvp.Mount, n.Id, n, out vp);
     }
+
+    /// <summary>A node without a name has nothing left to keep it: reclaim its vnode.</summary>
+    public override bool Inactive(Vnode vp) => N(vp).Nlink == 0;
 
     public override int Getattr(Vnode vp, out Vattr va)
     {
@@ -133,20 +165,22 @@ internal sealed class RumpfsVnodeOps : VnodeOps
         vp = null;
         RumpfsNode d = N(dvp);
         RumpfsMount m = M(dvp);
+        RumpfsNode n;
         m.Lock.Enter();
         try
         {
             if (d.Entries!.ContainsKey(name)) return Abi.EEXIST;
-            RumpfsNode n = m.NewNode(type, va.Mode, l.Cred.Euid, d.Gid, d);
+            n = m.NewNodeLocked(type, va.Mode, va.Uid, d.Gid, d);
             n.Target = target;
             d.Entries[name] = n;
             d.Order!.Add(name);
             if (type == VType.VDIR) d.Nlink++;
             d.Mtime = d.Ctime = Clock.Now();
-            vp = n.Vnode.Ref();
-            return 0;
         }
         finally { m.Lock.Exit(); }
+        // Removed again before we got its vnode: the VFS looks the name up again.
+        int e = dvp.Mount.Vfs.Vcache.Get(dvp.Mount, n.Id, n, out vp);
+        return e == Abi.ENOENT ? Abi.ERESTART : e;
     }
 
     public override int Mkdir(Vnode dvp, string name, in Vattr va, Lwp l, out Vnode? vp) => Add(dvp, name, VType.VDIR, va, l, null, out vp);
@@ -168,7 +202,7 @@ internal sealed class RumpfsVnodeOps : VnodeOps
             if (dir) d.Nlink--;
             n.Nlink = 0;
             d.Mtime = d.Ctime = n.Ctime = Clock.Now();
-            m.NodeCount--;
+            m.Forget(n);
             return 0;
         }
         finally { m.Lock.Exit(); }
