@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Rump.Kern;
 
@@ -13,17 +15,20 @@ namespace Rump.Vfs;
 /// a path lookup while it walks here or crosses into it, each vnode operation of the system calls
 /// (<see cref="Vop"/>), VOP_INACTIVE, statvfs and sync — holds the mount busy for its duration.
 /// The count is per virtual CPU (one cache line each; a lwp may finish on another CPU than it
-/// started on, which only the sum has to survive), taken with one interlocked add on the CPU's own
-/// line, so it costs no shared cache line. The root file system is never unmounted and is not
+/// started on, which only the sum has to survive). The lwp holding a CPU owns its slot, so the add is
+/// a plain one on a line no one else writes (as the scheduler's per-CPU counters are); callers
+/// without a CPU share one last slot with interlocked adds. The root file system is never unmounted and is not
 /// counted at all. Unmount (<see cref="BeginUnmount"/>) marks the mount, waits until the count is
 /// zero, and from then on new operations wait for its outcome: ENOENT once it is gone, or they go
 /// ahead if it failed. So an unmount never runs alongside file-system code, and vnodes still
 /// referenced after a forced one are dead (their operations fail).
 ///
 /// Locks: <see cref="_ulock"/> (a mutex, after every other VFS lock) protects the unmount state's
-/// changes and the waits on <see cref="_ucv"/>; the busy count and <see cref="_unmounting"/> are
-/// read without it (an interlocked add before reading the flag, a fence after writing it: either
-/// the operation sees the mark or the unmount sees the operation).
+/// changes and the waits on <see cref="_ucv"/>; the busy count and <see cref="_state"/> are
+/// read without it. Busy stores its count and then reads the flag; the unmount writes the flag and
+/// then runs a process-wide barrier (membarrier) before summing the counts, which orders every
+/// other CPU's store before its load: either the operation sees the mark or the unmount sees the
+/// operation. The rare unmount pays for the barrier, so the common operation needs no fence.
 /// </summary>
 public sealed class Mount
 {
@@ -48,10 +53,14 @@ public sealed class Mount
     /// <summary>Per-CPU busy counts, one cache line apart; the last slot is for callers without a CPU.</summary>
     private readonly long[] _busy;
     private const int Stride = 8;
-    /// <summary>An unmount is under way: new operations wait for its outcome.</summary>
-    private volatile bool _unmounting;
-    /// <summary>Unmounted: operations fail (ENOENT). Written under <see cref="_ulock"/> before <see cref="_unmounting"/> is cleared, so whoever sees that cleared sees this.</summary>
-    private volatile bool _dead;
+    /// <summary>
+    /// <see cref="StUnmounting"/>: new operations wait for the outcome. <see cref="StDead"/>: unmounted,
+    /// operations fail (ENOENT). Zero for a mount in use, so the busy fast path is one test. Written
+    /// under <see cref="_ulock"/>.
+    /// </summary>
+    private volatile int _state;
+    private const int StUnmounting = 1, StDead = 2;
+    private readonly Kernel _kernel;
     private readonly KMutex _ulock;
     private readonly KCondvar _ucv;
 
@@ -59,6 +68,7 @@ public sealed class Mount
     {
         Vfs = vfs; Ops = ops; Flags = flags; MountedFrom = from; Fsid = fsid;
         // One cache line per slot, and none in the array header's line (slot i lives at (i+1)*Stride).
+        _kernel = vfs.Kernel;
         _busy = new long[(vfs.Kernel.Sched.Ncpu + 2) * Stride];
         _ulock = new KMutex(vfs.Kernel);
         _ucv = new KCondvar(vfs.Kernel);
@@ -71,10 +81,29 @@ public sealed class Mount
 
     // ---- Busy -------------------------------------------------------------------------------
 
-    private ref long Slot(Lwp? l)
+    /// <summary>
+    /// The count slot of the CPU <paramref name="l"/> holds, which only it writes (a plain add),
+    /// or false for callers without a CPU of this kernel (they share the last slot, interlocked).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool OwnSlot(Lwp? l, out int i)
     {
-        int i = l != null && l.CpuIdx >= 0 && l.Kernel == Vfs.Kernel ? l.CpuIdx : _busy.Length / Stride - 2;
-        return ref _busy[(i + 1) * Stride];
+        i = l != null ? l.CpuIdx : -1;
+        if (i < 0 || l!.Kernel != _kernel) return false;
+        i = (i + 1) * Stride;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Add(Lwp? l, long d)
+    {
+        if (OwnSlot(l, out int i))
+        {
+            // CpuIdx is below Ncpu, so the slot is inside the array.
+            ref long c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_busy), i);
+            Volatile.Write(ref c, c + d);
+        }
+        else Interlocked.Add(ref _busy[_busy.Length - Stride], d);
     }
 
     /// <summary>Operations in progress (summed over CPUs).</summary>
@@ -93,61 +122,66 @@ public sealed class Mount
     /// way it waits for the outcome: ENOENT if the mount went (and at once on a mount already gone),
     /// else it proceeds. Pair a success with <see cref="Unbusy"/>.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public int Busy(Lwp? l) => IsRootFs ? 0 : BusyCounted(l);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Busy(Lwp? l)
+    {
+        if (IsRootFs) return 0;
+        Add(l, 1);
+        return _state == 0 ? 0 : BusyContended(l);
+    }
 
-    private int BusyCounted(Lwp? l)
+    /// <summary>Busy met an unmount under way or over: back out, then wait for its outcome and retry.</summary>
+    private int BusyContended(Lwp? l)
     {
         while (true)
         {
-            Interlocked.Increment(ref Slot(l));
-            if (!_unmounting)
-            {
-                if (!_dead) return 0;
-                // Gone already (a lookup that read the mount point before the unmount ended).
-                UnbusyCounted(l);
-                return Abi.ENOENT;
-            }
+            int st = _state;
+            if (st == 0) return 0;
             UnbusyCounted(l);
+            // Gone already (a lookup that read the mount point before the unmount ended).
+            if ((st & StDead) != 0) return Abi.ENOENT;
             _ulock.Enter();
-            while (_unmounting) _ucv.Wait(_ulock);
-            bool dead = _dead;
+            while ((_state & StUnmounting) != 0) _ucv.Wait(_ulock);
             _ulock.Exit();
-            if (dead) return Abi.ENOENT;
+            if ((_state & StDead) != 0) return Abi.ENOENT;
+            Add(l, 1);
         }
     }
 
     /// <summary>Ends an operation begun with <see cref="Busy"/> (NetBSD vfs_unbusy).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Unbusy(Lwp? l)
     {
         if (!IsRootFs) UnbusyCounted(l);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UnbusyCounted(Lwp? l)
     {
-        Interlocked.Decrement(ref Slot(l));
-        if (_unmounting)
-        {
-            // The unmount waits for the count to reach zero.
-            _ulock.Enter();
-            _ucv.Broadcast();
-            _ulock.Exit();
-        }
+        Add(l, -1);
+        if ((_state & StUnmounting) != 0) WakeUnmount();
+    }
+
+    /// <summary>The unmount waits for the count to reach zero.</summary>
+    private void WakeUnmount()
+    {
+        _ulock.Enter();
+        _ucv.Broadcast();
+        _ulock.Exit();
     }
 
     /// <summary>VOP_INACTIVE is about to run on a vnode of this mount: false (skip it) while an unmount is under way. Always pair with <see cref="ExitInactive"/>.</summary>
     internal bool EnterInactive(Lwp? l)
     {
         if (IsRootFs) return true;
-        Interlocked.Increment(ref Slot(l));
-        return !_unmounting;
+        Add(l, 1);
+        return (_state & StUnmounting) == 0;
     }
 
     internal void ExitInactive(Lwp? l) => Unbusy(l);
 
     /// <summary>An unmount is under way (between <see cref="BeginUnmount"/> and <see cref="EndUnmount"/>).</summary>
-    public bool Unmounting => _unmounting;
+    public bool Unmounting => (_state & StUnmounting) != 0;
 
     /// <summary>
     /// Unmount starts: new operations wait, and this returns once none is in progress. The caller
@@ -156,8 +190,9 @@ public sealed class Mount
     internal void BeginUnmount()
     {
         _ulock.Enter();
-        _unmounting = true;
-        Interlocked.MemoryBarrier();
+        _state |= StUnmounting;
+        // Every CPU's busy add before this is now visible here, and every one after it sees the mark.
+        Interlocked.MemoryBarrierProcessWide();
         while (BusyCount != 0) _ucv.Wait(_ulock);
         _ulock.Exit();
     }
@@ -166,8 +201,7 @@ public sealed class Mount
     internal void EndUnmount(bool gone)
     {
         _ulock.Enter();
-        _dead = gone;
-        _unmounting = false;
+        _state = gone ? StDead : 0;
         _ucv.Broadcast();
         _ulock.Exit();
     }
