@@ -155,7 +155,6 @@ public sealed partial class Kernel
                 }
                 foreach (Action<Lwp> a in k._booted) a(ctx.Lwp);
                 k._booted.Clear();
-                k.Callouts.Start();
             }
         }
         catch (Exception e)

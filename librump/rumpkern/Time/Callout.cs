@@ -15,8 +15,9 @@ public sealed class Callout
 }
 
 /// <summary>
-/// The kernel's callouts, run by one kernel timer thread created through the hypercall layer.
-/// <see cref="_lock"/> protects the queue and every callout's Due/Pending/Generation; callout
+/// The kernel's callouts, run by one kernel timer thread created through the hypercall layer when
+/// the first callout is scheduled (a kernel that never uses one boots without the thread).
+/// <see cref="_lock"/> protects the queue, the thread's creation and every callout's Due/Pending/Generation; callout
 /// functions run without it. A callout is cancelled by bumping its generation: a stale queue entry
 /// is skipped when it comes due.
 /// </summary>
@@ -35,7 +36,8 @@ public sealed class CalloutQueue
     /// <summary>How many callouts have run (diagnostics and tests).</summary>
     public long Fired { get { _lock.Enter(); long n = _fired; _lock.Exit(); return n; } }
 
-    internal void Start()
+    /// <summary>Creates the timer thread (it waits for <see cref="_lock"/> before it looks at the queue). Precondition: lock held.</summary>
+    private void StartLocked()
     {
         int e = Kthread.Create(_k, "callout", Run, out _thread);
         if (e != 0) Kernel.Panic("cannot create the callout thread: error " + e);
@@ -49,7 +51,8 @@ public sealed class CalloutQueue
         c.Due = Clock.MonotonicNs() + Math.Max(0, delayNs);
         c.Pending = true;
         _queue.Enqueue((c, c.Generation), c.Due);
-        _cv.Signal();
+        if (_thread == null) { if (!_stopping) StartLocked(); }
+        else _cv.Signal();
         _lock.Exit();
     }
 
@@ -97,13 +100,14 @@ public sealed class CalloutQueue
         _lock.Enter();
         _stopping = true;
         _cv.Broadcast();
+        Kthread? t = _thread;
+        _thread = null;
         _lock.Exit();
-        if (_thread == null) return;
+        if (t == null) return;
         // Joining blocks the host thread: do it without a virtual CPU.
         bool had = caller.Cpu != null;
         if (had) _k.Sched.Unschedule(caller);
-        _thread.Join();
+        t.Join();
         if (had) _k.Sched.Schedule(caller);
-        _thread = null;
     }
 }
