@@ -6,7 +6,7 @@ namespace Rump.Kern;
 
 /// <summary>
 /// Lock debugging (NetBSD's LOCKDEBUG, with WITNESS-style order checking), compiled in only when
-/// the kernel is built with <c>-p:RumpLockDebug=true</c> (the test suite runs a build so made).
+/// the kernel is built in the LockDebug configuration (<c>-c LockDebug</c>; ctest runs the NUnit suite so built).
 ///
 /// - A lock's class is where it was constructed (file and line): all vnodes' locks made at one
 ///   line are one class.
