@@ -278,10 +278,7 @@ public static class VnodeLayer
     public static int Create(Lwp l, Cred cred, Vnode dvp, string name, VType type, uint mode, ulong rdev, out Vnode? vp)
     {
         vp = null;
-        int e = CheckName(name);
-        if (e != 0) return e;
-        if (IsDotOrDotDot(name)) return Abi.EEXIST;
-        e = CanChangeNames(l, dvp, cred);
+        int e = CanMakeName(l, cred, dvp, name);
         if (e != 0) return e;
         var va = new Vattr { Type = type, Mode = mode & (uint)Abi.ALLPERMS, Uid = cred.Euid, Rdev = rdev };
         e = Vop.Create(l, dvp, name, va, out vp);
@@ -289,14 +286,20 @@ public static class VnodeLayer
         return e;
     }
 
+    /// <summary>A new name <paramref name="name"/> may be made in <paramref name="dvp"/> by <paramref name="cred"/>: a valid component, not "." or ".." (EEXIST), and the right to change the directory.</summary>
+    private static int CanMakeName(Lwp l, Cred cred, Vnode dvp, string name)
+    {
+        int e = CheckName(name);
+        if (e != 0) return e;
+        if (IsDotOrDotDot(name)) return Abi.EEXIST;
+        return CanChangeNames(l, dvp, cred);
+    }
+
     /// <summary>mkdir: permission bits only (no sticky or set-id bits, as NetBSD), umask applied by the caller.</summary>
     public static int Mkdir(Lwp l, Cred cred, Vnode dvp, string name, uint mode, out Vnode? vp)
     {
         vp = null;
-        int e = CheckName(name);
-        if (e != 0) return e;
-        if (IsDotOrDotDot(name)) return Abi.EEXIST;
-        e = CanChangeNames(l, dvp, cred);
+        int e = CanMakeName(l, cred, dvp, name);
         if (e != 0) return e;
         var va = new Vattr { Type = VType.VDIR, Mode = mode & (uint)Abi.ACCESSPERMS, Uid = cred.Euid };
         e = Vop.Mkdir(l, dvp, name, va, out vp);
@@ -307,10 +310,7 @@ public static class VnodeLayer
     public static int Symlink(Lwp l, Cred cred, Vnode dvp, string name, ReadOnlySpan<byte> target, uint mode, out Vnode? vp)
     {
         vp = null;
-        int e = CheckName(name);
-        if (e != 0) return e;
-        if (IsDotOrDotDot(name)) return Abi.EEXIST;
-        e = CanChangeNames(l, dvp, cred);
+        int e = CanMakeName(l, cred, dvp, name);
         if (e != 0) return e;
         var va = new Vattr { Type = VType.VLNK, Mode = mode & (uint)Abi.ACCESSPERMS, Uid = cred.Euid };
         e = Vop.Symlink(l, dvp, name, va, target, out vp);

@@ -18,6 +18,21 @@ namespace Rump.Tests;
 public abstract class KernelTest
 {
     private readonly List<RumpKernel> _booted = new();
+    private string? _hostWork;
+
+    /// <summary>A host directory of this test's own (made on first use, removed after the test): images and host files.</summary>
+    protected string HostWork
+    {
+        get
+        {
+            if (_hostWork == null)
+            {
+                _hostWork = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rump-" + GetType().Name + "-" + Guid.NewGuid().ToString("N")[..12]);
+                System.IO.Directory.CreateDirectory(_hostWork);
+            }
+            return _hostWork;
+        }
+    }
 
     protected RumpKernel Boot(int ncpu = 0, string? hostname = null)
     {
@@ -31,6 +46,11 @@ public abstract class KernelTest
     {
         foreach (RumpKernel k in _booted) k.LwprocSwitch(null);
         _booted.Clear();
+        if (_hostWork != null)
+        {
+            try { System.IO.Directory.Delete(_hostWork, recursive: true); } catch (System.IO.IOException) { }
+            _hostWork = null;
+        }
     }
 
     /// <summary>Makes a new process (empty descriptor table) with the given ids and makes it the thread's context.</summary>

@@ -16,21 +16,6 @@ namespace Rump.Tests;
 /// </summary>
 public class PathBufTests : KernelTest
 {
-    private string _work = null!;
-
-    [SetUp]
-    public void MakeWork()
-    {
-        _work = Path.Combine(Path.GetTempPath(), "rump-pathbuf-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_work);
-    }
-
-    [TearDown]
-    public void RemoveWork()
-    {
-        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
-    }
-
     /// <summary>
     /// A caller whose strings change under the kernel: the second and later reads of the string
     /// <see cref="From"/> return <see cref="To"/>, as if another thread rewrote the buffer right
@@ -98,10 +83,10 @@ public class PathBufTests : KernelTest
         RumpKernel k = Boot();
         for (int i = 0; i < 2; i++)
         {
-            string src = Path.Combine(_work, "src" + i);
+            string src = Path.Combine(HostWork, "src" + i);
             Directory.CreateDirectory(src);
             File.WriteAllText(Path.Combine(src, "image" + i), "image " + i);
-            string img = Path.Combine(_work, "img" + i);
+            string img = Path.Combine(HostWork, "img" + i);
             FsImages.Ok(FsImages.Run("mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", src, img, "1024k"), "mke2fs");
             Assert.That(k.EtfsRegister("/dev/img" + i, img), Is.EqualTo(0));
         }
@@ -130,7 +115,7 @@ public class PathBufTests : KernelTest
     public void Etfs_LooksUpKernelPaths_WithoutTheCallersAddressSpace()
     {
         RumpKernel k = Boot();
-        string img = Path.Combine(_work, "disk");
+        string img = Path.Combine(HostWork, "disk");
         File.WriteAllBytes(img, new byte[64 * 1024]);
         var field = typeof(Proc).GetField(nameof(Proc.Vmspace))!;
         object saved = field.GetValue(k.Kernel.Proc0)!;

@@ -19,21 +19,6 @@ namespace Rump.Tests;
 /// </summary>
 public class UnmountTests : KernelTest
 {
-    private string _work = null!;
-
-    [SetUp]
-    public void MakeWork()
-    {
-        _work = Path.Combine(Path.GetTempPath(), "rump-umount-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_work);
-    }
-
-    [TearDown]
-    public void RemoveWork()
-    {
-        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
-    }
-
     private static void MountTmpfs(RumpKernel k, string at)
     {
         var a = new RumpTmpfsArgs { ta_version = Abi.TMPFS_ARGS_VERSION, ta_root_mode = 0x1ed };
@@ -116,9 +101,9 @@ public class UnmountTests : KernelTest
     [TestCase("cd9660")]
     public void AForcedUnmount_LeavesOpenFilesDead(string fstype)
     {
-        string src = FsImages.MakeTree(_work, 2, 3);
+        string src = FsImages.MakeTree(HostWork, 2, 3);
         RumpKernel k = Boot();
-        string? img = FsImages.MountTree(k, fstype, src, _work);
+        string? img = FsImages.MountTree(k, fstype, src, HostWork);
         int fd = k.Open("/mnt/d0/f001", Abi.O_RDONLY);
         int dfd = k.Open("/mnt/d1", Abi.O_RDONLY | Abi.O_DIRECTORY);
         Assert.That(fd, Is.GreaterThanOrEqualTo(0));
@@ -168,10 +153,10 @@ public class UnmountTests : KernelTest
         string? img = null;
         if (fstype == "ext2fs")
         {
-            string src = Path.Combine(_work, "src");
+            string src = Path.Combine(HostWork, "src");
             Directory.CreateDirectory(Path.Combine(src, "d"));
             File.WriteAllText(Path.Combine(src, "d", "f"), "inner");
-            img = Path.Combine(_work, "img.ext2");
+            img = Path.Combine(HostWork, "img.ext2");
             FsImages.Ok(FsImages.Run("mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-d", src, img, "2048k"), "mke2fs");
             Assert.That(k.EtfsRegister(FsImages.Dev, img), Is.EqualTo(0));
         }

@@ -16,21 +16,6 @@ namespace Rump.Tests;
 /// </summary>
 public class VnodeCacheTests : KernelTest
 {
-    private string _work = null!;
-
-    [SetUp]
-    public void MakeWork()
-    {
-        _work = Path.Combine(Path.GetTempPath(), "rump-vcache-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_work);
-    }
-
-    [TearDown]
-    public void RemoveWork()
-    {
-        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
-    }
-
     private static Vfs.Vfs V(RumpKernel k) => k.Kernel.GetService<Vfs.Vfs>()!;
 
     /// <summary>The vnode a path names, referenced (namei from the kernel's own process).</summary>
@@ -77,9 +62,9 @@ public class VnodeCacheTests : KernelTest
     public void ATreeWalk_KeepsNoMoreUnreferencedVnodesThanTheBound_AndReloadsTheSameFiles(string fstype)
     {
         const int Dirs = 3, Files = 300, Bound = 40;
-        string src = FsImages.MakeTree(_work, Dirs, Files);
+        string src = FsImages.MakeTree(HostWork, Dirs, Files);
         RumpKernel k = Boot();
-        string? img = FsImages.MountTree(k, fstype, src, _work);
+        string? img = FsImages.MountTree(k, fstype, src, HostWork);
         Vfs.Vfs vfs = V(k);
         vfs.Vcache.MaxFree = Bound;
         Mount mp = MountAt(k, "/mnt");
@@ -153,9 +138,9 @@ public class VnodeCacheTests : KernelTest
     [TestCase("msdos")]
     public void LookupsRacingRemovalsAndReclaims_SeeOnlyWholeLiveFiles(string fstype)
     {
-        string src = FsImages.MakeTree(_work, 1, 1);
+        string src = FsImages.MakeTree(HostWork, 1, 1);
         RumpKernel k = Boot(ncpu: 2);
-        string? img = FsImages.MountTree(k, fstype, src, _work);
+        string? img = FsImages.MountTree(k, fstype, src, HostWork);
         V(k).Vcache.MaxFree = 2;
         Assert.That(k.Mkdir("/mnt/w", 0x1ed), Is.EqualTo(0));
         const int Names = 4, Rounds = 3000;

@@ -14,21 +14,6 @@ namespace Rump.Tests;
 /// </summary>
 public class VnodeLayerTests : KernelTest
 {
-    private string _work = null!;
-
-    [SetUp]
-    public void MakeWork()
-    {
-        _work = Path.Combine(Path.GetTempPath(), "rump-vnlayer-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_work);
-    }
-
-    [TearDown]
-    public void RemoveWork()
-    {
-        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
-    }
-
     private static Vnode Lookup(RumpKernel k, string path) => VnodeCacheTests.Lookup(k, path);
     private static void Release(RumpKernel k, Vnode vp) => VnodeCacheTests.Release(k, vp);
 
@@ -59,9 +44,9 @@ public class VnodeLayerTests : KernelTest
     [TestCase("cd9660")]
     public void Vget_GivesTheVnodeAPathLookupGives_CachedOrLoadedAgain(string fstype)
     {
-        string src = FsImages.MakeTree(_work, 2, 5);
+        string src = FsImages.MakeTree(HostWork, 2, 5);
         RumpKernel k = Boot();
-        FsImages.MountTree(k, fstype, src, _work);
+        FsImages.MountTree(k, fstype, src, HostWork);
         Vfs.Vfs vfs = k.Kernel.GetService<Vfs.Vfs>()!;
         Vnode root = Lookup(k, "/mnt");
         Mount mp = root.Mount;

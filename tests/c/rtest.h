@@ -221,4 +221,17 @@ rtest_readdir(int fd, char names[][512], unsigned char *types, int max)
 	return got < 0 ? -1 : n;
 }
 
+/* Runs a shell command made like printf's output (the oracle tools: mkfs, fsck, ...); its status. */
+__attribute__((format(printf, 1, 2))) static inline int
+rtest_sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
 #endif /* RTEST_H */

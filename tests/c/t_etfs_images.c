@@ -12,19 +12,6 @@
 
 static char dir[] = "/tmp/rump-t-etfs-XXXXXX";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void
 readfile(const char *path, const char *want)
 {
@@ -54,8 +41,8 @@ main(void)
 	FILE *f = fopen(path, "w");
 	fputs("hello from ext2\n", f);
 	fclose(f);
-	if (sh("mke2fs -q -t ext2 -d %s/src %s/ext2.img 8M", dir, dir) != 0 ||
-	    sh("mkfs.fat -C %s/fat.img 8192 >/dev/null && echo 'hello from fat' > %s/f.txt && "
+	if (rtest_sh("mke2fs -q -t ext2 -d %s/src %s/ext2.img 8M", dir, dir) != 0 ||
+	    rtest_sh("mkfs.fat -C %s/fat.img 8192 >/dev/null && echo 'hello from fat' > %s/f.txt && "
 	       "mcopy -i %s/fat.img %s/f.txt ::/F.TXT", dir, dir, dir, dir) != 0) {
 		fprintf(stderr, "mke2fs/mkfs.fat/mcopy failed: run tools/setup-debian.sh\n");
 		return 1;
@@ -94,14 +81,14 @@ main(void)
 	EXPECT_EQ(rump_sys_write(fd, "written\n", 8), 8);
 	rump_sys_close(fd);
 	EXPECT_OK(rump_sys_unmount("/fat", 0));
-	EXPECT_EQ(sh("fsck.fat -n %s >/dev/null", path), 0);
-	EXPECT_EQ(sh("mtype -i %s '::/Written by rump.txt' | grep -qx written", path), 0);
+	EXPECT_EQ(rtest_sh("fsck.fat -n %s >/dev/null", path), 0);
+	EXPECT_EQ(rtest_sh("mtype -i %s '::/Written by rump.txt' | grep -qx written", path), 0);
 
 	/* etfs errors, as errno values of the rump kernel. */
 	EXPECT_EQ(rump_pub_etfs_register("/dev/none", "/nonexistent/image", RUMP_ETFS_BLK), RUMP_ENOENT);
 	EXPECT_EQ(rump_pub_etfs_register("/dev/fat0", path, RUMP_ETFS_BLK), RUMP_EEXIST);
 	EXPECT_EQ(rump_pub_etfs_remove("/dev/none"), RUMP_ENOENT);
 
-	sh("rm -rf %s", dir);
+	rtest_sh("rm -rf %s", dir);
 	return rtest_done();
 }

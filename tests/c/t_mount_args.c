@@ -12,19 +12,6 @@
 
 static char dir[] = "/tmp/rump-t-margs-XXXXXX";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* A mount that must succeed, then its unmount. */
 static void
 mounts(const char *type, int flags, void *args, size_t len)
@@ -65,10 +52,10 @@ main(void)
 	snprintf(path, sizeof path, "%s/src", dir);
 	mkdir(path, 0755);
 	/* xorriso writes no image of an empty tree. */
-	if (sh("echo file > %s/src/f", dir) != 0 ||
-	    sh("mke2fs -q -F -t ext2 -d %s/src %s/ext2.img 4M >/dev/null 2>&1", dir, dir) != 0 ||
-	    sh("mkfs.fat -C %s/fat.img 4096 >/dev/null", dir) != 0 ||
-	    sh("xorriso -as mkisofs -quiet -R -o %s/cd.iso %s/src >/dev/null 2>&1", dir, dir) != 0) {
+	if (rtest_sh("echo file > %s/src/f", dir) != 0 ||
+	    rtest_sh("mke2fs -q -F -t ext2 -d %s/src %s/ext2.img 4M >/dev/null 2>&1", dir, dir) != 0 ||
+	    rtest_sh("mkfs.fat -C %s/fat.img 4096 >/dev/null", dir) != 0 ||
+	    rtest_sh("xorriso -as mkisofs -quiet -R -o %s/cd.iso %s/src >/dev/null 2>&1", dir, dir) != 0) {
 		fprintf(stderr, "FAIL: mke2fs (e2fsprogs), mkfs.fat (dosfstools) or xorriso (xorriso) failed or is "
 		    "missing: tools/setup-debian.sh installs them\n");
 		return 1;
@@ -115,6 +102,6 @@ main(void)
 	refused("cd9660", 0, &ia, sizeof ia, EROFS);
 	mounts("cd9660", RUMP_MNT_RDONLY, &ia, sizeof ia);
 
-	sh("rm -rf %s", dir);
+	rtest_sh("rm -rf %s", dir);
 	return rtest_done();
 }

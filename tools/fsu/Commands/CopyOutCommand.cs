@@ -101,18 +101,7 @@ internal static class CopyOutCommand
             try
             {
                 Directory.CreateDirectory(host);
-                int e = _s.List(kp, out List<string> names);
-                if (e < 0) return _ctx.Fail(path, -e);
-                int rc = 0;
-                foreach (string n in names)
-                {
-                    string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
-                    // A name that is not one component could lead the copy out of its destination.
-                    if (ImageSession.BadName(n) is string why) { rc = _ctx.Fail(cp, why); continue; }
-                    e = _s.Lstat(ckp, out RumpStat cst);
-                    if (e < 0) { rc = _ctx.Fail(cp, -e); continue; }
-                    if (_ctx.Guard(cp, () => Copy(cp, ckp, cst, Path.Combine(host, n))) != 0) rc = Fsu.Failed;
-                }
+                int rc = DirWalk.Children(_ctx, _s, path, kp, (n, cp, ckp, cst) => Copy(cp, ckp, cst, Path.Combine(host, n)));
                 if (_preserve && Preserve(path, host, st, isDir: true) != 0) rc = Fsu.Failed;
                 return rc;
             }

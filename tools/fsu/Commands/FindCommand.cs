@@ -47,18 +47,7 @@ internal static class FindCommand
         if (!ancestors.Enter(ctx, path, st)) return Fsu.Failed;
         try
         {
-            int e = s.List(kp, out List<string> names);
-            if (e < 0) return ctx.Fail(path, -e);
-            int rc = 0;
-            foreach (string n in names)
-            {
-                string cp = ImageSession.Join(path, n), ckp = kp + "/" + n;
-                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
-                e = s.Lstat(ckp, out RumpStat cst);
-                if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-                if (ctx.Guard(cp, () => Walk(ctx, s, cp, ckp, cst, glob, type, ancestors)) != 0) rc = Fsu.Failed;
-            }
-            return rc;
+            return DirWalk.Children(ctx, s, path, kp, (_, cp, ckp, cst) => Walk(ctx, s, cp, ckp, cst, glob, type, ancestors));
         }
         finally { ancestors.Leave(st); }
     }

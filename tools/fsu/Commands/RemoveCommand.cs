@@ -33,22 +33,10 @@ internal static class RemoveCommand
             return u < 0 ? ctx.Fail(path, -u) : 0;
         }
         if (!ancestors.Enter(ctx, path, st)) return Fsu.Failed;
-        int rc = 0, e;
-        try
-        {
-            e = s.List(kp, out List<string> names);
-            if (e < 0) return ctx.Fail(path, -e);
-            foreach (string n in names)
-            {
-                string ckp = kp + "/" + n, cp = ImageSession.Join(path, n);
-                if (ImageSession.BadName(n) is string why) { rc = ctx.Fail(cp, why); continue; }
-                e = s.Lstat(ckp, out RumpStat cst);
-                if (e < 0) { rc = ctx.Fail(cp, -e); continue; }
-                if (ctx.Guard(cp, () => Remove(ctx, s, cp, ckp, cst, ancestors)) != 0) rc = Fsu.Failed;
-            }
-        }
+        int rc;
+        try { rc = DirWalk.Children(ctx, s, path, kp, (_, cp, ckp, cst) => Remove(ctx, s, cp, ckp, cst, ancestors)); }
         finally { ancestors.Leave(st); }
-        e = s.K.Rmdir(kp);
+        int e = s.K.Rmdir(kp);
         return e < 0 ? ctx.Fail(path, -e) : rc;
     }
 }
