@@ -1,0 +1,219 @@
+using System;
+using System.IO;
+using File = System.IO.File;
+using System.Text;
+using NUnit.Framework;
+using Rump.Dev;
+using Rump.Dev.Scsipi;
+using Rump.Kern;
+using Rump.Usb;
+
+namespace Rump.Tests.Usb;
+
+/// <summary>
+/// usbdi, uhub, umass (the Bulk-Only state machine with its stall handling and reset recovery),
+/// scsibus and sd over <see cref="TestHc"/>, a test-double host controller with an emulated
+/// Bulk-Only disk. The file-system test puts an image made by mkfs.fat/mcopy on the emulated disk,
+/// mounts /dev/sd0 with msdosfs, reads and writes through the whole stack, and checks the media
+/// with fsck.fat and mtools. The real controller (ugenhc over libusb) is tested in a QEMU guest.
+/// </summary>
+public class UsbStackTests : KernelTest
+{
+    private sealed class Rig
+    {
+        public readonly RumpKernel K;
+        public readonly Autoconf Ac;
+        public readonly TestHc Hc;
+        public readonly EmuBotDisk Disk;
+        public Device? HcDev;
+
+        public Rig(RumpKernel k, byte[] media, int ports = 2)
+        {
+            K = k;
+            Ac = k.Kernel.GetService<Autoconf>()!;
+            UsbComponent.RegisterDrivers(Ac);
+            Ac.AddDriver(new TestHcDriver());
+            Hc = new TestHc(k.Kernel, ports);
+            Disk = new EmuBotDisk(media);
+            Hc.PlugNow(1, Disk);
+            HcDev = Ac.ConfigFound(Ac.Root, Hc);
+            Assert.That(HcDev, Is.Not.Null, "the test controller attaches at mainbus0");
+        }
+
+        public SdDisk Sd(string name = "sd0")
+        {
+            Device? d = Ac.Lookup(name);
+            Assert.That(d, Is.Not.Null, name + " attached; dmesg:\n" + K.Dmesg());
+            Assert.That(d!.Softc, Is.InstanceOf<SdDisk>(), name + " has a disk; dmesg:\n" + K.Dmesg());
+            return (SdDisk)d.Softc!;
+        }
+
+        public BulkOnlyMachine Bot() => (BulkOnlyMachine)Ac.Lookup("umass0")!.Softc!;
+    }
+
+    private static byte[] Pattern(int bytes)
+    {
+        byte[] b = new byte[bytes];
+        for (int i = 0; i < b.Length; i++) b[i] = (byte)(i * 7 + i / 512);
+        return b;
+    }
+
+    [Test]
+    public void EnumerationBuildsTheTreeWithBootMessages()
+    {
+        var r = new Rig(Boot(), new byte[4 << 20]);
+        string dmesg = r.K.Dmesg();
+        foreach (string line in new[]
+                 {
+                     "testhc0 at mainbus0", "uhub0 at testhc0: rump test root hub", "uhub0: 2 ports",
+                     "umass0 at uhub0 port 1 configuration 1 interface 0: QEMU QEMU USB HARDDRIVE",
+                     "umass0: using SCSI over Bulk-Only", "scsibus0 at umass0: SCSI bus",
+                     "sd0 at scsibus0 target 0 lun 0: <QEMU, QEMU HARDDISK, 2.5+> disk removable",
+                     "sd0: 4 MB, 8192 sectors x 512 bytes",
+                 })
+            Assert.That(dmesg, Does.Contain(line), "dmesg line missing");
+        Assert.That(r.Disk.Log, Does.Contain("std 5 1"), "SET_ADDRESS 1 reached the device");
+        Assert.That(r.Disk.Log, Does.Contain("std 9 1"), "SET_CONFIGURATION 1 reached the device");
+        Assert.That(r.K.Stat("/dev/sd0", out _), Is.EqualTo(0), "/dev/sd0 exists");
+    }
+
+    [Test]
+    public void SdReadsAndWritesTheMedia()
+    {
+        byte[] media = Pattern(2 << 20);
+        var r = new Rig(Boot(), media);
+        SdDisk sd = r.Sd();
+        byte[] buf = new byte[128 * 1024];
+        Assert.That(sd.ReadSync(r.K.Kernel, 512 * 100, buf), Is.EqualTo(0));
+        Assert.That(buf, Is.EqualTo(media.AsSpan(512 * 100, buf.Length).ToArray()), "READ(10) returns the media's bytes");
+        byte[] w = Encoding.ASCII.GetBytes(new string('Q', 1024));
+        Assert.That(sd.WriteSync(r.K.Kernel, 4096, w), Is.EqualTo(0));
+        Assert.That(media.AsSpan(4096, 1024).ToArray(), Is.EqualTo(w), "WRITE(10) reached the media");
+        Assert.That(sd.Flush(), Is.EqualTo(0), "SYNCHRONIZE CACHE");
+        Assert.That(sd.ReadSync(r.K.Kernel, media.Length, buf.AsSpan(0, 512)), Is.EqualTo(Abi.EINVAL), "beyond the end");
+    }
+
+    [Test]
+    public void DataStallIsClearedAndTheCommandFailsWithItsSense()
+    {
+        byte[] media = Pattern(1 << 20);
+        var r = new Rig(Boot(), media);
+        SdDisk sd = r.Sd();
+        BulkOnlyMachine bot = r.Bot();
+        byte[] buf = new byte[4096];
+        r.Disk.StallNextData = true;
+        Assert.That(sd.ReadSync(r.K.Kernel, 0, buf), Is.EqualTo(Abi.EIO), "a medium error after a stalled data stage is EIO");
+        Assert.That(r.Disk.Log, Does.Contain("clear-halt 81"), "the data-in pipe's halt was cleared");
+        Assert.That(bot.Stalls, Is.EqualTo(1));
+        Assert.That(bot.Resets, Is.EqualTo(0), "a data stall needs no reset recovery");
+        Assert.That(sd.ReadSync(r.K.Kernel, 0, buf), Is.EqualTo(0), "the next command works");
+        Assert.That(buf, Is.EqualTo(media.AsSpan(0, 4096).ToArray()));
+        Assert.That(bot.Current, Is.EqualTo(BulkOnlyMachine.State.Idle));
+    }
+
+    [Test]
+    public void StatusStallIsClearedAndTheCswReadAgain()
+    {
+        byte[] media = Pattern(1 << 20);
+        var r = new Rig(Boot(), media);
+        SdDisk sd = r.Sd();
+        byte[] buf = new byte[4096];
+        r.Disk.StallNextCsw = true;
+        Assert.That(sd.ReadSync(r.K.Kernel, 8192, buf), Is.EqualTo(0), "the retried CSW says the command passed");
+        Assert.That(buf, Is.EqualTo(media.AsSpan(8192, 4096).ToArray()));
+        Assert.That(r.Bot().Stalls, Is.EqualTo(1));
+        Assert.That(r.Bot().Resets, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void BadCswTagRunsResetRecovery()
+    {
+        byte[] media = Pattern(1 << 20);
+        var r = new Rig(Boot(), media);
+        SdDisk sd = r.Sd();
+        byte[] buf = new byte[4096];
+        r.Disk.BadTagNextCsw = true;
+        Assert.That(sd.ReadSync(r.K.Kernel, 0, buf), Is.EqualTo(Abi.EIO), "a CSW with the wrong tag fails the command");
+        Assert.That(r.Disk.ResetsSeen, Is.EqualTo(1), "Bulk-Only Mass Storage Reset sent");
+        int reset = r.Disk.Log.LastIndexOf("reset");
+        Assert.That(r.Disk.Log.GetRange(reset, 3), Is.EqualTo(new[] { "reset", "clear-halt 81", "clear-halt 02" }), "reset recovery's order (BOT 5.3.4)");
+        Assert.That(r.Bot().Resets, Is.EqualTo(1));
+        Assert.That(sd.ReadSync(r.K.Kernel, 0, buf), Is.EqualTo(0), "the device works after recovery");
+        Assert.That(buf, Is.EqualTo(media.AsSpan(0, 4096).ToArray()));
+    }
+
+    [Test]
+    public void UnansweredCswTimesOutIntoResetRecovery()
+    {
+        var r = new Rig(Boot(), Pattern(1 << 20));
+        SdDisk sd = r.Sd();
+        r.Bot().StatusTimeoutMs = 200;
+        byte[] buf = new byte[512];
+        r.Disk.HangNextCsw = true;
+        Assert.That(sd.ReadSync(r.K.Kernel, 0, buf), Is.EqualTo(Abi.ETIMEDOUT), "the CSW read timed out");
+        Assert.That(r.Disk.ResetsSeen, Is.EqualTo(1));
+        Assert.That(sd.ReadSync(r.K.Kernel, 512, buf), Is.EqualTo(0));
+    }
+
+    [Test]
+    public void WriteProtectedStickIsReadOnly()
+    {
+        var r0 = new EmuBotDisk(new byte[1 << 20]) { WriteProtected = true };
+        var k = Boot();
+        Autoconf ac = k.Kernel.GetService<Autoconf>()!;
+        UsbComponent.RegisterDrivers(ac);
+        ac.AddDriver(new TestHcDriver());
+        var hc = new TestHc(k.Kernel, 1);
+        hc.PlugNow(1, r0);
+        ac.ConfigFound(ac.Root, hc);
+        Assert.That(k.Dmesg(), Does.Contain("sd0: 1 MB, 2048 sectors x 512 bytes, write protected"));
+        var sd = (SdDisk)ac.Lookup("sd0")!.Softc!;
+        Assert.That(sd.ReadOnly, Is.True);
+        Assert.That(sd.WriteSync(k.Kernel, 0, new byte[512]), Is.EqualTo(Abi.EROFS));
+    }
+
+    [Test]
+    public void UnplugDetachesAndReplugAttachesAgain()
+    {
+        var r = new Rig(Boot(), new byte[1 << 20]);
+        r.Sd();
+        var uhub = (Uhub.Softc)r.Ac.Lookup("uhub0")!.Softc!;
+        r.Hc.Plug(1, null);
+        Assert.That(Eventually(() => r.Ac.Lookup("sd0") == null), Is.True, "sd0 went with the stick; dmesg:\n" + r.K.Dmesg());
+        Assert.That(r.Ac.Drain(), Is.EqualTo(0));
+        string dmesg = r.K.Dmesg();
+        Assert.That(dmesg, Does.Contain("sd0 detached\nscsibus0 detached\numass0 detached\n"));
+        Assert.That(r.K.Stat("/dev/sd0", out _), Is.EqualTo(-Abi.ENOENT), "its node went too");
+        r.Hc.Plug(2, new EmuBotDisk(new byte[2 << 20]));
+        Assert.That(Eventually(() => r.Ac.Lookup("sd0")?.Softc is SdDisk), Is.True, "a new stick on port 2 attaches; dmesg:\n" + r.K.Dmesg());
+        Assert.That(r.K.Dmesg(), Does.Contain("umass0 at uhub0 port 2"));
+        Assert.That(uhub.Explored, Is.GreaterThanOrEqualTo(3));
+    }
+
+    [Test]
+    public unsafe void MsdosfsOnTheStickReadsAndWrites()
+    {
+        FsImages.RequireTool("mkfs.fat");
+        FsImages.RequireTool("mcopy");
+        FsImages.RequireTool("fsck.fat");
+        string work = HostWork;
+        string img = Path.Combine(work, "stick.img");
+        FsImages.Ok(FsImages.Run("mkfs.fat", "-C", "-F", "32", "-n", "RUMPSTICK", img, "40960"), "mkfs.fat");
+        string src = Path.Combine(work, "hello.txt");
+        File.WriteAllText(src, "hello from the host\n");
+        FsImages.Ok(FsImages.Run("mcopy", "-i", img, src, "::/HELLO.TXT"), "mcopy");
+        byte[] media = File.ReadAllBytes(img);
+        var r = new Rig(Boot(), media);
+        r.Sd();
+        Assert.That(r.K.Mkdir("/mnt", 0x1ed), Is.EqualTo(0));
+        Assert.That(r.K.MountAs("msdos", "/dev/sd0", "/mnt", 0), Is.EqualTo(0), "mount /dev/sd0; dmesg:\n" + r.K.Dmesg());
+        Assert.That(ReadFile(r.K, "/mnt/HELLO.TXT"), Is.EqualTo("hello from the host\n"));
+        WriteFile(r.K, "/mnt/written.txt", "written through umass and sd\n");
+        Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
+        File.WriteAllBytes(img, media);
+        var fsck = FsImages.Run("fsck.fat", "-n", img);
+        Assert.That(fsck.code, Is.EqualTo(0), "fsck.fat -n after our writes:\n" + fsck.output);
+        var back = FsImages.Run("mtype", "-i", img, "::/written.txt");
+        Assert.That(back.output, Is.EqualTo("written through umass and sd\n"), "mtools reads our file back");
+    }
+}
