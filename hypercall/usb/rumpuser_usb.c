@@ -10,17 +10,23 @@
  *    reused, so that a late cancel finds nothing instead of freed memory.
  *
  * Locks: one mutex, rumpusb_lock, protects every table and list here (devices, open devices,
- * the transfer registry, each device's transfers and buffers, the in-flight counts). It is held
- * across libusb_cancel_transfer (libusb takes its own transfer lock inside: order rumpusb_lock
- * -> libusb's), never across a call that waits or an upcall. libusb calls our transfer and
- * hotplug callbacks with none of its locks that submit or cancel take.
+ * the transfer registry, each device's transfers, buffers and endpoint table, the in-flight
+ * counts). It is held across libusb_submit_transfer and libusb_cancel_transfer (libusb takes
+ * its own transfer and flying-list locks inside: order rumpusb_lock -> libusb's), never across
+ * a call that waits or an upcall. libusb calls our transfer and hotplug callbacks holding only
+ * its event-handling lock, which submit and cancel never take.
  *
- * Transfer life: submit puts the xfer in the registry (state NEW), submits it, then marks it
- * SUBMITTED. The completion removes it from the registry under the lock, decides the error
- * (ECANCELED if a cancel got in first), makes the upcall, and only then drops the device's
- * in-flight count and frees it: the libusb_transfer stays valid while the xfer is in the
- * registry, which is what makes cancelling under the lock safe. rumpusb_close waits for the
- * count to reach zero, so every completion is delivered before close returns.
+ * Transfer life: submit puts the xfer in the registry and submits it, both under the lock, so
+ * a completion (which takes the lock first) always finds it fully submitted. The completion
+ * removes it from the registry under the lock, decides the error (ECANCELED if a cancel got in
+ * first), makes the upcall, and only then drops the device's in-flight count and frees it: the
+ * libusb_transfer stays valid while the xfer is in the registry, which is what makes
+ * cancelling under the lock safe. rumpusb_close waits for the count to reach zero, so every
+ * completion is delivered before close returns.
+ *
+ * Endpoints: each device keeps a table of the endpoints of its claimed interfaces' current
+ * alternate settings (rebuilt on claim, set_alt and release), so that a transfer to an endpoint
+ * that is not there, or of the wrong type, is EINVAL at submit instead of usbfs's bare EIO.
  */
 
 #include <rump/rumpuser.h>
@@ -58,7 +64,12 @@ struct membuf {
 	struct membuf *next;
 	void *p;
 	size_t len;
+	bool zc;                    /* libusb_dev_mem_alloc's (else posix_memalign's) */
 };
+
+/* Endpoint table index: direction bit and number (0x8f bits of the address) -> 0..31. */
+#define EPX(ep) ((((ep) & 0x80) >> 3) | ((ep) & 0x0f))
+#define EP_NONE 0xff
 
 struct xfer;
 
@@ -69,15 +80,15 @@ struct rumpusb_dev {
 	uint64_t devid;
 	uint16_t vendor, product;
 	char node[64];
-	uint64_t claimed;           /* interfaces claimed, by number (< 64) */
+	uint64_t claimed;           /* interfaces claimed, by number (< 64), rumpusb_lock */
+	uint8_t eptype[32];         /* EPX(ep) -> transfer type, EP_NONE: absent; rumpusb_lock */
+	uint8_t epiface[32];        /* EPX(ep) -> the claimed interface it belongs to */
 	struct xfer *xfers;         /* in flight, rumpusb_lock */
 	unsigned inflight;          /* submitted and not yet delivered, rumpusb_lock */
 	bool closing;               /* rumpusb_lock */
 	bool close_deferred;        /* closed from the event thread: the last completion ends it */
 	struct membuf *mem;         /* zero-copy buffers, rumpusb_lock */
 };
-
-enum { XFER_NEW, XFER_SUBMITTED };
 
 struct xfer {
 	uint64_t id;
@@ -86,7 +97,6 @@ struct xfer {
 	struct rumpusb_dev *dev;
 	struct libusb_transfer *t;
 	void *cookie;
-	int state;
 	bool cancelled;
 };
 
@@ -340,6 +350,8 @@ rumpusb_open(void *vctx, uint64_t devid, void **devp)
 		return r == LIBUSB_ERROR_NOT_FOUND ? RUMPUSB_ENXIO : errno_of(r);
 	}
 	libusb_set_auto_detach_kernel_driver(d->h, 1);
+	memset(d->eptype, EP_NONE, sizeof d->eptype);
+	memset(d->epiface, EP_NONE, sizeof d->epiface);
 	d->ctx = ctx;
 	d->devid = devid;
 	d->vendor = info.vendor;
@@ -376,7 +388,10 @@ close_finish(struct rumpusb_dev *d)
 	pthread_mutex_unlock(&rumpusb_lock);
 	while (m) {
 		struct membuf *n = m->next;
-		libusb_dev_mem_free(d->h, m->p, m->len);
+		if (m->zc)
+			libusb_dev_mem_free(d->h, m->p, m->len);
+		else
+			free(m->p);
 		free(m);
 		m = n;
 	}
@@ -430,6 +445,40 @@ rumpusb_set_config(void *vdev, int config)
 	return errno_of(libusb_set_configuration(d->h, config == 0 ? -1 : config));
 }
 
+/* Records the endpoints of interface iface's alternate setting alt (alt < 0: forgets them).
+ * The descriptors are read without the lock; the table changes in one step under it. */
+static void
+eptab_set(struct rumpusb_dev *d, int iface, int alt)
+{
+	uint8_t addr[32], type[32];
+	int n = 0;
+	struct libusb_config_descriptor *cd = NULL;
+	if (alt >= 0 && libusb_get_active_config_descriptor(libusb_get_device(d->h), &cd) == 0) {
+		for (int i = 0; i < cd->bNumInterfaces; i++) {
+			const struct libusb_interface *in = &cd->interface[i];
+			for (int a = 0; a < in->num_altsetting; a++) {
+				const struct libusb_interface_descriptor *id = &in->altsetting[a];
+				if (id->bInterfaceNumber != iface || id->bAlternateSetting != alt)
+					continue;
+				for (int e = 0; e < id->bNumEndpoints && n < 32; e++, n++) {
+					addr[n] = id->endpoint[e].bEndpointAddress;
+					type[n] = id->endpoint[e].bmAttributes & 3;
+				}
+			}
+		}
+		libusb_free_config_descriptor(cd);
+	}
+	pthread_mutex_lock(&rumpusb_lock);
+	for (int i = 0; i < 32; i++)
+		if (d->epiface[i] == iface)
+			d->eptype[i] = EP_NONE;
+	for (int i = 0; i < n; i++) {
+		d->eptype[EPX(addr[i])] = type[i];
+		d->epiface[EPX(addr[i])] = (uint8_t)iface;
+	}
+	pthread_mutex_unlock(&rumpusb_lock);
+}
+
 EXPORT int
 rumpusb_claim(void *vdev, int iface)
 {
@@ -441,8 +490,9 @@ rumpusb_claim(void *vdev, int iface)
 		pthread_mutex_lock(&rumpusb_lock);
 		d->claimed |= (uint64_t)1 << iface;
 		pthread_mutex_unlock(&rumpusb_lock);
+		eptab_set(d, iface, 0);
 	}
-	return errno_of(r);
+	return r == LIBUSB_ERROR_NOT_FOUND ? RUMPUSB_EINVAL : errno_of(r);
 }
 
 EXPORT int
@@ -457,6 +507,7 @@ rumpusb_release(void *vdev, int iface)
 	pthread_mutex_unlock(&rumpusb_lock);
 	if (!was)
 		return RUMPUSB_EINVAL;
+	eptab_set(d, iface, -1);
 	return errno_of(libusb_release_interface(d->h, iface));   /* re-attaches the driver */
 }
 
@@ -464,7 +515,17 @@ EXPORT int
 rumpusb_set_alt(void *vdev, int iface, int alt)
 {
 	struct rumpusb_dev *d = vdev;
-	return errno_of(libusb_set_interface_alt_setting(d->h, iface, alt));
+	if (iface < 0 || iface >= 64 || alt < 0 || alt > 255)
+		return RUMPUSB_EINVAL;
+	pthread_mutex_lock(&rumpusb_lock);
+	bool claimed = d->claimed & ((uint64_t)1 << iface);
+	pthread_mutex_unlock(&rumpusb_lock);
+	if (!claimed)
+		return RUMPUSB_EINVAL;
+	int r = libusb_set_interface_alt_setting(d->h, iface, alt);
+	if (r == 0)
+		eptab_set(d, iface, alt);
+	return r == LIBUSB_ERROR_NOT_FOUND ? RUMPUSB_EINVAL : errno_of(r);
 }
 
 EXPORT int
@@ -489,19 +550,20 @@ rumpusb_alloc(void *vdev, size_t len)
 {
 	struct rumpusb_dev *d = vdev;
 	struct membuf *m = malloc(sizeof *m);
-	void *p;
-	if (m != NULL && len > 0 && (p = libusb_dev_mem_alloc(d->h, len)) != NULL) {
-		m->p = p;
-		m->len = len;
-		pthread_mutex_lock(&rumpusb_lock);
-		m->next = d->mem;
-		d->mem = m;
-		pthread_mutex_unlock(&rumpusb_lock);
-		return p;
-	}
-	free(m);
-	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
+	void *p = NULL;
+	if (m == NULL)
 		return NULL;
+	m->zc = len > 0 && (p = libusb_dev_mem_alloc(d->h, len)) != NULL;
+	if (!m->zc && posix_memalign(&p, 4096, len ? len : 1) != 0) {
+		free(m);
+		return NULL;
+	}
+	m->p = p;
+	m->len = len;
+	pthread_mutex_lock(&rumpusb_lock);
+	m->next = d->mem;
+	d->mem = m;
+	pthread_mutex_unlock(&rumpusb_lock);
 	return p;
 }
 
@@ -521,12 +583,13 @@ rumpusb_free(void *vdev, void *buf, size_t len)
 			break;
 		}
 	pthread_mutex_unlock(&rumpusb_lock);
-	if (m) {
+	if (m == NULL)
+		return;                         /* not ours: leave it alone rather than corrupt */
+	if (m->zc)
 		libusb_dev_mem_free(d->h, m->p, m->len);
-		free(m);
-	} else {
-		free(buf);
-	}
+	else
+		free(m->p);
+	free(m);
 }
 
 /* --- transfers --------------------------------------------------------------------------- */
@@ -574,14 +637,12 @@ on_transfer(struct libusb_transfer *t)
 	xfer_retire(d);
 }
 
-/* rumpusb_lock held: x is in the registry, so x->t is valid. */
+/* rumpusb_lock held: x is in the registry, so x->t is valid and submitted. */
 static void
 cancel_locked(struct xfer *x)
 {
 	x->cancelled = true;
-	if (x->state == XFER_SUBMITTED)
-		libusb_cancel_transfer(x->t);   /* NOT_FOUND if it has just completed: still ECANCELED */
-	/* XFER_NEW: the submitter cancels it once it is submitted. */
+	libusb_cancel_transfer(x->t);   /* NOT_FOUND if it has just completed: still ECANCELED */
 }
 
 EXPORT int
@@ -625,15 +686,17 @@ rumpusb_submit(void *vdev, int type, uint8_t ep, void *buf, size_t len, unsigned
 	x->dev = d;
 	x->t = t;
 	x->cookie = cookie;
-	x->state = XFER_NEW;
 	x->cancelled = false;
 
 	pthread_mutex_lock(&rumpusb_lock);
-	if (d->closing) {
+	int bad = d->closing ? RUMPUSB_ENXIO :
+	    type != RUMPUSB_XFER_CONTROL && ((ep & 0x70) != 0 || (ep & 0x0f) == 0 ||
+	    d->eptype[EPX(ep)] != type) ? RUMPUSB_EINVAL : 0;
+	if (bad) {
 		pthread_mutex_unlock(&rumpusb_lock);
 		libusb_free_transfer(t);
 		free(x);
-		return RUMPUSB_ENXIO;
+		return bad;
 	}
 	x->id = next_xfer_id++;
 	x->hnext = registry[x->id % NBUCKET];
@@ -645,11 +708,8 @@ rumpusb_submit(void *vdev, int type, uint8_t ep, void *buf, size_t len, unsigned
 	d->xfers = x;
 	d->inflight++;
 	uint64_t id = x->id;
-	pthread_mutex_unlock(&rumpusb_lock);
-
+	/* Under the lock: the completion, which takes it first, cannot run before we are done. */
 	int r = libusb_submit_transfer(t);
-
-	pthread_mutex_lock(&rumpusb_lock);
 	if (r != 0) {
 		registry_remove_locked(x);
 		pthread_mutex_unlock(&rumpusb_lock);
@@ -658,12 +718,9 @@ rumpusb_submit(void *vdev, int type, uint8_t ep, void *buf, size_t len, unsigned
 		xfer_retire(d);
 		return errno_of(r);
 	}
-	/* Still registered: its completion, if already there, waits for this lock. */
-	x->state = XFER_SUBMITTED;
-	if (x->cancelled)
-		libusb_cancel_transfer(t);
 	pthread_mutex_unlock(&rumpusb_lock);
-	*xferp = (void *)(uintptr_t)id;
+	if (xferp != NULL)
+		*xferp = (void *)(uintptr_t)id;
 	return 0;
 }
 

@@ -127,7 +127,13 @@ done
 status=
 exec 3< <(exec qemu-system-x86_64 "${args[@]}" < /dev/null 2> "$tmp/qemu.err")
 qpid=$!
-( sleep "$timeout"; kill "$qpid" 2>/dev/null; touch "$tmp/timedout" ) &
+# The watchdog holds none of our output open (a caller reading it to the end would wait for the
+# watchdog), and takes its sleep with it when killed.
+(
+  trap 'kill "$spid" 2>/dev/null; exit 0' TERM
+  sleep "$timeout" & spid=$!
+  wait "$spid" && { kill "$qpid" 2>/dev/null; touch "$tmp/timedout"; }
+) > /dev/null 2>&1 < /dev/null &
 wpid=$!
 while IFS= read -r line <&3 || [ -n "$line" ]; do
   line=${line%$'\r'}

@@ -23,6 +23,7 @@
  *  - A successful rumpusb_submit is followed by exactly one xfer_done(cookie, error, actlen),
  *    whatever happens: completion, timeout, stall, cancel, close, fini, or the device going
  *    away (then error is RUMPUSB_ENXIO). A failed submit (non-zero return) has no completion.
+ *    The completion may be delivered before rumpusb_submit has returned.
  *  - The handle *xferp names that one transfer for rumpusb_cancel. It is never reused: a
  *    cancel of a transfer whose completion has been delivered (or is being delivered) is
  *    harmless and returns RUMPUSB_EALREADY.
@@ -121,10 +122,12 @@ void rumpusb_close(void *dev);
  * Blocks. */
 int  rumpusb_set_config(void *dev, int config);
 /* Claims an interface, detaching the host kernel's driver first; release re-attaches it. EBUSY:
- * another program has it. Blocks. */
+ * another program has it; EINVAL: no such interface (claim) or not claimed (release). Its
+ * alternate setting 0's endpoints become usable by rumpusb_submit. Blocks. */
 int  rumpusb_claim(void *dev, int iface);
 int  rumpusb_release(void *dev, int iface);
-/* SET_INTERFACE on a claimed interface. Blocks. */
+/* SET_INTERFACE on a claimed interface (EINVAL if it is not claimed or has no such setting);
+ * that setting's endpoints replace the interface's in rumpusb_submit. Blocks. */
 int  rumpusb_set_alt(void *dev, int iface, int alt);
 /* CLEAR_FEATURE(ENDPOINT_HALT) and resets the host's data toggle. Blocks. */
 int  rumpusb_clear_halt(void *dev, uint8_t ep);
@@ -137,7 +140,8 @@ int  rumpusb_reset(void *dev);
 void *rumpusb_alloc(void *dev, size_t len);
 void rumpusb_free(void *dev, void *buf, size_t len);
 /* Starts a transfer on endpoint ep (bit 7 = IN; 0 for control); completion via up->xfer_done.
- * EINVAL: bad type or length; ENXIO: device gone; ENOMEM. */
+ * EINVAL: bad type or length, or ep is not an endpoint of that type in a claimed interface's
+ * current setting; ENXIO: device gone or closing; ENOMEM. xferp may be NULL. */
 int  rumpusb_submit(void *dev, int type, uint8_t ep, void *buf, size_t len, unsigned timeout_ms,
     void *cookie, void **xferp);
 /* 0: the completion will say ECANCELED; EALREADY: it was delivered, is being delivered, or was
