@@ -1,14 +1,20 @@
 using System;
+using System.Text;
 using Rump.Dev;
 using Rump.Dev.Scsipi;
+using Rump.Hypercall;
 using Rump.Kern;
+using Rump.Usb.Hyper;
 
 namespace Rump.Usb;
 
 /// <summary>
-/// The USB stack as a kernel component: registers the hub, umass, scsibus and sd drivers with
-/// autoconf. Host controllers attach themselves (ugenhc when the libusb component hypercalls are
-/// present and selected; a test's controller in unit tests).
+/// The USB stack as a kernel component: registers the drivers (ugenhc, uhub, umass, scsibus, sd)
+/// with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
+/// attaches ugenhc when the boot parameter RUMP_USB selects host devices ("all", "VVVV:PPPP",
+/// "BUS.ADDR", comma-separated) and librumpuser_usb.so loads. Without RUMP_USB nothing touches
+/// libusb. Devices are detached (and libusb stopped) by the device faction's shutdown, after the
+/// file systems on them are unmounted.
 /// </summary>
 public sealed class UsbComponent : IComponent
 {
@@ -20,6 +26,22 @@ public sealed class UsbComponent : IComponent
     {
         Autoconf ac = k.GetService<Autoconf>() ?? throw new InvalidOperationException("usb needs the dev component");
         RegisterDrivers(ac);
+        ac.AddDriver(new Ugenhc());
+        string? sel = Param("RUMP_USB");
+        if (string.IsNullOrEmpty(sel) || sel == "none") return;
+        k.OnBooted(_ => AttachHost(k, ac, sel));
+    }
+
+    private static void AttachHost(Kernel k, Autoconf ac, string sel)
+    {
+        if (!RumpUserUsb.Available())
+        {
+            k.Aprint("ugenhc: RUMP_USB is set but librumpuser_usb.so (and libusb-1.0) cannot be loaded\n");
+            return;
+        }
+        int e = UgenhcBus.Create(k, sel, out UgenhcBus? bus);
+        if (e != 0) { k.Aprint("ugenhc: libusb does not start (error " + e + ")\n"); return; }
+        if (ac.ConfigFound(ac.Root, bus!) == null) bus!.Fini();
     }
 
     /// <summary>Registers the class drivers (a driver already there is left as it is).</summary>
@@ -29,6 +51,15 @@ public sealed class UsbComponent : IComponent
         ac.AddDriver(new Umass());
         ac.AddDriver(new Scsibus());
         ac.AddDriver(new Sd());
+    }
+
+    private static unsafe string? Param(string name)
+    {
+        byte* buf = stackalloc byte[256];
+        byte[] n = Encoding.UTF8.GetBytes(name + "\0");
+        int rv;
+        fixed (byte* np = n) rv = RumpUser.rumpuser_getparam(np, buf, 256);
+        return rv == 0 ? new string((sbyte*)buf) : null;
     }
 
     public void Shutdown(Kernel k, bool sync) { }

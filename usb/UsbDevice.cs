@@ -151,9 +151,10 @@ public sealed class UsbDevice
         e = DoRequest(SetupPacket.GetDesc(UDesc.Config, (byte)index, cd.TotalLength), all, out n);
         if (e != 0) return e;
         if (ConfigInfo.Parse(all.AsSpan(0, n), out ConfigInfo? ci) != 0) return Abi.EIO;
-        e = DoRequest(SetupPacket.SetConfig(ci!.Desc.ConfigValue));
-        if (e != 0) return e;
+        // Set first: a controller that owns configuration (ugenhc) claims the interfaces it lists.
         Config = ci;
+        e = DoRequest(SetupPacket.SetConfig(ci!.Desc.ConfigValue));
+        if (e != 0) { Config = null; return e; }
         Interfaces.Clear();
         for (int i = 0; i < ci.Interfaces.Count; i++) Interfaces.Add(new UsbInterface(this, i, ci.Interfaces[i][0]));
         return 0;

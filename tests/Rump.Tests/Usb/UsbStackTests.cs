@@ -217,3 +217,21 @@ public class UsbStackTests : KernelTest
         Assert.That(back.output, Is.EqualTo("written through umass and sd\n"), "mtools reads our file back");
     }
 }
+
+/// <summary>RUMP_USB's selection of host devices for ugenhc.</summary>
+public class UgenhcSelectionTests
+{
+    [Test]
+    public void SelectionByAllVidPidAndBusAddr()
+    {
+        Assert.That(UgenhcBus.Selected("all", 0x46f4, 1, 1, 2), Is.True);
+        Assert.That(UgenhcBus.Selected("46f4:0001", 0x46f4, 1, 1, 2), Is.True);
+        Assert.That(UgenhcBus.Selected("46F4:1", 0x46f4, 1, 1, 2), Is.True, "hex, either case, leading zeros optional");
+        Assert.That(UgenhcBus.Selected("0781:5567", 0x46f4, 1, 1, 2), Is.False);
+        Assert.That(UgenhcBus.Selected("1.2", 0x46f4, 1, 1, 2), Is.True);
+        Assert.That(UgenhcBus.Selected("1.3", 0x46f4, 1, 1, 2), Is.False);
+        Assert.That(UgenhcBus.Selected("0781:5567, 1.2", 0x46f4, 1, 1, 2), Is.True, "a list");
+        Assert.That(UgenhcBus.Selected("", 0x46f4, 1, 1, 2), Is.False);
+        Assert.That(UgenhcBus.Selected("junk,:,.,zz:yy,999.1", 0x46f4, 1, 1, 2), Is.False, "garbage selects nothing");
+    }
+}
