@@ -37,12 +37,7 @@ public sealed class Umass : Driver
         return d.SubClass is SubclassScsi or SubclassSff8070 ? UMatch.IfaceClassSubclassProto : UMatch.None;
     }
 
-    public override string? Describe(Device parent, object aux)
-    {
-        UsbIfaceArgs a = (UsbIfaceArgs)aux;
-        return a.Device.Description() + ", rev " + (a.Device.Desc.BcdUsb >> 8) + "." + ((a.Device.Desc.BcdUsb >> 4) & 0xf) + "0/" +
-               (a.Device.Desc.BcdDevice >> 8) + "." + (a.Device.Desc.BcdDevice & 0xff).ToString("x2") + ", addr " + a.Device.Address;
-    }
+    public override string? Describe(Device parent, object aux) => ((UsbIfaceArgs)aux).Device.AttachDescription();
 
     public override void Attach(Device self, Device parent, object aux)
     {

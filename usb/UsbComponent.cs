@@ -9,8 +9,8 @@ using Rump.Usb.Hyper;
 namespace Rump.Usb;
 
 /// <summary>
-/// The USB stack as a kernel component: registers the drivers (ugenhc, uhub, umass, scsibus, sd)
-/// with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
+/// The USB stack as a kernel component: when the boot parameter RUMP_USB is set, registers the
+/// drivers (ugenhc, uhub, umass, scsibus, sd, ukbd, uhid) with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
 /// attaches ugenhc when the boot parameter RUMP_USB selects host devices ("all", "VVVV:PPPP",
 /// "BUS.ADDR", comma-separated) and librumpuser_usb.so loads. Without RUMP_USB nothing touches
 /// libusb. Devices are detached (and libusb stopped) by the device faction's shutdown, after the
@@ -24,11 +24,13 @@ public sealed class UsbComponent : IComponent
 
     public void Init(Kernel k)
     {
+        // Without RUMP_USB the component costs nothing at boot: registering drivers would start
+        // autoconf's thread, and a kernel with no USB devices needs no USB drivers.
+        string? sel = Param("RUMP_USB");
+        if (string.IsNullOrEmpty(sel) || sel == "none") return;
         Autoconf ac = k.GetService<Autoconf>() ?? throw new InvalidOperationException("usb needs the dev component");
         RegisterDrivers(ac);
         ac.AddDriver(new Ugenhc());
-        string? sel = Param("RUMP_USB");
-        if (string.IsNullOrEmpty(sel) || sel == "none") return;
         k.OnBooted(_ => AttachHost(k, ac, sel));
     }
 
@@ -51,6 +53,8 @@ public sealed class UsbComponent : IComponent
         ac.AddDriver(new Umass());
         ac.AddDriver(new Scsibus());
         ac.AddDriver(new Sd());
+        ac.AddDriver(new Ukbd());
+        ac.AddDriver(new Uhid());
     }
 
     private static unsafe string? Param(string name)

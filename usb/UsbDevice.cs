@@ -182,6 +182,11 @@ public sealed class UsbDevice
         return e;
     }
 
+    /// <summary>The text after an attach line's locators: "QEMU QEMU USB HARDDRIVE, rev 2.00/0.00, addr 1".</summary>
+    public string AttachDescription()
+        => Description() + ", rev " + (Desc.BcdUsb >> 8) + "." + ((Desc.BcdUsb >> 4) & 0xf) + "0/" +
+           (Desc.BcdDevice >> 8) + "." + (Desc.BcdDevice & 0xff).ToString("x2") + ", addr " + Address;
+
     /// <summary>"QEMU QEMU USB HARDDRIVE" and the like for attach lines.</summary>
     public string Description()
     {

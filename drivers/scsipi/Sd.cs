@@ -124,8 +124,9 @@ public sealed class Sd : Driver
 /// <summary>
 /// An sd disk as a block device: each strategy call becomes READ/WRITE(10) (16 beyond 2^32 blocks)
 /// commands of at most the adapter's transfer size, issued one after another from the previous
-/// one's completion; a unit attention is retried. No lock: one <see cref="SdIo"/> belongs to one
-/// request, and the channel serialises the commands.
+/// one's completion; a unit attention is retried. One <see cref="SdIo"/> belongs to one request
+/// at a time (idle ones wait on a free list under a short spin lock), and the channel serialises
+/// the commands.
 /// </summary>
 public sealed unsafe class SdDisk : BlockDevice
 {
@@ -141,8 +142,35 @@ public sealed unsafe class SdDisk : BlockDevice
         _k = k; _ch = ch; _lun = lun;
     }
 
+    /// <summary>Idle requests, reused so that an I/O allocates nothing; a short spin lock guards the list.</summary>
+    private SdIo? _free;
+    private int _freeLock;
+
+    private SdIo TakeIo()
+    {
+        while (Interlocked.CompareExchange(ref _freeLock, 1, 0) != 0) Thread.SpinWait(4);
+        SdIo? io = _free;
+        if (io != null) { _free = io.Next; io.Next = null; }
+        Volatile.Write(ref _freeLock, 0);
+        if (io != null) return io;
+        io = new SdIo { Disk = this, Xs = new ScsipiXfer(_ch) };
+        io.Xs.Priv = io;
+        io.Xs.Callback = ChunkDone;
+        return io;
+    }
+
+    private void ReturnIo(SdIo io)
+    {
+        io.Bio = null!;
+        while (Interlocked.CompareExchange(ref _freeLock, 1, 0) != 0) Thread.SpinWait(4);
+        io.Next = _free;
+        _free = io;
+        Volatile.Write(ref _freeLock, 0);
+    }
+
     private sealed class SdIo
     {
+        public SdIo? Next;
         public SdDisk Disk = null!;
         public ScsipiXfer Xs = null!;
         public bool Write;
@@ -158,9 +186,9 @@ public sealed unsafe class SdDisk : BlockDevice
         if (e == 0 && (length % SectorSize != 0 || offset % SectorSize != 0)) e = Abi.EINVAL;
         if (e == 0 && (Dead || _ch.Dead)) e = Abi.ENXIO;
         if (e != 0 || length == 0) { done.Done(0, e); return; }
-        var io = new SdIo { Disk = this, Xs = new ScsipiXfer(_ch), Write = write, Data = data, Length = length, Offset = offset, Bio = done };
-        io.Xs.Priv = io;
-        io.Xs.Callback = ChunkDone;
+        SdIo io = TakeIo();
+        io.Write = write; io.Data = data; io.Length = length; io.Offset = offset; io.Bio = done;
+        io.Done = 0; io.Retries = 0;
         Issue(io);
     }
 
@@ -184,10 +212,16 @@ public sealed unsafe class SdDisk : BlockDevice
         int e = xs.Errno();
         if (e == Abi.EAGAIN && io.Retries++ < 3) { io.Disk.Issue(io); return; }
         if (e == 0 && xs.Resid != 0) e = Abi.EIO;
-        if (e != 0) { io.Bio.Done(io.Done, e == Abi.EAGAIN ? Abi.EIO : e); return; }
-        io.Done += io.Chunk;
-        if (io.Done < io.Length) { io.Disk.Issue(io); return; }
-        io.Bio.Done(io.Done, 0);
+        if (e == 0)
+        {
+            io.Done += io.Chunk;
+            if (io.Done < io.Length) { io.Disk.Issue(io); return; }
+        }
+        // The request is over: recycle it before the completion, which may start the next I/O.
+        BioDone bio = io.Bio;
+        long moved = io.Done;
+        io.Disk.ReturnIo(io);
+        bio.Done(moved, e == Abi.EAGAIN ? Abi.EIO : e);
     }
 
     /// <summary>SYNCHRONIZE CACHE. Thread context.</summary>

@@ -167,7 +167,15 @@ public sealed partial class Vfs
 
     // ---- device nodes -----------------------------------------------------------------------
 
-    private int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type)
+    /// <summary>A driver's character-device node at <paramref name="path"/> (mode 0600), parents made as needed. Thread context.</summary>
+    public int MakeCharNode(Lwp l, string path, ulong rdev) => MakeNode(l, path, rdev, VType.VCHR);
+
+    /// <summary>Removes a node made by <see cref="MakeCharNode"/> (a driver detaching).</summary>
+    public void RemoveCharNode(Lwp l, string path) => RemoveNode(l, path);
+
+    private int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type) => MakeNode(l, path, dev.Dev, type);
+
+    private int MakeNode(Lwp l, string path, ulong rdev, VType type)
     {
         int slash = path.LastIndexOf('/');
         if (slash > 0)
@@ -185,7 +193,7 @@ public sealed partial class Vfs
         try
         {
             if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
-            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, dev.Dev, out Vnode? vp);
+            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, rdev, out Vnode? vp);
             vp?.Rele();
             return err;
         }

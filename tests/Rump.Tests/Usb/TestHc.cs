@@ -55,6 +55,17 @@ public sealed class TestHc : UsbBus
         });
     }
 
+    /// <summary>Gives the device's unanswered (parked) transfers another try: it has something to say now.</summary>
+    public void Kick(EmuDevice d)
+    {
+        _work.Add(() =>
+        {
+            var xs = new List<UsbXfer>(d.Parked);
+            d.Parked.Clear();
+            foreach (UsbXfer x in xs) Run(d, x);
+        });
+    }
+
     /// <summary>Plugs before the bus attaches (no change report needed).</summary>
     public void PlugNow(int port, EmuDevice d) { _ports[port] = d; Root.SetConnected(port, true, UsbSpeed.High); }
 
@@ -314,6 +325,69 @@ public sealed class EmuBotDisk : EmuDevice
         else { _status = 1; Sense(SenseKey.IllegalRequest, 0x20); }
         _phase = len == 0 ? Phase.Csw : dataIn ? Phase.DataIn : Phase.DataOut;
         if (len == 0) _residue = 0;
+        return 0;
+    }
+}
+
+/// <summary>A boot-protocol keyboard (like QEMU's usb-kbd): its interrupt pipe answers with queued reports, or waits.</summary>
+public sealed class EmuKeyboard : EmuDevice
+{
+    private readonly Queue<byte[]> _reports = new();
+    public int Protocol = 1;
+
+    protected override byte[] DeviceDesc
+    {
+        get
+        {
+            byte[] b = new byte[DeviceDescriptor.Size];
+            new DeviceDescriptor { BcdUsb = 0x0200, MaxPacketSize0 = 64, Vendor = 0x0627, Product = 0x0001, IManufacturer = 1, IProduct = 2, NumConfigurations = 1 }.Emit(b);
+            return b;
+        }
+    }
+
+    protected override byte[] ConfigDesc
+    {
+        get
+        {
+            byte[] b = new byte[34];
+            new ConfigDescriptor { TotalLength = 34, NumInterfaces = 1, ConfigValue = 1, Attributes = 0xa0, MaxPower = 50 }.Emit(b);
+            new InterfaceDescriptor { Number = 0, NumEndpoints = 1, Class = UClass.Hid, SubClass = 1, Protocol = 1 }.Emit(b.AsSpan(9));
+            byte[] hid = { 9, UDesc.Hid, 0x11, 0x01, 0, 1, UDesc.Report, 63, 0 };
+            hid.CopyTo(b, 18);
+            new EndpointDescriptor { Address = 0x81, Attributes = 3, MaxPacketSize = 8, Interval = 10 }.Emit(b.AsSpan(27));
+            return b;
+        }
+    }
+
+    protected override string? StringAt(int i) => i switch { 1 => "QEMU", 2 => "QEMU USB Keyboard", _ => null };
+
+    protected override int ClassRequest(SetupPacket r, Span<byte> data, out int act)
+    {
+        act = 0;
+        if (r.Request == 0x0B) { Protocol = r.Value; Log.Add("set-protocol " + r.Value); return 0; }
+        if (r.Request == 0x0A) { Log.Add("set-idle"); return 0; }
+        return Abi.EPIPE;
+    }
+
+    /// <summary>Queues the boot report of <paramref name="st"/> (call <see cref="TestHc.Kick"/> after).</summary>
+    public void Report(KeyboardState st)
+    {
+        byte[] r = new byte[KeyboardState.BootReportSize];
+        st.EmitBoot(r);
+        lock (_reports) _reports.Enqueue(r);
+    }
+
+    public override int Bulk(byte ep, Span<byte> data, out int act)
+    {
+        act = 0;
+        if (ep != 0x81) return Abi.EPIPE;
+        lock (_reports)
+        {
+            if (_reports.Count == 0) return NoAnswer;
+            byte[] r = _reports.Dequeue();
+            act = Math.Min(r.Length, data.Length);
+            r.AsSpan(0, act).CopyTo(data);
+        }
         return 0;
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using File = System.IO.File;
 using System.Text;
@@ -7,6 +8,7 @@ using Rump.Dev;
 using Rump.Dev.Scsipi;
 using Rump.Kern;
 using Rump.Usb;
+using Rump.Usb.Wire;
 
 namespace Rump.Tests.Usb;
 
@@ -233,5 +235,45 @@ public class UgenhcSelectionTests
         Assert.That(UgenhcBus.Selected("0781:5567, 1.2", 0x46f4, 1, 1, 2), Is.True, "a list");
         Assert.That(UgenhcBus.Selected("", 0x46f4, 1, 1, 2), Is.False);
         Assert.That(UgenhcBus.Selected("junk,:,.,zz:yy,999.1", 0x46f4, 1, 1, 2), Is.False, "garbage selects nothing");
+    }
+}
+
+/// <summary>ukbd over the test-double controller: key reports become wscons_event records on /dev/ukbd0.</summary>
+public class UkbdTests : KernelTest
+{
+    [Test]
+    public void KeysArriveAsEventsOnTheKeyboardNode()
+    {
+        RumpKernel k = Boot();
+        Autoconf ac = k.Kernel.GetService<Autoconf>()!;
+        UsbComponent.RegisterDrivers(ac);
+        ac.AddDriver(new TestHcDriver());
+        var hc = new TestHc(k.Kernel, 1);
+        var kb = new EmuKeyboard();
+        hc.PlugNow(1, kb);
+        Assert.That(ac.ConfigFound(ac.Root, hc), Is.Not.Null);
+        Assert.That(k.Dmesg(), Does.Contain("ukbd0 at uhub0 port 1 configuration 1 interface 0: QEMU QEMU USB Keyboard"));
+        Assert.That(kb.Log, Does.Contain("set-protocol 0"), "the keyboard was put in the boot protocol");
+        int fd = k.Open("/dev/ukbd0", Abi.O_RDONLY | Abi.O_NONBLOCK);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0), "open /dev/ukbd0");
+        byte[] buf = new byte[Ukbd.EventSize * 8];
+        Assert.That(k.Read(fd, buf), Is.EqualTo(-Abi.EAGAIN), "nothing typed yet");
+        var st = new KeyboardState();
+        st.Modifiers = 0x02; // left shift
+        st.Add(KeyboardState.UsageOf('a'));
+        kb.Report(st);
+        kb.Report(new KeyboardState());
+        hc.Kick(kb);
+        var got = new List<(uint type, int value)>();
+        Assert.That(Eventually(() =>
+        {
+            long n = k.Read(fd, buf);
+            for (int i = 0; i + Ukbd.EventSize <= n; i += Ukbd.EventSize)
+                got.Add((BitConverter.ToUInt32(buf, i), BitConverter.ToInt32(buf, i + 4)));
+            return got.Count >= 4;
+        }), Is.True, "four events; got " + got.Count);
+        Assert.That(got, Is.EqualTo(new List<(uint, int)> { (Ukbd.KeyDown, 0xE1), (Ukbd.KeyDown, 4), (Ukbd.KeyUp, 0xE1), (Ukbd.KeyUp, 4) }),
+            "shift and a down, then both up (modifiers first in each group)");
+        k.Close(fd);
     }
 }
