@@ -184,7 +184,8 @@ public sealed unsafe class SdDisk : BlockDevice
     {
         int e = Check(write, length, offset);
         if (e == 0 && (length % SectorSize != 0 || offset % SectorSize != 0)) e = Abi.EINVAL;
-        if (e == 0 && (Dead || _ch.Dead)) e = Abi.ENXIO;
+        // A disk that went away (unplugged) fails I/O with EIO, as a disk error, for the file system above.
+        if (e == 0 && (Dead || _ch.Dead)) e = Abi.EIO;
         if (e != 0 || length == 0) { done.Done(0, e); return; }
         SdIo io = TakeIo();
         io.Write = write; io.Data = data; io.Length = length; io.Offset = offset; io.Bio = done;
@@ -218,6 +219,7 @@ public sealed unsafe class SdDisk : BlockDevice
             if (io.Done < io.Length) { io.Disk.Issue(io); return; }
         }
         // The request is over: recycle it before the completion, which may start the next I/O.
+        if (e == Abi.ENXIO) e = Abi.EIO;
         BioDone bio = io.Bio;
         long moved = io.Done;
         io.Disk.ReturnIo(io);

@@ -193,6 +193,33 @@ public class UsbStackTests : KernelTest
     }
 
     [Test]
+    public void PartitionedStickGetsPartitionNodes()
+    {
+        FsImages.RequireTool("sfdisk");
+        FsImages.RequireTool("mkfs.fat");
+        FsImages.RequireTool("mcopy");
+        string work = HostWork;
+        string disk = Path.Combine(work, "disk.img"), part = Path.Combine(work, "part.img");
+        byte[] media = new byte[24 << 20];
+        File.WriteAllBytes(disk, media);
+        var sf = FsImages.Run("sh", "-c", "echo 'start=2048, type=c' | sfdisk -q " + disk);
+        FsImages.Ok(sf, "sfdisk");
+        FsImages.Ok(FsImages.Run("mkfs.fat", "-C", "-F", "16", part, "20480"), "mkfs.fat");
+        string src = Path.Combine(work, "in.txt");
+        File.WriteAllText(src, "in the first partition\n");
+        FsImages.Ok(FsImages.Run("mcopy", "-i", part, src, "::/IN.TXT"), "mcopy");
+        media = File.ReadAllBytes(disk);
+        File.ReadAllBytes(part).CopyTo(media, 2048 * 512);
+        var r = new Rig(Boot(), media);
+        r.Sd();
+        Assert.That(r.K.Stat("/dev/sd0a", out _), Is.EqualTo(0), "the MBR's partition is /dev/sd0a");
+        Assert.That(r.K.Mkdir("/mnt", 0x1ed), Is.EqualTo(0));
+        Assert.That(r.K.MountAs("msdos", "/dev/sd0a", "/mnt", Abi.MNT_RDONLY), Is.EqualTo(0), "mount /dev/sd0a");
+        Assert.That(ReadFile(r.K, "/mnt/IN.TXT"), Is.EqualTo("in the first partition\n"));
+        Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
+    }
+
+    [Test]
     public unsafe void MsdosfsOnTheStickReadsAndWrites()
     {
         FsImages.RequireTool("mkfs.fat");
