@@ -304,3 +304,20 @@ public class UkbdTests : KernelTest
         k.Close(fd);
     }
 }
+
+/// <summary>fsu's usb: device names (the device itself is reached only in the QEMU test qemu.usb_stick).</summary>
+public class FsuUsbNameTests
+{
+    [Test]
+    public void MalformedUsbNamesAreRefusedWithTheForm()
+    {
+        foreach (string bad in new[] { "usb:", "usb:zz", "usb:12345:1", "usb:1.", "usb:300.1" })
+        {
+            var o = new StringWriter();
+            var e = new StringWriter();
+            int rc = Rump.Fsu.Fsu.Run(new[] { "ls", bad, "/" }, o, e);
+            Assert.That(rc, Is.Not.EqualTo(0), bad + ": exit status");
+            Assert.That(e.ToString(), Does.Contain("usb:VENDOR:PRODUCT"), bad + ": the message names the accepted forms");
+        }
+    }
+}
