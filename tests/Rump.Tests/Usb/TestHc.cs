@@ -40,10 +40,21 @@ public sealed class TestHc : UsbBus
 
     public void Stop() => _work.CompleteAdding();
 
+    private long _added, _finished;
+
+    /// <summary>True when every piece of work given to the controller's thread has finished (tests wait for quiet).</summary>
+    public bool Idle() => Interlocked.Read(ref _finished) == Interlocked.Read(ref _added);
+
+    private void Add(Action a)
+    {
+        Interlocked.Increment(ref _added);
+        _work.Add(() => { try { a(); } finally { Interlocked.Increment(ref _finished); } });
+    }
+
     /// <summary>Plugs <paramref name="d"/> into <paramref name="port"/> (null unplugs), as the host would report it: from the controller's thread, in interrupt context.</summary>
     public void Plug(int port, EmuDevice? d)
     {
-        _work.Add(() =>
+        Add(() =>
         {
             using (Kernel.EnterInterrupt())
             {
@@ -58,7 +69,7 @@ public sealed class TestHc : UsbBus
     /// <summary>Gives the device's unanswered (parked) transfers another try: it has something to say now.</summary>
     public void Kick(EmuDevice d)
     {
-        _work.Add(() =>
+        Add(() =>
         {
             var xs = new List<UsbXfer>(d.Parked);
             d.Parked.Clear();
@@ -94,14 +105,14 @@ public sealed class TestHc : UsbBus
         public override int Transfer(UsbXfer x)
         {
             if (_dev.Unplugged) return Abi.ENXIO;
-            _hc._work.Add(() => _hc.Run(_dev, x));
+            _hc.Add(() => _hc.Run(_dev, x));
             return 0;
         }
 
         public override void Abort(UsbXfer x)
         {
             // A parked transfer (a device that never answers) ends now; one being processed ends by itself.
-            _hc._work.Add(() =>
+            _hc.Add(() =>
             {
                 if (!_dev.Parked.Remove(x)) return;
                 using (_hc.Kernel.EnterInterrupt()) x.Complete(Abi.ECANCELED, 0);
@@ -388,6 +399,58 @@ public sealed class EmuKeyboard : EmuDevice
             act = Math.Min(r.Length, data.Length);
             r.AsSpan(0, act).CopyTo(data);
         }
+        return 0;
+    }
+}
+
+/// <summary>
+/// A hostile device: descriptors made from seeded random bytes (with a plausible header now and
+/// then, so that parsing gets past the first checks), random stalls and short answers.
+/// </summary>
+public sealed class EmuHostile : EmuDevice
+{
+    private readonly Random _rng;
+    private readonly byte[] _dev, _cfg;
+
+    public EmuHostile(int seed)
+    {
+        _rng = new Random(seed);
+        _dev = new byte[_rng.Next(0, 24)];
+        _rng.NextBytes(_dev);
+        if (_dev.Length >= 2 && _rng.Next(2) == 0) { _dev[0] = 18; _dev[1] = UDesc.Device; }
+        if (_dev.Length >= 8 && _rng.Next(2) == 0) _dev[7] = 64;
+        if (_dev.Length >= 18 && _rng.Next(2) == 0) _dev[17] = 1;
+        _cfg = new byte[_rng.Next(0, 80)];
+        _rng.NextBytes(_cfg);
+        if (_cfg.Length >= 9 && _rng.Next(3) != 0)
+        {
+            _cfg[0] = 9; _cfg[1] = UDesc.Config;
+            _cfg[2] = (byte)(_rng.Next(2) == 0 ? _cfg.Length : _rng.Next(256)); _cfg[3] = 0;
+            for (int p = 9; p + 9 <= _cfg.Length && _rng.Next(3) != 0; p += 9) { _cfg[p] = (byte)(_rng.Next(2) == 0 ? 9 : 7); _cfg[p + 1] = (byte)(_rng.Next(2) == 0 ? UDesc.Interface : UDesc.Endpoint); }
+        }
+    }
+
+    protected override byte[] DeviceDesc => _dev;
+    protected override byte[] ConfigDesc => _cfg;
+    protected override string? StringAt(int i) => _rng.Next(3) == 0 ? null : new string((char)_rng.Next(1, 0xffff), _rng.Next(0, 40));
+
+    public override int Control(SetupPacket r, Span<byte> data, out int act)
+    {
+        act = 0;
+        if (_rng.Next(10) == 0) return Abi.EPIPE;
+        int e = base.Control(r, data, out act);
+        if (e == 0 && act > 0 && _rng.Next(8) == 0) act = _rng.Next(act);
+        if (e != 0 && r.IsIn && data.Length > 0 && _rng.Next(2) == 0) { _rng.NextBytes(data); act = _rng.Next(data.Length + 1); return 0; }
+        return e;
+    }
+
+    public override int Bulk(byte ep, Span<byte> data, out int act)
+    {
+        act = 0;
+        int pick = _rng.Next(4);
+        if (pick == 0) return Abi.EPIPE;
+        _rng.NextBytes(data);
+        act = _rng.Next(data.Length + 1);
         return 0;
     }
 }

@@ -220,6 +220,31 @@ public class UsbStackTests : KernelTest
     }
 
     [Test]
+    public void HostileDevicesGetErrorsNotPanics()
+    {
+        // Port 1 keeps a good stick; port 2 sees 150 hostile devices come and go.
+        byte[] media = Pattern(1 << 20);
+        var r = new Rig(Boot(), media);
+        SdDisk sd = r.Sd();
+        var hub = (Uhub.Softc)r.Ac.Lookup("uhub0")!.Softc!;
+        long explored = hub.Explored;
+        for (int seed = 0; seed < 150; seed++)
+        {
+            // Each device is explored (enumerated, maybe attached) before it goes.
+            r.Hc.Plug(2, new EmuHostile(seed));
+            Assert.That(Eventually(() => r.Hc.Idle() && r.Ac.Drain() == 0 && r.Hc.Idle() && hub.Explored > explored), Is.True, "seed " + seed + " explored");
+            explored = hub.Explored;
+            r.Hc.Plug(2, null);
+            Assert.That(Eventually(() => r.Hc.Idle() && r.Ac.Drain() == 0 && r.Hc.Idle() && hub.PortDevs[2] == null), Is.True, "seed " + seed + " gone");
+            explored = hub.Explored;
+        }
+        Assert.That(r.K.Kernel.IsDead, Is.False, "no panic; dmesg:\n" + r.K.Dmesg());
+        byte[] buf = new byte[8192];
+        Assert.That(sd.ReadSync(r.K.Kernel, 4096, buf), Is.EqualTo(0), "the good stick still works");
+        Assert.That(buf, Is.EqualTo(media.AsSpan(4096, 8192).ToArray()));
+    }
+
+    [Test]
     public unsafe void MsdosfsOnTheStickReadsAndWrites()
     {
         FsImages.RequireTool("mkfs.fat");
