@@ -117,6 +117,7 @@ public sealed class Sd : Driver
             if (e != 0) return e;
         }
         disk.Dead = true;
+        self.Aprint(disk.Commands + " read/write commands, " + disk.CommandBytes + " bytes\n");
         return 0;
     }
 }
@@ -135,6 +136,8 @@ public sealed unsafe class SdDisk : BlockDevice
     private readonly Kernel _k;
     internal string? Key;
     public volatile bool Dead;
+    /// <summary>Commands sent for strategy requests, and their bytes (diagnostics: printed at detach).</summary>
+    public long Commands, CommandBytes;
 
     public SdDisk(Kernel k, string name, ScsipiChannel ch, byte lun, long size, int blockLen, bool wp)
         : base(name, size, blockLen, wp)
@@ -204,6 +207,8 @@ public sealed unsafe class SdDisk : BlockDevice
         xs.Data = io.Data + io.Done;
         xs.DataLen = io.Chunk;
         xs.DataIn = !io.Write;
+        Interlocked.Increment(ref Commands);
+        Interlocked.Add(ref CommandBytes, io.Chunk);
         _ch.Enqueue(xs);
     }
 

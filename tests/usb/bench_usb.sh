@@ -11,17 +11,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_usb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/{print $NF; exit}')
-mkfs.fat -C -F 32 "$tmp/fat.img" 131072 >/dev/null
+mkfs.fat -C ${RUMP_BENCH_MKFS:--F 32} "$tmp/fat.img" 131072 >/dev/null
 head -c $((64 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
 cat > "$tmp/guest.sh" <<G
-export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001
+export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001 RUMP_VERBOSE=1
 for i in 1 2 3; do
   /sbin/rumpsu 1000 1000 46 -- ./usbbench BIG.BIN
   # Linux's driver is back on the stick once we release it; wait for its disk.
   for w in \$(seq 100); do [ -b /dev/sda ] && break; sleep 0.1; done
   echo 3 > /proc/sys/vm/drop_caches
-  dd if=/dev/sda of=/dev/null bs=1M count=64 iflag=direct 2>&1 | tail -1 | sed 's/^/linux raw: /'
+  s=\$(cut -d' ' -f1 /proc/uptime)
+  dd if=/dev/sda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null
+  e=\$(cut -d' ' -f1 /proc/uptime)
+  echo "linux raw: 67108864 bytes from \$s to \$e s (uptime)" 
 done
 G
 "$here/../qemu/run-guest.sh" --timeout 300 --root \
