@@ -34,6 +34,8 @@ public sealed unsafe class UgenhcBus : UsbBus
 
     public readonly RootHub Root;
     private readonly string _selection;
+    private readonly bool _probe;
+    public override bool ProbeOnly => _probe;
     private nint _ctx;
     private GCHandle _self;
     private RumpUserUsb.Hyperup* _up;
@@ -65,9 +67,10 @@ public sealed unsafe class UgenhcBus : UsbBus
         public int AbortAsked;
     }
 
-    private UgenhcBus(Kernel k, string selection) : base(k)
+    private UgenhcBus(Kernel k, string selection, bool probe) : base(k)
     {
         _selection = selection;
+        _probe = probe;
         Root = new RootHub(k, Ports, "ugenhc root hub");
         _wlock = new KMutex(k);
         _wcv = new KCondvar(k);
@@ -94,10 +97,10 @@ public sealed unsafe class UgenhcBus : UsbBus
     }
 
     /// <summary>Starts libusb and fills the ports with the selected devices present now. Thread context.</summary>
-    public static int Create(Kernel k, string selection, out UgenhcBus? bus)
+    public static int Create(Kernel k, string selection, bool probeOnly, out UgenhcBus? bus)
     {
         bus = null;
-        var b = new UgenhcBus(k, selection);
+        var b = new UgenhcBus(k, selection, probeOnly);
         b._self = GCHandle.Alloc(b);
         b._up = (RumpUserUsb.Hyperup*)NativeMemory.AllocZeroed((nuint)sizeof(RumpUserUsb.Hyperup));
         b._up->Hotplug = &HotplugUp;
@@ -181,13 +184,16 @@ public sealed unsafe class UgenhcBus : UsbBus
         if (port != 0) Root.SetConnected(port, false, UsbSpeed.Unknown);
     }
 
-    /// <summary>The host device at root port <paramref name="port"/> (bus, address, node) for messages and tools.</summary>
-    public string PortDescription(int port)
+    /// <summary>The host device at a root port (bus, address, node) for messages and tools.</summary>
+    public override string? HostLocation(UsbDevice dev)
     {
+        if (dev.ParentHub != RootHub || dev.Port < 1 || dev.Port > Ports) return null;
         Lock.Enter();
-        RumpUserUsb.DevInfo d = _portInfo[port];
+        RumpUserUsb.DevInfo d = _portInfo[dev.Port];
         Lock.Exit();
-        return "host bus " + d.Bus + " address " + d.Addr;
+        string node;
+        unsafe { node = new string((sbyte*)d.Node); }
+        return "host bus " + d.Bus + " address " + d.Addr + ", " + node;
     }
 
     // ---- bus methods ---------------------------------------------------------------------------
@@ -205,7 +211,11 @@ public sealed unsafe class UgenhcBus : UsbBus
         Lwp? ul = Unsched();
         int e = RumpUserUsb.rumpusb_open(ctx, id, &h);
         Resched(ul);
-        if (e != 0) return e;
+        if (e != 0)
+        {
+            if (_probe) Kernel.Aprint("usb probe: " + HostLocation(dev) + ": cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
+            return e;
+        }
         dev.HcPriv = new HostDev { Handle = h, DevId = id };
         return 0;
     }
@@ -385,6 +395,9 @@ public sealed unsafe class UgenhcBus : UsbBus
     {
         switch (r.Request)
         {
+            case SetupPacket.SetConfiguration when ((UgenhcBus)x.Pipe.Device.Bus)._probe:
+                // Listing: the host's configuration stands and no interface is taken from its drivers.
+                return 0;
             case SetupPacket.SetConfiguration:
             {
                 foreach (int i in hd.Claimed) RumpUserUsb.rumpusb_release(h, i);

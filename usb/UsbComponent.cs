@@ -13,7 +13,8 @@ namespace Rump.Usb;
 /// drivers (ugenhc, uhub, umass, scsibus, sd, ukbd, uhid) with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
 /// attaches ugenhc when the boot parameter RUMP_USB selects host devices ("all", "VVVV:PPPP",
 /// "BUS.ADDR", comma-separated) and librumpuser_usb.so loads. Without RUMP_USB nothing touches
-/// libusb. Devices are detached (and libusb stopped) by the device faction's shutdown, after the
+/// libusb. RUMP_USB_PROBE=1 only lists (rumpusb list): devices are enumerated and the drivers
+/// that would attach are printed, nothing attaches or is claimed. Devices are detached (and libusb stopped) by the device faction's shutdown, after the
 /// file systems on them are unmounted.
 /// </summary>
 public sealed class UsbComponent : IComponent
@@ -41,7 +42,8 @@ public sealed class UsbComponent : IComponent
             k.Aprint("ugenhc: RUMP_USB is set but librumpuser_usb.so (and libusb-1.0) cannot be loaded\n");
             return;
         }
-        int e = UgenhcBus.Create(k, sel, out UgenhcBus? bus);
+        string? probe = Param("RUMP_USB_PROBE");
+        int e = UgenhcBus.Create(k, sel, !string.IsNullOrEmpty(probe) && probe != "0", out UgenhcBus? bus);
         if (e != 0) { k.Aprint("ugenhc: libusb does not start (error " + e + ")\n"); return; }
         if (ac.ConfigFound(ac.Root, bus!) == null) bus!.Fini();
     }

@@ -202,6 +202,7 @@ public sealed class UsbDevice
     public int ProbeAndAttach(Device parent, string? locators)
     {
         Autoconf ac = parent.Autoconf;
+        if (Bus.ProbeOnly && !IsRootHub) return Probe(parent, locators);
         Device? d = ac.ConfigFound(parent, new UsbDeviceArgs(this), locators);
         if (d != null) { Subdevs.Add(d); return 0; }
         if (Desc.NumConfigurations == 0) return Abi.EIO;
@@ -216,6 +217,36 @@ public sealed class UsbDevice
         }
         if (!any)
             ac.Kernel.Aprint(Description() + " (" + UsbNames.VidPid(Desc.Vendor, Desc.Product) + ") at " + parent.Name + (locators != null ? " " + locators : "") + " not configured\n");
+        return 0;
+    }
+
+    /// <summary>
+    /// Listing: one "usb probe:" line in the message buffer naming the device and, per interface,
+    /// the driver that would attach ("none" if no driver would). Attaches nothing.
+    /// </summary>
+    private int Probe(Device parent, string? locators)
+    {
+        Autoconf ac = parent.Autoconf;
+        var sb = new System.Text.StringBuilder("usb probe: ");
+        sb.Append(UsbNames.VidPid(Desc.Vendor, Desc.Product)).Append(' ').Append(Description());
+        string? host = Bus.HostLocation(this);
+        if (host != null) sb.Append(" (").Append(host).Append(')');
+        sb.Append(" at ").Append(parent.Name).Append(locators != null ? " " + locators : "").Append(": ");
+        Driver? dd = ac.BestMatch(parent, new UsbDeviceArgs(this));
+        if (dd != null) sb.Append("device: ").Append(dd.Name);
+        else if (Desc.NumConfigurations == 0 || SetConfigIndex(0) != 0) sb.Append("no readable configuration");
+        else
+        {
+            for (int i = 0; i < Interfaces.Count; i++)
+            {
+                UsbInterface ui = Interfaces[i];
+                Driver? id = ac.BestMatch(parent, new UsbIfaceArgs(this, ui));
+                if (i > 0) sb.Append(", ");
+                sb.Append("interface ").Append(ui.Desc.Number).Append(" (class ").Append(ui.Desc.Class).Append('/')
+                  .Append(ui.Desc.SubClass).Append('/').Append(ui.Desc.Protocol).Append("): ").Append(id?.Name ?? "none");
+            }
+        }
+        ac.Kernel.Aprint(sb.Append('\n').ToString());
         return 0;
     }
 

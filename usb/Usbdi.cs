@@ -39,6 +39,15 @@ public abstract class UsbBus
 
     protected UsbBus(Kernel k) { Kernel = k; Lock = new KMutex(k); _addresses[0] = true; }
 
+    /// <summary>
+    /// Listing only (rumpusb list): devices are enumerated and the drivers that would attach are
+    /// printed, but nothing attaches and nothing is claimed.
+    /// </summary>
+    public virtual bool ProbeOnly => false;
+
+    /// <summary>Where a root-port device is on the host, for messages ("host bus 1 address 2"), or null.</summary>
+    public virtual string? HostLocation(UsbDevice dev) => null;
+
     /// <summary>Binds <paramref name="pipe"/> to this controller: sets <see cref="UsbPipe.Methods"/>. 0 or an errno.</summary>
     public abstract int OpenPipe(UsbPipe pipe);
 

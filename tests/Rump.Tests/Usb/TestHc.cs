@@ -30,6 +30,11 @@ public sealed class TestHc : UsbBus
         public TestRootHub(Kernel k, int ports) : base(k, ports, "test root hub") { }
     }
 
+    /// <summary>Listing mode (as rumpusb list boots ugenhc): enumerate and print, attach nothing.</summary>
+    public bool Probe;
+    public override bool ProbeOnly => Probe;
+    public override string? HostLocation(UsbDevice dev) => dev.IsRootHub ? null : "test port " + dev.Port;
+
     public TestHc(Kernel k, int ports) : base(k)
     {
         Root = new TestRootHub(k, ports);

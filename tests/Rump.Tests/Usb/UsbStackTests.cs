@@ -29,7 +29,7 @@ public class UsbStackTests : KernelTest
         public readonly EmuBotDisk Disk;
         public Device? HcDev;
 
-        public Rig(RumpKernel k, byte[] media, int ports = 2)
+        public Rig(RumpKernel k, byte[] media, int ports = 2, EmuDevice? second = null, bool probe = false)
         {
             K = k;
             Ac = k.Kernel.GetService<Autoconf>()!;
@@ -38,6 +38,8 @@ public class UsbStackTests : KernelTest
             Hc = new TestHc(k.Kernel, ports);
             Disk = new EmuBotDisk(media);
             Hc.PlugNow(1, Disk);
+            if (second != null) Hc.PlugNow(2, second);
+            Hc.Probe = probe;
             HcDev = Ac.ConfigFound(Ac.Root, Hc);
             Assert.That(HcDev, Is.Not.Null, "the test controller attaches at mainbus0");
         }
@@ -77,6 +79,18 @@ public class UsbStackTests : KernelTest
         Assert.That(r.Disk.Log, Does.Contain("std 5 1"), "SET_ADDRESS 1 reached the device");
         Assert.That(r.Disk.Log, Does.Contain("std 9 1"), "SET_CONFIGURATION 1 reached the device");
         Assert.That(r.K.Stat("/dev/sd0", out _), Is.EqualTo(0), "/dev/sd0 exists");
+    }
+
+    [Test]
+    public void ProbeModeListsDriversAndAttachesNothing()
+    {
+        var r = new Rig(Boot(), new byte[1 << 20], second: new EmuKeyboard(), probe: true);
+        string dmesg = r.K.Dmesg();
+        Assert.That(dmesg, Does.Contain("usb probe: 46f4:0001 QEMU QEMU USB HARDDRIVE (test port 1) at uhub0 port 1: interface 0 (class 8/6/80): umass\n"));
+        Assert.That(dmesg, Does.Contain("usb probe: 0627:0001 QEMU QEMU USB Keyboard (test port 2) at uhub0 port 2: interface 0 (class 3/1/1): ukbd\n"));
+        Assert.That(r.Ac.Lookup("umass0"), Is.Null, "nothing attached");
+        Assert.That(r.Ac.Lookup("ukbd0"), Is.Null, "nothing attached");
+        Assert.That(r.Disk.Log, Has.None.StartsWith("cdb"), "no command reached the disk");
     }
 
     [Test]
