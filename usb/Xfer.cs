@@ -48,7 +48,13 @@ public sealed unsafe class UsbXfer
     public int ActLen;
 
     private int _state;
-    private readonly Callout _timeout;
+    /// <summary>
+    /// Two timeout callouts used by alternate runs (<see cref="_run"/> parity): a callout of the
+    /// previous run that was already firing when its transfer completed finds the other parity
+    /// current and does nothing, instead of aborting the restarted transfer.
+    /// </summary>
+    private readonly Callout[] _timeouts;
+    private int _run;
     private KMutex? _syncLock;
     private KCondvar? _syncCv;
     private bool _syncDone;
@@ -60,7 +66,7 @@ public sealed unsafe class UsbXfer
         Buffer = bufferBytes > 0 ? GC.AllocateArray<byte>(bufferBytes, pinned: true) : Array.Empty<byte>();
         Data = bufferBytes > 0 ? (byte*)Unsafe.AsPointer(ref Buffer[0]) : null;
         Length = bufferBytes;
-        _timeout = new Callout(_ => OnTimeout());
+        _timeouts = new[] { new Callout(_ => OnTimeout(0)), new Callout(_ => OnTimeout(1)) };
     }
 
     /// <summary>The data as a span (the bytes moved so far after completion: <see cref="ActLen"/>).</summary>
@@ -81,11 +87,12 @@ public sealed unsafe class UsbXfer
         Status = 0;
         ActLen = 0;
         Pipe.Inc();
-        if (TimeoutMs > 0) Kernel.Callouts.Schedule(_timeout, TimeoutMs * 1_000_000L);
+        int run = Interlocked.Increment(ref _run);
+        if (TimeoutMs > 0) Kernel.Callouts.Schedule(_timeouts[run & 1], TimeoutMs * 1_000_000L);
         int e = Pipe.Methods.Transfer(this);
         if (e != 0)
         {
-            Kernel.Callouts.Stop(_timeout);
+            Kernel.Callouts.Stop(_timeouts[run & 1]);
             Pipe.Dec();
             Volatile.Write(ref _state, Idle);
         }
@@ -100,7 +107,7 @@ public sealed unsafe class UsbXfer
     {
         int st = Volatile.Read(ref _state);
         if (st == Idle) Kernel.PanicHere("usb: completion of an xfer not in flight");
-        Kernel.Callouts.Stop(_timeout);
+        Kernel.Callouts.Stop(_timeouts[Volatile.Read(ref _run) & 1]);
         // An abort caused by our timeout reports ECANCELED: say why.
         if (st == TimedOut && status == Abi.ECANCELED) status = Abi.ETIMEDOUT;
         if (status == 0 && actLen < Length && IsIn && (Flags & XferFlags.ShortOk) == 0 && !Pipe.IsControl) status = Abi.EIO;
@@ -117,8 +124,9 @@ public sealed unsafe class UsbXfer
         if (Volatile.Read(ref _state) != Idle) Pipe.Methods.Abort(this);
     }
 
-    private void OnTimeout()
+    private void OnTimeout(int parity)
     {
+        if ((Volatile.Read(ref _run) & 1) != parity) return; // a previous run's, already over
         if (Interlocked.CompareExchange(ref _state, TimedOut, Running) == Running) Pipe.Methods.Abort(this);
     }
 
