@@ -158,7 +158,7 @@ public abstract class HidDriverBase : Driver
             while (d.Queue.Count > 0 && uio.Resid >= d.Queue.Peek().Length)
             {
                 byte[] b = d.Queue.Dequeue();
-                err = uio.Move(b);
+                err = uio.Move((ReadOnlySpan<byte>)b);
                 if (err != 0) break;
             }
             d.Lock.Exit();

@@ -216,6 +216,12 @@ public sealed class UsbDevice
             if (c != null) { i.Owner = c; Subdevs.Add(c); any = true; }
         }
         if (!any)
+        {
+            // Nobody wants it: the generic driver (ugen) may take the whole device.
+            Device? g = ac.ConfigFound(parent, new UsbGenericArgs(this), locators);
+            if (g != null) { Subdevs.Add(g); return 0; }
+        }
+        if (!any)
             ac.Kernel.Aprint(Description() + " (" + UsbNames.VidPid(Desc.Vendor, Desc.Product) + ") at " + parent.Name + (locators != null ? " " + locators : "") + " not configured\n");
         return 0;
     }
@@ -237,14 +243,18 @@ public sealed class UsbDevice
         else if (Desc.NumConfigurations == 0 || SetConfigIndex(0) != 0) sb.Append("no readable configuration");
         else
         {
+            bool any = false;
             for (int i = 0; i < Interfaces.Count; i++)
             {
                 UsbInterface ui = Interfaces[i];
                 Driver? id = ac.BestMatch(parent, new UsbIfaceArgs(this, ui));
+                any |= id != null;
                 if (i > 0) sb.Append(", ");
                 sb.Append("interface ").Append(ui.Desc.Number).Append(" (class ").Append(ui.Desc.Class).Append('/')
                   .Append(ui.Desc.SubClass).Append('/').Append(ui.Desc.Protocol).Append("): ").Append(id?.Name ?? "none");
             }
+            Driver? g = any ? null : ac.BestMatch(parent, new UsbGenericArgs(this));
+            if (g != null) sb.Append("; device: ").Append(g.Name);
         }
         ac.Kernel.Aprint(sb.Append('\n').ToString());
         return 0;

@@ -156,6 +156,13 @@ public sealed class UsbDeviceArgs
     public UsbDeviceArgs(UsbDevice d) { Device = d; }
 }
 
+/// <summary>Offered last, when no driver took the device or any of its interfaces: ugen matches these.</summary>
+public sealed class UsbGenericArgs
+{
+    public readonly UsbDevice Device;
+    public UsbGenericArgs(UsbDevice d) { Device = d; }
+}
+
 /// <summary>Attach arguments for one interface (NetBSD usbif_attach_arg): umass, uhid and the like match these.</summary>
 public sealed class UsbIfaceArgs
 {

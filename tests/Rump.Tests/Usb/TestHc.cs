@@ -408,6 +408,47 @@ public sealed class EmuKeyboard : EmuDevice
     }
 }
 
+/// <summary>A vendor-specific device that echoes: what is written to bulk OUT 0x02 is read back from bulk IN 0x81.</summary>
+public sealed class EmuEcho : EmuDevice
+{
+    private readonly Queue<byte[]> _q = new();
+
+    protected override byte[] DeviceDesc
+    {
+        get
+        {
+            byte[] b = new byte[DeviceDescriptor.Size];
+            new DeviceDescriptor { BcdUsb = 0x0200, MaxPacketSize0 = 64, Vendor = 0x1234, Product = 0x5678, NumConfigurations = 1 }.Emit(b);
+            return b;
+        }
+    }
+
+    protected override byte[] ConfigDesc
+    {
+        get
+        {
+            byte[] b = new byte[32];
+            new ConfigDescriptor { TotalLength = 32, NumInterfaces = 1, ConfigValue = 1, Attributes = 0x80, MaxPower = 50 }.Emit(b);
+            new InterfaceDescriptor { Number = 0, NumEndpoints = 2, Class = UClass.VendorSpecific }.Emit(b.AsSpan(9));
+            new EndpointDescriptor { Address = 0x81, Attributes = 2, MaxPacketSize = 512 }.Emit(b.AsSpan(18));
+            new EndpointDescriptor { Address = 0x02, Attributes = 2, MaxPacketSize = 512 }.Emit(b.AsSpan(25));
+            return b;
+        }
+    }
+
+    public override int Bulk(byte ep, Span<byte> data, out int act)
+    {
+        act = 0;
+        if (Halted.Contains(ep)) return Abi.EPIPE;
+        if (ep == 0x02) { _q.Enqueue(data.ToArray()); act = data.Length; return 0; }
+        if (_q.Count == 0) return NoAnswer;
+        byte[] b = _q.Dequeue();
+        act = Math.Min(b.Length, data.Length);
+        b.AsSpan(0, act).CopyTo(data);
+        return 0;
+    }
+}
+
 /// <summary>
 /// A hostile device: descriptors made from seeded random bytes (with a plausible header now and
 /// then, so that parsing gets past the first checks), random stalls and short answers.

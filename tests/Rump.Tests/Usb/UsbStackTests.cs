@@ -94,6 +94,27 @@ public class UsbStackTests : KernelTest
     }
 
     [Test]
+    public void UgenTakesWhatNobodyWantsWithEndpointNodes()
+    {
+        var r = new Rig(Boot(), new byte[1 << 20], second: new EmuEcho());
+        string dmesg = r.K.Dmesg();
+        Assert.That(dmesg, Does.Contain("ugen0 at uhub0 port 2"), "the vendor device went to ugen");
+        Assert.That(dmesg, Does.Contain("ugen0: 2 endpoints on /dev/ugen0.EE"));
+        Assert.That(r.Ac.Lookup("umass0"), Is.Not.Null, "the stick still went to umass");
+        int w = r.K.Open("/dev/ugen0.02", Abi.O_WRONLY);
+        int rd = r.K.Open("/dev/ugen0.01", Abi.O_RDONLY);
+        Assert.That(w, Is.GreaterThanOrEqualTo(0), "open the OUT endpoint");
+        Assert.That(rd, Is.GreaterThanOrEqualTo(0), "open the IN endpoint");
+        Assert.That(r.K.Write(w, Encoding.ASCII.GetBytes("ping over bulk")), Is.EqualTo(14));
+        byte[] buf = new byte[64];
+        Assert.That(r.K.Read(rd, buf), Is.EqualTo(14), "one transfer, short of the read's size");
+        Assert.That(Encoding.ASCII.GetString(buf, 0, 14), Is.EqualTo("ping over bulk"));
+        Assert.That(r.K.Read(w, buf), Is.EqualTo(-Abi.EBADF), "the OUT node is write-only here");
+        r.K.Close(w);
+        r.K.Close(rd);
+    }
+
+    [Test]
     public void SdReadsAndWritesTheMedia()
     {
         byte[] media = Pattern(2 << 20);
