@@ -51,8 +51,11 @@ case $perm in udev|mdev|none) ;; *) fail "--perm must be udev, mdev or none" ;; 
 command -v qemu-system-x86_64 >/dev/null ||
   fail "qemu-system-x86_64 is missing: install the Debian package qemu-system-x86 (tools/setup-debian.sh)"
 command -v cpio >/dev/null || fail "cpio is missing: install the Debian package cpio (tools/setup-debian.sh)"
-if [ ! -f "$base/base.cpio" ] || [ ! -f "$base/vmlinux" ]; then
+# The cached guest is rebuilt when its sources or the host's kernels change.
+stamp=$(cat "$here/build-base.sh" "$here/init.sh" "$here/rumpsu.c" | sha256sum | cut -c1-16)-$(ls /boot 2>/dev/null | grep '^vmlinuz-' | tr '\n' ' ')
+if [ ! -f "$base/base.cpio" ] || [ ! -f "$base/vmlinux" ] || [ "$(cat "$base/stamp" 2>/dev/null)" != "$stamp" ]; then
   "$here/build-base.sh" "$base" >&2 || fail "could not build the guest in $base (see above)"
+  echo "$stamp" > "$base/stamp"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rump-guest.XXXXXX")
