@@ -19,9 +19,10 @@
  *       expects its pending transfer to end with ENXIO, the hotplug upcall to report it gone
  *       ("LEFT 0627:0001"), and opening it again to be ENXIO; prints WAITING-ARRIVED, and
  *       when a keyboard is plugged in ("ARRIVED 0627:0001") opens and claims it. Ends "DONE".
- *   usbguest bench MIB
- *       Reads MIB MiB from the stick with READ(10) of 1 MiB into rumpusb_alloc buffers and
- *       prints "BENCH rumpusb MIB SECONDS MB/s".
+ *   usbguest bench MIB [malloc]
+ *       Reads MIB MiB from the stick with READ(10) of 1 MiB into a rumpusb_alloc buffer (or an
+ *       ordinary one) and prints "BENCH rumpusb MIB SECONDS MB/s" ("rumpusb-nozc" if
+ *       rumpusb_alloc could not give zero-copy memory, "rumpusb-malloc" for the ordinary buffer).
  *   usbguest directread DEV MIB
  *       The same amount through Linux's own driver (O_DIRECT, 1 MiB reads), as dd iflag=direct:
  *       "BENCH linux MIB SECONDS MB/s".
@@ -560,14 +561,32 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Whether p lies in a mapping of a usbfs node (libusb_dev_mem_alloc's zero-copy memory). */
 static int
-cmd_bench(int mib)
+zero_copy(const void *p)
+{
+	char line[512];
+	int zc = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)p >= lo &&
+		    (unsigned long)p < hi && strstr(line, "/dev/bus/usb/"))
+			zc = 1;
+	}
+	if (f)
+		fclose(f);
+	return zc;
+}
+
+static int
+cmd_bench(int mib, int use_malloc)
 {
 	struct bot b;
 	size_t act;
 	int st, r;
 	bot_open(&b);
-	uint8_t *buf = rumpusb_alloc(b.dev, 1 << 20);
+	uint8_t *buf = use_malloc ? aligned_alloc(4096, 1 << 20) : rumpusb_alloc(b.dev, 1 << 20);
 	uint8_t tur[6] = { 0 };
 	for (int i = 0; i < 3; i++)              /* past a unit attention, if any */
 		if (bot_in(&b, tur, 6, NULL, 0, &act, &st) == 0 && st == 0)
@@ -579,8 +598,12 @@ cmd_bench(int mib)
 			die("READ(10) of MiB %d: error %d, status %d, %zu bytes", i, r, st, act);
 	}
 	double t = now() - t0;
-	printf("BENCH rumpusb %d %.3f %.1f\n", mib, t, mib * 1.048576 / t);
-	rumpusb_free(b.dev, buf, 1 << 20);
+	printf("BENCH %s %d %.3f %.1f\n", use_malloc ? "rumpusb-malloc" : zero_copy(buf) ?
+	    "rumpusb" : "rumpusb-nozc", mib, t, mib * 1.048576 / t);
+	if (use_malloc)
+		free(buf);
+	else
+		rumpusb_free(b.dev, buf, 1 << 20);
 	rumpusb_close(b.dev);
 	return 0;
 }
@@ -622,7 +645,7 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "kbd") == 0 && argc >= 3)
 		cmd_kbd(atoi(argv[2]));
 	else if (strcmp(argv[1], "bench") == 0 && argc >= 3)
-		cmd_bench(atoi(argv[2]));
+		cmd_bench(atoi(argv[2]), argc >= 4 && strcmp(argv[3], "malloc") == 0);
 	else
 		die("bad arguments (see the source)");
 	rumpusb_fini(ctx);
