@@ -18,7 +18,7 @@
 #   --perm udev|mdev|none  who makes /dev/bus/usb nodes group-plugdev: a udev rule (default),
 #                          busybox mdev, or nobody (then opening a device is EACCES for uid 1000)
 #   --smp N, --mem MIB     guest CPUs (default 2) and memory (default 1024)
-#   --console FILE         keep the guest's console log there
+#   --console FILE         the guest's console log goes there as it is written (kept afterwards)
 #   --base DIR             the guest built by build-base.sh (default: $RUMP_QEMU_BASE, else
 #                          build/qemu beside this source tree; built there if absent)
 set -uo pipefail
@@ -115,10 +115,12 @@ E
 cat "$base/base.cpio" "$tmp/run.cpio" > "$tmp/initrd"
 
 # --- QEMU -------------------------------------------------------------------------------------
+conslog=${console:-$tmp/console}
+: > "$conslog" || fail "cannot write the console log $conslog"
 args=(-M pc -cpu qemu64 -accel tcg -smp "$smp" -m "$mem" -nodefaults -display none -no-reboot
       -kernel "$base/vmlinux" -initrd "$tmp/initrd"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable no_timer_check"
-      -serial "file:$tmp/console" -serial stdio
+      -serial "file:$conslog" -serial stdio
       -device qemu-xhci,id=xhci,p2=8,p3=8)
 for d in "${drives[@]}"; do args+=(-drive "if=none,$d"); done
 for d in "${devices[@]}"; do
@@ -155,7 +157,6 @@ exec 3<&-
 wait "$qpid" 2>/dev/null
 qpid=
 kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=
-[ -n "$console" ] && cp "$tmp/console" "$console"
 if [ -z "$status" ]; then
   if [ -e "$tmp/timedout" ]; then
     echo "run-guest.sh: the guest timed out after ${timeout}s; the end of its console:" >&2
@@ -164,7 +165,7 @@ if [ -z "$status" ]; then
     cat "$tmp/qemu.err" >&2
     echo "run-guest.sh: the end of its console:" >&2
   fi
-  tail -n 30 "$tmp/console" >&2
+  tail -n 30 "$conslog" >&2
   exit 125
 fi
 exit "$status"

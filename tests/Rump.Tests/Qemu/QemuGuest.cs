@@ -41,6 +41,9 @@ public sealed class QemuGuest : IDisposable
         public int TimeoutSeconds { get; set; } = 120;
     }
 
+    /// <summary>The guest's console (kernel messages, /init's progress), written as the guest runs.</summary>
+    public string ConsolePath => Path.Combine(_dir, "console.log");
+
     /// <summary>The output lines of the command so far.</summary>
     public IReadOnlyList<string> Lines { get { lock (_lines) return _lines.ToArray(); } }
 
@@ -112,6 +115,13 @@ public sealed class QemuGuest : IDisposable
         var sb = new StringBuilder("\n--- the command's output ---\n");
         lock (_lines) foreach (string l in _lines) sb.AppendLine(l);
         lock (_stderr) sb.Append("--- the harness's messages ---\n").Append(_stderr);
+        try
+        {
+            string[] con = File.ReadAllLines(ConsolePath);
+            sb.Append("--- the end of the guest's console ---\n");
+            foreach (string l in con[Math.Max(0, con.Length - 30)..]) sb.AppendLine(l.TrimEnd('\r'));
+        }
+        catch (IOException) { }
         return sb.ToString();
     }
 
@@ -137,6 +147,31 @@ public sealed class QemuGuest : IDisposable
                     Assert.Fail($"expected a line matching /{pattern}/ from the guest within {timeoutSeconds} s; none came" + Transcript());
                 System.Threading.Monitor.Wait(_lines, (int)Math.Min(left, 1000));
             }
+        }
+    }
+
+    /// <summary>Waits for a console line matching the pattern (the console is a file QEMU appends to:
+    /// read again every 50 ms) and returns it; fails if the guest ends, or the time runs out, first.</summary>
+    public string WaitForConsoleLine(string pattern, int timeoutSeconds = 60)
+    {
+        var re = new Regex(pattern, RegexOptions.Multiline);
+        var sw = Stopwatch.StartNew();
+        for (;;)
+        {
+            bool ended = _proc.HasExited;
+            string text = File.Exists(ConsolePath) ? File.ReadAllText(ConsolePath).Replace("\r", "") : "";
+            Match m = re.Match(text);
+            if (m.Success)
+            {
+                int end = text.IndexOf('\n', m.Index);
+                int start = text.LastIndexOf('\n', Math.Max(m.Index - 1, 0)) + 1;
+                return text[start..(end < 0 ? text.Length : end)];
+            }
+            if (ended)
+                Assert.Fail($"expected a console line matching /{pattern}/; the guest ended without one" + Transcript());
+            if (sw.ElapsedMilliseconds > timeoutSeconds * 1000L)
+                Assert.Fail($"expected a console line matching /{pattern}/ within {timeoutSeconds} s; none came" + Transcript());
+            System.Threading.Thread.Sleep(50);
         }
     }
 

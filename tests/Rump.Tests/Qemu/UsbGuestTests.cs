@@ -31,6 +31,7 @@ public class UsbGuestTests
         o.Devices.Add("usb-kbd,id=kbd");
         o.Copies.Add(UsbGuest());
         using QemuGuest g = QemuGuest.Start(o, "./usbguest", "kbd", "2");
+        g.WaitForConsoleLine("^guest: ready at");     // /init saw the keyboard configured
         g.WaitForLine("^READY$");
         g.Monitor("sendkey a");
         g.WaitForLine("^KEY 04$");              // HID usage of 'a'
