@@ -17,6 +17,8 @@
 #   --root                 run COMMAND as root
 #   --perm udev|mdev|none  who makes /dev/bus/usb nodes group-plugdev: a udev rule (default),
 #                          busybox mdev, or nobody (then opening a device is EACCES for uid 1000)
+#   --no-udevd             no systemd-udevd in the guest (then --perm udev means mdev): Debian's
+#                          libusb gets no hot-plug events, as in a container
 #   --smp N, --mem MIB     guest CPUs (default 2) and memory (default 1024)
 #   --console FILE         the guest's console log goes there as it is written (kept afterwards)
 #   --base DIR             the guest built by build-base.sh (default: $RUMP_QEMU_BASE, else
@@ -24,7 +26,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 base=${RUMP_QEMU_BASE:-$here/../../build/qemu}
-devices=() drives=() copies=() monitor= qmp= timeout=120 asroot=0 perm=udev smp=2 mem=1024 console=
+devices=() drives=() copies=() monitor= qmp= timeout=120 asroot=0 perm=udev udevd=1 smp=2 mem=1024 console=
 
 fail() { echo "run-guest.sh: $*" >&2; exit 125; }
 while [ $# -gt 0 ]; do
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=$2; shift 2 ;;
     --root) asroot=1; shift ;;
     --perm) perm=$2; shift 2 ;;
+    --no-udevd) udevd=0; shift ;;
     --smp) smp=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --console) console=$2; shift 2 ;;
@@ -108,6 +111,7 @@ cat > "$run/cmd/env" <<E
 RUMP_NDEV=${#devices[@]}
 RUMP_ROOT=$asroot
 RUMP_PERM=$perm
+RUMP_UDEVD=$udevd
 RUMP_LIBPATH='$libpath'
 E
 (cd "$run" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$tmp/run.cpio" ||

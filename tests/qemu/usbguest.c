@@ -14,9 +14,10 @@
  *       Opening the stick is EACCES (the caller made its node unreadable).
  *   usbguest kbd NKEYS
  *       The usb-kbd (0627:0001): an interrupt IN with a short timeout is ETIMEDOUT, one
- *       cancelled is ECANCELED; prints READY, then "KEY xx" (HID usage) for NKEYS key presses
- *       arriving as interrupt reports; prints WAITING-LEFT, and when the keyboard is unplugged
- *       expects its pending transfer to end with ENXIO, the hotplug upcall to report it gone
+ *       cancelled is ECANCELED; prints "MODE hotplug|polling" (rumpusb_has_hotplug), READY,
+ *       then "KEY xx" (HID usage) for NKEYS key presses arriving as interrupt reports; prints
+ *       WAITING-LEFT, and when the keyboard is unplugged expects its pending transfer to end with
+ *       ENXIO, the hotplug upcall (or in polling mode, rumpusb_devices) to report it gone
  *       ("LEFT 0627:0001"), and opening it again to be ENXIO; prints WAITING-ARRIVED, and
  *       when a keyboard is plugged in ("ARRIVED 0627:0001") opens and claims it. Ends "DONE".
  *   usbguest bench MIB [malloc]
@@ -110,10 +111,73 @@ on_hotplug(void *arg, uint64_t devid, int arrived)
 	pthread_mutex_unlock(&hp_mu);
 }
 
-/* Waits for the next hotplug event (no timeout: the harness's own bounds the run). */
+static void *ctx;
+
+static int
+find_devid(uint64_t devid)
+{
+	struct rumpusb_devinfo v[32];
+	size_t n;
+	rumpusb_devices(ctx, v, 32, &n);
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (v[i].devid == devid)
+			return 1;
+	return 0;
+}
+
+/* Polling mode: the devids last seen, diffed against each rumpusb_devices call. */
+static uint64_t known[32];
+static size_t nknown;
+
+static void
+snapshot(void)
+{
+	struct rumpusb_devinfo v[32];
+	rumpusb_devices(ctx, v, 32, &nknown);
+	if (nknown > 32)
+		nknown = 32;
+	for (size_t i = 0; i < nknown; i++)
+		known[i] = v[i].devid;
+}
+
+/* Waits for the next arrival or departure: the hotplug upcall's, or in polling mode a change in
+ * rumpusb_devices, read every 20 ms as a kernel would on root-hub status-change requests. No
+ * timeout: the harness's own bounds the run. */
 static void
 next_hotplug(uint64_t *devid, int *arrived)
 {
+	if (!rumpusb_has_hotplug(ctx)) {
+		for (;;) {
+			struct rumpusb_devinfo v[32];
+			size_t n;
+			rumpusb_devices(ctx, v, 32, &n);
+			if (n > 32)
+				n = 32;
+			for (size_t i = 0; i < nknown; i++) {
+				size_t j = 0;
+				while (j < n && v[j].devid != known[i])
+					j++;
+				if (j == n) {
+					*devid = known[i];
+					*arrived = 0;
+					known[i] = known[--nknown];
+					return;
+				}
+			}
+			for (size_t j = 0; j < n; j++) {
+				size_t i = 0;
+				while (i < nknown && known[i] != v[j].devid)
+					i++;
+				if (i == nknown && nknown < 32) {
+					known[nknown++] = v[j].devid;
+					*devid = v[j].devid;
+					*arrived = 1;
+					return;
+				}
+			}
+			usleep(20000);
+		}
+	}
 	pthread_mutex_lock(&hp_mu);
 	while (hp_n == 0)
 		pthread_cond_wait(&hp_cv, &hp_mu);
@@ -163,8 +227,6 @@ xfer(void *dev, int type, uint8_t ep, void *buf, size_t len, unsigned tmo, size_
 }
 
 /* --- devices and descriptors ------------------------------------------------------------------ */
-
-static void *ctx;
 
 static const struct rumpusb_hyperup up = { on_hotplug, on_xfer_done, NULL };
 
@@ -479,6 +541,8 @@ cmd_kbd(int nkeys)
 	size_t act;
 	void *x;
 	void *dev = open_claim(0x0627, 0x0001, 3, &ifc, &devid);
+	printf("MODE %s\n", rumpusb_has_hotplug(ctx) ? "hotplug" : "polling");
+	snapshot();
 	check(ifc.intr_in != 0, "keyboard interface %d has interrupt IN endpoint 0x%02x", ifc.number, ifc.intr_in);
 	uint8_t *rep = rumpusb_alloc(dev, 8);
 	struct waiter w;
@@ -534,7 +598,7 @@ cmd_kbd(int nkeys)
 	fflush(stdout);
 	next_hotplug(&ev, &arrived);
 	struct rumpusb_devinfo di;
-	check(arrived && ev != devid && find(0x0627, 0x0001, &di) && di.devid == ev,
+	check(arrived && ev != devid && find(0x0627, 0x0001, &di) && di.devid == ev && find_devid(ev),
 	    "hotplug upcall: expected a new keyboard with a new devid, got devid %llu %s",
 	    (unsigned long long)ev, arrived ? "arrived" : "left");
 	printf("ARRIVED 0627:0001\n");

@@ -38,6 +38,7 @@ public sealed class QemuGuest : IDisposable
         public List<string> Drives { get; } = new();    // "id=ID,file=IMG,format=raw"
         public List<string> Copies { get; } = new();    // host files copied to /work in the guest
         public bool Root { get; set; }
+        public bool NoUdevd { get; set; }              // no systemd-udevd: libusb sees no hot-plug events
         public int TimeoutSeconds { get; set; } = 120;
     }
 
@@ -89,6 +90,7 @@ public sealed class QemuGuest : IDisposable
         psi.ArgumentList.Add("--timeout"); psi.ArgumentList.Add(o.TimeoutSeconds.ToString());
         psi.ArgumentList.Add("--console"); psi.ArgumentList.Add(Path.Combine(dir, "console.log"));
         if (o.Root) psi.ArgumentList.Add("--root");
+        if (o.NoUdevd) psi.ArgumentList.Add("--no-udevd");
         psi.ArgumentList.Add("--");
         foreach (string a in command) psi.ArgumentList.Add(a);
 
