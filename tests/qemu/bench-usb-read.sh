@@ -4,7 +4,9 @@
 # (/dev/sda, O_DIRECT, 1 MiB reads, as dd iflag=direct) and through librumpuser_usb's
 # Bulk-Only reads of 1 MiB into rumpusb_alloc buffers (usbguest bench, as uid 1000), ROUNDS
 # times each (default 5). Prints every run and the ratio of the medians. QEMU does not model USB
-# bus speed: only ratios within one boot mean anything.
+# bus speed: only ratios within one boot mean anything. One guest CPU (SMP=N to change): with two,
+# on a loaded host, Linux's own path often fell to a tenth of its speed while ours did not (the
+# cause is not pinned down; usb-storage's kernel thread woken on another vCPU is a guess).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 usbguest=${1:-$here/../../build/bin/usbguest}
@@ -27,7 +29,7 @@ done
 waitsda
 echo "busybox dd:"; dd if=/dev/sda of=/dev/null bs=1M count=$mib iflag=direct
 G
-"$here/run-guest.sh" --root --timeout 300 --drive id=stick,file="$tmp/stick.img",format=raw \
+"$here/run-guest.sh" --root --timeout 300 --smp "${SMP:-1}" --drive id=stick,file="$tmp/stick.img",format=raw \
   --device usb-storage,drive=stick --copy "$usbguest" --copy "$tmp/guest.sh" -- sh ./guest.sh |
   tee "$tmp/out"
 median() { grep "^BENCH $1 " "$tmp/out" | awk '{print $5}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
