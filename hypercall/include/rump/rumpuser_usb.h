@@ -122,7 +122,9 @@ int  rumpusb_devices(void *ctx, struct rumpusb_devinfo *v, size_t n, size_t *cou
 /* 1: arrivals and departures come as hotplug upcalls; 0: poll rumpusb_devices (see above). */
 int  rumpusb_has_hotplug(void *ctx);
 /* Opens a device. EACCES also prints (rumpuser_dprintf) the node and the udev-rule remedy.
- * ENOENT: unknown devid; ENXIO: departed (known to be gone, or its node is). Blocks. */
+ * ENOENT: unknown devid; ENXIO: departed (known to be gone, or its node is). Blocks.
+ * Right after an arrival EACCES can be passing: the node exists before udevd (or mdev) has
+ * applied the rule that opens it to the user, so retry for a second or so before giving up. */
 int  rumpusb_open(void *ctx, uint64_t devid, void **devp);
 /* See "Devices" above. Blocks. Not from an upcall. */
 void rumpusb_close(void *dev);
