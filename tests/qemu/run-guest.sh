@@ -11,6 +11,9 @@
 #                          an image for a usb-storage device (drive=ID); changed in place
 #   --copy HOST[:GUEST]    a file or directory copied in (default /work/NAME), with the shared
 #                          libraries its ELF files need (ldd), at their host paths
+#   --libdir DIR           a shared library that ldd finds for a copied file comes from DIR instead
+#                          when DIR has one of the same name (at the path ldd gave): e.g.
+#                          build/guest, whose librump.so is built for the guest's CPU
 #   --monitor SOCKET       QEMU's HMP monitor on a unix socket (sendkey, device_add, device_del)
 #   --qmp SOCKET           QEMU's QMP on a unix socket (the C# wrapper uses it)
 #   --timeout SECONDS      whole run, boot included (default 120)
@@ -20,13 +23,18 @@
 #   --no-udevd             no systemd-udevd in the guest (then --perm udev means mdev): Debian's
 #                          libusb gets no hot-plug events, as in a container
 #   --smp N, --mem MIB     guest CPUs (default 2) and memory (default 1024)
+#   --cpu MODEL            QEMU's -cpu (default qemu64 with x86-64-v2's additions, see below)
 #   --console FILE         the guest's console log goes there as it is written (kept afterwards)
 #   --base DIR             the guest built by build-base.sh (default: $RUMP_QEMU_BASE, else
 #                          build/qemu beside this source tree; built there if absent)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 base=${RUMP_QEMU_BASE:-$here/../../build/qemu}
-devices=() drives=() copies=() monitor= qmp= timeout=120 asroot=0 perm=udev udevd=1 smp=2 mem=1024 console=
+libdir_override= devices=() drives=() copies=() monitor= qmp= timeout=120 asroot=0 perm=udev udevd=1 smp=2 mem=1024 console=
+# qemu64 plus what x86-64-v2 adds, which NativeAOT code requires ("The required instruction sets
+# are not supported by the current CPU" otherwise). Not -cpu max: with it the guest kernel copies
+# memory with an instruction TCG emulates slowly.
+cpu=qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16,+lahf-lm
 
 fail() { echo "run-guest.sh: $*" >&2; exit 125; }
 while [ $# -gt 0 ]; do
@@ -34,6 +42,7 @@ while [ $# -gt 0 ]; do
     --device) devices+=("$2"); shift 2 ;;
     --drive) drives+=("$2"); shift 2 ;;
     --copy) copies+=("$2"); shift 2 ;;
+    --libdir) libdir_override=$2; shift 2 ;;
     --monitor) monitor=$2; shift 2 ;;
     --qmp) qmp=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
@@ -41,6 +50,7 @@ while [ $# -gt 0 ]; do
     --perm) perm=$2; shift 2 ;;
     --no-udevd) udevd=0; shift ;;
     --smp) smp=$2; shift 2 ;;
+    --cpu) cpu=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --console) console=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
@@ -77,9 +87,11 @@ mkdir -p "$run/cmd" "$run/work"
 libdirs=()
 add_lib() { # host path of a shared library: same path in the guest
   local lib=$1
+  local src=$lib
   [ -e "$run$lib" ] && return
+  [ -n "$libdir_override" ] && [ -e "$libdir_override/$(basename "$lib")" ] && src=$libdir_override/$(basename "$lib")
   mkdir -p "$run$(dirname "$lib")"
-  cp -L "$lib" "$run$lib" || fail "cannot copy $lib"
+  cp -L "$src" "$run$lib" || fail "cannot copy $src"
   case $(dirname "$lib") in
     /lib|/lib64|/usr/lib|/lib/x86_64-linux-gnu|/usr/lib/x86_64-linux-gnu) ;;
     *) libdirs+=("$(dirname "$lib")") ;;
@@ -121,7 +133,7 @@ cat "$base/base.cpio" "$tmp/run.cpio" > "$tmp/initrd"
 # --- QEMU -------------------------------------------------------------------------------------
 conslog=${console:-$tmp/console}
 : > "$conslog" || fail "cannot write the console log $conslog"
-args=(-M pc -cpu qemu64 -accel tcg -smp "$smp" -m "$mem" -nodefaults -display none -no-reboot
+args=(-M pc -cpu "$cpu" -accel tcg -smp "$smp" -m "$mem" -nodefaults -display none -no-reboot
       -kernel "$base/vmlinux" -initrd "$tmp/initrd"
       -append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off tsc=reliable no_timer_check"
       -serial "file:$conslog" -serial stdio
