@@ -16,6 +16,7 @@ packages=(
   linux-image-amd64 kmod                # that guest's kernel and its USB modules, depmod/modprobe
   busybox-static cpio xz-utils zstd     # that guest's initramfs (busybox, mdev, cpio) and its kernel's payload (xz or zstd)
   udev                                  # systemd-udevd in the guest: libusb's hot-plug events and the plugdev rule
+  socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
