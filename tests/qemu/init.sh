@@ -43,10 +43,10 @@ while :; do
   done
   [ $n -ge $RUMP_NDEV ] && break
   i=$((i + 1))
-  [ $i -ge 400 ] && { log "only $n of $RUMP_NDEV USB devices appeared"; break; }
+  [ $i -ge 2400 ] && { log "only $n of $RUMP_NDEV USB devices appeared in 2 minutes"; break; }
   sleep 0.05
 done
-[ "$RUMP_UDEVD" = 1 ] && udevadm settle -t 10 2>/dev/null
+[ "$RUMP_UDEVD" = 1 ] && udevadm settle -t 120 2>/dev/null
 log "ready at $(cut -d' ' -f1 /proc/uptime)s"
 
 mkdir -p /work && chown 1000:1000 /work

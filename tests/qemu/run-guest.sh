@@ -16,7 +16,7 @@
 #                          build/guest, whose librump.so is built for the guest's CPU
 #   --monitor SOCKET       QEMU's HMP monitor on a unix socket (sendkey, device_add, device_del)
 #   --qmp SOCKET           QEMU's QMP on a unix socket (the C# wrapper uses it)
-#   --timeout SECONDS      whole run, boot included (default 120)
+#   --timeout SECONDS      whole run, boot included (default 300: a loaded host slows TCG a lot)
 #   --root                 run COMMAND as root
 #   --perm udev|mdev|none  who makes /dev/bus/usb nodes group-plugdev: a udev rule (default),
 #                          busybox mdev, or nobody (then opening a device is EACCES for uid 1000)
@@ -30,7 +30,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 base=${RUMP_QEMU_BASE:-$here/../../build/qemu}
-libdir_override= devices=() drives=() copies=() monitor= qmp= timeout=120 asroot=0 perm=udev udevd=1 smp=2 mem=1024 console=
+libdir_override= devices=() drives=() copies=() monitor= qmp= timeout=300 asroot=0 perm=udev udevd=1 smp=2 mem=1024 console=
 # qemu64 plus what x86-64-v2 adds, which NativeAOT code requires ("The required instruction sets
 # are not supported by the current CPU" otherwise). Not -cpu max: with it the guest kernel copies
 # memory with an instruction TCG emulates slowly.

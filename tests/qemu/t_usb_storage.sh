@@ -27,7 +27,7 @@ for mode in hotplug poll; do
   /sbin/rumpsu 1000 1000 46 -- ./usbguest storage $nblocks 0 first 12345 middle $((nblocks - 3)) last || exit \$?
 done
 G
-out=$("$here/run-guest.sh" --timeout 180 --root \
+out=$("$here/run-guest.sh" --timeout 400 --root \
   --drive id=stick,file="$tmp/stick.img",format=raw --device usb-storage,drive=stick \
   --copy "$usbguest" --copy "$tmp/first" --copy "$tmp/middle" --copy "$tmp/last" --copy "$tmp/guest.sh" \
   -- sh ./guest.sh) && status=0 || status=$?

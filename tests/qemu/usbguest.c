@@ -16,7 +16,8 @@
  *       The usb-kbd (0627:0001): an interrupt IN with a short timeout is ETIMEDOUT, one
  *       cancelled is ECANCELED; prints "MODE hotplug|polling" (rumpusb_has_hotplug), READY,
  *       then "KEY xx" (HID usage) for NKEYS key presses arriving as interrupt reports; prints
- *       WAITING-LEFT, and when the keyboard is unplugged expects its pending transfer to end with
+ *       WAITING-LEFT, then "REPORT xx" for each report still coming (a key's press or release),
+ *       and when the keyboard is unplugged expects its pending transfer to end with
  *       ENXIO, the hotplug upcall (or in polling mode, rumpusb_devices) to report it gone
  *       ("LEFT 0627:0001"), and opening it again to be ENXIO; prints WAITING-ARRIVED, and
  *       when a keyboard is plugged in ("ARRIVED 0627:0001") opens and claims it. Ends "DONE".
@@ -572,12 +573,19 @@ cmd_kbd(int nkeys)
 		}
 	}
 
-	/* Unplugged with a transfer pending: it ends with ENXIO and the hotplug upcall says so. */
-	if ((r = submit(dev, RUMPUSB_XFER_INTERRUPT, ifc.intr_in, rep, 8, 0, &w, NULL)) != 0)
-		die("submit interrupt IN: %d", r);
+	/* Unplugged with a transfer pending: it ends with ENXIO and the hotplug upcall says so.
+	 * Reports still coming (the last key's release) complete it normally: read on. */
 	printf("WAITING-LEFT\n");
 	fflush(stdout);
-	r = waiter_wait(&w, &act);
+	do {
+		if ((r = submit(dev, RUMPUSB_XFER_INTERRUPT, ifc.intr_in, rep, 8, 0, &w, NULL)) != 0)
+			die("submit interrupt IN: %d", r);
+		r = waiter_wait(&w, &act);
+		if (r == 0) {
+			printf("REPORT %02x\n", act == 8 ? rep[2] : 0xff);
+			fflush(stdout);
+		}
+	} while (r == 0);
 	check(r == RUMPUSB_ENXIO, "pending interrupt IN when the keyboard goes: expected ENXIO, got %s (%d)",
 	    errname(r), r);
 	next_hotplug(&ev, &arrived);

@@ -39,7 +39,7 @@ public sealed class QemuGuest : IDisposable
         public List<string> Copies { get; } = new();    // host files copied to /work in the guest
         public bool Root { get; set; }
         public bool NoUdevd { get; set; }              // no systemd-udevd: libusb sees no hot-plug events
-        public int TimeoutSeconds { get; set; } = 120;
+        public int TimeoutSeconds { get; set; } = 300;   // the whole run: generous, as a loaded 2-core host slows TCG boots many times
     }
 
     /// <summary>The guest's console (kernel messages, /init's progress), written as the guest runs.</summary>
@@ -129,7 +129,7 @@ public sealed class QemuGuest : IDisposable
 
     /// <summary>Waits for the next output line matching the pattern (lines before it are passed
     /// over) and returns it; fails if the command ends, or the time runs out, first.</summary>
-    public string WaitForLine(string pattern, int timeoutSeconds = 60)
+    public string WaitForLine(string pattern, int timeoutSeconds = 240)
     {
         var re = new Regex(pattern);
         var deadline = Stopwatch.StartNew();
@@ -154,7 +154,7 @@ public sealed class QemuGuest : IDisposable
 
     /// <summary>Waits for a console line matching the pattern (the console is a file QEMU appends to:
     /// read again every 50 ms) and returns it; fails if the guest ends, or the time runs out, first.</summary>
-    public string WaitForConsoleLine(string pattern, int timeoutSeconds = 60)
+    public string WaitForConsoleLine(string pattern, int timeoutSeconds = 240)
     {
         var re = new Regex(pattern, RegexOptions.Multiline);
         var sw = Stopwatch.StartNew();
@@ -238,7 +238,7 @@ public sealed class QemuGuest : IDisposable
 
     /// <summary>Waits for the command to end and returns its exit status (125: the guest failed,
     /// with the harness's message in the failure text if the test asserts on it).</summary>
-    public int WaitForExit(int timeoutSeconds = 120)
+    public int WaitForExit(int timeoutSeconds = 300)
     {
         if (!_proc.WaitForExit(timeoutSeconds * 1000))
             Assert.Fail($"the guest did not end within {timeoutSeconds} s" + Transcript());
@@ -247,7 +247,7 @@ public sealed class QemuGuest : IDisposable
     }
 
     /// <summary>Fails with the transcript unless status is what was expected.</summary>
-    public void AssertExit(int expected, int timeoutSeconds = 120)
+    public void AssertExit(int expected, int timeoutSeconds = 300)
     {
         int s = WaitForExit(timeoutSeconds);
         if (s != expected) Assert.Fail($"expected the guest's command to exit with {expected}, got {s}" + Transcript());

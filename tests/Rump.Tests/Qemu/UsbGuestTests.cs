@@ -42,6 +42,8 @@ public class UsbGuestTests
         g.Monitor("sendkey b");
         g.WaitForLine("^KEY 05$");
         g.WaitForLine("^WAITING-LEFT$");
+        g.Monitor("sendkey c");                 // a report completes the transfer that waits for the unplug:
+        g.WaitForLine("^REPORT 06$");           // the guest reads on (it used to take it for the unplug)
         g.Monitor("device_del kbd");
         g.WaitForLine("^LEFT 0627:0001$");
         g.WaitForLine("^WAITING-ARRIVED$");
