@@ -14,9 +14,9 @@ packages=(
   libusb-1.0-0-dev                      # librumpuser_usb.so, the USB hypercalls (hypercall/usb)
   qemu-system-x86                       # the USB tests' guest with emulated xHCI devices (tests/qemu)
   linux-image-amd64 kmod                # that guest's kernel and its USB modules, depmod/modprobe
-  busybox-static cpio xz-utils zstd     # that guest's initramfs: userland, mdev, the archive, the kernel's payload
+  busybox-static cpio xz-utils zstd     # that guest's initramfs (busybox, mdev, cpio) and its kernel's payload (xz or zstd)
   udev                                  # systemd-udevd in the guest: libusb's hot-plug events and the plugdev rule
-  socat                                 # talking to the guest's QEMU monitor from shell tests (tests/qemu)
+  socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

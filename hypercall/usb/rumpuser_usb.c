@@ -9,6 +9,15 @@
  *  - struct xfer: one submitted transfer, named to the caller by a 64-bit id that is never
  *    reused, so that a late cancel finds nothing instead of freed memory.
  *
+ * Discovery has two modes, chosen at init:
+ *  - hotplug: udevd runs (its control socket exists). Debian's libusb is built with udev and
+ *    learns of devices from udevd's events; the table follows libusb's hotplug callbacks.
+ *  - polling: no udevd (containers, the minimal QEMU test guest): libusb's own list would never
+ *    change, so rumpusb_devices rescans sysfs (/sys/bus/usb/devices) each time, and open opens
+ *    the node itself and hands it to libusb (libusb_wrap_sys_device). A device is known by its
+ *    bus, address and sysfs directory's inode, which a replug changes (kernfs numbers its nodes
+ *    cyclically) even where the controller gives back the same address.
+ *
  * Locks: one mutex, rumpusb_lock, protects every table and list here (devices, open devices,
  * the transfer registry, each device's transfers, buffers and endpoint table, the in-flight
  * counts). It is held across libusb_submit_transfer and libusb_cancel_transfer (libusb takes
@@ -32,7 +41,9 @@
 #include <rump/rumpuser.h>
 #include <rump/rumpuser_usb.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libusb-1.0/libusb.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,12 +51,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
 struct devent {                     /* a device present on the host */
 	struct devent *next;
-	libusb_device *ud;          /* referenced */
+	libusb_device *ud;          /* referenced; NULL in polling mode */
+	uint64_t ino;               /* polling mode: its sysfs directory's inode */
 	struct rumpusb_devinfo info;
 };
 
@@ -53,7 +67,7 @@ struct rumpusb_ctx {
 	libusb_context *lu;
 	struct rumpusb_hyperup up;
 	libusb_hotplug_callback_handle hh;
-	bool hotplug;
+	bool hotplug;               /* hotplug mode (else polling), fixed at init */
 	pthread_t thread;
 	int stop;                   /* libusb_handle_events_completed's flag */
 	struct devent *devs;        /* rumpusb_lock */
@@ -80,6 +94,7 @@ struct rumpusb_dev {
 	uint64_t devid;
 	uint16_t vendor, product;
 	char node[64];
+	int fd;                     /* polling mode: the node we opened and wrapped; else -1 */
 	uint64_t claimed;           /* interfaces claimed, by number (< 64), rumpusb_lock */
 	uint8_t eptype[32];         /* EPX(ep) -> transfer type, EP_NONE: absent; rumpusb_lock */
 	uint8_t epiface[32];        /* EPX(ep) -> the claimed interface it belongs to */
@@ -214,6 +229,124 @@ on_hotplug(libusb_context *lu, libusb_device *ud, libusb_hotplug_event ev, void 
 	return 0;
 }
 
+/* --- polling mode: sysfs ---------------------------------------------------------------- */
+
+#define SYSUSB "/sys/bus/usb/devices"
+
+static bool
+sysfs_read(const char *dir, const char *attr, char *buf, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof path, SYSUSB "/%s/%s", dir, attr);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+/* One device directory (not a root hub "usbN", not an interface "B-P:C.I"): its info and inode. */
+static bool
+sysfs_device(const char *name, struct rumpusb_devinfo *info, uint64_t *ino)
+{
+	char b[32], path[512];
+	struct stat st;
+	unsigned long v;
+	if (name[0] == '.' || strchr(name, ':') != NULL || strncmp(name, "usb", 3) == 0)
+		return false;
+	memset(info, 0, sizeof *info);
+	if (!sysfs_read(name, "busnum", b, sizeof b) || (v = strtoul(b, NULL, 10)) > 255)
+		return false;
+	info->bus = (uint8_t)v;
+	if (!sysfs_read(name, "devnum", b, sizeof b) || (v = strtoul(b, NULL, 10)) > 255)
+		return false;
+	info->addr = (uint8_t)v;
+	if (!sysfs_read(name, "idVendor", b, sizeof b))
+		return false;
+	info->vendor = (uint16_t)strtoul(b, NULL, 16);
+	if (!sysfs_read(name, "idProduct", b, sizeof b))
+		return false;
+	info->product = (uint16_t)strtoul(b, NULL, 16);
+	if (info->vendor == 0x1d6b)
+		return false;
+	info->speed = RUMPUSB_SPEED_UNKNOWN;
+	if (sysfs_read(name, "speed", b, sizeof b)) {
+		if (strcmp(b, "1.5") == 0) info->speed = RUMPUSB_SPEED_LOW;
+		else if (strcmp(b, "12") == 0) info->speed = RUMPUSB_SPEED_FULL;
+		else if (strcmp(b, "480") == 0) info->speed = RUMPUSB_SPEED_HIGH;
+		else if (strcmp(b, "5000") == 0) info->speed = RUMPUSB_SPEED_SUPER;
+		else if (atoi(b) >= 10000) info->speed = RUMPUSB_SPEED_SUPER_PLUS;
+	}
+	snprintf(path, sizeof path, SYSUSB "/%s", name);
+	if (stat(path, &st) != 0)
+		return false;
+	*ino = (uint64_t)st.st_ino;
+	snprintf(info->node, sizeof info->node, "/dev/bus/usb/%03u/%03u", info->bus, info->addr);
+	return true;
+}
+
+/* Brings the table in line with sysfs: new devices get new devids, vanished ones are dropped. */
+static void
+sysfs_rescan(struct rumpusb_ctx *ctx)
+{
+	struct seen { struct rumpusb_devinfo info; uint64_t ino; } *v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d = opendir(SYSUSB);
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		struct rumpusb_devinfo info;
+		uint64_t ino;
+		if (!sysfs_device(de->d_name, &info, &ino))
+			continue;
+		if (n == cap) {
+			struct seen *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v);
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[n].info = info;
+		v[n].ino = ino;
+		n++;
+	}
+	if (d != NULL)
+		closedir(d);
+	pthread_mutex_lock(&rumpusb_lock);
+	for (struct devent **pp = &ctx->devs; *pp;) {
+		struct devent *e = *pp;
+		bool present = false;
+		for (size_t i = 0; i < n && !present; i++)
+			present = v[i].ino == e->ino && v[i].info.bus == e->info.bus &&
+			    v[i].info.addr == e->info.addr;
+		if (present) {
+			pp = &e->next;
+		} else {
+			*pp = e->next;
+			free(e);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (struct devent *e = ctx->devs; e && !known; e = e->next)
+			known = v[i].ino == e->ino && v[i].info.bus == e->info.bus &&
+			    v[i].info.addr == e->info.addr;
+		struct devent *e;
+		if (known || (e = calloc(1, sizeof *e)) == NULL)
+			continue;
+		e->info = v[i].info;
+		e->info.devid = next_devid++;
+		e->ino = v[i].ino;
+		e->next = ctx->devs;
+		ctx->devs = e;
+	}
+	pthread_mutex_unlock(&rumpusb_lock);
+	free(v);
+}
+
 EXPORT int
 rumpusb_init(const struct rumpusb_hyperup *up, void **ctxp)
 {
@@ -232,8 +365,12 @@ rumpusb_init(const struct rumpusb_hyperup *up, void **ctxp)
 		return RUMPUSB_EIO;
 	}
 	/* Register before listing, so that no arrival falls between the two; the table drops the
-	 * duplicates. Without ENUMERATE: existing devices are read with rumpusb_devices. */
-	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
+	 * duplicates. Without ENUMERATE: existing devices are read with rumpusb_devices. Without
+	 * udevd, Debian's libusb (built with udev) gets no events: poll sysfs instead. */
+	bool udevd = access("/run/udev/control", F_OK) == 0;
+	if (getenv("RUMPUSB_POLL") != NULL)
+		udevd = false;
+	if (udevd && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
 		r = libusb_hotplug_register_callback(ctx->lu,
 		    LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
 		    LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
@@ -241,7 +378,9 @@ rumpusb_init(const struct rumpusb_hyperup *up, void **ctxp)
 		ctx->hotplug = r == 0;
 	}
 	libusb_device **list;
-	ssize_t n = libusb_get_device_list(ctx->lu, &list);
+	ssize_t n = ctx->hotplug ? libusb_get_device_list(ctx->lu, &list) : -1;
+	if (!ctx->hotplug)
+		sysfs_rescan(ctx);
 	if (n >= 0) {
 		pthread_mutex_lock(&rumpusb_lock);
 		for (ssize_t i = 0; i < n; i++)
@@ -288,7 +427,8 @@ rumpusb_fini(void *vctx)
 	while (ctx->devs) {
 		struct devent *e = ctx->devs;
 		ctx->devs = e->next;
-		libusb_unref_device(e->ud);
+		if (e->ud)
+			libusb_unref_device(e->ud);
 		free(e);
 	}
 	libusb_exit(ctx->lu);
@@ -296,10 +436,19 @@ rumpusb_fini(void *vctx)
 }
 
 EXPORT int
+rumpusb_has_hotplug(void *vctx)
+{
+	struct rumpusb_ctx *ctx = vctx;
+	return ctx->hotplug;
+}
+
+EXPORT int
 rumpusb_devices(void *vctx, struct rumpusb_devinfo *v, size_t n, size_t *countp)
 {
 	struct rumpusb_ctx *ctx = vctx;
 	size_t i = 0;
+	if (!ctx->hotplug)
+		sysfs_rescan(ctx);
 	pthread_mutex_lock(&rumpusb_lock);
 	for (struct devent *e = ctx->devs; e; e = e->next, i++)
 		if (i < n)
@@ -320,23 +469,36 @@ rumpusb_open(void *vctx, uint64_t devid, void **devp)
 	bool seen;
 	pthread_mutex_lock(&rumpusb_lock);
 	seen = devid != 0 && devid < next_devid;
+	bool found = false;
 	for (struct devent *e = ctx->devs; e; e = e->next)
 		if (e->info.devid == devid) {
-			ud = libusb_ref_device(e->ud);
+			ud = e->ud ? libusb_ref_device(e->ud) : NULL;
 			info = e->info;
+			found = true;
 			break;
 		}
 	pthread_mutex_unlock(&rumpusb_lock);
-	if (ud == NULL)
+	if (!found)
 		return seen ? RUMPUSB_ENXIO : RUMPUSB_ENOENT;
 
 	struct rumpusb_dev *d = calloc(1, sizeof *d);
 	if (d == NULL) {
-		libusb_unref_device(ud);
+		if (ud)
+			libusb_unref_device(ud);
 		return RUMPUSB_ENOMEM;
 	}
-	int r = libusb_open(ud, &d->h);
-	libusb_unref_device(ud);
+	int r;
+	d->fd = -1;
+	if (ud != NULL) {
+		r = libusb_open(ud, &d->h);
+		libusb_unref_device(ud);
+	} else if ((d->fd = open(info.node, O_RDWR | O_CLOEXEC)) < 0) {
+		/* The node went (ENOENT/ENODEV) or was never ours to open. */
+		r = errno == EACCES || errno == EPERM ? LIBUSB_ERROR_ACCESS :
+		    errno == ENOMEM ? LIBUSB_ERROR_NO_MEM : LIBUSB_ERROR_NO_DEVICE;
+	} else if ((r = libusb_wrap_sys_device(ctx->lu, (intptr_t)d->fd, &d->h)) != 0) {
+		close(d->fd);
+	}
 	if (r != 0) {
 		free(d);
 		if (r == LIBUSB_ERROR_ACCESS)
@@ -396,6 +558,8 @@ close_finish(struct rumpusb_dev *d)
 		m = n;
 	}
 	libusb_close(d->h);
+	if (d->fd >= 0)
+		close(d->fd);         /* libusb leaves a wrapped descriptor to its owner */
 	free(d);
 }
 

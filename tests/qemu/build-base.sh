@@ -97,7 +97,8 @@ root:x:0:
 plugdev:x:46:rump
 rump:x:1000:
 G
-# Stand-in for udev's permission handling where udevd is not wanted (run-guest --mdev).
+# Stand-in for udev's permission handling where udevd is not wanted (run-guest --perm mdev,
+# and --no-udevd).
 echo '$DEVNAME=bus/usb/[0-9]+/[0-9]+ 0:46 0660' > "$root/etc/mdev.conf.usb"
 echo "$kver" > "$root/etc/kver"
 cp "$here/init.sh" "$root/init"

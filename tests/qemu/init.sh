@@ -11,8 +11,9 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 out=/dev/ttyS1
 stty -F $out raw -echo
-RUMP_NDEV=0 RUMP_ROOT=0 RUMP_PERM=udev
+RUMP_NDEV=0 RUMP_ROOT=0 RUMP_PERM=udev RUMP_UDEVD=1
 . /cmd/env
+[ "$RUMP_UDEVD" = 1 ] || [ "$RUMP_PERM" != udev ] || RUMP_PERM=mdev   # the rule needs udevd
 log() { echo "guest: $*" > /dev/ttyS0; }
 finish() { printf '\001RUMP-EXIT %d\001\n' "$1" > $out; poweroff -f; }
 
@@ -24,7 +25,9 @@ case $RUMP_PERM in
           > /etc/udev/rules.d/50-rump-usb.rules ;;
   mdev) cp /etc/mdev.conf.usb /etc/mdev.conf; mdev -d ;;
 esac
-/lib/systemd/systemd-udevd --daemon --resolve-names=never 2>/dev/console || log "systemd-udevd failed"
+if [ "$RUMP_UDEVD" = 1 ]; then
+  /lib/systemd/systemd-udevd --daemon --resolve-names=never 2>/dev/console || log "systemd-udevd failed"
+fi
 
 modprobe usb_storage delay_use=0
 modprobe -a xhci_pci sd_mod usbhid hid_generic
@@ -40,10 +43,10 @@ while :; do
   done
   [ $n -ge $RUMP_NDEV ] && break
   i=$((i + 1))
-  [ $i -ge 400 ] && { log "only $n of $RUMP_NDEV USB devices appeared"; break; }
+  [ $i -ge 2400 ] && { log "only $n of $RUMP_NDEV USB devices appeared in 2 minutes"; break; }
   sleep 0.05
 done
-udevadm settle -t 10 2>/dev/null
+[ "$RUMP_UDEVD" = 1 ] && udevadm settle -t 120 2>/dev/null
 log "ready at $(cut -d' ' -f1 /proc/uptime)s"
 
 mkdir -p /work && chown 1000:1000 /work

@@ -1,6 +1,6 @@
 /*
- * lsusb_libusb: the guest harness's own check that an unprivileged program reaches the emulated
- * USB devices through libusb (tests/qemu/CMakeLists.txt runs it in the guest).
+ * lsusb_libusb: a check by hand that an unprivileged program reaches the guest's emulated USB
+ * devices through plain libusb (built as build/bin/lsusb_libusb; run it with run-guest.sh --copy).
  *
  *   lsusb_libusb list           one line per device: "BBB:DDD VVVV:PPPP class C open OK|ERROR";
  *                               root hubs (vendor 1d6b) are skipped

@@ -14,14 +14,17 @@
  *       Opening the stick is EACCES (the caller made its node unreadable).
  *   usbguest kbd NKEYS
  *       The usb-kbd (0627:0001): an interrupt IN with a short timeout is ETIMEDOUT, one
- *       cancelled is ECANCELED; prints READY, then "KEY xx" (HID usage) for NKEYS key presses
- *       arriving as interrupt reports; prints WAITING-LEFT, and when the keyboard is unplugged
- *       expects its pending transfer to end with ENXIO, the hotplug upcall to report it gone
+ *       cancelled is ECANCELED; prints "MODE hotplug|polling" (rumpusb_has_hotplug), READY,
+ *       then "KEY xx" (HID usage) for NKEYS key presses arriving as interrupt reports; prints
+ *       WAITING-LEFT, then "REPORT xx" for each report still coming (a key's press or release),
+ *       and when the keyboard is unplugged expects its pending transfer to end with
+ *       ENXIO, the hotplug upcall (or in polling mode, rumpusb_devices) to report it gone
  *       ("LEFT 0627:0001"), and opening it again to be ENXIO; prints WAITING-ARRIVED, and
  *       when a keyboard is plugged in ("ARRIVED 0627:0001") opens and claims it. Ends "DONE".
- *   usbguest bench MIB
- *       Reads MIB MiB from the stick with READ(10) of 1 MiB into rumpusb_alloc buffers and
- *       prints "BENCH rumpusb MIB SECONDS MB/s".
+ *   usbguest bench MIB [malloc]
+ *       Reads MIB MiB from the stick with READ(10) of 1 MiB into a rumpusb_alloc buffer (or an
+ *       ordinary one) and prints "BENCH rumpusb MIB SECONDS MB/s" ("rumpusb-nozc" if
+ *       rumpusb_alloc could not give zero-copy memory, "rumpusb-malloc" for the ordinary buffer).
  *   usbguest directread DEV MIB
  *       The same amount through Linux's own driver (O_DIRECT, 1 MiB reads), as dd iflag=direct:
  *       "BENCH linux MIB SECONDS MB/s".
@@ -109,10 +112,73 @@ on_hotplug(void *arg, uint64_t devid, int arrived)
 	pthread_mutex_unlock(&hp_mu);
 }
 
-/* Waits for the next hotplug event (no timeout: the harness's own bounds the run). */
+static void *ctx;
+
+static int
+find_devid(uint64_t devid)
+{
+	struct rumpusb_devinfo v[32];
+	size_t n;
+	rumpusb_devices(ctx, v, 32, &n);
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (v[i].devid == devid)
+			return 1;
+	return 0;
+}
+
+/* Polling mode: the devids last seen, diffed against each rumpusb_devices call. */
+static uint64_t known[32];
+static size_t nknown;
+
+static void
+snapshot(void)
+{
+	struct rumpusb_devinfo v[32];
+	rumpusb_devices(ctx, v, 32, &nknown);
+	if (nknown > 32)
+		nknown = 32;
+	for (size_t i = 0; i < nknown; i++)
+		known[i] = v[i].devid;
+}
+
+/* Waits for the next arrival or departure: the hotplug upcall's, or in polling mode a change in
+ * rumpusb_devices, read every 20 ms as a kernel would on root-hub status-change requests. No
+ * timeout: the harness's own bounds the run. */
 static void
 next_hotplug(uint64_t *devid, int *arrived)
 {
+	if (!rumpusb_has_hotplug(ctx)) {
+		for (;;) {
+			struct rumpusb_devinfo v[32];
+			size_t n;
+			rumpusb_devices(ctx, v, 32, &n);
+			if (n > 32)
+				n = 32;
+			for (size_t i = 0; i < nknown; i++) {
+				size_t j = 0;
+				while (j < n && v[j].devid != known[i])
+					j++;
+				if (j == n) {
+					*devid = known[i];
+					*arrived = 0;
+					known[i] = known[--nknown];
+					return;
+				}
+			}
+			for (size_t j = 0; j < n; j++) {
+				size_t i = 0;
+				while (i < nknown && known[i] != v[j].devid)
+					i++;
+				if (i == nknown && nknown < 32) {
+					known[nknown++] = v[j].devid;
+					*devid = v[j].devid;
+					*arrived = 1;
+					return;
+				}
+			}
+			usleep(20000);
+		}
+	}
 	pthread_mutex_lock(&hp_mu);
 	while (hp_n == 0)
 		pthread_cond_wait(&hp_cv, &hp_mu);
@@ -162,8 +228,6 @@ xfer(void *dev, int type, uint8_t ep, void *buf, size_t len, unsigned tmo, size_
 }
 
 /* --- devices and descriptors ------------------------------------------------------------------ */
-
-static void *ctx;
 
 static const struct rumpusb_hyperup up = { on_hotplug, on_xfer_done, NULL };
 
@@ -478,6 +542,8 @@ cmd_kbd(int nkeys)
 	size_t act;
 	void *x;
 	void *dev = open_claim(0x0627, 0x0001, 3, &ifc, &devid);
+	printf("MODE %s\n", rumpusb_has_hotplug(ctx) ? "hotplug" : "polling");
+	snapshot();
 	check(ifc.intr_in != 0, "keyboard interface %d has interrupt IN endpoint 0x%02x", ifc.number, ifc.intr_in);
 	uint8_t *rep = rumpusb_alloc(dev, 8);
 	struct waiter w;
@@ -507,12 +573,19 @@ cmd_kbd(int nkeys)
 		}
 	}
 
-	/* Unplugged with a transfer pending: it ends with ENXIO and the hotplug upcall says so. */
-	if ((r = submit(dev, RUMPUSB_XFER_INTERRUPT, ifc.intr_in, rep, 8, 0, &w, NULL)) != 0)
-		die("submit interrupt IN: %d", r);
+	/* Unplugged with a transfer pending: it ends with ENXIO and the hotplug upcall says so.
+	 * Reports still coming (the last key's release) complete it normally: read on. */
 	printf("WAITING-LEFT\n");
 	fflush(stdout);
-	r = waiter_wait(&w, &act);
+	do {
+		if ((r = submit(dev, RUMPUSB_XFER_INTERRUPT, ifc.intr_in, rep, 8, 0, &w, NULL)) != 0)
+			die("submit interrupt IN: %d", r);
+		r = waiter_wait(&w, &act);
+		if (r == 0) {
+			printf("REPORT %02x\n", act == 8 ? rep[2] : 0xff);
+			fflush(stdout);
+		}
+	} while (r == 0);
 	check(r == RUMPUSB_ENXIO, "pending interrupt IN when the keyboard goes: expected ENXIO, got %s (%d)",
 	    errname(r), r);
 	next_hotplug(&ev, &arrived);
@@ -533,7 +606,7 @@ cmd_kbd(int nkeys)
 	fflush(stdout);
 	next_hotplug(&ev, &arrived);
 	struct rumpusb_devinfo di;
-	check(arrived && ev != devid && find(0x0627, 0x0001, &di) && di.devid == ev,
+	check(arrived && ev != devid && find(0x0627, 0x0001, &di) && di.devid == ev && find_devid(ev),
 	    "hotplug upcall: expected a new keyboard with a new devid, got devid %llu %s",
 	    (unsigned long long)ev, arrived ? "arrived" : "left");
 	printf("ARRIVED 0627:0001\n");
@@ -560,14 +633,32 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Whether p lies in a mapping of a usbfs node (libusb_dev_mem_alloc's zero-copy memory). */
 static int
-cmd_bench(int mib)
+zero_copy(const void *p)
+{
+	char line[512];
+	int zc = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)p >= lo &&
+		    (unsigned long)p < hi && strstr(line, "/dev/bus/usb/"))
+			zc = 1;
+	}
+	if (f)
+		fclose(f);
+	return zc;
+}
+
+static int
+cmd_bench(int mib, int use_malloc)
 {
 	struct bot b;
 	size_t act;
 	int st, r;
 	bot_open(&b);
-	uint8_t *buf = rumpusb_alloc(b.dev, 1 << 20);
+	uint8_t *buf = use_malloc ? aligned_alloc(4096, 1 << 20) : rumpusb_alloc(b.dev, 1 << 20);
 	uint8_t tur[6] = { 0 };
 	for (int i = 0; i < 3; i++)              /* past a unit attention, if any */
 		if (bot_in(&b, tur, 6, NULL, 0, &act, &st) == 0 && st == 0)
@@ -579,8 +670,12 @@ cmd_bench(int mib)
 			die("READ(10) of MiB %d: error %d, status %d, %zu bytes", i, r, st, act);
 	}
 	double t = now() - t0;
-	printf("BENCH rumpusb %d %.3f %.1f\n", mib, t, mib * 1.048576 / t);
-	rumpusb_free(b.dev, buf, 1 << 20);
+	printf("BENCH %s %d %.3f %.1f\n", use_malloc ? "rumpusb-malloc" : zero_copy(buf) ?
+	    "rumpusb" : "rumpusb-nozc", mib, t, mib * 1.048576 / t);
+	if (use_malloc)
+		free(buf);
+	else
+		rumpusb_free(b.dev, buf, 1 << 20);
 	rumpusb_close(b.dev);
 	return 0;
 }
@@ -622,7 +717,7 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "kbd") == 0 && argc >= 3)
 		cmd_kbd(atoi(argv[2]));
 	else if (strcmp(argv[1], "bench") == 0 && argc >= 3)
-		cmd_bench(atoi(argv[2]));
+		cmd_bench(atoi(argv[2]), argc >= 4 && strcmp(argv[3], "malloc") == 0);
 	else
 		die("bad arguments (see the source)");
 	rumpusb_fini(ctx);

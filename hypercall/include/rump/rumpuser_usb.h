@@ -41,6 +41,12 @@
  *    gives a new devid. hotplug(arg, devid, 1) reports an arrival, hotplug(arg, devid, 0) a
  *    departure. The devices present at rumpusb_init are not reported as arrivals: read them with
  *    rumpusb_devices after init. The first arrival upcall can come before init returns.
+ *  - Hot-plug upcalls come only where the host runs udevd (libusb learns of devices from it):
+ *    rumpusb_has_hotplug says so. Elsewhere (containers, minimal systems) no hotplug upcall ever
+ *    comes; instead every rumpusb_devices call rescans the host's devices, so a caller polls it
+ *    (say, on each root-hub status-change request) and sees arrivals as new devids and departures
+ *    as devids missing from the list. The environment variable RUMPUSB_POLL (any value) forces
+ *    this polling mode.
  *  - After a departure, an open handle stays valid until rumpusb_close; its pending transfers
  *    complete with ENXIO and every call on it fails with ENXIO.
  *  - rumpusb_close(dev) cancels its pending transfers and returns after their completions have
@@ -109,10 +115,16 @@ int  rumpusb_init(const struct rumpusb_hyperup *up, void **ctxp);
 /* Closes every open device (see above), stops the event thread, frees the context. Blocks. */
 void rumpusb_fini(void *ctx);
 /* The devices present now: fills at most n entries of v, sets *countp to how many there are
- * (which may exceed n: call again with more room). Root hubs (vendor 1d6b) are left out. */
+ * (which may exceed n: call again with more room). Root hubs (vendor 1d6b) are left out. In
+ * polling mode it rescans the host (reads sysfs): it does not block on devices, but costs a
+ * few hundred microseconds. */
 int  rumpusb_devices(void *ctx, struct rumpusb_devinfo *v, size_t n, size_t *countp);
+/* 1: arrivals and departures come as hotplug upcalls; 0: poll rumpusb_devices (see above). */
+int  rumpusb_has_hotplug(void *ctx);
 /* Opens a device. EACCES also prints (rumpuser_dprintf) the node and the udev-rule remedy.
- * ENOENT: unknown devid; ENXIO: departed. Blocks. */
+ * ENOENT: unknown devid; ENXIO: departed (known to be gone, or its node is). Blocks.
+ * Right after an arrival EACCES can be passing: the node exists before udevd (or mdev) has
+ * applied the rule that opens it to the user, so retry for a second or so before giving up. */
 int  rumpusb_open(void *ctx, uint64_t devid, void **devp);
 /* See "Devices" above. Blocks. Not from an upcall. */
 void rumpusb_close(void *dev);
