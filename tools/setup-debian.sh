@@ -11,6 +11,12 @@ packages=(
   e2fsprogs                             # ext2/ext4 images: mke2fs, e2fsck, debugfs (tests)
   xorriso                               # ISO 9660 images with Rock Ridge and Joliet (tests)
   fdisk                                 # sfdisk: MBR and GPT partition tables (tests)
+  libusb-1.0-0-dev                      # librumpuser_usb.so, the USB hypercalls (hypercall/usb)
+  qemu-system-x86                       # the USB tests' guest with emulated xHCI devices (tests/qemu)
+  linux-image-amd64 kmod                # that guest's kernel and its USB modules, depmod/modprobe
+  busybox-static cpio xz-utils zstd     # that guest's initramfs (busybox, mdev, cpio) and its kernel's payload (xz or zstd)
+  udev                                  # systemd-udevd in the guest: libusb's hot-plug events and the plugdev rule
+  socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

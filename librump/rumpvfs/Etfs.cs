@@ -17,7 +17,7 @@ public sealed partial class Vfs
 {
     private sealed class EtfsEntry
     {
-        public HostBlockDevice Dev = null!;
+        public BlockDevice Dev = null!;
         public readonly List<(string path, BlockDevice dev)> Nodes = new();
     }
 
@@ -72,7 +72,61 @@ public sealed partial class Vfs
                 Devices.Detach(d);
                 BufCache.Invalidate(d);
             }
-            ent.Dev.Close();
+            (ent.Dev as HostBlockDevice)?.Close();
+            _etfs.Remove(key);
+            return 0;
+        }
+        finally { _etfsLock.Exit(); }
+    }
+
+    /// <summary>
+    /// A disk driver's device (sd): a block-device node at <paramref name="key"/> ("/dev/sd0") and
+    /// one per partition as for etfs (key + 'a', ...). EEXIST if the key is taken. Thread context.
+    /// </summary>
+    public int DiskAttach(Lwp l, string key, BlockDevice dev)
+    {
+        if (key.Length == 0 || key[0] != '/' || key.EndsWith('/')) return Abi.EINVAL;
+        _etfsLock.Enter();
+        try
+        {
+            if (_etfs.ContainsKey(key)) return Abi.EEXIST;
+            var ent = new EtfsEntry { Dev = dev };
+            Devices.Attach(dev);
+            int e = MakeDeviceNode(l, key, dev, VType.VBLK);
+            if (e != 0) { Devices.Detach(dev); return e; }
+            ent.Nodes.Add((key, dev));
+            PartitionEntry[] parts = ScanPartitions(dev);
+            for (int i = 0; i < parts.Length && i < MaxPartitions; i++)
+            {
+                var pd = new PartitionDevice(key + (char)('a' + i), dev, parts[i].Start, parts[i].Size - parts[i].Size % BlockDevice.DevBSize);
+                Devices.Attach(pd);
+                if (MakeDeviceNode(l, pd.Name, pd, VType.VBLK) == 0) ent.Nodes.Add((pd.Name, pd));
+                else Devices.Detach(pd);
+            }
+            _etfs[key] = ent;
+            return 0;
+        }
+        finally { _etfsLock.Exit(); }
+    }
+
+    /// <summary>
+    /// Removes a disk's nodes. EBUSY while one of its devices is mounted, unless
+    /// <paramref name="force"/> (the disk is gone: the mount stays and its I/O fails).
+    /// </summary>
+    public int DiskDetach(Lwp l, string key, bool force)
+    {
+        _etfsLock.Enter();
+        try
+        {
+            if (!_etfs.TryGetValue(key, out EtfsEntry? ent)) return Abi.ENOENT;
+            foreach (var (_, d) in ent.Nodes)
+                if (d.MountedBy != null && !force) return Abi.EBUSY;
+            foreach (var (path, d) in ent.Nodes)
+            {
+                RemoveNode(l, path);
+                Devices.Detach(d);
+                if (d.MountedBy == null) BufCache.Invalidate(d);
+            }
             _etfs.Remove(key);
             return 0;
         }
@@ -113,7 +167,15 @@ public sealed partial class Vfs
 
     // ---- device nodes -----------------------------------------------------------------------
 
-    private int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type)
+    /// <summary>A driver's character-device node at <paramref name="path"/> (mode 0600), parents made as needed. Thread context.</summary>
+    public int MakeCharNode(Lwp l, string path, ulong rdev) => MakeNode(l, path, rdev, VType.VCHR);
+
+    /// <summary>Removes a node made by <see cref="MakeCharNode"/> (a driver detaching).</summary>
+    public void RemoveCharNode(Lwp l, string path) => RemoveNode(l, path);
+
+    private int MakeDeviceNode(Lwp l, string path, BlockDevice dev, VType type) => MakeNode(l, path, dev.Dev, type);
+
+    private int MakeNode(Lwp l, string path, ulong rdev, VType type)
     {
         int slash = path.LastIndexOf('/');
         if (slash > 0)
@@ -131,7 +193,7 @@ public sealed partial class Vfs
         try
         {
             if (nd.Vp != null || nd.Name == null) return Abi.EEXIST;
-            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, dev.Dev, out Vnode? vp);
+            err = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, 0x180 /* 0600 */, rdev, out Vnode? vp);
             vp?.Rele();
             return err;
         }

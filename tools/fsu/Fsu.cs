@@ -118,6 +118,7 @@ public static class Fsu
     {
         w.WriteLine("usage: fsu COMMAND [OPTIONS] IMAGE[@PART] [ARGS...]");
         w.WriteLine("Work on the files inside a disk image (FAT, ext2/3/4, ISO 9660) without mounting it on the host.");
+        w.WriteLine("IMAGE may be usb:VENDOR:PRODUCT or usb:BUS.ADDRESS: a USB disk driven by the kernel's own USB stack.");
         w.WriteLine("IMAGE@a, IMAGE@b, ... name the partitions of a partitioned disk image; -t TYPE (msdos, ext2fs,");
         w.WriteLine("cd9660) mounts as that type instead of probing the superblock.");
         w.WriteLine();

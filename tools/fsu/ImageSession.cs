@@ -13,7 +13,7 @@ namespace Rump.Fsu;
 /// <see cref="DevKey"/> (its partitions at DevKey + 'a', ...), the chosen device mounted at
 /// <see cref="MountPoint"/>. Paths given by the user are relative to the image's root.
 /// </summary>
-internal sealed unsafe class ImageSession
+internal sealed unsafe partial class ImageSession
 {
     public const string DevKey = "/dev/fsu0";
     public const string MountPoint = "/mnt";
@@ -38,6 +38,7 @@ internal sealed unsafe class ImageSession
     {
         var (file, part) = ParseSpec(ctx.ImageSpec);
         fspec = DevKey;
+        if (file.StartsWith(UsbPrefix, StringComparison.Ordinal)) return AttachUsb(ctx, file.Substring(UsbPrefix.Length), part, out fspec);
         if (Directory.Exists(file)) { ctx.FailHost(file, "Is a directory"); return null; }
         if (!File.Exists(file)) { ctx.FailHost(file, "No such file or directory"); return null; }
         RumpKernel k = RumpKernel.Boot();
@@ -55,6 +56,46 @@ internal sealed unsafe class ImageSession
                 Detach(k);
                 return null;
             }
+        }
+        return k;
+    }
+
+    /// <summary>"usb:VVVV:PPPP" or "usb:BUS.ADDR": a USB disk driven by the kernel's own USB stack.</summary>
+    public const string UsbPrefix = "usb:";
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>
+    /// Boots a kernel whose USB stack attaches the host device <paramref name="sel"/> selects
+    /// (RUMP_USB); its first SCSI disk is the image (/dev/sd0, partitions /dev/sd0a, ...).
+    /// </summary>
+    private static RumpKernel? AttachUsb(Context ctx, string sel, char part, out string fspec)
+    {
+        fspec = "/dev/sd0";
+        int colon = sel.IndexOf(':'), dot = sel.IndexOf('.');
+        bool ok = colon > 0 ? ushort.TryParse(sel.AsSpan(0, colon), System.Globalization.NumberStyles.HexNumber, null, out _) &&
+                              ushort.TryParse(sel.AsSpan(colon + 1), System.Globalization.NumberStyles.HexNumber, null, out _)
+                 : dot > 0 && byte.TryParse(sel.AsSpan(0, dot), out _) && byte.TryParse(sel.AsSpan(dot + 1), out _);
+        if (!ok) { ctx.FailHost(ctx.ImageSpec, "a USB device is usb:VENDOR:PRODUCT (hex, as lsusb shows) or usb:BUS.ADDRESS"); return null; }
+        // The kernel reads its boot parameters from the process environment (rumpuser_getparam).
+        SetEnv("RUMP_USB", sel, 1);
+        RumpKernel k = RumpKernel.Boot();
+        ctx.Kernel = k;
+        if (k.Lstat(fspec, out _) < 0)
+        {
+            string why = "no USB disk matched (is it plugged in, and is its /dev/bus/usb node readable?)";
+            foreach (string line in k.Dmesg().Split('\n'))
+                if (line.StartsWith("ugenhc:", StringComparison.Ordinal) || line.Contains("not configured") || line.Contains("problem"))
+                    why += "; " + line;
+            ctx.FailHost(ctx.ImageSpec, why);
+            Detach(k);
+            return null;
+        }
+        if (part != '\0')
+        {
+            fspec += part;
+            if (k.Lstat(fspec, out _) < 0) { ctx.FailHost(ctx.ImageSpec, "no partition '" + part + "' on the USB disk"); Detach(k); return null; }
         }
         return k;
     }

@@ -175,6 +175,25 @@ public sealed class Autoconf
         finally { CfgExit(l); }
     }
 
+    /// <summary>
+    /// The driver <see cref="ConfigFound"/> would attach for <paramref name="aux"/> at
+    /// <paramref name="parent"/>, without attaching anything (listing tools); null if none matches.
+    /// </summary>
+    public Driver? BestMatch(Device parent, object aux)
+    {
+        _treeLock.Enter();
+        Driver[] drivers = _drivers.ToArray();
+        _treeLock.Exit();
+        Driver? best = null;
+        int bestPri = 0;
+        foreach (Driver d in drivers)
+        {
+            int p = d.Match(parent, aux);
+            if (p > bestPri) { best = d; bestPri = p; }
+        }
+        return best;
+    }
+
     // ---- detach --------------------------------------------------------------------------------
 
     /// <summary>

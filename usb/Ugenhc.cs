@@ -1,0 +1,467 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Rump.Dev;
+using Rump.Kern;
+using Rump.Usb.Hyper;
+using Rump.Usb.Wire;
+
+namespace Rump.Usb;
+
+/// <summary>
+/// ugenhc, the host controller whose devices are the host's (NetBSD's ugenhc for rump kernels,
+/// here over the libusb component hypercalls): a software root hub whose ports are the host
+/// devices the user selected with RUMP_USB ("all", or a comma-separated list of "VVVV:PPPP" and
+/// "BUS.ADDR"). Host hot-plug becomes a port connection change, so uhub attaches and detaches.
+///
+/// Transfers go to rumpusb_submit with the caller's buffer (bulk and interrupt data is not
+/// copied); control requests get a small native buffer for setup + data. The requests the host
+/// owns are not sent on the wire but done by their hypercalls on the controller's worker thread,
+/// because they block: SET_ADDRESS (the host addressed the device: nothing to do),
+/// SET_CONFIGURATION (rumpusb_set_config, then claiming every interface), SET_INTERFACE
+/// (rumpusb_set_alt) and CLEAR_FEATURE(ENDPOINT_HALT) (rumpusb_clear_halt, which also resets the
+/// host's toggle). Completions and hot-plug arrive on the library's event thread and enter the
+/// kernel's interrupt context. Timeouts are usbdi's callouts (the library gets none).
+///
+/// Locks: <see cref="UsbBus.Lock"/> protects the port table; <see cref="_wlock"/> (a leaf) the
+/// worker's queue. Blocking hypercalls are made without the virtual CPU and without either lock.
+/// </summary>
+public sealed unsafe class UgenhcBus : UsbBus
+{
+    public const int Ports = 16;
+
+    public readonly RootHub Root;
+    private readonly string _selection;
+    private readonly bool _probe;
+    public override bool ProbeOnly => _probe;
+    private nint _ctx;
+    private GCHandle _self;
+    private RumpUserUsb.Hyperup* _up;
+    /// <summary>Per root port, the host device there (0: none). Under <see cref="UsbBus.Lock"/>.</summary>
+    private readonly ulong[] _portDev = new ulong[Ports + 1];
+    private readonly RumpUserUsb.DevInfo[] _portInfo = new RumpUserUsb.DevInfo[Ports + 1];
+
+    private readonly KMutex _wlock;
+    private readonly KCondvar _wcv;
+    private readonly Queue<UsbXfer> _work = new();
+    private Kthread? _worker;
+    private bool _stopping;
+
+    /// <summary>A host device open for one UsbDevice.</summary>
+    private sealed class HostDev
+    {
+        public nint Handle;
+        public ulong DevId;
+        public readonly List<int> Claimed = new();
+    }
+
+    /// <summary>One submitted transfer: what the completion needs.</summary>
+    private sealed class Pending
+    {
+        public UsbXfer X = null!;
+        public UgenhcBus Bus = null!;
+        public byte* Ctl;
+        public nint Handle;
+        public int AbortAsked;
+    }
+
+    private UgenhcBus(Kernel k, string selection, bool probe) : base(k)
+    {
+        _selection = selection;
+        _probe = probe;
+        Root = new RootHub(k, Ports, "ugenhc root hub");
+        _wlock = new KMutex(k);
+        _wcv = new KCondvar(k);
+    }
+
+    /// <summary>Whether host device <paramref name="d"/> is one RUMP_USB selects.</summary>
+    public static bool Selected(string selection, ushort vendor, ushort product, byte bus, byte addr)
+    {
+        foreach (string raw in selection.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (raw == "all") return true;
+            int colon = raw.IndexOf(':'), dot = raw.IndexOf('.');
+            if (colon > 0 && ushort.TryParse(raw.AsSpan(0, colon), NumberStyles.HexNumber, null, out ushort v) &&
+                ushort.TryParse(raw.AsSpan(colon + 1), NumberStyles.HexNumber, null, out ushort p))
+            {
+                if (v == vendor && p == product) return true;
+            }
+            else if (dot > 0 && byte.TryParse(raw.AsSpan(0, dot), out byte b) && byte.TryParse(raw.AsSpan(dot + 1), out byte a))
+            {
+                if (b == bus && a == addr) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Starts libusb and fills the ports with the selected devices present now. Thread context.</summary>
+    public static int Create(Kernel k, string selection, bool probeOnly, out UgenhcBus? bus)
+    {
+        bus = null;
+        var b = new UgenhcBus(k, selection, probeOnly);
+        b._self = GCHandle.Alloc(b);
+        b._up = (RumpUserUsb.Hyperup*)NativeMemory.AllocZeroed((nuint)sizeof(RumpUserUsb.Hyperup));
+        b._up->Hotplug = &HotplugUp;
+        b._up->XferDone = &XferDoneUp;
+        b._up->Arg = GCHandle.ToIntPtr(b._self);
+        nint ctx = 0;
+        Lwp? ul = b.Unsched();
+        int e = RumpUserUsb.rumpusb_init(b._up, &ctx);
+        b.Resched(ul);
+        if (e != 0) { b.FreeNative(); return e; }
+        b._ctx = ctx;
+        e = Kthread.Create(k, "ugenhc", b.Worker, out b._worker);
+        if (e != 0) { b.Fini(); return e; }
+        foreach (RumpUserUsb.DevInfo d in b.Devices())
+            if (Selected(selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d);
+        bus = b;
+        return 0;
+    }
+
+    private void FreeNative()
+    {
+        if (_up != null) { NativeMemory.Free(_up); _up = null; }
+        if (_self.IsAllocated) _self.Free();
+    }
+
+    /// <summary>Stops libusb (closing what is still open) and the worker. Thread context.</summary>
+    public void Fini()
+    {
+        _wlock.Enter();
+        _stopping = true;
+        _wcv.Broadcast();
+        Kthread? w = _worker;
+        _worker = null;
+        _wlock.Exit();
+        Lwp? ul = Unsched();
+        w?.Join();
+        nint ctx = _ctx;
+        _ctx = 0;
+        if (ctx != 0) RumpUserUsb.rumpusb_fini(ctx);
+        Resched(ul);
+        FreeNative();
+    }
+
+    /// <summary>The host devices libusb sees now (rumpusb_devices does not block).</summary>
+    private RumpUserUsb.DevInfo[] Devices()
+    {
+        var v = new RumpUserUsb.DevInfo[32];
+        while (true)
+        {
+            nuint n;
+            int e;
+            fixed (RumpUserUsb.DevInfo* p = v) e = RumpUserUsb.rumpusb_devices(_ctx, p, (nuint)v.Length, &n);
+            if (e != 0) return Array.Empty<RumpUserUsb.DevInfo>();
+            if ((int)n <= v.Length) return v.AsSpan(0, (int)n).ToArray();
+            v = new RumpUserUsb.DevInfo[(int)n];
+        }
+    }
+
+    private void AddPort(RumpUserUsb.DevInfo d)
+    {
+        int port = 0;
+        Lock.Enter();
+        for (int i = 1; i <= Ports; i++)
+        {
+            if (_portDev[i] == d.DevId) { Lock.Exit(); return; }
+            if (port == 0 && _portDev[i] == 0) port = i;
+        }
+        if (port != 0) { _portDev[port] = d.DevId; _portInfo[port] = d; }
+        Lock.Exit();
+        if (port == 0) { Kernel.Aprint("ugenhc: no free root port for " + UsbNames.VidPid(d.Vendor, d.Product) + "\n"); return; }
+        Root.SetConnected(port, true, (UsbSpeed)d.Speed);
+    }
+
+    private void RemovePort(ulong devid)
+    {
+        int port = 0;
+        Lock.Enter();
+        for (int i = 1; i <= Ports; i++)
+            if (_portDev[i] == devid) { _portDev[i] = 0; port = i; break; }
+        Lock.Exit();
+        if (port != 0) Root.SetConnected(port, false, UsbSpeed.Unknown);
+    }
+
+    /// <summary>The host device at a root port (bus, address, node) for messages and tools.</summary>
+    public override string? HostLocation(UsbDevice dev)
+    {
+        if (dev.ParentHub != RootHub || dev.Port < 1 || dev.Port > Ports) return null;
+        Lock.Enter();
+        RumpUserUsb.DevInfo d = _portInfo[dev.Port];
+        Lock.Exit();
+        string node;
+        unsafe { node = new string((sbyte*)d.Node); }
+        return "host bus " + d.Bus + " address " + d.Addr + ", " + node;
+    }
+
+    // ---- bus methods ---------------------------------------------------------------------------
+
+    public override int NewDevice(UsbDevice dev)
+    {
+        if (dev.IsRootHub) return 0;
+        if (dev.ParentHub != RootHub || dev.Port < 1 || dev.Port > Ports) return Abi.ENXIO;
+        Lock.Enter();
+        ulong id = _portDev[dev.Port];
+        Lock.Exit();
+        if (id == 0) return Abi.ENXIO;
+        nint h = 0;
+        nint ctx = _ctx;
+        Lwp? ul = Unsched();
+        int e = RumpUserUsb.rumpusb_open(ctx, id, &h);
+        Resched(ul);
+        if (e != 0)
+        {
+            if (_probe) Kernel.Aprint("usb probe: " + HostLocation(dev) + ": cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
+            return e;
+        }
+        dev.HcPriv = new HostDev { Handle = h, DevId = id };
+        return 0;
+    }
+
+    public override void FreeDevice(UsbDevice dev)
+    {
+        if (dev.HcPriv is not HostDev hd || hd.Handle == 0) return;
+        nint h = hd.Handle;
+        hd.Handle = 0;
+        Lwp? ul = Unsched();
+        RumpUserUsb.rumpusb_close(h);
+        Resched(ul);
+    }
+
+    public override int OpenPipe(UsbPipe pipe)
+    {
+        if (pipe.Device.IsRootHub) { pipe.Methods = Root; return 0; }
+        if (pipe.Device.HcPriv is not HostDev) return Abi.ENXIO;
+        pipe.Methods = new HostPipe(this);
+        return 0;
+    }
+
+    private sealed class HostPipe : UsbPipeMethods
+    {
+        private readonly UgenhcBus _bus;
+        public HostPipe(UgenhcBus b) { _bus = b; }
+        public override int Transfer(UsbXfer x) => _bus.Submit(x);
+        public override void Abort(UsbXfer x) => _bus.AbortXfer(x);
+    }
+
+    private int Submit(UsbXfer x)
+    {
+        var hd = (HostDev)x.Pipe.Device.HcPriv!;
+        if (hd.Handle == 0) return Abi.ENXIO;
+        if (x.Pipe.IsControl)
+        {
+            SetupPacket r = x.Setup;
+            if (r.RequestType == SetupPacket.DirOut && r.Request == SetupPacket.SetAddress) { x.Complete(0, 0); return 0; }
+            if ((r.RequestType == SetupPacket.DirOut && r.Request == SetupPacket.SetConfiguration) ||
+                (r.RequestType == (SetupPacket.DirOut | SetupPacket.RecipInterface) && r.Request == SetupPacket.SetInterface) ||
+                (r.RequestType == (SetupPacket.DirOut | SetupPacket.RecipEndpoint) && r.Request == SetupPacket.ClearFeature && r.Value == SetupPacket.FeatureEndpointHalt))
+            {
+                _wlock.Enter();
+                if (_stopping) { _wlock.Exit(); return Abi.ENXIO; }
+                _work.Enqueue(x);
+                _wcv.Signal();
+                _wlock.Exit();
+                return 0;
+            }
+        }
+        var p = new Pending { X = x, Bus = this };
+        byte* buf;
+        nuint len;
+        int type;
+        byte ep;
+        if (x.Pipe.IsControl)
+        {
+            p.Ctl = (byte*)NativeMemory.Alloc((nuint)(SetupPacket.Size + x.Length));
+            x.Setup.Emit(new Span<byte>(p.Ctl, SetupPacket.Size));
+            if (!x.Setup.IsIn && x.Length > 0) new Span<byte>(x.Data, x.Length).CopyTo(new Span<byte>(p.Ctl + SetupPacket.Size, x.Length));
+            buf = p.Ctl;
+            len = (nuint)(SetupPacket.Size + x.Length);
+            type = RumpUserUsb.XferControl;
+            ep = 0;
+        }
+        else
+        {
+            buf = x.Data;
+            len = (nuint)x.Length;
+            type = x.Pipe.Endpoint.Type == UsbXferType.Interrupt ? RumpUserUsb.XferInterrupt : RumpUserUsb.XferBulk;
+            ep = x.Pipe.Endpoint.Address;
+        }
+        x.HcPriv = p;
+        GCHandle gh = GCHandle.Alloc(p);
+        nint handle = 0;
+        int e = RumpUserUsb.rumpusb_submit(hd.Handle, type, ep, buf, len, 0, GCHandle.ToIntPtr(gh), &handle);
+        if (e != 0)
+        {
+            gh.Free();
+            if (p.Ctl != null) NativeMemory.Free(p.Ctl);
+            x.HcPriv = null;
+            return e;
+        }
+        Volatile.Write(ref p.Handle, handle);
+        // An abort that came before the handle was known is done now (a late cancel is harmless).
+        if (Volatile.Read(ref p.AbortAsked) != 0) RumpUserUsb.rumpusb_cancel(handle);
+        return 0;
+    }
+
+    private void AbortXfer(UsbXfer x)
+    {
+        if (x.HcPriv is not Pending p) return;
+        Volatile.Write(ref p.AbortAsked, 1);
+        nint h = Volatile.Read(ref p.Handle);
+        if (h != 0) RumpUserUsb.rumpusb_cancel(h);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void XferDoneUp(nint cookie, int error, nuint actlen)
+    {
+        Kernel? k = null;
+        try
+        {
+            GCHandle gh = GCHandle.FromIntPtr(cookie);
+            var p = (Pending)gh.Target!;
+            gh.Free();
+            UsbXfer x = p.X;
+            k = x.Kernel;
+            int act = (int)Math.Min((ulong)actlen, (ulong)x.Length);
+            if (p.Ctl != null)
+            {
+                if (x.Setup.IsIn && act > 0) new Span<byte>(p.Ctl + SetupPacket.Size, act).CopyTo(new Span<byte>(x.Data, act));
+                NativeMemory.Free(p.Ctl);
+                p.Ctl = null;
+            }
+            if (x.HcPriv == p) x.HcPriv = null;
+            using (k.EnterInterrupt()) x.Complete(error, act);
+        }
+        catch (Exception e) { k?.RecordPanic(e, "ugenhc: "); }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void HotplugUp(nint arg, ulong devid, int arrived)
+    {
+        Kernel? k = null;
+        try
+        {
+            var b = (UgenhcBus)GCHandle.FromIntPtr(arg).Target!;
+            k = b.Kernel;
+            using (k.EnterInterrupt())
+            {
+                if (arrived == 0) { b.RemovePort(devid); return; }
+                foreach (RumpUserUsb.DevInfo d in b.Devices())
+                    if (d.DevId == devid && Selected(b._selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d);
+            }
+        }
+        catch (Exception e) { k?.RecordPanic(e, "ugenhc hotplug: "); }
+    }
+
+    // ---- the worker: requests the host does with blocking hypercalls -----------------------------
+
+    private void Worker(Lwp l)
+    {
+        _wlock.Enter();
+        while (true)
+        {
+            if (_work.Count == 0)
+            {
+                if (_stopping) break;
+                _wcv.Wait(_wlock);
+                continue;
+            }
+            UsbXfer x = _work.Dequeue();
+            _wlock.Exit();
+            int e = HostRequest(x);
+            x.Complete(e, 0);
+            _wlock.Enter();
+        }
+        // Anything queued while stopping fails.
+        while (_work.Count > 0) { UsbXfer x = _work.Dequeue(); _wlock.Exit(); x.Complete(Abi.ENXIO, 0); _wlock.Enter(); }
+        _wlock.Exit();
+    }
+
+    private int HostRequest(UsbXfer x)
+    {
+        var hd = (HostDev)x.Pipe.Device.HcPriv!;
+        nint h = hd.Handle;
+        if (h == 0) return Abi.ENXIO;
+        SetupPacket r = x.Setup;
+        Lwp? ul = Unsched();
+        try { return HostRequestBlocking(x, hd, h, r); }
+        finally { Resched(ul); }
+    }
+
+    /// <summary>The hypercalls of <see cref="HostRequest"/>, made without the virtual CPU: no kernel locks here.</summary>
+    private static int HostRequestBlocking(UsbXfer x, HostDev hd, nint h, SetupPacket r)
+    {
+        switch (r.Request)
+        {
+            case SetupPacket.SetConfiguration when ((UgenhcBus)x.Pipe.Device.Bus)._probe:
+                // Listing: the host's configuration stands and no interface is taken from its drivers.
+                return 0;
+            case SetupPacket.SetConfiguration:
+            {
+                foreach (int i in hd.Claimed) RumpUserUsb.rumpusb_release(h, i);
+                hd.Claimed.Clear();
+                int e = RumpUserUsb.rumpusb_set_config(h, r.Value & 0xff);
+                if (e != 0 || (r.Value & 0xff) == 0) return e;
+                // usbdi parsed the configuration it is selecting: claim each of its interfaces.
+                ConfigInfo? ci = x.Pipe.Device.Config;
+                if (ci == null || ci.Desc.ConfigValue != (r.Value & 0xff)) return 0;
+                foreach (List<InterfaceAlt> alts in ci.Interfaces)
+                {
+                    int n = alts[0].Desc.Number;
+                    e = RumpUserUsb.rumpusb_claim(h, n);
+                    if (e != 0) return e;
+                    hd.Claimed.Add(n);
+                }
+                return 0;
+            }
+            case SetupPacket.SetInterface:
+                return RumpUserUsb.rumpusb_set_alt(h, r.Index, r.Value);
+            default:
+                return RumpUserUsb.rumpusb_clear_halt(h, (byte)r.Index);
+        }
+    }
+
+    /// <summary>Gives up the caller's virtual CPU before a blocking hypercall; <see cref="Resched"/> takes it back.</summary>
+    private Lwp? Unsched()
+    {
+        Lwp l = Kernel.CurlwpOrBind();
+        if (l.Cpu == null) return null;
+        Kernel.Sched.Unschedule(l);
+        return l;
+    }
+
+    private void Resched(Lwp? l)
+    {
+        if (l != null) Kernel.Sched.Schedule(l);
+    }
+}
+
+/// <summary>The autoconf driver of <see cref="UgenhcBus"/>: "ugenhc0 at mainbus0", the root hub (uhub0) below it.</summary>
+public sealed class Ugenhc : Driver
+{
+    public override string Name => "ugenhc";
+    public override int Match(Device parent, object aux) => aux is UgenhcBus ? 1 : 0;
+    public override string? Describe(Device parent, object aux) => "USB host devices through libusb";
+
+    public override void Attach(Device self, Device parent, object aux)
+    {
+        var bus = (UgenhcBus)aux;
+        bus.HcDevice = self;
+        self.Softc = bus;
+        var root = new UsbDevice(bus, null, 0, UsbSpeed.High);
+        int e = root.Enumerate();
+        if (e != 0) { self.Aprint("root hub problem (error " + e + ")\n"); return; }
+        bus.RootHub = root;
+        root.ProbeAndAttach(self, null);
+    }
+
+    public override int Detach(Device self, DetachFlags flags)
+    {
+        if (self.Softc is not UgenhcBus bus) return 0;
+        bus.RootHub?.Disconnect(self.Autoconf);
+        bus.Fini();
+        return 0;
+    }
+}
