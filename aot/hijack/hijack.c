@@ -143,11 +143,17 @@ RUMPFN(fchownat); RUMPFN(fstatat); RUMPFN(utimensat); RUMPFN(openat); RUMPFN(rea
 RUMPFN(symlinkat); RUMPFN(unlinkat); RUMPFN(statvfs1); RUMPFN(fstatvfs1); RUMPFN(umask);
 RUMPFN(sync);
 
+/* librumpclient's process calls (<rump/rumpclient.h>), optional: a client library without them
+ * gives children of fork a new kernel process (or, in-process, none). */
+struct rumpclient_fork;
 static struct rumpclient_fork *(*rc_prefork)(void);
 static int (*rc_fork_init)(struct rumpclient_fork *);
 static void (*rc_fork_cancel)(struct rumpclient_fork *);
-static pid_t (*rc_dofork)(pid_t (*)(void));
+static void (*rc_fork_vparent)(struct rumpclient_fork *);
 static int (*rc_exec)(const char *, char *const[], char *const[]);
+/* The client's own socket moves out of the way of a close or dup2 (variants as NetBSD's). */
+enum { CLOSENOTIFY_CLOSE, CLOSENOTIFY_DUP2, CLOSENOTIFY_FCLOSEM };
+static int (*rc_closenotify)(int *, int);
 
 /* --- configuration and state --- */
 
@@ -199,7 +205,9 @@ place(int r, int minfd, int at, int cloexec)
 		if (!cloexec)
 			H(fcntl)(h, F_SETFD, 0);
 	} else {
-		if (at >= 0)
+		if (at >= 0 && rc_closenotify != NULL && rc_closenotify(&at, CLOSENOTIFY_DUP2) < 0)
+			h = -1;
+		else if (at >= 0)
 			h = H(dup3)(nullfd, at, cloexec ? O_CLOEXEC : 0);
 		else
 			h = H(fcntl)(nullfd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
@@ -419,11 +427,11 @@ hijack_init(void)
 	RESOLVE(utimensat); RESOLVE(openat); RESOLVE(readlinkat); RESOLVE(symlinkat);
 	RESOLVE(unlinkat); RESOLVE(statvfs1); RESOLVE(fstatvfs1); RESOLVE(umask); RESOLVE(sync);
 #undef RESOLVE
-	/* Optional: a client without them gives children of fork no kernel process of their own. */
 	rc_prefork = (__typeof__(rc_prefork))dlsym(lib, "rumpclient_prefork");
 	rc_fork_init = (__typeof__(rc_fork_init))dlsym(lib, "rumpclient_fork_init");
 	rc_fork_cancel = (__typeof__(rc_fork_cancel))dlsym(lib, "rumpclient_fork_cancel");
-	rc_dofork = (__typeof__(rc_dofork))dlsym(lib, "rumpclient__dofork");
+	rc_fork_vparent = (__typeof__(rc_fork_vparent))dlsym(lib, "rumpclient_fork_vparent");
+	rc_closenotify = (__typeof__(rc_closenotify))dlsym(lib, "rumpclient__closenotify");
 	rc_exec = (__typeof__(rc_exec))dlsym(lib, "rumpclient_exec");
 
 	if ((init = (__typeof__(init))dlsym(lib, "rumpclient_init")) == NULL)
@@ -505,8 +513,11 @@ close(int fd)
 {
 	int r = rfd(fd);
 
-	if (r < 0)
+	if (r < 0) {
+		if (rc_closenotify != NULL && hijacking && rc_closenotify(&fd, CLOSENOTIFY_CLOSE) < 0)
+			return -1;
 		return H(close)(fd);
+	}
 	return close_mapped(fd, r);
 }
 
@@ -519,6 +530,19 @@ close_range(unsigned int first, unsigned int last, int flags)
 			if (r >= 0)
 				close_mapped((int)fd, r);
 		}
+		if (rc_closenotify != NULL && last >= (unsigned)INT_MAX && first <= (unsigned)INT_MAX) {
+			/* closefrom: the client closes up to its socket and says where to go on. */
+			int from = (int)first;
+			if (rc_closenotify(&from, CLOSENOTIFY_FCLOSEM) < 0)
+				return -1;
+			first = (unsigned)from;
+		} else if (rc_closenotify != NULL) {
+			for (unsigned int fd = first; fd <= last && fd < MAXFD; fd++) {
+				int f = (int)fd;
+				if (rc_closenotify(&f, CLOSENOTIFY_CLOSE) < 0)
+					return -1;
+			}
+		}
 	} else if (hijacking) {
 		for (unsigned int fd = first; fd <= last && fd < MAXFD; fd++) {
 			int r = rfd((int)fd);
@@ -527,6 +551,15 @@ close_range(unsigned int first, unsigned int last, int flags)
 		}
 	}
 	return H(close_range)(first, last, flags);
+}
+
+EXPORT void
+closefrom(int lowfd)
+{
+	if (close_range((unsigned)lowfd, ~0u, 0) == 0)
+		return;
+	for (int fd = lowfd; fd < MAXFD; fd++)
+		close(fd);
 }
 
 /* --- I/O --- */
@@ -1640,6 +1673,9 @@ do_dup3(int fd, int nfd, int flags)
 			unmap(nfd);
 			rs_close(old);
 		}
+		if (fd != nfd && rc_closenotify != NULL && hijacking &&
+		    rc_closenotify(&nfd, CLOSENOTIFY_DUP2) < 0)
+			return -1;
 		return flags < 0 ? H(dup2)(fd, nfd) : H(dup3)(fd, nfd, flags);
 	}
 	if (nfd < 0 || nfd >= MAXFD) {
@@ -2004,10 +2040,9 @@ do_fork(void)
 {
 	if (!hijacking)
 		return H(fork)();
-	if (rc_dofork != NULL)
-		return rc_dofork(H(fork));
 	if (rc_prefork == NULL || rc_fork_init == NULL)
-		return H(fork)();	/* a client without fork support: the child shares the kernel process */
+		return H(fork)();
+	/* The kernel copies our process for the child, which claims the copy after the fork. */
 	struct rumpclient_fork *rf = rc_prefork();
 	if (rf == NULL)
 		return -1;
@@ -2015,8 +2050,11 @@ do_fork(void)
 	if (pid == 0) {
 		if (rc_fork_init(rf) != 0)
 			die("rumpclient_fork_init failed", strerror(errno));
-	} else if (pid < 0 && rc_fork_cancel != NULL)
-		rc_fork_cancel(rf);
+	} else if (pid < 0) {
+		if (rc_fork_cancel != NULL)
+			rc_fork_cancel(rf);
+	} else if (rc_fork_vparent != NULL)
+		rc_fork_vparent(rf);
 	return pid;
 }
 

@@ -6,7 +6,7 @@
  *
  * RUMPHIJACK_LOCAL=TYPE:IMAGE (TYPE ext2fs or msdos, IMAGE an absolute host path): each process
  * boots a kernel, mounts the image read-write at /mnt, and unmounts it at exit, so processes run
- * one after another see each other's changes through the image. Processes must not use the same
+ * one after another see each other's changes through the image. "tmpfs:" mounts an empty tmpfs. Processes must not use the same
  * image at the same time, and children of fork must not use the kernel (no fork protocol here):
  * that is what the server and librumpclient are for.
  */
@@ -50,12 +50,22 @@ rumpclient_init(void)
 	}
 	memcpy(type, spec, (size_t)(colon - spec));
 	type[colon - spec] = '\0';
+	if (rump_sys_mkdir("/mnt", 0755) != 0 && errno != EEXIST)
+		return -1;
+	if (strcmp(type, "tmpfs") == 0) {
+		struct rump_tmpfs_args args;
+		memset(&args, 0, sizeof args);
+		args.ta_version = RUMP_TMPFS_ARGS_VERSION;
+		args.ta_root_mode = 0777;
+		if (rump_sys_mount("tmpfs", "/mnt", 0, &args, sizeof args) != 0)
+			return -1;
+		owner = getpid();
+		return 0;
+	}
 	if ((e = rump_pub_etfs_register("/dev/img", colon + 1, RUMP_ETFS_BLK)) != 0) {
 		errno = e;
 		return -1;
 	}
-	if (rump_sys_mkdir("/mnt", 0755) != 0 && errno != EEXIST)
-		return -1;
 	if (strcmp(type, "msdos") == 0) {
 		struct rump_msdosfs_args args;
 		memset(&args, 0, sizeof args);
