@@ -1456,6 +1456,7 @@ rdir_read(struct rdir *d)
 				errno = e;	/* the end leaves errno alone */
 			return NULL;
 		}
+		errno = e;	/* and so does success, whatever the client did on the way */
 		d->len = (size_t)n;
 		d->off = 0;
 	}

@@ -2,11 +2,16 @@
 # Real programs under LD_PRELOAD=librumphijack.so against ext2 and FAT images made by mke2fs -d
 # and mkfs.fat + mcopy, then checked by e2fsck -fn, debugfs, fsck.fat -n and mtype.
 #
+#   programs.sh server   rump_server (HIJACK_SERVER) serves the image at /mnt (mounted by
+#                        HIJACK_MOUNT, tests/hijack/hj_mount.c); programs reach it through
+#                        librumpclient; shells fork and exec with the connection kept, pipelines
+#                        run programs side by side; then t_hijack_calls (HIJACK_CALLS) on a tmpfs
 #   programs.sh local    each program boots the kernel in its own process (HIJACK_LOCALCLIENT,
 #                        tests/hijack/localclient.c) with the image mounted at /mnt: programs run
 #                        one at a time, the image carries the state from one to the next
 #
-# Environment: HIJACK_LIB (librumphijack.so), HIJACK_LOCALCLIENT, RUMP_LIBDIR.
+# Environment: HIJACK_LIB (librumphijack.so), and HIJACK_SERVER, HIJACK_MOUNT, HIJACK_CALLS or
+# HIJACK_LOCALCLIENT, RUMP_LIBDIR.
 # Prints "N passed, N failed"; exits 1 on any failure.
 set -u
 mode=${1:-local}
@@ -66,6 +71,36 @@ if [ "$mode" = local ]; then
 		LD_LIBRARY_PATH=${RUMP_LIBDIR:-} LD_PRELOAD=$HIJACK_LIB "$@"; }
 	R=/rump/mnt
 	shell=bash
+	start_fs() { sethj; }
+	stop_fs() { :; }
+elif [ "$mode" = server ]; then
+	for v in HIJACK_SERVER HIJACK_MOUNT HIJACK_CALLS; do
+		eval "f=\${$v:-}"
+		[ -x "$f" ] || { echo "FAIL: $v does not name the program" >&2; exit 1; }
+	done
+	sethj() { HJ="env RUMP_SERVER='unix://$sock' LD_PRELOAD='$HIJACK_LIB'"; }
+	run() { RUMP_SERVER=unix://$sock LD_PRELOAD=$HIJACK_LIB "$@"; }
+	R=/rump/mnt
+	shell=sh
+	# start_fs: a server in the foreground (-s) whose pid we wait for, ready once its socket is there.
+	start_fs() {
+		sock=$work/sock.$fstype
+		if [ "$fstype" = tmpfs ]; then disk=; else disk="-d key=/dev/img,hostpath=$img,size=host"; fi
+		"$HIJACK_SERVER" -s $disk "unix://$sock" 2>"$work/server.err" &
+		srvpid=$!
+		n=0
+		while [ ! -S "$sock" ] && kill -0 $srvpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
+		[ -S "$sock" ] || { echo "FAIL: rump_server did not start: $(cat "$work/server.err")" >&2; exit 1; }
+		RUMP_SERVER=unix://$sock "$HIJACK_MOUNT" mount $fstype /dev/img /mnt || { echo "FAIL: mount in the server" >&2; exit 1; }
+		sethj
+	}
+	# stop_fs: halt (sync and unmount) and wait for the server to be gone.
+	stop_fs() {
+		check "halt the server" env RUMP_SERVER=unix://$sock "$HIJACK_MOUNT" halt
+		wait $srvpid
+		st=$?
+		[ $st -eq 0 ] && ok || bad "rump_server exit status: expected 0, got $st ($(cat "$work/server.err"))"
+	}
 else
 	echo "FAIL: unknown mode $mode" >&2
 	exit 1
@@ -75,7 +110,7 @@ fi
 fstype=ext2fs
 img=$work/ext2.img
 mke2fs -q -t ext2 -b 1024 -d "$work/src" "$img" 8M >/dev/null || { echo "FAIL: mke2fs -d" >&2; exit 1; }
-sethj
+start_fs
 
 check_eq "ls /rump/mnt" "a.txt
 d1
@@ -135,6 +170,26 @@ check_eq "sh: relative paths after cd" "hi from sh" run $shell -c "cd $R && cd x
 check "rm -r" run rm -r $R/copy
 check "rm -r is complete" run sh -c "! test -e $R/copy"
 
+if [ "$mode" = server ]; then
+	# Shells: fork and exec keep the kernel process (descriptors, current directory), and the
+	# programs of a pipeline use the kernel side by side.
+	check_eq "sh: echo >, cat | wc" "3" run sh -c "echo hi > $R/p; cat $R/p | wc -c"
+	check_eq "sh: cd, then programs" "f
+hard
+moved.txt
+sl
+t
+t.tar
+y
+8 listing" run sh -c "cd $R/x && ls > listing && grep -v listing listing && wc -l < listing | sed 's/\$/ listing/' && rm listing"
+	check_eq "sh: a program's stdout redirected into the kernel" "2000" run sh -c "cat $R/tx/d1/d2/numbers > $R/n2 && wc -l < $R/n2"
+	check_eq "find -exec" "2000" run sh -c "find $R/tx -name numbers -exec cat {} \\; | wc -l"
+	check_eq "sh: cd into the kernel, the host's files by absolute path" "hello" run sh -c "cd $R/x && cat '$work/src/a.txt'"
+	check_eq "tar c | tar x, both hijacked" "" run sh -c "mkdir $R/tp && tar cf - -C $R/tx . | tar xf - -C $R/tp && diff -r '$work/src' $R/tp"
+	check "rm -r of the pipeline's copy" run rm -r $R/tp $R/p $R/n2
+fi
+stop_fs
+
 # The image, checked by the real tools after the last program let go of it.
 check "e2fsck -fn" e2fsck -fn "$img"
 check_eq "debugfs reads the shell's file" "hi from sh" debugfs -R "cat /x/f" "$img"
@@ -148,7 +203,7 @@ fstype=msdos
 img=$work/fat.img
 mkfs.fat -C -n HIJACK "$img" 8192 >/dev/null || { echo "FAIL: mkfs.fat" >&2; exit 1; }
 mcopy -s -i "$img" "$work/fsrc/a.txt" "$work/fsrc/d1" ::/ || { echo "FAIL: mcopy" >&2; exit 1; }
-sethj
+start_fs
 
 check_eq "FAT: cat" "hello" run cat $R/a.txt
 check_eq "FAT: ls" "a.txt
@@ -160,10 +215,22 @@ check_eq "FAT: find" "$R/copy
 $R/copy/empty
 $R/copy/empty dir
 $R/copy/with space.txt" sh -c "$HJ find $R/copy | sort"
+stop_fs
 check "fsck.fat -n" fsck.fat -n "$img"
 check_eq "mtype reads the moved file" "hello" mtype -i "$img" ::/n/b.txt
 check_eq "mtype reads mcopy's tree after the changes" "deep" mtype -i "$img" "::/d1/d2/d3/deep.txt"
 check_eq "mtype reads cp's file" "spaces in the name" mtype -i "$img" "::/copy/with space.txt"
+
+# --- the calls, one by one, on a tmpfs in the server -----------------------------------------------
+if [ "$mode" = server ]; then
+	fstype=tmpfs
+	img=
+	start_fs
+	mkdir "$work/calls"
+	check "t_hijack_calls" run "$HIJACK_CALLS" "$work/calls"
+	[ $fail -gt 0 ] && cat "$work/err" >&2
+	stop_fs
+fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
