@@ -61,6 +61,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
@@ -130,6 +131,8 @@ HOSTFN(posix_fallocate); HOSTFN(mmap); HOSTFN(umask); HOSTFN(close_range);
 HOSTFN(getxattr); HOSTFN(lgetxattr); HOSTFN(fgetxattr); HOSTFN(listxattr); HOSTFN(llistxattr);
 HOSTFN(flistxattr); HOSTFN(setxattr); HOSTFN(lsetxattr); HOSTFN(fsetxattr);
 HOSTFN(removexattr); HOSTFN(lremovexattr); HOSTFN(fremovexattr);
+HOSTFN(realpath); HOSTFN(canonicalize_file_name); HOSTFN(mkstemp); HOSTFN(mkostemp);
+HOSTFN(mkstemps); HOSTFN(mkostemps); HOSTFN(mkdtemp); HOSTFN(fileno); HOSTFN(fileno_unlocked);
 
 /* --- the kernel's calls, from the client library --- */
 
@@ -333,11 +336,7 @@ fdmap_restore_one(int h, int r, void *arg)
 		fdmap[h] = r + 1;
 }
 
-static ssize_t cookie_read(void *, char *, size_t);
-static ssize_t cookie_write(void *, const char *, size_t);
-static int cookie_seek(void *, off64_t *, int);
-static int cookie_close(void *);
-static const cookie_io_functions_t cookie_io = { cookie_read, cookie_write, cookie_seek, cookie_close };
+static FILE *cookie_open(int fd, const char *mode);
 
 /*
  * stdio's standard streams once descriptor 0, 1 or 2 is the kernel's (a shell's redirection
@@ -355,12 +354,12 @@ std_stream(int fd)
 		return;
 	swapped[fd] = 1;
 	if (fd == 0) {
-		if ((f = fopencookie((void *)(intptr_t)0, "r", cookie_io)) != NULL)
+		if ((f = cookie_open(0, "r")) != NULL)
 			stdin = f;
 		return;
 	}
 	fflush(fd == 1 ? stdout : stderr);	/* what is buffered belongs to the old file */
-	if ((f = fopencookie((void *)(intptr_t)fd, "w", cookie_io)) == NULL)
+	if ((f = cookie_open(fd, "w")) == NULL)
 		return;
 	setvbuf(f, NULL, fd == 1 ? _IOLBF : _IONBF, fd == 1 ? BUFSIZ : 0);
 	if (fd == 1)
@@ -1630,6 +1629,167 @@ getcwd(char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * realpath for the kernel's names (glibc's walks with its internal lstat): components are looked
+ * up one by one in the kernel, links followed as the kernel reads them (an absolute target is
+ * the kernel's, not the host's), and the result carries the prefix again.
+ */
+static char *
+rump_realpath(const char *rp, char *resolved)
+{
+	char out[PATH_MAX], rest[PATH_MAX], link[PATH_MAX];
+	size_t olen;
+	int nlinks = 0;
+
+	if (rp[0] == '/') {
+		if (strlen(rp) >= sizeof rest)
+			goto toolong;
+		strcpy(rest, rp);
+	} else {
+		char cwd[PATH_MAX];
+		if (rs___getcwd(cwd, sizeof cwd) < 0)
+			return NULL;
+		cwd[sizeof cwd - 1] = '\0';
+		if ((size_t)snprintf(rest, sizeof rest, "%s/%s", cwd, rp) >= sizeof rest)
+			goto toolong;
+	}
+	out[0] = '\0';
+	olen = 0;
+	char *p = rest;
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		char *end = strchrnul(p, '/');
+		size_t clen = (size_t)(end - p);
+		if (clen == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (clen == 2 && p[0] == '.' && p[1] == '.') {
+			while (olen > 0 && out[olen - 1] != '/')
+				olen--;
+			if (olen > 0)
+				olen--;	/* the slash; the root's parent is the root */
+			out[olen] = '\0';
+			p = end;
+			continue;
+		}
+		if (olen + 1 + clen >= sizeof out)
+			goto toolong;
+		out[olen++] = '/';
+		memcpy(out + olen, p, clen);
+		olen += clen;
+		out[olen] = '\0';
+		p = end;
+
+		struct rump_stat st;
+		if (rs_fstatat(RUMP_AT_FDCWD, out, &st, RUMP_AT_SYMLINK_NOFOLLOW) < 0)
+			return NULL;
+		if ((st.st_mode & RUMP_S_IFMT) == RUMP_S_IFLNK) {
+			if (++nlinks > 40) {
+				errno = ELOOP;
+				return NULL;
+			}
+			ssize_t n = rs_readlinkat(RUMP_AT_FDCWD, out, link, sizeof link - 1);
+			if (n < 0)
+				return NULL;
+			link[n] = '\0';
+			/* The target, then what was left, replaces the rest of the walk. */
+			char tmp[PATH_MAX];
+			if ((size_t)snprintf(tmp, sizeof tmp, "%s%s", link, p) >= sizeof tmp)
+				goto toolong;
+			strcpy(rest, tmp);
+			p = rest;
+			if (link[0] == '/')
+				olen = 0;
+			else {
+				while (olen > 0 && out[olen - 1] != '/')
+					olen--;
+				if (olen > 0)
+					olen--;
+			}
+			out[olen] = '\0';
+		} else if (*p != '\0' && (st.st_mode & RUMP_S_IFMT) != RUMP_S_IFDIR) {
+			errno = ENOTDIR;
+			return NULL;
+		}
+	}
+	size_t need = prefixes[0].len + (olen ? olen : 0) + 1;
+	if (need > PATH_MAX)
+		goto toolong;
+	if (resolved == NULL && (resolved = malloc(need)) == NULL)
+		return NULL;
+	memcpy(resolved, prefixes[0].path, prefixes[0].len);
+	memcpy(resolved + prefixes[0].len, out, olen + 1);
+	return resolved;
+toolong:
+	errno = ENAMETOOLONG;
+	return NULL;
+}
+
+EXPORT char *
+realpath(const char *p, char *resolved)
+{
+	const char *rp = route(p);
+	return rp == NULL ? H(realpath)(p, resolved) : rump_realpath(rp, resolved);
+}
+
+EXPORT char *
+canonicalize_file_name(const char *p)
+{
+	const char *rp = route(p);
+	return rp == NULL ? H(canonicalize_file_name)(p) : rump_realpath(rp, NULL);
+}
+
+/* mkstemp and friends in the kernel (glibc's create with its internal open). */
+static int
+rump_mktemp(char *tmpl, int suffixlen, int flags, int isdir)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t len = strlen(tmpl);
+	uint64_t v;
+	struct timespec ts;
+
+	if (suffixlen < 0 || len < 6 + (size_t)suffixlen ||
+	    memcmp(tmpl + len - suffixlen - 6, "XXXXXX", 6) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *x = tmpl + len - suffixlen - 6;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)tmpl;
+	for (int attempt = 0; attempt < 10000; attempt++) {
+		v = v * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t r = v >> 16;
+		for (int i = 0; i < 6; i++, r /= 62)
+			x[i] = chars[r % 62];
+		int rv = isdir ? mkdir(tmpl, 0700) : open(tmpl, O_RDWR | O_CREAT | O_EXCL | flags, 0600);
+		if (rv >= 0 || errno != EEXIST)
+			return rv;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+EXPORT int mkstemp(char *t) { return route(t) ? rump_mktemp(t, 0, 0, 0) : H(mkstemp)(t); }
+EXPORT int mkstemp64(char *t) { return mkstemp(t); }
+EXPORT int mkostemp(char *t, int fl) { return route(t) ? rump_mktemp(t, 0, fl, 0) : H(mkostemp)(t, fl); }
+EXPORT int mkostemp64(char *t, int fl) { return mkostemp(t, fl); }
+EXPORT int mkstemps(char *t, int sl) { return route(t) ? rump_mktemp(t, sl, 0, 0) : H(mkstemps)(t, sl); }
+EXPORT int mkstemps64(char *t, int sl) { return mkstemps(t, sl); }
+EXPORT int mkostemps(char *t, int sl, int fl) { return route(t) ? rump_mktemp(t, sl, fl, 0) : H(mkostemps)(t, sl, fl); }
+EXPORT int mkostemps64(char *t, int sl, int fl) { return mkostemps(t, sl, fl); }
+
+EXPORT char *
+mkdtemp(char *t)
+{
+	if (route(t) == NULL)
+		return H(mkdtemp)(t);
+	return rump_mktemp(t, 0, 0, 1) == 0 ? t : NULL;
+}
+
 /* --- descriptor table calls --- */
 
 /* A dup of kernel descriptor r at host number `at` (or the lowest >= minfd). */
@@ -1931,19 +2091,28 @@ select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 
 /* --- stdio over kernel descriptors --- */
 
+/* A stream of this library over a descriptor, listed so that fileno can answer for it. */
+struct cfile {
+	struct cfile *next;
+	FILE *f;
+	int fd;
+};
+static struct cfile *cfiles;	/* maplock */
+
 static ssize_t
 cookie_read(void *c, char *buf, size_t n)
 {
-	return read((int)(intptr_t)c, buf, n);
+	return read(((struct cfile *)c)->fd, buf, n);
 }
 
 static ssize_t
 cookie_write(void *c, const char *buf, size_t n)
 {
+	int fd = ((struct cfile *)c)->fd;
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t k = write((int)(intptr_t)c, buf + done, n - done);
+		ssize_t k = write(fd, buf + done, n - done);
 		if (k <= 0)
 			return done > 0 ? (ssize_t)done : -1;
 		done += (size_t)k;
@@ -1954,7 +2123,7 @@ cookie_write(void *c, const char *buf, size_t n)
 static int
 cookie_seek(void *c, off64_t *off, int whence)
 {
-	off_t rv = lseek((int)(intptr_t)c, *off, whence);
+	off_t rv = lseek(((struct cfile *)c)->fd, *off, whence);
 	if (rv < 0)
 		return -1;
 	*off = rv;
@@ -1964,9 +2133,74 @@ cookie_seek(void *c, off64_t *off, int whence)
 static int
 cookie_close(void *c)
 {
-	int fd = (int)(intptr_t)c;
+	struct cfile *cf = c, **pp;
+	int fd = cf->fd;
+
+	pthread_mutex_lock(&maplock);
+	for (pp = &cfiles; *pp != NULL && *pp != cf; pp = &(*pp)->next)
+		;
+	if (*pp != NULL)
+		*pp = cf->next;
+	pthread_mutex_unlock(&maplock);
+	free(cf);
 	/* The standard streams' descriptors stay open: only exit ends them. */
 	return fd <= 2 ? 0 : close(fd);
+}
+
+static FILE *
+cookie_open(int fd, const char *mode)
+{
+	static const cookie_io_functions_t io = { cookie_read, cookie_write, cookie_seek, cookie_close };
+	struct cfile *cf = malloc(sizeof *cf);
+
+	if (cf == NULL)
+		return NULL;
+	cf->fd = fd;
+	if ((cf->f = fopencookie(cf, mode, io)) == NULL) {
+		free(cf);
+		return NULL;
+	}
+	pthread_mutex_lock(&maplock);
+	cf->next = cfiles;
+	cfiles = cf;
+	pthread_mutex_unlock(&maplock);
+	return cf->f;
+}
+
+static int
+cookie_fileno(FILE *f)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&maplock);
+	for (struct cfile *cf = cfiles; cf != NULL; cf = cf->next)
+		if (cf->f == f) {
+			fd = cf->fd;
+			break;
+		}
+	pthread_mutex_unlock(&maplock);
+	return fd;
+}
+
+/* glibc answers -1 for a cookie stream; programs fstat or fchmod what fileno gives. */
+EXPORT int
+fileno(FILE *f)
+{
+	int fd;
+
+	if (cfiles != NULL && (fd = cookie_fileno(f)) >= 0)
+		return fd;
+	return H(fileno)(f);
+}
+
+EXPORT int
+fileno_unlocked(FILE *f)
+{
+	int fd;
+
+	if (cfiles != NULL && (fd = cookie_fileno(f)) >= 0)
+		return fd;
+	return H(fileno_unlocked)(f);
 }
 
 /* fopen's mode string -> open flags (glibc's letters: r w a, +, x, e, c and m ignored). */
@@ -1995,7 +2229,7 @@ mode_flags(const char *mode)
 static FILE *
 cookie_file(int fd, const char *mode)
 {
-	FILE *f = fopencookie((void *)(intptr_t)fd, mode, cookie_io);
+	FILE *f = cookie_open(fd, mode);
 	if (f == NULL) {
 		int e = errno;
 		close(fd);
@@ -2030,8 +2264,7 @@ fdopen(int fd, const char *mode)
 {
 	if (rfd(fd) < 0)
 		return H(fdopen)(fd, mode);
-	FILE *f = fopencookie((void *)(intptr_t)fd, mode, cookie_io);
-	return f;
+	return cookie_open(fd, mode);
 }
 
 /* --- processes --- */

@@ -126,6 +126,8 @@ check_eq "cat through a symbolic link" "hello" run cat $R/link
 check_eq "stat" "6 regular file 644" run stat -c '%s %F %a' $R/a.txt
 check_eq "stat -L on the link" "regular file" run stat -L -c '%F' $R/link
 check_eq "readlink" "a.txt" run readlink $R/link
+check_eq "readlink -f (realpath)" "$R/a.txt" run readlink -f $R/d1/../link
+check_eq "realpath of a directory" "$R/d1/d2" run realpath $R/d1/./d2/d3/..
 
 # cp -r of a tree in, diff -r across the kernels, cp -r out, diff -r on the host.
 check "cp -r in" run cp -r "$work/src" $R/copy
@@ -149,6 +151,8 @@ check_eq "link count" "2" run stat -c %h $R/x/moved.txt
 check "touch -d" run touch -d "2020-01-02 03:04:05" $R/x/t
 check_eq "mtime after touch" "1577934245" run stat -c %Y $R/x/t
 check "chmod" run chmod 0600 $R/x/t
+check "sed -i (mkstemp, rename)" run sh -c "cp $R/x/moved.txt $R/x/sed.txt && sed -i s/hello/HELLO/ $R/x/sed.txt"
+check_eq "sed -i's result" "HELLO" run cat $R/x/sed.txt
 check_eq "mode after chmod" "600" run stat -c %a $R/x/t
 check_eq "ln across the kernels: EXDEV" "Invalid cross-device link" sh -c "$HJ ln $R/x/t '$work/cross' 2>&1 | sed 's/.*: //'"
 
@@ -177,11 +181,12 @@ if [ "$mode" = server ]; then
 	check_eq "sh: cd, then programs" "f
 hard
 moved.txt
+sed.txt
 sl
 t
 t.tar
 y
-8 listing" run sh -c "cd $R/x && ls > listing && grep -v listing listing && wc -l < listing | sed 's/\$/ listing/' && rm listing"
+9 listing" run sh -c "cd $R/x && ls > listing && grep -v listing listing && wc -l < listing | sed 's/\$/ listing/' && rm listing"
 	check_eq "sh: a program's stdout redirected into the kernel" "2000" run sh -c "cat $R/tx/d1/d2/numbers > $R/n2 && wc -l < $R/n2"
 	check_eq "find -exec" "2000" run sh -c "find $R/tx -name numbers -exec cat {} \\; | wc -l"
 	check_eq "sh: cd into the kernel, the host's files by absolute path" "hello" run sh -c "cd $R/x && cat '$work/src/a.txt'"

@@ -207,6 +207,31 @@ test_at_calls(void)
 	EQ(linkat(d, "sub/at2", d, "hard", 0), 0);
 	EQ(fstatat(d, "hard", &st, 0), 0);
 	EQ(st.st_nlink, 2);
+	/* realpath through a relative link and a link whose target is the kernel's absolute path. */
+	EQ(symlinkat("sub", d, "lrel"), 0);
+	EQ(symlinkat("/mnt/d/sub", d, "labs"), 0);
+	const char *paths[] = { M "/d/./sub/../sub/at2", M "/d/lrel/at2", M "/d/labs/at2", M "/d/labs/../lrel/./at2" };
+	for (int i = 0; i < 4; i++) {
+		char *rp = realpath(paths[i], NULL);
+		CHECK(rp != NULL && strcmp(rp, M "/d/sub/at2") == 0, "realpath %s: expected " M "/d/sub/at2, got %s (%s)",
+		    paths[i], rp ? rp : "NULL", strerror(errno));
+		free(rp);
+	}
+	EQ(unlinkat(d, "lrel", 0), 0);
+	EQ(unlinkat(d, "labs", 0), 0);
+	char rbuf[PATH_MAX];
+	ERR(realpath(M "/d/nonexistent/x", rbuf) == NULL ? -1 : 0, ENOENT);
+	char tmpl[] = M "/d/tmpXXXXXX";
+	fd = mkstemp(tmpl);
+	CHECK(fd >= 128 && strncmp(tmpl, M "/d/tmp", strlen(M "/d/tmp")) == 0 && strchr(tmpl, 'X') == NULL,
+	    "mkstemp in the kernel: fd %d, name %s", fd, tmpl);
+	EQ(fstatat(d, strrchr(tmpl, '/') + 1, &st, 0), 0);
+	EQ(st.st_mode & 0777, 0600);
+	close(fd);
+	EQ(unlink(tmpl), 0);
+	char dtmpl[] = M "/d/dirXXXXXX";
+	CHECK(mkdtemp(dtmpl) != NULL, "mkdtemp: %s", strerror(errno));
+	EQ(rmdir(dtmpl), 0);
 	EQ(unlinkat(d, "hard", 0), 0);
 	EQ(unlinkat(d, "sub/at2", 0), 0);
 	EQ(unlinkat(d, "sub", AT_REMOVEDIR), 0);
@@ -350,6 +375,8 @@ test_stdio_attrs(void)
 	int fd = open(M "/stdio.txt", O_RDONLY);
 	f = fdopen(fd, "r");
 	CHECK(f && fgets(line, sizeof line, f) && strcmp(line, "line 42\n") == 0, "fdopen fgets: got %s", line);
+	EQ(f ? fileno(f) : -1, fd);	/* glibc's fileno says -1 for a cookie stream */
+	EQ(f ? fstat(fileno(f), &st) : -1, 0);
 	if (f)
 		fclose(f);
 
