@@ -8,8 +8,8 @@
  * is what the tests use before a server). The rump_sys_* calls return -1 with the host's errno.
  *
  * Routing (RUMPHIJACK, NetBSD's syntax, default "path=/rump"; an empty value hijacks nothing):
- * a path under a prefix ("/rump/x") goes to the kernel as the rest ("/x"); other absolute paths go
- * to the host. Relative paths follow the current directory, which is the kernel's after a chdir
+ * a path under a prefix ("/rump/x") goes to the kernel as the rest ("/x"), one under a blanket
+ * prefix ("blanket=/dev/foo:...") unchanged; other absolute paths go to the host. Relative paths follow the current directory, which is the kernel's after a chdir
  * or fchdir into it and the host's after one out of it. *at calls follow their directory
  * descriptor. Two-path calls across the two kernels fail with EXDEV. As in NetBSD, ".." and
  * symbolic links never switch kernels: "/rump/.." is the kernel's root.
@@ -24,6 +24,8 @@
  * kernel current directory in RUMPHIJACK__CWD): the client library keeps the kernel process
  * across exec (rumpclient_exec). Descriptors 0-2 that are the kernel's get stdio streams of
  * their own (fopencookie), since the C library's stdio never calls the interposed read/write.
+ *
+ * RUMPHIJACK_RETRYCONNECT (inftime, once, die or seconds) sets the client's reconnection policy.
  *
  * What glibc does internally (stdio, opendir/readdir, realpath, execvp, posix_spawn) never reaches
  * interposed symbols, so those entry points are reimplemented here for kernel descriptors: FILE
@@ -160,13 +162,7 @@ static int (*rc_closenotify)(int *, int);
 
 /* --- configuration and state --- */
 
-#define MAXPREFIX 8
-static struct {
-	char *path;
-	size_t len;
-} prefixes[MAXPREFIX];
-static int nprefixes;
-static int fdoff = 128;
+static struct xlate_config cfg;
 static int hijacking;		/* a kernel is attached: routing is on */
 static volatile int cwd_rump;	/* the current directory is the kernel's */
 
@@ -272,12 +268,7 @@ route(const char *path)
 		return NULL;
 	if (path[0] != '/')
 		return cwd_rump ? path : NULL;
-	for (int i = 0; i < nprefixes; i++) {
-		const char *r = xlate_route_path(prefixes[i].path, prefixes[i].len, path);
-		if (r != NULL)
-			return r;
-	}
-	return NULL;
+	return xlate_route(&cfg, path);
 }
 
 /* As route, for an *at call: *rdir is the kernel's directory descriptor for the path. */
@@ -297,36 +288,6 @@ route_at(int dirfd, const char *path, int *rdir)
 }
 
 /* --- attaching to the kernel --- */
-
-static void
-parse_config(const char *cfg)
-{
-	char *copy = strdup(cfg), *save = NULL;
-
-	if (copy == NULL)
-		return;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		const char *val = eq + 1;
-		if (strcmp(tok, "path") == 0 && nprefixes < MAXPREFIX && val[0] == '/') {
-			size_t len = strlen(val);
-			while (len > 1 && val[len - 1] == '/')
-				len--;
-			prefixes[nprefixes].path = strndup(val, len);
-			prefixes[nprefixes].len = len;
-			nprefixes++;
-		} else if (strcmp(tok, "fdoff") == 0) {
-			int v = atoi(val);
-			if (v > 2 && v < MAXFD / 2)
-				fdoff = v;
-		}
-		/* blanket, socket, vfs and sysctl name things this kernel does not serve yet. */
-	}
-	free(copy);
-}
 
 static void
 fdmap_restore_one(int h, int r, void *arg)
@@ -401,14 +362,15 @@ die(const char *what, const char *detail)
 __attribute__((constructor)) static void
 hijack_init(void)
 {
-	const char *cfg = getenv("RUMPHIJACK");
+	const char *env = getenv("RUMPHIJACK");
 	void *lib;
 	int (*init)(void);
 
-	if (cfg == NULL)
-		cfg = "path=/rump";
-	parse_config(cfg);
-	if (nprefixes == 0)
+	if (env == NULL)
+		env = "path=/rump";
+	if (xlate_parse_config(env, &cfg) != 0)
+		die("RUMPHIJACK cannot be parsed", env);
+	if (cfg.npath == 0 && cfg.nblanket == 0)
 		return;		/* an empty RUMPHIJACK hijacks nothing */
 
 	if ((lib = clientlib_open()) == NULL)
@@ -435,6 +397,23 @@ hijack_init(void)
 
 	if ((init = (__typeof__(init))dlsym(lib, "rumpclient_init")) == NULL)
 		die("the client library lacks rumpclient_init", NULL);
+	/* NetBSD's RUMPHIJACK_RETRYCONNECT: what the client does when the server goes away. */
+	const char *retry = getenv("RUMPHIJACK_RETRYCONNECT");
+	void (*setretry)(time_t) = (__typeof__(setretry))dlsym(lib, "rumpclient_setconnretry");
+	if (retry != NULL && setretry != NULL) {
+		char *end;
+		long v = strtol(retry, &end, 10);
+		if (strcmp(retry, "inftime") == 0)
+			setretry((time_t)-1);
+		else if (strcmp(retry, "once") == 0)
+			setretry((time_t)-2);
+		else if (strcmp(retry, "die") == 0)
+			setretry((time_t)-3);
+		else if (*retry != '\0' && *end == '\0' && v >= 0)
+			setretry((time_t)v);
+		else
+			die("RUMPHIJACK_RETRYCONNECT: not inftime, once, die or seconds", retry);
+	}
 	if (init() != 0)
 		die("rumpclient_init failed", strerror(errno));
 
@@ -472,7 +451,7 @@ rump_open(int rdir, const char *rp, int flags, mode_t mode)
 	int r = rs_openat(rdir, rp, nb, mode);
 	if (r < 0)
 		return -1;
-	return place(r, fdoff, -1, (flags & O_CLOEXEC) != 0);
+	return place(r, cfg.fdoff, -1, (flags & O_CLOEXEC) != 0);
 }
 
 static int
@@ -1611,8 +1590,11 @@ getcwd(char *buf, size_t size)
 	if (rs___getcwd(kp, sizeof kp) < 0)
 		return NULL;
 	kp[sizeof kp - 1] = '\0';
-	const char *rest = strcmp(kp, "/") == 0 ? "" : kp;
-	need = prefixes[0].len + strlen(rest) + 1;
+	/* Under the first path prefix; with blankets only, the kernel's own name (NetBSD). */
+	const char *pfx = cfg.npath > 0 ? cfg.path[0] : "";
+	size_t plen = cfg.npath > 0 ? cfg.pathlen[0] : 0;
+	const char *rest = strcmp(kp, "/") == 0 && plen > 0 ? "" : kp;
+	need = plen + strlen(rest) + 1;
 	if (buf == NULL) {
 		if (size != 0 && size < need) {
 			errno = ERANGE;
@@ -1624,8 +1606,8 @@ getcwd(char *buf, size_t size)
 		errno = size == 0 ? EINVAL : ERANGE;
 		return NULL;
 	}
-	memcpy(buf, prefixes[0].path, prefixes[0].len);
-	memcpy(buf + prefixes[0].len, rest, strlen(rest) + 1);
+	memcpy(buf, pfx, plen);
+	memcpy(buf + plen, rest, strlen(rest) + 1);
 	return buf;
 }
 
@@ -1716,13 +1698,19 @@ rump_realpath(const char *rp, char *resolved)
 			return NULL;
 		}
 	}
-	size_t need = prefixes[0].len + (olen ? olen : 0) + 1;
+	const char *pfx = cfg.npath > 0 ? cfg.path[0] : "";
+	size_t plen = cfg.npath > 0 ? cfg.pathlen[0] : 0;
+	if (olen == 0 && plen == 0) {
+		out[olen++] = '/';	/* the kernel's root, with no prefix to stand for it */
+		out[olen] = '\0';
+	}
+	size_t need = plen + olen + 1;
 	if (need > PATH_MAX)
 		goto toolong;
 	if (resolved == NULL && (resolved = malloc(need)) == NULL)
 		return NULL;
-	memcpy(resolved, prefixes[0].path, prefixes[0].len);
-	memcpy(resolved + prefixes[0].len, out, olen + 1);
+	memcpy(resolved, pfx, plen);
+	memcpy(resolved + plen, out, olen + 1);
 	return resolved;
 toolong:
 	errno = ENAMETOOLONG;
@@ -1820,7 +1808,7 @@ EXPORT int
 dup(int fd)
 {
 	int r = rfd(fd);
-	return r < 0 ? H(dup)(fd) : rump_dupto(r, fdoff, -1, 0);
+	return r < 0 ? H(dup)(fd) : rump_dupto(r, cfg.fdoff, -1, 0);
 }
 
 static int

@@ -353,6 +353,73 @@ xlate_route_path(const char *prefix, size_t plen, const char *path)
 	return path + plen;
 }
 
+int
+xlate_parse_config(const char *s, struct xlate_config *c)
+{
+	char *copy, *save = NULL;
+	int rv = 0;
+
+	memset(c, 0, sizeof *c);
+	c->fdoff = 128;
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		if (val == NULL) {
+			rv = -1;
+			continue;
+		}
+		*val++ = '\0';
+		if (strcmp(tok, "path") == 0) {
+			size_t len = strlen(val);
+			while (len > 1 && val[len - 1] == '/')
+				len--;
+			if (val[0] != '/' || c->npath == XLATE_MAXPREFIX) {
+				rv = -1;
+				continue;
+			}
+			/* "/" as a prefix would take every path: the kernel's root is then the host's. */
+			c->pathlen[c->npath] = len == 1 ? 0 : len;
+			c->path[c->npath++] = strndup(val, len == 1 ? 0 : len);
+		} else if (strcmp(tok, "blanket") == 0) {
+			char *bsave = NULL;
+			for (char *b = strtok_r(val, ":", &bsave); b; b = strtok_r(NULL, ":", &bsave)) {
+				if (b[0] != '/' || c->nblanket == XLATE_MAXPREFIX) {
+					rv = -1;
+					continue;
+				}
+				c->blanketlen[c->nblanket] = strlen(b);
+				c->blanket[c->nblanket++] = strdup(b);
+			}
+		} else if (strcmp(tok, "fdoff") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+			if (*end != '\0' || v < 3 || v > 32768)
+				rv = -1;
+			else
+				c->fdoff = (int)v;
+		}
+	}
+	free(copy);
+	return rv;
+}
+
+const char *
+xlate_route(const struct xlate_config *c, const char *path)
+{
+	for (int i = 0; i < c->npath; i++) {
+		if (c->pathlen[i] == 0)
+			return path;
+		const char *r = xlate_route_path(c->path[i], c->pathlen[i], path);
+		if (r != NULL)
+			return r;
+	}
+	for (int i = 0; i < c->nblanket; i++)
+		if (strncmp(path, c->blanket[i], c->blanketlen[i]) == 0)
+			return path;
+	return NULL;
+}
+
 size_t
 xlate_fdmap_encode(char *buf, size_t len, const int *host, const int *rump, int n)
 {

@@ -77,6 +77,26 @@ void xlate_flock_to_lx(const struct nb_flock *nb, struct flock *lx);
 const char *xlate_route_path(const char *prefix, size_t prefixlen, const char *path);
 
 /*
+ * RUMPHIJACK (NetBSD's rumphijack(3) syntax): comma-separated name=value. path=PREFIX (the kernel's
+ * namespace under PREFIX, PREFIX removed; several may be given), blanket=P1:P2:... (paths starting
+ * with Pn, a literal prefix that ignores directory borders, go to the kernel unchanged),
+ * fdoff=N (the first host number for kernel descriptors). socket, vfs and sysctl are accepted
+ * and ignored (this kernel has no networking yet). Returns 0, or -1 for an entry without '='.
+ */
+#define XLATE_MAXPREFIX 8
+struct xlate_config {
+	int npath, nblanket;
+	char *path[XLATE_MAXPREFIX];
+	size_t pathlen[XLATE_MAXPREFIX];
+	char *blanket[XLATE_MAXPREFIX];
+	size_t blanketlen[XLATE_MAXPREFIX];
+	int fdoff;
+};
+int xlate_parse_config(const char *s, struct xlate_config *c);
+/* An absolute path's name in the kernel under c, or NULL for the host's. */
+const char *xlate_route(const struct xlate_config *c, const char *path);
+
+/*
  * The descriptor map handed across execve in the environment: "host:rump,host:rump,...".
  * Encode writes at most len bytes with a NUL (returns the length it needed, like snprintf);
  * parse calls fn for every well-formed pair and ignores the rest.

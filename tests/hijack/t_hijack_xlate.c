@@ -300,6 +300,46 @@ test_route(void)
 }
 
 static void
+test_config(void)
+{
+	struct xlate_config c;
+	const char *r;
+
+	EQ(xlate_parse_config("path=/rump", &c), 0);
+	EQ(c.npath, 1);
+	EQ(c.nblanket, 0);
+	EQ(c.fdoff, 128);
+	r = xlate_route(&c, "/rump/etc/x");
+	CHECK(r && strcmp(r, "/etc/x") == 0, "route /rump/etc/x: got %s", r ? r : "(host)");
+	CHECK(xlate_route(&c, "/etc/x") == NULL, "/etc/x must stay the host's");
+
+	EQ(xlate_parse_config("", &c), 0);
+	EQ(c.npath + c.nblanket, 0);	/* an empty RUMPHIJACK hijacks nothing */
+
+	EQ(xlate_parse_config("path=/rump//,socket=all:nolocal,fdoff=300,blanket=/dev/bpf:/var/run/x", &c), 0);
+	EQ(c.npath, 1);
+	EQ(c.pathlen[0], 5);		/* trailing slashes dropped */
+	EQ(c.fdoff, 300);
+	EQ(c.nblanket, 2);
+	r = xlate_route(&c, "/dev/bpf0");	/* a blanket is a literal prefix, kept in the name */
+	CHECK(r && strcmp(r, "/dev/bpf0") == 0, "route /dev/bpf0: got %s", r ? r : "(host)");
+	r = xlate_route(&c, "/var/run/x/y");
+	CHECK(r && strcmp(r, "/var/run/x/y") == 0, "route /var/run/x/y: got %s", r ? r : "(host)");
+	CHECK(xlate_route(&c, "/dev/null") == NULL, "/dev/null must stay the host's");
+	r = xlate_route(&c, "/rump");
+	CHECK(r && strcmp(r, "/") == 0, "route /rump: got %s", r ? r : "(host)");
+
+	EQ(xlate_parse_config("path=/a,path=/b", &c), 0);
+	r = xlate_route(&c, "/b/c");
+	CHECK(r && strcmp(r, "/c") == 0, "second prefix: got %s", r ? r : "(host)");
+
+	EQ(xlate_parse_config("path=relative", &c), -1);
+	EQ(xlate_parse_config("fdoff=2", &c), -1);
+	EQ(xlate_parse_config("fdoff=12x", &c), -1);
+	EQ(xlate_parse_config("garbage", &c), -1);
+}
+
+static void
 collect(int h, int r, void *arg)
 {
 	int *v = arg;
@@ -343,6 +383,7 @@ main(void)
 	test_dirents();
 	test_poll_flock();
 	test_route();
+	test_config();
 	test_fdmap();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail != 0;
