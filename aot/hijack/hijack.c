@@ -2023,10 +2023,8 @@ select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 	int any = 0, n = 0, rv, timeout;
 	struct pollfd *fds;
 
-	if (nfds < 0 || nfds > FD_SETSIZE) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return H(select)(nfds, rd, wr, ex, tv);	/* the kernel's numbers are all below */
 	for (int fd = 0; fd < nfds && !any; fd++)
 		if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) &&
 		    rfd(fd) >= 0)

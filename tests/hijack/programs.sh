@@ -135,6 +135,17 @@ check "diff -r source against the kernel's copy" run diff -r "$work/src" $R/copy
 check "cp -r out" run cp -r $R/copy "$work/out1"
 check "diff -r source against the copy out" diff -r "$work/src" "$work/out1"
 check_eq "find" "$(cd "$work/src" && find . | sort)" sh -c "$HJ find $R/copy | sed 's|^$R/copy|.|' | sort"
+# cp -a: modes, times and links kept (utimensat, fchmod, lchown; ACL calls find no xattrs).
+check "cp -a in" run cp -a "$work/src" $R/copya
+check "diff -r, the kernel's copy first" run diff -r $R/copya "$work/src"
+check_eq "cp -a kept the mtime and mode" "$(stat -c '%Y %a' "$work/src/d1/big.bin")" run stat -c '%Y %a' $R/copya/d1/big.bin
+check_eq "cp -a kept the link" "a.txt" run readlink $R/copya/link
+check "cp -a out" run cp -a $R/copya "$work/outa"
+check "diff -r of cp -a out" diff -r "$work/src" "$work/outa"
+check_eq "cp -a out kept the mtime" "$(stat -c '%Y' "$work/src/d1/d2/numbers")" stat -c '%Y' "$work/outa/d1/d2/numbers"
+check_eq "ls -R" "$(cd "$work/src" && ls -R .)" sh -c "cd '$work' && $HJ ls -R $R/copya | sed 's|^$R/copya|.|'"
+check "ls -lR" run ls -lR $R/copya
+check "rm -r of cp -a's copy" run rm -r $R/copya
 check_eq "du -b of a file" "300000	$R/copy/d1/big.bin" run du -b $R/copy/d1/big.bin
 check "du -s" run du -s $R/copy
 check_eq "find -type f | wc" "6" sh -c "$HJ find $R/copy -type f | wc -l"
