@@ -97,6 +97,8 @@ fail(const char *what)
 
 /* --- mount, umount, mkdir ------------------------------------------------------------------ */
 
+static int mountfail(const char *spec, const char *dir);
+
 static int
 cmd_mount(int argc, char **argv)
 {
@@ -141,12 +143,12 @@ cmd_mount(int argc, char **argv)
 		    .ta_size_max = size, .ta_root_mode = mode ? mode : 0755 };
 
 		if (rump_sys_mount("tmpfs", dir, flags, &a, sizeof a) == -1)
-			return fail(dir);
+			return mountfail(spec, dir);
 	} else if (strcmp(type, "ext2fs") == 0 || strcmp(type, "ffs") == 0) {
 		struct rump_ufs_args a = { .fspec = (char *)spec };
 
 		if (rump_sys_mount(type, dir, flags, &a, sizeof a) == -1)
-			return fail(dir);
+			return mountfail(spec, dir);
 	} else if (strcmp(type, "msdos") == 0 || strcmp(type, "msdosfs") == 0) {
 		struct rump_msdosfs_args a;
 
@@ -155,19 +157,27 @@ cmd_mount(int argc, char **argv)
 		a.mask = a.dirmask = mode ? mode : 0755;
 		a.version = RUMP_MSDOSFSMNT_VERSION;
 		if (rump_sys_mount("msdos", dir, flags, &a, sizeof a) == -1)
-			return fail(dir);
+			return mountfail(spec, dir);
 	} else if (strcmp(type, "cd9660") == 0) {
 		struct rump_iso_args a;
 
 		memset(&a, 0, sizeof a);
 		a.fspec = spec;
 		if (rump_sys_mount("cd9660", dir, flags | RUMP_MNT_RDONLY, &a, sizeof a) == -1)
-			return fail(dir);
+			return mountfail(spec, dir);
 	} else {
 		fprintf(stderr, "rumpctl mount: unknown file system type %s (tmpfs, ext2fs, msdos, cd9660)\n", type);
 		return 2;
 	}
 	return 0;
+}
+
+/* The mount failed: the message names both ends, the error may be about either. */
+static int
+mountfail(const char *spec, const char *dir)
+{
+	fprintf(stderr, "rumpctl mount: %s on %s: %s\n", spec, dir, strerror(errno));
+	return 1;
 }
 
 static int
