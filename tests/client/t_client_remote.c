@@ -10,6 +10,7 @@
  * usage: t_client_remote RUMP_SERVER_BIN
  */
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +107,34 @@ test_files(void)
 	EXPECT_ERR(rump_sys_close(fd), EBADF);
 	EXPECT_OK(rump_sys_unlink("/r/big"));
 	EXPECT_ERR(rump_sys_stat("/r/big", &st), ENOENT);
+}
+
+/* Memory the program does not have: EFAULT as from a local kernel, no crash, still connected. */
+static void
+test_bad_addresses(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rump_stat st;
+	pid_t me = rump_sys_getpid();
+	int fd;
+
+	CHECK(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	munmap(m + pg, pg);
+	fd = EXPECT_OK(rump_sys_open("/r/f", RUMP_O_RDWR | RUMP_O_CREAT, 0644));
+	EXPECT_ERR(rump_sys_write(fd, (void *)8, 10), EFAULT);
+	/* A buffer running into the unmapped page. */
+	EXPECT_ERR(rump_sys_write(fd, m + pg - 100, 200), EFAULT);
+	EXPECT_EQ(rump_sys_write(fd, m + pg - 100, 100), 100);
+	EXPECT_ERR(rump_sys_stat((const char *)8, &st), EFAULT);
+	EXPECT_ERR(rump_sys_mkdir((const char *)8, 0755), EFAULT);
+	/* A path with no NUL before the unmapped page. */
+	memset(m + pg - 10, 'x', 10);
+	EXPECT_ERR(rump_sys_mkdir(m + pg - 10, 0755), EFAULT);
+	EXPECT_EQ(rump_sys_getpid(), me);
+	EXPECT_OK(rump_sys_close(fd));
+	EXPECT_OK(rump_sys_unlink("/r/f"));
+	munmap(m, pg);
 }
 
 #define NTHREADS 16
@@ -342,6 +371,7 @@ main(int argc, char **argv)
 	start_server();
 	rtest_init();
 	test_files();
+	test_bad_addresses();
 	test_threads();
 	test_fork_exec();
 	test_server_gone();
