@@ -96,6 +96,64 @@ host_ppoll(struct pollfd *p, nfds_t n, const sigset_t *mask)
 	return (int)syscall(SYS_ppoll, p, n, NULL, mask, (size_t)8);
 }
 
+/*
+ * Memory the kernel names (or a program passes) may not be mapped: a local
+ * kernel answers EFAULT, and so must we rather than crash.  Reading one byte
+ * of each page through process_vm_readv(2) checks a range in one system call.
+ */
+#define PAGE_SZ 4096u
+
+static int
+readable(const void *addr, size_t len)
+{
+	struct iovec local[64], remote[64];
+	uint8_t sink[64];
+	uintptr_t a = (uintptr_t)addr, end;
+
+	if (len == 0)
+		return 1;
+	if (a + len < a)
+		return 0;
+	end = a + len;
+	while (a < end) {
+		int n = 0;
+		ssize_t r;
+
+		for (; a < end && n < 64; n++) {
+			local[n] = (struct iovec){ &sink[n], 1 };
+			remote[n] = (struct iovec){ (void *)a, 1 };
+			a = (a & ~(uintptr_t)(PAGE_SZ - 1)) + PAGE_SZ;
+		}
+		r = syscall(SYS_process_vm_readv, getpid(), local, (unsigned long)n,
+		    remote, (unsigned long)n, 0UL);
+		if (r != n)
+			return 0;
+	}
+	return 1;
+}
+
+/* strnlen over memory that may end: the length, bound if no NUL comes first, -1 on a fault. */
+static ssize_t
+safe_strnlen(const char *s, size_t bound)
+{
+	size_t done = 0;
+
+	while (done < bound) {
+		uintptr_t p = (uintptr_t)(s + done);
+		size_t inpage = PAGE_SZ - (p & (PAGE_SZ - 1)), n = bound - done;
+		const char *nul;
+
+		if (n > inpage)
+			n = inpage;
+		if (!readable(s + done, 1))
+			return -1;
+		if ((nul = memchr(s + done, '\0', n)) != NULL)
+			return (ssize_t)(done + (size_t)(nul - (s + done)));
+		done += n;
+	}
+	return (ssize_t)bound;
+}
+
 /* --- errno and signal numbers ---------------------------------------------------------------- */
 
 static const struct { int host, nb; } errtab[] = {
@@ -496,10 +554,26 @@ serve_request(struct conn *c, const struct spw_hdr *h, const uint8_t *body, size
 			return -1;
 		n = (size_t)cd.len;
 		if (h->type == SPW_COPYINSTR) {
-			const char *s = (const char *)(uintptr_t)cd.addr;
-			size_t l = strnlen(s, n);
+			ssize_t l = safe_strnlen((const char *)(uintptr_t)cd.addr, n);
 
-			n = l < n ? l + 1 : n;
+			if (l < 0)
+				n = SIZE_MAX;
+			else
+				n = (size_t)l < n ? (size_t)l + 1 : n;
+		} else if (!readable((const void *)(uintptr_t)cd.addr, n)) {
+			n = SIZE_MAX;
+		}
+		if (n == SIZE_MAX) {
+			/*
+			 * Not our memory: an error answer (the protocol's errors
+			 * have no "fault"), which fails the server's copy.
+			 */
+			spw_hdr_make(hb, 0, h->reqno, SPW_ERROR, h->type, SPW_ERR_MALFORMED_REQUEST);
+			iov[0] = (struct iovec){ hb, SPW_HDRSZ };
+			pthread_mutex_lock(&c->sendmtx);
+			r = sendall(c, iov, 1);
+			pthread_mutex_unlock(&c->sendmtx);
+			return r == 0 ? 0 : -1;
 		}
 		/*
 		 * NetBSD's client answers both with type COPYIN and its server
