@@ -721,15 +721,24 @@ worker_main(void *arg)
 /* ---- The poll thread: accepting and reading ------------------------------------------- */
 
 /*
- * The connection dies (poll thread only): waiters are told, the one whose
- * answer was being read is let go, and a teardown work item takes the list's
- * reference.
+ * The connection dies (poll thread only): it leaves the list, waiters are
+ * told, the one whose answer was being read is let go, and a teardown work
+ * item takes the list's reference.
  */
 static void
 conn_kill(struct spconn *c)
 {
 	struct spwork *wk;
 
+	/* Out of the list first: the teardown may free it before the poll thread looks again. */
+	pthread_mutex_lock(&sp_lock);
+	for (struct spconn **cp = &sp_conns; *cp != NULL; cp = &(*cp)->c_next) {
+		if (*cp == c) {
+			*cp = c->c_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sp_lock);
 	shutdown(c->c_fd, SHUT_RDWR);
 	pthread_mutex_lock(&c->c_mtx);
 	c->c_state = SPC_DYING;
@@ -1003,29 +1012,28 @@ poll_main(void *arg)
 	if (pfd == NULL || pc == NULL)
 		rumpuser__fatal("rumpuser_sp: poll thread", ENOMEM);
 	for (;;) {
-		struct spconn *c, **cp;
+		struct spconn *c;
 		int n = 0, rv;
 
 		finishing = atomic_load(&sp_finished);
-		pthread_mutex_lock(&sp_lock);
-		for (cp = &sp_conns; (c = *cp) != NULL;) {
-			int state, skip;
-
-			pthread_mutex_lock(&c->c_mtx);
-			state = c->c_state;
-			skip = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
-			pthread_mutex_unlock(&c->c_mtx);
-			if (state == SPC_DYING) {
-				*cp = c->c_next;	/* its teardown item has the reference */
-				continue;
-			}
-			cp = &c->c_next;
-			if (finishing) {
+		if (finishing) {
+			/* The kernel halted: every connection closes, and the thread ends. */
+			pthread_mutex_lock(&sp_lock);
+			while ((c = sp_conns) != NULL) {
 				pthread_mutex_unlock(&sp_lock);
 				conn_kill(c);
 				pthread_mutex_lock(&sp_lock);
-				continue;
 			}
+			pthread_mutex_unlock(&sp_lock);
+			break;
+		}
+		pthread_mutex_lock(&sp_lock);
+		for (c = sp_conns; c != NULL; c = c->c_next) {
+			int skip;
+
+			pthread_mutex_lock(&c->c_mtx);
+			skip = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
+			pthread_mutex_unlock(&c->c_mtx);
 			if (skip)
 				continue;
 			pfd[n].fd = c->c_fd;
@@ -1034,8 +1042,6 @@ poll_main(void *arg)
 			pc[n++] = c;
 		}
 		pthread_mutex_unlock(&sp_lock);
-		if (finishing)
-			break;
 		pfd[n].fd = sp_wakefd[0];
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
