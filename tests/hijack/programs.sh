@@ -3,14 +3,14 @@
 # and mkfs.fat + mcopy, then checked by e2fsck -fn, debugfs, fsck.fat -n and mtype.
 #
 #   programs.sh server   rump_server (HIJACK_SERVER) serves the image at /mnt (mounted by
-#                        HIJACK_MOUNT, tests/hijack/hj_mount.c); programs reach it through
+#                        rumpctl, HIJACK_RUMPCTL); programs reach it through
 #                        librumpclient; shells fork and exec with the connection kept, pipelines
 #                        run programs side by side; then t_hijack_calls (HIJACK_CALLS) on a tmpfs
 #   programs.sh local    each program boots the kernel in its own process (HIJACK_LOCALCLIENT,
 #                        tests/hijack/localclient.c) with the image mounted at /mnt: programs run
 #                        one at a time, the image carries the state from one to the next
 #
-# Environment: HIJACK_LIB (librumphijack.so), and HIJACK_SERVER, HIJACK_MOUNT, HIJACK_CALLS or
+# Environment: HIJACK_LIB (librumphijack.so), and HIJACK_SERVER, HIJACK_RUMPCTL, HIJACK_CALLS or
 # HIJACK_LOCALCLIENT, RUMP_LIBDIR.
 # Prints "N passed, N failed"; exits 1 on any failure.
 set -u
@@ -74,7 +74,7 @@ if [ "$mode" = local ]; then
 	start_fs() { sethj; }
 	stop_fs() { :; }
 elif [ "$mode" = server ]; then
-	for v in HIJACK_SERVER HIJACK_MOUNT HIJACK_CALLS; do
+	for v in HIJACK_SERVER HIJACK_RUMPCTL HIJACK_CALLS; do
 		eval "f=\${$v:-}"
 		[ -x "$f" ] || { echo "FAIL: $v does not name the program" >&2; exit 1; }
 	done
@@ -91,12 +91,15 @@ elif [ "$mode" = server ]; then
 		n=0
 		while [ ! -S "$sock" ] && kill -0 $srvpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
 		[ -S "$sock" ] || { echo "FAIL: rump_server did not start: $(cat "$work/server.err")" >&2; exit 1; }
-		RUMP_SERVER=unix://$sock "$HIJACK_MOUNT" mount $fstype /dev/img /mnt || { echo "FAIL: mount in the server" >&2; exit 1; }
+		if [ "$fstype" = tmpfs ]; then opts="-o mode=777"; else opts=; fi
+		RUMP_SERVER=unix://$sock "$HIJACK_RUMPCTL" mkdir /mnt &&
+		RUMP_SERVER=unix://$sock "$HIJACK_RUMPCTL" mount -t $fstype $opts /dev/img /mnt ||
+			{ echo "FAIL: rumpctl mount in the server" >&2; exit 1; }
 		sethj
 	}
 	# stop_fs: halt (sync and unmount) and wait for the server to be gone.
 	stop_fs() {
-		check "halt the server" env RUMP_SERVER=unix://$sock "$HIJACK_MOUNT" halt
+		check "rumpctl halt" env RUMP_SERVER=unix://$sock "$HIJACK_RUMPCTL" halt
 		wait $srvpid
 		st=$?
 		[ $st -eq 0 ] && ok || bad "rump_server exit status: expected 0, got $st ($(cat "$work/server.err"))"
