@@ -9,10 +9,12 @@
  *
  * Routing (RUMPHIJACK, NetBSD's syntax, default "path=/rump"; an empty value hijacks nothing):
  * a path under a prefix ("/rump/x") goes to the kernel as the rest ("/x"), one under a blanket
- * prefix ("blanket=/dev/foo:...") unchanged; other absolute paths go to the host. Relative paths follow the current directory, which is the kernel's after a chdir
- * or fchdir into it and the host's after one out of it. *at calls follow their directory
- * descriptor. Two-path calls across the two kernels fail with EXDEV. As in NetBSD, ".." and
- * symbolic links never switch kernels: "/rump/.." is the kernel's root.
+ * prefix ("blanket=/dev/foo:...") unchanged; other absolute paths go to the host. Relative paths
+ * follow the current directory, which is the kernel's after a chdir or fchdir into it and the
+ * host's after one out of it. *at calls follow their directory descriptor. Two-path calls across
+ * the two kernels fail with EXDEV. As in NetBSD, ".." and symbolic links never switch kernels:
+ * "/rump/.." is the kernel's root, and a link's target is read by the kernel that holds it.
+ * getcwd and realpath give kernel names under the first prefix.
  *
  * Descriptors: every kernel descriptor the program holds is a host descriptor number whose slot
  * the host keeps busy with a placeholder (a descriptor of /dev/null, with the kernel descriptor's
@@ -27,15 +29,20 @@
  *
  * RUMPHIJACK_RETRYCONNECT (inftime, once, die or seconds) sets the client's reconnection policy.
  *
- * What glibc does internally (stdio, opendir/readdir, realpath, execvp, posix_spawn) never reaches
- * interposed symbols, so those entry points are reimplemented here for kernel descriptors: FILE
- * streams over kernel descriptors are fopencookie streams, kernel directories are DIRs of this
- * library (kept in a list, told apart from glibc's by address), execv* and fork/vfork are
- * wrapped. posix_spawn, system and popen start their children without the client library's fork
- * protocol: such a child gets a new kernel process (root directory, no descriptors).
+ * What glibc does internally (stdio, opendir/readdir, realpath, mkstemp, execvp, posix_spawn)
+ * never reaches interposed symbols, so those entry points are reimplemented here for the kernel's
+ * names and descriptors: FILE streams over kernel descriptors are fopencookie streams (listed, so
+ * that fileno answers for them), kernel directories are DIRs of this library (listed, told apart
+ * from glibc's by address), execv*, execl* and fork/vfork (a fork) are wrapped.
  *
- * Locks: maplock protects the list of this library's DIRs and serializes making and dropping
- * placeholders; it is never held across a call into the kernel or the host's I/O. The descriptor
+ * Not covered: posix_spawn, system and popen start their children without the client library's
+ * fork protocol (such a child gets a new kernel process: root directory, no descriptors);
+ * scandir, nftw, glob and freopen on kernel paths; mmap of kernel files (ENODEV); ioctl on kernel
+ * descriptors (ENOTTY); extended attributes (ENOTSUP); raw syscall(2); executing a file that is in
+ * the kernel (EACCES).
+ *
+ * Locks: maplock protects the lists of this library's DIRs and streams and the read-ahead
+ * pointers; it is never held across a call into the kernel or the host's I/O. The descriptor
  * table itself is read without it: a number is owned by whoever holds its placeholder.
  */
 #undef _FORTIFY_SOURCE
