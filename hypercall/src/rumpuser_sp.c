@@ -26,11 +26,18 @@
  * request to answer), and nothing else changes.
  *
  * Per-connection state is one struct spconn.  Its references: the poll thread's
- * list (one, given to the teardown work item when the connection dies), each
- * queued or running work item, and each unclaimed prefork made from it (the
- * kernel process it made keeps the connection as its client pointer).  The
- * last reference releases the client's kernel process (its descriptors close)
- * and closes the socket; until then the socket number cannot be reused.
+ * list (one, given to the teardown work item when the connection dies), and
+ * each queued or running work item.  The last reference releases the client's
+ * kernel process (its descriptors close) and closes the socket; until then the
+ * socket number cannot be reused.  A process a PREFORK made keeps its
+ * connection as client pointer but never copies through it; it waits, with its
+ * cookie, for the child's FORK handshake on a new connection even after the
+ * parent's connection is gone (a parent often exits first), and the oldest is
+ * released when there are SP_MAXPREFORKS unclaimed.
+ *
+ * Workers: one per system call in progress, up to SP_MAXWORKER (then requests
+ * wait in the queue); a teardown always gets one, since it is what interrupts
+ * the sleeping calls of a client that went away.
  *
  * A connection is read only while it is not "held": a handshake, prefork or
  * exec in progress (so that they are ordered with the requests after them), or
@@ -73,6 +80,7 @@
 #define SP_IDLEWORKER	16
 #define SP_MAXINFLIGHT	32		/* system calls of one connection at once */
 #define SP_MAXPREFORK	16		/* unclaimed preforks of one connection */
+#define SP_MAXPREFORKS	256		/* of all: beyond, the oldest is released */
 #define SP_MAXHSBODY	1024		/* a command name and the extension block */
 #define SP_MAXSYSCALLX	((1u << 20) + 4096)	/* one round trip carries up to 1 MiB */
 #define SP_MAXCOMM	64
@@ -105,7 +113,7 @@ struct spconn {
 	int c_held;			/* a control request is running */
 	int c_inflight;			/* system calls queued or running */
 	int c_inexec;
-	int c_npreforks;
+	int c_npreforks;		/* sp_lock */
 	uint64_t c_nextreq;
 	struct spwait *c_waits;
 
@@ -140,7 +148,7 @@ struct prefork {
 	struct prefork *pf_next;
 	uint32_t pf_auth[SPW_AUTHLEN];
 	void *pf_lwp;
-	struct spconn *pf_conn;		/* the connection whose process forked (a reference) */
+	struct spconn *pf_owner;	/* the connection that made it, while it lives (sp_lock) */
 };
 
 /* What the worker's current system call is: for copyins served from its buffers and for fini. */
@@ -158,7 +166,8 @@ static struct spconn *sp_conns;		/* sp_lock */
 static int sp_nconns;
 static struct spwork *sp_workhead, **sp_worktail = &sp_workhead;
 static int sp_nworker, sp_nidle;
-static struct prefork *sp_preforks;
+static struct prefork *sp_preforks;	/* newest first */
+static int sp_npreforks;
 static int sp_started;
 static _Atomic int sp_finished;		/* rumpuser_sp_fini: the kernel halted */
 static int sp_listenfd = -1;
@@ -287,14 +296,6 @@ send_handshake_resp(struct spconn *c, uint64_t reqno, int result, int withext)
 
 /* ---- Connections ------------------------------------------------------------------- */
 
-static void
-conn_ref(struct spconn *c)
-{
-	pthread_mutex_lock(&c->c_mtx);
-	c->c_refs++;
-	pthread_mutex_unlock(&c->c_mtx);
-}
-
 /* Releases a process whose lwp is l: NetBSD's lwproc_switch(l), lwproc_release(). */
 static void
 release_lwp(void *l)
@@ -313,6 +314,12 @@ release_lwp(void *l)
 static void
 conn_free(struct spconn *c)
 {
+	/* Its unclaimed preforks stay for the children that may still connect. */
+	pthread_mutex_lock(&sp_lock);
+	for (struct prefork *pf = sp_preforks; pf != NULL; pf = pf->pf_next)
+		if (pf->pf_owner == c)
+			pf->pf_owner = NULL;
+	pthread_mutex_unlock(&sp_lock);
 	if (c->c_mainlwp != NULL)
 		release_lwp(c->c_mainlwp);
 	close(c->c_fd);
@@ -343,8 +350,9 @@ conn_rele(struct spconn *c)
 
 static void *worker_main(void *arg);
 
+/* force: a new worker if none is idle, even beyond the maximum (a teardown must not wait for the calls it ends). */
 static void
-work_queue(struct spwork *wk)
+work_queue(struct spwork *wk, int force)
 {
 	pthread_t t;
 	pthread_attr_t attr;
@@ -355,7 +363,7 @@ work_queue(struct spwork *wk)
 	sp_worktail = &wk->wk_next;
 	if (sp_nidle > 0) {
 		pthread_cond_signal(&sp_workcv);
-	} else if (sp_nworker < SP_MAXWORKER) {
+	} else if (sp_nworker < SP_MAXWORKER || force) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &attr, worker_main, NULL) == 0)
@@ -392,7 +400,7 @@ do_guest(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size_t
 	struct spw_hsext x;
 	int ext, error;
 
-	ext = spw_hscomm_decode(body, len, comm, sizeof(comm), &x);
+	ext = len == 0 ? (comm[0] = '\0', 0) : spw_hscomm_decode(body, len, comm, sizeof(comm), &x);
 	if (ext && x.version >= SPW_HSEXT_VERSION)
 		c->c_features = x.features & SPW_FEAT_ARGBUF;
 
@@ -441,19 +449,18 @@ do_fork(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size_t 
 	for (pp = &sp_preforks; (pf = *pp) != NULL; pp = &pf->pf_next)
 		if (memcmp(pf->pf_auth, f.auth, sizeof(f.auth)) == 0)
 			break;
-	if (pf != NULL)
+	if (pf != NULL) {
 		*pp = pf->pf_next;
+		sp_npreforks--;
+		if (pf->pf_owner != NULL)
+			pf->pf_owner->c_npreforks--;
+	}
 	pthread_mutex_unlock(&sp_lock);
 	if (pf == NULL) {
 		send_error(c, hd->reqno, SPW_ERR_INVALID_PREFORK);
 		conn_abort(c);
 		return;
 	}
-	pthread_mutex_lock(&pf->pf_conn->c_mtx);
-	pf->pf_conn->c_npreforks--;
-	pthread_mutex_unlock(&pf->pf_conn->c_mtx);
-	conn_rele(pf->pf_conn);
-
 	h->hyp_schedule();
 	h->hyp_lwproc_switch(pf->pf_lwp);
 	if (f.cancel) {
@@ -498,14 +505,14 @@ static void
 do_prefork(struct spconn *c, const struct spw_hdr *hd)
 {
 	const struct rumpuser_hyperup *h = hyp();
-	struct prefork *pf;
+	struct prefork *pf, *old;
 	uint8_t b[SPW_PREFORKRESPSZ];
 	size_t got;
 	int error, full;
 
-	pthread_mutex_lock(&c->c_mtx);
+	pthread_mutex_lock(&sp_lock);
 	full = c->c_npreforks >= SP_MAXPREFORK;
-	pthread_mutex_unlock(&c->c_mtx);
+	pthread_mutex_unlock(&sp_lock);
 	if (full || (pf = calloc(1, sizeof(*pf))) == NULL) {
 		send_error(c, hd->reqno, SPW_ERR_NOMEM);
 		conn_unhold(c);
@@ -535,15 +542,32 @@ do_prefork(struct spconn *c, const struct spw_hdr *hd)
 		conn_unhold(c);
 		return;
 	}
-	conn_ref(c);
-	pf->pf_conn = c;
-	pthread_mutex_lock(&c->c_mtx);
-	c->c_npreforks++;
-	pthread_mutex_unlock(&c->c_mtx);
+	/*
+	 * The prefork's process keeps c as its client pointer but makes no copy:
+	 * only the FORK handshake (another connection) uses it, by rfork and release.
+	 */
 	pthread_mutex_lock(&sp_lock);
+	pf->pf_owner = c;
+	c->c_npreforks++;
 	pf->pf_next = sp_preforks;
 	sp_preforks = pf;
+	old = NULL;
+	if (++sp_npreforks > SP_MAXPREFORKS) {
+		struct prefork **pp = &sp_preforks;
+
+		while ((*pp)->pf_next != NULL)
+			pp = &(*pp)->pf_next;
+		old = *pp;
+		*pp = NULL;
+		sp_npreforks--;
+		if (old->pf_owner != NULL)
+			old->pf_owner->c_npreforks--;
+	}
 	pthread_mutex_unlock(&sp_lock);
+	if (old != NULL) {
+		release_lwp(old->pf_lwp);
+		free(old);
+	}
 
 	for (int i = 0; i < SPW_AUTHLEN; i++)
 		spw_put32(b + 4 * i, pf->pf_auth[i]);
@@ -558,7 +582,10 @@ do_exec(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size_t 
 	char comm[SP_MAXCOMM];
 	struct spw_hsext x;
 
-	(void)spw_hscomm_decode(body, len, comm, sizeof(comm), &x);
+	if (len == 0)
+		comm[0] = '\0';
+	else
+		(void)spw_hscomm_decode(body, len, comm, sizeof(comm), &x);
 	pthread_mutex_lock(&c->c_mtx);
 	c->c_inexec = 1;
 	pthread_mutex_unlock(&c->c_mtx);
@@ -596,7 +623,7 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 	long args[SPW_MAXARGSIZE / sizeof(long) + 2];
 	long retval[2] = { 0, 0 };
 	struct spw_syscallx sx;
-	int error;
+	int error, dying;
 
 	memset(args, 0, sizeof(args));
 	sp_cur.conn = c;
@@ -611,9 +638,14 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 		}
 		memcpy(args, sx.args, sx.argsize);
 		sp_cur.sx = &sx;
-	} else {
+	} else if (len > 0) {
 		memcpy(args, body, len);	/* len <= SPW_MAXARGSIZE, checked by the reader */
 	}
+	pthread_mutex_lock(&c->c_mtx);
+	dying = c->c_state == SPC_DYING;
+	pthread_mutex_unlock(&c->c_mtx);
+	if (dying)
+		goto out;	/* nobody to answer: not run */
 
 	h->hyp_schedule();
 	error = h->hyp_lwproc_newlwp(c->c_pid);
@@ -721,15 +753,24 @@ worker_main(void *arg)
 /* ---- The poll thread: accepting and reading ------------------------------------------- */
 
 /*
- * The connection dies (poll thread only): waiters are told, the one whose
- * answer was being read is let go, and a teardown work item takes the list's
- * reference.
+ * The connection dies (poll thread only): it leaves the list, waiters are
+ * told, the one whose answer was being read is let go, and a teardown work
+ * item takes the list's reference.
  */
 static void
 conn_kill(struct spconn *c)
 {
 	struct spwork *wk;
 
+	/* Out of the list first: the teardown may free it before the poll thread looks again. */
+	pthread_mutex_lock(&sp_lock);
+	for (struct spconn **cp = &sp_conns; *cp != NULL; cp = &(*cp)->c_next) {
+		if (*cp == c) {
+			*cp = c->c_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sp_lock);
 	shutdown(c->c_fd, SHUT_RDWR);
 	pthread_mutex_lock(&c->c_mtx);
 	c->c_state = SPC_DYING;
@@ -750,7 +791,7 @@ conn_kill(struct spconn *c)
 		return;
 	wk->wk_type = SPW_W_TEARDOWN;
 	wk->wk_conn = c;
-	work_queue(wk);
+	work_queue(wk, 1);
 }
 
 /* A frame that breaks the protocol: an error for a request, and the connection closes. */
@@ -813,7 +854,7 @@ req_dispatch(struct spconn *c)
 	else
 		c->c_held = 1;		/* ordered with what follows: nothing is read until it is done */
 	pthread_mutex_unlock(&c->c_mtx);
-	work_queue(wk);
+	work_queue(wk, 0);
 	return 0;
 }
 
@@ -1003,29 +1044,28 @@ poll_main(void *arg)
 	if (pfd == NULL || pc == NULL)
 		rumpuser__fatal("rumpuser_sp: poll thread", ENOMEM);
 	for (;;) {
-		struct spconn *c, **cp;
+		struct spconn *c;
 		int n = 0, rv;
 
 		finishing = atomic_load(&sp_finished);
-		pthread_mutex_lock(&sp_lock);
-		for (cp = &sp_conns; (c = *cp) != NULL;) {
-			int state, skip;
-
-			pthread_mutex_lock(&c->c_mtx);
-			state = c->c_state;
-			skip = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
-			pthread_mutex_unlock(&c->c_mtx);
-			if (state == SPC_DYING) {
-				*cp = c->c_next;	/* its teardown item has the reference */
-				continue;
-			}
-			cp = &c->c_next;
-			if (finishing) {
+		if (finishing) {
+			/* The kernel halted: every connection closes, and the thread ends. */
+			pthread_mutex_lock(&sp_lock);
+			while ((c = sp_conns) != NULL) {
 				pthread_mutex_unlock(&sp_lock);
 				conn_kill(c);
 				pthread_mutex_lock(&sp_lock);
-				continue;
 			}
+			pthread_mutex_unlock(&sp_lock);
+			break;
+		}
+		pthread_mutex_lock(&sp_lock);
+		for (c = sp_conns; c != NULL; c = c->c_next) {
+			int skip;
+
+			pthread_mutex_lock(&c->c_mtx);
+			skip = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
+			pthread_mutex_unlock(&c->c_mtx);
 			if (skip)
 				continue;
 			pfd[n].fd = c->c_fd;
@@ -1034,8 +1074,6 @@ poll_main(void *arg)
 			pc[n++] = c;
 		}
 		pthread_mutex_unlock(&sp_lock);
-		if (finishing)
-			break;
 		pfd[n].fd = sp_wakefd[0];
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;

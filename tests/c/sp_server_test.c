@@ -239,8 +239,28 @@ test_fork_exec(const char *path)
 	e = spc_syscall(&ch, RUMP_SYS_lseek, a, 4, &rv);
 	T_CHECK(e == 0, "after exec: the descriptor is still open (lseek error %d)", e);
 
-	spc_close(&ch);
+	/* A parent that leaves right after its prefork: the child still joins (NetBSD's fork race). */
+	reqno = p.nextreq++;
+	T_CHECK(spc_sendframe(&p, reqno, SPW_REQ, SPW_PREFORK, 0, NULL, 0) == 0 &&
+	    spc_readframe(&p, &h, &rb) == 0 && h.cls == SPW_RESP && h.len == SPW_HDRSZ + SPW_PREFORKRESPSZ,
+	    "second prefork: a cookie");
+	if (rb != NULL && h.len == SPW_HDRSZ + SPW_PREFORKRESPSZ)
+		for (int i = 0; i < SPW_AUTHLEN; i++)
+			f.auth[i] = spw_get32(rb + 4 * i);
+	free(rb);
 	spc_close(&p);
+	T_CHECK(wait_proc_gone(&ch, ppid), "a parent gone with a prefork pending: its process (pid %ld) was not released", ppid);
+	spc_close(&ch);
+	T_CHECK(spc_connect(&ch, path) == 0, "connect");
+	spw_hsfork_encode(fb, &f);
+	T_CHECK(spc_sendframe(&ch, 1, SPW_REQ, SPW_HANDSHAKE, SPW_HS_FORK, fb, sizeof(fb)) == 0 &&
+	    spc_readframe(&ch, &h, &rb) == 0 && h.cls == SPW_RESP && rb != NULL && spw_get32(rb) == 0,
+	    "fork after the parent disconnected: expected result 0, got class %u arg %u", h.cls, h.arg);
+	free(rb);
+	a[0] = (uint64_t)fd; a[1] = 0; a[2] = 0; a[3] = 0;
+	e = spc_syscall(&ch, RUMP_SYS_lseek, a, 4, &rv);
+	T_CHECK(e == 0, "fork after the parent disconnected: the parent's descriptor %ld is open in the child (lseek error %d)", fd, e);
+	spc_close(&ch);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sp_wire.h"
@@ -63,7 +64,7 @@ struct spc {
 };
 
 /* Reads exactly n bytes (waiting at most T_HANG_MS for each piece); 0, or -1 on EOF or error. */
-static int
+static inline int
 spc_readn(int fd, void *buf, size_t n)
 {
 	uint8_t *p = buf;
@@ -86,7 +87,7 @@ spc_readn(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static int
+static inline int
 spc_writen(int fd, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
@@ -106,7 +107,7 @@ spc_writen(int fd, const void *buf, size_t n)
 }
 
 /* 1 if the server closed the connection (EOF or reset) within T_HANG_MS, reading past anything it sent. */
-static int
+static inline int
 spc_closed_by_server(int fd)
 {
 	uint8_t buf[4096];
@@ -123,7 +124,7 @@ spc_closed_by_server(int fd)
 	}
 }
 
-static int
+static inline int
 spc_sendframe(struct spc *c, uint64_t reqno, uint16_t cls, uint16_t type, uint32_t arg,
     const void *body, size_t len)
 {
@@ -136,7 +137,7 @@ spc_sendframe(struct spc *c, uint64_t reqno, uint16_t cls, uint16_t type, uint32
 }
 
 /* Reads one frame; *body is malloc'd (NULL when empty).  0 or -1. */
-static int
+static inline int
 spc_readframe(struct spc *c, struct spw_hdr *h, uint8_t **body)
 {
 	uint8_t hb[SPW_HDRSZ];
@@ -159,7 +160,7 @@ spc_readframe(struct spc *c, struct spw_hdr *h, uint8_t **body)
 }
 
 /* Connects and reads the banner.  0 or -1. */
-static int
+static inline int
 spc_connect_addr(struct spc *c, const struct sockaddr *sa, socklen_t slen)
 {
 	char banner[SPW_MAXBANNER];
@@ -185,12 +186,16 @@ spc_connect_addr(struct spc *c, const struct sockaddr *sa, socklen_t slen)
 	return spw_banner_parse(banner, n, &c->major, &c->minor);
 }
 
-static int
+static inline int
 spc_connect(struct spc *c, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	size_t l = strlen(path);
+
+	if (l >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, l + 1);
 	return spc_connect_addr(c, (struct sockaddr *)&sun, sizeof(sun));
 }
 
@@ -207,7 +212,7 @@ spc_close(struct spc *c)
  * after it).  Returns the server's result, or -1 for an error frame or a
  * broken connection (*err gets the error frame's code).
  */
-static int
+static inline int
 spc_handshake(struct spc *c, uint32_t kind, const char *comm, int ext, uint32_t *err)
 {
 	uint8_t body[128], *rb;
@@ -247,14 +252,14 @@ spc_handshake(struct spc *c, uint32_t kind, const char *comm, int ext, uint32_t 
 	return rv;
 }
 
-static int
+static inline int
 spc_guest(struct spc *c, const char *comm)
 {
 	return spc_handshake(c, SPW_HS_GUEST, comm, 0, NULL);
 }
 
 /* Answers one request of the server from this process's memory.  0 or -1. */
-static int
+static inline int
 spc_serve(struct spc *c, const struct spw_hdr *h, const uint8_t *body)
 {
 	struct spw_copydata cd;
@@ -306,7 +311,7 @@ spc_serve(struct spc *c, const struct spw_hdr *h, const uint8_t *body)
 }
 
 /* Waits for the response to reqno, serving the server's requests meanwhile. */
-static int
+static inline int
 spc_wait_sysresp(struct spc *c, uint64_t reqno, long *retval, int *broken)
 {
 	for (;;) {
@@ -351,7 +356,7 @@ spc_wait_sysresp(struct spc *c, uint64_t reqno, long *retval, int *broken)
  * the NetBSD errno (0 on success) with *retval; EPIPE (host) with *broken set
  * if the connection broke.
  */
-static int
+static inline int
 spc_syscall(struct spc *c, int num, const uint64_t *args, int nargs, long *retval)
 {
 	uint8_t body[SPW_MAXARGSIZE];
@@ -367,7 +372,7 @@ spc_syscall(struct spc *c, int num, const uint64_t *args, int nargs, long *retva
 }
 
 /* The same with the extension: the buffers go with the request. */
-static int
+static inline int
 spc_syscallx(struct spc *c, int num, const uint64_t *args, int nargs,
     const void *const *bufs, const uint64_t *lens, uint32_t nbufs, long *retval)
 {
@@ -399,7 +404,7 @@ spc_syscallx(struct spc *c, int num, const uint64_t *args, int nargs,
 extern char **environ;
 
 /* Runs rump_server with argv (NULL-terminated, without the program name); its exit status. */
-static int
+static inline int
 spc_run_server(const char *bin, const char *const *args)
 {
 	const char *argv[32];
@@ -418,7 +423,7 @@ spc_run_server(const char *bin, const char *const *args)
 }
 
 /* The pid of the process at the other end of a unix socket. */
-static pid_t
+static inline pid_t
 spc_peer_pid(int fd)
 {
 	struct ucred cr;
@@ -430,7 +435,7 @@ spc_peer_pid(int fd)
 }
 
 /* Waits for a process (not a child) to end: 1 if it did within T_HANG_MS. */
-static int
+static inline int
 spc_wait_exit(pid_t pid)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -442,6 +447,23 @@ spc_wait_exit(pid_t pid)
 	p.fd = pfd;
 	p.events = POLLIN;
 	rv = poll(&p, 1, T_HANG_MS);
+	close(pfd);
+	return rv == 1;
+}
+
+/* 1 if the process (not a child) has ended, zombies included. */
+static inline int
+spc_exited(pid_t pid)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p;
+	int rv;
+
+	if (pfd == -1)
+		return 1;
+	p.fd = pfd;
+	p.events = POLLIN;
+	rv = poll(&p, 1, 0);
 	close(pfd);
 	return rv == 1;
 }
