@@ -327,7 +327,8 @@ struct conn {
 static __thread struct conn *tls_reader;
 
 static struct srvaddr g_srv;
-static struct conn *g_conn;
+/* Read without a lock by every call: an atomic pointer (set at init, reconnection and fork). */
+static struct conn *_Atomic g_conn;
 static pthread_mutex_t g_connmtx = PTHREAD_MUTEX_INITIALIZER;
 static pid_t g_initpid;
 static time_t g_retry;
@@ -1002,6 +1003,14 @@ rumpclient_init(void)
 
 	if (g_initpid == me && g_conn != NULL)
 		return 0;
+	if (g_conn != NULL) {
+		/*
+		 * A child of a plain fork(): the parent's socket is the
+		 * parent's, and our copy would keep its connection open.
+		 */
+		host_close(g_conn->fd);
+		g_conn = NULL;
+	}
 	if ((url = getenv("RUMP__PARSEDSERVER")) == NULL &&
 	    (url = getenv("RUMP_SERVER")) == NULL) {
 		fprintf(stderr, "rumpclient: RUMP_SERVER is not set\n");

@@ -295,6 +295,11 @@ test_fork_exec(void)
 		/* A host fork without the fork calls: not connected until it connects again. */
 		if (rump_sys_getpid() != -1 || errno != ENOTCONN)
 			_exit(1);
+		/* Then a new process of its own, with nothing of the parent's. */
+		if (rumpclient_init() != 0 || rump_sys_getpid() == parent || rump_sys_getpid() == -1)
+			_exit(2);
+		if (rump_sys_fstat(fd, &(struct rump_stat){ 0 }) != -1 || errno != EBADF)
+			_exit(3);
 		_exit(0);
 	}
 	EXPECT_EQ(status_of(pid), 0);
