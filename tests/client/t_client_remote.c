@@ -3,7 +3,8 @@
  * 1 MiB, 16 threads calling at once (each on its own files, all in the one
  * kernel process), fork children that use inherited descriptors (a copy of
  * the descriptor table sharing the open files), exec keeping the kernel
- * process and its descriptors, the server killed under calls (ENOTCONN,
+ * process and its descriptors, 16 client processes at once with 4 threads
+ * each, bad addresses (EFAULT), the server killed under calls (ENOTCONN,
  * never a hang), reconnection to a restarted server (a new kernel process,
  * the old descriptors gone) and the one-attempt policy.
  *
@@ -307,6 +308,45 @@ test_fork_exec(void)
 	EXPECT_OK(rump_sys_close(fd));
 }
 
+/*
+ * 16 client processes at once (fork children, each its own kernel process with
+ * a copy of the descriptors), each with 4 threads writing and reading files.
+ */
+#define NPROCS 16
+
+static int
+one_client(int id)
+{
+	pthread_t t[4];
+
+	mainpid = rump_sys_getpid();
+	if (mainpid == -1)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)(100 + id * 4 + i));
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	return rtest_nfail == 0 ? 0 : 1;
+}
+
+static void
+test_many_clients(void)
+{
+	pid_t pids[NPROCS];
+	pid_t parent = rump_sys_getpid();
+
+	for (int i = 0; i < NPROCS; i++) {
+		pids[i] = rumpclient_fork();
+		if (pids[i] == 0)
+			_exit(one_client(i));
+		CHECK(pids[i] > 0, "rumpclient_fork %d: errno %d", i, errno);
+	}
+	for (int i = 0; i < NPROCS; i++)
+		if (pids[i] > 0)
+			EXPECT_EQ(status_of(pids[i]), 0);
+	EXPECT_EQ(rump_sys_getpid(), parent);
+}
+
 static void *
 blocked_reader(void *arg)
 {
@@ -379,6 +419,7 @@ main(int argc, char **argv)
 	test_bad_addresses();
 	test_threads();
 	test_fork_exec();
+	test_many_clients();
 	test_server_gone();
 	rmdir(dir);
 	return rtest_done();
