@@ -1097,8 +1097,15 @@ rumpclient_syscall(int num, const void *data, size_t dlen, int64_t *retval)
 	return do_syscall(num, data, dlen, NULL, 0, retval);
 }
 
-/* The most buffer bytes one request carries (the server takes up to 1 MiB and the arguments). */
-#define XBUF_MAX	(1u << 20)
+/*
+ * The most buffer bytes one request carries.  The server would take 1 MiB,
+ * but a request frame is sent whole under sendmtx, and while it is on its way
+ * no copy answer can go out; kept small, it fits the socket's buffer and never
+ * waits for a server that holds its reading while its calls wait for answers.
+ * Larger data goes as COPYIN answers (a round trip, which costs little next to
+ * the bytes).
+ */
+#define XBUF_MAX	(64u << 10)
 
 int
 rumpclient__syscallb(int num, const void *data, size_t dlen, int64_t *retval,

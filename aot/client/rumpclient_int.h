@@ -25,7 +25,7 @@ struct rumpclient__buf {
  * rumpclient_syscall with the call's input buffers: a server with the
  * argument-buffer extension receives them with the request (SYSCALLX), so
  * its copyins of them take no round trip.  Buffers the program does not have
- * (a bad pointer), empty ones and those past 1 MiB in all are left for the
+ * (a bad pointer), empty ones and those past 64 KiB in all are left for the
  * kernel to ask for as usual.
  */
 int rumpclient__syscallb(int num, const void *data, size_t dlen, int64_t *retval,
