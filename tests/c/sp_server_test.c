@@ -263,6 +263,75 @@ test_fork_exec(const char *path)
 	spc_close(&ch);
 }
 
+/*
+ * A client slow to answer a copy holds no file-system lock meanwhile: another
+ * client reads the file while the first one's write waits for its data.  And
+ * transfers larger than the kernel's bounce buffer arrive whole.
+ */
+static void
+test_no_lock_across_copy(const char *path)
+{
+	static char big[200000], back[200000];
+	static const char init[] = "initial";
+	struct spc a, b;
+	struct spw_hdr h;
+	struct spw_copydata cd;
+	uint8_t body[24], *rb;
+	uint64_t args[4], reqno;
+	long fda, fdb, rv = -1;
+	char buf[64];
+	int e, broken = 0;
+
+	T_CHECK(guest(&a, path, "writer") == 0 && guest(&b, path, "reader") == 0, "two clients");
+	args[0] = A("/lockfile"); args[1] = RUMP_O_CREAT | RUMP_O_RDWR | RUMP_O_TRUNC; args[2] = 0644;
+	e = spc_syscall(&a, RUMP_SYS_open, args, 3, &fda);
+	args[0] = (uint64_t)fda; args[1] = A(init); args[2] = sizeof(init) - 1;
+	e |= spc_syscall(&a, RUMP_SYS_write, args, 3, &rv);
+	args[0] = A("/lockfile"); args[1] = RUMP_O_RDONLY; args[2] = 0;
+	e |= spc_syscall(&b, RUMP_SYS_open, args, 3, &fdb);
+	T_CHECK(e == 0, "setup: open, write, open");
+
+	/* a's write: the server asks for the data, and a keeps it waiting. */
+	reqno = a.nextreq++;
+	spw_put64(body, (uint64_t)fda);
+	spw_put64(body + 8, A(big));
+	spw_put64(body + 16, 100);
+	T_CHECK(spc_sendframe(&a, reqno, SPW_REQ, SPW_SYSCALL, RUMP_SYS_write, body, sizeof(body)) == 0 &&
+	    spc_readframe(&a, &h, &rb) == 0 && h.cls == SPW_REQ && h.type == SPW_COPYIN &&
+	    spw_copydata_decode(rb, (size_t)(h.len - SPW_HDRSZ), &cd) == 0 && cd.len == 100,
+	    "a's write: expected a COPYIN of 100 bytes, got class %u type %u", h.cls, h.type);
+	free(rb);
+
+	memset(buf, 0, sizeof(buf));
+	args[0] = (uint64_t)fdb; args[1] = A(buf); args[2] = sizeof(buf);
+	e = spc_syscall(&b, RUMP_SYS_read, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(init) - 1 && memcmp(buf, init, sizeof(init) - 1) == 0,
+	    "b reads the file while a's write waits for its data: expected \"%s\", got error %d rv %ld", init, e, rv);
+
+	memset(big, 'q', 100);
+	T_CHECK(spc_sendframe(&a, h.reqno, SPW_RESP, SPW_COPYIN, 0, big, 100) == 0, "a answers the copy");
+	e = spc_wait_sysresp(&a, reqno, &rv, &broken);
+	T_CHECK(e == 0 && rv == 100, "a's write: expected 100, got error %d rv %ld", e, rv);
+
+	/* Larger than one bounce chunk, both ways. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	args[0] = (uint64_t)fda; args[1] = 0; args[2] = 0; args[3] = 0;
+	e = spc_syscall(&a, RUMP_SYS_lseek, args, 4, &rv);
+	args[0] = (uint64_t)fda; args[1] = A(big); args[2] = sizeof(big);
+	e = spc_syscall(&a, RUMP_SYS_write, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(big), "a %zu-byte write: got error %d rv %ld", sizeof(big), e, rv);
+	args[0] = (uint64_t)fdb; args[1] = 0; args[2] = 0; args[3] = 0;
+	e = spc_syscall(&b, RUMP_SYS_lseek, args, 4, &rv);
+	args[0] = (uint64_t)fdb; args[1] = A(back); args[2] = sizeof(back);
+	e = spc_syscall(&b, RUMP_SYS_read, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(back) && memcmp(big, back, sizeof(big)) == 0,
+	    "a %zu-byte read: got error %d rv %ld, %s", sizeof(back), e, rv,
+	    memcmp(big, back, sizeof(big)) == 0 ? "same data" : "different data");
+	spc_close(&a);
+	spc_close(&b);
+}
+
 static void
 test_argbuf_extension(const char *path)
 {
@@ -403,6 +472,7 @@ main(int argc, char **argv)
 	test_files(&c);
 	test_two_clients_and_disconnect(path);
 	test_fork_exec(path);
+	test_no_lock_across_copy(path);
 	test_argbuf_extension(path);
 
 	/* reboot from a client: answered, then the server exits and removes its socket. */
