@@ -415,6 +415,72 @@ test_tcp(const char *host, int family)
 	spc_close(&c);
 }
 
+/* Runs a shell command; its exit status. */
+static int
+sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * rump_server -d with an ext2 image made by mke2fs: a client mounts it, writes
+ * a file and halts the kernel; the image is then clean for e2fsck -fn and has
+ * the file for debugfs (the halt synced it).
+ */
+static void
+test_disk_and_sync(const char *dir)
+{
+	static const char msg[] = "synced by the halt\n";
+	char cmd[1024], url[400], dflag[512], path[300];
+	struct rump_ufs_args ua = { .fspec = (char *)"/dev/img" };
+	struct spc c;
+	uint64_t a[5];
+	long rv, fd;
+	pid_t spid;
+	int e;
+
+	snprintf(cmd, sizeof(cmd), "mke2fs -q -F -t ext2 -b 1024 %s/img.ext2 4096 >/dev/null 2>&1", dir);
+	if (sh(cmd) != 0) {
+		T_CHECK(0, "mke2fs is needed for this test (tools/setup-debian.sh installs e2fsprogs)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/sock3", dir);
+	snprintf(url, sizeof(url), "unix://%s", path);
+	snprintf(dflag, sizeof(dflag), "key=/dev/img,hostpath=%s/img.ext2,size=host", dir);
+	{
+		const char *args[] = { "-d", dflag, url, NULL };
+		int rc = spc_run_server(server_bin, args);
+
+		T_CHECK(rc == 0, "rump_server -d %s: exit status %d", dflag, rc);
+	}
+	T_CHECK(guest(&c, path, "disk") == 0, "disk server: handshake");
+	spid = spc_peer_pid(c.fd);
+	a[0] = A("/mnt"); a[1] = 0755;
+	e = spc_syscall(&c, RUMP_SYS_mkdir, a, 2, &rv);
+	a[0] = A("ext2fs"); a[1] = A("/mnt"); a[2] = 0; a[3] = A(&ua); a[4] = sizeof(ua);
+	e = spc_syscall(&c, RUMP_SYS_mount, a, 5, &rv);
+	T_CHECK(e == 0, "mount of the -d disk by a remote client: error %d", e);
+	a[0] = A("/mnt/hello"); a[1] = RUMP_O_CREAT | RUMP_O_RDWR; a[2] = 0644;
+	e = spc_syscall(&c, RUMP_SYS_open, a, 3, &fd);
+	a[0] = (uint64_t)fd; a[1] = A(msg); a[2] = sizeof(msg) - 1;
+	e |= spc_syscall(&c, RUMP_SYS_write, a, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(msg) - 1, "write on the mounted image: error %d rv %ld", e, rv);
+	a[0] = 0; a[1] = 0;
+	e = spc_syscall(&c, RUMP_SYS_reboot, a, 2, &rv);
+	T_CHECK(e == 0, "reboot: %d", e);
+	T_CHECK(spc_wait_exit(spid), "the disk server did not exit after the halt");
+	spc_close(&c);
+	snprintf(cmd, sizeof(cmd), "e2fsck -fn %s/img.ext2 >/dev/null 2>&1", dir);
+	e = sh(cmd);
+	T_CHECK(e == 0, "e2fsck -fn of the image after the halt: expected 0, got %d", e);
+	snprintf(cmd, sizeof(cmd), "debugfs -R 'cat /hello' %s/img.ext2 2>/dev/null | grep -qx 'synced by the halt'", dir);
+	T_CHECK(sh(cmd) == 0, "debugfs does not find /hello with its text in the image");
+	snprintf(cmd, sizeof(cmd), "%s/img.ext2", dir);
+	unlink(cmd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -508,6 +574,7 @@ main(int argc, char **argv)
 		}
 	}
 
+	test_disk_and_sync(dir);
 	test_tcp("127.0.0.1", AF_INET);
 	test_tcp("::1", AF_INET6);
 
