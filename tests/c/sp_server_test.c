@@ -161,6 +161,44 @@ test_two_clients_and_disconnect(const char *path)
 	spc_close(&b);
 }
 
+/* 16 clients, each asleep in the kernel on its own empty pipe, and one more is served; all leave cleanly. */
+static void
+test_sixteen_sleepers(const char *path)
+{
+	enum { N = 16 };
+	static struct spc cl[N];
+	static char bufs[N][8];
+	static int fds[N][2];
+	long pids[N], rv;
+	struct spc x;
+	int e, ok = 1;
+
+	for (int i = 0; i < N; i++) {
+		uint64_t a[2] = { A(fds[i]), 0 };
+		uint8_t body[24];
+
+		if (guest(&cl[i], path, "sleeper") != 0 ||
+		    (pids[i] = sys0(&cl[i], RUMP_SYS_getpid, &e), e != 0) ||
+		    spc_syscall(&cl[i], RUMP_SYS_pipe2, a, 2, &rv) != 0) {
+			ok = 0;
+			break;
+		}
+		spw_put64(body, (uint64_t)fds[i][0]);
+		spw_put64(body + 8, A(bufs[i]));
+		spw_put64(body + 16, sizeof(bufs[i]));
+		ok &= spc_sendframe(&cl[i], cl[i].nextreq++, SPW_REQ, SPW_SYSCALL, RUMP_SYS_read, body, sizeof(body)) == 0;
+	}
+	T_CHECK(ok, "16 clients each reading an empty pipe");
+	T_CHECK(guest(&x, path, "seventeenth") == 0, "a 17th client: handshake");
+	rv = sys0(&x, RUMP_SYS_getpid, &e);
+	T_CHECK(e == 0 && rv > 1, "a 17th client while 16 sleep in the kernel: getpid error %d rv %ld", e, rv);
+	for (int i = 0; i < N; i++)
+		spc_close(&cl[i]);
+	for (int i = 0; i < N; i++)
+		T_CHECK(wait_proc_gone(&x, pids[i]), "sleeper %d (pid %ld) was not released after it disconnected", i, pids[i]);
+	spc_close(&x);
+}
+
 static void
 test_fork_exec(const char *path)
 {
@@ -537,6 +575,7 @@ main(int argc, char **argv)
 	T_CHECK(e == 0 && pid > 1, "getpid: expected a client process (pid > 1), got error %d pid %ld", e, pid);
 	test_files(&c);
 	test_two_clients_and_disconnect(path);
+	test_sixteen_sleepers(path);
 	test_fork_exec(path);
 	test_no_lock_across_copy(path);
 	test_argbuf_extension(path);
