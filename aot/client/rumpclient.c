@@ -327,7 +327,8 @@ struct conn {
 static __thread struct conn *tls_reader;
 
 static struct srvaddr g_srv;
-static struct conn *g_conn;
+/* Read without a lock by every call: an atomic pointer (set at init, reconnection and fork). */
+static struct conn *_Atomic g_conn;
 static pthread_mutex_t g_connmtx = PTHREAD_MUTEX_INITIALIZER;
 static pid_t g_initpid;
 static time_t g_retry;
@@ -690,7 +691,7 @@ static int
 rpc(struct conn *c, uint16_t type, uint32_t arg, struct iovec *body, int nbody,
     struct waiter *w, const sigset_t *waitmask)
 {
-	struct iovec iov[8];
+	struct iovec iov[2 + 3 * SPW_MAXBUFS];
 	uint8_t hb[SPW_HDRSZ];
 	size_t blen = 0;
 	int r;
@@ -846,7 +847,7 @@ progname(char *buf, size_t len)
 static int
 handshake(struct conn *c, uint32_t kind, const uint32_t *cookie, int cancel, int srvext_known)
 {
-	struct spw_hsext myext = { SPW_HSEXT_VERSION, 0 }, srvext;
+	struct spw_hsext myext = { SPW_HSEXT_VERSION, SPW_FEAT_ARGBUF }, srvext;
 	uint8_t ext[SPW_HSEXTSZ], fb[SPW_HSFORKSZ];
 	char comm[64];
 	struct iovec iov[3];
@@ -854,6 +855,9 @@ handshake(struct conn *c, uint32_t kind, const uint32_t *cookie, int cancel, int
 	sigset_t all, old;
 	int n = 0, r;
 
+	/* RUMPCLIENT_NOARGBUF: NetBSD's protocol only (for comparisons). */
+	if (getenv("RUMPCLIENT_NOARGBUF") != NULL)
+		myext.features = 0;
 	spw_hsext_encode(ext, &myext);
 	if (kind == SPW_HS_FORK) {
 		struct spw_hsfork f;
@@ -999,6 +1003,14 @@ rumpclient_init(void)
 
 	if (g_initpid == me && g_conn != NULL)
 		return 0;
+	if (g_conn != NULL) {
+		/*
+		 * A child of a plain fork(): the parent's socket is the
+		 * parent's, and our copy would keep its connection open.
+		 */
+		host_close(g_conn->fd);
+		g_conn = NULL;
+	}
 	if ((url = getenv("RUMP__PARSEDSERVER")) == NULL &&
 	    (url = getenv("RUMP_SERVER")) == NULL) {
 		fprintf(stderr, "rumpclient: RUMP_SERVER is not set\n");
@@ -1034,8 +1046,13 @@ rumpclient_init(void)
 	return 0;
 }
 
-EXPORT int
-rumpclient_syscall(int num, const void *data, size_t dlen, int64_t *retval)
+/*
+ * A system call: SYSCALLX with the buffers in xiov when the server takes
+ * them, else SYSCALL with the arguments alone.  Retried on a new connection
+ * as the retry policy says.  Returns 0 or a NetBSD errno.
+ */
+static int
+do_syscall(int num, const void *data, size_t dlen, struct iovec *xiov, int nx, int64_t *retval)
 {
 	struct iovec iov = { (void *)(uintptr_t)data, dlen };
 	struct spw_sysresp sr;
@@ -1050,7 +1067,10 @@ rumpclient_syscall(int num, const void *data, size_t dlen, int64_t *retval)
 	for (;;) {
 		struct conn *c = g_conn;
 
-		r = rpc(c, SPW_SYSCALL, (uint32_t)num, &iov, dlen > 0 ? 1 : 0, &w, &old);
+		if (nx > 0 && (c->features & SPW_FEAT_ARGBUF))
+			r = rpc(c, SPW_SYSCALLX, (uint32_t)num, xiov, nx, &w, &old);
+		else
+			r = rpc(c, SPW_SYSCALL, (uint32_t)num, &iov, dlen > 0 ? 1 : 0, &w, &old);
 		if (r == ENOTCONN && reconnect(c) == 0)
 			continue;	/* sent again to the new kernel process, as NetBSD's */
 		break;
@@ -1069,6 +1089,72 @@ rumpclient_syscall(int num, const void *data, size_t dlen, int64_t *retval)
 	}
 	free(w.body);
 	return r;
+}
+
+EXPORT int
+rumpclient_syscall(int num, const void *data, size_t dlen, int64_t *retval)
+{
+	return do_syscall(num, data, dlen, NULL, 0, retval);
+}
+
+/*
+ * The most buffer bytes one request carries.  The server would take 1 MiB,
+ * but a request frame is sent whole under sendmtx, and while it is on its way
+ * no copy answer can go out; kept small, it fits the socket's buffer and never
+ * waits for a server that holds its reading while its calls wait for answers.
+ * Larger data goes as COPYIN answers (a round trip, which costs little next to
+ * the bytes).
+ */
+#define XBUF_MAX	(64u << 10)
+
+int
+rumpclient__syscallb(int num, const void *data, size_t dlen, int64_t *retval,
+    const struct rumpclient__buf *bufs, int nbufs)
+{
+	static const uint8_t zeros[8];
+	uint8_t fixed[SPW_SYSCALLX_FIXED + SPW_MAXARGSIZE];
+	uint8_t bh[SPW_MAXBUFS][SPW_BUFHDRSZ];
+	struct iovec xiov[1 + 3 * SPW_MAXBUFS];
+	struct conn *c = g_conn;
+	size_t total = 0;
+	uint32_t kept = 0;
+	int nx = 1;
+
+	if (c == NULL || !(c->features & SPW_FEAT_ARGBUF) || dlen > SPW_MAXARGSIZE)
+		return do_syscall(num, data, dlen, NULL, 0, retval);
+	for (int i = 0; i < nbufs && kept < SPW_MAXBUFS; i++) {
+		size_t len = bufs[i].len;
+
+		if (bufs[i].addr == NULL || len == 0)
+			continue;
+		if (bufs[i].str) {
+			ssize_t n = safe_strnlen(bufs[i].addr, len);
+
+			if (n < 0)
+				continue;
+			len = (size_t)n < len ? (size_t)n + 1 : len;
+		} else if (len > XBUF_MAX || !readable(bufs[i].addr, len)) {
+			continue;
+		}
+		if (total + len > XBUF_MAX)
+			continue;
+		total += len;
+		spw_put64(bh[kept], (uint64_t)(uintptr_t)bufs[i].addr);
+		spw_put64(bh[kept] + 8, len);
+		xiov[nx++] = (struct iovec){ bh[kept], SPW_BUFHDRSZ };
+		xiov[nx++] = (struct iovec){ (void *)(uintptr_t)bufs[i].addr, len };
+		if (spw_pad8(len) != len)
+			xiov[nx++] = (struct iovec){ (void *)zeros, spw_pad8(len) - len };
+		kept++;
+	}
+	if (kept == 0)
+		return do_syscall(num, data, dlen, NULL, 0, retval);
+	spw_put32(fixed, (uint32_t)dlen);
+	spw_put32(fixed + 4, kept);
+	memcpy(fixed + SPW_SYSCALLX_FIXED, data, dlen);
+	memset(fixed + SPW_SYSCALLX_FIXED + dlen, 0, spw_pad8(dlen) - dlen);
+	xiov[0] = (struct iovec){ fixed, SPW_SYSCALLX_FIXED + spw_pad8(dlen) };
+	return do_syscall(num, data, dlen, xiov, nx, retval);
 }
 
 /* rump_init() of a program linked with this library instead of librump.so: connects. */

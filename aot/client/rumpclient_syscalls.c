@@ -41,7 +41,12 @@ rump_sys_write(int fd, const void *buf, size_t nbyte)
 	a[0] = (uint64_t)(uint32_t)fd;
 	a[1] = (uint64_t)(uintptr_t)buf;
 	a[2] = (uint64_t)nbyte;
-	e = rumpclient_syscall(RUMP_SYS_write, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ buf, (size_t)nbyte, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_write, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -63,7 +68,12 @@ rump_sys_open(const char *path, int flags, ...)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)flags;
 	a[2] = (uint64_t)(uint32_t)mode;
-	e = rumpclient_syscall(RUMP_SYS_open, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_open, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -94,7 +104,13 @@ rump_sys_link(const char *path, const char *link)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)link;
-	e = rumpclient_syscall(RUMP_SYS_link, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ path, 1024, 1 },
+			{ link, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_link, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -109,7 +125,12 @@ rump_sys_unlink(const char *path)
 	int e;
 
 	a[0] = (uint64_t)(uintptr_t)path;
-	e = rumpclient_syscall(RUMP_SYS_unlink, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_unlink, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -124,7 +145,12 @@ rump_sys_chdir(const char *path)
 	int e;
 
 	a[0] = (uint64_t)(uintptr_t)path;
-	e = rumpclient_syscall(RUMP_SYS_chdir, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_chdir, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -155,7 +181,12 @@ rump_sys_chmod(const char *path, mode_t mode)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)mode;
-	e = rumpclient_syscall(RUMP_SYS_chmod, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_chmod, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -172,7 +203,12 @@ rump_sys_chown(const char *path, uid_t uid, gid_t gid)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)uid;
 	a[2] = (uint64_t)(uint32_t)gid;
-	e = rumpclient_syscall(RUMP_SYS_chown, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_chown, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -201,7 +237,12 @@ rump_sys_unmount(const char *path, int flags)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)flags;
-	e = rumpclient_syscall(RUMP_SYS_unmount, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_unmount, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -258,7 +299,12 @@ rump_sys_access(const char *path, int flags)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)flags;
-	e = rumpclient_syscall(RUMP_SYS_access, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_access, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -377,7 +423,13 @@ rump_sys_symlink(const char *path, const char *link)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)link;
-	e = rumpclient_syscall(RUMP_SYS_symlink, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ path, 1024, 1 },
+			{ link, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_symlink, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -394,7 +446,12 @@ rump_sys_readlink(const char *path, char *buf, size_t count)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)buf;
 	a[2] = (uint64_t)count;
-	e = rumpclient_syscall(RUMP_SYS_readlink, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_readlink, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -479,7 +536,12 @@ rump_sys_readv(int fd, const struct rump_iovec *iovp, int iovcnt)
 	a[0] = (uint64_t)(uint32_t)fd;
 	a[1] = (uint64_t)(uintptr_t)iovp;
 	a[2] = (uint64_t)(uint32_t)iovcnt;
-	e = rumpclient_syscall(RUMP_SYS_readv, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ iovp, (size_t)iovcnt * sizeof(struct rump_iovec), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_readv, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -496,7 +558,12 @@ rump_sys_writev(int fd, const struct rump_iovec *iovp, int iovcnt)
 	a[0] = (uint64_t)(uint32_t)fd;
 	a[1] = (uint64_t)(uintptr_t)iovp;
 	a[2] = (uint64_t)(uint32_t)iovcnt;
-	e = rumpclient_syscall(RUMP_SYS_writev, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ iovp, (size_t)iovcnt * sizeof(struct rump_iovec), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_writev, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -545,7 +612,13 @@ rump_sys_rename(const char *from, const char *to)
 
 	a[0] = (uint64_t)(uintptr_t)from;
 	a[1] = (uint64_t)(uintptr_t)to;
-	e = rumpclient_syscall(RUMP_SYS_rename, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ from, 1024, 1 },
+			{ to, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_rename, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -561,7 +634,12 @@ rump_sys_mkdir(const char *path, mode_t mode)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)mode;
-	e = rumpclient_syscall(RUMP_SYS_mkdir, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mkdir, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -576,7 +654,12 @@ rump_sys_rmdir(const char *path)
 	int e;
 
 	a[0] = (uint64_t)(uintptr_t)path;
-	e = rumpclient_syscall(RUMP_SYS_rmdir, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_rmdir, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -614,7 +697,12 @@ rump_sys_pwrite(int fd, const void *buf, size_t nbyte, off_t offset)
 	a[2] = (uint64_t)nbyte;
 	a[3] = 0;	/* PAD */
 	a[4] = (uint64_t)offset;
-	e = rumpclient_syscall(RUMP_SYS_pwrite, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ buf, (size_t)nbyte, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_pwrite, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -664,7 +752,12 @@ rump_sys_truncate(const char *path, off_t length)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = 0;	/* PAD */
 	a[2] = (uint64_t)length;
-	e = rumpclient_syscall(RUMP_SYS_truncate, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_truncate, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -701,7 +794,13 @@ rump_sys___sysctl(const int *name, unsigned int namelen, void *oldp, size_t *old
 	a[3] = (uint64_t)(uintptr_t)oldlenp;
 	a[4] = (uint64_t)(uintptr_t)newp;
 	a[5] = (uint64_t)newlen;
-	e = rumpclient_syscall(RUMP_SYS___sysctl, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ name, (size_t)namelen * sizeof(int), 0 },
+			{ newp, (size_t)newlen, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS___sysctl, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -751,7 +850,12 @@ rump_sys_lchown(const char *path, uid_t uid, gid_t gid)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)uid;
 	a[2] = (uint64_t)(uint32_t)gid;
-	e = rumpclient_syscall(RUMP_SYS_lchown, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_lchown, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -783,7 +887,12 @@ rump_sys_sigprocmask(int how, const struct rump_sigset *set, struct rump_sigset 
 	a[0] = (uint64_t)(uint32_t)how;
 	a[1] = (uint64_t)(uintptr_t)set;
 	a[2] = (uint64_t)(uintptr_t)oset;
-	e = rumpclient_syscall(RUMP_SYS_sigprocmask, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ set, sizeof(struct rump_sigset), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_sigprocmask, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -835,7 +944,13 @@ rump_sys_mount(const char *type, const char *path, int flags, void *data, size_t
 	a[2] = (uint64_t)(uint32_t)flags;
 	a[3] = (uint64_t)(uintptr_t)data;
 	a[4] = (uint64_t)data_len;
-	e = rumpclient_syscall(RUMP_SYS_mount, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ type, 32, 1 },
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mount, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -874,7 +989,13 @@ rump_sys_pselect(int nd, struct rump_fd_set *in, struct rump_fd_set *ou, struct 
 	a[3] = (uint64_t)(uintptr_t)ex;
 	a[4] = (uint64_t)(uintptr_t)ts;
 	a[5] = (uint64_t)(uintptr_t)mask;
-	e = rumpclient_syscall(RUMP_SYS_pselect, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ ts, sizeof(struct rump_timespec), 0 },
+			{ mask, sizeof(struct rump_sigset), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_pselect, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -892,7 +1013,13 @@ rump_sys_pollts(struct rump_pollfd *fds, unsigned int nfds, const struct rump_ti
 	a[1] = (uint64_t)(uint32_t)nfds;
 	a[2] = (uint64_t)(uintptr_t)ts;
 	a[3] = (uint64_t)(uintptr_t)mask;
-	e = rumpclient_syscall(RUMP_SYS_pollts, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ ts, sizeof(struct rump_timespec), 0 },
+			{ mask, sizeof(struct rump_sigset), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_pollts, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -908,7 +1035,12 @@ rump_sys_stat(const char *path, struct rump_stat *ub)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)ub;
-	e = rumpclient_syscall(RUMP_SYS_stat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_stat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -940,7 +1072,12 @@ rump_sys_lstat(const char *path, struct rump_stat *ub)
 
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)ub;
-	e = rumpclient_syscall(RUMP_SYS_lstat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_lstat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -957,7 +1094,12 @@ rump_sys_mknod(const char *path, mode_t mode, dev_t dev)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uint32_t)mode;
 	a[2] = (uint64_t)dev;
-	e = rumpclient_syscall(RUMP_SYS_mknod, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mknod, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -992,7 +1134,13 @@ rump_sys_linkat(int fd1, const char *name1, int fd2, const char *name2, int flag
 	a[2] = (uint64_t)(uint32_t)fd2;
 	a[3] = (uint64_t)(uintptr_t)name2;
 	a[4] = (uint64_t)(uint32_t)flags;
-	e = rumpclient_syscall(RUMP_SYS_linkat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ name1, 1024, 1 },
+			{ name2, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_linkat, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1010,7 +1158,13 @@ rump_sys_renameat(int fromfd, const char *from, int tofd, const char *to)
 	a[1] = (uint64_t)(uintptr_t)from;
 	a[2] = (uint64_t)(uint32_t)tofd;
 	a[3] = (uint64_t)(uintptr_t)to;
-	e = rumpclient_syscall(RUMP_SYS_renameat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ from, 1024, 1 },
+			{ to, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_renameat, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1029,7 +1183,12 @@ rump_sys_mknodat(int fd, const char *path, mode_t mode, dev_t dev)
 	a[2] = (uint64_t)(uint32_t)mode;
 	a[3] = 0;	/* PAD */
 	a[4] = (uint64_t)dev;
-	e = rumpclient_syscall(RUMP_SYS_mknodat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mknodat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1046,7 +1205,12 @@ rump_sys_mkdirat(int fd, const char *path, mode_t mode)
 	a[0] = (uint64_t)(uint32_t)fd;
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uint32_t)mode;
-	e = rumpclient_syscall(RUMP_SYS_mkdirat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mkdirat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1064,7 +1228,12 @@ rump_sys_faccessat(int fd, const char *path, int amode, int flag)
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uint32_t)amode;
 	a[3] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_faccessat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_faccessat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1082,7 +1251,12 @@ rump_sys_fchmodat(int fd, const char *path, mode_t mode, int flag)
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uint32_t)mode;
 	a[3] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_fchmodat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_fchmodat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1101,7 +1275,12 @@ rump_sys_fchownat(int fd, const char *path, uid_t owner, gid_t group, int flag)
 	a[2] = (uint64_t)(uint32_t)owner;
 	a[3] = (uint64_t)(uint32_t)group;
 	a[4] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_fchownat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_fchownat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1119,7 +1298,12 @@ rump_sys_fstatat(int fd, const char *path, struct rump_stat *buf, int flag)
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uintptr_t)buf;
 	a[3] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_fstatat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_fstatat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1137,7 +1321,13 @@ rump_sys_utimensat(int fd, const char *path, const struct rump_timespec *tptr, i
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uintptr_t)tptr;
 	a[3] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_utimensat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ path, 1024, 1 },
+			{ tptr, 2 * sizeof(struct rump_timespec), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_utimensat, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1160,7 +1350,12 @@ rump_sys_openat(int fd, const char *path, int oflags, ...)
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uint32_t)oflags;
 	a[3] = (uint64_t)(uint32_t)mode;
-	e = rumpclient_syscall(RUMP_SYS_openat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_openat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1178,7 +1373,12 @@ rump_sys_readlinkat(int fd, const char *path, char *buf, size_t bufsize)
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uintptr_t)buf;
 	a[3] = (uint64_t)bufsize;
-	e = rumpclient_syscall(RUMP_SYS_readlinkat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_readlinkat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (ssize_t)rv[0];
@@ -1195,7 +1395,13 @@ rump_sys_symlinkat(const char *path1, int fd, const char *path2)
 	a[0] = (uint64_t)(uintptr_t)path1;
 	a[1] = (uint64_t)(uint32_t)fd;
 	a[2] = (uint64_t)(uintptr_t)path2;
-	e = rumpclient_syscall(RUMP_SYS_symlinkat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[2] = {
+			{ path1, 1024, 1 },
+			{ path2, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_symlinkat, a, sizeof a, rv, b, 2);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1212,7 +1418,12 @@ rump_sys_unlinkat(int fd, const char *path, int flag)
 	a[0] = (uint64_t)(uint32_t)fd;
 	a[1] = (uint64_t)(uintptr_t)path;
 	a[2] = (uint64_t)(uint32_t)flag;
-	e = rumpclient_syscall(RUMP_SYS_unlinkat, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_unlinkat, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -1229,7 +1440,12 @@ rump_sys_statvfs1(const char *path, struct rump_statvfs *buf, int flags)
 	a[0] = (uint64_t)(uintptr_t)path;
 	a[1] = (uint64_t)(uintptr_t)buf;
 	a[2] = (uint64_t)(uint32_t)flags;
-	e = rumpclient_syscall(RUMP_SYS_statvfs1, a, sizeof a, rv);
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_statvfs1, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];

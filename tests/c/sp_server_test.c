@@ -161,6 +161,44 @@ test_two_clients_and_disconnect(const char *path)
 	spc_close(&b);
 }
 
+/* 16 clients, each asleep in the kernel on its own empty pipe, and one more is served; all leave cleanly. */
+static void
+test_sixteen_sleepers(const char *path)
+{
+	enum { N = 16 };
+	static struct spc cl[N];
+	static char bufs[N][8];
+	static int fds[N][2];
+	long pids[N], rv;
+	struct spc x;
+	int e, ok = 1;
+
+	for (int i = 0; i < N; i++) {
+		uint64_t a[2] = { A(fds[i]), 0 };
+		uint8_t body[24];
+
+		if (guest(&cl[i], path, "sleeper") != 0 ||
+		    (pids[i] = sys0(&cl[i], RUMP_SYS_getpid, &e), e != 0) ||
+		    spc_syscall(&cl[i], RUMP_SYS_pipe2, a, 2, &rv) != 0) {
+			ok = 0;
+			break;
+		}
+		spw_put64(body, (uint64_t)fds[i][0]);
+		spw_put64(body + 8, A(bufs[i]));
+		spw_put64(body + 16, sizeof(bufs[i]));
+		ok &= spc_sendframe(&cl[i], cl[i].nextreq++, SPW_REQ, SPW_SYSCALL, RUMP_SYS_read, body, sizeof(body)) == 0;
+	}
+	T_CHECK(ok, "16 clients each reading an empty pipe");
+	T_CHECK(guest(&x, path, "seventeenth") == 0, "a 17th client: handshake");
+	rv = sys0(&x, RUMP_SYS_getpid, &e);
+	T_CHECK(e == 0 && rv > 1, "a 17th client while 16 sleep in the kernel: getpid error %d rv %ld", e, rv);
+	for (int i = 0; i < N; i++)
+		spc_close(&cl[i]);
+	for (int i = 0; i < N; i++)
+		T_CHECK(wait_proc_gone(&x, pids[i]), "sleeper %d (pid %ld) was not released after it disconnected", i, pids[i]);
+	spc_close(&x);
+}
+
 static void
 test_fork_exec(const char *path)
 {
@@ -263,6 +301,75 @@ test_fork_exec(const char *path)
 	spc_close(&ch);
 }
 
+/*
+ * A client slow to answer a copy holds no file-system lock meanwhile: another
+ * client reads the file while the first one's write waits for its data.  And
+ * transfers larger than the kernel's bounce buffer arrive whole.
+ */
+static void
+test_no_lock_across_copy(const char *path)
+{
+	static char big[200000], back[200000];
+	static const char init[] = "initial";
+	struct spc a, b;
+	struct spw_hdr h;
+	struct spw_copydata cd;
+	uint8_t body[24], *rb;
+	uint64_t args[4], reqno;
+	long fda, fdb, rv = -1;
+	char buf[64];
+	int e, broken = 0;
+
+	T_CHECK(guest(&a, path, "writer") == 0 && guest(&b, path, "reader") == 0, "two clients");
+	args[0] = A("/lockfile"); args[1] = RUMP_O_CREAT | RUMP_O_RDWR | RUMP_O_TRUNC; args[2] = 0644;
+	e = spc_syscall(&a, RUMP_SYS_open, args, 3, &fda);
+	args[0] = (uint64_t)fda; args[1] = A(init); args[2] = sizeof(init) - 1;
+	e |= spc_syscall(&a, RUMP_SYS_write, args, 3, &rv);
+	args[0] = A("/lockfile"); args[1] = RUMP_O_RDONLY; args[2] = 0;
+	e |= spc_syscall(&b, RUMP_SYS_open, args, 3, &fdb);
+	T_CHECK(e == 0, "setup: open, write, open");
+
+	/* a's write: the server asks for the data, and a keeps it waiting. */
+	reqno = a.nextreq++;
+	spw_put64(body, (uint64_t)fda);
+	spw_put64(body + 8, A(big));
+	spw_put64(body + 16, 100);
+	T_CHECK(spc_sendframe(&a, reqno, SPW_REQ, SPW_SYSCALL, RUMP_SYS_write, body, sizeof(body)) == 0 &&
+	    spc_readframe(&a, &h, &rb) == 0 && h.cls == SPW_REQ && h.type == SPW_COPYIN &&
+	    spw_copydata_decode(rb, (size_t)(h.len - SPW_HDRSZ), &cd) == 0 && cd.len == 100,
+	    "a's write: expected a COPYIN of 100 bytes, got class %u type %u", h.cls, h.type);
+	free(rb);
+
+	memset(buf, 0, sizeof(buf));
+	args[0] = (uint64_t)fdb; args[1] = A(buf); args[2] = sizeof(buf);
+	e = spc_syscall(&b, RUMP_SYS_read, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(init) - 1 && memcmp(buf, init, sizeof(init) - 1) == 0,
+	    "b reads the file while a's write waits for its data: expected \"%s\", got error %d rv %ld", init, e, rv);
+
+	memset(big, 'q', 100);
+	T_CHECK(spc_sendframe(&a, h.reqno, SPW_RESP, SPW_COPYIN, 0, big, 100) == 0, "a answers the copy");
+	e = spc_wait_sysresp(&a, reqno, &rv, &broken);
+	T_CHECK(e == 0 && rv == 100, "a's write: expected 100, got error %d rv %ld", e, rv);
+
+	/* Larger than one bounce chunk, both ways. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	args[0] = (uint64_t)fda; args[1] = 0; args[2] = 0; args[3] = 0;
+	e = spc_syscall(&a, RUMP_SYS_lseek, args, 4, &rv);
+	args[0] = (uint64_t)fda; args[1] = A(big); args[2] = sizeof(big);
+	e = spc_syscall(&a, RUMP_SYS_write, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(big), "a %zu-byte write: got error %d rv %ld", sizeof(big), e, rv);
+	args[0] = (uint64_t)fdb; args[1] = 0; args[2] = 0; args[3] = 0;
+	e = spc_syscall(&b, RUMP_SYS_lseek, args, 4, &rv);
+	args[0] = (uint64_t)fdb; args[1] = A(back); args[2] = sizeof(back);
+	e = spc_syscall(&b, RUMP_SYS_read, args, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(back) && memcmp(big, back, sizeof(big)) == 0,
+	    "a %zu-byte read: got error %d rv %ld, %s", sizeof(back), e, rv,
+	    memcmp(big, back, sizeof(big)) == 0 ? "same data" : "different data");
+	spc_close(&a);
+	spc_close(&b);
+}
+
 static void
 test_argbuf_extension(const char *path)
 {
@@ -346,6 +453,72 @@ test_tcp(const char *host, int family)
 	spc_close(&c);
 }
 
+/* Runs a shell command; its exit status. */
+static int
+sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * rump_server -d with an ext2 image made by mke2fs: a client mounts it, writes
+ * a file and halts the kernel; the image is then clean for e2fsck -fn and has
+ * the file for debugfs (the halt synced it).
+ */
+static void
+test_disk_and_sync(const char *dir)
+{
+	static const char msg[] = "synced by the halt\n";
+	char cmd[1024], url[400], dflag[512], path[300];
+	struct rump_ufs_args ua = { .fspec = (char *)"/dev/img" };
+	struct spc c;
+	uint64_t a[5];
+	long rv, fd;
+	pid_t spid;
+	int e;
+
+	snprintf(cmd, sizeof(cmd), "mke2fs -q -F -t ext2 -b 1024 %s/img.ext2 4096 >/dev/null 2>&1", dir);
+	if (sh(cmd) != 0) {
+		T_CHECK(0, "mke2fs is needed for this test (tools/setup-debian.sh installs e2fsprogs)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/sock3", dir);
+	snprintf(url, sizeof(url), "unix://%s", path);
+	snprintf(dflag, sizeof(dflag), "key=/dev/img,hostpath=%s/img.ext2,size=host", dir);
+	{
+		const char *args[] = { "-d", dflag, url, NULL };
+		int rc = spc_run_server(server_bin, args);
+
+		T_CHECK(rc == 0, "rump_server -d %s: exit status %d", dflag, rc);
+	}
+	T_CHECK(guest(&c, path, "disk") == 0, "disk server: handshake");
+	spid = spc_peer_pid(c.fd);
+	a[0] = A("/mnt"); a[1] = 0755;
+	e = spc_syscall(&c, RUMP_SYS_mkdir, a, 2, &rv);
+	a[0] = A("ext2fs"); a[1] = A("/mnt"); a[2] = 0; a[3] = A(&ua); a[4] = sizeof(ua);
+	e = spc_syscall(&c, RUMP_SYS_mount, a, 5, &rv);
+	T_CHECK(e == 0, "mount of the -d disk by a remote client: error %d", e);
+	a[0] = A("/mnt/hello"); a[1] = RUMP_O_CREAT | RUMP_O_RDWR; a[2] = 0644;
+	e = spc_syscall(&c, RUMP_SYS_open, a, 3, &fd);
+	a[0] = (uint64_t)fd; a[1] = A(msg); a[2] = sizeof(msg) - 1;
+	e |= spc_syscall(&c, RUMP_SYS_write, a, 3, &rv);
+	T_CHECK(e == 0 && rv == (long)sizeof(msg) - 1, "write on the mounted image: error %d rv %ld", e, rv);
+	a[0] = 0; a[1] = 0;
+	e = spc_syscall(&c, RUMP_SYS_reboot, a, 2, &rv);
+	T_CHECK(e == 0, "reboot: %d", e);
+	T_CHECK(spc_wait_exit(spid), "the disk server did not exit after the halt");
+	spc_close(&c);
+	snprintf(cmd, sizeof(cmd), "e2fsck -fn %s/img.ext2 >/dev/null 2>&1", dir);
+	e = sh(cmd);
+	T_CHECK(e == 0, "e2fsck -fn of the image after the halt: expected 0, got %d", e);
+	snprintf(cmd, sizeof(cmd), "debugfs -R 'cat /hello' %s/img.ext2 2>/dev/null | grep -qx 'synced by the halt'", dir);
+	T_CHECK(sh(cmd) == 0, "debugfs does not find /hello with its text in the image");
+	snprintf(cmd, sizeof(cmd), "%s/img.ext2", dir);
+	unlink(cmd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -402,7 +575,9 @@ main(int argc, char **argv)
 	T_CHECK(e == 0 && pid > 1, "getpid: expected a client process (pid > 1), got error %d pid %ld", e, pid);
 	test_files(&c);
 	test_two_clients_and_disconnect(path);
+	test_sixteen_sleepers(path);
 	test_fork_exec(path);
+	test_no_lock_across_copy(path);
 	test_argbuf_extension(path);
 
 	/* reboot from a client: answered, then the server exits and removes its socket. */
@@ -438,6 +613,7 @@ main(int argc, char **argv)
 		}
 	}
 
+	test_disk_and_sync(dir);
 	test_tcp("127.0.0.1", AF_INET);
 	test_tcp("::1", AF_INET6);
 

@@ -44,7 +44,7 @@ static int t_npass, t_nfail;
 	}								\
 } while (0)
 
-static int
+static inline int
 t_done(void)
 {
 	printf("%d passed, %d failed\n", t_npass, t_nfail);

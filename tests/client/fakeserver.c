@@ -51,13 +51,29 @@ struct fconn {
 	size_t alen;
 	int answered;
 	uint64_t nextreq;
+	uint32_t features;		/* granted extension features */
 };
 
 struct work {
 	struct fconn *c;
 	struct spw_hdr h;
 	uint64_t a[8];
+	uint8_t *body;			/* a SYSCALLX body (sx points into it) */
+	struct spw_syscallx sx;
+	int hasx;
 };
+
+static int g_asks;
+
+/* The part of [addr, addr+len) a SYSCALLX request carried. */
+static const uint8_t *
+carried(struct work *w, uint64_t addr, size_t len)
+{
+	for (uint32_t i = 0; w->hasx && i < w->sx.nbufs; i++)
+		if (addr >= w->sx.bufs[i].addr && addr - w->sx.bufs[i].addr + len <= w->sx.bufs[i].len)
+			return w->sx.bufs[i].data + (addr - w->sx.bufs[i].addr);
+	return NULL;
+}
 
 static pthread_mutex_t g_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int g_nextpid = 100;
@@ -100,6 +116,8 @@ ask(struct fconn *c, uint16_t type, const void *body, size_t blen, size_t *alen)
 	uint64_t reqno;
 
 	pthread_mutex_lock(&g_reqmtx);
+	if (type == SPW_COPYIN || type == SPW_COPYINSTR)
+		g_asks++;
 	pthread_mutex_lock(&c->mtx);
 	reqno = c->nextreq++;
 	c->wantreq = reqno;
@@ -141,6 +159,7 @@ worker(void *arg)
 	struct work *w = arg;
 	struct fconn *c = w->c;
 	uint8_t cd[SPW_COPYDATASZ], *ans;
+	const uint8_t *p;
 	size_t alen;
 	int64_t rv = 0;
 	int error = 0;
@@ -149,9 +168,20 @@ worker(void *arg)
 	case 20:
 		rv = c->p.pid;
 		break;
+	case 43:
+		pthread_mutex_lock(&g_reqmtx);
+		rv = g_asks;
+		pthread_mutex_unlock(&g_reqmtx);
+		break;
 	case 4:
-		copydata(cd, w->a[1], w->a[2]);
-		ans = ask(c, SPW_COPYIN, cd, sizeof cd, &alen);
+		if ((p = carried(w, w->a[1], w->a[2])) != NULL) {
+			ans = malloc(w->a[2] + 1);
+			memcpy(ans, p, w->a[2]);
+			alen = w->a[2];
+		} else {
+			copydata(cd, w->a[1], w->a[2]);
+			ans = ask(c, SPW_COPYIN, cd, sizeof cd, &alen);
+		}
 		if (ans == NULL || alen != w->a[2]) {
 			error = 14;
 		} else {
@@ -171,8 +201,14 @@ worker(void *arg)
 		break;
 	}
 	case 33:
-		copydata(cd, w->a[0], 1024);
-		ans = ask(c, SPW_COPYINSTR, cd, sizeof cd, &alen);
+		if ((p = carried(w, w->a[0], 4)) != NULL) {
+			ans = malloc(4);
+			memcpy(ans, p, 4);
+			alen = 4;
+		} else {
+			copydata(cd, w->a[0], 1024);
+			ans = ask(c, SPW_COPYINSTR, cd, sizeof cd, &alen);
+		}
 		error = ans != NULL && alen == 4 && memcmp(ans, "/ok", 4) == 0 ? 0 : 2;
 		free(ans);
 		break;
@@ -214,6 +250,7 @@ worker(void *arg)
 		error = 78;	/* ENOSYS */
 	}
 	reply(c, w->h.reqno, error, rv);
+	free(w->body);
 	free(w);
 	return NULL;
 }
@@ -221,7 +258,21 @@ worker(void *arg)
 static void
 handshake(struct fconn *c, const struct spw_hdr *h, const uint8_t *body, size_t blen)
 {
-	uint8_t b[4] = { 0, 0, 0, 0 };
+	uint8_t b[4 + SPW_HSEXTSZ] = { 0, 0, 0, 0 };
+	struct spw_hsext x = { 0, 0 };
+	char comm[64];
+	size_t rlen = 4;
+
+	/* A client that sends the extension block asks for the features in it. */
+	if (h->arg == SPW_HS_FORK ? (blen > SPW_HSFORKSZ &&
+	    spw_hsext_decode(body + SPW_HSFORKSZ, blen - SPW_HSFORKSZ, &x)) :
+	    spw_hscomm_decode(body, blen, comm, sizeof comm, &x)) {
+		struct spw_hsext mine = { SPW_HSEXT_VERSION, x.features & SPW_FEAT_ARGBUF };
+
+		c->features = mine.features;
+		spw_hsext_encode(b + 4, &mine);
+		rlen += SPW_HSEXTSZ;
+	}
 
 	if (h->arg == SPW_HS_GUEST) {
 		pthread_mutex_lock(&g_mtx);
@@ -253,7 +304,7 @@ handshake(struct fconn *c, const struct spw_hdr *h, const uint8_t *body, size_t 
 		}
 	}
 	/* EXEC: the process stays as it is. */
-	sendframe(c, h->reqno, SPW_RESP, SPW_HANDSHAKE, 0, b, 4, NULL, 0);
+	sendframe(c, h->reqno, SPW_RESP, SPW_HANDSHAKE, 0, b, rlen, NULL, 0);
 }
 
 static void
@@ -306,9 +357,15 @@ reader(void *arg)
 			break;
 		if (blen > 0 && readall(c->fd, body, blen) != 0)
 			break;
-		if (h.cls == SPW_RESP) {
+		if (h.cls == SPW_RESP || h.cls == SPW_ERROR) {
 			pthread_mutex_lock(&c->mtx);
 			if (h.reqno == c->wantreq && !c->answered) {
+				/* An error answer (the client could not copy): no data. */
+				if (h.cls == SPW_ERROR) {
+					free(body);
+					body = NULL;
+					blen = 0;
+				}
 				c->answer = body;
 				c->alen = blen;
 				c->answered = 1;
@@ -320,14 +377,29 @@ reader(void *arg)
 			handshake(c, &h, body, blen);
 		} else if (h.cls == SPW_REQ && h.type == SPW_PREFORK) {
 			prefork(c, &h);
-		} else if (h.cls == SPW_REQ && h.type == SPW_SYSCALL) {
+		} else if (h.cls == SPW_REQ && (h.type == SPW_SYSCALL ||
+		    (h.type == SPW_SYSCALLX && (c->features & SPW_FEAT_ARGBUF)))) {
 			struct work *w = calloc(1, sizeof *w);
+			const uint8_t *args = body;
+			size_t alen = blen;
 			pthread_t t;
 
 			w->c = c;
 			w->h = h;
-			for (size_t i = 0; i < 8 && 8 * i + 8 <= blen; i++)
-				w->a[i] = spw_get64(body + 8 * i);
+			if (h.type == SPW_SYSCALLX) {
+				if (spw_syscallx_decode(body, blen, &w->sx) != 0) {
+					free(w);
+					free(body);
+					break;
+				}
+				w->hasx = 1;
+				w->body = body;
+				args = w->sx.args;
+				alen = w->sx.argsize;
+				body = NULL;
+			}
+			for (size_t i = 0; i < 8 && 8 * i + 8 <= alen; i++)
+				w->a[i] = spw_get64(args + 8 * i);
 			pthread_create(&t, NULL, worker, w);
 			pthread_detach(t);
 		}

@@ -137,6 +137,52 @@ test_anon_raise(void)
 	EXPECT_EQ(gotusr1, 1);
 }
 
+/*
+ * With the argument-buffer extension a path and 4 KiB of write data travel
+ * with the request: the server asks for nothing.  Without it (a fork child
+ * that does not ask for the extension) each call costs one ask more.
+ */
+static int
+asks_for_access_and_write(void)
+{
+	static char buf[4096];
+	gid_t n0 = rump_sys_getegid(), n1;
+
+	memset(buf, 'w', sizeof buf);
+	if (rump_sys_access("/ok", 0) != 0 || rump_sys_write(3, buf, sizeof buf) != sizeof buf)
+		return -1;
+	n1 = rump_sys_getegid();
+	return (int)(n1 - n0);
+}
+
+static void
+test_argbuf(void)
+{
+	struct rumpclient_fork *rf;
+	pid_t pid;
+	int st;
+
+	EXPECT_EQ(asks_for_access_and_write(), 0);
+	/* A path in memory the program does not have is left for the server to ask (EFAULT). */
+	EXPECT_ERR(rump_sys_access((const char *)8, 0), ENOENT);
+
+	rf = rumpclient_prefork();
+	CHECK(rf != NULL, "rumpclient_prefork: errno %d", errno);
+	if (rf == NULL)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		setenv("RUMPCLIENT_NOARGBUF", "1", 1);
+		if (rumpclient_fork_init(rf) != 0)
+			_exit(3);
+		_exit(asks_for_access_and_write() == 2 ? 0 : 1);
+	}
+	rumpclient_fork_vparent(rf);
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "without the extension: expected one ask per call (exit 0), got status 0x%x", st);
+}
+
 #define NTHREADS 16
 #define NITER 60
 
@@ -334,6 +380,7 @@ main(int argc, char **argv)
 	start_server();
 	test_basic();
 	test_anon_raise();
+	test_argbuf();
 	test_threads();
 	test_fork_exec("/proc/self/exe");
 	test_server_gone();

@@ -3,7 +3,8 @@
  * 1 MiB, 16 threads calling at once (each on its own files, all in the one
  * kernel process), fork children that use inherited descriptors (a copy of
  * the descriptor table sharing the open files), exec keeping the kernel
- * process and its descriptors, the server killed under calls (ENOTCONN,
+ * process and its descriptors, 16 client processes at once with 4 threads
+ * each, bad addresses (EFAULT), the server killed under calls (ENOTCONN,
  * never a hang), reconnection to a restarted server (a new kernel process,
  * the old descriptors gone) and the one-attempt policy.
  *
@@ -295,11 +296,55 @@ test_fork_exec(void)
 		/* A host fork without the fork calls: not connected until it connects again. */
 		if (rump_sys_getpid() != -1 || errno != ENOTCONN)
 			_exit(1);
+		/* Then a new process of its own, with nothing of the parent's. */
+		if (rumpclient_init() != 0 || rump_sys_getpid() == parent || rump_sys_getpid() == -1)
+			_exit(2);
+		if (rump_sys_fstat(fd, &(struct rump_stat){ 0 }) != -1 || errno != EBADF)
+			_exit(3);
 		_exit(0);
 	}
 	EXPECT_EQ(status_of(pid), 0);
 	(void)st;
 	EXPECT_OK(rump_sys_close(fd));
+}
+
+/*
+ * 16 client processes at once (fork children, each its own kernel process with
+ * a copy of the descriptors), each with 4 threads writing and reading files.
+ */
+#define NPROCS 16
+
+static int
+one_client(int id)
+{
+	pthread_t t[4];
+
+	mainpid = rump_sys_getpid();
+	if (mainpid == -1)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)(100 + id * 4 + i));
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	return rtest_nfail == 0 ? 0 : 1;
+}
+
+static void
+test_many_clients(void)
+{
+	pid_t pids[NPROCS];
+	pid_t parent = rump_sys_getpid();
+
+	for (int i = 0; i < NPROCS; i++) {
+		pids[i] = rumpclient_fork();
+		if (pids[i] == 0)
+			_exit(one_client(i));
+		CHECK(pids[i] > 0, "rumpclient_fork %d: errno %d", i, errno);
+	}
+	for (int i = 0; i < NPROCS; i++)
+		if (pids[i] > 0)
+			EXPECT_EQ(status_of(pids[i]), 0);
+	EXPECT_EQ(rump_sys_getpid(), parent);
 }
 
 static void *
@@ -374,6 +419,7 @@ main(int argc, char **argv)
 	test_bad_addresses();
 	test_threads();
 	test_fork_exec();
+	test_many_clients();
 	test_server_gone();
 	rmdir(dir);
 	return rtest_done();

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 
 namespace Rump.SyscallGen;
@@ -7,6 +8,8 @@ namespace Rump.SyscallGen;
 /// argument block (one 64-bit slot per syscallarg member, the value in the slot's low bytes and
 /// the rest zero as NetBSD's little-endian stubs leave it, PAD slots zero) and sends it with
 /// rumpclient_syscall; the prototypes are rump_syscalls.h's, so one table makes both libraries.
+/// A call with input buffers (const pointers: paths, write data, structures) lists them, so that
+/// a server with the argument-buffer extension gets them with the request instead of asking.
 /// </summary>
 internal static class ClientStubs
 {
@@ -67,7 +70,20 @@ internal static class ClientStubs
                 SyscallArg a = s.Args[i++];
                 c.Line("\ta[" + slot + "] = " + Pack(a) + ";");
             }
-            c.Line("\te = rumpclient_syscall(RUMP_SYS_" + s.Name + ", " + (slots > 0 ? "a, sizeof a" : "0, 0") + ", rv);");
+            List<string> bufs = Buffers(s);
+            if (bufs.Count == 0)
+            {
+                c.Line("\te = rumpclient_syscall(RUMP_SYS_" + s.Name + ", " + (slots > 0 ? "a, sizeof a" : "0, 0") + ", rv);");
+            }
+            else
+            {
+                c.Line("\t{").Line("\t\tconst struct rumpclient__buf b[" + bufs.Count + "] = {");
+                foreach (string b in bufs)
+                    c.Line("\t\t\t" + b + ",");
+                c.Line("\t\t};")
+                    .Line("\t\te = rumpclient__syscallb(RUMP_SYS_" + s.Name + ", a, sizeof a, rv, b, " + bufs.Count + ");")
+                    .Line("\t}");
+            }
             if (s.Return.Header == "void")
             {
                 c.Line("\t(void)e;");
@@ -81,6 +97,49 @@ internal static class ClientStubs
             c.Line("}");
         }
         return c.ToString();
+    }
+
+    // NetBSD's bound of a copied-in string: MAXPATHLEN, and MFSNAMELEN for a file system type.
+    private const int PathBound = 1024;
+    private static readonly Dictionary<(string Call, string Arg), string> Overrides = new()
+    {
+        [("mount", "type")] = "32",
+        [("utimensat", "tptr")] = "2 * sizeof(struct rump_timespec)",   // times[2]
+    };
+
+    /// <summary>
+    /// The call's input buffers as C initialisers { address, length or bound, is-string }: every
+    /// const pointer. A string is read up to its NUL within its bound; "const T *p" followed by a
+    /// size_t, or by an argument named ...len or ...cnt, is that many T (bytes for void); any
+    /// other is one T.
+    /// </summary>
+    private static List<string> Buffers(Syscall s)
+    {
+        var list = new List<string>();
+        for (int i = 0; i < s.Args.Count; i++)
+        {
+            SyscallArg a = s.Args[i];
+            string h = a.Type.Header;
+            if (!a.Type.IsPointer || !h.StartsWith("const ", System.StringComparison.Ordinal) || h.EndsWith("**"))
+                continue;
+            string elem = h.Substring("const ".Length).TrimEnd('*').Trim();
+            string len;
+            if (Overrides.TryGetValue((s.Name, a.Name), out string? o))
+                len = o;
+            else if (elem == "char")
+                len = PathBound.ToString();
+            else
+            {
+                string size = elem == "void" ? "1" : "sizeof(" + elem + ")";
+                SyscallArg? next = i + 1 < s.Args.Count ? s.Args[i + 1] : null;
+                bool counted = next != null && !next.Type.IsPointer && (next.Type.Header == "size_t"
+                    || next.Name.EndsWith("len", System.StringComparison.Ordinal) || next.Name.EndsWith("cnt", System.StringComparison.Ordinal));
+                len = counted ? (size == "1" ? "(size_t)" + next!.Name : "(size_t)" + next!.Name + " * " + size) : size;
+            }
+            bool str = elem == "char" && !Overrides.ContainsKey((s.Name, a.Name)) || (s.Name, a.Name) == ("mount", "type");
+            list.Add("{ " + a.Name + ", " + len + ", " + (str ? "1" : "0") + " }");
+        }
+        return list;
     }
 
     private static bool Is32(CType t)
