@@ -221,7 +221,9 @@ internal static unsafe class Hyperup
             Kernel? k = CurKernel();
             if (k == null) return Abi.ENXIO;
             k.MaybeFault(FaultPoint.Upcall);
-            return k.LwprocRfork(flags, comm == null ? "rfork" : new string((sbyte*)comm));
+            // priv is the syscall proxy's client: its process copies through the client's connection.
+            return k.LwprocRfork(flags, comm == null ? "rfork" : new string((sbyte*)comm),
+                priv == 0 ? null : new RemoteVmspace(priv));
         }
         catch (Exception e) { return Failed(e, "hyp_lwproc_rfork"); }
     }

@@ -624,6 +624,8 @@ public sealed partial class Kernel
         Softints.Stop(l);
         Hyperup.Unregister(this);
         Console_.Print(sync ? "rump kernel halted (file systems synced)\n" : "rump kernel halted\n");
+        // The syscall proxy stops (NetBSD's cpu_reboot): a remote caller gets its answer first.
+        RumpUser.rumpuser_sp_fini(l.Proc.Vmspace is RemoteVmspace r ? r.Client : 0);
         Volatile.Write(ref _state, HaltedState);
         WakeEverySleeper();
         FreeIdleLwps();

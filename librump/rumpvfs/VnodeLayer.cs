@@ -225,11 +225,82 @@ public static class VnodeLayer
 
     /// <summary>vn_read: reads at uio's offset (a directory is EISDIR: getdents reads those).</summary>
     public static int Read(Lwp l, Vnode vp, ref Uio uio, int ioflag)
-        => vp.Type == VType.VDIR ? Abi.EISDIR : Vop.Read(l, vp, ref uio, ioflag);
+    {
+        if (vp.Type == VType.VDIR) return Abi.EISDIR;
+        return uio.Vm is RemoteVmspace ? BounceRead(l, vp, ref uio, ioflag) : Vop.Read(l, vp, ref uio, ioflag);
+    }
 
     /// <summary>vn_write: writes at uio's offset (IoFlag.Append: at the end).</summary>
     public static int Write(Lwp l, Vnode vp, ref Uio uio, int ioflag)
-        => vp.Type == VType.VDIR ? Abi.EISDIR : Vop.Write(l, vp, ref uio, ioflag);
+    {
+        if (vp.Type == VType.VDIR) return Abi.EISDIR;
+        return uio.Vm is RemoteVmspace ? BounceWrite(l, vp, ref uio, ioflag) : Vop.Write(l, vp, ref uio, ioflag);
+    }
+
+    // A remote client's copies are round trips that last as long as the client takes, and the file
+    // systems hold node (tmpfs readdir: mount) locks across their copies. For such a caller the
+    // file system works on a kernel buffer, in chunks, and the copies to and from the client
+    // happen with no file-system lock held.
+    private const int BounceChunk = 64 * 1024;
+
+    private static unsafe int BounceRead(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    {
+        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(uio.Resid, BounceChunk));
+        try
+        {
+            while (uio.Resid > 0)
+            {
+                int chunk = (int)Math.Min(uio.Resid, buf.Length);
+                long got;
+                int e;
+                fixed (byte* p = buf)
+                {
+                    IoVec iov;
+                    iov.Base = new UserPtr((nint)p);
+                    iov.Len = chunk;
+                    var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), uio.Offset, isRead: true);
+                    e = Vop.Read(l, vp, ref k, ioflag);
+                    got = chunk - k.Resid;
+                }
+                int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, (int)got)) : 0;
+                if (e != 0 || ce != 0) return e != 0 ? e : ce;
+                if (got < chunk) break;     // end of file
+            }
+            return 0;
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buf); }
+    }
+
+    private static unsafe int BounceWrite(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    {
+        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(uio.Resid, BounceChunk));
+        try
+        {
+            while (uio.Resid > 0)
+            {
+                int chunk = (int)Math.Min(uio.Resid, buf.Length);
+                long start = uio.Offset;
+                int e = uio.Move(new Span<byte>(buf, 0, chunk));
+                if (e != 0) return e;
+                long put;
+                fixed (byte* p = buf)
+                {
+                    IoVec iov;
+                    iov.Base = new UserPtr((nint)p);
+                    iov.Len = chunk;
+                    var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), start, isRead: false);
+                    e = Vop.Write(l, vp, ref k, ioflag);
+                    put = chunk - k.Resid;
+                    // What the caller sees: the bytes that reached the file, and where (an append moves it).
+                    uio.Offset = k.Offset;
+                    uio.Resid += k.Resid;
+                }
+                if (e != 0 || put < chunk) return e;
+            }
+            return 0;
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buf); }
+    }
 
     /// <summary>
     /// NetBSD vn_rdwr: reads into or writes from a kernel buffer at <paramref name="offset"/>, for
@@ -262,7 +333,34 @@ public static class VnodeLayer
 
     /// <summary>Directory entries from cookie <paramref name="cookie"/> on (EINVAL for a non-directory, as NetBSD vn_readdir).</summary>
     public static int Readdir(Lwp l, Vnode vp, ref Uio uio, ref long cookie)
-        => vp.Type != VType.VDIR ? Abi.EINVAL : Vop.Readdir(l, vp, ref uio, ref cookie);
+    {
+        if (vp.Type != VType.VDIR) return Abi.EINVAL;
+        return uio.Vm is RemoteVmspace ? BounceReaddir(l, vp, ref uio, ref cookie) : Vop.Readdir(l, vp, ref uio, ref cookie);
+    }
+
+    /// <summary>Readdir for a remote caller: into a kernel buffer, then one copy out with no lock held (see BounceRead).</summary>
+    private static unsafe int BounceReaddir(Lwp l, Vnode vp, ref Uio uio, ref long cookie)
+    {
+        int chunk = (int)Math.Min(uio.Resid, BounceChunk);
+        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(chunk);
+        try
+        {
+            long got;
+            int e;
+            fixed (byte* p = buf)
+            {
+                IoVec iov;
+                iov.Base = new UserPtr((nint)p);
+                iov.Len = chunk;
+                var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), uio.Offset, isRead: true);
+                e = Vop.Readdir(l, vp, ref k, ref cookie);
+                got = chunk - k.Resid;
+            }
+            int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, (int)got)) : 0;
+            return e != 0 ? e : ce;
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buf); }
+    }
 
     /// <summary>A symbolic link's target (EINVAL for anything else).</summary>
     public static int Readlink(Lwp l, Vnode vp, ref Uio uio)

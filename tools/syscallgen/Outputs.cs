@@ -18,6 +18,7 @@ internal static class Outputs
             new("hypercall/src/errtab.inc", ErrnoTable.Emit(abi)),
             new("aot/Generated/HostErrno.g.cs", HostErrnoTable.Emit(abi)),
             new("hypercall/src/sigtab.inc", SignalTable.Emit(abi)),
+            new(ClientStubs.Path, ClientStubs.Emit(calls)),
         };
         foreach (Faction f in SyscallTable.Factions)
             list.Add(new(f.Path, FactionStubs.Emit(calls, f)));

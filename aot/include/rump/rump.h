@@ -33,6 +33,17 @@ int rump_init(void);
 int rump_getversion(void);
 
 /*
+ * Serves the kernel to remote clients (librumpclient, NetBSD's sysproxy
+ * protocol) at url: "unix://path" (relative to the working directory; the
+ * socket is made with mode 0600) or "tcp://a.b.c.d:port", "tcp://[v6]:port"
+ * (listening only on that address).  Call after rump_init.  Each client gets a
+ * process of its own, with root's credentials; a client that goes away has its
+ * process released.  The server stops when the kernel halts (reboot).
+ * Returns 0 or a host errno value (EBUSY if a server runs already).
+ */
+int rump_init_server(const char *url);
+
+/*
  * What the kernel does with a signal sent to one of its processes (kill(2)), as
  * NetBSD's: RUMP_SIGMODEL_PANIC, _IGNORE, _HOST (rumpuser_kill with the pid),
  * _RAISE (raised in this process: the default), _RECORD (kept pending; it makes

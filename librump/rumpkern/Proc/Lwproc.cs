@@ -204,9 +204,11 @@ public sealed partial class Kernel
 
     /// <summary>
     /// rump_lwproc_rfork: a new process, child of the caller's, and a new lwp in it that becomes the
-    /// calling thread's context. The previous context is released if it was implicit.
+    /// calling thread's context. The previous context is released if it was implicit. A process
+    /// made for a remote client gets the client's address space (<paramref name="vm"/>, from
+    /// hyp_lwproc_rfork's priv); otherwise it shares its parent's.
     /// </summary>
-    public int LwprocRfork(int flags, string comm = "rfork")
+    public int LwprocRfork(int flags, string comm = "rfork", Vmspace? vm = null)
     {
         if ((flags & ~(RFFDG | RFCFDG)) != 0 || (flags & (RFFDG | RFCFDG)) == (RFFDG | RFCFDG))
             return Abi.EINVAL;
@@ -220,7 +222,7 @@ public sealed partial class Kernel
         _procLock.Enter();
         int pid = AllocPid();
         if (pid < 0) { _procLock.Exit(); return Abi.EAGAIN; }
-        var p = new Proc(this, pid, parent, parent.Cred, fd, parent.Vmspace) { Umask = parent.Umask };
+        var p = new Proc(this, pid, parent, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask };
         _procs[pid] = p;
         _procLock.Exit();
 

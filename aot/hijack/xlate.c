@@ -1,0 +1,462 @@
+/*
+ * xlate.c: Linux <-> NetBSD translations for librumphijack (see xlate.h). Pure functions.
+ */
+#include "xlate.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+/* Flag pairs (Linux, NetBSD) that translate bit for bit. */
+static const struct {
+	int lx, nb;
+} oflag_pairs[] = {
+	{ O_NONBLOCK, RUMP_O_NONBLOCK },
+	{ O_APPEND, RUMP_O_APPEND },
+	{ O_ASYNC, RUMP_O_ASYNC },
+	{ O_CREAT, RUMP_O_CREAT },
+	{ O_TRUNC, RUMP_O_TRUNC },
+	{ O_EXCL, RUMP_O_EXCL },
+	{ O_NOCTTY, RUMP_O_NOCTTY },
+	{ O_DIRECT, RUMP_O_DIRECT },
+	{ O_DIRECTORY, RUMP_O_DIRECTORY },
+	{ O_NOFOLLOW, RUMP_O_NOFOLLOW },
+	{ O_CLOEXEC, RUMP_O_CLOEXEC },
+};
+
+int
+xlate_oflags_to_nb(int lx, int *err)
+{
+	int nb = lx & O_ACCMODE;	/* O_RDONLY, O_WRONLY, O_RDWR: 0, 1, 2 on both */
+
+	if ((lx & O_TMPFILE) == O_TMPFILE) {
+		*err = EOPNOTSUPP;
+		return -1;
+	}
+	if ((lx & O_ACCMODE) == O_ACCMODE) {
+		*err = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof oflag_pairs / sizeof oflag_pairs[0]; i++)
+		if (lx & oflag_pairs[i].lx)
+			nb |= oflag_pairs[i].nb;
+	/* Linux's O_SYNC is __O_SYNC|O_DSYNC: full sync wins. */
+	if ((lx & O_SYNC) == O_SYNC)
+		nb |= RUMP_O_SYNC;
+	else if (lx & O_DSYNC)
+		nb |= RUMP_O_DSYNC;
+	/* O_PATH: a descriptor only for *at calls and fstat; NetBSD has none, a read-only open comes
+	 * closest. O_LARGEFILE and O_NOATIME have no meaning there and are dropped. */
+	if (lx & O_PATH)
+		nb = (nb & ~(RUMP_O_ACCMODE | RUMP_O_CREAT | RUMP_O_TRUNC)) | RUMP_O_RDONLY;
+	return nb;
+}
+
+int
+xlate_oflags_to_lx(int nb)
+{
+	int lx = nb & RUMP_O_ACCMODE;
+
+	for (size_t i = 0; i < sizeof oflag_pairs / sizeof oflag_pairs[0]; i++)
+		if (nb & oflag_pairs[i].nb)
+			lx |= oflag_pairs[i].lx;
+	if (nb & RUMP_O_SYNC)
+		lx |= O_SYNC;
+	else if (nb & RUMP_O_DSYNC)
+		lx |= O_DSYNC;
+	return lx;
+}
+
+int
+xlate_atflags_to_nb(int lx, int isaccess)
+{
+	int nb = 0;
+
+	if (lx & AT_EMPTY_PATH)
+		return -1;
+	if (lx & AT_SYMLINK_NOFOLLOW)
+		nb |= RUMP_AT_SYMLINK_NOFOLLOW;
+	if (lx & AT_SYMLINK_FOLLOW)
+		nb |= RUMP_AT_SYMLINK_FOLLOW;
+	/* Linux gives AT_REMOVEDIR and AT_EACCESS one bit (0x200): the call says which it is. */
+	if (lx & AT_REMOVEDIR)
+		nb |= isaccess ? RUMP_AT_EACCESS : RUMP_AT_REMOVEDIR;
+	/* AT_NO_AUTOMOUNT and AT_STATX_* only tune Linux's behaviour. */
+	return nb;
+}
+
+int
+xlate_errno_to_lx(int nberr)
+{
+#define RUMP_ERRNO(name, nbvalue) if (nberr == (nbvalue)) return name;
+#include "errtab.inc"
+#undef RUMP_ERRNO
+	return EIO;
+}
+
+unsigned
+xlate_dev_major(uint64_t d)
+{
+	return (unsigned)((d & 0x000fff00u) >> 8);
+}
+
+unsigned
+xlate_dev_minor(uint64_t d)
+{
+	return (unsigned)(((d & 0xfff00000u) >> 12) | (d & 0xffu));
+}
+
+void
+xlate_stat_to_lx(const struct rump_stat *nb, struct stat *lx)
+{
+	memset(lx, 0, sizeof *lx);
+	lx->st_dev = makedev(xlate_dev_major(nb->st_dev), xlate_dev_minor(nb->st_dev));
+	lx->st_ino = nb->st_ino;
+	lx->st_mode = nb->st_mode;
+	lx->st_nlink = nb->st_nlink;
+	lx->st_uid = nb->st_uid;
+	lx->st_gid = nb->st_gid;
+	lx->st_rdev = makedev(xlate_dev_major(nb->st_rdev), xlate_dev_minor(nb->st_rdev));
+	lx->st_size = nb->st_size;
+	lx->st_blksize = nb->st_blksize;
+	lx->st_blocks = nb->st_blocks;
+	lx->st_atim.tv_sec = nb->st_atim.tv_sec;
+	lx->st_atim.tv_nsec = nb->st_atim.tv_nsec;
+	lx->st_mtim.tv_sec = nb->st_mtim.tv_sec;
+	lx->st_mtim.tv_nsec = nb->st_mtim.tv_nsec;
+	lx->st_ctim.tv_sec = nb->st_ctim.tv_sec;
+	lx->st_ctim.tv_nsec = nb->st_ctim.tv_nsec;
+}
+
+void
+xlate_stat_to_statx(const struct rump_stat *nb, struct statx *lx)
+{
+	memset(lx, 0, sizeof *lx);
+	lx->stx_mask = STATX_BASIC_STATS;
+	lx->stx_blksize = (uint32_t)nb->st_blksize;
+	lx->stx_nlink = nb->st_nlink;
+	lx->stx_uid = nb->st_uid;
+	lx->stx_gid = nb->st_gid;
+	lx->stx_mode = (uint16_t)nb->st_mode;
+	lx->stx_ino = nb->st_ino;
+	lx->stx_size = (uint64_t)nb->st_size;
+	lx->stx_blocks = (uint64_t)nb->st_blocks;
+	lx->stx_atime.tv_sec = nb->st_atim.tv_sec;
+	lx->stx_atime.tv_nsec = (uint32_t)nb->st_atim.tv_nsec;
+	lx->stx_mtime.tv_sec = nb->st_mtim.tv_sec;
+	lx->stx_mtime.tv_nsec = (uint32_t)nb->st_mtim.tv_nsec;
+	lx->stx_ctime.tv_sec = nb->st_ctim.tv_sec;
+	lx->stx_ctime.tv_nsec = (uint32_t)nb->st_ctim.tv_nsec;
+	/* A file system without birth times reports zero (NetBSD) or -1 seconds: not a time. */
+	if (nb->st_birthtim.tv_sec > 0 || nb->st_birthtim.tv_nsec > 0) {
+		lx->stx_mask |= STATX_BTIME;
+		lx->stx_btime.tv_sec = nb->st_birthtim.tv_sec;
+		lx->stx_btime.tv_nsec = (uint32_t)nb->st_birthtim.tv_nsec;
+	}
+	lx->stx_rdev_major = xlate_dev_major(nb->st_rdev);
+	lx->stx_rdev_minor = xlate_dev_minor(nb->st_rdev);
+	lx->stx_dev_major = xlate_dev_major(nb->st_dev);
+	lx->stx_dev_minor = xlate_dev_minor(nb->st_dev);
+}
+
+long
+xlate_fstype_magic(const char *name)
+{
+	static const struct {
+		const char *name;
+		long magic;
+	} tab[] = {
+		{ "ext2fs", 0xEF53 },		/* EXT2_SUPER_MAGIC */
+		{ "msdos", 0x4d44 },		/* MSDOS_SUPER_MAGIC */
+		{ "msdosfs", 0x4d44 },
+		{ "tmpfs", 0x01021994 },	/* TMPFS_MAGIC */
+		{ "cd9660", 0x9660 },		/* ISOFS_SUPER_MAGIC */
+		{ "ffs", 0x00011954 },		/* UFS_MAGIC */
+	};
+
+	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+		if (strcmp(name, tab[i].name) == 0)
+			return tab[i].magic;
+	return 0;
+}
+
+/* NetBSD ST_* -> Linux ST_* (ST_VALID set: the flags are meaningful). */
+static unsigned long
+xlate_stflags(uint64_t nb)
+{
+	unsigned long lx = 0x0020;	/* ST_VALID */
+
+	if (nb & RUMP_ST_RDONLY)
+		lx |= ST_RDONLY;
+	if (nb & RUMP_ST_NOSUID)
+		lx |= ST_NOSUID;
+	if (nb & RUMP_ST_NODEV)
+		lx |= ST_NODEV;
+	if (nb & RUMP_ST_NOEXEC)
+		lx |= ST_NOEXEC;
+	if (nb & RUMP_ST_SYNCHRONOUS)
+		lx |= ST_SYNCHRONOUS;
+	if (nb & RUMP_MNT_NOATIME)
+		lx |= ST_NOATIME;
+	if (nb & RUMP_ST_RELATIME)
+		lx |= ST_RELATIME;
+	return lx;
+}
+
+void
+xlate_statvfs_to_statfs(const struct rump_statvfs *nb, struct statfs *lx)
+{
+	memset(lx, 0, sizeof *lx);
+	char name[sizeof nb->f_fstypename + 1];
+	memcpy(name, nb->f_fstypename, sizeof nb->f_fstypename);
+	name[sizeof nb->f_fstypename] = '\0';
+	lx->f_type = xlate_fstype_magic(name);
+	/* Linux's f_bsize is the preferred I/O size; the block counts are in f_frsize units. */
+	lx->f_bsize = (long)(nb->f_frsize ? nb->f_frsize : nb->f_bsize);
+	lx->f_frsize = (long)nb->f_frsize;
+	lx->f_blocks = nb->f_blocks;
+	lx->f_bfree = nb->f_bfree;
+	lx->f_bavail = nb->f_bavail;
+	lx->f_files = nb->f_files;
+	lx->f_ffree = nb->f_ffree;
+	memcpy(&lx->f_fsid, &nb->f_fsidx, sizeof lx->f_fsid);
+	lx->f_namelen = (long)nb->f_namemax;
+	lx->f_flags = (long)xlate_stflags(nb->f_flag);
+}
+
+void
+xlate_statvfs_to_statvfs(const struct rump_statvfs *nb, struct statvfs *lx)
+{
+	memset(lx, 0, sizeof *lx);
+	lx->f_bsize = nb->f_bsize;
+	lx->f_frsize = nb->f_frsize;
+	lx->f_blocks = nb->f_blocks;
+	lx->f_bfree = nb->f_bfree;
+	lx->f_bavail = nb->f_bavail;
+	lx->f_files = nb->f_files;
+	lx->f_ffree = nb->f_ffree;
+	lx->f_favail = nb->f_favail;
+	lx->f_fsid = nb->f_fsid;
+	lx->f_flag = xlate_stflags(nb->f_flag) & ~0x0020ul;
+	lx->f_namemax = nb->f_namemax;
+}
+
+/* offsetof(struct rump_dirent, d_name) and offsetof(struct dirent64, d_name). */
+#define NB_DIRENT_HDR	offsetof(struct rump_dirent, d_name)
+#define LX_DIRENT_HDR	offsetof(struct dirent64, d_name)
+
+long
+xlate_dirents(const char *nb, size_t nblen, size_t *nbused, char *lx, size_t lxlen, int64_t *pos)
+{
+	size_t in = 0, out = 0;
+
+	while (in < nblen) {
+		struct rump_dirent hdr;
+		size_t avail = nblen - in;
+
+		if (avail < NB_DIRENT_HDR)
+			return -1;
+		memcpy(&hdr, nb + in, NB_DIRENT_HDR);
+		if (hdr.d_reclen < NB_DIRENT_HDR + 1 || hdr.d_reclen > avail ||
+		    (size_t)hdr.d_namlen + 1 > hdr.d_reclen - NB_DIRENT_HDR ||
+		    hdr.d_namlen > 511 || hdr.d_namlen == 0)
+			return -1;
+		const char *name = nb + in + NB_DIRENT_HDR;
+		if (memchr(name, '\0', hdr.d_namlen) != NULL)
+			return -1;
+
+		size_t rec = (LX_DIRENT_HDR + hdr.d_namlen + 1 + 7) & ~(size_t)7;
+		if (rec > lxlen - out)
+			break;
+		struct dirent64 *d = (struct dirent64 *)(void *)(lx + out);
+		memset(d, 0, rec);
+		d->d_ino = hdr.d_fileno;
+		d->d_off = ++*pos;
+		d->d_reclen = (unsigned short)rec;
+		/* DT_* have the same values; NetBSD's DT_WHT (14) is Linux's too. */
+		d->d_type = hdr.d_type;
+		memcpy(d->d_name, name, hdr.d_namlen);
+		out += rec;
+		in += hdr.d_reclen;
+	}
+	*nbused = in;
+	return (long)out;
+}
+
+short
+xlate_poll_to_nb(short lx)
+{
+	short nb = lx & (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLNVAL | POLLRDNORM | POLLRDBAND);
+
+	if (lx & POLLWRNORM)
+		nb |= RUMP_POLLWRNORM;
+	if (lx & POLLWRBAND)
+		nb |= RUMP_POLLWRBAND;
+	return nb;
+}
+
+short
+xlate_poll_to_lx(short nb)
+{
+	short lx = nb & (RUMP_POLLIN | RUMP_POLLPRI | RUMP_POLLOUT | RUMP_POLLERR | RUMP_POLLHUP |
+	    RUMP_POLLNVAL | RUMP_POLLRDNORM | RUMP_POLLRDBAND);
+
+	if (nb & RUMP_POLLWRBAND)
+		lx |= POLLWRBAND;
+	return lx;
+}
+
+static short
+xlate_locktype(short t, int tonb)
+{
+	static const short lxv[] = { F_RDLCK, F_WRLCK, F_UNLCK };
+	static const short nbv[] = { RUMP_F_RDLCK, RUMP_F_WRLCK, RUMP_F_UNLCK };
+
+	for (int i = 0; i < 3; i++)
+		if (t == (tonb ? lxv[i] : nbv[i]))
+			return tonb ? nbv[i] : lxv[i];
+	return -1;
+}
+
+void
+xlate_flock_to_nb(const struct flock *lx, struct nb_flock *nb)
+{
+	nb->l_start = lx->l_start;
+	nb->l_len = lx->l_len;
+	nb->l_pid = lx->l_pid;
+	nb->l_type = xlate_locktype(lx->l_type, 1);
+	nb->l_whence = lx->l_whence;
+}
+
+void
+xlate_flock_to_lx(const struct nb_flock *nb, struct flock *lx)
+{
+	lx->l_start = nb->l_start;
+	lx->l_len = nb->l_len;
+	lx->l_pid = nb->l_pid;
+	lx->l_type = xlate_locktype(nb->l_type, 0);
+	lx->l_whence = nb->l_whence;
+}
+
+const char *
+xlate_route_path(const char *prefix, size_t plen, const char *path)
+{
+	if (plen == 0 || strncmp(path, prefix, plen) != 0)
+		return NULL;
+	if (path[plen] == '\0')
+		return "/";
+	if (path[plen] != '/')
+		return NULL;
+	return path + plen;
+}
+
+int
+xlate_parse_config(const char *s, struct xlate_config *c)
+{
+	char *copy, *save = NULL;
+	int rv = 0;
+
+	memset(c, 0, sizeof *c);
+	c->fdoff = 128;
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		if (val == NULL) {
+			rv = -1;
+			continue;
+		}
+		*val++ = '\0';
+		if (strcmp(tok, "path") == 0) {
+			size_t len = strlen(val);
+			while (len > 1 && val[len - 1] == '/')
+				len--;
+			if (val[0] != '/' || c->npath == XLATE_MAXPREFIX) {
+				rv = -1;
+				continue;
+			}
+			/* "/" as a prefix would take every path: the kernel's root is then the host's. */
+			c->pathlen[c->npath] = len == 1 ? 0 : len;
+			c->path[c->npath++] = strndup(val, len == 1 ? 0 : len);
+		} else if (strcmp(tok, "blanket") == 0) {
+			char *bsave = NULL;
+			for (char *b = strtok_r(val, ":", &bsave); b; b = strtok_r(NULL, ":", &bsave)) {
+				if (b[0] != '/' || c->nblanket == XLATE_MAXPREFIX) {
+					rv = -1;
+					continue;
+				}
+				c->blanketlen[c->nblanket] = strlen(b);
+				c->blanket[c->nblanket++] = strdup(b);
+			}
+		} else if (strcmp(tok, "fdoff") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+			if (*end != '\0' || v < 3 || v > 32768)
+				rv = -1;
+			else
+				c->fdoff = (int)v;
+		}
+	}
+	free(copy);
+	return rv;
+}
+
+const char *
+xlate_route(const struct xlate_config *c, const char *path)
+{
+	for (int i = 0; i < c->npath; i++) {
+		if (c->pathlen[i] == 0)
+			return path;
+		const char *r = xlate_route_path(c->path[i], c->pathlen[i], path);
+		if (r != NULL)
+			return r;
+	}
+	for (int i = 0; i < c->nblanket; i++)
+		if (strncmp(path, c->blanket[i], c->blanketlen[i]) == 0)
+			return path;
+	return NULL;
+}
+
+size_t
+xlate_fdmap_encode(char *buf, size_t len, const int *host, const int *rump, int n)
+{
+	size_t need = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char item[32];
+		int k = snprintf(item, sizeof item, "%s%d:%d", i ? "," : "", host[i], rump[i]);
+		if (need + (size_t)k < len)
+			memcpy(buf + need, item, (size_t)k + 1);
+		need += (size_t)k;
+	}
+	return need;
+}
+
+int
+xlate_fdmap_parse(const char *s, void (*fn)(int, int, void *), void *arg)
+{
+	int n = 0;
+
+	while (s && *s) {
+		char *end;
+		long h = strtol(s, &end, 10);
+		if (end != s && *end == ':') {
+			const char *r0 = end + 1;
+			long r = strtol(r0, &end, 10);
+			if (end != r0 && (*end == ',' || *end == '\0') && h >= 0 && h < 1L << 20 &&
+			    r >= 0 && r < 1L << 20) {
+				fn((int)h, (int)r, arg);
+				n++;
+			}
+		}
+		s = strchr(s, ',');
+		if (s)
+			s++;
+	}
+	return n;
+}

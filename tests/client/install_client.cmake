@@ -1,0 +1,52 @@
+# The remote configuration from an installed tree, as a user has it: cmake --install into a
+# fresh prefix, examples/hello.c (unchanged) built with `pkg-config --cflags --libs rumpclient`,
+# the installed rump_server started (it detaches once it listens), hello run against it with
+# RUMP_SERVER (its final reboot halts the server), then the installed rumpctl finds no server.
+set(prefix ${BUILD_DIR}/test-install-client)
+file(REMOVE_RECURSE ${prefix})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} RESULT_VARIABLE rv OUTPUT_QUIET)
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed: ${rv}")
+endif()
+foreach(f lib/librumpclient.so include/rump/rumpclient.h include/rump/rump_syscalls.h
+          lib/pkgconfig/rumpclient.pc bin/rumpctl bin/rump_server)
+  if(NOT EXISTS ${prefix}/${f})
+    message(FATAL_ERROR "expected ${prefix}/${f} after install, it is missing")
+  endif()
+endforeach()
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+execute_process(COMMAND sh -c "cc ${SRC_DIR}/examples/hello.c $(pkg-config --cflags --libs rumpclient) -o ${prefix}/hello-remote"
+  RESULT_VARIABLE rv ERROR_VARIABLE err)
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "building hello.c with pkg-config rumpclient failed: ${err}")
+endif()
+# Linked with the client library only: no .NET kernel in the client process.
+execute_process(COMMAND sh -c "ldd ${prefix}/hello-remote" OUTPUT_VARIABLE deps)
+if(deps MATCHES "librump\\.so" OR NOT deps MATCHES "librumpclient\\.so")
+  message(FATAL_ERROR "hello-remote should link librumpclient.so and not librump.so:\n${deps}")
+endif()
+
+set(sock ${prefix}/ctrl)
+execute_process(COMMAND ${prefix}/bin/rump_server unix://${sock} RESULT_VARIABLE rv ERROR_VARIABLE err)
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "the installed rump_server did not start: ${rv} ${err}")
+endif()
+set(ENV{RUMP_SERVER} unix://${sock})
+execute_process(COMMAND ${prefix}/hello-remote RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rv EQUAL 0 OR NOT out MATCHES "read back: hello from a rump kernel")
+  execute_process(COMMAND ${prefix}/bin/rumpctl halt)
+  message(FATAL_ERROR "hello as a remote client: exit ${rv}, output:\n${out}\n${err}")
+endif()
+# hello's reboot halted the kernel: the server is gone (it removes its socket as it exits).
+foreach(i RANGE 200)
+  if(NOT EXISTS ${sock})
+    break()
+  endif()
+  execute_process(COMMAND sleep 0.02)
+endforeach()
+execute_process(COMMAND ${prefix}/bin/rumpctl stat / RESULT_VARIABLE rv ERROR_VARIABLE err)
+if(NOT rv EQUAL 2)
+  execute_process(COMMAND ${prefix}/bin/rumpctl halt)
+  message(FATAL_ERROR "after hello's reboot, rumpctl should find no server (exit 2), got ${rv}: ${err}")
+endif()
+message(STATUS "hello ran as a remote client:\n${out}")

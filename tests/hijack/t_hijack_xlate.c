@@ -1,0 +1,390 @@
+/*
+ * t_hijack_xlate: librumphijack's pure translations (aot/hijack/xlate.c) against the numbers and
+ * layouts of both sides: Linux's from the host's headers, NetBSD's from <rump/rumpdefs.h>.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "xlate.h"
+
+static int npass, nfail;
+
+#define CHECK(cond, ...) do {							\
+	if (cond)								\
+		npass++;							\
+	else {									\
+		nfail++;							\
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);		\
+		fprintf(stderr, __VA_ARGS__);					\
+		fputc('\n', stderr);						\
+	}									\
+} while (0)
+#define EQ(got, want) CHECK((long long)(got) == (long long)(want), "%s: expected %#llx, got %#llx", #got, (long long)(want), (long long)(got))
+
+static void
+test_oflags(void)
+{
+	int e = 0;
+
+	EQ(xlate_oflags_to_nb(O_RDONLY, &e), RUMP_O_RDONLY);
+	EQ(xlate_oflags_to_nb(O_WRONLY | O_CREAT | O_TRUNC, &e), RUMP_O_WRONLY | RUMP_O_CREAT | RUMP_O_TRUNC);
+	EQ(xlate_oflags_to_nb(O_RDWR | O_CREAT | O_EXCL | O_APPEND, &e),
+	    RUMP_O_RDWR | RUMP_O_CREAT | RUMP_O_EXCL | RUMP_O_APPEND);
+	EQ(xlate_oflags_to_nb(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, &e),
+	    RUMP_O_DIRECTORY | RUMP_O_NOFOLLOW | RUMP_O_CLOEXEC | RUMP_O_NONBLOCK | RUMP_O_NOCTTY);
+	/* O_LARGEFILE (glibc adds it to every open64) and O_NOATIME are dropped. */
+	EQ(xlate_oflags_to_nb(O_RDONLY | O_LARGEFILE | O_NOATIME, &e), RUMP_O_RDONLY);
+	EQ(xlate_oflags_to_nb(O_WRONLY | O_SYNC, &e), RUMP_O_WRONLY | RUMP_O_SYNC);
+	EQ(xlate_oflags_to_nb(O_WRONLY | O_DSYNC, &e), RUMP_O_WRONLY | RUMP_O_DSYNC);
+	EQ(xlate_oflags_to_nb(O_PATH | O_DIRECTORY, &e), RUMP_O_RDONLY | RUMP_O_DIRECTORY);
+	e = 0;
+	EQ(xlate_oflags_to_nb(O_TMPFILE | O_RDWR, &e), -1);
+	EQ(e, EOPNOTSUPP);
+	EQ(xlate_oflags_to_nb(O_ACCMODE, &e), -1);
+	EQ(e, EINVAL);
+
+	EQ(xlate_oflags_to_lx(RUMP_O_RDWR | RUMP_O_APPEND | RUMP_O_NONBLOCK), O_RDWR | O_APPEND | O_NONBLOCK);
+	EQ(xlate_oflags_to_lx(RUMP_O_WRONLY | RUMP_O_SYNC), O_WRONLY | O_SYNC);
+	/* Every flag that has a pair comes back as it went. */
+	int all = O_WRONLY | O_NONBLOCK | O_APPEND | O_ASYNC | O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY |
+	    O_DIRECT | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_DSYNC;
+	EQ(xlate_oflags_to_lx(xlate_oflags_to_nb(all, &e)), all);
+}
+
+static void
+test_atflags_errno(void)
+{
+	EQ(xlate_atflags_to_nb(0, 0), 0);
+	EQ(xlate_atflags_to_nb(AT_SYMLINK_NOFOLLOW, 0), RUMP_AT_SYMLINK_NOFOLLOW);
+	EQ(xlate_atflags_to_nb(AT_SYMLINK_FOLLOW, 0), RUMP_AT_SYMLINK_FOLLOW);
+	EQ(xlate_atflags_to_nb(AT_REMOVEDIR, 0), RUMP_AT_REMOVEDIR);
+	EQ(xlate_atflags_to_nb(AT_EACCESS, 1), RUMP_AT_EACCESS);
+	EQ(xlate_atflags_to_nb(AT_EMPTY_PATH, 0), -1);
+	EQ(AT_FDCWD, RUMP_AT_FDCWD);
+
+	EQ(xlate_errno_to_lx(RUMP_ENOENT), ENOENT);
+	EQ(xlate_errno_to_lx(RUMP_EAGAIN), EAGAIN);		/* 35 in NetBSD, 11 in Linux */
+	EQ(xlate_errno_to_lx(RUMP_EOPNOTSUPP), EOPNOTSUPP);
+	EQ(xlate_errno_to_lx(66), ENOTEMPTY);			/* NetBSD's ENOTEMPTY */
+	EQ(xlate_errno_to_lx(63), ENAMETOOLONG);		/* NetBSD's ENAMETOOLONG */
+	EQ(xlate_errno_to_lx(62), ELOOP);			/* NetBSD's ELOOP */
+	EQ(xlate_errno_to_lx(78), ENOSYS);			/* NetBSD's ENOSYS */
+	EQ(xlate_errno_to_lx(100000), EIO);
+}
+
+static void
+test_stat(void)
+{
+	struct rump_stat nb;
+	struct stat lx;
+	struct statx sx;
+
+	memset(&nb, 0, sizeof nb);
+	nb.st_dev = (3u << 8) | 7u | (0x12u << 20);	/* major 3, minor 0x1207 */
+	nb.st_mode = RUMP_S_IFREG | 0640;
+	nb.st_ino = 0x123456789aull;
+	nb.st_nlink = 2;
+	nb.st_uid = 1000;
+	nb.st_gid = 100;
+	nb.st_rdev = (8u << 8) | 1u;
+	nb.st_atim.tv_sec = 1700000000;
+	nb.st_atim.tv_nsec = 1;
+	nb.st_mtim.tv_sec = 1700000001;
+	nb.st_mtim.tv_nsec = 2;
+	nb.st_ctim.tv_sec = 1700000002;
+	nb.st_ctim.tv_nsec = 3;
+	nb.st_birthtim.tv_sec = 1600000000;
+	nb.st_size = 1 << 20;
+	nb.st_blocks = 2048;
+	nb.st_blksize = 4096;
+
+	EQ(xlate_dev_major(nb.st_dev), 3);
+	EQ(xlate_dev_minor(nb.st_dev), 0x1207);
+	xlate_stat_to_lx(&nb, &lx);
+	EQ(major(lx.st_dev), 3);
+	EQ(minor(lx.st_dev), 0x1207);
+	EQ(lx.st_mode, S_IFREG | 0640);
+	EQ(lx.st_ino, 0x123456789aull);
+	EQ(lx.st_nlink, 2);
+	EQ(lx.st_uid, 1000);
+	EQ(lx.st_gid, 100);
+	EQ(major(lx.st_rdev), 8);
+	EQ(minor(lx.st_rdev), 1);
+	EQ(lx.st_size, 1 << 20);
+	EQ(lx.st_blocks, 2048);
+	EQ(lx.st_blksize, 4096);
+	EQ(lx.st_atim.tv_sec, 1700000000);
+	EQ(lx.st_atim.tv_nsec, 1);
+	EQ(lx.st_mtim.tv_sec, 1700000001);
+	EQ(lx.st_ctim.tv_nsec, 3);
+
+	xlate_stat_to_statx(&nb, &sx);
+	EQ(sx.stx_mask, STATX_BASIC_STATS | STATX_BTIME);
+	EQ(sx.stx_mode, S_IFREG | 0640);
+	EQ(sx.stx_ino, 0x123456789aull);
+	EQ(sx.stx_size, 1 << 20);
+	EQ(sx.stx_btime.tv_sec, 1600000000);
+	EQ(sx.stx_mtime.tv_nsec, 2);
+	EQ(sx.stx_dev_major, 3);
+	EQ(sx.stx_dev_minor, 0x1207);
+	nb.st_birthtim.tv_sec = 0;
+	xlate_stat_to_statx(&nb, &sx);
+	EQ(sx.stx_mask, STATX_BASIC_STATS);
+
+	/* The mode bits have one encoding. */
+	EQ(RUMP_S_IFDIR, S_IFDIR);
+	EQ(RUMP_S_IFLNK, S_IFLNK);
+	EQ(RUMP_S_IFIFO, S_IFIFO);
+	EQ(RUMP_S_ISVTX, S_ISVTX);
+	EQ(RUMP_UTIME_NOW, UTIME_NOW);
+	EQ(RUMP_UTIME_OMIT, UTIME_OMIT);
+	EQ(sizeof(struct timespec), sizeof(struct rump_timespec));
+}
+
+static void
+test_statfs(void)
+{
+	struct rump_statvfs nb;
+	struct statfs sf;
+	struct statvfs sv;
+
+	memset(&nb, 0, sizeof nb);
+	strcpy(nb.f_fstypename, "ext2fs");
+	nb.f_flag = RUMP_ST_RDONLY | RUMP_ST_NOSUID;
+	nb.f_bsize = 4096;
+	nb.f_frsize = 1024;
+	nb.f_blocks = 8192;
+	nb.f_bfree = 100;
+	nb.f_bavail = 90;
+	nb.f_files = 2048;
+	nb.f_ffree = 2000;
+	nb.f_favail = 2000;
+	nb.f_namemax = 255;
+	xlate_statvfs_to_statfs(&nb, &sf);
+	EQ(sf.f_type, 0xEF53);
+	EQ(sf.f_bsize, 1024);
+	EQ(sf.f_blocks, 8192);
+	EQ(sf.f_bavail, 90);
+	EQ(sf.f_files, 2048);
+	EQ(sf.f_namelen, 255);
+	EQ(sf.f_flags, ST_RDONLY | ST_NOSUID | 0x20);
+	xlate_statvfs_to_statvfs(&nb, &sv);
+	EQ(sv.f_bsize, 4096);
+	EQ(sv.f_frsize, 1024);
+	EQ(sv.f_flag, ST_RDONLY | ST_NOSUID);
+	EQ(xlate_fstype_magic("msdos"), 0x4d44);
+	EQ(xlate_fstype_magic("tmpfs"), 0x01021994);
+	EQ(xlate_fstype_magic("nosuchfs"), 0);
+}
+
+/* Appends a NetBSD getdents record. */
+static size_t
+nbrec(char *buf, size_t at, uint64_t ino, const char *name, uint8_t type)
+{
+	size_t nl = strlen(name);
+	size_t rec = (offsetof(struct rump_dirent, d_name) + nl + 1 + 7) & ~(size_t)7;
+	struct rump_dirent d;
+
+	memset(buf + at, 0, rec);
+	d.d_fileno = ino;
+	d.d_reclen = (uint16_t)rec;
+	d.d_namlen = (uint16_t)nl;
+	d.d_type = type;
+	memcpy(buf + at, &d, offsetof(struct rump_dirent, d_name));
+	memcpy(buf + at + offsetof(struct rump_dirent, d_name), name, nl);
+	return at + rec;
+}
+
+static void
+test_dirents(void)
+{
+	char nb[1024], lx[1024];
+	size_t len = 0, used;
+	int64_t pos = 0;
+	long n;
+
+	len = nbrec(nb, len, 2, ".", RUMP_DT_DIR);
+	len = nbrec(nb, len, 2, "..", RUMP_DT_DIR);
+	len = nbrec(nb, len, 12, "a file with a long name.txt", RUMP_DT_REG);
+	len = nbrec(nb, len, 13, "l", RUMP_DT_LNK);
+
+	n = xlate_dirents(nb, len, &used, lx, sizeof lx, &pos);
+	EQ(used, len);
+	CHECK(n > 0, "xlate_dirents: expected records, got %ld", n);
+	const char *names[] = { ".", "..", "a file with a long name.txt", "l" };
+	const uint64_t inos[] = { 2, 2, 12, 13 };
+	const int types[] = { DT_DIR, DT_DIR, DT_REG, DT_LNK };
+	long off = 0;
+	for (int i = 0; i < 4 && off < n; i++) {
+		struct dirent64 *d = (struct dirent64 *)(void *)(lx + off);
+		CHECK(strcmp(d->d_name, names[i]) == 0, "entry %d: expected %s, got %s", i, names[i], d->d_name);
+		EQ(d->d_ino, inos[i]);
+		EQ(d->d_type, types[i]);
+		EQ(d->d_off, i + 1);
+		EQ(d->d_reclen % 8, 0);
+		off += d->d_reclen;
+	}
+	EQ(off, n);
+
+	/* A small output buffer takes whole records only and says how far it got. */
+	pos = 0;
+	n = xlate_dirents(nb, len, &used, lx, 48, &pos);
+	EQ(n, 48);	/* "." and "..": 24 bytes each */
+	EQ(used, 32);	/* their NetBSD records: 16 bytes each */
+	EQ(pos, 2);
+	n = xlate_dirents(nb, len, &used, lx, 8, &pos);
+	EQ(n, 0);
+	EQ(used, 0);
+
+	/* Malformed records are refused, not read past. */
+	char bad[64];
+	uint16_t v;
+	memcpy(bad, nb, sizeof bad);
+	v = 0;
+	memcpy(bad + offsetof(struct rump_dirent, d_reclen), &v, 2);
+	EQ(xlate_dirents(bad, 64, &used, lx, sizeof lx, &pos), -1);
+	v = 200;	/* past the buffer */
+	memcpy(bad + offsetof(struct rump_dirent, d_reclen), &v, 2);
+	EQ(xlate_dirents(bad, 64, &used, lx, sizeof lx, &pos), -1);
+	memcpy(bad, nb, sizeof bad);
+	v = 10;		/* a name longer than its record */
+	memcpy(bad + offsetof(struct rump_dirent, d_namlen), &v, 2);
+	EQ(xlate_dirents(bad, 64, &used, lx, sizeof lx, &pos), -1);
+	EQ(xlate_dirents(nb, 5, &used, lx, sizeof lx, &pos), -1);	/* a truncated header */
+}
+
+static void
+test_poll_flock(void)
+{
+	EQ(xlate_poll_to_nb(POLLIN | POLLOUT), RUMP_POLLIN | RUMP_POLLOUT);
+	EQ(xlate_poll_to_nb(POLLWRNORM), RUMP_POLLWRNORM);
+	EQ(xlate_poll_to_nb(POLLWRBAND), RUMP_POLLWRBAND);
+	EQ(xlate_poll_to_lx(RUMP_POLLIN | RUMP_POLLHUP | RUMP_POLLNVAL), POLLIN | POLLHUP | POLLNVAL);
+	EQ(xlate_poll_to_lx(RUMP_POLLWRBAND), POLLWRBAND);
+
+	struct flock lx = { .l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_start = 10, .l_len = 20, .l_pid = 7 };
+	struct nb_flock nb;
+	xlate_flock_to_nb(&lx, &nb);
+	EQ(nb.l_type, RUMP_F_WRLCK);
+	EQ(nb.l_whence, RUMP_SEEK_CUR);
+	EQ(nb.l_start, 10);
+	EQ(nb.l_len, 20);
+	EQ(sizeof nb, 24);	/* NetBSD amd64's struct flock */
+	nb.l_type = RUMP_F_UNLCK;
+	xlate_flock_to_lx(&nb, &lx);
+	EQ(lx.l_type, F_UNLCK);
+}
+
+static void
+test_route(void)
+{
+	const char *r;
+
+	r = xlate_route_path("/rump", 5, "/rump/x/y");
+	CHECK(r && strcmp(r, "/x/y") == 0, "/rump/x/y: expected /x/y, got %s", r ? r : "(host)");
+	r = xlate_route_path("/rump", 5, "/rump");
+	CHECK(r && strcmp(r, "/") == 0, "/rump: expected /, got %s", r ? r : "(host)");
+	r = xlate_route_path("/rump", 5, "/rump/");
+	CHECK(r && strcmp(r, "/") == 0, "/rump/: expected /, got %s", r ? r : "(host)");
+	CHECK(xlate_route_path("/rump", 5, "/rumpx") == NULL, "/rumpx must stay the host's");
+	CHECK(xlate_route_path("/rump", 5, "/ru") == NULL, "/ru must stay the host's");
+	CHECK(xlate_route_path("/rump", 5, "/tmp/rump/x") == NULL, "/tmp/rump/x must stay the host's");
+	r = xlate_route_path("/a/b", 4, "/a/b/c");
+	CHECK(r && strcmp(r, "/c") == 0, "/a/b/c: expected /c, got %s", r ? r : "(host)");
+}
+
+static void
+test_config(void)
+{
+	struct xlate_config c;
+	const char *r;
+
+	EQ(xlate_parse_config("path=/rump", &c), 0);
+	EQ(c.npath, 1);
+	EQ(c.nblanket, 0);
+	EQ(c.fdoff, 128);
+	r = xlate_route(&c, "/rump/etc/x");
+	CHECK(r && strcmp(r, "/etc/x") == 0, "route /rump/etc/x: got %s", r ? r : "(host)");
+	CHECK(xlate_route(&c, "/etc/x") == NULL, "/etc/x must stay the host's");
+
+	EQ(xlate_parse_config("", &c), 0);
+	EQ(c.npath + c.nblanket, 0);	/* an empty RUMPHIJACK hijacks nothing */
+
+	EQ(xlate_parse_config("path=/rump//,socket=all:nolocal,fdoff=300,blanket=/dev/bpf:/var/run/x", &c), 0);
+	EQ(c.npath, 1);
+	EQ(c.pathlen[0], 5);		/* trailing slashes dropped */
+	EQ(c.fdoff, 300);
+	EQ(c.nblanket, 2);
+	r = xlate_route(&c, "/dev/bpf0");	/* a blanket is a literal prefix, kept in the name */
+	CHECK(r && strcmp(r, "/dev/bpf0") == 0, "route /dev/bpf0: got %s", r ? r : "(host)");
+	r = xlate_route(&c, "/var/run/x/y");
+	CHECK(r && strcmp(r, "/var/run/x/y") == 0, "route /var/run/x/y: got %s", r ? r : "(host)");
+	CHECK(xlate_route(&c, "/dev/null") == NULL, "/dev/null must stay the host's");
+	r = xlate_route(&c, "/rump");
+	CHECK(r && strcmp(r, "/") == 0, "route /rump: got %s", r ? r : "(host)");
+
+	EQ(xlate_parse_config("path=/a,path=/b", &c), 0);
+	r = xlate_route(&c, "/b/c");
+	CHECK(r && strcmp(r, "/c") == 0, "second prefix: got %s", r ? r : "(host)");
+
+	EQ(xlate_parse_config("path=relative", &c), -1);
+	EQ(xlate_parse_config("fdoff=2", &c), -1);
+	EQ(xlate_parse_config("fdoff=12x", &c), -1);
+	EQ(xlate_parse_config("garbage", &c), -1);
+}
+
+static void
+collect(int h, int r, void *arg)
+{
+	int *v = arg;
+	v[v[0] * 2 + 1] = h;
+	v[v[0] * 2 + 2] = r;
+	v[0]++;
+}
+
+static void
+test_fdmap(void)
+{
+	int hs[] = { 1, 128, 200 }, rs[] = { 3, 0, 70 };
+	char buf[64];
+	int v[16] = { 0 };
+
+	EQ(xlate_fdmap_encode(buf, sizeof buf, hs, rs, 3), strlen("1:3,128:0,200:70"));
+	CHECK(strcmp(buf, "1:3,128:0,200:70") == 0, "encode: expected 1:3,128:0,200:70, got %s", buf);
+	EQ(xlate_fdmap_parse(buf, collect, v), 3);
+	EQ(v[0], 3);
+	EQ(v[1], 1);
+	EQ(v[2], 3);
+	EQ(v[5], 200);
+	EQ(v[6], 70);
+	/* Too small a buffer: the needed length comes back, the buffer holds a string. */
+	EQ(xlate_fdmap_encode(buf, 4, hs, rs, 3), strlen("1:3,128:0,200:70"));
+	EQ(strlen(buf) < 4, 1);
+	/* Garbage is skipped, not trusted. */
+	memset(v, 0, sizeof v);
+	EQ(xlate_fdmap_parse("x,5:,-1:2,3:4,9:99999999,7:8junk,10:11", collect, v), 2);
+	EQ(v[1], 3);
+	EQ(v[3], 10);
+}
+
+int
+main(void)
+{
+	test_oflags();
+	test_atflags_errno();
+	test_stat();
+	test_statfs();
+	test_dirents();
+	test_poll_flock();
+	test_route();
+	test_config();
+	test_fdmap();
+	printf("%d passed, %d failed\n", npass, nfail);
+	return nfail != 0;
+}
