@@ -355,7 +355,7 @@ conn_kill(struct conn *c)
 	pthread_mutex_lock(&c->mtx);
 	if (!c->dead) {
 		c->dead = 1;
-		shutdown(c->fd, SHUT_RDWR);
+		syscall(SYS_shutdown, c->fd, SHUT_RDWR);
 		for (struct waiter *w = c->waiters; w != NULL; w = w->next)
 			pthread_cond_signal(&w->cv);
 	}
@@ -787,7 +787,7 @@ dial(const struct srvaddr *srv)
 	if (srv->tcp) {
 		int one = 1;
 
-		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		syscall(SYS_setsockopt, s, IPPROTO_TCP, TCP_NODELAY, &one, (socklen_t)sizeof one);
 	}
 	/* The server writes nothing after the banner until the handshake. */
 	while (n == 0 || banner[n - 1] != '\n') {

@@ -136,5 +136,18 @@ if debugfs -R "ls -l /" "$dir/e2.img" 2>/dev/null | grep -q made-by-rumpctl; the
 if MTOOLS_SKIP_CHECK=1 mdir -i "$dir/fat.img" :: 2>/dev/null | grep -q FROMCTL; then ok; else
 	bad "mdir: FROMCTL is not in the FAT image"; fi
 
+# Over TCP, IPv4 and IPv6 literals: a free port is found by trying a few.
+for addr in "127.0.0.1" "[::1]"; do
+	started=""
+	for try in 1 2 3 4 5 6 7 8; do
+		port=$((20000 + ($$ * 7 + try * 131) % 40000))
+		if "$server" "tcp://$addr:$port" 2>"$dir/err"; then started=$port; break; fi
+	done
+	if [ -z "$started" ]; then bad "rump_server on tcp://$addr: $(cat "$dir/err")"; continue; fi
+	RUMP_SERVER="tcp://$addr:$started" expect 0 "sysctl over tcp://$addr" "$ctl" sysctl kern.ostype
+	has "$dir/out" "kern.ostype = NetBSD" "sysctl over tcp://$addr"
+	RUMP_SERVER="tcp://$addr:$started" expect 0 "halt over tcp://$addr" "$ctl" halt
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
