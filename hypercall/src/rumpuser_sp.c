@@ -171,6 +171,8 @@ static int sp_npreforks;
 static int sp_started;
 static _Atomic int sp_finished;		/* rumpuser_sp_fini: the kernel halted */
 static int sp_listenfd = -1;
+/* accept failed for want of descriptors or memory: the listener waits for a connection to end. */
+static _Atomic int sp_acceptpaused;
 static int sp_wakefd[2] = { -1, -1 };	/* wakes the poll thread */
 static char sp_banner[SPW_MAXBANNER];
 static size_t sp_bannerlen;
@@ -331,6 +333,8 @@ conn_free(struct spconn *c)
 	pthread_mutex_lock(&sp_lock);
 	sp_nconns--;
 	pthread_mutex_unlock(&sp_lock);
+	if (atomic_exchange(&sp_acceptpaused, 0))
+		sp_wake();
 }
 
 /* Called on worker threads only (the release enters the kernel). */
@@ -999,8 +1003,12 @@ conn_accept(void)
 	int fd, one = 1;
 
 	fd = accept4(sp_listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		/* Else the listener stays readable and poll returns at once, forever. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			atomic_store(&sp_acceptpaused, 1);
 		return;
+	}
 	pthread_mutex_lock(&sp_lock);
 	if (sp_nconns >= SP_MAXCONN) {
 		pthread_mutex_unlock(&sp_lock);
@@ -1078,7 +1086,7 @@ poll_main(void *arg)
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		pc[n++] = NULL;
-		pfd[n].fd = sp_listenfd;
+		pfd[n].fd = atomic_load(&sp_acceptpaused) ? -1 : sp_listenfd;
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		pc[n++] = NULL;
