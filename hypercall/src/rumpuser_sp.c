@@ -627,7 +627,7 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 	long args[SPW_MAXARGSIZE / sizeof(long) + 2];
 	long retval[2] = { 0, 0 };
 	struct spw_syscallx sx;
-	int error, dying;
+	int error, dying, wake;
 
 	memset(args, 0, sizeof(args));
 	sp_cur.conn = c;
@@ -665,10 +665,11 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 out:
 	memset(&sp_cur, 0, sizeof(sp_cur));
 	pthread_mutex_lock(&c->c_mtx);
-	c->c_inflight--;
-	pthread_cond_broadcast(&c->c_cv);
+	wake = c->c_inflight-- == SP_MAXINFLIGHT;
+	pthread_cond_broadcast(&c->c_cv);	/* an exec may wait for the calls to drain */
 	pthread_mutex_unlock(&c->c_mtx);
-	sp_wake();	/* the connection may be readable again */
+	if (wake)
+		sp_wake();	/* the poll thread left it out at the maximum: it is readable again */
 }
 
 /* The connection is dead: the client's other lwps leave their sleeps (NetBSD's lwpexit). */
