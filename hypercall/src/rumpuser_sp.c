@@ -165,7 +165,7 @@ static pthread_cond_t sp_workcv = PTHREAD_COND_INITIALIZER;
 static struct spconn *sp_conns;		/* sp_lock */
 static int sp_nconns;
 static struct spwork *sp_workhead, **sp_worktail = &sp_workhead;
-static int sp_nworker, sp_nidle;
+static int sp_nworker, sp_nidle, sp_nqueued;	/* sp_lock */
 static struct prefork *sp_preforks;	/* newest first */
 static int sp_npreforks;
 static int sp_started;
@@ -365,9 +365,13 @@ work_queue(struct spwork *wk, int force)
 	pthread_mutex_lock(&sp_lock);
 	*sp_worktail = wk;
 	sp_worktail = &wk->wk_next;
-	if (sp_nidle > 0) {
-		pthread_cond_signal(&sp_workcv);
-	} else if (sp_nworker < SP_MAXWORKER || force) {
+	/*
+	 * Idle workers count until they run, so two items queued before a signalled
+	 * worker wakes would both be given to it: compare with the queue's length.
+	 */
+	sp_nqueued++;
+	pthread_cond_signal(&sp_workcv);
+	if (sp_nqueued > sp_nidle && (sp_nworker < SP_MAXWORKER || force)) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &attr, worker_main, NULL) == 0)
@@ -748,6 +752,7 @@ worker_main(void *arg)
 		}
 		wk = sp_workhead;
 		sp_workhead = wk->wk_next;
+		sp_nqueued--;
 		if (sp_workhead == NULL)
 			sp_worktail = &sp_workhead;
 		pthread_mutex_unlock(&sp_lock);
