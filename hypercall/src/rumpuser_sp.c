@@ -165,12 +165,14 @@ static pthread_cond_t sp_workcv = PTHREAD_COND_INITIALIZER;
 static struct spconn *sp_conns;		/* sp_lock */
 static int sp_nconns;
 static struct spwork *sp_workhead, **sp_worktail = &sp_workhead;
-static int sp_nworker, sp_nidle;
+static int sp_nworker, sp_nidle, sp_nqueued;	/* sp_lock */
 static struct prefork *sp_preforks;	/* newest first */
 static int sp_npreforks;
 static int sp_started;
 static _Atomic int sp_finished;		/* rumpuser_sp_fini: the kernel halted */
 static int sp_listenfd = -1;
+/* accept failed for want of descriptors or memory: the listener waits for a connection to end. */
+static _Atomic int sp_acceptpaused;
 static int sp_wakefd[2] = { -1, -1 };	/* wakes the poll thread */
 static char sp_banner[SPW_MAXBANNER];
 static size_t sp_bannerlen;
@@ -331,6 +333,8 @@ conn_free(struct spconn *c)
 	pthread_mutex_lock(&sp_lock);
 	sp_nconns--;
 	pthread_mutex_unlock(&sp_lock);
+	if (atomic_exchange(&sp_acceptpaused, 0))
+		sp_wake();
 }
 
 /* Called on worker threads only (the release enters the kernel). */
@@ -361,9 +365,13 @@ work_queue(struct spwork *wk, int force)
 	pthread_mutex_lock(&sp_lock);
 	*sp_worktail = wk;
 	sp_worktail = &wk->wk_next;
-	if (sp_nidle > 0) {
-		pthread_cond_signal(&sp_workcv);
-	} else if (sp_nworker < SP_MAXWORKER || force) {
+	/*
+	 * Idle workers count until they run, so two items queued before a signalled
+	 * worker wakes would both be given to it: compare with the queue's length.
+	 */
+	sp_nqueued++;
+	pthread_cond_signal(&sp_workcv);
+	if (sp_nqueued > sp_nidle && (sp_nworker < SP_MAXWORKER || force)) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &attr, worker_main, NULL) == 0)
@@ -623,7 +631,7 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 	long args[SPW_MAXARGSIZE / sizeof(long) + 2];
 	long retval[2] = { 0, 0 };
 	struct spw_syscallx sx;
-	int error, dying;
+	int error, dying, wake;
 
 	memset(args, 0, sizeof(args));
 	sp_cur.conn = c;
@@ -661,10 +669,11 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 out:
 	memset(&sp_cur, 0, sizeof(sp_cur));
 	pthread_mutex_lock(&c->c_mtx);
-	c->c_inflight--;
-	pthread_cond_broadcast(&c->c_cv);
+	wake = c->c_inflight-- == SP_MAXINFLIGHT;
+	pthread_cond_broadcast(&c->c_cv);	/* an exec may wait for the calls to drain */
 	pthread_mutex_unlock(&c->c_mtx);
-	sp_wake();	/* the connection may be readable again */
+	if (wake)
+		sp_wake();	/* the poll thread left it out at the maximum: it is readable again */
 }
 
 /* The connection is dead: the client's other lwps leave their sleeps (NetBSD's lwpexit). */
@@ -743,6 +752,7 @@ worker_main(void *arg)
 		}
 		wk = sp_workhead;
 		sp_workhead = wk->wk_next;
+		sp_nqueued--;
 		if (sp_workhead == NULL)
 			sp_worktail = &sp_workhead;
 		pthread_mutex_unlock(&sp_lock);
@@ -999,8 +1009,12 @@ conn_accept(void)
 	int fd, one = 1;
 
 	fd = accept4(sp_listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		/* Else the listener stays readable and poll returns at once, forever. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			atomic_store(&sp_acceptpaused, 1);
 		return;
+	}
 	pthread_mutex_lock(&sp_lock);
 	if (sp_nconns >= SP_MAXCONN) {
 		pthread_mutex_unlock(&sp_lock);
@@ -1078,7 +1092,7 @@ poll_main(void *arg)
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		pc[n++] = NULL;
-		pfd[n].fd = sp_listenfd;
+		pfd[n].fd = atomic_load(&sp_acceptpaused) ? -1 : sp_listenfd;
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		pc[n++] = NULL;

@@ -253,7 +253,10 @@ int rumpuser_daemonize_begin(void);
 int rumpuser_daemonize_done(int error);
 
 /*
- * Syscall proxy (declared; not provided)
+ * Syscall proxy: the server of NetBSD's sysproxy protocol (src/rumpuser_sp.c).
+ * client is the pointer given to hyp_lwproc_rfork for the connection; the
+ * copies are round trips to the client and give up the CPU while they wait.
+ * copyinstr: *lenp is the buffer size in, the bytes received out.
  */
 
 int rumpuser_sp_init(const char *url, const char *ostype,
