@@ -574,6 +574,10 @@ main(int argc, char **argv)
 	pid = sys0(&c, RUMP_SYS_getpid, &e);
 	T_CHECK(e == 0 && pid > 1, "getpid: expected a client process (pid > 1), got error %d pid %ld", e, pid);
 	test_files(&c);
+	/* NetBSD's own librumpclient answers a COPYINSTR with the type COPYIN: the same calls work. */
+	c.netbsd_types = 1;
+	test_files(&c);
+	c.netbsd_types = 0;
 	test_two_clients_and_disconnect(path);
 	test_sixteen_sleepers(path);
 	test_fork_exec(path);

@@ -61,6 +61,7 @@ struct spc {
 	/* Requests the server made during the last system call. */
 	int ncopyin, ncopyinstr, ncopyout, nraise, nanonmmap;
 	uint32_t features;	/* the extension, as granted */
+	int netbsd_types;	/* answer as NetBSD's librumpclient: a COPYINSTR with type COPYIN */
 };
 
 /* Reads exactly n bytes (waiting at most T_HANG_MS for each piece); 0, or -1 on EOF or error. */
@@ -280,7 +281,7 @@ spc_serve(struct spc *c, const struct spw_hdr *h, const uint8_t *body)
 		} else {
 			c->ncopyin++;
 		}
-		return spc_sendframe(c, h->reqno, SPW_RESP, h->type, 0,
+		return spc_sendframe(c, h->reqno, SPW_RESP, c->netbsd_types ? SPW_COPYIN : h->type, 0,
 		    (const void *)(uintptr_t)cd.addr, n);
 	}
 	case SPW_COPYOUT:
