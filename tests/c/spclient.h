@@ -416,7 +416,18 @@ spc_run_server(const char *bin, const char *const *args)
 	while (*args != NULL && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	if (posix_spawn(&pid, bin, NULL, NULL, (char *const *)argv, environ) != 0)
+	/*
+	 * Started with no standard input, as a daemon often is (cron, a service manager): the
+	 * server must not let the runtime's own files land on 0-2 and be replaced when it detaches.
+	 */
+	posix_spawn_file_actions_t fa;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addclose(&fa, 0);
+	rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
 		return -1;
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;

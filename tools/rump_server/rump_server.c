@@ -192,6 +192,23 @@ main(int argc, char **argv)
 	int kp[2];
 	char c;
 
+	/*
+	 * Descriptors 0-2 must be taken before the kernel starts: the .NET runtime in librump.so
+	 * opens files of its own (/dev/urandom, kept open), and one landing on a closed 0-2 would
+	 * be replaced by /dev/null when the server detaches (its random reads then spun at EOF
+	 * inside a system call).
+	 */
+	for (;;) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd == -1)
+			die("/dev/null: %s", strerror(errno));
+		if (fd > 2) {
+			close(fd);
+			break;
+		}
+	}
+
 	while ((ch = getopt(argc, argv, "c:d:l:m:r:sv")) != -1) {
 		uint64_t v;
 
