@@ -8,7 +8,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the initramfs's own directory (already in memory): copied files and their libraries
+# keep their host paths, and a build tree under the host's /tmp would be hidden by a mount there.
+chmod 1777 /tmp
 out=/dev/ttyS1
 stty -F $out raw -echo
 RUMP_NDEV=0 RUMP_ROOT=0 RUMP_PERM=udev RUMP_UDEVD=1
