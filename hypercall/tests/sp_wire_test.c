@@ -15,22 +15,7 @@
 
 #include "sp_wire.h"
 
-static int npass, nfail;
-
-#define CHECK_EQ(what, expected, got)					\
-	do {								\
-		long long e_ = (long long)(expected);			\
-		long long g_ = (long long)(got);			\
-		if (e_ == g_) {						\
-			npass++;					\
-		} else {						\
-			nfail++;					\
-			printf("FAIL %s:%d: %s: expected %lld, got %lld\n", \
-			    __FILE__, __LINE__, what, e_, g_);		\
-		}							\
-	} while (0)
-
-#define CHECK(what, cond) CHECK_EQ(what, 1, !!(cond))
+#include "check.h"
 
 /* NetBSD's structures, as sp_common.c declares them (the layout is the fact under test). */
 struct nb_rsp_hdr {

@@ -22,18 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int npass, nfail;
-
-#define CHECK(cond, ...) do {							\
-	if (cond)								\
-		npass++;							\
-	else {									\
-		nfail++;							\
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);		\
-		fprintf(stderr, __VA_ARGS__);					\
-		fputc('\n', stderr);						\
-	}									\
-} while (0)
+#include "check.h"
 #define EQ(got, want) do {							\
 	long long g_ = (long long)(got), w_ = (long long)(want);		\
 	CHECK(g_ == w_, "%s: expected %lld, got %lld (errno %s)", #got, w_, g_, strerrorname_np(errno)); \

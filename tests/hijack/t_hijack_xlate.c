@@ -13,18 +13,7 @@
 
 #include "xlate.h"
 
-static int npass, nfail;
-
-#define CHECK(cond, ...) do {							\
-	if (cond)								\
-		npass++;							\
-	else {									\
-		nfail++;							\
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);		\
-		fprintf(stderr, __VA_ARGS__);					\
-		fputc('\n', stderr);						\
-	}									\
-} while (0)
+#include "check.h"
 #define EQ(got, want) CHECK((long long)(got) == (long long)(want), "%s: expected %#llx, got %#llx", #got, (long long)(want), (long long)(got))
 
 static void
