@@ -29,15 +29,16 @@
  *
  * RUMPHIJACK_RETRYCONNECT (inftime, once, die or seconds) sets the client's reconnection policy.
  *
- * What glibc does internally (stdio, opendir/readdir, realpath, mkstemp, execvp, posix_spawn)
- * never reaches interposed symbols, so those entry points are reimplemented here for the kernel's
- * names and descriptors: FILE streams over kernel descriptors are fopencookie streams (listed, so
- * that fileno answers for them), kernel directories are DIRs of this library (listed, told apart
- * from glibc's by address), execv*, execl* and fork/vfork (a fork) are wrapped.
+ * What glibc does internally (stdio, opendir/readdir, realpath, mkstemp, execvp, posix_spawn,
+ * system, popen, scandir, glob, nftw) never reaches interposed symbols, so those entry points are
+ * reimplemented here for the kernel's names and descriptors: FILE streams over kernel descriptors
+ * are fopencookie streams (listed, so that fileno answers for them), kernel directories are DIRs
+ * of this library (listed, told apart from glibc's by address), execv*, execl* and fork/vfork (a
+ * fork) are wrapped, and posix_spawn, system and popen are a fork and our execve.
  *
- * Not covered: posix_spawn, system and popen start their children without the client library's
- * fork protocol (such a child gets a new kernel process: root directory, no descriptors);
- * scandir, nftw, glob and freopen on kernel paths; mmap of kernel files (ENODEV); ioctl on kernel
+ * Not covered: freopen on kernel paths; nftw with FTW_CHDIR on a kernel tree (glibc's, which
+ * fails there); a posix_spawn_file_actions_t copied with memcpy (glibc's posix_spawn starts that
+ * child, which gets a new kernel process); mmap of kernel files (ENODEV); ioctl on kernel
  * descriptors (ENOTTY); extended attributes (ENOTSUP); raw syscall(2); executing a file that is in
  * the kernel (EACCES).
  *
@@ -51,9 +52,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +76,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -2450,4 +2457,621 @@ execle(const char *path, const char *arg, ...)
 	COLLECT_ARGS(argv, arg, ap, envp = va_arg(ap, char **));
 	va_end(ap);
 	return execve(path, argv, envp);
+}
+
+/* --- posix_spawn, system, popen ---
+ *
+ * glibc starts these children with clone and its internal execve, past the fork protocol and our
+ * execve: the child would get a new kernel process (root directory, no descriptors). While a
+ * server's kernel is attached they are done here as a fork (do_fork) and our execve instead (an
+ * in-process kernel is not shared with children anyway). The file
+ * actions of a posix_spawn are glibc's private data, so the add functions are interposed too and
+ * each action is also recorded in a shadow list of ours; a posix_spawn_file_actions_t whose
+ * actions we did not see (copied with memcpy, say) goes to glibc's posix_spawn unchanged. */
+
+struct spawn_act {
+	enum { SA_OPEN, SA_CLOSE, SA_DUP2, SA_CHDIR, SA_FCHDIR, SA_CLOSEFROM } tag;
+	int fd, newfd, oflag;
+	mode_t mode;
+	char *path;
+};
+struct spawn_shadow {
+	struct spawn_shadow *next;
+	const posix_spawn_file_actions_t *fa;
+	int n, cap;
+	struct spawn_act *acts;
+};
+static struct spawn_shadow *spawn_shadows;	/* under maplock */
+
+HOSTFN(posix_spawn); HOSTFN(posix_spawnp); HOSTFN(system); HOSTFN(popen); HOSTFN(pclose);
+HOSTFN(posix_spawn_file_actions_init); HOSTFN(posix_spawn_file_actions_destroy);
+HOSTFN(posix_spawn_file_actions_addopen); HOSTFN(posix_spawn_file_actions_addclose);
+HOSTFN(posix_spawn_file_actions_adddup2); HOSTFN(posix_spawn_file_actions_addchdir_np);
+HOSTFN(posix_spawn_file_actions_addfchdir_np); HOSTFN(posix_spawn_file_actions_addclosefrom_np);
+
+/* Under maplock. */
+static struct spawn_shadow **
+shadow_find(const posix_spawn_file_actions_t *fa)
+{
+	struct spawn_shadow **pp;
+
+	for (pp = &spawn_shadows; *pp != NULL && (*pp)->fa != fa; pp = &(*pp)->next)
+		;
+	return pp;
+}
+
+static void
+shadow_free(struct spawn_shadow *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->acts[i].path);
+	free(s->acts);
+	free(s);
+}
+
+EXPORT int
+posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+{
+	int rv = H(posix_spawn_file_actions_init)(fa);
+	if (rv == 0) {
+		/* A reused address: whatever was recorded for it belongs to a destroyed object. */
+		pthread_mutex_lock(&maplock);
+		struct spawn_shadow **pp = shadow_find(fa), *s = *pp;
+		if (s != NULL)
+			*pp = s->next;
+		pthread_mutex_unlock(&maplock);
+		if (s != NULL)
+			shadow_free(s);
+	}
+	return rv;
+}
+
+EXPORT int
+posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+{
+	pthread_mutex_lock(&maplock);
+	struct spawn_shadow **pp = shadow_find(fa), *s = *pp;
+	if (s != NULL)
+		*pp = s->next;
+	pthread_mutex_unlock(&maplock);
+	if (s != NULL)
+		shadow_free(s);
+	return H(posix_spawn_file_actions_destroy)(fa);
+}
+
+/* Records an action glibc accepted (rv 0); a record we cannot make just leaves the shadow short,
+ * which sends that spawn to glibc. */
+static int
+shadow_add(const posix_spawn_file_actions_t *fa, int rv, struct spawn_act a)
+{
+	if (rv != 0)
+		return rv;
+	if (a.path != NULL && (a.path = strdup(a.path)) == NULL)
+		return 0;
+	pthread_mutex_lock(&maplock);
+	struct spawn_shadow **pp = shadow_find(fa), *s = *pp;
+	if (s == NULL && (s = calloc(1, sizeof *s)) != NULL) {
+		s->fa = fa;
+		s->next = spawn_shadows;
+		spawn_shadows = s;
+	}
+	if (s != NULL && s->n == s->cap) {
+		int cap = s->cap ? 2 * s->cap : 8;
+		struct spawn_act *acts = realloc(s->acts, (size_t)cap * sizeof *acts);
+		if (acts != NULL) {
+			s->acts = acts;
+			s->cap = cap;
+		}
+	}
+	if (s != NULL && s->n < s->cap)
+		s->acts[s->n++] = a;
+	else
+		free(a.path);
+	pthread_mutex_unlock(&maplock);
+	return 0;
+}
+
+EXPORT int
+posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag,
+    mode_t mode)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode),
+	    (struct spawn_act){ .tag = SA_OPEN, .fd = fd, .oflag = oflag, .mode = mode, .path = (char *)path });
+}
+
+EXPORT int
+posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa, int fd)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_addclose)(fa, fd),
+	    (struct spawn_act){ .tag = SA_CLOSE, .fd = fd });
+}
+
+EXPORT int
+posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_adddup2)(fa, fd, newfd),
+	    (struct spawn_act){ .tag = SA_DUP2, .fd = fd, .newfd = newfd });
+}
+
+EXPORT int
+posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_addchdir_np)(fa, path),
+	    (struct spawn_act){ .tag = SA_CHDIR, .path = (char *)path });
+}
+
+EXPORT int
+posix_spawn_file_actions_addfchdir_np(posix_spawn_file_actions_t *fa, int fd)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_addfchdir_np)(fa, fd),
+	    (struct spawn_act){ .tag = SA_FCHDIR, .fd = fd });
+}
+
+EXPORT int
+posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
+{
+	return shadow_add(fa, H(posix_spawn_file_actions_addclosefrom_np)(fa, from),
+	    (struct spawn_act){ .tag = SA_CLOSEFROM, .fd = from });
+}
+
+/* The child's side of a spawn: attributes, file actions, exec. Returns only on failure, with errno. */
+static void
+spawn_child(const char *file, int search, const struct spawn_act *acts, int nacts,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	short flags = 0;
+
+	if (attr != NULL)
+		posix_spawnattr_getflags(attr, &flags);
+	if (flags & POSIX_SPAWN_SETSIGDEF) {
+		sigset_t def;
+		posix_spawnattr_getsigdefault(attr, &def);
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sigismember(&def, sig) == 1)
+				sigaction(sig, &sa, NULL);
+	}
+	if (flags & POSIX_SPAWN_SETSID && setsid() < 0)
+		return;
+	if (flags & POSIX_SPAWN_SETPGROUP) {
+		pid_t pg;
+		posix_spawnattr_getpgroup(attr, &pg);
+		if (setpgid(0, pg) != 0)
+			return;
+	}
+	if (flags & POSIX_SPAWN_SETSCHEDULER) {
+		int pol;
+		struct sched_param sp;
+		posix_spawnattr_getschedpolicy(attr, &pol);
+		posix_spawnattr_getschedparam(attr, &sp);
+		if (sched_setscheduler(0, pol, &sp) < 0)
+			return;
+	} else if (flags & POSIX_SPAWN_SETSCHEDPARAM) {
+		struct sched_param sp;
+		posix_spawnattr_getschedparam(attr, &sp);
+		if (sched_setparam(0, &sp) < 0)
+			return;
+	}
+	if (flags & POSIX_SPAWN_RESETIDS && (setgid(getgid()) != 0 || setuid(getuid()) != 0))
+		return;
+	/* Our own entry points: a kernel path, descriptor or directory is the kernel's here too. */
+	for (int i = 0; i < nacts; i++) {
+		const struct spawn_act *a = &acts[i];
+		int fd;
+		switch (a->tag) {
+		case SA_OPEN:
+			if ((fd = open(a->path, a->oflag, a->mode)) < 0)
+				return;
+			if (fd != a->fd) {
+				if (dup2(fd, a->fd) < 0)
+					return;
+				close(fd);
+			}
+			break;
+		case SA_CLOSE:
+			close(a->fd);	/* POSIX: closing a closed descriptor is not an error here */
+			break;
+		case SA_DUP2:
+			if (a->fd == a->newfd) {
+				/* glibc: dup2 onto itself clears close-on-exec */
+				int fl = fcntl(a->fd, F_GETFD);
+				if (fl < 0 || fcntl(a->fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+					return;
+			} else if (dup2(a->fd, a->newfd) < 0)
+				return;
+			break;
+		case SA_CHDIR:
+			if (chdir(a->path) < 0)
+				return;
+			break;
+		case SA_FCHDIR:
+			if (fchdir(a->fd) < 0)
+				return;
+			break;
+		case SA_CLOSEFROM:
+			/* ours: glibc's closefrom would close placeholders behind the kernel's back */
+			close_range((unsigned)a->fd, ~0U, 0);
+			break;
+		}
+	}
+	if (flags & POSIX_SPAWN_SETSIGMASK) {
+		sigset_t mask;
+		posix_spawnattr_getsigmask(attr, &mask);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
+	}
+	if (search)
+		execvpe(file, argv, envp);
+	else
+		execve(file, argv, envp);
+}
+
+static int
+do_spawn(pid_t *pidp, const char *file, int search, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	struct spawn_act *acts = NULL;
+	int nacts = 0, rv, p[2];
+	pid_t pid;
+
+	if (fa != NULL) {
+		/* A copy: the child must not read a list another thread may be changing. */
+		pthread_mutex_lock(&maplock);
+		struct spawn_shadow *s = *shadow_find(fa);
+		if (s != NULL && s->n == fa->__used && (acts = malloc((size_t)s->n * sizeof *acts + 1)) != NULL) {
+			memcpy(acts, s->acts, (size_t)s->n * sizeof *acts);
+			nacts = s->n;
+		}
+		pthread_mutex_unlock(&maplock);
+		if (acts == NULL && fa->__used > 0)
+			return search ? H(posix_spawnp)(pidp, file, fa, attr, argv, envp)
+			    : H(posix_spawn)(pidp, file, fa, attr, argv, envp);
+	}
+	/* The exec's failure comes back through a close-on-exec pipe, as glibc reports it. */
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		rv = errno;
+		free(acts);
+		return rv;
+	}
+	pid = do_fork();
+	if (pid == 0) {
+		close(p[0]);
+		spawn_child(file, search, acts, nacts, attr, argv, envp ? envp : environ);
+		int e = errno;
+		H(write)(p[1], &e, sizeof e);
+		_exit(127);
+	}
+	rv = pid < 0 ? errno : 0;
+	close(p[1]);
+	free(acts);
+	if (pid > 0) {
+		int e;
+		ssize_t n;
+		while ((n = H(read)(p[0], &e, sizeof e)) < 0 && errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof e) {
+			/* It never ran: reap it, as glibc does. */
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			rv = e;
+		} else if (pidp != NULL)
+			*pidp = pid;
+	}
+	close(p[0]);
+	return rv;
+}
+
+EXPORT int
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	if (!hijacking || rc_prefork == NULL)
+		return H(posix_spawn)(pid, path, fa, attr, argv, envp);
+	return do_spawn(pid, path, 0, fa, attr, argv, envp);
+}
+
+EXPORT int
+posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	if (!hijacking || rc_prefork == NULL)
+		return H(posix_spawnp)(pid, file, fa, attr, argv, envp);
+	return do_spawn(pid, file, 1, fa, attr, argv, envp);
+}
+
+EXPORT int
+system(const char *cmd)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
+	sigset_t chld, omask;
+	int status = -1;
+
+	if (!hijacking || rc_prefork == NULL)
+		return H(system)(cmd);
+	if (cmd == NULL)
+		return 1;	/* a shell is there */
+	/* POSIX: the caller ignores SIGINT and SIGQUIT and holds SIGCHLD while the command runs. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &omask);
+	sigaction(SIGINT, &ign, &oint);
+	sigaction(SIGQUIT, &ign, &oquit);
+	pid_t pid = do_fork();
+	if (pid == 0) {
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGQUIT, &oquit, NULL);
+		sigprocmask(SIG_SETMASK, &omask, NULL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0) {
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
+		}
+	int e = errno;
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGQUIT, &oquit, NULL);
+	sigprocmask(SIG_SETMASK, &omask, NULL);
+	errno = e;
+	return status;
+}
+
+/* popen's streams and their children, for pclose (under maplock). */
+struct pchild {
+	struct pchild *next;
+	FILE *fp;
+	pid_t pid;
+};
+static struct pchild *pchildren;
+
+EXPORT FILE *
+popen(const char *cmd, const char *mode)
+{
+	int p[2], rd, cloexec;
+
+	if (!hijacking || rc_prefork == NULL)
+		return H(popen)(cmd, mode);
+	if (mode == NULL || (mode[0] != 'r' && mode[0] != 'w') ||
+	    (mode[1] != '\0' && (mode[1] != 'e' || mode[2] != '\0'))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rd = mode[0] == 'r';
+	cloexec = mode[1] == 'e';
+	struct pchild *pc = malloc(sizeof *pc);
+	if (pc == NULL)
+		return NULL;
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		free(pc);
+		return NULL;
+	}
+	pid_t pid = do_fork();
+	if (pid == 0) {
+		int end = rd ? p[1] : p[0], to = rd ? 1 : 0;
+		/* POSIX: the streams of earlier popen calls are not the child's. */
+		for (struct pchild *q = pchildren; q != NULL; q = q->next)
+			close(fileno(q->fp));
+		if (end == to ? fcntl(end, F_SETFD, 0) < 0 : dup2(end, to) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	int mine = rd ? p[0] : p[1];
+	close(rd ? p[1] : p[0]);
+	if (pid < 0) {
+		int e = errno;
+		close(mine);
+		free(pc);
+		errno = e;
+		return NULL;
+	}
+	if (!cloexec)
+		fcntl(mine, F_SETFD, 0);
+	FILE *fp = fdopen(mine, rd ? "r" : "w");
+	if (fp == NULL) {
+		int e = errno;
+		close(mine);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		free(pc);
+		errno = e;
+		return NULL;
+	}
+	pc->fp = fp;
+	pc->pid = pid;
+	pthread_mutex_lock(&maplock);
+	pc->next = pchildren;
+	pchildren = pc;
+	pthread_mutex_unlock(&maplock);
+	return fp;
+}
+
+EXPORT int
+pclose(FILE *fp)
+{
+	struct pchild **pp, *pc;
+	int status;
+
+	pthread_mutex_lock(&maplock);
+	for (pp = &pchildren; *pp != NULL && (*pp)->fp != fp; pp = &(*pp)->next)
+		;
+	if ((pc = *pp) != NULL)
+		*pp = pc->next;
+	pthread_mutex_unlock(&maplock);
+	if (pc == NULL)
+		return H(pclose)(fp);
+	fclose(fp);
+	pid_t pid = pc->pid;
+	free(pc);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+/* --- scandir, glob, nftw ---
+ *
+ * glibc's walk directories with its internal opendir and lstat. For kernel paths they are done
+ * here over our opendir/readdir/stat; glob through glibc's own GLOB_ALTDIRFUNC hooks. */
+
+HOSTFN(scandir); HOSTFN(glob); HOSTFN(nftw);
+
+EXPORT int
+scandir(const char *dir, struct dirent ***list, int (*sel)(const struct dirent *),
+    int (*cmp)(const struct dirent **, const struct dirent **))
+{
+	if (route(dir) == NULL)
+		return H(scandir)(dir, list, sel, cmp);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	struct dirent **v = NULL, *ent;
+	size_t n = 0, cap = 0;
+	int e = errno;
+	errno = 0;
+	while ((ent = readdir(d)) != NULL) {
+		if (sel != NULL && !sel(ent)) {
+			errno = 0;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct dirent **nv = realloc(v, cap * sizeof *v);
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		if ((v[n] = malloc(ent->d_reclen)) == NULL)
+			break;
+		memcpy(v[n++], ent, ent->d_reclen);
+	}
+	if (errno != 0) {
+		e = errno;
+		while (n > 0)
+			free(v[--n]);
+		free(v);
+		closedir(d);
+		errno = e;
+		return -1;
+	}
+	closedir(d);
+	if (cmp != NULL && n > 1)
+		qsort(v, n, sizeof *v, (int (*)(const void *, const void *))cmp);
+	*list = v;
+	errno = e;
+	return (int)n;
+}
+EXPORT int scandir64(const char *dir, struct dirent64 ***list, int (*sel)(const struct dirent64 *),
+    int (*cmp)(const struct dirent64 **, const struct dirent64 **))
+{
+	return scandir(dir, (struct dirent ***)list, (int (*)(const struct dirent *))sel,
+	    (int (*)(const struct dirent **, const struct dirent **))cmp);
+}
+
+static void *glob_opendir(const char *p) { return opendir(p); }
+static struct dirent *glob_readdir(void *d) { return readdir(d); }
+static void glob_closedir(void *d) { closedir(d); }
+
+EXPORT int
+glob(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g)
+{
+	/* The pattern's directories may be either kernel's (a relative one follows the current
+	 * directory): our directory calls route each one. A caller's own hooks win. */
+	if (!hijacking || (flags & GLOB_ALTDIRFUNC))
+		return H(glob)(pattern, flags, errfunc, g);
+	g->gl_opendir = glob_opendir;
+	g->gl_readdir = glob_readdir;
+	g->gl_closedir = glob_closedir;
+	g->gl_stat = stat;
+	g->gl_lstat = lstat;
+	return H(glob)(pattern, flags | GLOB_ALTDIRFUNC, errfunc, g);
+}
+EXPORT int glob64(const char *pattern, int flags, int (*errfunc)(const char *, int), glob64_t *g)
+{
+	return glob(pattern, flags, errfunc, (glob_t *)g);
+}
+
+/* nftw over a kernel tree, as glibc's: a directory is opened before it is reported (FTW_DNR if it
+ * cannot be read), FTW_ACTIONRETVAL's skips. path (PATH_MAX bytes) holds the entry at [0, len). */
+typedef int (*nftw_fn)(const char *, const struct stat *, int, struct FTW *);
+
+static int
+rump_nftw_at(char *path, size_t len, int base, int level, dev_t dev, nftw_fn fn, int flags)
+{
+	struct stat st;
+	struct FTW ftw = { .base = base, .level = level };
+	int rv;
+
+	if ((flags & FTW_PHYS ? lstat(path, &st) : stat(path, &st)) < 0) {
+		if (errno == ENOENT && !(flags & FTW_PHYS) && lstat(path, &st) == 0)
+			return fn(path, &st, FTW_SLN, &ftw);	/* a link to nothing */
+		return fn(path, &st, FTW_NS, &ftw);
+	}
+	if ((flags & FTW_MOUNT) && level > 0 && st.st_dev != dev)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return fn(path, &st, S_ISLNK(st.st_mode) ? FTW_SL : FTW_F, &ftw);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return errno == EACCES ? fn(path, &st, FTW_DNR, &ftw) : -1;
+	if (!(flags & FTW_DEPTH) && (rv = fn(path, &st, FTW_D, &ftw)) != 0) {
+		closedir(d);
+		return (flags & FTW_ACTIONRETVAL) && rv == FTW_SKIP_SUBTREE ? 0 : rv;
+	}
+	struct dirent *ent;
+	rv = 0;
+	while ((ent = readdir(d)) != NULL) {
+		const char *nm = ent->d_name;
+		if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
+			continue;
+		size_t nl = strlen(nm), sep = path[len - 1] != '/';
+		if (len + sep + nl >= PATH_MAX) {
+			errno = ENAMETOOLONG;
+			rv = -1;
+			break;
+		}
+		if (sep)
+			path[len] = '/';
+		memcpy(path + len + sep, nm, nl + 1);
+		rv = rump_nftw_at(path, len + sep + nl, (int)(len + sep), level + 1, st.st_dev, fn, flags);
+		path[len] = '\0';
+		if (rv == 0)
+			continue;
+		if ((flags & FTW_ACTIONRETVAL) && rv == FTW_SKIP_SUBTREE)
+			rv = 0;	/* said of a file: go on */
+		else if ((flags & FTW_ACTIONRETVAL) && rv == FTW_SKIP_SIBLINGS) {
+			rv = 0;	/* the rest of this directory is skipped */
+			break;
+		} else
+			break;
+	}
+	closedir(d);
+	if (rv == 0 && (flags & FTW_DEPTH))
+		rv = fn(path, &st, FTW_DP, &ftw);
+	return rv;
+}
+
+EXPORT int
+nftw(const char *dir, nftw_fn fn, int nopenfd, int flags)
+{
+	if (route(dir) == NULL || dir[0] == '\0' || (flags & FTW_CHDIR))
+		return H(nftw)(dir, fn, nopenfd, flags);
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+	if (len >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, len + 1);
+	const char *slash = strrchr(dir, '/');
+	int base = slash != NULL && slash[1] != '\0' ? (int)(slash - dir + 1) : 0;
+	int rv = rump_nftw_at(path, len, base, 0, 0, fn, flags);
+	return (flags & FTW_ACTIONRETVAL) && (rv == FTW_SKIP_SUBTREE || rv == FTW_SKIP_SIBLINGS) ? 0 : rv;
+}
+EXPORT int nftw64(const char *dir, int (*fn)(const char *, const struct stat64 *, int, struct FTW *),
+    int nopenfd, int flags)
+{
+	return nftw(dir, (nftw_fn)fn, nopenfd, flags);
 }

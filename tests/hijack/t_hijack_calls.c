@@ -4,14 +4,19 @@
  * as /rump/mnt. It checks what the library promises beyond what coreutils exercise: descriptor
  * numbers of the two kernels never collide, dup2 onto host numbers, fcntl flags, errno values as
  * Linux's, the current directory moving between kernels, *at calls on kernel directories,
- * readdir/seekdir, statx, poll and select over descriptors of both kernels, stdio streams.
+ * readdir/seekdir, statx, poll and select over descriptors of both kernels, stdio streams,
+ * scandir/glob/nftw over kernel trees, and (against a server) children started by fork, exec,
+ * posix_spawn, system and popen keeping the kernel process.
  * Prints "N passed, N failed".
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,6 +470,180 @@ test_fork_exec(void)
 	EQ(unlink(M "/forked"), 0);
 }
 
+/* Kernel trees walked by glibc's scandir, glob and nftw (whose own walks use internal calls). */
+static int nftw_n, nftw_dirs, nftw_depth_last;
+static char nftw_seen[512];
+
+static int
+nftw_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	nftw_n++;
+	if (type == FTW_DP || type == FTW_D)
+		nftw_dirs++;
+	CHECK(type != FTW_NS && type != FTW_DNR, "nftw: %s reported as unreadable (%d)", path, type);
+	CHECK(type == FTW_DP ? S_ISDIR(st->st_mode) : 1, "nftw: %s: FTW_DP for a non-directory", path);
+	nftw_depth_last = ftw->level;
+	strncat(nftw_seen, path + ftw->base, sizeof nftw_seen - strlen(nftw_seen) - 2);
+	strcat(nftw_seen, ",");
+	return 0;
+}
+
+static void
+test_walks(void)
+{
+	struct dirent **list;
+	glob_t g;
+
+	EQ(mkdir(M "/w", 0755), 0);
+	EQ(mkdir(M "/w/sub", 0755), 0);
+	EQ(close(open(M "/w/b.txt", O_CREAT | O_WRONLY, 0644)), 0);
+	EQ(close(open(M "/w/a.txt", O_CREAT | O_WRONLY, 0644)), 0);
+	EQ(close(open(M "/w/sub/c.txt", O_CREAT | O_WRONLY, 0644)), 0);
+
+	int n = scandir(M "/w", &list, NULL, alphasort);
+	EQ(n, 5);
+	if (n == 5) {
+		char names[128] = "";
+		for (int i = 0; i < n; i++) {
+			strcat(names, list[i]->d_name);
+			strcat(names, " ");
+		}
+		CHECK(strcmp(names, ". .. a.txt b.txt sub ") == 0, "scandir sorted: expected '. .. a.txt b.txt sub ', got '%s'", names);
+	}
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	if (n > 0)
+		free(list);
+	ERR(scandir(M "/nonexistent", &list, NULL, alphasort), ENOENT);
+
+	EQ(glob(M "/w/*.txt", 0, NULL, &g), 0);
+	EQ(g.gl_pathc, 2);
+	if (g.gl_pathc == 2)
+		CHECK(strcmp(g.gl_pathv[0], M "/w/a.txt") == 0 && strcmp(g.gl_pathv[1], M "/w/b.txt") == 0,
+		    "glob: expected a.txt b.txt, got %s %s", g.gl_pathv[0], g.gl_pathv[1]);
+	globfree(&g);
+	EQ(glob(M "/w/*/*.txt", GLOB_MARK, NULL, &g), 0);
+	EQ(g.gl_pathc, 1);
+	globfree(&g);
+	EQ(glob(M "/w/*", GLOB_MARK | GLOB_ONLYDIR, NULL, &g), 0);
+	CHECK(g.gl_pathc >= 1 && strcmp(g.gl_pathv[g.gl_pathc - 1], M "/w/sub/") == 0,
+	    "glob GLOB_MARK: expected " M "/w/sub/ last, got %s", g.gl_pathc ? g.gl_pathv[g.gl_pathc - 1] : "nothing");
+	globfree(&g);
+	EQ(glob(M "/w/*.none", 0, NULL, &g), GLOB_NOMATCH);
+	/* Relative to a kernel current directory. */
+	EQ(chdir(M "/w"), 0);
+	EQ(glob("*.txt", 0, NULL, &g), 0);
+	EQ(g.gl_pathc, 2);
+	globfree(&g);
+	EQ(chdir("/"), 0);
+
+	EQ(nftw(M "/w", nftw_cb, 8, FTW_PHYS), 0);
+	EQ(nftw_n, 5);	/* w, sub, sub/c.txt, a.txt, b.txt */
+	EQ(nftw_dirs, 2);
+	nftw_n = nftw_dirs = 0;
+	nftw_seen[0] = '\0';
+	EQ(nftw(M "/w", nftw_cb, 8, FTW_PHYS | FTW_DEPTH), 0);
+	EQ(nftw_n, 5);
+	EQ(nftw_depth_last, 0);	/* the root comes last, after its contents */
+	CHECK(strstr(nftw_seen, "c.txt,sub,") != NULL, "nftw FTW_DEPTH: expected c.txt before sub, got %s", nftw_seen);
+
+	EQ(unlink(M "/w/sub/c.txt"), 0);
+	EQ(rmdir(M "/w/sub"), 0);
+	EQ(unlink(M "/w/a.txt"), 0);
+	EQ(unlink(M "/w/b.txt"), 0);
+	EQ(rmdir(M "/w"), 0);
+}
+
+/* Reads kernel file path whole into buf. */
+static void
+slurp(const char *path, char *buf, size_t len)
+{
+	memset(buf, 0, len);
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+	if (fd >= 0) {
+		CHECK(read(fd, buf, len - 1) >= 0, "read %s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+/* Children glibc would start with clone and its internal execve: here they keep the kernel process
+ * (descriptors, current directory) as fork and exec do. Only against a server. */
+static void
+test_spawn(void)
+{
+	char buf[128];
+	int status;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	EQ(chdir(M "/d"), 0);
+	/* A file action opening a relative kernel path as the child's stdout. */
+	char *sh_argv[] = { "sh", "-c", "pwd; echo spawned", NULL };
+	EQ(posix_spawn_file_actions_init(&fa), 0);
+	EQ(posix_spawn_file_actions_addopen(&fa, 1, "spawned", O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+	EQ(posix_spawnp(&pid, "sh", &fa, NULL, sh_argv, environ), 0);
+	EQ(waitpid(pid, &status, 0), pid);
+	EQ(status, 0);
+	EQ(posix_spawn_file_actions_destroy(&fa), 0);
+	slurp(M "/d/spawned", buf, sizeof buf);
+	CHECK(strcmp(buf, M "/d\nspawned\n") == 0, "posix_spawnp with addopen: expected '" M "/d\\nspawned\\n', got '%s'", buf);
+
+	/* adddup2 of a kernel descriptor onto stdout, then addclose of the original. */
+	int k = open(M "/d/dup2ed", O_CREAT | O_RDWR | O_TRUNC, 0644);
+	char *echo_argv[] = { "echo", "dup2ed", NULL };
+	EQ(posix_spawn_file_actions_init(&fa), 0);
+	EQ(posix_spawn_file_actions_adddup2(&fa, k, 1), 0);
+	EQ(posix_spawn_file_actions_addclose(&fa, k), 0);
+	EQ(posix_spawn(&pid, "/bin/echo", &fa, NULL, echo_argv, environ), 0);
+	EQ(waitpid(pid, &status, 0), pid);
+	EQ(status, 0);
+	EQ(posix_spawn_file_actions_destroy(&fa), 0);
+	memset(buf, 0, sizeof buf);
+	EQ(pread(k, buf, sizeof buf, 0), 7);
+	CHECK(strcmp(buf, "dup2ed\n") == 0, "posix_spawn with adddup2: expected dup2ed, got '%s'", buf);
+	close(k);
+	/* An exec that fails is the spawn's error, and no child is left. */
+	EQ(posix_spawn(&pid, "/nonexistent/prog", NULL, NULL, echo_argv, environ), ENOENT);
+	EQ(posix_spawnp(&pid, "no-such-program-here", NULL, NULL, echo_argv, environ), ENOENT);
+	ERR(waitpid(-1, NULL, WNOHANG), ECHILD);
+
+	/* system: the shell starts in the kernel directory. */
+	EQ(system("echo sys > sysfile"), 0);
+	slurp(M "/d/sysfile", buf, sizeof buf);
+	CHECK(strcmp(buf, "sys\n") == 0, "system: expected sys in " M "/d/sysfile, got '%s'", buf);
+	status = system("exit 3");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3, "system(exit 3): expected status 3, got %#x", status);
+	EQ(system(NULL), 1);
+
+	/* popen, both ways, relative to the kernel directory. */
+	FILE *f = popen("cat sysfile", "r");
+	CHECK(f != NULL, "popen r: %s", strerror(errno));
+	if (f != NULL) {
+		CHECK(fgets(buf, sizeof buf, f) != NULL && strcmp(buf, "sys\n") == 0, "popen r: expected sys, got '%s'", buf);
+		EQ(pclose(f), 0);
+	}
+	f = popen("cat > popened", "w");
+	CHECK(f != NULL, "popen w: %s", strerror(errno));
+	if (f != NULL) {
+		EQ(fputs("written\n", f) >= 0, 1);
+		EQ(pclose(f), 0);
+	}
+	slurp(M "/d/popened", buf, sizeof buf);
+	CHECK(strcmp(buf, "written\n") == 0, "popen w: expected written in " M "/d/popened, got '%s'", buf);
+	f = popen("exit 5", "r");
+	if (f != NULL) {
+		status = pclose(f);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 5, "pclose: expected status 5, got %#x", status);
+	}
+
+	EQ(unlink("spawned"), 0);
+	EQ(unlink("dup2ed"), 0);
+	EQ(unlink("sysfile"), 0);
+	EQ(unlink("popened"), 0);
+	EQ(chdir("/"), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -478,8 +657,11 @@ main(int argc, char **argv)
 	test_readdir();
 	test_poll_select();
 	test_stdio_attrs();
-	if (getenv("RUMP_SERVER") != NULL)
+	test_walks();
+	if (getenv("RUMP_SERVER") != NULL) {
 		test_fork_exec();
+		test_spawn();
+	}
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail != 0;
 }
