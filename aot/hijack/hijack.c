@@ -38,7 +38,8 @@
  *
  * Not covered: freopen on kernel paths; nftw with FTW_CHDIR on a kernel tree (glibc's, which
  * fails there); a posix_spawn_file_actions_t copied with memcpy (glibc's posix_spawn starts that
- * child, which gets a new kernel process); mmap of kernel files (ENODEV); ioctl on kernel
+ * child, which gets a new kernel process); writable shared mappings of kernel files (ENODEV;
+ * other mappings of them are copies); ioctl on kernel
  * descriptors (ENOTTY); extended attributes (ENOTSUP); raw syscall(2); executing a file that is in
  * the kernel (EACCES).
  *
@@ -746,13 +747,60 @@ posix_fallocate(int fd, off_t off, off_t len)
 }
 EXPORT int posix_fallocate64(int fd, off64_t off, off64_t len) { return posix_fallocate(fd, off, len); }
 
+/* A kernel file mapped privately, or shared read-only, is a copy: anonymous memory filled by
+ * reading the file, since the host's memory is not the kernel's page cache. Writes to a private
+ * mapping stay private, as they would; a read-only shared mapping does not see later writes to
+ * the file (the one difference); a writable shared mapping cannot be had (ENODEV). */
+static void *
+rump_mmap(int r, int fd, void *addr, size_t len, int prot, int flags, off_t off)
+{
+	int type = flags & MAP_TYPE;
+
+	if ((type == MAP_SHARED || type == MAP_SHARED_VALIDATE) && (prot & PROT_WRITE)) {
+		errno = ENODEV;
+		return MAP_FAILED;
+	}
+	if (len == 0 || off < 0 || (off & (sysconf(_SC_PAGESIZE) - 1)) != 0) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+		errno = EACCES;
+		return MAP_FAILED;
+	}
+	int keep = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_LOCKED);
+	char *p = H(mmap)(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | keep, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = rs_pread(r, p + done, len - done, off + (off_t)done);
+		if (n < 0) {
+			int e = errno;
+			munmap(p, len);
+			errno = e;
+			return MAP_FAILED;
+		}
+		if (n == 0)
+			break;	/* past the end: zeros (where the host would raise SIGBUS) */
+		done += (size_t)n;
+	}
+	if (mprotect(p, len, prot) != 0) {
+		int e = errno;
+		munmap(p, len);
+		errno = e;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
 EXPORT void *
 mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (!(flags & MAP_ANONYMOUS) && rfd(fd) >= 0) {
-		errno = ENODEV;	/* kernel files cannot be mapped into the host's memory */
-		return MAP_FAILED;
-	}
+	int r;
+
+	if (!(flags & MAP_ANONYMOUS) && (r = rfd(fd)) >= 0)
+		return rump_mmap(r, fd, addr, len, prot, flags, off);
 	return H(mmap)(addr, len, prot, flags, fd, off);
 }
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) { return mmap(addr, len, prot, flags, fd, off); }

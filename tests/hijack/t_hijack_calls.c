@@ -5,7 +5,7 @@
  * numbers of the two kernels never collide, dup2 onto host numbers, fcntl flags, errno values as
  * Linux's, the current directory moving between kernels, *at calls on kernel directories,
  * readdir/seekdir, statx, poll and select over descriptors of both kernels, stdio streams,
- * scandir/glob/nftw over kernel trees, and (against a server) children started by fork, exec,
+ * scandir/glob/nftw over kernel trees, mmap of kernel files, and (against a server) children started by fork, exec,
  * posix_spawn, system and popen keeping the kernel process.
  * Prints "N passed, N failed".
  */
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -644,6 +645,54 @@ test_spawn(void)
 	EQ(chdir("/"), 0);
 }
 
+/* mmap of kernel files: private (and read-only shared) mappings are copies of the file. */
+static void
+test_mmap(void)
+{
+	char data[6000];
+	long pg = sysconf(_SC_PAGESIZE);
+
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)('a' + i % 23);
+	int fd = open(M "/mapped", O_CREAT | O_RDWR | O_TRUNC, 0644);
+	EQ(write(fd, data, sizeof data), (long long)sizeof data);
+	char *p = mmap(NULL, sizeof data, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap PROT_READ MAP_PRIVATE of a kernel file: %s", strerror(errno));
+	if (p != MAP_FAILED) {
+		CHECK(memcmp(p, data, sizeof data) == 0, "mmap: the mapping does not hold the file's bytes");
+		CHECK(p[sizeof data] == 0, "mmap: past the end of the file: expected zeros, got %d", p[sizeof data]);
+		EQ(munmap(p, sizeof data), 0);
+	}
+	/* A page-aligned offset, and private writes that stay private. */
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, pg);
+	CHECK(p != MAP_FAILED, "mmap at offset %ld: %s", pg, strerror(errno));
+	if (p != MAP_FAILED) {
+		CHECK(memcmp(p, data + pg, sizeof data - (size_t)pg) == 0, "mmap at offset %ld: wrong bytes", pg);
+		p[0] = '#';
+		char c = 0;
+		EQ(pread(fd, &c, 1, pg), 1);
+		CHECK(c == data[pg], "a private mapping's write reached the file: expected %c, got %c", data[pg], c);
+		EQ(munmap(p, (size_t)pg), 0);
+	}
+	p = mmap(NULL, sizeof data, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap PROT_READ MAP_SHARED: %s", strerror(errno));
+	if (p != MAP_FAILED)
+		EQ(munmap(p, sizeof data), 0);
+	errno = 0;
+	p = mmap(NULL, sizeof data, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == ENODEV, "mmap PROT_WRITE MAP_SHARED: expected ENODEV, got %p %s", (void *)p, strerror(errno));
+	errno = 0;
+	p = mmap(NULL, sizeof data, PROT_READ, MAP_PRIVATE, fd, 100);
+	CHECK(p == MAP_FAILED && errno == EINVAL, "mmap at an unaligned offset: expected EINVAL, got %s", strerror(errno));
+	close(fd);
+	fd = open(M "/mapped", O_WRONLY);
+	errno = 0;
+	p = mmap(NULL, sizeof data, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EACCES, "mmap of a write-only descriptor: expected EACCES, got %s", strerror(errno));
+	close(fd);
+	EQ(unlink(M "/mapped"), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -658,6 +707,7 @@ main(int argc, char **argv)
 	test_poll_select();
 	test_stdio_attrs();
 	test_walks();
+	test_mmap();
 	if (getenv("RUMP_SERVER") != NULL) {
 		test_fork_exec();
 		test_spawn();
