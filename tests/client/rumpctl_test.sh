@@ -81,6 +81,15 @@ expect 0 "df fat" "$ctl" df /fat
 has "$dir/out" "msdos" "df shows msdos"
 expect 0 "df tmpfs" "$ctl" df /t
 has "$dir/out" "tmpfs *1024 " "df shows the tmpfs size limit"
+# Without a path: every mount (getvfsstat), the root first.
+expect 0 "df of all mounts" "$ctl" df
+has "$dir/out" "/dev/e2 *ext2fs *8191 .* /e2$" "df lists the ext2 mount"
+has "$dir/out" "msdos .* /fat$" "df lists the FAT mount"
+has "$dir/out" "cd9660 .* /cd$" "df lists the iso mount"
+has "$dir/out" "tmpfs *1024 .* /t$" "df lists the tmpfs mount"
+if [ "$(sed -n 2p "$dir/out" | awk '{print $NF}')" = "/" ]; then ok; else
+	bad "df: the root mount first, got: $(cat "$dir/out")"; fi
+if [ "$(wc -l <"$dir/out")" -eq 6 ]; then ok; else bad "df: a heading and 5 mounts, got: $(cat "$dir/out")"; fi
 expect 0 "stat" "$ctl" stat /e2 /dev/e2
 has "$dir/out" "File: /e2" "stat names the path"
 has "$dir/out" "directory" "stat: /e2 is a directory"

@@ -45,8 +45,8 @@ static const char manual[] =
 "     mkdir     Makes a directory (mode 0755 unless -m).\n"
 "     stat      Prints each path's type, mode, links, owner, size, times\n"
 "               and, for a symbolic link, its target.\n"
-"     df        Prints the size and use of the file system holding path\n"
-"               (default /).\n"
+"     df        Prints the size and use of the file system holding path,\n"
+"               or of every mounted file system without one.\n"
 "     sysctl    Prints the value of each name (a directory: every value\n"
 "               under it; -a: everything); name=value writes it first and\n"
 "               prints \"name: old -> new\".  Integers, 64-bit integers,\n"
@@ -301,35 +301,58 @@ cmd_stat(int argc, char **argv)
 	return rv;
 }
 
+static void
+df_line(const struct rump_statvfs *sv)
+{
+	uint64_t f = sv->f_frsize ? sv->f_frsize : sv->f_bsize;
+	uint64_t total = sv->f_blocks * f / 1024, avail = sv->f_bavail * f / 1024;
+	uint64_t used = (sv->f_blocks - sv->f_bfree) * f / 1024;
+
+	printf("%-16s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %4" PRIu64 "%%  %s\n",
+	    sv->f_mntfromname, sv->f_fstypename, total, used, avail,
+	    total ? (used * 100 + total - 1) / total : 0, sv->f_mntonname);
+}
+
+/* df PATH: the file system holding it (statvfs1); df: every mount (getvfsstat). */
 static int
 cmd_df(int argc, char **argv)
 {
-	const char *path = argc > 1 ? argv[1] : "/";
 	struct rump_statvfs *sv;
+	int n;
 
 	if (argc > 2)
 		return usage();
-	/* 3 KiB: off the stack. */
-	if ((sv = calloc(1, sizeof *sv)) == NULL)
-		return fail("memory");
-	if (rump_sys_statvfs1(path, sv, 1) == -1) {
-		int e = errno;
+	if (argc > 1) {
+		/* 3 KiB: off the stack. */
+		if ((sv = calloc(1, sizeof *sv)) == NULL)
+			return fail("memory");
+		if (rump_sys_statvfs1(argv[1], sv, 1) == -1) {
+			int e = errno;
 
-		free(sv);
-		errno = e;
-		return fail(path);
+			free(sv);
+			errno = e;
+			return fail(argv[1]);
+		}
+		n = 1;
+	} else {
+		/* Mounts may come and go between the count and the listing: room for a few more. */
+		if ((n = rump_sys_getvfsstat(NULL, 0, 1)) == -1)
+			return fail("getvfsstat");
+		n += 8;
+		if ((sv = calloc((size_t)n, sizeof *sv)) == NULL)
+			return fail("memory");
+		if ((n = rump_sys_getvfsstat(sv, (size_t)n * sizeof *sv, 1)) == -1) {
+			int e = errno;
+
+			free(sv);
+			errno = e;
+			return fail("getvfsstat");
+		}
 	}
 	printf("%-16s %-8s %12s %12s %12s %5s  %s\n", "Filesystem", "Type", "1K-blocks", "Used",
 	    "Avail", "Use%", "Mounted on");
-	{
-		uint64_t f = sv->f_frsize ? sv->f_frsize : sv->f_bsize;
-		uint64_t total = sv->f_blocks * f / 1024, avail = sv->f_bavail * f / 1024;
-		uint64_t used = (sv->f_blocks - sv->f_bfree) * f / 1024;
-
-		printf("%-16s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %4" PRIu64 "%%  %s\n",
-		    sv->f_mntfromname, sv->f_fstypename, total, used, avail,
-		    total ? (used * 100 + total - 1) / total : 0, sv->f_mntonname);
-	}
+	for (int i = 0; i < n; i++)
+		df_line(&sv[i]);
 	free(sv);
 	return 0;
 }
