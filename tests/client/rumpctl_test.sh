@@ -1,14 +1,15 @@
 #!/bin/sh
-# rumpctl_test.sh RUMP_SERVER_BIN RUMPCTL_BIN
+# rumpctl_test.sh RUMP_SERVER_BIN RUMPCTL_BIN LIBRUMPHIJACK
 #
 # rumpctl against rump_server with an ext2 image (made by mke2fs, checked by e2fsck -fn and
 # debugfs after the kernel halted), a FAT image (mkfs.fat; fsck.fat -n and mtools after) and an
 # ISO image (xorriso, read-only): mkdir, mount (ro and rw),
-# stat, df, sysctl read and write, dmesg, umount, halt; errors name the object and the errno;
+# stat, df (of a path and of every mount), ps with two more clients connected, sysctl read and write, dmesg, umount, halt; errors name the object and the errno;
 # --help; an unreachable server.  Prints "N passed, N failed" like the C tests.
 set -u
 server=$1
 ctl=$2
+hijack=$3
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -122,6 +123,38 @@ has "$dir/out" "hw.pagesize = " "sysctl -a lists hw"
 expect 1 "sysctl of a missing name" "$ctl" sysctl kern.nope
 has "$dir/err" "rumpctl sysctl: kern.nope: No such file or directory" "sysctl error"
 expect 2 "sysctl of a bad integer" "$ctl" sysctl kern.msgbufsize=lots
+# ps: the server's own processes, rumpctl itself, and two programs connected through the hijack
+# library (each client its own process, named after its program) until they are killed.
+expect 0 "ps" "$ctl" ps
+has "$dir/out" "PID *PPID *UID *NLWP *STAT *COMMAND" "ps heading"
+has "$dir/out" "^ *1 *0 *0 .* init$" "ps lists pid 1"
+has "$dir/out" " rumpctl$" "ps lists rumpctl itself"
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump sleep 120 </dev/null >/dev/null 2>&1 &
+c1=$!
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump tail -f /dev/null </dev/null >/dev/null 2>&1 &
+c2=$!
+# Both connect at start-up: wait (bounded) until the kernel lists them.
+i=0
+while [ $i -lt 500 ]; do
+	"$ctl" ps >"$dir/out" 2>"$dir/err"
+	if grep -q " sleep$" "$dir/out" && grep -q " tail$" "$dir/out"; then break; fi
+	sleep 0.02; i=$((i + 1))
+done
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* A *sleep$" "ps lists the first client (sleep, uid 0, active)"
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* A *tail$" "ps lists the second client (tail)"
+if [ "$(awk '$NF == "sleep" || $NF == "tail" {print $1}' "$dir/out" | sort -u | wc -l)" -eq 2 ]; then ok; else
+	bad "ps: the two clients have two pids, got: $(cat "$dir/out")"; fi
+kill $c1 $c2
+wait $c1 $c2 2>/dev/null
+# Gone from the list once their connections closed (the server releases their processes).
+i=0
+while [ $i -lt 500 ]; do
+	"$ctl" ps >"$dir/out" 2>"$dir/err"
+	if ! grep -q " sleep$\| tail$" "$dir/out"; then break; fi
+	sleep 0.02; i=$((i + 1))
+done
+if grep -q " sleep$\| tail$" "$dir/out"; then bad "ps: clients still listed after they died: $(cat "$dir/out")"; else ok; fi
+
 expect 0 "dmesg" "$ctl" dmesg
 has "$dir/out" "mainbus0" "dmesg shows the boot messages"
 

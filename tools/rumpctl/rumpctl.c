@@ -28,6 +28,7 @@ static const char manual[] =
 "     rumpctl sysctl [-w] name[=value]...\n"
 "     rumpctl sysctl -a\n"
 "     rumpctl dmesg\n"
+"     rumpctl ps\n"
 "     rumpctl halt [-n]\n"
 "\n"
 "DESCRIPTION\n"
@@ -52,6 +53,10 @@ static const char manual[] =
 "               prints \"name: old -> new\".  Integers, 64-bit integers,\n"
 "               booleans and strings can be written.\n"
 "     dmesg     Prints the kernel's message buffer (kern.msgbuf).\n"
+"     ps        Lists the kernel's processes (kern.proc2): pid, parent pid,\n"
+"               user id, number of lwps, state and command name.  Each remote\n"
+"               client is one process, named after its program; pid 1 is the\n"
+"               server's own process and rumpctl is among them.\n"
 "     halt      Halts the kernel after syncing its file systems (-n: without\n"
 "               syncing); rump_server then exits.\n"
 "\n"
@@ -82,6 +87,7 @@ usage(void)
 	    "       rumpctl df [path]\n"
 	    "       rumpctl sysctl [-w] name[=value]... | -a\n"
 	    "       rumpctl dmesg\n"
+	    "       rumpctl ps\n"
 	    "       rumpctl halt [-n]\n"
 	    "       rumpctl --help\n");
 	return 2;
@@ -354,6 +360,63 @@ cmd_df(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		df_line(&sv[i]);
 	free(sv);
+	return 0;
+}
+
+/* --- ps ------------------------------------------------------------------------------------ */
+
+static int
+bypid(const void *a, const void *b)
+{
+	const struct rump_kinfo_proc2 *x = a, *y = b;
+
+	return (x->p_pid > y->p_pid) - (x->p_pid < y->p_pid);
+}
+
+/* kern.proc2.KERN_PROC_ALL.0.size.count, as NetBSD's ps asks it: the size first, then the list. */
+static int
+cmd_ps(int argc, char **argv)
+{
+	int mib[6] = { RUMP_CTL_KERN, RUMP_KERN_PROC2, RUMP_KERN_PROC_ALL, 0,
+	    (int)sizeof(struct rump_kinfo_proc2), 0 };
+	struct rump_kinfo_proc2 *kp = NULL;
+	size_t sz = 0;
+	int n;
+
+	(void)argv;
+	if (argc > 1)
+		return usage();
+	for (int tries = 0;; tries++) {
+		if (rump_sys___sysctl(mib, 6, NULL, &sz, NULL, 0) == -1)
+			return fail("kern.proc2");
+		free(kp);
+		if ((kp = malloc(sz)) == NULL)
+			return fail("memory");
+		mib[5] = (int)(sz / sizeof *kp);
+		if (rump_sys___sysctl(mib, 6, kp, &sz, NULL, 0) == 0)
+			break;
+		/* More processes than the slop allowed for: ask again. */
+		if (errno != ENOMEM || tries == 4) {
+			int e = errno;
+
+			free(kp);
+			errno = e;
+			return fail("kern.proc2");
+		}
+	}
+	n = (int)(sz / sizeof *kp);
+	qsort(kp, (size_t)n, sizeof *kp, bypid);
+	printf("%6s %6s %6s %5s %-4s %s\n", "PID", "PPID", "UID", "NLWP", "STAT", "COMMAND");
+	for (int i = 0; i < n; i++) {
+		const struct rump_kinfo_proc2 *p = &kp[i];
+		char comm[sizeof p->p_comm + 1];
+
+		memcpy(comm, p->p_comm, sizeof p->p_comm);
+		comm[sizeof p->p_comm] = '\0';
+		printf("%6d %6d %6u %5" PRIu64 " %-4s %s\n", p->p_pid, p->p_ppid, p->p_uid, p->p_nlwps,
+		    p->p_realstat == 3 ? "D" : "A", comm);	/* SDYING : SACTIVE */
+	}
+	free(kp);
 	return 0;
 }
 
@@ -635,6 +698,7 @@ static const struct {
 	{ "df", cmd_df },
 	{ "sysctl", cmd_sysctl },
 	{ "dmesg", cmd_dmesg },
+	{ "ps", cmd_ps },
 	{ "halt", cmd_halt },
 };
 

@@ -459,6 +459,14 @@ public static partial class Abi
     public const int KERN_URND = 61;
     public const int KERN_ARND = 81;
     public const int KERN_BOOTTIME = 83;
+    public const int KERN_PROC_ALL = 0;
+    public const int KERN_PROC_PID = 1;
+    public const int KERN_PROC_UID = 5;
+    public const int KERN_PROC_RUID = 6;
+    public const int KERN_PROC_GID = 7;
+    public const int KERN_PROC_RGID = 8;
+    public const int KERN_PROCSLOP = 5;
+    public const int KI_MAXCOMLEN = 24;
     public const int HW_MACHINE = 1;
     public const int HW_MODEL = 2;
     public const int HW_NCPU = 3;

@@ -208,7 +208,7 @@ public sealed partial class Kernel
     /// made for a remote client gets the client's address space (<paramref name="vm"/>, from
     /// hyp_lwproc_rfork's priv); otherwise it shares its parent's.
     /// </summary>
-    public int LwprocRfork(int flags, string comm = "rfork", Vmspace? vm = null)
+    public int LwprocRfork(int flags, string? comm = null, Vmspace? vm = null)
     {
         if ((flags & ~(RFFDG | RFCFDG)) != 0 || (flags & (RFFDG | RFCFDG)) == (RFFDG | RFCFDG))
             return Abi.EINVAL;
@@ -222,7 +222,7 @@ public sealed partial class Kernel
         _procLock.Enter();
         int pid = AllocPid();
         if (pid < 0) { _procLock.Exit(); return Abi.EAGAIN; }
-        var p = new Proc(this, pid, parent, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask };
+        var p = new Proc(this, pid, parent, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask, Comm = comm ?? parent.Comm };
         _procs[pid] = p;
         _procLock.Exit();
 
@@ -232,7 +232,7 @@ public sealed partial class Kernel
         try { foreach (IProcHooks h in _procHooks) h.Fork(parent, p, flags); }
         finally { if (!scheduled && cur.CpuIdx >= 0) Sched.Unschedule(cur); }
 
-        Lwp l = NewLwp(p, false, comm);
+        Lwp l = NewLwp(p, false, comm ?? "rfork");
         SwitchTo(cur, l);
         return 0;
     }
