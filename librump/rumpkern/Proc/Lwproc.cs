@@ -219,10 +219,19 @@ public sealed partial class Kernel
         else if ((flags & RFFDG) != 0) fd = parent.Fd.Copy();
         else { parent.Fd.AddRef(); fd = parent.Fd; }
 
+        // The sysproxy's fork: PREFORK made a placeholder (rfork with a copy of the forking client's
+        // descriptors, still copying through that client's connection), and the child's connection
+        // forks it again sharing that table, then releases it. The child belongs to the client that
+        // called fork, as on NetBSD's host side: released, the placeholder would leave it to init.
+        Proc ppar = parent;
+        if (flags == 0 && vm is RemoteVmspace nv && parent.Vmspace is RemoteVmspace pv && pv.Client != nv.Client &&
+            parent.Parent is Proc forker)
+            ppar = forker;
+
         _procLock.Enter();
         int pid = AllocPid();
         if (pid < 0) { _procLock.Exit(); return Abi.EAGAIN; }
-        var p = new Proc(this, pid, parent, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask, Comm = comm ?? parent.Comm };
+        var p = new Proc(this, pid, ppar, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask, Comm = comm ?? parent.Comm };
         _procs[pid] = p;
         _procLock.Exit();
 
