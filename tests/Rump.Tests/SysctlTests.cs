@@ -83,6 +83,40 @@ public unsafe class SysctlTests : KernelTest
         Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_ALL, 0, 0, 1), null, ref len), Is.EqualTo(-Abi.EINVAL));
     }
 
+    /// <summary>kern.file2 by pid: each open descriptor as a kinfo_file record (rumpctl ps counts them by the size query).</summary>
+    [Test]
+    public void File2ListsADescriptorsOfAProcess()
+    {
+        RumpKernel k = Boot();
+        int size = sizeof(RumpKinfoFile);
+        Assert.That(size, Is.EqualTo(120), "sizeof(struct kinfo_file) on amd64");
+        Assert.That(k.Kernel.LwprocRfork(Kernel.RFCFDG, "files"), Is.EqualTo(0));
+        int me = k.Getpid();
+        int[] fds = new int[2];
+        fixed (int* f = fds) Assert.That(k.Syscall(SysNum.pipe2, [(long)f, 0]), Is.EqualTo(0));
+
+        int[] mib = [Abi.CTL_KERN, Abi.KERN_FILE2, Abi.KERN_FILE_BYPID, me, size, 0];
+        ulong len = 0;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)((2 + Abi.KERN_FILESLOP) * size)), "two descriptors and the slop");
+        byte[] buf = new byte[(int)len];
+        mib[5] = 10;
+        Assert.That(SysctlSized(k, mib, buf, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)(2 * size)));
+        fixed (byte* p = buf)
+            for (int i = 0; i < 2; i++)
+            {
+                RumpKinfoFile r = ((RumpKinfoFile*)p)[i];
+                Assert.That(r.ki_pid, Is.EqualTo((uint)me));
+                Assert.That(r.ki_fd, Is.EqualTo(fds[i]));
+                Assert.That(r.ki_ftype, Is.EqualTo((uint)Abi.DTYPE_PIPE));
+            }
+        mib[3] = 29999;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(-Abi.ESRCH), "no such process");
+        mib[2] = Abi.KERN_FILE_BYFILE;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(-Abi.EINVAL), "only by pid");
+    }
+
     [Test]
     public void KernStrings()
     {

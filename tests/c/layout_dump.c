@@ -23,6 +23,30 @@ main(void)
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);
 
+	SIZE(rump_kinfo_file);
+	FIELD(rump_kinfo_file, ki_fileaddr);
+	FIELD(rump_kinfo_file, ki_flag);
+	FIELD(rump_kinfo_file, ki_iflags);
+	FIELD(rump_kinfo_file, ki_ftype);
+	FIELD(rump_kinfo_file, ki_count);
+	FIELD(rump_kinfo_file, ki_msgcount);
+	FIELD(rump_kinfo_file, ki_usecount);
+	FIELD(rump_kinfo_file, ki_fucred);
+	FIELD(rump_kinfo_file, ki_fuid);
+	FIELD(rump_kinfo_file, ki_fgid);
+	FIELD(rump_kinfo_file, ki_fops);
+	FIELD(rump_kinfo_file, ki_foffset);
+	FIELD(rump_kinfo_file, ki_fdata);
+	FIELD(rump_kinfo_file, ki_vun);
+	FIELD(rump_kinfo_file, ki_vsize);
+	FIELD(rump_kinfo_file, ki_vtype);
+	FIELD(rump_kinfo_file, ki_vtag);
+	FIELD(rump_kinfo_file, ki_vdata);
+	FIELD(rump_kinfo_file, ki_pid);
+	FIELD(rump_kinfo_file, ki_fd);
+	FIELD(rump_kinfo_file, ki_ofileflags);
+	FIELD(rump_kinfo_file, _ki_padto64bits);
+
 	SIZE(rump_kinfo_proc2);
 	FIELD(rump_kinfo_proc2, p_forw);
 	FIELD(rump_kinfo_proc2, p_back);

@@ -126,22 +126,24 @@ expect 2 "sysctl of a bad integer" "$ctl" sysctl kern.msgbufsize=lots
 # ps: the server's own processes, rumpctl itself, and two programs connected through the hijack
 # library (each client its own process, named after its program) until they are killed.
 expect 0 "ps" "$ctl" ps
-has "$dir/out" "PID *PPID *UID *NLWP *STAT *COMMAND" "ps heading"
+has "$dir/out" "PID *PPID *UID *NLWP *FDS *STAT *COMMAND" "ps heading"
 has "$dir/out" "^ *1 *0 *0 .* init$" "ps lists pid 1"
 has "$dir/out" " rumpctl$" "ps lists rumpctl itself"
+# The second holds a file of the kernel open: one descriptor there.
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump sh -c 'echo hi >/rump/t/psfile'
 LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump sleep 120 </dev/null >/dev/null 2>&1 &
 c1=$!
-LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump tail -f /dev/null </dev/null >/dev/null 2>&1 &
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump tail -f /rump/t/psfile </dev/null >/dev/null 2>&1 &
 c2=$!
-# Both connect at start-up: wait (bounded) until the kernel lists them.
+# Both connect at start-up: wait (bounded) until the kernel lists them, tail with its file open.
 i=0
 while [ $i -lt 500 ]; do
 	"$ctl" ps >"$dir/out" 2>"$dir/err"
-	if grep -q " sleep$" "$dir/out" && grep -q " tail$" "$dir/out"; then break; fi
+	if grep -q " sleep$" "$dir/out" && grep -q " 1 *A *tail$" "$dir/out"; then break; fi
 	sleep 0.02; i=$((i + 1))
 done
-has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* A *sleep$" "ps lists the first client (sleep, uid 0, active)"
-has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* A *tail$" "ps lists the second client (tail)"
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* *0 *A *sleep$" "ps lists the first client (sleep, uid 0, no descriptors, active)"
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* *1 *A *tail$" "ps lists the second client (tail, one descriptor)"
 if [ "$(awk '$NF == "sleep" || $NF == "tail" {print $1}' "$dir/out" | sort -u | wc -l)" -eq 2 ]; then ok; else
 	bad "ps: the two clients have two pids, got: $(cat "$dir/out")"; fi
 kill $c1 $c2

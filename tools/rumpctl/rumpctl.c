@@ -54,7 +54,8 @@ static const char manual[] =
 "               booleans and strings can be written.\n"
 "     dmesg     Prints the kernel's message buffer (kern.msgbuf).\n"
 "     ps        Lists the kernel's processes (kern.proc2): pid, parent pid,\n"
-"               user id, number of lwps, state and command name.  Each remote\n"
+"               user id, number of lwps, open descriptors (kern.file2),\n"
+"               state and command name.  Each remote\n"
 "               client is one process, named after its program; pid 1 is the\n"
 "               server's own process and rumpctl is among them.\n"
 "     halt      Halts the kernel after syncing its file systems (-n: without\n"
@@ -373,6 +374,19 @@ bypid(const void *a, const void *b)
 	return (x->p_pid > y->p_pid) - (x->p_pid < y->p_pid);
 }
 
+/* Open descriptors of pid: kern.file2's size query, which counts KERN_FILESLOP records more. */
+static long
+nfds(int pid)
+{
+	int mib[6] = { RUMP_CTL_KERN, RUMP_KERN_FILE2, RUMP_KERN_FILE_BYPID, pid,
+	    (int)sizeof(struct rump_kinfo_file), 0 };
+	size_t sz = 0;
+
+	if (rump_sys___sysctl(mib, 6, NULL, &sz, NULL, 0) == -1)
+		return -1;
+	return (long)(sz / sizeof(struct rump_kinfo_file)) - RUMP_KERN_FILESLOP;
+}
+
 /* kern.proc2.KERN_PROC_ALL.0.size.count, as NetBSD's ps asks it: the size first, then the list. */
 static int
 cmd_ps(int argc, char **argv)
@@ -406,15 +420,22 @@ cmd_ps(int argc, char **argv)
 	}
 	n = (int)(sz / sizeof *kp);
 	qsort(kp, (size_t)n, sizeof *kp, bypid);
-	printf("%6s %6s %6s %5s %-4s %s\n", "PID", "PPID", "UID", "NLWP", "STAT", "COMMAND");
+	printf("%6s %6s %6s %5s %4s %-4s %s\n", "PID", "PPID", "UID", "NLWP", "FDS", "STAT", "COMMAND");
 	for (int i = 0; i < n; i++) {
 		const struct rump_kinfo_proc2 *p = &kp[i];
 		char comm[sizeof p->p_comm + 1];
 
 		memcpy(comm, p->p_comm, sizeof p->p_comm);
 		comm[sizeof p->p_comm] = '\0';
-		printf("%6d %6d %6u %5" PRIu64 " %-4s %s\n", p->p_pid, p->p_ppid, p->p_uid, p->p_nlwps,
-		    p->p_realstat == 3 ? "D" : "A", comm);	/* SDYING : SACTIVE */
+		long fds = nfds(p->p_pid);
+		char fdstr[24];
+
+		if (fds < 0)
+			snprintf(fdstr, sizeof fdstr, "-");	/* gone since the list was made */
+		else
+			snprintf(fdstr, sizeof fdstr, "%ld", fds);
+		printf("%6d %6d %6u %5" PRIu64 " %4s %-4s %s\n", p->p_pid, p->p_ppid, p->p_uid, p->p_nlwps,
+		    fdstr, p->p_realstat == 3 ? "D" : "A", comm);	/* SDYING : SACTIVE */
 	}
 	free(kp);
 	return 0;

@@ -471,6 +471,12 @@
 #define RUMP_KERN_PROC_RGID             8
 #define RUMP_KERN_PROCSLOP              5
 #define RUMP_KI_MAXCOMLEN               24
+#define RUMP_KERN_FILE2                 77
+#define RUMP_KERN_FILE_BYFILE           1
+#define RUMP_KERN_FILE_BYPID            2
+#define RUMP_KERN_FILESLOP              10
+#define RUMP_DTYPE_VNODE                1
+#define RUMP_DTYPE_PIPE                 3
 #define RUMP_HW_MACHINE                 1
 #define RUMP_HW_MODEL                   2
 #define RUMP_HW_NCPU                    3
@@ -596,6 +602,32 @@ struct rump_statvfs {
 	char		f_mntonname[1024];	/* _VFS_MNAMELEN */
 	char		f_mntfromname[1024];
 	char		f_mntfromlabel[1024];
+};
+
+/* kern.file2's element: NetBSD's struct kinfo_file (sys/sysctl.h), 120 bytes; PTR fields 0. */
+struct rump_kinfo_file {
+	uint64_t	ki_fileaddr;
+	uint32_t	ki_flag;	/* FREAD, FWRITE, ... */
+	uint32_t	ki_iflags;
+	uint32_t	ki_ftype;	/* DTYPE_* */
+	uint32_t	ki_count;
+	uint32_t	ki_msgcount;
+	uint32_t	ki_usecount;
+	uint64_t	ki_fucred;
+	uint32_t	ki_fuid;
+	uint32_t	ki_fgid;
+	uint64_t	ki_fops;
+	uint64_t	ki_foffset;
+	uint64_t	ki_fdata;
+	uint64_t	ki_vun;
+	uint64_t	ki_vsize;
+	uint32_t	ki_vtype;
+	uint32_t	ki_vtag;
+	uint64_t	ki_vdata;
+	uint32_t	ki_pid;
+	int32_t		ki_fd;
+	uint32_t	ki_ofileflags;
+	uint32_t	_ki_padto64bits;
 };
 
 /*
@@ -751,6 +783,7 @@ _Static_assert(sizeof(struct rump_fd_set) == 32, "struct rump_fd_set must match 
 _Static_assert(sizeof(struct rump_fsid) == 8, "struct rump_fsid must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_statvfs) == 3296, "struct rump_statvfs must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_kinfo_proc2) == 680, "struct rump_kinfo_proc2 must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_kinfo_file) == 120, "struct rump_kinfo_file must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_tmpfs_args) == 40, "struct rump_tmpfs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_ufs_args) == 8, "struct rump_ufs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_msdosfs_args) == 168, "struct rump_msdosfs_args must match NetBSD amd64");

@@ -132,6 +132,34 @@ public unsafe struct RumpStatvfs
     public fixed byte f_mntfromlabel[1024];
 }
 
+/// <summary>kern.file2's element, NetBSD's struct kinfo_file (120 bytes; rumpdefs.master).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RumpKinfoFile
+{
+    public ulong ki_fileaddr;
+    public uint ki_flag;
+    public uint ki_iflags;
+    public uint ki_ftype;
+    public uint ki_count;
+    public uint ki_msgcount;
+    public uint ki_usecount;
+    public ulong ki_fucred;
+    public uint ki_fuid;
+    public uint ki_fgid;
+    public ulong ki_fops;
+    public ulong ki_foffset;
+    public ulong ki_fdata;
+    public ulong ki_vun;
+    public ulong ki_vsize;
+    public uint ki_vtype;
+    public uint ki_vtag;
+    public ulong ki_vdata;
+    public uint ki_pid;
+    public int ki_fd;
+    public uint ki_ofileflags;
+    public uint _ki_padto64bits;
+}
+
 /// <summary>kern.proc2's element, NetBSD's struct kinfo_proc2 (680 bytes; rumpdefs.master).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct RumpKinfoProc2

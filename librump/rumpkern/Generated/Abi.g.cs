@@ -467,6 +467,12 @@ public static partial class Abi
     public const int KERN_PROC_RGID = 8;
     public const int KERN_PROCSLOP = 5;
     public const int KI_MAXCOMLEN = 24;
+    public const int KERN_FILE2 = 77;
+    public const int KERN_FILE_BYFILE = 1;
+    public const int KERN_FILE_BYPID = 2;
+    public const int KERN_FILESLOP = 10;
+    public const int DTYPE_VNODE = 1;
+    public const int DTYPE_PIPE = 3;
     public const int HW_MACHINE = 1;
     public const int HW_MODEL = 2;
     public const int HW_NCPU = 3;

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 
 namespace Rump.Kern;
 
@@ -13,8 +14,13 @@ namespace Rump.Kern;
 /// The fields this kernel knows are filled (ids, credentials, command name, lwps, state); the
 /// rest, kernel addresses and accounting it does not keep, are zero.
 ///
+/// kern.file2 (sysctl_kern_file2) with KERN_FILE_BYPID: each open descriptor of process ARG (-1:
+/// of every process) as struct kinfo_file, named kern.file2.OP.ARG.ELEMSIZE.ELEMCOUNT likewise
+/// (slop KERN_FILESLOP); pid, descriptor, type, flags and offset are filled, the rest is zero.
+///
 /// Locks: runs under the sysctl tree's read lock; copies the process table under the kernel's
-/// process-table lock and counts each process's lwps under its lock, neither held across a copy.
+/// process-table lock and counts each process's lwps under its lock, neither held across a copy;
+/// descriptor tables are read without locks or references (a listing is a moment's picture).
 /// </summary>
 internal static class ProcSysctl
 {
@@ -27,6 +33,53 @@ internal static class ProcSysctl
             (Cred cred, ReadOnlySpan<int> rest, ValueIo oldp, ref ulong oldlen) => Proc2(k, rest, oldp, ref oldlen),
             out _, Abi.KERN_PROC2, Abi.CTLFLAG_PERMANENT, "Machine-independent process information");
         if (e != 0) Kernel.Panic("sysctl: cannot make kern.proc2: error " + e);
+        e = k.Sysctl.CreateNameHandler(k.Sysctl.Kern, "file2",
+            (Cred cred, ReadOnlySpan<int> rest, ValueIo oldp, ref ulong oldlen) => File2(k, rest, oldp, ref oldlen),
+            out _, Abi.KERN_FILE2, Abi.CTLFLAG_PERMANENT, "System open file table");
+        if (e != 0) Kernel.Panic("sysctl: cannot make kern.file2: error " + e);
+    }
+
+    private static unsafe int File2(Kernel k, ReadOnlySpan<int> rest, ValueIo oldp, ref ulong oldlen)
+    {
+        if (rest.Length != 4) return Abi.EINVAL;
+        int op = rest[0], arg = rest[1], elemSize = rest[2], elemCount = rest[3];
+        if (op != Abi.KERN_FILE_BYPID || arg < -1 || elemSize <= 0 || elemCount < 0) return Abi.EINVAL;
+        ulong room = oldp.IsNull ? 0 : oldlen, written = 0, needed = 0;
+        int copy = Math.Min(elemSize, sizeof(RumpKinfoFile));
+        bool found = false;
+        foreach (Proc p in k.ProcSnapshot())
+        {
+            if (arg != -1 && p.Pid != arg) continue;
+            found = true;
+            for (int fd = 0; fd < Filedesc.MaxFiles; fd++)
+            {
+                File? f = p.Fd.Peek(fd);
+                if (f == null) continue;
+                if (!oldp.IsNull && room >= (ulong)elemSize && elemCount > 0)
+                {
+                    RumpKinfoFile kf = default;
+                    kf.ki_pid = (uint)p.Pid;
+                    kf.ki_fd = fd;
+                    kf.ki_ftype = (uint)(f is PipeFile ? Abi.DTYPE_PIPE : Abi.DTYPE_VNODE);
+                    kf.ki_flag = (uint)f.Flag;
+                    kf.ki_foffset = (ulong)Volatile.Read(ref f.Offset);
+                    int e = oldp.CopyOut(MemoryMarshal.AsBytes(new ReadOnlySpan<RumpKinfoFile>(in kf)).Slice(0, copy), written);
+                    if (e != 0) return e;
+                    written += (ulong)elemSize;
+                    room -= (ulong)elemSize;
+                    elemCount--;
+                }
+                needed += (ulong)elemSize;
+            }
+        }
+        if (!found) return Abi.ESRCH;
+        if (!oldp.IsNull)
+        {
+            oldlen = written;
+            return needed > written ? Abi.ENOMEM : 0;
+        }
+        oldlen = needed + (ulong)Abi.KERN_FILESLOP * (ulong)elemSize;
+        return 0;
     }
 
     private static unsafe int Proc2(Kernel k, ReadOnlySpan<int> rest, ValueIo oldp, ref ulong oldlen)
