@@ -8,7 +8,8 @@
 # Environment: RUMP_LIBDIR (default build/lib: librump.so and librumpuser.so), DOTNET,
 # BOOT_MEM and BOOT_MEM_DLOPEN (the built C programs; compiled here with cc if unset),
 # RUMP_LIBDIR_VFS_TMPFS (a base + vfs + tmpfs build, for the bootstrap target; optional),
-# RUMP_COMPONENTS (what the default build links, for the table).
+# RUMP_COMPONENTS (what the default build links, for the table); BENCH_REMOTE, BENCH_REMOTE_READ and
+# RUMP_SERVER_BIN (the built remote benchmarks and server; the remote part runs only with them).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,3 +76,17 @@ printf 'Load average after the run: %s; the whole run took %s s.\n' \
     --instances "$results/instances.txt" --machine "$results/machine.txt" \
     --out "$results" --readme "$here/README.md" > /dev/null
 echo "== wrote $results/results.md, $results/ratios.svg and the table in $here/README.md"
+
+# The remote configuration: a call through rump_server against a unix ping-pong, and read(2) of
+# 1 GiB through librumpclient against host cat through a pipe. BENCH_RT=1 (root) runs both
+# sides under SCHED_FIFO, which keeps the ratios steady on a shared machine (README.md).
+if [ -n "${BENCH_REMOTE:-}" ] && [ -n "${BENCH_REMOTE_READ:-}" ] && [ -n "${RUMP_SERVER_BIN:-}" ]; then
+    echo "== remote clients: latency and read throughput through rump_server"
+    rt=
+    if [ "${BENCH_RT:-}" = 1 ]; then rt="chrt -f 10"; fi
+    $rt "$BENCH_REMOTE" "$RUMP_SERVER_BIN" > "$results/remote_latency.txt"
+    $rt "$BENCH_REMOTE_READ" "$RUMP_SERVER_BIN" ${quick:+256} > "$results/remote_read.txt"
+    "$dotnet" "$bench_dll" remote --latency "$results/remote_latency.txt" --read "$results/remote_read.txt" \
+        --machine "$results/machine.txt" --out "$results" > /dev/null
+    echo "== wrote $results/remote.md and $results/remote.svg"
+fi

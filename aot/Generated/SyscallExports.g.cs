@@ -697,6 +697,16 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.unlinkat, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_getvfsstat")]
+    private static int rump_sys_getvfsstat(nint buf, nuint bufsize, int flags)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = buf;
+        a[1] = (long)bufsize;
+        a[2] = flags;
+        return (int)CAbi.Syscall(SysNum.getvfsstat, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_statvfs1")]
     private static int rump_sys_statvfs1(nint path, nint buf, int flags)
     {

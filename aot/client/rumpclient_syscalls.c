@@ -1429,6 +1429,23 @@ rump_sys_unlinkat(int fd, const char *path, int flag)
 	return (int)rv[0];
 }
 
+/* 483 __getvfsstat90 */
+int
+rump_sys_getvfsstat(struct rump_statvfs *buf, size_t bufsize, int flags)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uintptr_t)buf;
+	a[1] = (uint64_t)bufsize;
+	a[2] = (uint64_t)(uint32_t)flags;
+	e = rumpclient_syscall(RUMP_SYS_getvfsstat, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
 /* 484 __statvfs190 */
 int
 rump_sys_statvfs1(const char *path, struct rump_statvfs *buf, int flags)

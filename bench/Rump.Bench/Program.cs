@@ -20,12 +20,15 @@ namespace Rump.Bench;
 ///       once and rump_init'ed once) and exports JSON, CSV and Markdown into DIR.
 ///   Rump.Bench report --bdn DIR --boot FILE --instances FILE --machine FILE --out DIR [--readme FILE]
 ///       writes results.md and ratios.svg from those exports (see Report).
+///   Rump.Bench remote --latency FILE --read FILE --out DIR [--machine FILE]
+///       writes remote.md and remote.svg from bench_remote's and bench_remote_read's key=value lines.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "report") return Report.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "remote") return Report.RunRemote(args[1..]);
 
         bool quick = args.Contains("--quick");
         string artifacts = Path.GetFullPath("results/bdn");

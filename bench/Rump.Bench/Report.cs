@@ -61,9 +61,71 @@ internal static class Report
 
         string md = Markdown(rows, median, kv, machine, env, when);
         File.WriteAllText(Path.Combine(outDir, "results.md"), md);
-        File.WriteAllText(Path.Combine(outDir, "ratios.svg"), Svg(rows));
+        File.WriteAllText(Path.Combine(outDir, "ratios.svg"), Svg(rows, "rump / host time per operation (log scale; left of 1× rump is faster; | = target)"));
         if (opt.TryGetValue("readme", out string? readme) && File.Exists(readme)) UpdateReadme(readme, md);
         Console.Write(md);
+        return 0;
+    }
+
+    /// <summary>
+    /// The remote configuration: bench_remote (latency of a call through rump_server against a unix
+    /// ping-pong of the same sizes) and bench_remote_read (read of 1 GiB through librumpclient against
+    /// host cat through a pipe), as remote.md and remote.svg (the same chart as ratios.svg).
+    /// </summary>
+    public static int RunRemote(string[] args)
+    {
+        var opt = new Dictionary<string, string>();
+        for (int i = 0; i + 1 < args.Length; i += 2) opt[args[i].TrimStart('-')] = args[i + 1];
+        string outDir = opt.GetValueOrDefault("out", "results");
+        Directory.CreateDirectory(outDir);
+        Dictionary<string, string> kv = new();
+        foreach (string key in new[] { "latency", "read" })
+            if (opt.TryGetValue(key, out string? f) && File.Exists(f)) ReadKv(f, kv);
+        double D(string k) => kv.TryGetValue(k, out string? v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : double.NaN;
+
+        var rows = new List<(string Label, double Host, double Rump, double? Target)>();
+        if (!double.IsNaN(D("getpid_remote_ns")))
+            rows.Add(("null system call (getpid) against a unix ping-pong", D("getpid_pingpong_ns"), D("getpid_remote_ns"), 1.3));
+        if (!double.IsNaN(D("pread4k_remote_ns")))
+            rows.Add(("pread 4 KiB against a unix ping-pong of its sizes", D("pread4k_pingpong_ns"), D("pread4k_remote_ns"), null));
+        double bytes = D("bytes");
+        if (!double.IsNaN(D("remote_read_s")))
+        {
+            double blk = D("block");
+            string bs = blk >= 1 << 20 ? F(blk / (1 << 20), 0) + " MiB" : F(blk / 1024, 0) + " KiB";
+            rows.Add(($"read {F(bytes / (1 << 30), 0)} GiB in {bs} blocks against host cat through a pipe", D("host_cat_pipe_s") * 1e9, D("remote_read_s") * 1e9, null));
+        }
+
+        var sb = new StringBuilder();
+        sb.AppendLine("### Remote clients (sysproxy): rump_server against the host");
+        sb.AppendLine();
+        if (opt.TryGetValue("machine", out string? m) && File.Exists(m)) { sb.AppendLine(File.ReadAllText(m).Trim()); sb.AppendLine(); }
+        sb.AppendLine("Each pair measured in the same run (`bench/README.md`, \"Remote clients\"). Latency: `bench_remote`, a raw");
+        sb.AppendLine("sysproxy client against a ping-pong of the same message sizes between two threads over a host unix");
+        sb.AppendLine("socket, median of 5 runs. Throughput: `bench_remote_read`, a librumpclient program reading a file in");
+        sb.AppendLine("the server's tmpfs against `cat` of the same bytes in a host file (page cache) read through a pipe,");
+        sb.AppendLine("median of 3 runs. Ratio = remote / host: below 1 the remote side is faster.");
+        sb.AppendLine();
+        sb.AppendLine("| operation | host | remote | ratio | target |");
+        sb.AppendLine("|---|---:|---:|---:|---|");
+        foreach (var r in rows)
+        {
+            double ratio = r.Rump / r.Host;
+            string t = r.Target is double lim ? $"≤ {F(lim, 2)}: " + (ratio <= lim ? "**met**" : "**missed**") : "";
+            sb.AppendLine($"| {r.Label} | {Time(r.Host)} | {Time(r.Rump)} | {F(ratio, 2)} | {t} |");
+        }
+        if (!double.IsNaN(D("remote_read_mibs")))
+        {
+            sb.AppendLine();
+            sb.AppendLine($"Throughput: remote read {F(D("remote_read_mibs"), 0)} MiB/s, host cat through a pipe {F(D("host_cat_pipe_mibs"), 0)} MiB/s " +
+                          $"(writing the file remotely first: {F(bytes / (1 << 20) / D("remote_write_s"), 0)} MiB/s).");
+        }
+        sb.AppendLine();
+        sb.AppendLine("![remote/host ratios](remote.svg)");
+        File.WriteAllText(Path.Combine(outDir, "remote.md"), sb.ToString());
+        File.WriteAllText(Path.Combine(outDir, "remote.svg"),
+            Svg(rows, "remote / host time (log scale; left of 1× remote is faster; | = target)"));
+        Console.Write(sb.ToString());
         return 0;
     }
 
@@ -195,7 +257,7 @@ internal static class Report
     }
 
     /// <summary>Horizontal bars of rump/host on a log scale, with the host (1×) line and each target marked.</summary>
-    private static string Svg(List<(string Label, double Host, double Rump, double? Target)> rows)
+    private static string Svg(List<(string Label, double Host, double Rump, double? Target)> rows, string title)
     {
         const int labelW = 380, plotW = 440, rowH = 26, top = 40, bottom = 40;
         const double lo = 1.0 / 32, hi = 8;
@@ -204,7 +266,7 @@ internal static class Report
         var sb = new StringBuilder();
         sb.AppendLine($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">");
         sb.AppendLine($"<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
-        sb.AppendLine($"<text x=\"{w / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">rump / host time per operation (log scale; left of 1× rump is faster; | = target)</text>");
+        sb.AppendLine($"<text x=\"{w / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(title)}</text>");
         for (double v = lo; v <= hi * 1.001; v *= 2)
         {
             double x = X(v);

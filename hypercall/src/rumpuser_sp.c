@@ -10,13 +10,20 @@
  * (answered), COPYOUT/COPYOUTSTR and RAISE (not answered), ANONMMAP (answered).
  * An EXEC handshake keeps the process across the client's execve.
  *
- * Threads.  One poll thread accepts connections and reads every frame of every
- * connection (non-blocking); it never calls into the kernel and never blocks on
- * a client.  Requests go to a pool of worker threads, made on demand: a worker
- * runs one system call (or handshake, prefork, exec, teardown) in the kernel,
- * through the upcalls of struct rumpuser_hyperup only.  A kernel thread
- * inside a system call that copies from the client (rumpuser_sp_copyin) sends
- * the request, gives up its virtual CPU, and sleeps until the poll thread has
+ * Threads (leader/follower over one epoll set).  A pool of server threads
+ * waits in epoll_wait on the listener and on every connection, each registered
+ * EPOLLONESHOT: an event goes to one thread, which then owns the connection's
+ * read side ("reading") until it has read what the socket has.  When that is a
+ * whole request, the thread re-arms the connection for the others and runs the
+ * request itself, in the kernel, through the upcalls of struct rumpuser_hyperup
+ * only, and sends the answer: the thread that read a request runs it, so a
+ * system call costs no hand-off between server threads (the poll thread and
+ * worker pool before it cost two wake-ups a call).  A thread that leaves
+ * epoll_wait when no other waits there starts one more (up to SP_MAXWORKER), so
+ * a call that blocks in the kernel never stops the reading of the others; idle
+ * ones beyond SP_IDLEWORKER end.  A kernel thread inside a system call that
+ * copies from the client (rumpuser_sp_copyin) sends the request, gives up its
+ * virtual CPU, and sleeps until whichever thread read the connection next has
  * read the answer straight into the kernel's buffer.
  *
  * Never trusting the wire: every frame length is checked against the maximum
@@ -25,9 +32,9 @@
  * protocol gets its connection closed (after an error frame when there is a
  * request to answer), and nothing else changes.
  *
- * Per-connection state is one struct spconn.  Its references: the poll thread's
- * list (one, given to the teardown work item when the connection dies), and
- * each queued or running work item.  The last reference releases the client's
+ * Per-connection state is one struct spconn.  Its references: the server's
+ * list (one, dropped by the thread that reads the end and runs the teardown),
+ * and each running request.  The last reference releases the client's
  * kernel process (its descriptors close) and closes the socket; until then the
  * socket number cannot be reused.  A process a PREFORK made keeps its
  * connection as client pointer but never copies through it; it waits, with its
@@ -35,19 +42,19 @@
  * parent's connection is gone (a parent often exits first), and the oldest is
  * released when there are SP_MAXPREFORKS unclaimed.
  *
- * Workers: one per system call in progress, up to SP_MAXWORKER (then requests
- * wait in the queue); a teardown always gets one, since it is what interrupts
- * the sleeping calls of a client that went away.
+ * A connection is armed (in the epoll set) only while nobody reads it and it
+ * is not "held": a handshake, prefork or exec in progress (so that they are
+ * ordered with the requests after them), or too many system calls in flight
+ * (memory stays bounded).  Whoever ends one of those conditions re-arms it
+ * (conn_arm_locked).
  *
- * A connection is read only while it is not "held": a handshake, prefork or
- * exec in progress (so that they are ordered with the requests after them), or
- * too many system calls in flight (memory stays bounded).
- *
- * Locks, in order: sp_lock (server: connection list, work queue, preforks) may
- * be taken before a connection's c_mtx (its state, waiters, counters); c_sendmtx
- * (one frame at a time on the socket) is taken with neither held.
+ * Locks, in order: sp_lock (server: connection list, thread counts, preforks)
+ * may be taken before a connection's c_mtx (its state, waiters, counters, the
+ * armed/reading flags; epoll_ctl is called under it so arming follows them);
+ * c_sendmtx (one frame at a time on the socket) is taken with neither held.
  */
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -97,7 +104,7 @@ struct spwait {
 	size_t w_got;		/* the answer's length */
 	int w_done;
 	int w_error;		/* NetBSD errno, from an error frame */
-	int w_reading;		/* the poll thread is reading the body into w_dst */
+	int w_reading;		/* a reader is reading the body into w_dst */
 	pthread_cond_t w_cv;
 };
 
@@ -111,6 +118,8 @@ struct spconn {
 	int c_refs;
 	int c_state;
 	int c_held;			/* a control request is running */
+	int c_armed;			/* in the epoll set, waiting for an event */
+	int c_reading;			/* a thread owns the frame reader */
 	int c_inflight;			/* system calls queued or running */
 	int c_inexec;
 	int c_npreforks;		/* sp_lock */
@@ -122,7 +131,7 @@ struct spconn {
 	pid_t c_pid;
 	uint32_t c_features;		/* the extension's, granted at handshake */
 
-	/* Frame reader: the poll thread's alone. */
+	/* Frame reader: the thread that took the connection's event (c_reading) alone. */
 	uint8_t c_hdrbuf[SPW_HDRSZ];
 	size_t c_off;			/* bytes of the current frame read */
 	struct spw_hdr c_hdr;
@@ -131,17 +140,6 @@ struct spconn {
 	uint8_t c_discard[8];
 
 	struct spconn *c_next;		/* sp_conns */
-};
-
-enum spwork_type { SPW_W_REQ, SPW_W_TEARDOWN };
-
-struct spwork {
-	struct spwork *wk_next;
-	enum spwork_type wk_type;
-	struct spconn *wk_conn;
-	struct spw_hdr wk_hdr;
-	uint8_t *wk_body;
-	size_t wk_len;
 };
 
 struct prefork {
@@ -161,11 +159,11 @@ struct spcur {
 static _Thread_local struct spcur sp_cur;
 
 static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sp_workcv = PTHREAD_COND_INITIALIZER;
 static struct spconn *sp_conns;		/* sp_lock */
 static int sp_nconns;
-static struct spwork *sp_workhead, **sp_worktail = &sp_workhead;
-static int sp_nworker, sp_nidle, sp_nqueued;	/* sp_lock */
+static int sp_nthread, sp_nidle;	/* sp_lock: server threads, those in epoll_wait */
+static int sp_epfd = -1;
+static char sp_listentag;		/* the listener's epoll data */
 static struct prefork *sp_preforks;	/* newest first */
 static int sp_npreforks;
 static int sp_started;
@@ -173,7 +171,6 @@ static _Atomic int sp_finished;		/* rumpuser_sp_fini: the kernel halted */
 static int sp_listenfd = -1;
 /* accept failed for want of descriptors or memory: the listener waits for a connection to end. */
 static _Atomic int sp_acceptpaused;
-static int sp_wakefd[2] = { -1, -1 };	/* wakes the poll thread */
 static char sp_banner[SPW_MAXBANNER];
 static size_t sp_bannerlen;
 static char sp_unixpath[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
@@ -188,21 +185,35 @@ hyp(void)
 	return rumpuser__hyperup();
 }
 
-/* ---- Sending ------------------------------------------------------------------------- */
+/* ---- Arming ------------------------------------------------------------------------- */
 
 static void
-sp_wake(void)
+listener_arm(void)
 {
-	char b = 0;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = &sp_listentag };
 
-	if (write(sp_wakefd[1], &b, 1) == -1) {
-		/* Full: the poll thread is awake already. */
-	}
+	if (!atomic_load(&sp_finished))
+		(void)epoll_ctl(sp_epfd, EPOLL_CTL_MOD, sp_listenfd, &ev);
 }
+
+/* c_mtx held: the connection goes back into the epoll set if nothing keeps it out. */
+static void
+conn_arm_locked(struct spconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = c };
+
+	if (c->c_reading || c->c_armed || c->c_held || c->c_inflight >= SP_MAXINFLIGHT ||
+	    c->c_state == SPC_DYING)
+		return;
+	c->c_armed = 1;
+	(void)epoll_ctl(sp_epfd, EPOLL_CTL_MOD, c->c_fd, &ev);
+}
+
+/* ---- Sending ------------------------------------------------------------------------- */
 
 /*
  * Sends one frame: the header, then up to two pieces.  Returns 0 or a host
- * errno; a failure shuts the socket down so that the poll thread reaps it.
+ * errno; a failure shuts the socket down so that its reader reaps it.
  */
 static int
 sp_send(struct spconn *c, uint64_t reqno, uint16_t cls, uint16_t type, uint32_t arg,
@@ -334,10 +345,10 @@ conn_free(struct spconn *c)
 	sp_nconns--;
 	pthread_mutex_unlock(&sp_lock);
 	if (atomic_exchange(&sp_acceptpaused, 0))
-		sp_wake();
+		listener_arm();
 }
 
-/* Called on worker threads only (the release enters the kernel). */
+/* The release may enter the kernel: never with a lock held. */
 static void
 conn_rele(struct spconn *c)
 {
@@ -350,49 +361,19 @@ conn_rele(struct spconn *c)
 		conn_free(c);
 }
 
-/* ---- Work queue and workers -------------------------------------------------------- */
+/* ---- Requests ---------------------------------------------------------------------- */
 
-static void *worker_main(void *arg);
-
-/* force: a new worker if none is idle, even beyond the maximum (a teardown must not wait for the calls it ends). */
-static void
-work_queue(struct spwork *wk, int force)
-{
-	pthread_t t;
-	pthread_attr_t attr;
-
-	wk->wk_next = NULL;
-	pthread_mutex_lock(&sp_lock);
-	*sp_worktail = wk;
-	sp_worktail = &wk->wk_next;
-	/*
-	 * Idle workers count until they run, so two items queued before a signalled
-	 * worker wakes would both be given to it: compare with the queue's length.
-	 */
-	sp_nqueued++;
-	pthread_cond_signal(&sp_workcv);
-	if (sp_nqueued > sp_nidle && (sp_nworker < SP_MAXWORKER || force)) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, worker_main, NULL) == 0)
-			sp_nworker++;
-		pthread_attr_destroy(&attr);
-	}
-	/* Else a busy worker takes it when it is done. */
-	pthread_mutex_unlock(&sp_lock);
-}
-
-/* Makes the connection readable again after a control request; wakes the poll thread. */
+/* Makes the connection readable again after a control request. */
 static void
 conn_unhold(struct spconn *c)
 {
 	pthread_mutex_lock(&c->c_mtx);
 	c->c_held = 0;
+	conn_arm_locked(c);
 	pthread_mutex_unlock(&c->c_mtx);
-	sp_wake();
 }
 
-/* A handshake, prefork or exec asked the connection to end: the poll thread reaps it. */
+/* A handshake, prefork or exec asked the connection to end: its next reader reaps it. */
 static void
 conn_abort(struct spconn *c)
 {
@@ -631,7 +612,7 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 	long args[SPW_MAXARGSIZE / sizeof(long) + 2];
 	long retval[2] = { 0, 0 };
 	struct spw_syscallx sx;
-	int error, dying, wake;
+	int error, dying;
 
 	memset(args, 0, sizeof(args));
 	sp_cur.conn = c;
@@ -669,11 +650,10 @@ do_syscall(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size
 out:
 	memset(&sp_cur, 0, sizeof(sp_cur));
 	pthread_mutex_lock(&c->c_mtx);
-	wake = c->c_inflight-- == SP_MAXINFLIGHT;
+	c->c_inflight--;
 	pthread_cond_broadcast(&c->c_cv);	/* an exec may wait for the calls to drain */
+	conn_arm_locked(c);	/* left out at the maximum: it is readable again */
 	pthread_mutex_unlock(&c->c_mtx);
-	if (wake)
-		sp_wake();	/* the poll thread left it out at the maximum: it is readable again */
 }
 
 /* The connection is dead: the client's other lwps leave their sleeps (NetBSD's lwpexit). */
@@ -695,84 +675,49 @@ do_teardown(struct spconn *c)
 	}
 }
 
+/* Runs one request read from c (a reference held for it). */
 static void
-work_run(struct spwork *wk)
+req_run(struct spconn *c, const struct spw_hdr *hd, const uint8_t *body, size_t len)
 {
-	struct spconn *c = wk->wk_conn;
-
-	if (wk->wk_type == SPW_W_TEARDOWN) {
-		do_teardown(c);
-	} else if (atomic_load(&sp_finished)) {
+	if (atomic_load(&sp_finished)) {
 		/* The kernel halted: nothing more runs in it. */
-		if (wk->wk_hdr.type == SPW_SYSCALL || wk->wk_hdr.type == SPW_SYSCALLX) {
+		if (hd->type == SPW_SYSCALL || hd->type == SPW_SYSCALLX) {
 			pthread_mutex_lock(&c->c_mtx);
 			c->c_inflight--;
 			pthread_mutex_unlock(&c->c_mtx);
 		}
-	} else {
-		switch (wk->wk_hdr.type) {
-		case SPW_HANDSHAKE:
-			if (wk->wk_hdr.arg == SPW_HS_GUEST)
-				do_guest(c, &wk->wk_hdr, wk->wk_body, wk->wk_len);
-			else if (wk->wk_hdr.arg == SPW_HS_FORK)
-				do_fork(c, &wk->wk_hdr, wk->wk_body, wk->wk_len);
-			else
-				do_exec(c, &wk->wk_hdr, wk->wk_body, wk->wk_len);
-			break;
-		case SPW_PREFORK:
-			do_prefork(c, &wk->wk_hdr);
-			break;
-		default:
-			do_syscall(c, &wk->wk_hdr, wk->wk_body, wk->wk_len);
-			break;
-		}
+		return;
 	}
-	conn_rele(c);
-	free(wk->wk_body);
-	free(wk);
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct spwork *wk;
-
-	(void)arg;
-	for (;;) {
-		pthread_mutex_lock(&sp_lock);
-		while (sp_workhead == NULL) {
-			if (sp_nidle >= SP_IDLEWORKER) {
-				sp_nworker--;
-				pthread_mutex_unlock(&sp_lock);
-				return NULL;
-			}
-			sp_nidle++;
-			pthread_cond_wait(&sp_workcv, &sp_lock);
-			sp_nidle--;
-		}
-		wk = sp_workhead;
-		sp_workhead = wk->wk_next;
-		sp_nqueued--;
-		if (sp_workhead == NULL)
-			sp_worktail = &sp_workhead;
-		pthread_mutex_unlock(&sp_lock);
-		work_run(wk);
+	switch (hd->type) {
+	case SPW_HANDSHAKE:
+		if (hd->arg == SPW_HS_GUEST)
+			do_guest(c, hd, body, len);
+		else if (hd->arg == SPW_HS_FORK)
+			do_fork(c, hd, body, len);
+		else
+			do_exec(c, hd, body, len);
+		break;
+	case SPW_PREFORK:
+		do_prefork(c, hd);
+		break;
+	default:
+		do_syscall(c, hd, body, len);
+		break;
 	}
 }
 
-/* ---- The poll thread: accepting and reading ------------------------------------------- */
+/* ---- Reading: the thread that took a connection's event ------------------------------ */
 
 /*
- * The connection dies (poll thread only): it leaves the list, waiters are
- * told, the one whose answer was being read is let go, and a teardown work
- * item takes the list's reference.
+ * The connection dies (by the thread that owns its reader, so nobody re-arms
+ * it): it leaves the list and the epoll set, waiters are told, the one whose
+ * answer was being read is let go, the client's other lwps are told to leave
+ * their sleeps, and the list's reference goes.
  */
 static void
 conn_kill(struct spconn *c)
 {
-	struct spwork *wk;
-
-	/* Out of the list first: the teardown may free it before the poll thread looks again. */
+	/* Out of the list first: nobody may find it once the teardown frees it. */
 	pthread_mutex_lock(&sp_lock);
 	for (struct spconn **cp = &sp_conns; *cp != NULL; cp = &(*cp)->c_next) {
 		if (*cp == c) {
@@ -781,6 +726,7 @@ conn_kill(struct spconn *c)
 		}
 	}
 	pthread_mutex_unlock(&sp_lock);
+	(void)epoll_ctl(sp_epfd, EPOLL_CTL_DEL, c->c_fd, NULL);
 	shutdown(c->c_fd, SHUT_RDWR);
 	pthread_mutex_lock(&c->c_mtx);
 	c->c_state = SPC_DYING;
@@ -794,14 +740,8 @@ conn_kill(struct spconn *c)
 	pthread_mutex_unlock(&c->c_mtx);
 	free(c->c_body);
 	c->c_body = NULL;
-
-	/* Without memory for the work item the connection is kept, dead, until the end. */
-	wk = calloc(1, sizeof(*wk));
-	if (wk == NULL)
-		return;
-	wk->wk_type = SPW_W_TEARDOWN;
-	wk->wk_conn = c;
-	work_queue(wk, 1);
+	do_teardown(c);
+	conn_rele(c);
 }
 
 /* A frame that breaks the protocol: an error for a request, and the connection closes. */
@@ -811,7 +751,7 @@ violation(struct spconn *c, enum spw_err answer)
 	if (answer != SPW_ERR_NONE) {
 		uint8_t hdr[SPW_HDRSZ];
 
-		/* Best effort, never blocking the poll thread. */
+		/* Best effort, never blocking the reader. */
 		spw_hdr_make(hdr, 0, c->c_hdr.reqno, SPW_ERROR, 0, answer);
 		(void)send(c->c_fd, hdr, sizeof(hdr), MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
@@ -840,32 +780,6 @@ req_maxbody(struct spconn *c, const struct spw_hdr *hd)
 	default:
 		return -1;
 	}
-}
-
-/* A whole request frame was read: hand it to a worker. 0, or -1 to close. */
-static int
-req_dispatch(struct spconn *c)
-{
-	struct spwork *wk = calloc(1, sizeof(*wk));
-	int syscall = c->c_hdr.type == SPW_SYSCALL || c->c_hdr.type == SPW_SYSCALLX;
-
-	if (wk == NULL)
-		return -1;
-	wk->wk_type = SPW_W_REQ;
-	wk->wk_conn = c;
-	wk->wk_hdr = c->c_hdr;
-	wk->wk_body = c->c_body;
-	wk->wk_len = (size_t)(c->c_hdr.len - SPW_HDRSZ);
-	c->c_body = NULL;
-	pthread_mutex_lock(&c->c_mtx);
-	c->c_refs++;
-	if (syscall)
-		c->c_inflight++;
-	else
-		c->c_held = 1;		/* ordered with what follows: nothing is read until it is done */
-	pthread_mutex_unlock(&c->c_mtx);
-	work_queue(wk, 0);
-	return 0;
 }
 
 /* The header of an answer (RESP or ERROR): find its waiter. 0, or -1 to close. */
@@ -925,8 +839,9 @@ resp_end(struct spconn *c)
 }
 
 /*
- * Reads what the socket has of the current frame and acts on whole frames.
- * Returns 0 to keep the connection, -1 to close it.
+ * Reads what the socket has of the current frame and acts on whole answers.
+ * Returns 1 when a whole request is in c_hdr and c_body, 0 when the socket has
+ * nothing more now, -1 to close the connection.
  */
 static int
 conn_read(struct spconn *c)
@@ -987,16 +902,9 @@ conn_read(struct spconn *c)
 			int cls = c->c_hdr.cls;
 
 			c->c_off = 0;
-			if (cls == SPW_REQ) {
-				if (req_dispatch(c) != 0)
-					return -1;
-				/* A held connection reads nothing more until its request is done. */
-				pthread_mutex_lock(&c->c_mtx);
-				n = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
-				pthread_mutex_unlock(&c->c_mtx);
-				if (n)
-					return 0;
-			} else if (c->c_rdwait != NULL) {
+			if (cls == SPW_REQ)
+				return 1;
+			if (c->c_rdwait != NULL) {
 				resp_end(c);
 			}
 		}
@@ -1037,6 +945,7 @@ conn_accept(void)
 	c->c_refs = 1;
 	c->c_state = SPC_NEW;
 	c->c_nextreq = 1;
+	c->c_armed = 1;
 	pthread_mutex_init(&c->c_mtx, NULL);
 	pthread_cond_init(&c->c_cv, NULL);
 	pthread_mutex_init(&c->c_sendmtx, NULL);
@@ -1044,86 +953,116 @@ conn_accept(void)
 	c->c_next = sp_conns;
 	sp_conns = c;
 	pthread_mutex_unlock(&sp_lock);
+	{
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = c };
+
+		if (epoll_ctl(sp_epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			/* Never read: its end is its teardown, here. */
+			c->c_reading = 1;
+			conn_kill(c);
+		}
+	}
+}
+
+/*
+ * An event on c: this thread reads what there is; a whole request it runs
+ * itself, after giving the connection back to the epoll set for the frames
+ * that follow (other requests, the answers to this one's copyins).
+ */
+static void
+conn_event(struct spconn *c)
+{
+	struct spw_hdr hd;
+	uint8_t *body;
+	int r;
+
+	pthread_mutex_lock(&c->c_mtx);
+	c->c_armed = 0;
+	c->c_reading = 1;
+	pthread_mutex_unlock(&c->c_mtx);
+	r = conn_read(c);
+	if (r < 0) {
+		conn_kill(c);
+		return;
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&c->c_mtx);
+		c->c_reading = 0;
+		conn_arm_locked(c);
+		pthread_mutex_unlock(&c->c_mtx);
+		return;
+	}
+	hd = c->c_hdr;
+	body = c->c_body;
+	c->c_body = NULL;
+	pthread_mutex_lock(&c->c_mtx);
+	c->c_reading = 0;
+	c->c_refs++;
+	if (hd.type == SPW_SYSCALL || hd.type == SPW_SYSCALLX)
+		c->c_inflight++;
+	else
+		c->c_held = 1;	/* ordered with what follows: nothing is read until it is done */
+	conn_arm_locked(c);
+	pthread_mutex_unlock(&c->c_mtx);
+	req_run(c, &hd, body, (size_t)(hd.len - SPW_HDRSZ));
+	free(body);
+	conn_rele(c);
+}
+
+static void *server_main(void *arg);
+
+/* sp_lock held. */
+static void
+server_spawn_locked(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, server_main, NULL) == 0)
+		sp_nthread++;
+	pthread_attr_destroy(&attr);
 }
 
 static void *
-poll_main(void *arg)
+server_main(void *arg)
 {
-	struct pollfd *pfd;
-	struct spconn **pc;
-	int finishing = 0;
-
 	(void)arg;
-	pfd = calloc(SP_MAXCONN + 2, sizeof(*pfd));
-	pc = calloc(SP_MAXCONN + 2, sizeof(*pc));
-	if (pfd == NULL || pc == NULL)
-		rumpuser__fatal("rumpuser_sp: poll thread", ENOMEM);
 	for (;;) {
-		struct spconn *c;
-		int n = 0, rv;
+		struct epoll_event ev;
+		int n;
 
-		finishing = atomic_load(&sp_finished);
-		if (finishing) {
-			/* The kernel halted: every connection closes, and the thread ends. */
-			pthread_mutex_lock(&sp_lock);
-			while ((c = sp_conns) != NULL) {
-				pthread_mutex_unlock(&sp_lock);
-				conn_kill(c);
-				pthread_mutex_lock(&sp_lock);
-			}
-			pthread_mutex_unlock(&sp_lock);
-			break;
-		}
 		pthread_mutex_lock(&sp_lock);
-		for (c = sp_conns; c != NULL; c = c->c_next) {
-			int skip;
-
-			pthread_mutex_lock(&c->c_mtx);
-			skip = c->c_held || c->c_inflight >= SP_MAXINFLIGHT;
-			pthread_mutex_unlock(&c->c_mtx);
-			if (skip)
-				continue;
-			pfd[n].fd = c->c_fd;
-			pfd[n].events = POLLIN;
-			pfd[n].revents = 0;
-			pc[n++] = c;
+		if (sp_nidle >= SP_IDLEWORKER) {
+			sp_nthread--;
+			pthread_mutex_unlock(&sp_lock);
+			return NULL;
 		}
+		sp_nidle++;
 		pthread_mutex_unlock(&sp_lock);
-		pfd[n].fd = sp_wakefd[0];
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		pc[n++] = NULL;
-		pfd[n].fd = atomic_load(&sp_acceptpaused) ? -1 : sp_listenfd;
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		pc[n++] = NULL;
-
-		rv = poll(pfd, (nfds_t)n, -1);
-		if (rv == -1) {
-			if (errno == EINTR)
-				continue;
-			rumpuser__fatal("rumpuser_sp: poll", errno);
+		n = epoll_wait(sp_epfd, &ev, 1, -1);
+		pthread_mutex_lock(&sp_lock);
+		sp_nidle--;
+		/* Somebody must be left to read while this one runs a call that may block. */
+		if (n == 1 && sp_nidle == 0 && sp_nthread < SP_MAXWORKER)
+			server_spawn_locked();
+		pthread_mutex_unlock(&sp_lock);
+		if (n != 1) {
+			if (n == -1 && errno != EINTR)
+				rumpuser__fatal("rumpuser_sp: epoll_wait", errno);
+			continue;
 		}
-		for (int i = 0; i < n - 2; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (conn_read(pc[i]) != 0)
-				conn_kill(pc[i]);
-		}
-		if (pfd[n - 2].revents & POLLIN) {
-			char buf[64];
-
-			while (read(sp_wakefd[0], buf, sizeof(buf)) > 0)
-				continue;
-		}
-		if (pfd[n - 1].revents & POLLIN)
+		if (ev.data.ptr == &sp_listentag) {
+			if (atomic_load(&sp_finished))
+				continue;	/* shut down: no more connections */
 			conn_accept();
+			if (!atomic_load(&sp_acceptpaused))
+				listener_arm();
+		} else {
+			conn_event(ev.data.ptr);
+		}
 	}
-	close(sp_listenfd);
-	sp_listenfd = -1;
-	free(pfd);
-	free(pc);
-	return NULL;
 }
 
 /* ---- URLs -------------------------------------------------------------------------- */
@@ -1218,7 +1157,6 @@ rumpuser_sp_init(const char *url, const char *ostype, const char *osrelease,
 {
 	struct sockaddr_storage ss;
 	socklen_t slen;
-	pthread_t t;
 	int s = -1, error, one = 1;
 
 	if (url == NULL || ostype == NULL || osrelease == NULL || machine == NULL)
@@ -1260,16 +1198,31 @@ rumpuser_sp_init(const char *url, const char *ostype, const char *osrelease,
 		}
 		memcpy(sp_unixpath, path, sizeof(((struct sockaddr_un *)0)->sun_path));
 	}
-	if (listen(s, SP_MAXCONN) == -1 || pipe2(sp_wakefd, O_NONBLOCK | O_CLOEXEC) == -1)
+	if (listen(s, SP_MAXCONN) == -1)
 		goto failunlink;
 	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) == -1)
 		goto failunlink;
+	if (sp_epfd == -1 && (sp_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		goto failunlink;
+	{
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = &sp_listentag };
+
+		if (epoll_ctl(sp_epfd, EPOLL_CTL_ADD, s, &ev) == -1)
+			goto failunlink;
+	}
 	sp_listenfd = s;
-	if ((error = pthread_create(&t, NULL, poll_main, NULL)) != 0) {
+	/* Two: one reads while the other runs a call. */
+	pthread_mutex_lock(&sp_lock);
+	server_spawn_locked();
+	server_spawn_locked();
+	error = sp_nthread == 0 ? EAGAIN : 0;
+	pthread_mutex_unlock(&sp_lock);
+	if (error != 0) {
+		(void)epoll_ctl(sp_epfd, EPOLL_CTL_DEL, s, NULL);
+		sp_listenfd = -1;
 		errno = error;
 		goto failunlink;
 	}
-	pthread_detach(t);
 	return 0;
 
 failunlink:
@@ -1319,7 +1272,7 @@ sp_roundtrip(struct spconn *c, uint16_t type, const void *body, size_t blen,
 	(void)sp_send(c, w.w_reqno, SPW_REQ, type, 0, body, blen, NULL, 0);
 
 	pthread_mutex_lock(&c->c_mtx);
-	/* Never leave while the poll thread may still write into dst. */
+	/* Never leave while a reader may still write into dst. */
 	while (!w.w_done && !(c->c_state == SPC_DYING && !w.w_reading))
 		pthread_cond_wait(&w.w_cv, &c->c_mtx);
 	for (struct spwait **wp = &c->c_waits; *wp != NULL; wp = &(*wp)->w_next) {
@@ -1515,9 +1468,16 @@ rumpuser_sp_fini(void *client)
 	}
 	if (sp_unixpath[0] != '\0')
 		unlink(sp_unixpath);
-	/* No new connection is accepted; the poll thread closes the others and ends. */
+	/*
+	 * No new connection is accepted; the others end (their readers see the end
+	 * and tear them down).  The listener is not closed: its number is never
+	 * reused under a late re-arm.
+	 */
 	if (sp_listenfd != -1)
 		shutdown(sp_listenfd, SHUT_RDWR);
-	sp_wake();
+	pthread_mutex_lock(&sp_lock);
+	for (struct spconn *c = sp_conns; c != NULL; c = c->c_next)
+		shutdown(c->c_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&sp_lock);
 	rumpuser__reschedule(nlocks, NULL);
 }

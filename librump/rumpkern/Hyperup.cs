@@ -222,7 +222,7 @@ internal static unsafe class Hyperup
             if (k == null) return Abi.ENXIO;
             k.MaybeFault(FaultPoint.Upcall);
             // priv is the syscall proxy's client: its process copies through the client's connection.
-            return k.LwprocRfork(flags, comm == null ? "rfork" : new string((sbyte*)comm),
+            return k.LwprocRfork(flags, comm == null ? null : new string((sbyte*)comm),
                 priv == 0 ? null : new RemoteVmspace(priv));
         }
         catch (Exception e) { return Failed(e, "hyp_lwproc_rfork"); }
@@ -282,11 +282,17 @@ internal static unsafe class Hyperup
         catch (Exception e) { Failed(e, "hyp_lwpexit"); }
     }
 
-    /// <summary>A remote client exec'd (NetBSD keeps the new command name; this kernel keeps no names yet).</summary>
+    /// <summary>A remote client exec'd: its process takes the new command name, as NetBSD's.</summary>
     [UnmanagedCallersOnly]
     private static void Execnotify(byte* comm)
     {
-        try { Cur()?.Kernel.MaybeFault(FaultPoint.Upcall); }
+        try
+        {
+            Lwp? l = Cur();
+            if (l == null) return;
+            l.Kernel.MaybeFault(FaultPoint.Upcall);
+            if (comm != null) l.Proc.Comm = new string((sbyte*)comm);
+        }
         catch (Exception e) { Failed(e, "hyp_execnotify"); }
     }
 

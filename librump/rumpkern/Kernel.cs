@@ -111,11 +111,12 @@ public sealed partial class Kernel
         _sigmodel = cfg.SigModel;
         AttachCrashme();
         var vm = new LocalVmspace();
-        Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm);
-        DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm);
+        Proc0 = new Proc(this, 0, null, Cred.Root, new Filedesc(), vm) { Comm = "swapper" };
+        DefaultProc = new Proc(this, DefaultPid, Proc0, Cred.Root, new Filedesc(), vm) { Comm = "init" };
         KernSyscalls.Attach(this);
         _procs[0] = Proc0;
         _procs[DefaultPid] = DefaultProc;
+        ProcSysctl.Attach(this);
         BootTimeNs = Clock.MonotonicNs();
     }
 

@@ -5,7 +5,7 @@ using Rump.Kern;
 
 namespace Rump.Vfs;
 
-/// <summary>Mount-table and whole-file-system calls: mount, unmount, sync, statvfs1, __getcwd.</summary>
+/// <summary>Mount-table and whole-file-system calls: mount, unmount, sync, statvfs1, getvfsstat, __getcwd.</summary>
 internal static partial class VfsSyscalls
 {
     /// <summary>Largest mount-argument structure accepted (the biggest NetBSD one is a few hundred bytes).</summary>
@@ -84,6 +84,38 @@ internal static partial class VfsSyscalls
         e = FillStatvfs(l, vp!.Mount, out RumpStatvfs sv);
         vp.Rele();
         return e != 0 ? e : l.Proc.Vmspace.CopyOut(in sv, buf);
+    }
+
+    /// <summary>
+    /// getvfsstat(2) (NetBSD's __getvfsstat90, the struct statvfs of statvfs1): every mount in the
+    /// order they were made, as many as fit in bufsize; with a null buf, how many there are. A mount
+    /// whose file system fails its statvfs (going away meanwhile) is left out, as NetBSD does.
+    /// </summary>
+    private static unsafe int Getvfsstat(Lwp l, UserPtr buf, ulong bufsize, int flags, out long rv)
+    {
+        rv = 0;
+        Vfs vfs = V(l);
+        vfs.MountLock.EnterRead();
+        Mount[] ms = new Mount[vfs.Mounts.Count];
+        for (int i = 0; i < ms.Length; i++) ms[i] = vfs.Mounts[i];
+        vfs.MountLock.Exit();
+        if (buf.IsNull)
+        {
+            rv = ms.Length;
+            return 0;
+        }
+        ulong max = bufsize / (ulong)sizeof(RumpStatvfs);
+        long n = 0;
+        foreach (Mount mp in ms)
+        {
+            if ((ulong)n >= max) break;
+            if (FillStatvfs(l, mp, out RumpStatvfs sv) != 0) continue;
+            int e = l.Proc.Vmspace.CopyOut(in sv, buf.Add(n * sizeof(RumpStatvfs)));
+            if (e != 0) return e;
+            n++;
+        }
+        rv = n;
+        return 0;
     }
 
     /// <summary>The VFS part of statvfs (flags, ids, names) around the file system's own numbers.</summary>

@@ -31,6 +31,8 @@ public sealed class AbiLayoutTests
         ["rump_iovec"] = new(typeof(RumpIovec), true),
         ["rump_fsid"] = new(typeof(RumpFsid), true),
         ["rump_statvfs"] = new(typeof(RumpStatvfs), true),
+        ["rump_kinfo_proc2"] = new(typeof(RumpKinfoProc2), true),
+        ["rump_kinfo_file"] = new(typeof(RumpKinfoFile), true),
         ["rump_tmpfs_args"] = new(typeof(RumpTmpfsArgs), true),
         ["rump_ufs_args"] = new(typeof(RumpUfsArgs), true),
         ["rump_msdosfs_args"] = new(typeof(RumpMsdosfsArgs), true),

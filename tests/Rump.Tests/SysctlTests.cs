@@ -1,3 +1,4 @@
+using System;
 using System.Text;
 using NUnit.Framework;
 using Rump.Kern;
@@ -20,6 +21,100 @@ public unsafe class SysctlTests : KernelTest
     {
         ulong none = 0;
         return Sysctl(k, Hostname, null, ref none, Encoding.UTF8.GetBytes(name + "\0"));
+    }
+
+    /// <summary>__sysctl with a size pointer always given (a size query has no buffer).</summary>
+    private static long SysctlSized(RumpKernel k, int[] mib, byte[]? oldBuf, ref ulong oldLen)
+    {
+        fixed (int* m = mib) fixed (byte* o = oldBuf) fixed (ulong* ol = &oldLen)
+            return k.Syscall(SysNum.__sysctl, [(long)m, mib.Length, (long)o, (long)ol, 0, 0]);
+    }
+
+    private static int[] Proc2(int op, int arg, int size, int count) => [Abi.CTL_KERN, Abi.KERN_PROC2, op, arg, size, count];
+
+    /// <summary>kern.proc2 as NetBSD's ps asks it: the size (with room for KERN_PROCSLOP more), then kinfo_proc2 records.</summary>
+    [Test]
+    public void Proc2ListsTheProcesses()
+    {
+        RumpKernel k = Boot();
+        int size = sizeof(RumpKinfoProc2);
+        Assert.That(size, Is.EqualTo(680), "sizeof(struct kinfo_proc2) on amd64");
+        Assert.That(k.Kernel.LwprocRfork(Kernel.RFCFDG, "client-a"), Is.EqualTo(0));
+        int a = k.Getpid();
+        Assert.That(k.Kernel.LwprocRfork(Kernel.RFFDG), Is.EqualTo(0), "a child of client-a, named after it");
+        int b = k.Getpid();
+
+        ulong len = 0;
+        Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_ALL, 0, size, 0), null, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)((4 + Abi.KERN_PROCSLOP) * size)), "pids 0, 1, a, b and the slop");
+
+        byte[] buf = new byte[(int)len];
+        Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_ALL, 0, size, 100), buf, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)(4 * size)), "four records");
+        var byPid = new System.Collections.Generic.Dictionary<int, RumpKinfoProc2>();
+        fixed (byte* p = buf)
+            for (int i = 0; i < 4; i++) { RumpKinfoProc2 r = ((RumpKinfoProc2*)p)[i]; byPid[r.p_pid] = r; }
+        Assert.That(byPid.Keys, Is.EquivalentTo(new[] { 0, 1, a, b }));
+        RumpKinfoProc2 ra = byPid[a], rb = byPid[b];
+        Assert.That(ra.p_ppid, Is.EqualTo(1));
+        Assert.That(rb.p_ppid, Is.EqualTo(a));
+        Assert.That(Encoding.UTF8.GetString(ra.p_comm, 24).TrimEnd('\0'), Is.EqualTo("client-a"));
+        Assert.That(Encoding.UTF8.GetString(rb.p_comm, 24).TrimEnd('\0'), Is.EqualTo("client-a"), "a fork keeps the name");
+        RumpKinfoProc2 r1 = byPid[1];
+        Assert.That(Encoding.UTF8.GetString(r1.p_comm, 24).TrimEnd('\0'), Is.EqualTo("init"));
+        Assert.That(rb.p_uid, Is.EqualTo(0u));
+        Assert.That(rb.p_nlwps, Is.EqualTo(1ul));
+        Assert.That(rb.p_realstat, Is.EqualTo(2ul), "SACTIVE");
+        Assert.That(rb.p_cpuid, Is.EqualTo(ulong.MaxValue), "KI_NOCPU");
+
+        // One pid; a shorter element (the first bytes of each record); a short buffer: what fits and ENOMEM.
+        len = (ulong)size;
+        Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_PID, a, size, 1), buf, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)size));
+        fixed (byte* p = buf) Assert.That(((RumpKinfoProc2*)p)->p_pid, Is.EqualTo(a));
+        len = 2 * 128;
+        Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_ALL, 0, 128, 100), buf, ref len), Is.EqualTo(-Abi.ENOMEM));
+        Assert.That(len, Is.EqualTo(256ul), "two 128-byte records fitted");
+        Assert.That(BitConverter.ToInt32(buf, 128 + 116), Is.AnyOf(0, 1, a, b), "p_pid at offset 116 of the second");
+        // Bad names: a level missing, an unknown op, a size of 0; no writing.
+        len = 0;
+        Assert.That(SysctlSized(k, [Abi.CTL_KERN, Abi.KERN_PROC2, 0, 0, size], null, ref len), Is.EqualTo(-Abi.EINVAL));
+        Assert.That(SysctlSized(k, Proc2(99, 0, size, 1), null, ref len), Is.EqualTo(-Abi.EINVAL));
+        Assert.That(SysctlSized(k, Proc2(Abi.KERN_PROC_ALL, 0, 0, 1), null, ref len), Is.EqualTo(-Abi.EINVAL));
+    }
+
+    /// <summary>kern.file2 by pid: each open descriptor as a kinfo_file record (rumpctl ps counts them by the size query).</summary>
+    [Test]
+    public void File2ListsADescriptorsOfAProcess()
+    {
+        RumpKernel k = Boot();
+        int size = sizeof(RumpKinfoFile);
+        Assert.That(size, Is.EqualTo(120), "sizeof(struct kinfo_file) on amd64");
+        Assert.That(k.Kernel.LwprocRfork(Kernel.RFCFDG, "files"), Is.EqualTo(0));
+        int me = k.Getpid();
+        int[] fds = new int[2];
+        fixed (int* f = fds) Assert.That(k.Syscall(SysNum.pipe2, [(long)f, 0]), Is.EqualTo(0));
+
+        int[] mib = [Abi.CTL_KERN, Abi.KERN_FILE2, Abi.KERN_FILE_BYPID, me, size, 0];
+        ulong len = 0;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)((2 + Abi.KERN_FILESLOP) * size)), "two descriptors and the slop");
+        byte[] buf = new byte[(int)len];
+        mib[5] = 10;
+        Assert.That(SysctlSized(k, mib, buf, ref len), Is.EqualTo(0));
+        Assert.That(len, Is.EqualTo((ulong)(2 * size)));
+        fixed (byte* p = buf)
+            for (int i = 0; i < 2; i++)
+            {
+                RumpKinfoFile r = ((RumpKinfoFile*)p)[i];
+                Assert.That(r.ki_pid, Is.EqualTo((uint)me));
+                Assert.That(r.ki_fd, Is.EqualTo(fds[i]));
+                Assert.That(r.ki_ftype, Is.EqualTo((uint)Abi.DTYPE_PIPE));
+            }
+        mib[3] = 29999;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(-Abi.ESRCH), "no such process");
+        mib[2] = Abi.KERN_FILE_BYFILE;
+        Assert.That(SysctlSized(k, mib, null, ref len), Is.EqualTo(-Abi.EINVAL), "only by pid");
     }
 
     [Test]

@@ -161,6 +161,77 @@ test_two_clients_and_disconnect(const char *path)
 	spc_close(&b);
 }
 
+/*
+ * One connection, requests in flight at once (a threaded client): a read asleep in the kernel
+ * leaves the connection readable, so the getpid and the write sent after it are served, and
+ * the write's data wakes the read.  The server thread running the read must not be the only
+ * one reading the socket.
+ */
+static void
+test_one_connection_pipelined(const char *path)
+{
+	static char rbuf[8];
+	static const char msg[] = "wake";
+	struct spc c;
+	int fds[2] = { -1, -1 }, e, broken = 0, gotread = 0, gotwrite = 0;
+	uint64_t args[3], rreq, wreq;
+	uint8_t body[24];
+	long rv, pid;
+
+	T_CHECK(guest(&c, path, "pipelined") == 0, "pipelined client: handshake");
+	pid = sys0(&c, RUMP_SYS_getpid, &e);
+	args[0] = A(fds); args[1] = 0;
+	e = spc_syscall(&c, RUMP_SYS_pipe2, args, 2, &rv);
+	T_CHECK(e == 0, "pipe2: error %d", e);
+
+	rreq = c.nextreq++;
+	spw_put64(body, (uint64_t)fds[0]);
+	spw_put64(body + 8, A(rbuf));
+	spw_put64(body + 16, sizeof(rbuf));
+	T_CHECK(spc_sendframe(&c, rreq, SPW_REQ, SPW_SYSCALL, RUMP_SYS_read, body, sizeof(body)) == 0,
+	    "sending the read");
+	rv = sys0(&c, RUMP_SYS_getpid, &e);
+	T_CHECK(e == 0 && rv == pid, "getpid on the connection whose read sleeps: expected %ld, got error %d rv %ld",
+	    pid, e, rv);
+
+	wreq = c.nextreq++;
+	spw_put64(body, (uint64_t)fds[1]);
+	spw_put64(body + 8, A(msg));
+	spw_put64(body + 16, 4);
+	T_CHECK(spc_sendframe(&c, wreq, SPW_REQ, SPW_SYSCALL, RUMP_SYS_write, body, sizeof(body)) == 0,
+	    "sending the write");
+	/* Both answers, in either order; the server's COPYIN and COPYOUT are served meanwhile. */
+	while (!broken && !(gotread && gotwrite)) {
+		struct spw_hdr h;
+		struct spw_sysresp r;
+		uint8_t *b;
+
+		if (spc_readframe(&c, &h, &b) != 0) {
+			broken = 1;
+			break;
+		}
+		if (h.cls == SPW_REQ) {
+			broken = spc_serve(&c, &h, b) != 0;
+		} else if (h.cls == SPW_RESP && h.type == SPW_SYSCALL &&
+		    spw_sysresp_decode(b, (size_t)(h.len - SPW_HDRSZ), &r) == 0 &&
+		    (h.reqno == rreq || h.reqno == wreq)) {
+			T_CHECK(r.error == 0 && r.retval[0] == 4, "%s: expected 4 bytes, got error %d rv %lld",
+			    h.reqno == rreq ? "read" : "write", r.error, (long long)r.retval[0]);
+			if (h.reqno == rreq)
+				gotread = 1;
+			else
+				gotwrite = 1;
+		} else {
+			broken = 1;
+		}
+		free(b);
+	}
+	T_CHECK(!broken && gotread && gotwrite, "read and write on one connection: connection broken %d, read %d, write %d",
+	    broken, gotread, gotwrite);
+	T_CHECK(memcmp(rbuf, msg, 4) == 0, "the read's data: expected \"wake\", got \"%.4s\"", rbuf);
+	spc_close(&c);
+}
+
 /* 16 clients, each asleep in the kernel on its own empty pipe, and one more is served; all leave cleanly. */
 static void
 test_sixteen_sleepers(const char *path)
@@ -579,6 +650,7 @@ main(int argc, char **argv)
 	test_files(&c);
 	c.netbsd_types = 0;
 	test_two_clients_and_disconnect(path);
+	test_one_connection_pipelined(path);
 	test_sixteen_sleepers(path);
 	test_fork_exec(path);
 	test_no_lock_across_copy(path);

@@ -1,7 +1,7 @@
 /*
  * Mounts through the C ABI: tmpfs mounted on a directory hides and then restores what was
  * there, ".." at a mount's root crosses back to the covering directory, statvfs1/fstatvfs1
- * describe each file system, read-only and size/node limits are kept, mounts stack, and
+ * describe each file system, getvfsstat lists them all, read-only and size/node limits are kept, mounts stack, and
  * sync runs. (EBUSY and EXDEV are in t_errors.)
  */
 #include "rtest.h"
@@ -193,6 +193,42 @@ test_statvfs(void)
 	EXPECT_OK(rump_sys_unmount("/sv", 0));
 }
 
+/* getvfsstat: every mount in the order made (the root first); a null buffer counts them. */
+static void
+test_getvfsstat(void)
+{
+	struct rump_tmpfs_args a = targs(128 * 1024, 0, 0755), b = targs(512 * 1024, 0, 0755);
+	static struct rump_statvfs sv[16];
+	int n0, n;
+
+	n0 = EXPECT_OK(rump_sys_getvfsstat(NULL, 0, RUMP_ST_WAIT));
+	CHECK(n0 >= 1 && n0 <= 14, "mounts at the start: expected 1..14, got %d", n0);
+	EXPECT_OK(rump_sys_mkdir("/gv1", 0755));
+	EXPECT_OK(rump_sys_mkdir("/gv2", 0755));
+	EXPECT_OK(rump_sys_mount("tmpfs", "/gv1", 0, &a, sizeof a));
+	EXPECT_OK(rump_sys_mount("tmpfs", "/gv2", RUMP_MNT_RDONLY, &b, sizeof b));
+	EXPECT_EQ(rump_sys_getvfsstat(NULL, 0, RUMP_ST_NOWAIT), n0 + 2);
+	n = EXPECT_OK(rump_sys_getvfsstat(sv, sizeof sv, RUMP_ST_WAIT));
+	EXPECT_EQ(n, n0 + 2);
+	EXPECT_STR(sv[0].f_mntonname, "/");
+	EXPECT_STR(sv[n - 2].f_mntonname, "/gv1");
+	EXPECT_STR(sv[n - 2].f_fstypename, "tmpfs");
+	EXPECT_EQ(sv[n - 2].f_blocks * sv[n - 2].f_frsize, 128 * 1024);
+	EXPECT_EQ(sv[n - 2].f_flag & RUMP_ST_RDONLY, 0);
+	EXPECT_STR(sv[n - 1].f_mntonname, "/gv2");
+	EXPECT_EQ(sv[n - 1].f_blocks * sv[n - 1].f_frsize, 512 * 1024);
+	EXPECT_EQ(sv[n - 1].f_flag & RUMP_ST_RDONLY, RUMP_ST_RDONLY);
+	/* As many as fit: one, and none in less than one structure. */
+	memset(sv, 0, sizeof sv);
+	EXPECT_EQ(rump_sys_getvfsstat(sv, sizeof sv[0] + 100, RUMP_ST_WAIT), 1);
+	EXPECT_STR(sv[0].f_mntonname, "/");
+	EXPECT_STR(sv[1].f_mntonname, "");
+	EXPECT_EQ(rump_sys_getvfsstat(sv, sizeof sv[0] - 1, RUMP_ST_WAIT), 0);
+	EXPECT_OK(rump_sys_unmount("/gv2", 0));
+	EXPECT_OK(rump_sys_unmount("/gv1", 0));
+	EXPECT_EQ(rump_sys_getvfsstat(NULL, 0, RUMP_ST_WAIT), n0);
+}
+
 static void
 test_rdonly_stack_errors(void)
 {
@@ -256,6 +292,7 @@ main(void)
 	rtest_init();
 	test_mount_unmount();
 	test_statvfs();
+	test_getvfsstat();
 	test_rdonly_stack_errors();
 	return rtest_done();
 }

@@ -1,14 +1,15 @@
 #!/bin/sh
-# rumpctl_test.sh RUMP_SERVER_BIN RUMPCTL_BIN
+# rumpctl_test.sh RUMP_SERVER_BIN RUMPCTL_BIN LIBRUMPHIJACK
 #
 # rumpctl against rump_server with an ext2 image (made by mke2fs, checked by e2fsck -fn and
 # debugfs after the kernel halted), a FAT image (mkfs.fat; fsck.fat -n and mtools after) and an
 # ISO image (xorriso, read-only): mkdir, mount (ro and rw),
-# stat, df, sysctl read and write, dmesg, umount, halt; errors name the object and the errno;
+# stat, df (of a path and of every mount), ps with two more clients connected, sysctl read and write, dmesg, umount, halt; errors name the object and the errno;
 # --help; an unreachable server.  Prints "N passed, N failed" like the C tests.
 set -u
 server=$1
 ctl=$2
+hijack=$3
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -81,6 +82,15 @@ expect 0 "df fat" "$ctl" df /fat
 has "$dir/out" "msdos" "df shows msdos"
 expect 0 "df tmpfs" "$ctl" df /t
 has "$dir/out" "tmpfs *1024 " "df shows the tmpfs size limit"
+# Without a path: every mount (getvfsstat), the root first.
+expect 0 "df of all mounts" "$ctl" df
+has "$dir/out" "/dev/e2 *ext2fs *8191 .* /e2$" "df lists the ext2 mount"
+has "$dir/out" "msdos .* /fat$" "df lists the FAT mount"
+has "$dir/out" "cd9660 .* /cd$" "df lists the iso mount"
+has "$dir/out" "tmpfs *1024 .* /t$" "df lists the tmpfs mount"
+if [ "$(sed -n 2p "$dir/out" | awk '{print $NF}')" = "/" ]; then ok; else
+	bad "df: the root mount first, got: $(cat "$dir/out")"; fi
+if [ "$(wc -l <"$dir/out")" -eq 6 ]; then ok; else bad "df: a heading and 5 mounts, got: $(cat "$dir/out")"; fi
 expect 0 "stat" "$ctl" stat /e2 /dev/e2
 has "$dir/out" "File: /e2" "stat names the path"
 has "$dir/out" "directory" "stat: /e2 is a directory"
@@ -113,6 +123,40 @@ has "$dir/out" "hw.pagesize = " "sysctl -a lists hw"
 expect 1 "sysctl of a missing name" "$ctl" sysctl kern.nope
 has "$dir/err" "rumpctl sysctl: kern.nope: No such file or directory" "sysctl error"
 expect 2 "sysctl of a bad integer" "$ctl" sysctl kern.msgbufsize=lots
+# ps: the server's own processes, rumpctl itself, and two programs connected through the hijack
+# library (each client its own process, named after its program) until they are killed.
+expect 0 "ps" "$ctl" ps
+has "$dir/out" "PID *PPID *UID *NLWP *FDS *STAT *COMMAND" "ps heading"
+has "$dir/out" "^ *1 *0 *0 .* init$" "ps lists pid 1"
+has "$dir/out" " rumpctl$" "ps lists rumpctl itself"
+# The second holds a file of the kernel open: one descriptor there.
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump sh -c 'echo hi >/rump/t/psfile'
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump sleep 120 </dev/null >/dev/null 2>&1 &
+c1=$!
+LD_PRELOAD="$hijack" RUMPHIJACK=path=/rump tail -f /rump/t/psfile </dev/null >/dev/null 2>&1 &
+c2=$!
+# Both connect at start-up: wait (bounded) until the kernel lists them, tail with its file open.
+i=0
+while [ $i -lt 500 ]; do
+	"$ctl" ps >"$dir/out" 2>"$dir/err"
+	if grep -q " sleep$" "$dir/out" && grep -q " 1 *A *tail$" "$dir/out"; then break; fi
+	sleep 0.02; i=$((i + 1))
+done
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* *0 *A *sleep$" "ps lists the first client (sleep, uid 0, no descriptors, active)"
+has "$dir/out" "^ *[0-9][0-9]* *[0-9][0-9]* *0 *[0-9][0-9]* *1 *A *tail$" "ps lists the second client (tail, one descriptor)"
+if [ "$(awk '$NF == "sleep" || $NF == "tail" {print $1}' "$dir/out" | sort -u | wc -l)" -eq 2 ]; then ok; else
+	bad "ps: the two clients have two pids, got: $(cat "$dir/out")"; fi
+kill $c1 $c2
+wait $c1 $c2 2>/dev/null
+# Gone from the list once their connections closed (the server releases their processes).
+i=0
+while [ $i -lt 500 ]; do
+	"$ctl" ps >"$dir/out" 2>"$dir/err"
+	if ! grep -q " sleep$\| tail$" "$dir/out"; then break; fi
+	sleep 0.02; i=$((i + 1))
+done
+if grep -q " sleep$\| tail$" "$dir/out"; then bad "ps: clients still listed after they died: $(cat "$dir/out")"; else ok; fi
+
 expect 0 "dmesg" "$ctl" dmesg
 has "$dir/out" "mainbus0" "dmesg shows the boot messages"
 

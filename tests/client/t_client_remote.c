@@ -201,6 +201,11 @@ fork_child(pid_t parent, int fd)
 		fprintf(stderr, "fork child: getpid %d, parent %d: expected a new process\n", (int)me, (int)parent);
 		return 1;
 	}
+	/* Its parent in the kernel is the process that forked, not init (the PREFORK placeholder's end). */
+	if (rump_sys_getppid() != parent) {
+		fprintf(stderr, "fork child: getppid %d, expected the parent's pid %d\n", (int)rump_sys_getppid(), (int)parent);
+		return 1;
+	}
 	if (rump_sys_pread(fd, buf, 6, 0) != 6 || memcmp(buf, "parent", 6) != 0) {
 		fprintf(stderr, "fork child: the inherited descriptor %d does not read the parent's file\n", fd);
 		return 1;

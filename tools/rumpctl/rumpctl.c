@@ -28,6 +28,7 @@ static const char manual[] =
 "     rumpctl sysctl [-w] name[=value]...\n"
 "     rumpctl sysctl -a\n"
 "     rumpctl dmesg\n"
+"     rumpctl ps\n"
 "     rumpctl halt [-n]\n"
 "\n"
 "DESCRIPTION\n"
@@ -45,13 +46,18 @@ static const char manual[] =
 "     mkdir     Makes a directory (mode 0755 unless -m).\n"
 "     stat      Prints each path's type, mode, links, owner, size, times\n"
 "               and, for a symbolic link, its target.\n"
-"     df        Prints the size and use of the file system holding path\n"
-"               (default /).\n"
+"     df        Prints the size and use of the file system holding path,\n"
+"               or of every mounted file system without one.\n"
 "     sysctl    Prints the value of each name (a directory: every value\n"
 "               under it; -a: everything); name=value writes it first and\n"
 "               prints \"name: old -> new\".  Integers, 64-bit integers,\n"
 "               booleans and strings can be written.\n"
 "     dmesg     Prints the kernel's message buffer (kern.msgbuf).\n"
+"     ps        Lists the kernel's processes (kern.proc2): pid, parent pid,\n"
+"               user id, number of lwps, open descriptors (kern.file2),\n"
+"               state and command name.  Each remote\n"
+"               client is one process, named after its program; pid 1 is the\n"
+"               server's own process and rumpctl is among them.\n"
 "     halt      Halts the kernel after syncing its file systems (-n: without\n"
 "               syncing); rump_server then exits.\n"
 "\n"
@@ -82,6 +88,7 @@ usage(void)
 	    "       rumpctl df [path]\n"
 	    "       rumpctl sysctl [-w] name[=value]... | -a\n"
 	    "       rumpctl dmesg\n"
+	    "       rumpctl ps\n"
 	    "       rumpctl halt [-n]\n"
 	    "       rumpctl --help\n");
 	return 2;
@@ -301,36 +308,136 @@ cmd_stat(int argc, char **argv)
 	return rv;
 }
 
+static void
+df_line(const struct rump_statvfs *sv)
+{
+	uint64_t f = sv->f_frsize ? sv->f_frsize : sv->f_bsize;
+	uint64_t total = sv->f_blocks * f / 1024, avail = sv->f_bavail * f / 1024;
+	uint64_t used = (sv->f_blocks - sv->f_bfree) * f / 1024;
+
+	printf("%-16s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %4" PRIu64 "%%  %s\n",
+	    sv->f_mntfromname, sv->f_fstypename, total, used, avail,
+	    total ? (used * 100 + total - 1) / total : 0, sv->f_mntonname);
+}
+
+/* df PATH: the file system holding it (statvfs1); df: every mount (getvfsstat). */
 static int
 cmd_df(int argc, char **argv)
 {
-	const char *path = argc > 1 ? argv[1] : "/";
 	struct rump_statvfs *sv;
+	int n;
 
 	if (argc > 2)
 		return usage();
-	/* 3 KiB: off the stack. */
-	if ((sv = calloc(1, sizeof *sv)) == NULL)
-		return fail("memory");
-	if (rump_sys_statvfs1(path, sv, 1) == -1) {
-		int e = errno;
+	if (argc > 1) {
+		/* 3 KiB: off the stack. */
+		if ((sv = calloc(1, sizeof *sv)) == NULL)
+			return fail("memory");
+		if (rump_sys_statvfs1(argv[1], sv, 1) == -1) {
+			int e = errno;
 
-		free(sv);
-		errno = e;
-		return fail(path);
+			free(sv);
+			errno = e;
+			return fail(argv[1]);
+		}
+		n = 1;
+	} else {
+		/* Mounts may come and go between the count and the listing: room for a few more. */
+		if ((n = rump_sys_getvfsstat(NULL, 0, 1)) == -1)
+			return fail("getvfsstat");
+		n += 8;
+		if ((sv = calloc((size_t)n, sizeof *sv)) == NULL)
+			return fail("memory");
+		if ((n = rump_sys_getvfsstat(sv, (size_t)n * sizeof *sv, 1)) == -1) {
+			int e = errno;
+
+			free(sv);
+			errno = e;
+			return fail("getvfsstat");
+		}
 	}
 	printf("%-16s %-8s %12s %12s %12s %5s  %s\n", "Filesystem", "Type", "1K-blocks", "Used",
 	    "Avail", "Use%", "Mounted on");
-	{
-		uint64_t f = sv->f_frsize ? sv->f_frsize : sv->f_bsize;
-		uint64_t total = sv->f_blocks * f / 1024, avail = sv->f_bavail * f / 1024;
-		uint64_t used = (sv->f_blocks - sv->f_bfree) * f / 1024;
-
-		printf("%-16s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %4" PRIu64 "%%  %s\n",
-		    sv->f_mntfromname, sv->f_fstypename, total, used, avail,
-		    total ? (used * 100 + total - 1) / total : 0, sv->f_mntonname);
-	}
+	for (int i = 0; i < n; i++)
+		df_line(&sv[i]);
 	free(sv);
+	return 0;
+}
+
+/* --- ps ------------------------------------------------------------------------------------ */
+
+static int
+bypid(const void *a, const void *b)
+{
+	const struct rump_kinfo_proc2 *x = a, *y = b;
+
+	return (x->p_pid > y->p_pid) - (x->p_pid < y->p_pid);
+}
+
+/* Open descriptors of pid: kern.file2's size query, which counts KERN_FILESLOP records more. */
+static long
+nfds(int pid)
+{
+	int mib[6] = { RUMP_CTL_KERN, RUMP_KERN_FILE2, RUMP_KERN_FILE_BYPID, pid,
+	    (int)sizeof(struct rump_kinfo_file), 0 };
+	size_t sz = 0;
+
+	if (rump_sys___sysctl(mib, 6, NULL, &sz, NULL, 0) == -1)
+		return -1;
+	return (long)(sz / sizeof(struct rump_kinfo_file)) - RUMP_KERN_FILESLOP;
+}
+
+/* kern.proc2.KERN_PROC_ALL.0.size.count, as NetBSD's ps asks it: the size first, then the list. */
+static int
+cmd_ps(int argc, char **argv)
+{
+	int mib[6] = { RUMP_CTL_KERN, RUMP_KERN_PROC2, RUMP_KERN_PROC_ALL, 0,
+	    (int)sizeof(struct rump_kinfo_proc2), 0 };
+	struct rump_kinfo_proc2 *kp = NULL;
+	size_t sz = 0;
+	int n;
+
+	(void)argv;
+	if (argc > 1)
+		return usage();
+	for (int tries = 0;; tries++) {
+		if (rump_sys___sysctl(mib, 6, NULL, &sz, NULL, 0) == -1)
+			return fail("kern.proc2");
+		free(kp);
+		if ((kp = malloc(sz)) == NULL)
+			return fail("memory");
+		mib[5] = (int)(sz / sizeof *kp);
+		if (rump_sys___sysctl(mib, 6, kp, &sz, NULL, 0) == 0)
+			break;
+		/* More processes than the slop allowed for: ask again. */
+		if (errno != ENOMEM || tries == 4) {
+			int e = errno;
+
+			free(kp);
+			errno = e;
+			return fail("kern.proc2");
+		}
+	}
+	n = (int)(sz / sizeof *kp);
+	qsort(kp, (size_t)n, sizeof *kp, bypid);
+	printf("%6s %6s %6s %5s %4s %-4s %s\n", "PID", "PPID", "UID", "NLWP", "FDS", "STAT", "COMMAND");
+	for (int i = 0; i < n; i++) {
+		const struct rump_kinfo_proc2 *p = &kp[i];
+		char comm[sizeof p->p_comm + 1];
+
+		memcpy(comm, p->p_comm, sizeof p->p_comm);
+		comm[sizeof p->p_comm] = '\0';
+		long fds = nfds(p->p_pid);
+		char fdstr[24];
+
+		if (fds < 0)
+			snprintf(fdstr, sizeof fdstr, "-");	/* gone since the list was made */
+		else
+			snprintf(fdstr, sizeof fdstr, "%ld", fds);
+		printf("%6d %6d %6u %5" PRIu64 " %4s %-4s %s\n", p->p_pid, p->p_ppid, p->p_uid, p->p_nlwps,
+		    fdstr, p->p_realstat == 3 ? "D" : "A", comm);	/* SDYING : SACTIVE */
+	}
+	free(kp);
 	return 0;
 }
 
@@ -612,6 +719,7 @@ static const struct {
 	{ "df", cmd_df },
 	{ "sysctl", cmd_sysctl },
 	{ "dmesg", cmd_dmesg },
+	{ "ps", cmd_ps },
 	{ "halt", cmd_halt },
 };
 

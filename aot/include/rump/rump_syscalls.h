@@ -85,6 +85,7 @@
 #define RUMP_SYS_readlinkat  469
 #define RUMP_SYS_symlinkat   470
 #define RUMP_SYS_unlinkat    471
+#define RUMP_SYS_getvfsstat  483
 #define RUMP_SYS_statvfs1    484
 #define RUMP_SYS_fstatvfs1   485
 
@@ -164,6 +165,7 @@ int rump_sys_openat(int, const char *, int, ...);
 ssize_t rump_sys_readlinkat(int, const char *, char *, size_t);
 int rump_sys_symlinkat(const char *, int, const char *);
 int rump_sys_unlinkat(int, const char *, int);
+int rump_sys_getvfsstat(struct rump_statvfs *, size_t, int);
 int rump_sys_statvfs1(const char *, struct rump_statvfs *, int);
 int rump_sys_fstatvfs1(int, struct rump_statvfs *, int);
 

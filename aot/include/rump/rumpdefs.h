@@ -463,6 +463,20 @@
 #define RUMP_KERN_URND                  61
 #define RUMP_KERN_ARND                  81
 #define RUMP_KERN_BOOTTIME              83
+#define RUMP_KERN_PROC_ALL              0
+#define RUMP_KERN_PROC_PID              1
+#define RUMP_KERN_PROC_UID              5
+#define RUMP_KERN_PROC_RUID             6
+#define RUMP_KERN_PROC_GID              7
+#define RUMP_KERN_PROC_RGID             8
+#define RUMP_KERN_PROCSLOP              5
+#define RUMP_KI_MAXCOMLEN               24
+#define RUMP_KERN_FILE2                 77
+#define RUMP_KERN_FILE_BYFILE           1
+#define RUMP_KERN_FILE_BYPID            2
+#define RUMP_KERN_FILESLOP              10
+#define RUMP_DTYPE_VNODE                1
+#define RUMP_DTYPE_PIPE                 3
 #define RUMP_HW_MACHINE                 1
 #define RUMP_HW_MODEL                   2
 #define RUMP_HW_NCPU                    3
@@ -590,6 +604,96 @@ struct rump_statvfs {
 	char		f_mntfromlabel[1024];
 };
 
+/* kern.file2's element: NetBSD's struct kinfo_file (sys/sysctl.h), 120 bytes; PTR fields 0. */
+struct rump_kinfo_file {
+	uint64_t	ki_fileaddr;
+	uint32_t	ki_flag;	/* FREAD, FWRITE, ... */
+	uint32_t	ki_iflags;
+	uint32_t	ki_ftype;	/* DTYPE_* */
+	uint32_t	ki_count;
+	uint32_t	ki_msgcount;
+	uint32_t	ki_usecount;
+	uint64_t	ki_fucred;
+	uint32_t	ki_fuid;
+	uint32_t	ki_fgid;
+	uint64_t	ki_fops;
+	uint64_t	ki_foffset;
+	uint64_t	ki_fdata;
+	uint64_t	ki_vun;
+	uint64_t	ki_vsize;
+	uint32_t	ki_vtype;
+	uint32_t	ki_vtag;
+	uint64_t	ki_vdata;
+	uint32_t	ki_pid;
+	int32_t		ki_fd;
+	uint32_t	ki_ofileflags;
+	uint32_t	_ki_padto64bits;
+};
+
+/*
+ * kern.proc2's element: NetBSD's struct kinfo_proc2 (sys/sysctl.h), fixed 64-bit layout, 680 bytes
+ * on every machine.  The PTR fields are kernel addresses NetBSD hands out; this kernel leaves them 0.
+ */
+struct rump_kinfo_proc2 {
+	uint64_t	p_forw, p_back, p_paddr, p_addr, p_fd, p_cwdi, p_stats;
+	uint64_t	p_limit, p_vmspace, p_sigacts, p_sess, p_tsess, p_ru;
+	int32_t		p_eflag;
+	int32_t		p_exitsig;
+	int32_t		p_flag;
+	int32_t		p_pid;
+	int32_t		p_ppid;
+	int32_t		p_sid;
+	int32_t		p__pgid;
+	int32_t		p_tpgid;
+	uint32_t	p_uid;		/* effective */
+	uint32_t	p_ruid;
+	uint32_t	p_gid;		/* effective */
+	uint32_t	p_rgid;
+	uint32_t	p_groups[16];	/* KI_NGROUPS */
+	int16_t		p_ngroups;
+	int16_t		p_jobc;
+	uint32_t	p_tdev;
+	uint32_t	p_estcpu;
+	uint32_t	p_rtime_sec, p_rtime_usec;
+	int32_t		p_cpticks;
+	uint32_t	p_pctcpu;
+	uint32_t	p_swtime;
+	uint32_t	p_slptime;
+	int32_t		p_schedflags;
+	uint64_t	p_uticks, p_sticks, p_iticks;
+	uint64_t	p_tracep;
+	int32_t		p_traceflag;
+	int32_t		p_holdcnt;
+	struct rump_sigset p_siglist, p_sigmask, p_sigignore, p_sigcatch;
+	int8_t		p_stat;		/* LSRUN, LSSLEEP, ... of the process's lwps */
+	uint8_t		p_priority, p_usrpri, p_nice;
+	uint16_t	p_xstat;
+	uint16_t	p_acflag;
+	char		p_comm[24];	/* KI_MAXCOMLEN */
+	char		p_wmesg[8];	/* KI_WMESGLEN */
+	uint64_t	p_wchan;
+	char		p_login[24];	/* KI_MAXLOGNAME */
+	int32_t		p_vm_rssize, p_vm_tsize, p_vm_dsize, p_vm_ssize;
+	int64_t		p_uvalid;
+	uint32_t	p_ustart_sec, p_ustart_usec;
+	uint32_t	p_uutime_sec, p_uutime_usec;
+	uint32_t	p_ustime_sec, p_ustime_usec;
+	uint64_t	p_uru_maxrss, p_uru_ixrss, p_uru_idrss, p_uru_isrss, p_uru_minflt;
+	uint64_t	p_uru_majflt, p_uru_nswap, p_uru_inblock, p_uru_oublock, p_uru_msgsnd;
+	uint64_t	p_uru_msgrcv, p_uru_nsignals, p_uru_nvcsw, p_uru_nivcsw;
+	uint32_t	p_uctime_sec, p_uctime_usec;
+	uint64_t	p_cpuid;	/* KI_NOCPU: ~0 */
+	uint64_t	p_realflag;
+	uint64_t	p_nlwps;
+	uint64_t	p_nrlwps;
+	uint64_t	p_realstat;	/* SACTIVE, SDYING, ... */
+	uint32_t	p_svuid;
+	uint32_t	p_svgid;
+	char		p_ename[16];	/* KI_MAXEMULLEN */
+	int64_t		p_vm_vsize;
+	int64_t		p_vm_msize;
+};
+
 struct rump_tmpfs_args {
 	int		ta_version;	/* TMPFS_ARGS_VERSION */
 	uint64_t	ta_nodes_max;	/* ino_t */
@@ -678,6 +782,8 @@ _Static_assert(sizeof(struct rump_timeval) == 16, "struct rump_timeval must matc
 _Static_assert(sizeof(struct rump_fd_set) == 32, "struct rump_fd_set must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_fsid) == 8, "struct rump_fsid must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_statvfs) == 3296, "struct rump_statvfs must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_kinfo_proc2) == 680, "struct rump_kinfo_proc2 must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_kinfo_file) == 120, "struct rump_kinfo_file must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_tmpfs_args) == 40, "struct rump_tmpfs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_ufs_args) == 8, "struct rump_ufs_args must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_msdosfs_args) == 168, "struct rump_msdosfs_args must match NetBSD amd64");

@@ -132,6 +132,97 @@ public unsafe struct RumpStatvfs
     public fixed byte f_mntfromlabel[1024];
 }
 
+/// <summary>kern.file2's element, NetBSD's struct kinfo_file (120 bytes; rumpdefs.master).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RumpKinfoFile
+{
+    public ulong ki_fileaddr;
+    public uint ki_flag;
+    public uint ki_iflags;
+    public uint ki_ftype;
+    public uint ki_count;
+    public uint ki_msgcount;
+    public uint ki_usecount;
+    public ulong ki_fucred;
+    public uint ki_fuid;
+    public uint ki_fgid;
+    public ulong ki_fops;
+    public ulong ki_foffset;
+    public ulong ki_fdata;
+    public ulong ki_vun;
+    public ulong ki_vsize;
+    public uint ki_vtype;
+    public uint ki_vtag;
+    public ulong ki_vdata;
+    public uint ki_pid;
+    public int ki_fd;
+    public uint ki_ofileflags;
+    public uint _ki_padto64bits;
+}
+
+/// <summary>kern.proc2's element, NetBSD's struct kinfo_proc2 (680 bytes; rumpdefs.master).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RumpKinfoProc2
+{
+    public ulong p_forw, p_back, p_paddr, p_addr, p_fd, p_cwdi, p_stats;
+    public ulong p_limit, p_vmspace, p_sigacts, p_sess, p_tsess, p_ru;
+    public int p_eflag;
+    public int p_exitsig;
+    public int p_flag;
+    public int p_pid;
+    public int p_ppid;
+    public int p_sid;
+    public int p__pgid;
+    public int p_tpgid;
+    public uint p_uid;
+    public uint p_ruid;
+    public uint p_gid;
+    public uint p_rgid;
+    public fixed uint p_groups[16];
+    public short p_ngroups;
+    public short p_jobc;
+    public uint p_tdev;
+    public uint p_estcpu;
+    public uint p_rtime_sec, p_rtime_usec;
+    public int p_cpticks;
+    public uint p_pctcpu;
+    public uint p_swtime;
+    public uint p_slptime;
+    public int p_schedflags;
+    public ulong p_uticks, p_sticks, p_iticks;
+    public ulong p_tracep;
+    public int p_traceflag;
+    public int p_holdcnt;
+    public RumpSigset p_siglist, p_sigmask, p_sigignore, p_sigcatch;
+    public sbyte p_stat;
+    public byte p_priority, p_usrpri, p_nice;
+    public ushort p_xstat;
+    public ushort p_acflag;
+    public fixed byte p_comm[24];
+    public fixed byte p_wmesg[8];
+    public ulong p_wchan;
+    public fixed byte p_login[24];
+    public int p_vm_rssize, p_vm_tsize, p_vm_dsize, p_vm_ssize;
+    public long p_uvalid;
+    public uint p_ustart_sec, p_ustart_usec;
+    public uint p_uutime_sec, p_uutime_usec;
+    public uint p_ustime_sec, p_ustime_usec;
+    public ulong p_uru_maxrss, p_uru_ixrss, p_uru_idrss, p_uru_isrss, p_uru_minflt;
+    public ulong p_uru_majflt, p_uru_nswap, p_uru_inblock, p_uru_oublock, p_uru_msgsnd;
+    public ulong p_uru_msgrcv, p_uru_nsignals, p_uru_nvcsw, p_uru_nivcsw;
+    public uint p_uctime_sec, p_uctime_usec;
+    public ulong p_cpuid;
+    public ulong p_realflag;
+    public ulong p_nlwps;
+    public ulong p_nrlwps;
+    public ulong p_realstat;
+    public uint p_svuid;
+    public uint p_svgid;
+    public fixed byte p_ename[16];
+    public long p_vm_vsize;
+    public long p_vm_msize;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public struct RumpTmpfsArgs
 {

@@ -60,6 +60,17 @@ public sealed class Filedesc
         return f == null ? null : GetSlow(fd, f);
     }
 
+    /// <summary>
+    /// The file at <paramref name="fd"/> now, without a reference (null if none or being replaced):
+    /// for listings (kern.file2) that read a few fields and keep nothing.
+    /// </summary>
+    internal File? Peek(int fd)
+    {
+        if ((uint)fd >= MaxFiles) return null;
+        File? f = Volatile.Read(ref _files[fd]);
+        return f == _replacing ? null : f;
+    }
+
     /// <summary>The slot held a file that is closing (EBADF), or a Dup2 is replacing it: wait for the new one.</summary>
     private File? GetSlow(int fd, File f)
     {

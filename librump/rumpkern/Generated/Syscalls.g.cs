@@ -79,6 +79,7 @@ public static class SysNum
     public const int readlinkat = 469;
     public const int symlinkat = 470;
     public const int unlinkat = 471;
+    public const int getvfsstat = 483;
     public const int statvfs1 = 484;
     public const int fstatvfs1 = 485;
 }
@@ -161,6 +162,7 @@ public static class SyscallInfo
         SysNum.readlinkat => "readlinkat",
         SysNum.symlinkat => "symlinkat",
         SysNum.unlinkat => "unlinkat",
+        SysNum.getvfsstat => "getvfsstat",
         SysNum.statvfs1 => "statvfs1",
         SysNum.fstatvfs1 => "fstatvfs1",
         _ => null,
@@ -241,6 +243,7 @@ public static class SyscallInfo
         SysNum.readlinkat => 4,
         SysNum.symlinkat => 3,
         SysNum.unlinkat => 3,
+        SysNum.getvfsstat => 3,
         SysNum.statvfs1 => 3,
         SysNum.fstatvfs1 => 3,
         _ => -1,

@@ -208,7 +208,7 @@ public sealed partial class Kernel
     /// made for a remote client gets the client's address space (<paramref name="vm"/>, from
     /// hyp_lwproc_rfork's priv); otherwise it shares its parent's.
     /// </summary>
-    public int LwprocRfork(int flags, string comm = "rfork", Vmspace? vm = null)
+    public int LwprocRfork(int flags, string? comm = null, Vmspace? vm = null)
     {
         if ((flags & ~(RFFDG | RFCFDG)) != 0 || (flags & (RFFDG | RFCFDG)) == (RFFDG | RFCFDG))
             return Abi.EINVAL;
@@ -219,10 +219,19 @@ public sealed partial class Kernel
         else if ((flags & RFFDG) != 0) fd = parent.Fd.Copy();
         else { parent.Fd.AddRef(); fd = parent.Fd; }
 
+        // The sysproxy's fork: PREFORK made a placeholder (rfork with a copy of the forking client's
+        // descriptors, still copying through that client's connection), and the child's connection
+        // forks it again sharing that table, then releases it. The child belongs to the client that
+        // called fork, as on NetBSD's host side: released, the placeholder would leave it to init.
+        Proc ppar = parent;
+        if (flags == 0 && vm is RemoteVmspace nv && parent.Vmspace is RemoteVmspace pv && pv.Client != nv.Client &&
+            parent.Parent is Proc forker)
+            ppar = forker;
+
         _procLock.Enter();
         int pid = AllocPid();
         if (pid < 0) { _procLock.Exit(); return Abi.EAGAIN; }
-        var p = new Proc(this, pid, parent, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask };
+        var p = new Proc(this, pid, ppar, parent.Cred, fd, vm ?? parent.Vmspace) { Umask = parent.Umask, Comm = comm ?? parent.Comm };
         _procs[pid] = p;
         _procLock.Exit();
 
@@ -232,7 +241,7 @@ public sealed partial class Kernel
         try { foreach (IProcHooks h in _procHooks) h.Fork(parent, p, flags); }
         finally { if (!scheduled && cur.CpuIdx >= 0) Sched.Unschedule(cur); }
 
-        Lwp l = NewLwp(p, false, comm);
+        Lwp l = NewLwp(p, false, comm ?? "rfork");
         SwitchTo(cur, l);
         return 0;
     }

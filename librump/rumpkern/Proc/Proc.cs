@@ -19,6 +19,8 @@ public sealed class Proc
     public Cred Cred { get => _cred; set => _cred = value; }
     public readonly Filedesc Fd;
     public readonly Vmspace Vmspace;
+    /// <summary>The command name (NetBSD p_comm): a remote client's at its handshake and exec, else the parent's.</summary>
+    public volatile string Comm = "";
     /// <summary>File creation mask; only the process's own lwps change it.</summary>
     public uint Umask = 0x12; // 022
     internal readonly KMutex Lock;

@@ -13,6 +13,13 @@ namespace Rump.Kern;
 public delegate int SysctlStructReader(Span<byte> dst);
 
 /// <summary>
+/// A directory whose own handler answers the names below it (NetBSD's function nodes such as
+/// kern.proc2, whose further levels are arguments, not nodes): <paramref name="rest"/> is the part
+/// of the name after the node; oldp/oldlen as sysctl(3). Runs with the tree's lock held as reader.
+/// </summary>
+internal delegate int SysctlNameHandler(Cred cred, ReadOnlySpan<int> rest, ValueIo oldp, ref ulong oldlen);
+
+/// <summary>
 /// The sysctl tree of one kernel (NetBSD sysctl(9) and sysctl(3)): nodes addressed by a MIB of
 /// integers or by a dotted name. Components create directories and int, bool, quad, string and
 /// structure leaves at boot or later (NetBSD's sysctl_createv), read-only or writable, with
@@ -64,6 +71,7 @@ public sealed partial class Sysctl
         internal Func<string>? ReadStr;
         internal Func<string, int>? WriteStr;
         internal SysctlStructReader? ReadStruct;
+        internal SysctlNameHandler? NameHandler;
         internal bool Dead;
 
         internal Node(string name, int num, int type, int flags, string? desc)
@@ -129,6 +137,10 @@ public sealed partial class Sysctl
     /// <summary>A directory under <paramref name="parent"/> (null: the root). EEXIST if the name or number is taken.</summary>
     public int CreateNode(Node? parent, string name, out Node? node, int num = Abi.CTL_CREATE, int flags = 0, string? desc = null)
         => Add(parent, new Node(name, num, Abi.CTLTYPE_NODE, flags, desc) { Size = SysctlNodeAbi.Size }, out node);
+
+    /// <summary>A directory whose handler answers every name below it (read-only; see <see cref="SysctlNameHandler"/>).</summary>
+    internal int CreateNameHandler(Node? parent, string name, SysctlNameHandler handler, out Node? node, int num, int flags = 0, string? desc = null)
+        => Add(parent, new Node(name, num, Abi.CTLTYPE_NODE, flags, desc) { Size = SysctlNodeAbi.Size, NameHandler = handler }, out node);
 
     /// <summary>
     /// An int leaf. <paramref name="read"/>, if given, computes the value on every read;

@@ -100,6 +100,9 @@ public sealed partial class Sysctl
                 if (n.IsDir) return Abi.EINVAL; // "you can't look up a node, only query it"
                 return LookupLocked(cred, n, oldp, ref oldlen, newp, newlen);
             }
+            // A function node: the rest of the name is its arguments (kern.proc2.op.arg.size.count).
+            if (e == Abi.ENOENT && n.NameHandler != null && name[ni] >= 0)
+                return write ? Abi.EPERM : n.NameHandler(cred, name.Slice(ni), oldp, ref oldlen);
             // The parent was found and the last number is a meta-identifier: an operation on the parent.
             if (e != Abi.ENOENT || ni + 1 != name.Length || name[ni] >= 0) return e;
             switch (name[ni])

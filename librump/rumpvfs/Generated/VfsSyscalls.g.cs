@@ -175,6 +175,10 @@ static unsafe partial class VfsSyscalls
     private static int sys_unlinkat(Lwp l, ref SyscallArgs a, out long rv)
         => Unlinkat(l, (int)a[0], new UserPtr(a[1]), (int)a[2], out rv);
 
+    // 483 __getvfsstat90: int getvfsstat(struct rump_statvfs *buf, size_t bufsize, int flags);
+    private static int sys_getvfsstat(Lwp l, ref SyscallArgs a, out long rv)
+        => Getvfsstat(l, new UserPtr(a[0]), (ulong)a[1], (int)a[2], out rv);
+
     // 484 __statvfs190: int statvfs1(const char *path, struct rump_statvfs *buf, int flags);
     private static int sys_statvfs1(Lwp l, ref SyscallArgs a, out long rv)
         => Statvfs1(l, new UserPtr(a[0]), new UserPtr(a[1]), (int)a[2], out rv);
@@ -226,6 +230,7 @@ static unsafe partial class VfsSyscalls
         t.Register(SysNum.readlinkat, &sys_readlinkat);
         t.Register(SysNum.symlinkat, &sys_symlinkat);
         t.Register(SysNum.unlinkat, &sys_unlinkat);
+        t.Register(SysNum.getvfsstat, &sys_getvfsstat);
         t.Register(SysNum.statvfs1, &sys_statvfs1);
         t.Register(SysNum.fstatvfs1, &sys_fstatvfs1);
     }
