@@ -62,6 +62,7 @@ struct fconn {
 	uint32_t features;		/* granted extension features */
 	int hsfit;			/* -n: the GUEST body filled its allocation exactly */
 	int errans;			/* -n: the answer was an error frame */
+	int gone;			/* the reader ended: no answer will come */
 };
 
 struct work {
@@ -136,10 +137,10 @@ ask(struct fconn *c, uint16_t type, const void *body, size_t blen, size_t *alen)
 	pthread_mutex_unlock(&c->mtx);
 	sendframe(c, reqno, SPW_REQ, type, 0, body, blen, NULL, 0);
 	pthread_mutex_lock(&c->mtx);
-	while (!c->answered)
+	while (!c->answered && !c->gone)
 		pthread_cond_wait(&c->cv, &c->mtx);
 	a = c->answer;
-	*alen = c->alen;
+	*alen = c->answered ? c->alen : 0;
 	c->answer = NULL;
 	if (c->errans) {
 		/* A NetBSD server would still be waiting here. */
@@ -433,6 +434,10 @@ reader(void *arg)
 out:
 	/* Workers may still hold c: the connection is left for the process's end. */
 	shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_lock(&c->mtx);
+	c->gone = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mtx);
 	return NULL;
 }
 
