@@ -312,6 +312,7 @@ enum { RX_HDR, RX_COPYDATA, RX_BODY, RX_DIRECT };
 struct conn {
 	int fd;
 	uint32_t features;		/* the server's extension features */
+	int srvext;			/* its handshake answer had the extension block: not NetBSD's server */
 	pthread_mutex_t sendmtx;
 	int closed;			/* fd closed (sendmtx) */
 	pthread_mutex_t mtx;
@@ -565,6 +566,13 @@ serve_request(struct conn *c, const struct spw_hdr *h, const uint8_t *body, size
 			n = SIZE_MAX;
 		}
 		if (n == SIZE_MAX) {
+			/*
+			 * NetBSD's server takes no error answer to a copy (it
+			 * drops the frame and waits for the data forever): the
+			 * connection ends, which fails its copy and the call.
+			 */
+			if (!c->srvext)
+				return -1;
 			/*
 			 * Not our memory: an error answer (the protocol's errors
 			 * have no "fault"), which fails the server's copy.
@@ -847,10 +855,11 @@ progname(char *buf, size_t len)
 static int
 handshake(struct conn *c, uint32_t kind, const uint32_t *cookie, int cancel, int srvext_known)
 {
+	static const uint8_t pad[SPW_HSPADMAX];
 	struct spw_hsext myext = { SPW_HSEXT_VERSION, SPW_FEAT_ARGBUF }, srvext;
 	uint8_t ext[SPW_HSEXTSZ], fb[SPW_HSFORKSZ];
 	char comm[64];
-	struct iovec iov[3];
+	struct iovec iov[4];
 	struct waiter w;
 	sigset_t all, old;
 	int n = 0, r;
@@ -872,15 +881,23 @@ handshake(struct conn *c, uint32_t kind, const uint32_t *cookie, int cancel, int
 	} else {
 		const char *p = progname(comm, sizeof comm);
 
+		size_t len = strlen(p) + 1 + SPW_HSEXTSZ;
+
 		iov[n++] = (struct iovec){ (void *)p, strlen(p) + 1 };
 		iov[n++] = (struct iovec){ ext, SPW_HSEXTSZ };
+		/*
+		 * NetBSD's server writes a NUL one byte past the body; with our
+		 * block a body could fit its allocation exactly (24 bytes for
+		 * "rumpctl" broke glibc's heap there).  See spw_hspad.
+		 */
+		iov[n++] = (struct iovec){ (void *)pad, spw_hspad(len) };
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (cancel) {
 		/* No answer comes to a cancelled fork. */
 		uint8_t hb[SPW_HDRSZ];
-		struct iovec v[3];
+		struct iovec v[1 + 4];
 		size_t blen = 0;
 
 		for (int i = 0; i < n; i++) {
@@ -905,8 +922,10 @@ handshake(struct conn *c, uint32_t kind, const uint32_t *cookie, int cancel, int
 		r = EPROTO;
 	else if ((r = (int)spw_get32(w.body)) != 0)
 		r = err_nb2host(r);
-	else if (spw_hsext_decode(w.body + SPW_HSRESPSZ, w.blen - SPW_HSRESPSZ, &srvext))
+	else if (spw_hsext_decode(w.body + SPW_HSRESPSZ, w.blen - SPW_HSRESPSZ, &srvext)) {
 		c->features = srvext.features;
+		c->srvext = 1;
+	}
 	free(w.body);
 	return r;
 }
@@ -1225,7 +1244,7 @@ rumpclient_fork_init(struct rumpclient_fork *rf)
 	 */
 	host_close(rf->parent->fd);
 	g_conn = NULL;
-	if ((c = connect_new(SPW_HS_FORK, rf->cookie, rf->parent->features != 0)) == NULL)
+	if ((c = connect_new(SPW_HS_FORK, rf->cookie, rf->parent->srvext)) == NULL)
 		return -1;
 	g_conn = c;
 	g_initpid = getpid();
@@ -1250,7 +1269,7 @@ rumpclient_fork_cancel(struct rumpclient_fork *rf)
 		struct conn *c = conn_new(s);
 
 		if (c != NULL) {
-			handshake(c, SPW_HS_FORK, rf->cookie, 1, g_conn != NULL && g_conn->features != 0);
+			handshake(c, SPW_HS_FORK, rf->cookie, 1, g_conn != NULL && g_conn->srvext);
 			conn_close(c);
 		} else {
 			host_close(s);

@@ -227,8 +227,22 @@ void spw_hsext_encode(uint8_t out[SPW_HSEXTSZ], const struct spw_hsext *x);
 int spw_hsext_decode(const uint8_t *in, size_t len, struct spw_hsext *x);
 
 /*
+ * Zero bytes a client appends after its GUEST or EXEC handshake body of len
+ * bytes so that the whole is 16k+1 bytes long: NetBSD's server stores a NUL
+ * at body[len], one byte past the malloc(len) it reads the body into, and at
+ * 16k+1 no common allocator's size class fits exactly, so the byte lands in
+ * slack (NetBSD's own client sends at most 16 bytes, always in slack).
+ */
+#define SPW_HSPADMAX	15
+static inline size_t
+spw_hspad(size_t len)
+{
+	return (17 - len % 16) % 16;
+}
+
+/*
  * A GUEST or EXEC handshake body: the command name ends at the first NUL (or
- * the body's end); an extension block may follow the NUL.  Copies the name,
+ * the body's end); an extension block, then padding, may follow the NUL.  Copies the name,
  * truncated to commsz - 1 bytes, into comm.  Returns 1 if an extension block
  * follows (and fills *x), else 0.
  */

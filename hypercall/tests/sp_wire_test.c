@@ -142,6 +142,16 @@ test_handshake_comm(void)
 	CHECK("comm before the extension", strcmp(comm, "cat") == 0);
 	CHECK_EQ("truncated extension ignored", 0, spw_hscomm_decode(body, 4 + SPW_HSEXTSZ - 1, comm, sizeof(comm), &xd));
 
+	/* Padded to 16k+1 bytes (spw_hspad, for NetBSD's server): the block is still found. */
+	memset(body + 4 + SPW_HSEXTSZ, 0, spw_hspad(4 + SPW_HSEXTSZ));
+	CHECK_EQ("padding after the extension", 1, spw_hscomm_decode(body,
+	    4 + SPW_HSEXTSZ + spw_hspad(4 + SPW_HSEXTSZ), comm, sizeof(comm), &xd));
+	CHECK_EQ("extension features with padding", SPW_FEAT_ARGBUF, xd.features);
+	for (size_t len = 1; len <= 64; len++) {
+		CHECK("padded length is 16k+1", (len + spw_hspad(len)) % 16 == 1);
+		CHECK("padding at most SPW_HSPADMAX", spw_hspad(len) <= SPW_HSPADMAX);
+	}
+
 	/* No NUL at all, and a name longer than the buffer. */
 	memcpy(body, "abcdefghijkl", 12);
 	CHECK_EQ("no NUL", 0, spw_hscomm_decode(body, 12, comm, sizeof(comm), &xd));

@@ -14,15 +14,23 @@
  *	poll (209)	sleeps timeout ms, then returns timeout (answers out of order)
  *	reboot (208)	a response to a request number nobody asked, then exits at once
  *	fsync (95)	exits at once without answering (the server dies mid-call)
+ *	getuid (24)	with -n: 1 if the connection's GUEST handshake body filled its
+ *			malloc exactly (NetBSD's server writes a NUL one past it), else 0
+ *
+ * -n: as NetBSD's server: no extension block in handshake answers (so no
+ * SYSCALLX), and an error answer to a copy is not one NetBSD's server takes
+ * (it drops it and waits for the data forever); here the call fails with 45
+ * (NetBSD's EOPNOTSUPP) instead, so that a test sees it.
  *
  * PREFORK copies the process (its number and data) under a cookie; a FORK
  * handshake claims it as a new process number, EXEC keeps the process.  Each
  * connection has a reader thread; each system call runs on a thread of its own
  * and the reader routes the client's answers to it by request number.
  *
- * usage: fakeserver SOCKETPATH (prints "ready" once it listens)
+ * usage: fakeserver [-n] SOCKETPATH (prints "ready" once it listens)
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +60,9 @@ struct fconn {
 	int answered;
 	uint64_t nextreq;
 	uint32_t features;		/* granted extension features */
+	int hsfit;			/* -n: the GUEST body filled its allocation exactly */
+	int errans;			/* -n: the answer was an error frame */
+	int gone;			/* the reader ended: no answer will come */
 };
 
 struct work {
@@ -64,6 +75,7 @@ struct work {
 };
 
 static int g_asks;
+static int g_netbsd;		/* -n */
 
 /* The part of [addr, addr+len) a SYSCALLX request carried. */
 static const uint8_t *
@@ -125,11 +137,16 @@ ask(struct fconn *c, uint16_t type, const void *body, size_t blen, size_t *alen)
 	pthread_mutex_unlock(&c->mtx);
 	sendframe(c, reqno, SPW_REQ, type, 0, body, blen, NULL, 0);
 	pthread_mutex_lock(&c->mtx);
-	while (!c->answered)
+	while (!c->answered && !c->gone)
 		pthread_cond_wait(&c->cv, &c->mtx);
 	a = c->answer;
-	*alen = c->alen;
+	*alen = c->answered ? c->alen : 0;
 	c->answer = NULL;
+	if (c->errans) {
+		/* A NetBSD server would still be waiting here. */
+		c->errans = 0;
+		*alen = SIZE_MAX;
+	}
 	pthread_mutex_unlock(&c->mtx);
 	pthread_mutex_unlock(&g_reqmtx);
 	return a;
@@ -182,7 +199,9 @@ worker(void *arg)
 			copydata(cd, w->a[1], w->a[2]);
 			ans = ask(c, SPW_COPYIN, cd, sizeof cd, &alen);
 		}
-		if (ans == NULL || alen != w->a[2]) {
+		if (alen == SIZE_MAX) {
+			error = 45;
+		} else if (ans == NULL || alen != w->a[2]) {
 			error = 14;
 		} else {
 			c->p.data = realloc(c->p.data, c->p.dlen + alen);
@@ -241,6 +260,9 @@ worker(void *arg)
 		rv = (int64_t)w->a[2];
 		break;
 	}
+	case 24:
+		rv = c->hsfit;
+		break;
 	case 208:
 		reply(c, 999999, 0, 0);
 		_exit(0);
@@ -263,10 +285,13 @@ handshake(struct fconn *c, const struct spw_hdr *h, const uint8_t *body, size_t 
 	char comm[64];
 	size_t rlen = 4;
 
+	/* The reader read the body into malloc(blen), as NetBSD's server does. */
+	if (g_netbsd && h->arg != SPW_HS_FORK)
+		c->hsfit = blen > 0 && malloc_usable_size((void *)body) <= blen;
 	/* A client that sends the extension block asks for the features in it. */
-	if (h->arg == SPW_HS_FORK ? (blen > SPW_HSFORKSZ &&
+	if (!g_netbsd && (h->arg == SPW_HS_FORK ? (blen > SPW_HSFORKSZ &&
 	    spw_hsext_decode(body + SPW_HSFORKSZ, blen - SPW_HSFORKSZ, &x)) :
-	    spw_hscomm_decode(body, blen, comm, sizeof comm, &x)) {
+	    spw_hscomm_decode(body, blen, comm, sizeof comm, &x))) {
 		struct spw_hsext mine = { SPW_HSEXT_VERSION, x.features & SPW_FEAT_ARGBUF };
 
 		c->features = mine.features;
@@ -365,6 +390,7 @@ reader(void *arg)
 					free(body);
 					body = NULL;
 					blen = 0;
+					c->errans = g_netbsd;
 				}
 				c->answer = body;
 				c->alen = blen;
@@ -408,6 +434,10 @@ reader(void *arg)
 out:
 	/* Workers may still hold c: the connection is left for the process's end. */
 	shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_lock(&c->mtx);
+	c->gone = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mtx);
 	return NULL;
 }
 
@@ -417,8 +447,13 @@ main(int argc, char **argv)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int s;
 
+	if (argc == 3 && strcmp(argv[1], "-n") == 0) {
+		g_netbsd = 1;
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || strlen(argv[1]) >= sizeof sun.sun_path) {
-		fprintf(stderr, "usage: fakeserver SOCKETPATH\n");
+		fprintf(stderr, "usage: fakeserver [-n] SOCKETPATH\n");
 		return 2;
 	}
 	strcpy(sun.sun_path, argv[1]);

@@ -5,8 +5,9 @@
  * copyout/copyoutstr served from the client's memory (1 MiB each way),
  * ANONMMAP and RAISE, 16 threads whose answers come back out of order, fork,
  * vfork and exec keeping a kernel process, a stray answer, the server dying
- * before and during calls (ENOTCONN, never a hang or a crash), and
- * reconnection by NetBSD's policy.
+ * before and during calls (ENOTCONN, never a hang or a crash),
+ * reconnection by NetBSD's policy, and what NetBSD's server needs (fakeserver
+ * -n): handshake bodies it can terminate, no error answers to copies.
  *
  * usage: t_client_proto FAKESERVER
  */
@@ -310,6 +311,83 @@ exec_child(const char *parentarg)
 	return child_checks(parent);
 }
 
+/*
+ * Against a server that behaves as NetBSD's (fakeserver -n).  Each child
+ * connects afresh under a command name of another length, as the GUEST body
+ * carries it: NetBSD's server writes a NUL one byte past the malloc'd body, so
+ * no length may fill its allocation (a 24-byte body, "rumpctl" with our
+ * extension block, broke glibc's heap in NetBSD's server).  And NetBSD's server
+ * takes no error answer to a copy (it would wait for the data forever): the
+ * client ends the connection instead, and the call fails with ENOTCONN.
+ */
+static void
+test_netbsd_server(const char *dir)
+{
+	char nsock[280], nurl[300], line[16] = "";
+	pid_t spid;
+	int p[2];
+
+	snprintf(nsock, sizeof nsock, "%s/nsock", dir);
+	snprintf(nurl, sizeof nurl, "unix://%s", nsock);
+	if (pipe(p) != 0)
+		abort();
+	spid = fork();
+	if (spid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], 1);
+		close(p[0]);
+		execl(fakeserver, fakeserver, "-n", nsock, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (read(p[0], line, sizeof line - 1) <= 0 || strncmp(line, "ready", 5) != 0) {
+		CHECK(0, "fakeserver -n: expected \"ready\", got \"%s\"", line);
+		return;
+	}
+	close(p[0]);
+	for (int len = 1; len <= 15; len++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			char name[16];
+			long fit, w;
+			int bad = 0;
+
+			memset(name, 'n', (size_t)len);
+			name[len] = '\0';
+			prctl(PR_SET_NAME, name);
+			setenv("RUMP_SERVER", nurl, 1);
+			if (rumpclient_init() != 0) {
+				fprintf(stderr, "FAIL rumpclient_init against fakeserver -n: %s\n", strerror(errno));
+				_exit(1);
+			}
+			fit = rump_sys_getuid();
+			if (fit != 0) {
+				fprintf(stderr, "FAIL command name of %d bytes: expected a GUEST body "
+				    "with slack after it, got one that fills its allocation (%ld)\n", len, fit);
+				bad = 1;
+			}
+			if (len == 7) {
+				errno = 0;
+				w = rump_sys_write(3, (void *)8, 10);
+				if (w != -1 || errno != ENOTCONN) {
+					fprintf(stderr, "FAIL write from a bad address to NetBSD's server: expected "
+					    "-1 ENOTCONN (connection ended), got %ld errno %d (%s)\n", w, errno,
+					    errno == EOPNOTSUPP ? "an error answer it would wait past forever" :
+					    strerror(errno));
+					bad = 1;
+				}
+			}
+			_exit(bad);
+		}
+		CHECK(status_of(pid) == 0, "against NetBSD's server, command name of %d bytes: "
+		    "expected the child's checks to pass, they failed (above)", len);
+	}
+	kill(spid, SIGKILL);
+	waitpid(spid, NULL, 0);
+	unlink(nsock);
+}
+
 static void *
 sleeper(void *arg)
 {
@@ -376,6 +454,7 @@ main(int argc, char **argv)
 	snprintf(sockpath, sizeof sockpath, "%s/sock", dir);
 	snprintf(url, sizeof url, "unix://%s", sockpath);
 
+	test_netbsd_server(dir);
 	test_init_errors();
 	start_server();
 	test_basic();

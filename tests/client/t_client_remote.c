@@ -323,6 +323,7 @@ static int
 one_client(int id)
 {
 	pthread_t t[4];
+	int nfail = rtest_nfail;		/* the parent's, copied by fork */
 
 	mainpid = rump_sys_getpid();
 	if (mainpid == -1)
@@ -331,7 +332,7 @@ one_client(int id)
 		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)(100 + id * 4 + i));
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	return rtest_nfail == 0 ? 0 : 1;
+	return rtest_nfail == nfail ? 0 : 1;
 }
 
 static void
@@ -421,7 +422,15 @@ main(int argc, char **argv)
 	start_server();
 	rtest_init();
 	test_files();
-	test_bad_addresses();
+	/*
+	 * tools/netbsd-interop sets it: NetBSD's client hangs on a bad address (its copy
+	 * answer cannot be sent, so none is), and NetBSD's server cannot be told a copy
+	 * failed (our client ends the connection: ENOTCONN, not EFAULT).
+	 */
+	const char *nobad = getenv("RUMPTEST_NO_BAD_ADDRESSES");
+
+	if (nobad == NULL || *nobad == '\0')
+		test_bad_addresses();
 	test_threads();
 	test_fork_exec();
 	test_many_clients();
