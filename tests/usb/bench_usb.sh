@@ -9,6 +9,10 @@
 # ROUNDS times each (default 5), and prints the medians and their ratios. QEMU does not model
 # USB bus speed: only same-boot ratios mean anything. SMP=N sets the guest's CPUs (default 1:
 # with two on a loaded host Linux's own path swings by 10x, see tests/qemu/README.md).
+# RUMP_BENCH_ALTLIB=DIR (another LIBDIR, e.g. a saved build before a change) and/or
+# RUMP_BENCH_ALTENV="VAR=VALUE ..." add a run of usbbench with DIR's kernel and/or that
+# environment each round ("rump-msdosfs-alt"), before the usual one in odd rounds and after it in
+# even ones: an A/B comparison in one boot.
 # RUMP_BENCH_MKFS changes mkfs.fat's options (default -F 32). RUMP_BENCH_DIAG=1 adds, per round,
 # the bare transport (tests/qemu's usbguest: librumpuser_usb Bulk-Only READ(10)s of 1 MiB into a
 # zero-copy buffer and into an ordinary one, no kernel) and this kernel reading the same msdosfs
@@ -33,9 +37,16 @@ export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001 RUMP_VERBOSE=\${RUMP_VERBOSE-1
 # Linux's driver takes the stick back once we release it: wait for its disk.
 waitsda() { i=0; while [ ! -b /dev/sda ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done; udevadm settle 2>/dev/null || true; }
 mkdir -p /mnt
+alt() {
+  [ -n "${RUMP_BENCH_ALTLIB:-}${RUMP_BENCH_ALTENV:-}" ] || return 0
+  env ${RUMP_BENCH_ALTLIB:+LD_LIBRARY_PATH=/work/altlib} ${RUMP_BENCH_ALTENV:-} /sbin/rumpsu 1000 1000 46 -- ./usbbench BIG.BIN |
+    sed 's/^BENCH rump-msdosfs /BENCH rump-msdosfs-alt /'
+}
 modprobe -a vfat nls_cp437 nls_utf8 nls_ascii || exit 1
 for r in \$(seq $rounds); do
+  [ \$((r % 2)) = 1 ] && alt
   /sbin/rumpsu 1000 1000 46 -- ./usbbench BIG.BIN || exit 1
+  [ \$((r % 2)) = 0 ] && alt
   waitsda
   mount -t vfat -o ro /dev/sda /mnt || exit 1
   sync; echo 3 > /proc/sys/vm/drop_caches
@@ -54,9 +65,12 @@ G
 "$here/../qemu/run-guest.sh" --timeout 600 --root --smp "${SMP:-1}" \
   --drive id=fat,file="$tmp/fat.img",format=raw --device usb-storage,drive=fat \
   --copy "$prog" --copy "$libdir:$libdir" --copy "$libgcc:$libgcc" --copy "$tmp/guest.sh" \
-  ${RUMP_BENCH_DIAG:+--copy "$tmp/fat.img" --copy "$(dirname "$prog")/usbguest"} -- sh ./guest.sh | tee "$tmp/out"
+  ${RUMP_BENCH_DIAG:+--copy "$tmp/fat.img" --copy "$(dirname "$prog")/usbguest"} \
+  ${RUMP_BENCH_ALTLIB:+--copy "$RUMP_BENCH_ALTLIB:/work/altlib"} -- sh ./guest.sh | tee "$tmp/out"
 median() { grep "^BENCH $1 " "$tmp/out" | awk '{print $(NF-1)}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 r=$(median rump-msdosfs) v=$(median linux-vfat) w=$(median linux-raw)
+[ -z "${RUMP_BENCH_ALTLIB:-}${RUMP_BENCH_ALTENV:-}" ] ||
+  echo "median MB/s: this kernel with ${RUMP_BENCH_ALTLIB:+the library from $RUMP_BENCH_ALTLIB} ${RUMP_BENCH_ALTENV:-} $(median rump-msdosfs-alt)"
 if [ -n "${RUMP_BENCH_DIAG:-}" ]; then
   m() { grep "^BENCH $1 " "$tmp/out" | awk '{print $NF}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
   echo "median MB/s: bare librumpuser_usb reads, zero-copy $(m rumpusb) ordinary buffer $(m rumpusb-malloc);" \
