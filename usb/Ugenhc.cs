@@ -16,8 +16,14 @@ namespace Rump.Usb;
 /// devices the user selected with RUMP_USB ("all", or a comma-separated list of "VVVV:PPPP" and
 /// "BUS.ADDR"). Host hot-plug becomes a port connection change, so uhub attaches and detaches.
 ///
-/// Transfers go to rumpusb_submit with the caller's buffer (bulk and interrupt data is not
-/// copied); control requests get a small native buffer for setup + data. The requests the host
+/// Transfers go to rumpusb_submit with the caller's buffer; control requests get a small native
+/// buffer for setup + data. Bulk transfers of <see cref="MinZeroCopy"/> bytes or more go through a
+/// zero-copy buffer of the device (rumpusb_alloc memory that is libusb_dev_mem_alloc's, mapped from
+/// the host kernel): usbfs then neither allocates a kernel buffer per transfer nor copies the data
+/// in or out of it, which under emulation costs more than our one copy between that buffer and
+/// the caller's. Where the host kernel gives no such memory (rumpusb_is_zerocopy says so), the
+/// caller's buffer goes to usbfs as before; <see cref="ZeroCopyXfers"/> and
+/// <see cref="CopiedXfers"/> count which path the large transfers took. The requests the host
 /// owns are not sent on the wire but done by their hypercalls on the controller's worker thread,
 /// because they block: SET_ADDRESS (the host addressed the device: nothing to do),
 /// SET_CONFIGURATION (rumpusb_set_config, then claiming every interface), SET_INTERFACE
@@ -26,11 +32,22 @@ namespace Rump.Usb;
 /// kernel's interrupt context. Timeouts are usbdi's callouts (the library gets none).
 ///
 /// Locks: <see cref="UsbBus.Lock"/> protects the port table; <see cref="_wlock"/> (a leaf) the
-/// worker's queue. Blocking hypercalls are made without the virtual CPU and without either lock.
+/// worker's queue; each open device's spin flag (a leaf, held for a few instructions, also in
+/// interrupt context) its idle zero-copy buffers. Blocking hypercalls are made without the
+/// virtual CPU and without any of these.
 /// </summary>
 public sealed unsafe class UgenhcBus : UsbBus
 {
     public const int Ports = 16;
+    /// <summary>Bulk transfers from this size up go through a zero-copy buffer (smaller ones cost usbfs little).</summary>
+    public const int MinZeroCopy = 16 << 10;
+    /// <summary>The zero-copy buffers' size: umass's largest transfer (larger ones use the caller's buffer).</summary>
+    public const int ZeroCopyBytes = 1 << 20;
+    /// <summary>Zero-copy buffers per device at most (usbfs's memory for them is bounded host-wide, 16 MiB by default).</summary>
+    public const int MaxZeroCopyBufs = 4;
+
+    /// <summary>Bulk transfers of at least <see cref="MinZeroCopy"/> bytes done through a zero-copy buffer, and done with the caller's buffer (usbfs copies).</summary>
+    public long ZeroCopyXfers, CopiedXfers;
 
     public readonly RootHub Root;
     private readonly string _selection;
@@ -55,6 +72,11 @@ public sealed unsafe class UgenhcBus : UsbBus
         public nint Handle;
         public ulong DevId;
         public readonly List<int> Claimed = new();
+        /// <summary>Idle zero-copy buffers (under <see cref="BufLock"/>); <see cref="BufsMade"/> made so far.</summary>
+        public readonly nint[] IdleBufs = new nint[MaxZeroCopyBufs];
+        public int IdleCount, BufsMade, BufLock;
+        /// <summary>Set once the host gave ordinary memory instead of zero-copy memory: no more tries.</summary>
+        public volatile bool NoZeroCopy;
     }
 
     /// <summary>One submitted transfer: what the completion needs.</summary>
@@ -63,6 +85,9 @@ public sealed unsafe class UgenhcBus : UsbBus
         public UsbXfer X = null!;
         public UgenhcBus Bus = null!;
         public byte* Ctl;
+        /// <summary>The zero-copy buffer the transfer uses instead of the caller's, or null.</summary>
+        public byte* Bounce;
+        public HostDev Dev = null!;
         public nint Handle;
         public int AbortAsked;
     }
@@ -226,8 +251,10 @@ public sealed unsafe class UgenhcBus : UsbBus
         nint h = hd.Handle;
         hd.Handle = 0;
         Lwp? ul = Unsched();
-        RumpUserUsb.rumpusb_close(h);
+        RumpUserUsb.rumpusb_close(h);   // every completion has run; it frees the zero-copy buffers
         Resched(ul);
+        hd.IdleCount = 0;
+        hd.BufsMade = 0;
     }
 
     public override int OpenPipe(UsbPipe pipe)
@@ -287,7 +314,19 @@ public sealed unsafe class UgenhcBus : UsbBus
             len = (nuint)x.Length;
             type = x.Pipe.Endpoint.Type == UsbXferType.Interrupt ? RumpUserUsb.XferInterrupt : RumpUserUsb.XferBulk;
             ep = x.Pipe.Endpoint.Address;
+            if (type == RumpUserUsb.XferBulk && x.Length >= MinZeroCopy)
+            {
+                p.Bounce = (byte*)TakeZeroCopy(hd, x.Length);
+                if (p.Bounce != null)
+                {
+                    if (!x.IsIn) new Span<byte>(x.Data, x.Length).CopyTo(new Span<byte>(p.Bounce, x.Length));
+                    buf = p.Bounce;
+                    Interlocked.Increment(ref ZeroCopyXfers);
+                }
+                else Interlocked.Increment(ref CopiedXfers);
+            }
         }
+        p.Dev = hd;
         x.HcPriv = p;
         GCHandle gh = GCHandle.Alloc(p);
         nint handle = 0;
@@ -296,6 +335,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         {
             gh.Free();
             if (p.Ctl != null) NativeMemory.Free(p.Ctl);
+            if (p.Bounce != null) ReturnZeroCopy(hd, (nint)p.Bounce);
             x.HcPriv = null;
             return e;
         }
@@ -303,6 +343,46 @@ public sealed unsafe class UgenhcBus : UsbBus
         // An abort that came before the handle was known is done now (a late cancel is harmless).
         if (Volatile.Read(ref p.AbortAsked) != 0) RumpUserUsb.rumpusb_cancel(handle);
         return 0;
+    }
+
+    /// <summary>
+    /// An idle zero-copy buffer of the device for a transfer of <paramref name="len"/> bytes, made
+    /// if there are fewer than <see cref="MaxZeroCopyBufs"/>; 0 if none can be had (the caller
+    /// uses its own buffer). rumpusb_alloc maps memory and does not wait. Any context.
+    /// </summary>
+    private static nint TakeZeroCopy(HostDev hd, int len)
+    {
+        if (len > ZeroCopyBytes || hd.NoZeroCopy) return 0;
+        nint b = 0;
+        bool make = false;
+        while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
+        if (hd.IdleCount > 0) b = hd.IdleBufs[--hd.IdleCount];
+        else if (hd.BufsMade < MaxZeroCopyBufs) { hd.BufsMade++; make = true; }
+        Volatile.Write(ref hd.BufLock, 0);
+        if (!make) return b;
+        nint h = hd.Handle;
+        b = h == 0 ? 0 : (nint)RumpUserUsb.rumpusb_alloc(h, ZeroCopyBytes);
+        if (b != 0 && RumpUserUsb.rumpusb_is_zerocopy(h, (void*)b) == 0)
+        {
+            // Ordinary memory: bouncing through it would only add a copy. Stop trying.
+            RumpUserUsb.rumpusb_free(h, (void*)b, ZeroCopyBytes);
+            hd.NoZeroCopy = true;
+            b = 0;
+        }
+        if (b == 0)
+        {
+            while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
+            hd.BufsMade--;
+            Volatile.Write(ref hd.BufLock, 0);
+        }
+        return b;
+    }
+
+    private static void ReturnZeroCopy(HostDev hd, nint b)
+    {
+        while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
+        hd.IdleBufs[hd.IdleCount++] = b;
+        Volatile.Write(ref hd.BufLock, 0);
     }
 
     private void AbortXfer(UsbXfer x)
@@ -330,6 +410,12 @@ public sealed unsafe class UgenhcBus : UsbBus
                 if (x.Setup.IsIn && act > 0) new Span<byte>(p.Ctl + SetupPacket.Size, act).CopyTo(new Span<byte>(x.Data, act));
                 NativeMemory.Free(p.Ctl);
                 p.Ctl = null;
+            }
+            if (p.Bounce != null)
+            {
+                if (x.IsIn && act > 0) new Span<byte>(p.Bounce, act).CopyTo(new Span<byte>(x.Data, act));
+                ReturnZeroCopy(p.Dev, (nint)p.Bounce);
+                p.Bounce = null;
             }
             if (x.HcPriv == p) x.HcPriv = null;
             using (k.EnterInterrupt()) x.Complete(error, act);
@@ -461,6 +547,8 @@ public sealed class Ugenhc : Driver
     {
         if (self.Softc is not UgenhcBus bus) return 0;
         bus.RootHub?.Disconnect(self.Autoconf);
+        long zc = Interlocked.Read(ref bus.ZeroCopyXfers), cp = Interlocked.Read(ref bus.CopiedXfers);
+        if (zc + cp > 0) self.Aprint("bulk transfers of " + (UgenhcBus.MinZeroCopy >> 10) + " KiB or more: " + zc + " through zero-copy buffers, " + cp + " copied by the host kernel\n");
         bus.Fini();
         return 0;
     }

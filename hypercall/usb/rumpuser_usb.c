@@ -717,7 +717,8 @@ rumpusb_alloc(void *vdev, size_t len)
 	void *p = NULL;
 	if (m == NULL)
 		return NULL;
-	m->zc = len > 0 && (p = libusb_dev_mem_alloc(d->h, len)) != NULL;
+	m->zc = len > 0 && getenv("RUMPUSB_NOZEROCOPY") == NULL &&
+	    (p = libusb_dev_mem_alloc(d->h, len)) != NULL;
 	if (!m->zc && posix_memalign(&p, 4096, len ? len : 1) != 0) {
 		free(m);
 		return NULL;
@@ -754,6 +755,21 @@ rumpusb_free(void *vdev, void *buf, size_t len)
 	else
 		free(m->p);
 	free(m);
+}
+
+EXPORT int
+rumpusb_is_zerocopy(void *vdev, void *buf)
+{
+	struct rumpusb_dev *d = vdev;
+	int zc = 0;
+	pthread_mutex_lock(&rumpusb_lock);
+	for (struct membuf *m = d->mem; m; m = m->next)
+		if (m->p == buf) {
+			zc = m->zc;
+			break;
+		}
+	pthread_mutex_unlock(&rumpusb_lock);
+	return zc;
 }
 
 /* --- transfers --------------------------------------------------------------------------- */

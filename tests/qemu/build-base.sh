@@ -4,7 +4,7 @@
 # Builds the QEMU test guest once per build directory (see README.md):
 #   OUTDIR/vmlinux     Debian's kernel as an uncompressed ELF, booted directly (PVH): this saves
 #                      seconds of decompression under TCG
-#   OUTDIR/base.cpio   busybox-static, the USB kernel modules with their dependencies, the host's
+#   OUTDIR/base.cpio   busybox-static, the USB and vfat kernel modules with their dependencies, the host's
 #                      systemd-udevd (libusb's hot-plug events come from it), /init, rumpsu
 #   OUTDIR/kver        the kernel's version
 # Each run of run-guest.sh appends a second archive (the command and its files) to base.cpio.
@@ -75,8 +75,10 @@ copy_with_libs /lib/systemd/systemd-udevd /bin/udevadm
 # udevd reads its rules from here; run-guest writes the plugdev rule into /etc/udev/rules.d.
 mkdir -p "$root/lib/udev/rules.d"
 
-# Kernel modules: xHCI, usb-storage + SCSI disk, HID; the hub driver is in usbcore.
-mods="xhci_pci usb_storage sd_mod usbhid hid_generic"
+# Kernel modules: xHCI, usb-storage + SCSI disk, HID (the hub driver is in usbcore); vfat with
+# the code pages its defaults name (cp437, and utf8 for long names; ascii as iocharset=ascii),
+# so that the throughput bench reads the same file through Linux's FAT as through ours.
+mods="xhci_pci usb_storage sd_mod usbhid hid_generic vfat nls_cp437 nls_utf8 nls_ascii"
 for m in $mods; do
   modprobe -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
 done | sort -u | while read -r ko; do

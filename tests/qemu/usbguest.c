@@ -251,6 +251,8 @@ struct iface {
 	uint8_t bulk_in, bulk_out, intr_in;
 };
 
+static int zero_copy(const void *p);
+
 /* GET_DESCRIPTOR(CONFIGURATION) on the default pipe, then the first interface of class cls. */
 static int
 find_iface(void *dev, int cls, struct iface *out)
@@ -258,6 +260,11 @@ find_iface(void *dev, int cls, struct iface *out)
 	uint8_t *buf = rumpusb_alloc(dev, 8 + 512);
 	size_t act;
 	int r;
+	int zc = rumpusb_is_zerocopy(dev, buf);
+	check(zc == zero_copy(buf), "rumpusb_is_zerocopy says %d for a buffer of rumpusb_alloc, "
+	    "/proc/self/maps %d", zc, zero_copy(buf));
+	check(rumpusb_is_zerocopy(dev, &act) == 0, "rumpusb_is_zerocopy is 0 for memory not of "
+	    "rumpusb_alloc");
 	uint8_t setup[8] = { 0x80, 6, 0, 2, 0, 0, 9, 0 };
 	memcpy(buf, setup, 8);
 	if ((r = xfer(dev, RUMPUSB_XFER_CONTROL, 0, buf, 8 + 9, 1000, &act)) != 0 || act != 9)

@@ -4,7 +4,9 @@
 # usb-storage sticks in one QEMU guest boot, a FAT32 image made by mkfs.fat + mcopy and an ext2
 # image made by mke2fs -d; usbstick (run as uid 1000) boots the rump kernel, which attaches them
 # through ugenhc/uhub/umass/scsibus/sd, mounts each with msdosfs / ext2fs, reads a file and writes
-# one; fsu lists and reads a stick named usb:46f4:0001; rumpusb list names them. After the guest powers off, fsck.fat -n
+# one; a 300 KB file is read (in 256 KiB bulk transfers) through ugenhc's zero-copy buffers and
+# again with RUMPUSB_NOZEROCOPY (usbfs copying), each run saying which path it took; fsu lists
+# and reads a stick named usb:46f4:0001; rumpusb list names them. After the guest powers off, fsck.fat -n
 # and e2fsck -fn must be clean, and mtools/debugfs
 # must read the written file back with the expected bytes.
 set -euo pipefail
@@ -38,6 +40,10 @@ export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001 RUMP_VERBOSE=1
 # rumpusb list names both sticks and the driver that would take them, and claims nothing.
 ./rumpusb list | sed 's/^/rumpusb: /' || exit \$?
 ./usbstick msdos hello.txt ./hello.txt WRITTEN.TXT || exit \$?
+# A file large enough for clustered reads (256 KiB bulk transfers): through ugenhc's zero-copy
+# buffers, then with the host's usbfs copying (the fallback where it cannot map memory).
+./usbstick msdos docs/random.bin ./random.bin WRITTEN.TXT || exit \$?
+RUMPUSB_NOZEROCOPY=1 ./usbstick msdos docs/random.bin ./random.bin WRITTEN.TXT || exit \$?
 ./usbstick ext2fs hello.txt ./hello.txt written.txt || exit \$?
 # fsu names a stick by vendor:product (both sticks hold /hello.txt; either may be sd0).
 ./fsu ls -l usb:46f4:0001 / || exit \$?
@@ -48,7 +54,7 @@ out=$("$here/../qemu/run-guest.sh" --timeout 200 \
   --drive id=fat,file="$tmp/fat.img",format=raw --device usb-storage,drive=fat \
   --drive id=ext,file="$tmp/ext2.img",format=raw --device usb-storage,drive=ext \
   --copy "$usbstick" --copy "$fsu" --copy "$rumpusb" --copy "$libdir:$libdir" --copy "$libgcc:$libgcc" \
-  --copy "$tmp/hello.txt" --copy "$tmp/guest.sh" \
+  --copy "$tmp/hello.txt" --copy "$tmp/src/docs/random.bin" --copy "$tmp/guest.sh" \
   -- sh ./guest.sh) && status=0 || status=$?
 printf '%s\n' "$out"
 fail=0
@@ -56,6 +62,10 @@ n=$(printf '%s\n' "$out" | grep -c '^rumpusb: 46f4:0001 QEMU QEMU USB HARDDRIVE 
 [ "$n" -eq 2 ] || { echo "t_usb_stick: FAILED: rumpusb list should name both sticks with umass, named $n"; fail=1; }
 printf '%s\n' "$out" | grep -q '^ok - fsu cat usb' || { echo "t_usb_stick: FAILED: fsu cat usb:46f4:0001 /hello.txt did not give the file"; fail=1; }
 [ "$status" -eq 0 ] || { echo "t_usb_stick: FAILED: the guest's checks exited with status $status (expected 0)"; fail=1; }
+printf '%s\n' "$out" | grep -q '^ugenhc0: bulk transfers of 16 KiB or more: [1-9][0-9]* through zero-copy buffers, 0 copied' ||
+  { echo "t_usb_stick: FAILED: no run said its large bulk transfers went through zero-copy buffers (ugenhc0's detach message)"; fail=1; }
+printf '%s\n' "$out" | grep -q '^ugenhc0: bulk transfers of 16 KiB or more: 0 through zero-copy buffers, [1-9][0-9]* copied' ||
+  { echo "t_usb_stick: FAILED: the run with RUMPUSB_NOZEROCOPY did not say its large bulk transfers were copied by the host kernel"; fail=1; }
 for f in docs/random.bin docs/deep/leaf.txt; do
   printf '%s\n' "$out" | grep -q "^tree /mnt/$f $(stat -c %s "$tmp/src/$f")\$" ||
     printf '%s\n' "$out" | grep -qi "^tree /mnt/$f $(stat -c %s "$tmp/src/$f")\$" ||

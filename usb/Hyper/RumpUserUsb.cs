@@ -54,6 +54,7 @@ internal static unsafe partial class RumpUserUsb
     [LibraryImport(Library)] public static partial int rumpusb_reset(nint dev);
     [LibraryImport(Library)] public static partial void* rumpusb_alloc(nint dev, nuint len);
     [LibraryImport(Library)] public static partial void rumpusb_free(nint dev, void* buf, nuint len);
+    [LibraryImport(Library)] public static partial int rumpusb_is_zerocopy(nint dev, void* buf);
     [LibraryImport(Library)] public static partial int rumpusb_submit(nint dev, int type, byte ep, void* buf, nuint len, uint timeoutMs, nint cookie, nint* xferp);
     [LibraryImport(Library)] public static partial int rumpusb_cancel(nint xfer);
 }

@@ -148,9 +148,13 @@ int  rumpusb_clear_halt(void *dev, uint8_t ep);
 int  rumpusb_reset(void *dev);
 /* A transfer buffer: the device's zero-copy memory (libusb_dev_mem_alloc, mapped from the host
  * kernel's DMA memory) when it has some left, else page-aligned malloc. NULL: no memory. Valid
- * until rumpusb_free or rumpusb_close. */
+ * until rumpusb_free or rumpusb_close. The environment variable RUMPUSB_NOZEROCOPY (any value)
+ * makes every buffer malloc's, as on kernels whose usbfs cannot map memory. */
 void *rumpusb_alloc(void *dev, size_t len);
 void rumpusb_free(void *dev, void *buf, size_t len);
+/* 1 if buf is a buffer of rumpusb_alloc on dev that is the zero-copy kind (transfers from and
+ * to it are not copied by the host kernel), 0 otherwise (malloc's, or not dev's). */
+int  rumpusb_is_zerocopy(void *dev, void *buf);
 /* Starts a transfer on endpoint ep (bit 7 = IN; 0 for control); completion via up->xfer_done.
  * EINVAL: bad type or length, or ep is not an endpoint of that type in a claimed interface's
  * current setting; ENXIO: device gone or closing; ENOMEM. xferp may be NULL. */
