@@ -288,7 +288,7 @@ public sealed unsafe class UgenhcBus : UsbBus
     public override int NewDevice(UsbDevice dev)
     {
         if (dev.IsRootHub) { dev.HcPriv = _root; return 0; }
-        ulong id = PortDevice(dev, out _, out SoftHub? hub);
+        ulong id = PortDevice(dev, out RumpUserUsb.DevInfo info, out SoftHub? hub);
         if (id == 0) return Abi.ENXIO;
         // A host hub is software here: never opened, so the host's hub driver keeps it.
         if (hub != null) { dev.HcPriv = hub; return 0; }
@@ -299,7 +299,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         Resched(ul);
         if (e != 0)
         {
-            if (_probe) Kernel.Aprint("usb probe: " + HostLocation(dev) + ": cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
+            if (_probe) Kernel.Aprint("usb probe: " + UsbNames.VidPid(info.Vendor, info.Product) + " (" + HostLocation(dev) + "): cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
             return e;
         }
         dev.HcPriv = new HostDev { Handle = h, DevId = id };
