@@ -9,7 +9,8 @@ namespace Rump.Usb;
 /// methods): the pipe methods of the root hub device. It answers the standard and hub-class
 /// control requests from the port state its controller reports, and completes the status-change
 /// interrupt transfer when a port changes. Controllers call <see cref="SetConnected"/> (any
-/// context, interrupt included) when a device appears or goes.
+/// context, interrupt included) when a device appears or goes. ugenhc also uses one per host hub
+/// it mirrors (a software hub carrying the host hub's vendor and product).
 ///
 /// Locks: <see cref="_lock"/> (a leaf) protects the port bits and the pending status-change xfer;
 /// transfers complete after it is released.
@@ -23,9 +24,12 @@ public class RootHub : UsbPipeMethods
     private int _changedBits;
     public readonly int Ports;
     private readonly string _product;
+    private readonly ushort _vendorId, _productId;
 
-    public RootHub(Kernel k, int ports, string product)
+    public RootHub(Kernel k, int ports, string product, ushort vendorId = 0, ushort productId = 0)
     {
+        _vendorId = vendorId;
+        _productId = productId;
         if (ports is < 1 or > 31) throw new ArgumentOutOfRangeException(nameof(ports));
         _lock = new KMutex(k);
         Ports = ports;
@@ -107,7 +111,7 @@ public class RootHub : UsbPipeMethods
     private int Control(SetupPacket r, Span<byte> data, out int act)
     {
         act = 0;
-        Span<byte> b = stackalloc byte[64];
+        Span<byte> b = stackalloc byte[256];
         int n;
         switch (r.RequestType, r.Request)
         {
@@ -117,7 +121,7 @@ public class RootHub : UsbPipeMethods
                     case UDesc.Device:
                         new DeviceDescriptor
                         {
-                            BcdUsb = 0x0200, Class = UClass.Hub, MaxPacketSize0 = 64, Vendor = 0, Product = 0,
+                            BcdUsb = 0x0200, Class = UClass.Hub, MaxPacketSize0 = 64, Vendor = _vendorId, Product = _productId,
                             BcdDevice = 0x0100, IManufacturer = 1, IProduct = 2, NumConfigurations = 1,
                         }.Emit(b);
                         n = DeviceDescriptor.Size;

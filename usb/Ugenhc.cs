@@ -16,6 +16,15 @@ namespace Rump.Usb;
 /// devices the user selected with RUMP_USB ("all", or a comma-separated list of "VVVV:PPPP" and
 /// "BUS.ADDR"). Host hot-plug becomes a port connection change, so uhub attaches and detaches.
 ///
+/// Host hubs are mirrored, not driven: the host's hub driver owns a real hub (its ports' power,
+/// resets and addresses), and hub-class requests from us, or claiming its interface, would take
+/// every device behind it away from the host. So each host hub above a selected device (or
+/// selected itself) becomes a software hub (<see cref="RootHub"/>, as the root hub is) at its
+/// parent's port, and a device behind it sits at the software hub's port of the same number as
+/// on the host: the autoconf tree shows the host's topology ("uhub1 at uhub0 port 1",
+/// "umass0 at uhub1 port 2"). A host hub is never opened. Devices on the host's root hubs (of any
+/// bus) take the first free root port.
+///
 /// Transfers go to rumpusb_submit with the caller's buffer; control requests get a small native
 /// buffer for setup + data. Bulk transfers of <see cref="MinZeroCopy"/> bytes or more go through a
 /// zero-copy buffer of the device (rumpusb_alloc memory that is libusb_dev_mem_alloc's, mapped from
@@ -31,7 +40,9 @@ namespace Rump.Usb;
 /// host's toggle). Completions and hot-plug arrive on the library's event thread and enter the
 /// kernel's interrupt context. Timeouts are usbdi's callouts (the library gets none).
 ///
-/// Locks: <see cref="UsbBus.Lock"/> protects the port table; <see cref="_wlock"/> (a leaf) the
+/// Locks: <see cref="UsbBus.Lock"/> protects the port tables (<see cref="SoftHub"/>'s,
+/// <see cref="_hubs"/>, <see cref="_where"/>); a software hub's own lock is taken after it is
+/// released (<see cref="RootHub.SetConnected"/>). <see cref="_wlock"/> (a leaf) protects the
 /// worker's queue; each open device's spin flag (a leaf, held for a few instructions, also in
 /// interrupt context) its idle zero-copy buffers. Blocking hypercalls are made without the
 /// virtual CPU and without any of these.
@@ -39,6 +50,8 @@ namespace Rump.Usb;
 public sealed unsafe class UgenhcBus : UsbBus
 {
     public const int Ports = 16;
+    /// <summary>Ports of a mirrored host hub (USB 3 hubs have at most 15); a device at a higher host port goes to a root port.</summary>
+    public const int HubPorts = 15;
     /// <summary>Bulk transfers from this size up go through a zero-copy buffer (smaller ones cost usbfs little).</summary>
     public const int MinZeroCopy = 16 << 10;
     /// <summary>The zero-copy buffers' size: umass's largest transfer (larger ones use the caller's buffer).</summary>
@@ -56,9 +69,22 @@ public sealed unsafe class UgenhcBus : UsbBus
     private nint _ctx;
     private GCHandle _self;
     private RumpUserUsb.Hyperup* _up;
-    /// <summary>Per root port, the host device there (0: none). Under <see cref="UsbBus.Lock"/>.</summary>
-    private readonly ulong[] _portDev = new ulong[Ports + 1];
-    private readonly RumpUserUsb.DevInfo[] _portInfo = new RumpUserUsb.DevInfo[Ports + 1];
+
+    /// <summary>A software hub: the root hub, or the mirror of one host hub. Its tables are under <see cref="UsbBus.Lock"/>.</summary>
+    private sealed class SoftHub
+    {
+        public readonly RootHub Hub;
+        /// <summary>Per port, the host device there (0: none), and what the library said of it.</summary>
+        public readonly ulong[] PortDev;
+        public readonly RumpUserUsb.DevInfo[] PortInfo;
+        public SoftHub(RootHub h) { Hub = h; PortDev = new ulong[h.Ports + 1]; PortInfo = new RumpUserUsb.DevInfo[h.Ports + 1]; }
+    }
+
+    private readonly SoftHub _root;
+    /// <summary>Host hub devid -> its software hub. Under <see cref="UsbBus.Lock"/>.</summary>
+    private readonly Dictionary<ulong, SoftHub> _hubs = new();
+    /// <summary>Host devid -> the software hub and port it sits at. Under <see cref="UsbBus.Lock"/>.</summary>
+    private readonly Dictionary<ulong, (SoftHub Hub, int Port)> _where = new();
 
     private readonly KMutex _wlock;
     private readonly KCondvar _wcv;
@@ -97,6 +123,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         _selection = selection;
         _probe = probe;
         Root = new RootHub(k, Ports, "ugenhc root hub");
+        _root = new SoftHub(Root);
         _wlock = new KMutex(k);
         _wcv = new KCondvar(k);
     }
@@ -139,8 +166,9 @@ public sealed unsafe class UgenhcBus : UsbBus
         b._ctx = ctx;
         e = Kthread.Create(k, "ugenhc", b.Worker, out b._worker);
         if (e != 0) { b.Fini(); return e; }
-        foreach (RumpUserUsb.DevInfo d in b.Devices())
-            if (Selected(selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d);
+        RumpUserUsb.DevInfo[] all = b.Devices();
+        foreach (RumpUserUsb.DevInfo d in all)
+            if (Selected(selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d, all);
         bus = b;
         return 0;
     }
@@ -184,38 +212,97 @@ public sealed unsafe class UgenhcBus : UsbBus
         }
     }
 
-    private void AddPort(RumpUserUsb.DevInfo d)
+    /// <summary>
+    /// The index in <paramref name="all"/> of the host hub that <paramref name="d"/> is plugged
+    /// into, or -1 when it is on a root hub's port (or its hub is not listed).
+    /// </summary>
+    internal static int ParentHubIndex(ReadOnlySpan<RumpUserUsb.DevInfo> all, in RumpUserUsb.DevInfo d)
     {
-        int port = 0;
-        Lock.Enter();
-        for (int i = 1; i <= Ports; i++)
+        if (d.Depth < 2 || d.Depth > 7) return -1;
+        for (int i = 0; i < all.Length; i++)
         {
-            if (_portDev[i] == d.DevId) { Lock.Exit(); return; }
-            if (port == 0 && _portDev[i] == 0) port = i;
+            ref readonly RumpUserUsb.DevInfo h = ref all[i];
+            if (h.Bus != d.Bus || h.Depth != d.Depth - 1 || h.DevClass != UClass.Hub) continue;
+            bool prefix = true;
+            for (int j = 0; j < h.Depth && prefix; j++) prefix = h.Path[j] == d.Path[j];
+            if (prefix) return i;
         }
-        if (port != 0) { _portDev[port] = d.DevId; _portInfo[port] = d; }
+        return -1;
+    }
+
+    /// <summary>
+    /// Puts host device <paramref name="d"/> at its place: behind the software hub mirroring its
+    /// host hub (made first, with its own place, if it is not there yet), else at a free root port.
+    /// Any context: the port changes are told to the software hubs after the lock is released.
+    /// </summary>
+    private void AddPort(RumpUserUsb.DevInfo d, RumpUserUsb.DevInfo[] all)
+    {
+        var connects = new List<(SoftHub Hub, int Port, UsbSpeed Speed)>(2);
+        Lock.Enter();
+        PlaceLocked(d, all, connects, 0);
         Lock.Exit();
-        if (port == 0) { Kernel.Aprint("ugenhc: no free root port for " + UsbNames.VidPid(d.Vendor, d.Product) + "\n"); return; }
-        Root.SetConnected(port, true, (UsbSpeed)d.Speed);
+        foreach ((SoftHub h, int port, UsbSpeed speed) in connects) h.Hub.SetConnected(port, true, speed);
+    }
+
+    private SoftHub? PlaceLocked(in RumpUserUsb.DevInfo d, RumpUserUsb.DevInfo[] all, List<(SoftHub, int, UsbSpeed)> connects, int depth)
+    {
+        SoftHub? mine = null;
+        if (d.DevClass == UClass.Hub && !_hubs.TryGetValue(d.DevId, out mine))
+        {
+            mine = new SoftHub(new RootHub(Kernel, HubPorts, "host hub " + UsbNames.VidPid(d.Vendor, d.Product), d.Vendor, d.Product));
+            _hubs[d.DevId] = mine;
+        }
+        if (_where.ContainsKey(d.DevId)) return mine;
+        SoftHub at = _root;
+        int port = 0;
+        int pi = depth < 8 ? ParentHubIndex(all, d) : -1;
+        if (pi >= 0 && d.Path[d.Depth - 1] <= HubPorts)
+        {
+            SoftHub? up = PlaceLocked(all[pi], all, connects, depth + 1);
+            if (up != null && up.PortDev[d.Path[d.Depth - 1]] == 0) { at = up; port = d.Path[d.Depth - 1]; }
+        }
+        if (port == 0)
+        {
+            for (int i = 1; i <= Ports && port == 0; i++)
+                if (_root.PortDev[i] == 0) port = i;
+            if (port == 0) { Kernel.Aprint("ugenhc: no free root port for " + UsbNames.VidPid(d.Vendor, d.Product) + "\n"); return mine; }
+        }
+        at.PortDev[port] = d.DevId;
+        at.PortInfo[port] = d;
+        _where[d.DevId] = (at, port);
+        connects.Add((at, port, (UsbSpeed)d.Speed));
+        return mine;
     }
 
     private void RemovePort(ulong devid)
     {
-        int port = 0;
         Lock.Enter();
-        for (int i = 1; i <= Ports; i++)
-            if (_portDev[i] == devid) { _portDev[i] = 0; port = i; break; }
+        bool found = _where.Remove(devid, out (SoftHub Hub, int Port) w);
+        if (found) w.Hub.PortDev[w.Port] = 0;
+        // A hub's mirror goes with it: uhub detaches what was behind it, whose departures then find nothing.
+        _hubs.Remove(devid);
         Lock.Exit();
-        if (port != 0) Root.SetConnected(port, false, UsbSpeed.Unknown);
+        if (found) w.Hub.Hub.SetConnected(w.Port, false, UsbSpeed.Unknown);
     }
 
-    /// <summary>The host device at a root port (bus, address, node) for messages and tools.</summary>
+    /// <summary>The host device at a port of a software hub: its devid (0: none), what the library said, and whether it is a mirrored hub.</summary>
+    private ulong PortDevice(UsbDevice dev, out RumpUserUsb.DevInfo info, out SoftHub? hub)
+    {
+        info = default;
+        hub = null;
+        if (dev.ParentHub?.HcPriv is not SoftHub ph || dev.Port < 1 || dev.Port > ph.Hub.Ports) return 0;
+        Lock.Enter();
+        ulong id = ph.PortDev[dev.Port];
+        info = ph.PortInfo[dev.Port];
+        if (id != 0) _hubs.TryGetValue(id, out hub);
+        Lock.Exit();
+        return id;
+    }
+
+    /// <summary>The host device behind a port (bus, address, node) for messages and tools.</summary>
     public override string? HostLocation(UsbDevice dev)
     {
-        if (dev.ParentHub != RootHub || dev.Port < 1 || dev.Port > Ports) return null;
-        Lock.Enter();
-        RumpUserUsb.DevInfo d = _portInfo[dev.Port];
-        Lock.Exit();
+        if (PortDevice(dev, out RumpUserUsb.DevInfo d, out _) == 0) return null;
         string node;
         unsafe { node = new string((sbyte*)d.Node); }
         return "host bus " + d.Bus + " address " + d.Addr + ", " + node;
@@ -225,12 +312,11 @@ public sealed unsafe class UgenhcBus : UsbBus
 
     public override int NewDevice(UsbDevice dev)
     {
-        if (dev.IsRootHub) return 0;
-        if (dev.ParentHub != RootHub || dev.Port < 1 || dev.Port > Ports) return Abi.ENXIO;
-        Lock.Enter();
-        ulong id = _portDev[dev.Port];
-        Lock.Exit();
+        if (dev.IsRootHub) { dev.HcPriv = _root; return 0; }
+        ulong id = PortDevice(dev, out RumpUserUsb.DevInfo info, out SoftHub? hub);
         if (id == 0) return Abi.ENXIO;
+        // A host hub is software here: never opened, so the host's hub driver keeps it.
+        if (hub != null) { dev.HcPriv = hub; return 0; }
         nint h = 0;
         nint ctx = _ctx;
         Lwp? ul = Unsched();
@@ -238,7 +324,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         Resched(ul);
         if (e != 0)
         {
-            if (_probe) Kernel.Aprint("usb probe: " + HostLocation(dev) + ": cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
+            if (_probe) Kernel.Aprint("usb probe: " + UsbNames.VidPid(info.Vendor, info.Product) + " (" + HostLocation(dev) + "): cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
             return e;
         }
         dev.HcPriv = new HostDev { Handle = h, DevId = id };
@@ -259,7 +345,7 @@ public sealed unsafe class UgenhcBus : UsbBus
 
     public override int OpenPipe(UsbPipe pipe)
     {
-        if (pipe.Device.IsRootHub) { pipe.Methods = Root; return 0; }
+        if (pipe.Device.HcPriv is SoftHub sh) { pipe.Methods = sh.Hub; return 0; }
         if (pipe.Device.HcPriv is not HostDev) return Abi.ENXIO;
         pipe.Methods = new HostPipe(this);
         return 0;
@@ -434,8 +520,9 @@ public sealed unsafe class UgenhcBus : UsbBus
             using (k.EnterInterrupt())
             {
                 if (arrived == 0) { b.RemovePort(devid); return; }
-                foreach (RumpUserUsb.DevInfo d in b.Devices())
-                    if (d.DevId == devid && Selected(b._selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d);
+                RumpUserUsb.DevInfo[] all = b.Devices();
+                foreach (RumpUserUsb.DevInfo d in all)
+                    if (d.DevId == devid && Selected(b._selection, d.Vendor, d.Product, d.Bus, d.Addr)) b.AddPort(d, all);
             }
         }
         catch (Exception e) { k?.RecordPanic(e, "ugenhc hotplug: "); }

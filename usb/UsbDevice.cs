@@ -202,7 +202,8 @@ public sealed class UsbDevice
     public int ProbeAndAttach(Device parent, string? locators)
     {
         Autoconf ac = parent.Autoconf;
-        if (Bus.ProbeOnly && !IsRootHub) return Probe(parent, locators);
+        // Listing still attaches hubs (software ones under ugenhc), so that what is behind them is listed.
+        if (Bus.ProbeOnly && !IsRootHub && Desc.Class != UClass.Hub) return Probe(parent, locators);
         Device? d = ac.ConfigFound(parent, new UsbDeviceArgs(this), locators);
         if (d != null) { Subdevs.Add(d); return 0; }
         if (Desc.NumConfigurations == 0) return Abi.EIO;

@@ -195,6 +195,9 @@ devtab_add_locked(struct rumpusb_ctx *ctx, libusb_device *ud)
 	e->info.speed = sp >= 0 && sp <= RUMPUSB_SPEED_SUPER_PLUS ? (uint8_t)sp : 0;
 	e->info.vendor = dd.idVendor;
 	e->info.product = dd.idProduct;
+	e->info.devclass = dd.bDeviceClass;
+	int np = libusb_get_port_numbers(ud, e->info.path, sizeof e->info.path);
+	e->info.depth = np > 0 ? (uint8_t)np : 0;
 	snprintf(e->info.node, sizeof e->info.node, "/dev/bus/usb/%03u/%03u", e->info.bus,
 	    e->info.addr);
 	e->next = ctx->devs;
@@ -274,6 +277,18 @@ sysfs_device(const char *name, struct rumpusb_devinfo *info, uint64_t *ino)
 	info->product = (uint16_t)strtoul(b, NULL, 16);
 	if (info->vendor == 0x1d6b)
 		return false;
+	if (sysfs_read(name, "bDeviceClass", b, sizeof b))
+		info->devclass = (uint8_t)strtoul(b, NULL, 16);
+	/* "B-P.P.P": the bus, then the port numbers from the root hub down. */
+	const char *s = strchr(name, '-');
+	while (s != NULL && info->depth < sizeof info->path) {
+		v = strtoul(s + 1, (char **)&s, 10);
+		if (v == 0 || v > 255)
+			return false;
+		info->path[info->depth++] = (uint8_t)v;
+		if (*s != '.')
+			break;
+	}
 	info->speed = RUMPUSB_SPEED_UNKNOWN;
 	if (sysfs_read(name, "speed", b, sizeof b)) {
 		if (strcmp(b, "1.5") == 0) info->speed = RUMPUSB_SPEED_LOW;

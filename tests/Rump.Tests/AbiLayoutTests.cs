@@ -41,6 +41,9 @@ public sealed class AbiLayoutTests
         ["rump_sysctlnode_data"] = new(typeof(RumpSysctlnodeData), true),
         ["rump_sysctlnode_un"] = new(typeof(RumpSysctlnodeUn), true),
         ["rump_sysctlnode"] = new(typeof(RumpSysctlnode), true),
+        ["rump_usb_ctl_request"] = new(typeof(Rump.Usb.Wire.RumpUsbCtlRequest), true),
+        ["rump_usb_config_desc"] = new(typeof(Rump.Usb.Wire.RumpUsbConfigDesc), true),
+        ["rump_usb_device_info"] = new(typeof(Rump.Usb.Wire.RumpUsbDeviceInfo), true),
     };
 
     [Test]

@@ -274,5 +274,37 @@ main(void)
 	FIELD(rump_sysctlnode, sysctl_parent);
 	FIELD(rump_sysctlnode, sysctl_desc);
 
+	SIZE(rump_usb_ctl_request);
+	FIELD(rump_usb_ctl_request, ucr_addr);
+	FIELD(rump_usb_ctl_request, ucr_request);
+	FIELD(rump_usb_ctl_request, ucr_data);
+	FIELD(rump_usb_ctl_request, ucr_flags);
+	FIELD(rump_usb_ctl_request, ucr_actlen);
+
+	SIZE(rump_usb_config_desc);
+	FIELD(rump_usb_config_desc, ucd_config_index);
+	FIELD(rump_usb_config_desc, ucd_desc);
+
+	SIZE(rump_usb_device_info);
+	FIELD(rump_usb_device_info, udi_bus);
+	FIELD(rump_usb_device_info, udi_addr);
+	FIELD(rump_usb_device_info, udi_cookie);
+	FIELD(rump_usb_device_info, udi_product);
+	FIELD(rump_usb_device_info, udi_vendor);
+	FIELD(rump_usb_device_info, udi_release);
+	FIELD(rump_usb_device_info, udi_serial);
+	FIELD(rump_usb_device_info, udi_productNo);
+	FIELD(rump_usb_device_info, udi_vendorNo);
+	FIELD(rump_usb_device_info, udi_releaseNo);
+	FIELD(rump_usb_device_info, udi_class);
+	FIELD(rump_usb_device_info, udi_subclass);
+	FIELD(rump_usb_device_info, udi_protocol);
+	FIELD(rump_usb_device_info, udi_config);
+	FIELD(rump_usb_device_info, udi_speed);
+	FIELD(rump_usb_device_info, udi_power);
+	FIELD(rump_usb_device_info, udi_nports);
+	FIELD(rump_usb_device_info, udi_devnames);
+	FIELD(rump_usb_device_info, udi_ports);
+
 	return 0;
 }

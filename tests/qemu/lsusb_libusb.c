@@ -4,6 +4,9 @@
  *
  *   lsusb_libusb list           one line per device: "BBB:DDD VVVV:PPPP class C open OK|ERROR";
  *                               root hubs (vendor 1d6b) are skipped
+ *   lsusb_libusb desc VVVV:PPPP "libusb device HEX" and "libusb config HEX": the raw device
+ *                               descriptor and the whole first configuration (wTotalLength), read
+ *                               with GET_DESCRIPTOR through libusb (qemu.usb_ugen's reference)
  *   lsusb_libusb hotplug N      prints READY once the hotplug callback is registered, then
  *                               "ARRIVED VVVV:PPPP" / "LEFT VVVV:PPPP" for N events (exit 0),
  *                               or exits 1 after 60 s without them
@@ -52,6 +55,35 @@ static int list(libusb_context *ctx) {
 	return 0;
 }
 
+static void hex(const char *what, const unsigned char *b, int n) {
+	printf("libusb %s", what);
+	for (int i = 0; i < n; i++)
+		printf(" %02x", b[i]);
+	printf("\n");
+}
+
+static int desc(libusb_context *ctx, const char *vidpid) {
+	unsigned v, p;
+	unsigned char b[4096];
+	if (sscanf(vidpid, "%x:%x", &v, &p) != 2)
+		return 2;
+	libusb_device_handle *h = libusb_open_device_with_vid_pid(ctx, (uint16_t)v, (uint16_t)p);
+	if (h == NULL) {
+		printf("cannot open %s\n", vidpid);
+		return 1;
+	}
+	int n = libusb_get_descriptor(h, LIBUSB_DT_DEVICE, 0, b, 18);
+	if (n > 0)
+		hex("device", b, n);
+	n = libusb_get_descriptor(h, LIBUSB_DT_CONFIG, 0, b, 9);
+	if (n == 9)
+		n = libusb_get_descriptor(h, LIBUSB_DT_CONFIG, 0, b, b[2] | b[3] << 8);
+	if (n > 0)
+		hex("config", b, n);
+	libusb_close(h);
+	return n > 0 ? 0 : 1;
+}
+
 static int hotplug(libusb_context *ctx, int want) {
 	libusb_hotplug_callback_handle hh;
 	if (!libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
@@ -88,10 +120,12 @@ int main(int argc, char **argv) {
 	}
 	if (argc >= 2 && strcmp(argv[1], "list") == 0)
 		r = list(ctx);
+	else if (argc >= 3 && strcmp(argv[1], "desc") == 0)
+		r = desc(ctx, argv[2]);
 	else if (argc >= 3 && strcmp(argv[1], "hotplug") == 0)
 		r = hotplug(ctx, atoi(argv[2]));
 	else {
-		fprintf(stderr, "usage: lsusb_libusb list | hotplug N\n");
+		fprintf(stderr, "usage: lsusb_libusb list | desc VVVV:PPPP | hotplug N\n");
 		r = 2;
 	}
 	libusb_exit(ctx);

@@ -11,7 +11,7 @@ namespace Rump.Usb.Hyper;
 internal static unsafe partial class RumpUserUsb
 {
     private const string Library = "rumpuser_usb";
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const int XferControl = 0, XferBulk = 2, XferInterrupt = 3;
 
@@ -30,6 +30,9 @@ internal static unsafe partial class RumpUserUsb
         public byte Bus, Addr, Speed;
         public ushort Vendor, Product;
         public fixed byte Node[64];
+        /// <summary>bDeviceClass (9: a hub), how many of <see cref="Path"/> are set, and the port numbers from the root hub down.</summary>
+        public byte DevClass, Depth;
+        public fixed byte Path[7];
     }
 
     /// <summary>Whether librumpuser_usb.so can be loaded (and with it libusb).</summary>

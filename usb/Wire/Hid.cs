@@ -132,6 +132,41 @@ public sealed class HidReportDescriptor
         return m == 0 ? 0 : m + (HasReportIds ? 1 : 0);
     }
 
+    /// <summary>
+    /// uhidev's demultiplexing of an input report as it arrives on the interrupt pipe: with report
+    /// IDs, its first byte is the ID and the rest the report; without, the whole of it is report 0.
+    /// EINVAL for an empty report or an ID the descriptor has no input report for (a hostile or
+    /// confused device: the report is dropped). A report shorter than its layout is passed on:
+    /// fields beyond its end read as absent (<see cref="HidField.TryGet"/>).
+    /// </summary>
+    public int SplitInput(ReadOnlySpan<byte> raw, out byte id, out ReadOnlySpan<byte> report)
+    {
+        id = 0;
+        report = raw;
+        if (!HasReportIds) return raw.Length > 0 ? 0 : Abi.EINVAL;
+        if (raw.Length == 0) return Abi.EINVAL;
+        id = raw[0];
+        report = raw.Slice(1);
+        return _bits.ContainsKey((HidKind.Input, id)) ? 0 : Abi.EINVAL;
+    }
+
+    /// <summary>The application collection (usage, page in the high half) that report <paramref name="id"/> of <paramref name="kind"/> belongs to: its first field's; 0 if none.</summary>
+    public uint ApplicationOf(HidKind kind, byte id)
+    {
+        foreach (HidField f in Fields)
+            if (f.Kind == kind && f.ReportId == id) return f.Application;
+        return 0;
+    }
+
+    /// <summary>The fields of one report, in order (the demultiplexed view a child of uhidev sees).</summary>
+    public List<HidField> FieldsOf(HidKind kind, byte id)
+    {
+        var l = new List<HidField>();
+        foreach (HidField f in Fields)
+            if (f.Kind == kind && f.ReportId == id) l.Add(f);
+        return l;
+    }
+
     /// <summary>Report IDs in use for <paramref name="kind"/>.</summary>
     public List<byte> ReportIds(HidKind kind)
     {

@@ -383,6 +383,16 @@
 #define RUMP_FIOGETOWN                  0x4004667b
 #define RUMP_FIONWRITE                  0x40046679
 #define RUMP_FIONSPACE                  0x40046678
+#define RUMP_USB_GET_CONFIG             0x40045564
+#define RUMP_USB_GET_DEVICE_DESC        0x40125569
+#define RUMP_USB_GET_CONFIG_DESC        0xc010556a
+#define RUMP_USB_DO_REQUEST             0xc020556f
+#define RUMP_USB_GET_DEVICEINFO         0x44f45570
+#define RUMP_USB_SET_SHORT_XFER         0x80045571
+#define RUMP_USB_SET_TIMEOUT            0x80045572
+#define RUMP_USBD_SHORT_XFER_OK         0x04
+#define RUMP_USB_CURRENT_CONFIG_INDEX   (-1)
+#define RUMP_USB_MAX_ENCODED_STRING_LEN 384
 
 /* sysctl */
 #define RUMP_CTL_MAXNAME                12
@@ -770,6 +780,43 @@ struct rump_iso_args {
 	int		flags;		/* ISOFSMNT_* */
 };
 
+/* ugen(4): usb_device_request_t is 8 packed bytes (bmRequestType, bRequest, wValue, wIndex,
+ * wLength, little-endian), descriptors are their wire bytes. */
+struct rump_usb_ctl_request {
+	int		ucr_addr;
+	uint8_t		ucr_request[8];	/* usb_device_request_t */
+	void		*ucr_data;
+	int		ucr_flags;	/* USBD_SHORT_XFER_OK */
+	int		ucr_actlen;
+};
+
+struct rump_usb_config_desc {
+	int		ucd_config_index;	/* USB_CURRENT_CONFIG_INDEX: the current one */
+	uint8_t		ucd_desc[9];	/* usb_config_descriptor_t */
+};
+
+struct rump_usb_device_info {
+	uint8_t		udi_bus;
+	uint8_t		udi_addr;
+	uint32_t	udi_cookie;
+	char		udi_product[384];	/* USB_MAX_ENCODED_STRING_LEN */
+	char		udi_vendor[384];
+	char		udi_release[8];
+	char		udi_serial[384];
+	uint16_t	udi_productNo;
+	uint16_t	udi_vendorNo;
+	uint16_t	udi_releaseNo;
+	uint8_t		udi_class;
+	uint8_t		udi_subclass;
+	uint8_t		udi_protocol;
+	uint8_t		udi_config;
+	uint8_t		udi_speed;
+	int		udi_power;	/* mA, 0 if self-powered */
+	int		udi_nports;
+	char		udi_devnames[4][16];
+	uint8_t		udi_ports[16];
+};
+
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
 _Static_assert(sizeof(struct rump_timespec) == 16, "struct rump_timespec must match NetBSD amd64");
@@ -791,6 +838,9 @@ _Static_assert(sizeof(struct rump_iso_args) == 144, "struct rump_iso_args must m
 _Static_assert(sizeof(struct rump_sysctlnode_child) == 16, "struct rump_sysctlnode_child must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sysctlnode_data) == 16, "struct rump_sysctlnode_data must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sysctlnode) == 96, "struct rump_sysctlnode must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_usb_ctl_request) == 32, "struct rump_usb_ctl_request must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_usb_config_desc) == 16, "struct rump_usb_config_desc must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_usb_device_info) == 1268, "struct rump_usb_device_info must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

@@ -65,7 +65,7 @@
 extern "C" {
 #endif
 
-#define RUMPUSER_USB_VERSION 1
+#define RUMPUSER_USB_VERSION 2
 
 /* NetBSD errno values returned (sys/errno.h). */
 #define RUMPUSB_ENOENT     2   /* no such devid (never seen, or departed and forgotten) */
@@ -107,6 +107,9 @@ struct rumpusb_devinfo {
 	uint8_t bus, addr, speed;
 	uint16_t vendor, product;
 	char node[64];                  /* /dev/bus/usb/BBB/DDD */
+	uint8_t devclass;               /* bDeviceClass: 9 is a hub (never opened by the kernel) */
+	uint8_t depth;                  /* how many of path[] are set: 1 on a root-hub port */
+	uint8_t path[7];                /* port numbers from the root hub down (libusb_get_port_numbers) */
 };
 
 /* A libusb context, its event thread and the hotplug callback (up->hotplug may be NULL,
@@ -115,7 +118,8 @@ int  rumpusb_init(const struct rumpusb_hyperup *up, void **ctxp);
 /* Closes every open device (see above), stops the event thread, frees the context. Blocks. */
 void rumpusb_fini(void *ctx);
 /* The devices present now: fills at most n entries of v, sets *countp to how many there are
- * (which may exceed n: call again with more room). Root hubs (vendor 1d6b) are left out. In
+ * (which may exceed n: call again with more room). Root hubs (vendor 1d6b) are left out; other
+ * hubs are listed (devclass 9) so that a caller can mirror the topology from path[]. In
  * polling mode it rescans the host (reads sysfs): it does not block on devices, but costs a
  * few hundred microseconds. */
 int  rumpusb_devices(void *ctx, struct rumpusb_devinfo *v, size_t n, size_t *countp);

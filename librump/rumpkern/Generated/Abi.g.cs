@@ -379,6 +379,16 @@ public static partial class Abi
     public const int FIOGETOWN = 0x4004667b;
     public const int FIONWRITE = 0x40046679;
     public const int FIONSPACE = 0x40046678;
+    public const int USB_GET_CONFIG = 0x40045564;
+    public const int USB_GET_DEVICE_DESC = 0x40125569;
+    public const uint USB_GET_CONFIG_DESC = 0xc010556a;
+    public const uint USB_DO_REQUEST = 0xc020556f;
+    public const int USB_GET_DEVICEINFO = 0x44f45570;
+    public const uint USB_SET_SHORT_XFER = 0x80045571;
+    public const uint USB_SET_TIMEOUT = 0x80045572;
+    public const int USBD_SHORT_XFER_OK = 0x04;
+    public const int USB_CURRENT_CONFIG_INDEX = -1;
+    public const int USB_MAX_ENCODED_STRING_LEN = 384;
 
     // sysctl
     public const int CTL_MAXNAME = 12;

@@ -94,6 +94,79 @@ public class HidWireTests
         Assert.That(d.Fields[0].LogicalMax, Is.EqualTo(1023));
     }
 
+    /// <summary>
+    /// A keyboard with media keys in one interface, as many sold are: the boot keyboard of HID 1.11
+    /// E.6 as report 1, a Consumer Control array (HID Usage Tables 15) as report 2, and System
+    /// Control power/sleep/wake bits (Usage Tables 4.5) as report 3, each in its own application
+    /// collection.
+    /// </summary>
+    internal static readonly byte[] KeyboardWithMediaKeysDescriptor =
+    {
+        0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x85, 0x01,                   // Keyboard, Report ID 1
+        0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x08, 0x81, 0x02,
+        0x95, 0x01, 0x75, 0x08, 0x81, 0x01,
+        0x95, 0x05, 0x75, 0x01, 0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x91, 0x02, 0x95, 0x01, 0x75, 0x03, 0x91, 0x01,
+        0x95, 0x06, 0x75, 0x08, 0x15, 0x00, 0x25, 0xff, 0x05, 0x07, 0x19, 0x00, 0x29, 0xff, 0x81, 0x00,
+        0xc0,
+        0x05, 0x0c, 0x09, 0x01, 0xa1, 0x01, 0x85, 0x02,                   // Consumer Control, Report ID 2
+        0x15, 0x00, 0x26, 0xff, 0x03, 0x19, 0x00, 0x2a, 0xff, 0x03, 0x75, 0x10, 0x95, 0x01, 0x81, 0x00,
+        0xc0,
+        0x05, 0x01, 0x09, 0x80, 0xa1, 0x01, 0x85, 0x03,                   // System Control, Report ID 3
+        0x19, 0x81, 0x29, 0x83, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x03, 0x81, 0x02,
+        0x95, 0x05, 0x81, 0x01,
+        0xc0,
+    };
+
+    [Test]
+    public void ReportIdsDispatchToTheirCollections()
+    {
+        Assert.That(HidReportDescriptor.Parse(KeyboardWithMediaKeysDescriptor, out HidReportDescriptor? d), Is.EqualTo(0));
+        Assert.That(d!.HasReportIds, Is.True);
+        Assert.That(d.ReportIds(HidKind.Input), Is.EqualTo(new byte[] { 1, 2, 3 }));
+        Assert.That(d.ReportIds(HidKind.Output), Is.EqualTo(new byte[] { 1 }), "only the keyboard has LEDs");
+        Assert.That((d.ReportBytes(HidKind.Input, 1), d.ReportBytes(HidKind.Input, 2), d.ReportBytes(HidKind.Input, 3)), Is.EqualTo((8, 2, 1)));
+        Assert.That(d.MaxReportBytes(HidKind.Input), Is.EqualTo(9), "the keyboard's 8 bytes and the ID byte");
+        uint keyboard = HidUsage.Make(HidUsage.PageGenericDesktop, HidUsage.Keyboard);
+        uint consumer = HidUsage.Make(HidUsage.PageConsumer, 0x01), system = HidUsage.Make(HidUsage.PageGenericDesktop, 0x80);
+        Assert.That(d.Applications, Is.EqualTo(new[] { keyboard, consumer, system }));
+        Assert.That((d.ApplicationOf(HidKind.Input, 1), d.ApplicationOf(HidKind.Input, 2), d.ApplicationOf(HidKind.Input, 3)), Is.EqualTo((keyboard, consumer, system)));
+        Assert.That(d.ApplicationOf(HidKind.Input, 9), Is.EqualTo(0u));
+
+        // Report 1: left shift and 'a', after the ID byte, read with the keyboard's own fields.
+        byte[] raw = { 0x01, 0x02, 0x00, 0x04, 0, 0, 0, 0, 0 };
+        Assert.That(d.SplitInput(raw, out byte id, out ReadOnlySpan<byte> rep), Is.EqualTo(0));
+        Assert.That((id, rep.Length), Is.EqualTo(((byte)1, 8)));
+        System.Collections.Generic.List<HidField> kf = d.FieldsOf(HidKind.Input, 1);
+        Assert.That(kf.Count, Is.EqualTo(3), "modifiers, reserved byte, key array");
+        Assert.That(kf[0].TryGet(rep, 1, out int v) && v == 1, Is.True, "left shift");
+        Assert.That(kf[2].TryGet(rep, 0, out v) && v == 4, Is.True, "'a'");
+
+        // Report 2: Volume Increment (0xE9) as a 16-bit array value.
+        Assert.That(d.SplitInput(new byte[] { 0x02, 0xe9, 0x00 }, out id, out rep), Is.EqualTo(0));
+        HidField cf = d.FieldsOf(HidKind.Input, id)[0];
+        Assert.That(id, Is.EqualTo(2));
+        Assert.That(cf.CanReport(HidUsage.Make(HidUsage.PageConsumer, 0xE9)), Is.True);
+        Assert.That(cf.TryGet(rep, 0, out v) && v == 0xE9, Is.True);
+
+        // Report 3: System Sleep is the second bit.
+        Assert.That(d.SplitInput(new byte[] { 0x03, 0x02 }, out id, out rep), Is.EqualTo(0));
+        HidField sf = d.FieldsOf(HidKind.Input, id)[0];
+        Assert.That(sf.UsageOf(1), Is.EqualTo(HidUsage.Make(HidUsage.PageGenericDesktop, 0x82)));
+        Assert.That(sf.TryGet(rep, 1, out v) && v == 1 && sf.TryGet(rep, 0, out int pw) && pw == 0, Is.True);
+
+        // What a device must not send: an ID with no input report, an output-only ID, nothing at all.
+        Assert.That(d.SplitInput(new byte[] { 0x07, 0x00 }, out _, out _), Is.EqualTo(Abi.EINVAL));
+        Assert.That(d.SplitInput(ReadOnlySpan<byte>.Empty, out _, out _), Is.EqualTo(Abi.EINVAL));
+        // A short report is passed on; its missing fields read as absent.
+        Assert.That(d.SplitInput(new byte[] { 0x01, 0x02 }, out id, out rep), Is.EqualTo(0));
+        Assert.That(kf[2].TryGet(rep, 0, out _), Is.False);
+
+        // Without report IDs the whole report is report 0.
+        Assert.That(HidReportDescriptor.Parse(BootKeyboardReportDescriptor, out HidReportDescriptor? boot), Is.EqualTo(0));
+        Assert.That(boot!.SplitInput(raw.AsSpan(1), out id, out rep), Is.EqualTo(0));
+        Assert.That((id, rep.Length), Is.EqualTo(((byte)0, 8)));
+    }
+
     [Test]
     public void HostileDescriptorsAreRejected()
     {

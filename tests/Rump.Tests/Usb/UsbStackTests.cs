@@ -323,6 +323,38 @@ public class UgenhcSelectionTests
         Assert.That(UgenhcBus.Selected("", 0x46f4, 1, 1, 2), Is.False);
         Assert.That(UgenhcBus.Selected("junk,:,.,zz:yy,999.1", 0x46f4, 1, 1, 2), Is.False, "garbage selects nothing");
     }
+
+    private static unsafe Rump.Usb.Hyper.RumpUserUsb.DevInfo Dev(ulong id, byte bus, byte cls, params byte[] path)
+    {
+        var d = new Rump.Usb.Hyper.RumpUserUsb.DevInfo { DevId = id, Bus = bus, DevClass = cls, Depth = (byte)path.Length };
+        for (int i = 0; i < path.Length; i++) d.Path[i] = path[i];
+        return d;
+    }
+
+    /// <summary>ugenhc mirrors host hubs: a device's parent is the listed hub on its bus whose port path is its own minus the last port.</summary>
+    [Test]
+    public void ParentHubFromPortPaths()
+    {
+        var all = new[]
+        {
+            Dev(1, 1, 9, 1),          // hub on root port 1 of bus 1
+            Dev(2, 1, 0, 1, 2),       // stick at its port 2
+            Dev(3, 1, 9, 1, 3),       // a hub at its port 3
+            Dev(4, 1, 0, 1, 3, 4),    // behind that one
+            Dev(5, 2, 0, 1, 2),       // bus 2: same path, but bus 2 has no hub listed
+            Dev(6, 1, 0, 2),          // root port 2
+            Dev(7, 1, 0, 4, 1),       // behind a hub that is not listed (root hub's port 4)
+            Dev(8, 1, 0, 1, 3),       // a non-hub can never be a parent
+        };
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[1]), Is.EqualTo(0));
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[2]), Is.EqualTo(0));
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[3]), Is.EqualTo(2), "two hubs deep");
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[0]), Is.EqualTo(-1), "a hub on a root port has no parent");
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[4]), Is.EqualTo(-1), "a hub on another bus is not the parent");
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[5]), Is.EqualTo(-1));
+        Assert.That(UgenhcBus.ParentHubIndex(all, all[6]), Is.EqualTo(-1), "an unlisted hub: flattened onto a root port");
+        Assert.That(UgenhcBus.ParentHubIndex(all, Dev(9, 1, 0)), Is.EqualTo(-1), "no path (libusb could not tell)");
+    }
 }
 
 /// <summary>ukbd over the test-double controller: key reports become wscons_event records on /dev/ukbd0.</summary>
