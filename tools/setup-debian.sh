@@ -17,6 +17,7 @@ packages=(
   busybox-static cpio xz-utils zstd     # that guest's initramfs (busybox, mdev, cpio) and its kernel's payload (xz or zstd)
   udev                                  # systemd-udevd in the guest: libusb's hot-plug events and the plugdev rule
   socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del)
+  libfuse3-dev fuse3                    # rumpfuse (tools/rumpfuse: libfuse3.so.3, fusermount3) and its layout test's headers
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

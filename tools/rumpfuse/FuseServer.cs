@@ -1,0 +1,773 @@
+using System;
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Collections.Generic;
+using System.Threading;
+using Rump.Fuse.Interop;
+using Rump.Kern;
+using Rump.Vfs;
+
+namespace Rump.Fuse;
+
+/// <summary>
+/// The FUSE requests served on the kernel's vnode layer (<see cref="VnodeLayer"/>): every
+/// operation runs with the requesting process's uid, gid and groups (fuse_req_ctx,
+/// fuse_req_getgroups), so the permission checks are the kernel's own.
+///
+/// Threads: libfuse's session loop runs requests on several host threads at once. Each thread
+/// gets one lwp of the server's kernel process the first time it serves a request (as a
+/// thread calling rump_pub_lwproc_newlwp) and keeps it; a request takes a virtual CPU for the
+/// kernel work and gives it up before replying, as a system call does. Nothing here blocks
+/// with a CPU held except inside the kernel.
+///
+/// Locks: <see cref="NodeTable"/>'s and <see cref="Handles"/>'s host locks, each a leaf, never
+/// held across a kernel call; an open directory's lock(OpenFile) is held while its entries are
+/// loaded (a kernel call) and read, and nothing else is taken under it but the kernel's own.
+///
+/// Errors: every request gets exactly one reply. An errno from the kernel (NetBSD's number) is
+/// translated to the host's. An exception reaching here is a kernel bug: the kernel panics
+/// (contained), the request and every later one fail with EIO, and the session ends so that
+/// the process unmounts and exits.
+/// </summary>
+internal sealed unsafe class FuseServer
+{
+    public readonly Kernel K;
+    private readonly NodeTable _nodes;
+    private readonly Handles _handles = new();
+    private readonly int _pid;
+    /// <summary>Each host thread's lwp (null until its first request).</summary>
+    private readonly ThreadLocal<Lwp?> _lwp = new();
+    private readonly double _attrTimeout, _entryTimeout;
+
+    /// <summary>The libfuse session (set once it exists; the panic path ends it).</summary>
+    public nint Session;
+    /// <summary>A panic happened: set once, read by every request.</summary>
+    private volatile bool _failed;
+    public bool Failed => _failed;
+
+    public const int MaxIo = 1 << 20;
+
+    // Linux errno values FUSE replies use directly.
+    private const int LinuxEIO = 5, LinuxEINVAL = 22, LinuxEOPNOTSUPP = 95, LinuxEPERM = 1;
+
+    public FuseServer(Kernel k, int pid, Vnode root, double attrTimeout, double entryTimeout)
+    {
+        K = k;
+        _pid = pid;
+        _nodes = new NodeTable(root);
+        _attrTimeout = attrTimeout;
+        _entryTimeout = entryTimeout;
+    }
+
+    public int NodeCount => _nodes.Count;
+
+    // ---- Entering the kernel ----------------------------------------------------------------
+
+    /// <summary>The calling thread's lwp, on a CPU; null when the kernel is dead (reply EIO).</summary>
+    private Lwp? Begin()
+    {
+        try { return Enter(); }
+        catch (Exception ex) { Contain(ex); return null; }
+    }
+
+    private Lwp? Enter()
+    {
+        if (_failed || K.IsDead) return null;
+        Lwp? l = _lwp.Value;
+        if (l == null)
+        {
+            if (K.LwprocNewlwp(_pid) != 0) return null;
+            l = K.Curlwp();
+            _lwp.Value = l;
+        }
+        K.Sched.Schedule(l);
+        return l;
+    }
+
+    private void End(Lwp l)
+    {
+        if (l.Cpu != null) K.Sched.Unschedule(l);
+    }
+
+    /// <summary>An exception escaped the kernel: the kernel panics (unless this is a panic's unwinding), the session ends; EIO.</summary>
+    private int Contain(Exception ex)
+    {
+        if (ex is not KernelPanicException)
+        {
+            try { K.PanicHere("rumpfuse: " + ex); }
+            catch (KernelPanicException) { }
+        }
+        _failed = true;
+        if (Session != 0) LibFuse.SessionExit(Session);
+        return Abi.EIO;
+    }
+
+    private static void ReplyErr(nint req, int netbsdErrno) => LibFuse.ReplyErr(req, HostErrno.FromNetbsd(netbsdErrno));
+
+    /// <summary>The requester's credential: fsuid, fsgid and supplementary groups (read before entering the kernel: it reads /proc).</summary>
+    private static Cred ReqCred(nint req)
+    {
+        FuseCtx* c = LibFuse.ReqCtx(req);
+        const int Max = 64;
+        uint* g = stackalloc uint[Max];
+        int n = LibFuse.ReqGetgroups(req, Max, g);
+        uint[] groups = n > 0 ? new ReadOnlySpan<uint>(g, Math.Min(n, Max)).ToArray() : Array.Empty<uint>();
+        return Cred.Make(c->Uid, c->Gid, groups);
+    }
+
+    private static string Name(byte* s) => Marshal.PtrToStringUTF8((nint)s) ?? "";
+
+    // ---- Attributes ---------------------------------------------------------------------------
+
+    private static void ToStat(in Vattr va, LinuxStat* st)
+    {
+        *st = default;
+        st->Dev = va.Fsid;
+        st->Ino = va.Fileid;
+        st->Nlink = va.Nlink;
+        st->Mode = Vattr.TypeToMode(va.Type) | (va.Mode & 0xfff);
+        st->Uid = va.Uid;
+        st->Gid = va.Gid;
+        st->Size = va.Size;
+        st->Blksize = va.Blocksize;
+        st->Blocks = (va.Bytes + 511) / 512;
+        st->AtimeSec = va.Atime.tv_sec; st->AtimeNsec = va.Atime.tv_nsec;
+        st->MtimeSec = va.Mtime.tv_sec; st->MtimeNsec = va.Mtime.tv_nsec;
+        st->CtimeSec = va.Ctime.tv_sec; st->CtimeNsec = va.Ctime.tv_nsec;
+    }
+
+    /// <summary>Fills an entry reply for <paramref name="vp"/>, whose reference passes to the node table (one lookup).</summary>
+    private int Entry(Lwp l, Vnode vp, FuseEntryParam* ep)
+    {
+        int e = VnodeLayer.Getattr(l, vp, out Vattr va);
+        if (e != 0) { vp.Rele(); return e; }
+        ulong id = _nodes.Add(vp, out bool extra);
+        if (extra) vp.Rele();
+        ep->Ino = id;
+        ep->Generation = 0;
+        ToStat(va, &ep->Attr);
+        ep->AttrTimeout = _attrTimeout;
+        ep->EntryTimeout = _entryTimeout;
+        return 0;
+    }
+
+    // ---- Open flags ---------------------------------------------------------------------------
+
+    // Linux x86-64 open(2) flags as FUSE passes them.
+    private const int LO_CREAT = 0x40, LO_EXCL = 0x80, LO_TRUNC = 0x200, LO_APPEND = 0x400, LO_NONBLOCK = 0x800,
+        LO_DSYNC = 0x1000, LO_DIRECT = 0x4000, LO_DIRECTORY = 0x10000, LO_NOFOLLOW = 0x20000, LO_SYNC = 0x100000;
+
+    /// <summary>Linux open flags as NetBSD f_flag (FFLAGS applied).</summary>
+    public static int FFlagFromLinux(int lf)
+    {
+        int f = lf & 3;
+        if ((lf & LO_CREAT) != 0) f |= Abi.O_CREAT;
+        if ((lf & LO_EXCL) != 0) f |= Abi.O_EXCL;
+        if ((lf & LO_TRUNC) != 0) f |= Abi.O_TRUNC;
+        if ((lf & LO_APPEND) != 0) f |= Abi.O_APPEND;
+        if ((lf & LO_NONBLOCK) != 0) f |= Abi.O_NONBLOCK;
+        if ((lf & LO_SYNC) != 0) f |= Abi.O_SYNC;
+        else if ((lf & LO_DSYNC) != 0) f |= Abi.O_DSYNC;
+        if ((lf & LO_DIRECT) != 0) f |= Abi.O_DIRECT;
+        if ((lf & LO_DIRECTORY) != 0) f |= Abi.O_DIRECTORY;
+        if ((lf & LO_NOFOLLOW) != 0) f |= Abi.O_NOFOLLOW;
+        return VnodeLayer.FFlags(f);
+    }
+
+    private static int IoFlags(int fflag)
+        => ((fflag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0) | ((fflag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0 ? IoFlag.Sync : 0);
+
+    // ---- Requests -----------------------------------------------------------------------------
+    // Each request: its credential and names are read first (host work), then the kernel work runs
+    // between Begin and End (a CPU held), then the reply is sent with no CPU held.
+
+    public void Lookup(nint req, ulong parent, byte* name)
+    {
+        string n = Name(name);
+        Cred cred = ReqCred(req);
+        FuseEntryParam ep;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = LookupK(l, cred, parent, n, &ep); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
+    }
+
+    private int LookupK(Lwp l, Cred cred, ulong parent, string n, FuseEntryParam* ep)
+    {
+        Vnode? dvp = _nodes.Get(parent);
+        if (dvp == null) return Abi.ESTALE;
+        int r = VnodeLayer.Lookup(l, cred, dvp, n, out Vnode? vp);
+        return r != 0 ? r : Entry(l, vp!, ep);
+    }
+
+    public void Forget(nint req, ulong ino, ulong nlookup)
+    {
+        Vnode? vp = _nodes.Forget(ino, nlookup);
+        if (vp != null) ReleaseVnodes(vp, null, 0);
+        LibFuse.ReplyNone(req);
+    }
+
+    public void ForgetMulti(nint req, nuint count, FuseForgetData* f)
+    {
+        Vnode[]? dead = null;
+        int nd = 0;
+        for (nuint i = 0; i < count; i++)
+        {
+            Vnode? vp = _nodes.Forget(f[i].Ino, f[i].Nlookup);
+            if (vp == null) continue;
+            dead ??= new Vnode[(int)count];
+            dead[nd++] = vp;
+        }
+        if (dead != null) ReleaseVnodes(null, dead, nd);
+        LibFuse.ReplyNone(req);
+    }
+
+    /// <summary>Drops vnode references the node table gave up (kernel work: the last one may reclaim).</summary>
+    private void ReleaseVnodes(Vnode? one, Vnode[]? many, int n)
+    {
+        Lwp? l = Begin();
+        if (l == null) return;
+        try
+        {
+            one?.Rele();
+            for (int i = 0; i < n; i++) many![i].Rele();
+        }
+        catch (Exception ex) { Contain(ex); }
+        finally { End(l); }
+    }
+
+    public void Getattr(nint req, ulong ino)
+    {
+        LinuxStat st;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino);
+                if (vp == null) e = Abi.ESTALE;
+                else if ((e = VnodeLayer.Getattr(l, vp, out Vattr va)) == 0) ToStat(va, &st);
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyAttr(req, &st, _attrTimeout); else ReplyErr(req, e);
+    }
+
+    // FUSE_SET_ATTR_* bits.
+    private const int SetMode = 1, SetUid = 2, SetGid = 4, SetSize = 8, SetAtime = 16, SetMtime = 32, SetAtimeNow = 128, SetMtimeNow = 256;
+
+    public void Setattr(nint req, ulong ino, LinuxStat* attr, int toSet, FuseFileInfo* fi)
+    {
+        Cred cred = ReqCred(req);
+        OpenFile? of = fi != null ? _handles.Get(fi->Fh) : null;
+        LinuxStat st;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = SetattrK(l, cred, of?.Vp ?? _nodes.Get(ino), of, attr, toSet, &st); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyAttr(req, &st, _attrTimeout); else ReplyErr(req, e);
+    }
+
+    private static int SetattrK(Lwp l, Cred cred, Vnode? vp, OpenFile? of, LinuxStat* a, int toSet, LinuxStat* st)
+    {
+        if (vp == null) return Abi.ESTALE;
+        int r = 0;
+        if ((toSet & SetMode) != 0) r = VnodeLayer.Chmod(l, cred, vp, a->Mode & 0xfff);
+        if (r == 0 && (toSet & (SetUid | SetGid)) != 0)
+            r = VnodeLayer.Chown(l, cred, vp, (toSet & SetUid) != 0 ? a->Uid : uint.MaxValue, (toSet & SetGid) != 0 ? a->Gid : uint.MaxValue);
+        if (r == 0 && (toSet & SetSize) != 0)
+            r = VnodeLayer.Truncate(l, cred, vp, a->Size, opened: of != null && (of.FFlag & File.FWRITE) != 0);
+        if (r == 0 && (toSet & (SetAtime | SetMtime | SetAtimeNow | SetMtimeNow)) != 0)
+        {
+            RumpTimespec now = Now();
+            var va = new Vattr();
+            if ((toSet & SetAtimeNow) != 0) { va.Atime = now; va.Mask |= VaMask.Atime; }
+            else if ((toSet & SetAtime) != 0) { va.Atime = new RumpTimespec { tv_sec = a->AtimeSec, tv_nsec = a->AtimeNsec }; va.Mask |= VaMask.Atime; }
+            if ((toSet & SetMtimeNow) != 0) { va.Mtime = now; va.Mask |= VaMask.Mtime; }
+            else if ((toSet & SetMtime) != 0) { va.Mtime = new RumpTimespec { tv_sec = a->MtimeSec, tv_nsec = a->MtimeNsec }; va.Mask |= VaMask.Mtime; }
+            // Only "now" for both (touch, utimes(NULL)) needs write access; chosen times need ownership.
+            r = VnodeLayer.SetTimes(l, cred, vp, va, onlyNow: (toSet & (SetAtime | SetMtime)) == 0
+                || ((toSet & SetAtimeNow) != 0 && (toSet & SetMtimeNow) != 0));
+        }
+        if (r != 0) return r;
+        r = VnodeLayer.Getattr(l, vp, out Vattr cur);
+        if (r == 0) ToStat(cur, st);
+        return r;
+    }
+
+    private static RumpTimespec Now()
+    {
+        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
+        return new RumpTimespec { tv_sec = ticks / TimeSpan.TicksPerSecond, tv_nsec = ticks % TimeSpan.TicksPerSecond * 100 };
+    }
+
+    public void Readlink(nint req, ulong ino)
+    {
+        byte* buf = stackalloc byte[Namei.PathMax + 1];
+        int len = 0;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino);
+                if (vp == null) e = Abi.ESTALE;
+                else
+                {
+                    IoVec iov;
+                    iov.Base = new UserPtr((nint)buf);
+                    iov.Len = Namei.PathMax;
+                    var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
+                    e = VnodeLayer.Readlink(l, vp, ref uio);
+                    len = (int)(Namei.PathMax - uio.Resid);
+                }
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e != 0) { ReplyErr(req, e); return; }
+        buf[len] = 0;
+        LibFuse.ReplyReadlink(req, buf);
+    }
+
+    private const uint LS_IFMT = 0xf000, LS_IFREG = 0x8000, LS_IFIFO = 0x1000, LS_IFSOCK = 0xc000;
+
+    private enum Make { File, Dir, Link }
+
+    public void Mknod(nint req, ulong parent, byte* name, uint mode, ulong rdev)
+    {
+        VType type = (mode & LS_IFMT) switch
+        {
+            LS_IFREG or 0 => VType.VREG,
+            LS_IFIFO => VType.VFIFO,
+            LS_IFSOCK => VType.VSOCK,
+            _ => VType.VNON,
+        };
+        // Device nodes would need the host's device numbers translated: not served.
+        if (type == VType.VNON) { LibFuse.ReplyErr(req, LinuxEPERM); return; }
+        MakeEntry(req, parent, name, Make.File, type, mode, null);
+    }
+
+    public void Mkdir(nint req, ulong parent, byte* name, uint mode) => MakeEntry(req, parent, name, Make.Dir, VType.VDIR, mode, null);
+
+    public void Symlink(nint req, byte* link, ulong parent, byte* name)
+        => MakeEntry(req, parent, name, Make.Link, VType.VLNK, 0x1ff, new ReadOnlySpan<byte>(link, (int)StrLen(link)).ToArray());
+
+    private static nuint StrLen(byte* s)
+    {
+        nuint n = 0;
+        while (s[n] != 0) n++;
+        return n;
+    }
+
+    private void MakeEntry(nint req, ulong parent, byte* name, Make what, VType type, uint mode, byte[]? target)
+    {
+        string n = Name(name);
+        Cred cred = ReqCred(req);
+        FuseEntryParam ep;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? dvp = _nodes.Get(parent), vp = null;
+                if (dvp == null) e = Abi.ESTALE;
+                else
+                {
+                    e = what switch
+                    {
+                        Make.Dir => VnodeLayer.Mkdir(l, cred, dvp, n, mode & 0xfff, out vp),
+                        Make.Link => VnodeLayer.Symlink(l, cred, dvp, n, target, mode, out vp),
+                        _ => VnodeLayer.Create(l, cred, dvp, n, type, mode & 0xfff, 0, out vp),
+                    };
+                    if (e == 0) e = Entry(l, vp!, &ep);
+                }
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
+    }
+
+    public void Remove(nint req, ulong parent, byte* name, bool dir)
+    {
+        string n = Name(name);
+        Cred cred = ReqCred(req);
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = RemoveK(l, cred, parent, n, dir); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        ReplyErr(req, e);
+    }
+
+    private int RemoveK(Lwp l, Cred cred, ulong parent, string n, bool dir)
+    {
+        Vnode? dvp = _nodes.Get(parent);
+        if (dvp == null) return Abi.ESTALE;
+        int r, tries = 0;
+        do
+        {
+            r = VnodeLayer.Lookup(l, cred, dvp, n, out Vnode? vp);
+            if (r != 0) return r;
+            r = VnodeLayer.Remove(l, cred, dvp, n, vp!, dir);
+            vp!.Rele();
+        }
+        while (r == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(r);
+    }
+
+    // renameat2(2) flags.
+    private const uint RenameNoreplace = 1;
+
+    public void Rename(nint req, ulong parent, byte* name, ulong newparent, byte* newname, uint flags)
+    {
+        // RENAME_EXCHANGE needs an atomic swap the file systems do not offer; RENAME_WHITEOUT is unionfs's.
+        if ((flags & ~RenameNoreplace) != 0) { LibFuse.ReplyErr(req, LinuxEINVAL); return; }
+        string fname = Name(name), tname = Name(newname);
+        Cred cred = ReqCred(req);
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = RenameK(l, cred, parent, fname, newparent, tname, (flags & RenameNoreplace) != 0); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        ReplyErr(req, e);
+    }
+
+    private int RenameK(Lwp l, Cred cred, ulong parent, string fname, ulong newparent, string tname, bool noreplace)
+    {
+        Vnode? fdvp = _nodes.Get(parent), tdvp = _nodes.Get(newparent);
+        if (fdvp == null || tdvp == null) return Abi.ESTALE;
+        int r, tries = 0;
+        do
+        {
+            r = VnodeLayer.Lookup(l, cred, fdvp, fname, out Vnode? fvp);
+            if (r != 0) return r;
+            r = VnodeLayer.Lookup(l, cred, tdvp, tname, out Vnode? tvp);
+            if (r == Abi.ENOENT) { r = 0; tvp = null; }
+            // RENAME_NOREPLACE is checked, then the rename done: a name another request makes
+            // between the two is replaced (the file systems have no atomic form of it).
+            if (r == 0 && tvp != null && noreplace) r = Abi.EEXIST;
+            if (r == 0) r = VnodeLayer.Rename(l, cred, fdvp, fname, fvp!, tdvp, tname, tvp);
+            fvp!.Rele();
+            tvp?.Rele();
+        }
+        while (r == Abi.ERESTART && ++tries < VnodeLayer.MaxRestarts);
+        return VnodeLayer.Settle(r);
+    }
+
+    public void Link(nint req, ulong ino, ulong newparent, byte* newname)
+    {
+        string n = Name(newname);
+        Cred cred = ReqCred(req);
+        FuseEntryParam ep;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino), dvp = _nodes.Get(newparent);
+                if (vp == null || dvp == null) e = Abi.ESTALE;
+                else if ((e = VnodeLayer.Link(l, cred, dvp, n, vp)) == 0) e = Entry(l, vp.Ref(), &ep);
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
+    }
+
+    public void Open(nint req, ulong ino, FuseFileInfo* fi, bool dir)
+    {
+        Cred cred = ReqCred(req);
+        int fflag = FFlagFromLinux(fi->Flags);
+        if (dir) fflag = File.FREAD | Abi.O_DIRECTORY;
+        OpenFile? of = null;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino);
+                if (vp == null) e = Abi.ESTALE;
+                else if ((e = VnodeLayer.OpenVnode(l, cred, vp, fflag)) == 0) of = new OpenFile(vp.Ref(), fflag);
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e != 0) { ReplyErr(req, e); return; }
+        fi->Fh = _handles.Add(of!);
+        if (!dir) SetOpenBits(fi, fflag);
+        if (LibFuse.ReplyOpen(req, fi) != 0) DropHandle(fi->Fh);   // interrupted: the host will not release it
+    }
+
+    /// <summary>O_DIRECT bypasses the host's page cache; otherwise the cache stays valid across opens (this server is the only writer).</summary>
+    private static void SetOpenBits(FuseFileInfo* fi, int fflag)
+        => fi->Bits |= (fflag & Abi.O_DIRECT) != 0 ? FuseFileInfo.DirectIo : FuseFileInfo.KeepCache;
+
+    public void Create(nint req, ulong parent, byte* name, uint mode, FuseFileInfo* fi)
+    {
+        string n = Name(name);
+        Cred cred = ReqCred(req);
+        int fflag = FFlagFromLinux(fi->Flags);
+        FuseEntryParam ep;
+        OpenFile? of = null;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = CreateK(l, cred, parent, n, mode, fflag, &ep, out of); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e != 0) { ReplyErr(req, e); return; }
+        fi->Fh = _handles.Add(of!);
+        SetOpenBits(fi, fflag);
+        if (LibFuse.ReplyCreate(req, &ep, fi) != 0) DropHandle(fi->Fh);
+    }
+
+    private int CreateK(Lwp l, Cred cred, ulong parent, string n, uint mode, int fflag, FuseEntryParam* ep, out OpenFile? of)
+    {
+        of = null;
+        Vnode? dvp = _nodes.Get(parent);
+        if (dvp == null) return Abi.ESTALE;
+        int r = VnodeLayer.Create(l, cred, dvp, n, VType.VREG, mode & 0xfff, 0, out Vnode? vp);
+        if (r == 0) r = Vop.Open(l, vp!, fflag & ~Abi.O_TRUNC);   // a new file's mode governs later opens only
+        else if (r == Abi.EEXIST && (fflag & Abi.O_EXCL) == 0)
+        {
+            // Made by another request since the host looked: open what is there, as open(O_CREAT) would.
+            r = VnodeLayer.Lookup(l, cred, dvp, n, out vp);
+            if (r == 0) r = VnodeLayer.OpenVnode(l, cred, vp!, fflag);
+        }
+        if (r != 0) { vp?.Rele(); return r; }
+        var f = new OpenFile(vp!.Ref(), fflag);
+        r = Entry(l, vp, ep);
+        if (r != 0) { Vop.Close(l, f.Vp, fflag); f.Vp.Rele(); return r; }
+        of = f;
+        return 0;
+    }
+
+    public void Read(nint req, nuint size, long off, FuseFileInfo* fi)
+    {
+        OpenFile? of = _handles.Get(fi->Fh);
+        if (of == null) { ReplyErr(req, Abi.EBADF); return; }
+        int n = (int)Math.Min(size, (nuint)MaxIo);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(Math.Max(n, 1));
+        try
+        {
+            long resid = n;
+            int e = Abi.EIO;
+            Lwp? l = Begin();
+            if (l != null)
+                try { e = VnodeLayer.Rdwr(l, write: false, of.Vp, buf.AsSpan(0, n), off, 0, l.Cred, out resid); }
+                catch (Exception ex) { e = Contain(ex); }
+                finally { End(l); }
+            if (e != 0) { ReplyErr(req, e); return; }
+            fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, (nuint)(n - resid));
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+    }
+
+    public void Write(nint req, byte* data, nuint size, long off, FuseFileInfo* fi)
+    {
+        OpenFile? of = _handles.Get(fi->Fh);
+        if (of == null) { ReplyErr(req, Abi.EBADF); return; }
+        int n = (int)Math.Min(size, (nuint)int.MaxValue);
+        long resid = n;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = VnodeLayer.Rdwr(l, write: true, of.Vp, new Span<byte>(data, n), off, IoFlags(of.FFlag), l.Cred, out resid); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        // A short write reports what reached the file; an error only when nothing did.
+        if (e != 0 && resid == n) ReplyErr(req, e);
+        else LibFuse.ReplyWrite(req, (nuint)(n - resid));
+    }
+
+    /// <summary>flush (each close of a descriptor): the data is in the kernel's cache, written by fsync or at unmount.</summary>
+    public void Flush(nint req, FuseFileInfo* fi) => ReplyErr(req, _handles.Get(fi->Fh) == null ? Abi.EBADF : 0);
+
+    public void Release(nint req, FuseFileInfo* fi)
+    {
+        DropHandle(fi->Fh);
+        LibFuse.ReplyErr(req, 0);
+    }
+
+    private void DropHandle(ulong fh)
+    {
+        OpenFile? of = _handles.Remove(fh);
+        if (of == null) return;
+        Lwp? l = Begin();
+        if (l == null) return;
+        try { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); }
+        catch (Exception ex) { Contain(ex); }
+        finally { End(l); }
+    }
+
+    public void Fsync(nint req, int datasync, FuseFileInfo* fi)
+    {
+        OpenFile? of = _handles.Get(fi->Fh);
+        if (of == null) { ReplyErr(req, Abi.EBADF); return; }
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try { e = Vop.Fsync(l, of.Vp, datasync != 0); }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        ReplyErr(req, e);
+    }
+
+    public void Readdir(nint req, nuint size, long off, FuseFileInfo* fi)
+    {
+        OpenFile? of = _handles.Get(fi->Fh);
+        if (of == null) { ReplyErr(req, Abi.EBADF); return; }
+        int cap = (int)Math.Min(size, (nuint)MaxIo);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(Math.Max(cap, 1));
+        try
+        {
+            lock (of)
+            {
+                if (off == 0 || of.Entries == null)
+                {
+                    // Offsets are indexes into the entries read at opendir (or at a rewind), so a
+                    // reply cut short by the host's buffer resumes exactly.
+                    var entries = new List<DirEntry>();
+                    int e = Abi.EIO;
+                    Lwp? l = Begin();
+                    if (l != null)
+                        try { e = LoadDir(l, of.Vp, entries); }
+                        catch (Exception ex) { e = Contain(ex); }
+                        finally { End(l); }
+                    if (e != 0) { ReplyErr(req, e); return; }
+                    of.Entries = entries;
+                }
+                List<DirEntry> list = of.Entries;
+                nuint pos = 0;
+                LinuxStat st = default;
+                fixed (byte* p = buf)
+                {
+                    for (long i = off; i >= 0 && i < list.Count; i++)
+                    {
+                        DirEntry d = list[(int)i];
+                        st.Ino = d.Ino;
+                        st.Mode = (uint)d.Type << 12;   // DT_* are S_IFMT >> 12
+                        fixed (byte* nm = d.NameZ)
+                        {
+                            nuint need = LibFuse.AddDirentry(req, p + pos, (nuint)cap - pos, nm, &st, i + 1);
+                            if (need > (nuint)cap - pos) break;
+                            pos += need;
+                        }
+                    }
+                    LibFuse.ReplyBuf(req, p, pos);
+                }
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+    }
+
+    /// <summary>Every entry of directory <paramref name="vp"/>, by VOP_READDIR in 64 KiB batches.</summary>
+    private static int LoadDir(Lwp l, Vnode vp, List<DirEntry> into)
+    {
+        const int Batch = 64 * 1024;
+        byte[] buf = ArrayPool<byte>.Shared.Rent(Batch);
+        try
+        {
+            long cookie = 0;
+            fixed (byte* p = buf)
+            {
+                // A directory of 2^20 batches is damage, not a directory.
+                for (int rounds = 0; rounds < 1 << 20; rounds++)
+                {
+                    IoVec iov;
+                    iov.Base = new UserPtr((nint)p);
+                    iov.Len = Batch;
+                    var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), cookie, isRead: true);
+                    long before = cookie;
+                    int e = VnodeLayer.Readdir(l, vp, ref uio, ref cookie);
+                    if (e != 0) return e;
+                    int got = (int)(Batch - uio.Resid);
+                    if (got == 0) return 0;
+                    ReadOnlySpan<byte> s = buf.AsSpan(0, got);
+                    while (Dirent.TryParse(s, out ulong ino, out int reclen, out byte type, out ReadOnlySpan<byte> name))
+                    {
+                        byte[] z = new byte[name.Length + 1];
+                        name.CopyTo(z);
+                        into.Add(new DirEntry(z, ino, type));
+                        s = s.Slice(reclen);
+                    }
+                    if (cookie == before) return Abi.EIO;   // no progress: a damaged directory
+                }
+                return Abi.EIO;
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+    }
+
+    public void Statfs(nint req, ulong ino)
+    {
+        LinuxStatvfs st = default;
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino) ?? _nodes.Get(NodeTable.RootId);
+                var sv = new RumpStatvfs();
+                if (vp == null) e = Abi.ESTALE;
+                else if ((e = Vop.Statvfs(l, vp.Mount, ref sv)) == 0)
+                {
+                    st.Bsize = sv.f_bsize;
+                    st.Frsize = sv.f_frsize != 0 ? sv.f_frsize : sv.f_bsize;
+                    st.Blocks = sv.f_blocks;
+                    st.Bfree = sv.f_bfree;
+                    st.Bavail = sv.f_bavail;
+                    st.Files = sv.f_files;
+                    st.Ffree = sv.f_ffree;
+                    st.Favail = sv.f_favail;
+                    st.Namemax = sv.f_namemax != 0 ? sv.f_namemax : 255;
+                }
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        if (e == 0) LibFuse.ReplyStatfs(req, &st); else ReplyErr(req, e);
+    }
+
+    public void Access(nint req, ulong ino, int mask)
+    {
+        Cred cred = ReqCred(req);
+        int e = Abi.EIO;
+        Lwp? l = Begin();
+        if (l != null)
+            try
+            {
+                Vnode? vp = _nodes.Get(ino);
+                e = vp == null ? Abi.ESTALE : VnodeLayer.CheckAccess(l, cred, vp, mask & 7);
+            }
+            catch (Exception ex) { e = Contain(ex); }
+            finally { End(l); }
+        ReplyErr(req, e);
+    }
+
+    /// <summary>Extended attributes: none of the file systems has them.</summary>
+    public static void NoXattr(nint req) => LibFuse.ReplyErr(req, LinuxEOPNOTSUPP);
+
+    // ---- Shutdown -----------------------------------------------------------------------------
+
+    /// <summary>After the session loop: closes what the host left open and drops every node, so that the unmount can flush.</summary>
+    public void ReleaseAll()
+    {
+        var files = _handles.Clear();
+        var nodes = _nodes.Clear();
+        Lwp? l = Begin();
+        if (l == null) return;
+        try
+        {
+            foreach (OpenFile of in files) { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); }
+            foreach (Vnode vp in nodes) vp.Rele();
+        }
+        catch (Exception ex) { Contain(ex); }
+        finally { End(l); }
+    }
+}
