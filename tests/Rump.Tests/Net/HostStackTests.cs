@@ -210,14 +210,66 @@ public class HostStackTests
         Assert.That(stdout, Is.EqualTo("hello from rump"));
     }
 
-    private static void WaitForUdpListener(HostNet net, int port)
+    private static void WaitForUdpListener(HostNet net, int port) => WaitForListener(net, port, "u");
+
+    /// <summary>Polls ss(8) until the host has a socket listening on <paramref name="port"/> (the real condition, not a sleep).</summary>
+    private static void WaitForListener(HostNet net, int port, string proto)
     {
         var sw = Stopwatch.StartNew();
-        while (!HostNet.Run("ip", $"netns exec {net.PeerNs} ss -Hlun sport = :{port}").Contains(":" + port))
+        while (!HostNet.Run("ip", $"netns exec {net.PeerNs} ss -Hl{proto}n sport = :{port}").Contains(":" + port))
         {
-            if (sw.Elapsed.TotalSeconds > 20) Assert.Fail($"socat never bound UDP port {port}");
+            if (sw.Elapsed.TotalSeconds > 20) Assert.Fail($"socat never listened on port {port} ({proto})");
             System.Threading.Thread.Sleep(20);
         }
+    }
+
+    [TestCase(false, TestName = "Root_OurSynGetsLinuxsSynAckWithTheOptionsWeOffered(IPv4)")]
+    [TestCase(true, TestName = "Root_OurSynGetsLinuxsSynAckWithTheOptionsWeOffered(IPv6)")]
+    public void Root_OurSynGetsLinuxsSynAck(bool v6)
+    {
+        using var net = new HostNet();
+        HostNet.Ip($"-n {net.PeerNs} neigh replace {(v6 ? HostNet.OurIp6 : HostNet.OurIp)} lladdr 02:00:5e:77:00:02 dev {net.PeerIf} nud permanent");
+        net.StartInPeer(v6 ? "socat -u TCP6-LISTEN:8090 STDOUT" : "socat -u TCP4-LISTEN:8090 STDOUT");
+        WaitForListener(net, 8090, "t");
+
+        const uint isn = 0x0102_0304, ts = 0xcafe_f00d;
+        var opts = new TcpOptions { HasMss = true, Mss = 1000, SackPermitted = true, HasTimestamp = true, TsVal = ts, HasWindowScale = true, WindowScale = 3 };
+        var h = new TcpHeader { SourcePort = 40001, DestinationPort = 8090, Sequence = isn, Flags = TcpPacket.FlagSyn, Window = 8192 };
+        byte[] seg = new byte[TcpPacket.HeaderLengthFor(opts)];
+        int n = v6 ? TcpPacket.EmitV6(seg, OurIp6, PeerIp6, h, opts, 0) : TcpPacket.EmitV4(seg, OurIp, PeerIp, h, opts, 0);
+        Assert.That(n, Is.EqualTo(seg.Length));
+        net.Send(v6 ? Ipv6Frame(PeerIp6, Ipv6Packet.NextTcp, seg) : Ipv4Frame(Ipv4Packet.ProtoTcp, seg));
+
+        byte[] f = net.Receive(f => IsFromPeer(f, v6 ? EthernetFrame.TypeIpv6 : EthernetFrame.TypeIpv4, out EthernetFrame e)
+            && (v6 ? Ipv6Packet.Parse(e.Payload, out Ipv6Packet p6) == WireError.Ok && p6.NextHeader == Ipv6Packet.NextTcp
+                   : Ipv4Packet.Parse(e.Payload, out Ipv4Packet p4) == WireError.Ok && p4.Protocol == Ipv4Packet.ProtoTcp), "Linux's SYN-ACK");
+        EthernetFrame.Parse(f, out EthernetFrame eth);
+        TcpPacket t;
+        if (v6)
+        {
+            Assert.That(Ipv6Packet.Parse(eth.Payload, out Ipv6Packet ip6), Is.EqualTo(WireError.Ok));
+            Assert.That(TcpPacket.ParseV6(ip6.Payload, ip6.Source, ip6.Destination, out t), Is.EqualTo(WireError.Ok), "TCP checksum over the IPv6 pseudo-header");
+        }
+        else
+        {
+            Assert.That(Ipv4Packet.Parse(eth.Payload, out Ipv4Packet ip4), Is.EqualTo(WireError.Ok));
+            Assert.That(TcpPacket.ParseV4(ip4.Payload, ip4.Source, ip4.Destination, out t), Is.EqualTo(WireError.Ok), "TCP checksum over the IPv4 pseudo-header");
+        }
+        Assert.That(t.Flags, Is.EqualTo(TcpPacket.FlagSyn | TcpPacket.FlagAck), "Linux accepted our SYN (a RST would mean it did not)");
+        Assert.That(t.Acknowledgment, Is.EqualTo(isn + 1));
+        Assert.That((t.SourcePort, t.DestinationPort), Is.EqualTo(((ushort)8090, (ushort)40001)));
+        Assert.That(TcpOptions.Parse(t.Options, out TcpOptions o), Is.EqualTo(WireError.Ok));
+        Assert.That(o.HasMss && o.Mss == (v6 ? 1440 : 1460), Is.True, $"MSS for a 1500-byte link: has={o.HasMss} mss={o.Mss}");
+        Assert.That(o.SackPermitted, Is.True, "SACK, since we offered it");
+        Assert.That(o.HasTimestamp && o.TsEcr == ts && o.TsVal != 0, Is.True, $"our TSval echoed: has={o.HasTimestamp} ecr={o.TsEcr:x}");
+        Assert.That(o.HasWindowScale, Is.True, "window scaling, since we offered it");
+        AssertEveryTruncationFails(f, "Linux's SYN-ACK");
+
+        // A reset ends it cleanly (Linux checks the RST's sequence number is in its window).
+        byte[] rst = new byte[20];
+        var r = new TcpHeader { SourcePort = 40001, DestinationPort = 8090, Sequence = isn + 1, Flags = TcpPacket.FlagRst };
+        if (v6) TcpPacket.EmitV6(rst, OurIp6, PeerIp6, r, default, 0); else TcpPacket.EmitV4(rst, OurIp, PeerIp, r, default, 0);
+        net.Send(v6 ? Ipv6Frame(PeerIp6, Ipv6Packet.NextTcp, rst) : Ipv4Frame(Ipv4Packet.ProtoTcp, rst));
     }
 
     [Test]
