@@ -30,6 +30,9 @@ public static class Components
 #if RUMP_CD9660
         list.Add(new Rump.Fs.Cd9660.Cd9660Component());
 #endif
+#if RUMP_NET
+        list.Add(new Rump.Net.NetComponent());
+#endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());
 #endif

@@ -16,7 +16,9 @@ packages=(
   linux-image-amd64 kmod                # that guest's kernel and its USB modules, depmod/modprobe
   busybox-static cpio xz-utils zstd     # that guest's initramfs (busybox, mdev, cpio) and its kernel's payload (xz or zstd)
   udev                                  # systemd-udevd in the guest: libusb's hot-plug events and the plugdev rule
-  socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del)
+  socat                                 # shell tests talking to the guest's QEMU monitor (sendkey, device_del); UDP/TCP peers of the network tests
+  iproute2 iputils-ping ethtool         # network tests: ip netns, veth, ss; ping and ping -6 as the host stack's traffic;
+                                        # ethtool turns veth's checksum offload off (tests/Rump.Tests/Net)
   libfuse3-dev fuse3                    # rumpfuse (tools/rumpfuse: libfuse3.so.3, fusermount3) and its layout test's headers
 )
 

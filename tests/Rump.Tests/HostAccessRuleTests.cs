@@ -23,6 +23,7 @@ public class HostAccessRuleTests
         typeof(Rump.Kern.Kernel).Assembly,
         typeof(Rump.Vfs.Vfs).Assembly,
         typeof(Rump.Dev.Autoconf).Assembly,
+        typeof(Rump.Net.Net).Assembly,
         typeof(Rump.Fs.Tmpfs.TmpfsComponent).Assembly,
         typeof(Rump.Fs.Msdosfs.MsdosfsComponent).Assembly,
         typeof(Rump.Fs.Ext2fs.Ext2fsComponent).Assembly,

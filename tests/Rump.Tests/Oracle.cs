@@ -18,6 +18,7 @@ internal static class Oracle
         ["mke2fs"] = "e2fsprogs", ["e2fsck"] = "e2fsprogs", ["debugfs"] = "e2fsprogs", ["dumpe2fs"] = "e2fsprogs",
         ["xorriso"] = "xorriso",
         ["sfdisk"] = "fdisk",
+        ["ip"] = "iproute2", ["ss"] = "iproute2", ["ping"] = "iputils-ping", ["socat"] = "socat", ["ethtool"] = "ethtool",
     };
 
     /// <summary>The Debian package that provides <paramref name="tool"/>.</summary>

@@ -1,0 +1,194 @@
+using System;
+using System.Threading;
+using Rump.Kern;
+
+namespace Rump.Net;
+
+/// <summary>Hands a received packet to a protocol (IPv4, IPv6, ARP), which then owns it.</summary>
+public delegate void ProtoInput(Lwp l, Mbuf m);
+
+/// <summary>
+/// A network interface (NetBSD's struct ifnet): a name, an index, an MTU, flags, a link-layer
+/// address, counters, an input queue and an output routine.
+///
+/// How drivers plug in (shmif, virtif, lo0): a driver subclasses Ifnet, implements
+/// <see cref="Transmit"/> (put one packet on its medium and free it; it runs in thread context
+/// and may sleep briefly, giving up the CPU around a blocking hypercall), and attaches it with
+/// <see cref="Net.Attach"/>. When its host side has received frames (a host thread woken by the
+/// TAP device or the shmif bus), that thread enters the kernel with
+/// <c>Kernel.EnterInterrupt()</c>, copies each frame into an <see cref="Mbuf"/> from
+/// <see cref="Net.Mbufs"/>, lets the link layer set <see cref="Mbuf.Protocol"/> and strip its
+/// header (Ethernet's input, to come, for Ethernet drivers), and calls <see cref="Input"/>, which
+/// only queues it and schedules the interface's soft interrupt: several frames per wake-up cost
+/// one soft interrupt. That soft interrupt, on a kernel thread, hands each packet to the
+/// protocol registered for it (<see cref="Net.SetProtocolInput"/>).
+///
+/// How protocols plug in: they register their input routine per EtherType, and send by building
+/// headers in front of the payload (<see cref="Mbuf.Prepend"/>, with the Wire/ builders) and
+/// calling <see cref="Output"/> with <see cref="Mbuf.Protocol"/> set. An Ethernet interface's
+/// Output (to come) resolves the next hop (ARP, ND) and prepends the Ethernet header; lo0's
+/// loops the packet back to its own input.
+///
+/// Locks: <see cref="_inqLock"/> protects the input queue and <see cref="_detached"/>; it is taken
+/// after <see cref="Net"/>'s interface-list lock, and the mbuf pool's spin flag is taken inside it
+/// (a full queue frees the packet). Counters are updated with interlocked adds.
+/// </summary>
+public abstract class Ifnet
+{
+    // NetBSD's if.h flags and if_types.h types.
+    public const int IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40, IFF_SIMPLEX = 0x800, IFF_MULTICAST = 0x8000;
+    public const byte IFT_ETHER = 0x06, IFT_LOOP = 0x18;
+    /// <summary>NetBSD's IFQ_MAXLEN: packets waiting for the soft interrupt before input drops them.</summary>
+    public const int DefaultInputQueueLimit = 256;
+
+    public readonly string Name;
+    public readonly byte Type;
+    /// <summary>The link-layer address (none for lo0).</summary>
+    public readonly Wire.EtherAddr LinkAddr;
+    /// <summary>Set by <see cref="Net.Attach"/>, 1 and up (lo0 is 1); 0 before.</summary>
+    public int Index { get; internal set; }
+    public int Mtu;
+    private int _flags;
+    public int Flags => Volatile.Read(ref _flags);
+    public bool IsUp => (Flags & IFF_UP) != 0;
+
+    internal Net? Owner;
+    private readonly KMutex _inqLock;
+    private MbufQueue _inq;
+    private bool _detached;
+    private Softint? _softint;
+
+    public long InputPackets, InputBytes, InputDrops, OutputPackets, OutputBytes, OutputErrors, UnknownProtocol;
+
+    protected Ifnet(Kernel k, string name, byte type, int mtu, int flags, Wire.EtherAddr linkAddr)
+    {
+        Name = name;
+        Type = type;
+        Mtu = mtu;
+        _flags = flags;
+        LinkAddr = linkAddr;
+        _inqLock = new KMutex(k);
+        _inq = new MbufQueue(DefaultInputQueueLimit);
+    }
+
+    public void SetFlags(int set, int clear)
+    {
+        int f;
+        do f = Volatile.Read(ref _flags); while (Interlocked.CompareExchange(ref _flags, (f | set) & ~clear, f) != f);
+    }
+
+    /// <summary>Packets waiting for the soft interrupt.</summary>
+    public int InputQueueLength { get { _inqLock.Enter(); int n = _inq.Count; _inqLock.Exit(); return n; } }
+
+    /// <summary>
+    /// A received packet (link header stripped, <see cref="Mbuf.Protocol"/> set) from the driver,
+    /// in interrupt context or any kernel context: queued for the soft interrupt, which hands it
+    /// to its protocol. Consumes <paramref name="m"/> (a full queue or a detached interface drops it).
+    /// </summary>
+    public void Input(Mbuf m)
+    {
+        if (Owner == null) Kernel.Panic("input on interface " + Name + ", which was never attached");
+        m.RcvIf = this;
+        int len = m.Length;
+        _inqLock.Enter();
+        if (_detached)
+        {
+            _inqLock.Exit();
+            m.Free();
+            Interlocked.Increment(ref InputDrops);
+            return;
+        }
+        bool queued = _inq.Enqueue(m);
+        _inqLock.Exit();
+        if (!queued)
+        {
+            Interlocked.Increment(ref InputDrops);
+            return;
+        }
+        Interlocked.Increment(ref InputPackets);
+        Interlocked.Add(ref InputBytes, len);
+        Softint? si = Volatile.Read(ref _softint) ?? EstablishSoftint();
+        if (si != null) Owner!.Kernel.Softints.Schedule(si);
+    }
+
+    // The soft interrupt is made on first input, so an interface (or kernel) that never receives
+    // costs no soft-interrupt thread. Two first packets at once: one of the two is kept. Racing
+    // a detach: Detached sets _detached before it takes the soft interrupt away, so either it
+    // sees ours and removes it, or we see _detached and remove it ourselves (null: dropped).
+    private Softint? EstablishSoftint()
+    {
+        Kernel k = Owner!.Kernel;
+        Softint si = k.Softints.Establish("ifinput " + Name, DrainInput);
+        Softint? won = Interlocked.CompareExchange(ref _softint, si, null);
+        if (won != null)
+        {
+            k.Softints.Disestablish(si);
+            return won;
+        }
+        if (Volatile.Read(ref _detached) && Interlocked.CompareExchange(ref _softint, null, si) == si)
+        {
+            k.Softints.Disestablish(si);
+            return null;
+        }
+        return si;
+    }
+
+    /// <summary>The soft interrupt: everything queued so far goes to its protocol; a packet queued meanwhile schedules another run.</summary>
+    private void DrainInput(Lwp l)
+    {
+        _inqLock.Enter();
+        Mbuf? m = _inq.DequeueAll();
+        _inqLock.Exit();
+        while (m != null)
+        {
+            Mbuf? next = m.NextPacket;
+            m.NextPacket = null;
+            Owner!.Dispatch(l, m);
+            m = next;
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="m"/> (its <see cref="Mbuf.Protocol"/> set) from thread context:
+    /// ENETDOWN if the interface is down, EMSGSIZE past the MTU (the protocol fragments before
+    /// this), else the driver's <see cref="Transmit"/>. Consumes <paramref name="m"/> in every case.
+    /// </summary>
+    public int Output(Mbuf m)
+    {
+        int e = !IsUp ? Abi.ENETDOWN : m.Length > Mtu ? Abi.EMSGSIZE : 0;
+        if (e != 0)
+        {
+            Interlocked.Increment(ref OutputErrors);
+            m.Free();
+            return e;
+        }
+        int len = m.Length;
+        e = Transmit(m);
+        if (e != 0) { Interlocked.Increment(ref OutputErrors); return e; }
+        Interlocked.Increment(ref OutputPackets);
+        Interlocked.Add(ref OutputBytes, len);
+        return 0;
+    }
+
+    /// <summary>The driver puts <paramref name="m"/> on its medium (or fails with an errno) and frees it either way.</summary>
+    protected abstract int Transmit(Mbuf m);
+
+    /// <summary>After the interface left the list: no more input is queued, the soft interrupt is gone, queued packets are freed.</summary>
+    internal void Detached(Kernel k)
+    {
+        _inqLock.Enter();
+        Volatile.Write(ref _detached, true);
+        Mbuf? m = _inq.DequeueAll();
+        _inqLock.Exit();
+        Softint? si = Interlocked.Exchange(ref _softint, null);
+        if (si != null) k.Softints.Disestablish(si);
+        // A run that was under way when we took the queue has finished now; anything it queued
+        // after our DequeueAll was refused (_detached), so this is all.
+        while (m != null)
+        {
+            Mbuf? next = m.NextPacket;
+            m.Free();
+            m = next;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Rump.Kern;
+
+namespace Rump.Net;
+
+/// <summary>
+/// The network faction as a kernel component: publishes the kernel's <see cref="Net"/> (the
+/// interface table with lo0) for interface drivers and, later, the protocols and socket layer.
+/// At halt every interface is detached, so no driver's host thread enters the kernel after it.
+/// </summary>
+public sealed class NetComponent : IComponent
+{
+    public string Name => "net";
+    public string[] Requires => System.Array.Empty<string>();
+
+    public void Init(Kernel k) => k.SetService(new Net(k));
+
+    public void Shutdown(Kernel k, bool sync) => k.GetService<Net>()?.Shutdown();
+}
