@@ -590,6 +590,36 @@ test_disk_and_sync(const char *dir)
 	unlink(cmd);
 }
 
+/*
+ * kill(2) of a client's own process: under the RAISE signal model (the default) NetBSD's kernel
+ * sends the signal to the client as a RAISE request (rumpsig_raise: rump_sysproxy_raise for a
+ * remote process), where librumpclient raises it.  Raising it in the server instead killed
+ * rump_server (SIGUSR1) and every client with it.
+ */
+static void
+test_kill_raise(const char *path, pid_t spid)
+{
+	struct spc c;
+	uint64_t a[2];
+	long pid, rv = -1;
+	int e;
+
+	T_CHECK(guest(&c, path, "raise") == 0, "kill: handshake");
+	pid = sys0(&c, RUMP_SYS_getpid, &e);
+	a[0] = (uint64_t)pid;
+	a[1] = RUMP_SIGUSR1;
+	c.nraise = 0;
+	c.raisesig = 0;
+	e = spc_syscall(&c, RUMP_SYS_kill, a, 2, &rv);
+	T_CHECK(e == 0 && rv == 0, "kill(own pid, SIGUSR1): expected 0, got error %d rv %ld", e, rv);
+	T_CHECK(c.nraise == 1 && c.raisesig == RUMP_SIGUSR1,
+	    "kill(own pid, SIGUSR1): expected one RAISE of %d to the client, got %d (signal %u)",
+	    RUMP_SIGUSR1, c.nraise, c.raisesig);
+	T_CHECK(!spc_exited(spid), "the server (pid %d) died of the signal sent to its client's process",
+	    (int)spid);
+	spc_close(&c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -655,6 +685,7 @@ main(int argc, char **argv)
 	test_fork_exec(path);
 	test_no_lock_across_copy(path);
 	test_argbuf_extension(path);
+	test_kill_raise(path, spid);
 
 	/* reboot from a client: answered, then the server exits and removes its socket. */
 	{

@@ -60,6 +60,7 @@ struct spc {
 	int major, minor;
 	/* Requests the server made during the last system call. */
 	int ncopyin, ncopyinstr, ncopyout, nraise, nanonmmap;
+	uint32_t raisesig;	/* the signal of the last RAISE */
 	uint32_t features;	/* the extension, as granted */
 	int netbsd_types;	/* answer as NetBSD's librumpclient: a COPYINSTR with type COPYIN */
 };
@@ -305,6 +306,7 @@ spc_serve(struct spc *c, const struct spw_hdr *h, const uint8_t *body)
 	}
 	case SPW_RAISE:
 		c->nraise++;
+		c->raisesig = h->arg;
 		return 0;
 	default:
 		return -1;

@@ -7,8 +7,8 @@
 #  2. our kernel (librump.so) on NetBSD's librumpuser (lib/librumpuser: its hypercalls and its
 #     sysproxy server), with our librumpclient and NetBSD's.
 # The same test programs run in every combination: the remote C tests (tests/c/t_*.c linked with
-# librumpclient, build/tests/client/t_*.remote), rumpctl against disk images and the
-# librumpclient test (fork, exec, threads, reconnection).  The libraries are swapped under the
+# librumpclient, build/tests/client/t_*.remote), a signal to the client's process (raise.c),
+# rumpctl against disk images and the librumpclient test (fork, exec, threads, reconnection).  The libraries are swapped under the
 # unchanged binaries with LD_LIBRARY_PATH (they find their libraries by RUNPATH, which it
 # overrides).  At the end it prints a table.
 #
@@ -131,6 +131,10 @@ missing=$(nm -D --undefined-only "$build/lib/librump.so" | awk '$2 ~ /^rumpuser_
     done)
 [ -z "$missing" ] || echo "hypercalls of librump.so that NetBSD's librumpuser lacks: $missing"
 
+# raise.c (ours): a signal to the client's process reaches the client, not the server.
+$CC -O2 -Wall -o "$scratch/raise" "$here/raise.c" -L"$build/lib" -lrumpclient \
+    -Wl,-rpath,"$build/lib" >>"$log" 2>&1 || die "raise.c did not build"
+
 # --- the runs -----------------------------------------------------------------------------------
 # CLIENT_DIR SERVER_DIR: directories put first on LD_LIBRARY_PATH ("" for ours).
 libpath() {
@@ -184,6 +188,8 @@ for sv in ours netbsd; do
 			run "$(basename "$t")" $cl $sv sh "$repo/tests/client/remote_run.sh" \
 			    "$build/bin/rump_server" -- "$t"
 		done
+		run raise $cl $sv sh "$repo/tests/client/remote_run.sh" \
+		    "$build/bin/rump_server" -- "$scratch/raise"
 		run rumpctl $cl $sv sh "$repo/tests/client/rumpctl_test.sh" \
 		    "$build/bin/rump_server" "$build/bin/rumpctl"
 		# Bad addresses: see t_client_remote.c (NetBSD's client hangs, NetBSD's server

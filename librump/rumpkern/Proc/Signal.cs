@@ -10,14 +10,16 @@ namespace Rump.Kern;
 /// - PANIC: any signal but SIGSYS panics the kernel;
 /// - IGNORE: dropped;
 /// - HOST: passed to the host through rumpuser_kill with the target's pid;
-/// - RAISE (the default, as NetBSD's): raised in the host process (rumpuser_kill, RUMPUSER_PID_SELF);
+/// - RAISE (the default, as NetBSD's): raised where the process's program runs: in a remote
+///   client (rumpuser_sp_raise, a RAISE request its librumpclient raises), else in the host process
+///   (rumpuser_kill, RUMPUSER_PID_SELF);
 /// - RECORD: kept pending in the process. A pending signal the lwp does not block makes its
 ///   interruptible sleeps end with EINTR, now and until the signal is blocked (NetBSD's
-///   sigispending); sigpending(2) shows it. Nothing delivers it: remote clients (later) will get
-///   it through rumpuser_sp_raise.
+///   sigispending); sigpending(2) shows it. Nothing delivers it.
 ///
 /// Locks: <see cref="Proc.SigPending"/> and <see cref="Lwp.SigMask"/> are words changed with
-/// interlocked operations; nothing else is shared.
+/// interlocked operations. A RAISE to a remote client holds the target's <see cref="Proc.Lock"/>
+/// across the hypercall (then the hypervisor's send lock), so the connection outlives it.
 /// </summary>
 public sealed partial class Kernel
 {
@@ -55,7 +57,19 @@ public sealed partial class Kernel
                     if ((Volatile.Read(ref l.SigMask) & SigBit(sig)) == 0) l.Interrupt();
                 break;
             default:
-                RumpUser.rumpuser_kill(RumpUserConst.RUMPUSER_PID_SELF, sig);
+                if (p.Vmspace is RemoteVmspace r)
+                {
+                    // NetBSD's rumpsig_raise (raising it here would kill the server), under the
+                    // process's lock as NetBSD's p_lock: its last lwp marks it Exiting under the
+                    // lock before the hypervisor may free the connection.
+                    p.Lock.Enter();
+                    if (!p.Exiting) RumpUser.rumpuser_sp_raise(r.Client, sig);
+                    p.Lock.Exit();
+                }
+                else
+                {
+                    RumpUser.rumpuser_kill(RumpUserConst.RUMPUSER_PID_SELF, sig);
+                }
                 break;
         }
     }
