@@ -407,12 +407,11 @@ public sealed unsafe class UgenhcBus : UsbBus
                 {
                     if (!x.IsIn) new Span<byte>(x.Data, x.Length).CopyTo(new Span<byte>(p.Bounce, x.Length));
                     buf = p.Bounce;
-                    Interlocked.Increment(ref ZeroCopyXfers);
                 }
-                else Interlocked.Increment(ref CopiedXfers);
             }
         }
         p.Dev = hd;
+        bool zeroCopy = p.Bounce != null;  // the completion may clear p.Bounce before submit returns
         x.HcPriv = p;
         GCHandle gh = GCHandle.Alloc(p);
         nint handle = 0;
@@ -425,6 +424,8 @@ public sealed unsafe class UgenhcBus : UsbBus
             x.HcPriv = null;
             return e;
         }
+        if (zeroCopy) Interlocked.Increment(ref ZeroCopyXfers);
+        else if (type == RumpUserUsb.XferBulk && x.Length >= MinZeroCopy) Interlocked.Increment(ref CopiedXfers);
         Volatile.Write(ref p.Handle, handle);
         // An abort that came before the handle was known is done now (a late cancel is harmless).
         if (Volatile.Read(ref p.AbortAsked) != 0) RumpUserUsb.rumpusb_cancel(handle);

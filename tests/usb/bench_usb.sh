@@ -28,7 +28,7 @@ for t in mkfs.fat mcopy; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_usb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/{print $NF; exit}')
+libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 mkfs.fat -C ${RUMP_BENCH_MKFS:--F 32} "$tmp/fat.img" 131072 >/dev/null
 head -c $((64 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN

@@ -11,7 +11,7 @@ command -v socat >/dev/null || { echo "t_usb_kbd: FAILED: socat is missing (Debi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_usb_kbd.XXXXXX")
 gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/{print $NF; exit}')
+libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 cat > "$tmp/guest.sh" <<G
 export LD_LIBRARY_PATH=$libdir RUMP_USB=0627:0001
 exec ./usbkbd 3

@@ -33,7 +33,9 @@ mke2fs -q -F -t ext2 -b 1024 -d "$tmp/src" "$tmp/ext2.img" 16384k
 for i in $(seq 0 999); do printf 'line %04d written by rump over usb\n' "$i"; done > "$tmp/expect"
 
 # glibc loads libgcc_s when a thread exits (the kernel's threads do at halt); ldd does not list it.
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/{print $NF; exit}')
+# awk reads to the end: exiting early could kill ldconfig with SIGPIPE, which pipefail and set -e
+# turned into a silent failure of the whole test (seen under load).
+libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 [ -n "$libgcc" ] || { echo "t_usb_stick: FAILED: libgcc_s.so.1 not found on the host"; exit 1; }
 cat > "$tmp/guest.sh" <<G
 export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001 RUMP_VERBOSE=1

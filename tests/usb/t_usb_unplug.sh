@@ -13,7 +13,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_usb_unplug.XXXXXX")
 gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/{print $NF; exit}')
+libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 mkfs.fat -C -F 32 "$tmp/fat.img" 65536 >/dev/null
 head -c $((8 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
