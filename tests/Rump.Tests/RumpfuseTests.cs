@@ -189,6 +189,23 @@ public class RumpfuseTests : KernelTest
         Assert.That(File.ReadAllText(back), Is.EqualTo("leaf\n"), "mtools finds the moved tree");
     }
 
+    /// <summary>An ISO 9660 image made by xorriso (Rock Ridge) is served read-only without -o ro.</summary>
+    [Test]
+    public void Iso9660_IsServedReadOnly_AndReadsTheTreeXorrisoWrote()
+    {
+        string src = SourceTree(symlink: true);
+        string img = Path.Combine(HostWork, "cd.iso");
+        FsImages.Ok(FsImages.Run("xorriso", "-as", "mkisofs", "-R", "-o", img, src), "xorriso");
+        string mnt = Mnt();
+        Process p = Start(img, mnt);
+        Assert.That(MountLine(mnt), Does.Contain("fuse.rumpfs.cd9660").And.Contain(" ro,"), "a read-only mount");
+        Sh($"diff -r {Q(src)} {Q(mnt)}", "diff -r of the tree xorriso wrote");
+        Assert.That(Sh($"readlink {Q(mnt + "/d2/link")}", "readlink").Trim(), Is.EqualTo("../d1/f001"));
+        var r = FsImages.Run("sh", "-c", "touch " + Q(mnt + "/new"));
+        Assert.That(r.output, Does.Contain("Read-only file system"), "creating a file on the ISO");
+        Unmount(p, mnt);
+    }
+
     /// <summary>Each request runs with the requester's credentials: the kernel's own checks refuse another user.</summary>
     [Test]
     public void Ext2_EachRequestRunsAsItsRequester()

@@ -230,8 +230,9 @@ internal static unsafe class Program
         else e = k.MountAs(fstype!, fspec, KMount, flags);
         if (e == -Abi.EROFS && !o.ReadOnly)
         {
-            why = o.Image + ": " + fstype + " can be mounted read-only only here: use -o ro";
-            return 1;
+            // A file system the kernel writes no further (ISO 9660, ext3/ext4): served read-only, as mount(8) falls back.
+            e = k.MountAs(fstype!, fspec, KMount, Abi.MNT_RDONLY);
+            if (e == 0) o.ReadOnly = true;
         }
         if (e < 0) { why = o.Image + ": cannot mount " + fstype + ": error " + (-e) + (k.Panicked ? " (" + k.PanicMessage + ")" : ""); return 1; }
         return 0;
