@@ -49,6 +49,7 @@ internal static unsafe class Callbacks
         o.Access = &Access;
         o.Create = &Create;
         o.ForgetMulti = &ForgetMulti;
+        o.Readdirplus = &Readdirplus;
         return o;
     }
 
@@ -208,6 +209,12 @@ internal static unsafe class Callbacks
     private static void Readdir(nint req, ulong ino, nuint size, long off, FuseFileInfo* fi)
     {
         try { S(req).Readdir(req, size, off, fi); } catch (Exception e) { Failed(req, e); }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void Readdirplus(nint req, ulong ino, nuint size, long off, FuseFileInfo* fi)
+    {
+        try { S(req).Readdirplus(req, size, off, fi); } catch (Exception e) { Failed(req, e); }
     }
 
     [UnmanagedCallersOnly]

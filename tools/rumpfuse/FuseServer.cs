@@ -667,6 +667,85 @@ internal sealed unsafe class FuseServer
         finally { ArrayPool<byte>.Shared.Return(buf); }
     }
 
+    /// <summary>
+    /// readdirplus: each entry with its attributes and a lookup (one more count on its node, as a
+    /// lookup reply). An entry that no longer fits the host's buffer gives its count back.
+    /// "." and ".." carry no node (the host ignores them).
+    /// </summary>
+    public void Readdirplus(nint req, nuint size, long off, FuseFileInfo* fi)
+    {
+        OpenFile? of = _handles.Get(fi->Fh);
+        if (of == null) { ReplyErr(req, Abi.EBADF); return; }
+        Cred cred = ReqCred(req);
+        int cap = (int)Math.Min(size, (nuint)MaxIo);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(Math.Max(cap, 1));
+        try
+        {
+            lock (of)
+            {
+                int e = Abi.EIO;
+                nuint pos = 0;
+                Lwp? l = Begin();
+                if (l != null)
+                    try
+                    {
+                        e = 0;
+                        if (off == 0 || of.Entries == null)
+                        {
+                            var entries = new List<DirEntry>();
+                            e = LoadDir(l, of.Vp, entries);
+                            if (e == 0) of.Entries = entries;
+                        }
+                        if (e == 0) pos = FillPlus(l, req, cred, of, buf, cap, off);
+                    }
+                    catch (Exception ex) { e = Contain(ex); }
+                    finally { End(l); }
+                if (e != 0) { ReplyErr(req, e); return; }
+                fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, pos);
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
+    }
+
+    private nuint FillPlus(Lwp l, nint req, Cred cred, OpenFile of, byte[] buf, int cap, long off)
+    {
+        List<DirEntry> list = of.Entries!;
+        nuint pos = 0;
+        fixed (byte* p = buf)
+        {
+            for (long i = off; i >= 0 && i < list.Count; i++)
+            {
+                DirEntry d = list[(int)i];
+                FuseEntryParam ep = default;
+                bool dot = d.NameZ.Length <= 3 && d.NameZ[0] == (byte)'.' && (d.NameZ.Length == 2 || d.NameZ[1] == (byte)'.');
+                bool counted = false;
+                if (!dot)
+                {
+                    string name = Encoding.UTF8.GetString(d.NameZ, 0, d.NameZ.Length - 1);
+                    if (VnodeLayer.Lookup(l, cred, of.Vp, name, out Vnode? vp) == 0 && Entry(l, vp!, &ep) == 0) counted = true;
+                }
+                if (!counted)
+                {
+                    // A name that vanished (or "." / ".."): listed without a node.
+                    ep = default;
+                    ep.Attr.Ino = d.Ino;
+                    ep.Attr.Mode = (uint)d.Type << 12;
+                }
+                fixed (byte* nm = d.NameZ)
+                {
+                    nuint need = LibFuse.AddDirentryPlus(req, p + pos, (nuint)cap - pos, nm, &ep, i + 1);
+                    if (need > (nuint)cap - pos)
+                    {
+                        if (counted && _nodes.Forget(ep.Ino, 1) is Vnode gone) gone.Rele();
+                        break;
+                    }
+                    pos += need;
+                }
+            }
+        }
+        return pos;
+    }
+
     /// <summary>Every entry of directory <paramref name="vp"/>, by VOP_READDIR in 64 KiB batches.</summary>
     private static int LoadDir(Lwp l, Vnode vp, List<DirEntry> into)
     {

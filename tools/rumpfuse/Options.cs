@@ -33,6 +33,8 @@ DESCRIPTION
      ext2/3/4, ISO 9660). Every request runs in the kernel with the requesting process's user,
      group and supplementary groups, so the kernel's own permission checks decide.
 
+     A file system the kernel only reads (ISO 9660, ext3/ext4) is served read-only.
+
      rumpfuse returns once the file system is mounted and goes on serving it in the background.
      "fusermount3 -u mountpoint", SIGTERM, SIGINT or SIGHUP unmount it: the kernel writes
      everything back to the image (the image is clean for fsck) and rumpfuse exits 0.

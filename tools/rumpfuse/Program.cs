@@ -126,6 +126,13 @@ internal static unsafe class Program
         int rc = MountImage(k, o, file, part, ref fstype, out string? why);
         if (rc != 0) { Fail(why!); return 1; }
 
+        // Test-only, with the kernel's own test switch RUMP_CRASHME=1: a fault armed once the image
+        // is mounted (RUMPFUSE_CRASHME_FAULT=Biodone: the next block I/O completion), so that the
+        // tests can see a panic while serving.
+        if (Environment.GetEnvironmentVariable("RUMP_CRASHME") == "1"
+            && Enum.TryParse(Environment.GetEnvironmentVariable("RUMPFUSE_CRASHME_FAULT"), ignoreCase: true, out FaultPoint fault))
+            k.Kernel.ArmFault(fault);
+
         Vnode? root = RootVnode(k);
         if (root == null) { Fail("the mounted file system has no root"); return 1; }
         var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: 1.0);
@@ -223,8 +230,9 @@ internal static unsafe class Program
         else e = k.MountAs(fstype!, fspec, KMount, flags);
         if (e == -Abi.EROFS && !o.ReadOnly)
         {
-            why = o.Image + ": " + fstype + " can be mounted read-only only here: use -o ro";
-            return 1;
+            // A file system the kernel writes no further (ISO 9660, ext3/ext4): served read-only, as mount(8) falls back.
+            e = k.MountAs(fstype!, fspec, KMount, Abi.MNT_RDONLY);
+            if (e == 0) o.ReadOnly = true;
         }
         if (e < 0) { why = o.Image + ": cannot mount " + fstype + ": error " + (-e) + (k.Panicked ? " (" + k.PanicMessage + ")" : ""); return 1; }
         return 0;
