@@ -12,8 +12,8 @@ namespace Rump.Net;
 ///   IPv6, ICMPv6, the Internet checksum). No state, no allocation, errors as values.
 /// - <see cref="Mbuf"/>: the packet buffer every layer passes on, from this kernel's
 ///   <see cref="Mbufs"/> pool, with headroom so each layer prepends its header without copying.
-/// - <c>If/</c>: interfaces (<see cref="Ifnet"/>, which says how drivers and protocols plug in)
-///   and lo0. Received packets reach the protocol registered for their EtherType through the
+/// - <c>If/</c>: interfaces (<see cref="Ifnet"/>, which says how drivers and protocols plug in),
+///   lo0, and the Ethernet link layer Ethernet drivers share (<see cref="Ether"/>). Received packets reach the protocol registered for their EtherType through the
 ///   interface's soft interrupt (<see cref="Dispatch"/>).
 /// - To come: ARP and neighbour caches, IPv4/IPv6 input and output with a routing table, ICMP,
 ///   UDP, TCP (state machines over the wire views, timers as callouts), then sockets; drivers

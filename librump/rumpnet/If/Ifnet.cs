@@ -58,7 +58,7 @@ public abstract class Ifnet
     private bool _detached;
     private Softint? _softint;
 
-    public long InputPackets, InputBytes, InputDrops, OutputPackets, OutputBytes, OutputErrors, UnknownProtocol;
+    public long InputPackets, InputBytes, InputDrops, InputErrors, OutputPackets, OutputBytes, OutputErrors, UnknownProtocol;
 
     protected Ifnet(Kernel k, string name, byte type, int mtu, int flags, Wire.EtherAddr linkAddr)
     {
@@ -162,8 +162,14 @@ public abstract class Ifnet
             m.Free();
             return e;
         }
+        return OutputFrame(m);
+    }
+
+    /// <summary>A frame whose link header is in place (<see cref="Ether.EtherOutput"/>) to the driver, counted.</summary>
+    internal int OutputFrame(Mbuf m)
+    {
         int len = m.Length;
-        e = Transmit(m);
+        int e = Transmit(m);
         if (e != 0) { Interlocked.Increment(ref OutputErrors); return e; }
         Interlocked.Increment(ref OutputPackets);
         Interlocked.Add(ref OutputBytes, len);

@@ -143,7 +143,8 @@ public class HostStackTests
 
         byte[] nsFrame = net.Receive(f => IsFromPeer(f, EthernetFrame.TypeIpv6, out EthernetFrame e)
             && Ipv6Packet.Parse(e.Payload, out Ipv6Packet p) == WireError.Ok && p.NextHeader == Ipv6Packet.NextIcmpv6
-            && p.Payload.Length > 0 && p.Payload[0] == Icmpv6Packet.TypeNeighborSolicit, "neighbour solicitation");
+            && p.Payload.Length >= 24 && p.Payload[0] == Icmpv6Packet.TypeNeighborSolicit
+            && Ipv6Addr.Read(p.Payload.Slice(8)) == OurIp6, "neighbour solicitation for our address");
         EthernetFrame.Parse(nsFrame, out EthernetFrame eth);
         Assert.That(Ipv6Packet.Parse(eth.Payload, out Ipv6Packet ip6), Is.EqualTo(WireError.Ok));
         Assert.That(ip6.HopLimit, Is.EqualTo(255), "ND messages go with hop limit 255 (RFC 4861)");

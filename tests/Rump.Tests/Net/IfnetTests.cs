@@ -51,8 +51,9 @@ public class IfnetTests : KernelTest
     private sealed class TestIf : Ifnet
     {
         public int Sent;
+        public byte[]? LastSent;
         public TestIf(Kernel k, string name) : base(k, name, IFT_ETHER, 1500, IFF_UP | IFF_RUNNING | IFF_BROADCAST, new EtherAddr(0x02_00_00_00_00_99)) { }
-        protected override int Transmit(Mbuf m) { Sent++; m.Free(); return 0; }
+        protected override int Transmit(Mbuf m) { Sent++; LastSent = m.Bytes.ToArray(); m.Free(); return 0; }
     }
 
     private static readonly Ipv4Addr Localhost = new(127, 0, 0, 1);
@@ -115,7 +116,11 @@ public class IfnetTests : KernelTest
         Rump.Net.Net n = NetOf(k);
         var sink = new Sink();
         n.SetProtocolInput(EthernetFrame.TypeIpv4, sink.Input);
-        // Warm up: a batch as large as the ones below.
+        // Warm up: as many buffers held at once as a batch below can have in flight (the soft
+        // interrupt may free some while the batch is still being sent, or none).
+        var held = new Mbuf[64];
+        for (int i = 0; i < held.Length; i++) held[i] = n.Mbufs.Get(100)!;
+        foreach (Mbuf h in held) h.Free();
         for (int i = 0; i < 64; i++) Assert.That(n.Lo0.Output(EchoPacket(n, (ushort)i)), Is.EqualTo(0));
         WaitFor(() => Volatile.Read(ref sink.Count) == 64, "the warm-up batch delivered");
         long made = n.Mbufs.Allocated;
@@ -279,5 +284,56 @@ public class IfnetTests : KernelTest
         Assert.That(k.Reboot(Abi.RB_NOSYNC), Is.EqualTo(0));
         Assert.That(n.Interfaces(), Is.Empty);
         Assert.That(n.Lo0.IsUp, Is.False);
+    }
+
+    [Test]
+    public void EtherInputSortsFramesAndEtherOutputFramesPackets()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        Rump.Net.Net n = NetOf(k);
+        var v4 = new Sink();
+        var arp = new Sink();
+        var flags = new System.Collections.Concurrent.ConcurrentQueue<byte>();
+        n.SetProtocolInput(EthernetFrame.TypeIpv4, v4.Input);
+        n.SetProtocolInput(EthernetFrame.TypeArp, (l, m) => { flags.Enqueue(m.Flags); arp.Input(l, m); });
+        var ifp = new TestIf(k.Kernel, "test0");
+        n.Attach(ifp);
+        EtherAddr other = new(0x02_00_00_00_00_42);
+
+        Mbuf Frame(EtherAddr dst, ushort type, int payload, int cut = -1)
+        {
+            Mbuf m = n.Mbufs.Get(14 + payload, 0)!;
+            Span<byte> f = m.Append(14 + payload);
+            EthernetFrame.Emit(f, dst, other, type);
+            f.Slice(14).Fill(0x45);
+            if (cut >= 0) m.TrimTo(cut);
+            return m;
+        }
+        using (k.Kernel.EnterInterrupt())
+        {
+            Ether.EtherInput(ifp, Frame(ifp.LinkAddr, EthernetFrame.TypeIpv4, 46));    // ours
+            Ether.EtherInput(ifp, Frame(EtherAddr.Broadcast, EthernetFrame.TypeArp, 46)); // broadcast
+            Ether.EtherInput(ifp, Frame(other, EthernetFrame.TypeIpv4, 46));          // another station's
+            Ether.EtherInput(ifp, Frame(ifp.LinkAddr, EthernetFrame.TypeIpv4, 46, 13)); // cut inside the header
+            Ether.EtherInput(ifp, Frame(ifp.LinkAddr, 0x0100, 46));                   // an 802.3 length
+        }
+        WaitFor(() => Volatile.Read(ref v4.Count) == 1 && Volatile.Read(ref arp.Count) == 1, "the two frames for us at their protocols");
+        Assert.That(v4.Last, Has.Length.EqualTo(46), "the Ethernet header is stripped");
+        Assert.That(flags.TryDequeue(out byte fl) && fl == Mbuf.FlagBroadcast, Is.True, "the broadcast is marked");
+        Assert.That((ifp.InputErrors, ifp.InputPackets), Is.EqualTo((2L, 2L)), "two bad frames, two queued");
+
+        Mbuf o = n.Mbufs.Get(100)!;
+        o.Append(100).Fill(7);
+        o.Protocol = EthernetFrame.TypeIpv6;
+        Assert.That(Ether.EtherOutput(ifp, o, other), Is.EqualTo(0));
+        Assert.That(EthernetFrame.Parse(ifp.LastSent, out EthernetFrame ef), Is.EqualTo(WireError.Ok));
+        Assert.That((ef.Destination, ef.Source, ef.EtherType, ef.Payload.Length), Is.EqualTo((other, ifp.LinkAddr, EthernetFrame.TypeIpv6, 100)));
+        Mbuf noRoom = n.Mbufs.Get(10, 0)!;
+        noRoom.Append(10);
+        Assert.That(Ether.EtherOutput(ifp, noRoom, other), Is.EqualTo(Abi.ENOBUFS), "no headroom for the header");
+        Mbuf big = n.Mbufs.Get(1501)!;
+        big.Append(1501);
+        Assert.That(Ether.EtherOutput(ifp, big, other), Is.EqualTo(Abi.EMSGSIZE), "the MTU is about the payload");
+        Assert.That((ifp.OutputPackets, ifp.OutputErrors), Is.EqualTo((1L, 2L)));
     }
 }
