@@ -302,6 +302,10 @@ sysfs_device(const char *name, struct rumpusb_devinfo *info, uint64_t *ino)
 		return false;
 	*ino = (uint64_t)st.st_ino;
 	snprintf(info->node, sizeof info->node, "/dev/bus/usb/%03u/%03u", info->bus, info->addr);
+	/* devtmpfs makes the node after sysfs shows the device: until then it cannot be opened, so
+	 * it is not there yet for us either (a later rescan finds it). */
+	if (stat(info->node, &st) != 0 || !S_ISCHR(st.st_mode))
+		return false;
 	return true;
 }
 

@@ -585,15 +585,16 @@ cmd_kbd(int nkeys)
 	printf("WAITING-LEFT\n");
 	fflush(stdout);
 	do {
+		/* It may leave between two transfers: then the submit is what says so. */
 		if ((r = submit(dev, RUMPUSB_XFER_INTERRUPT, ifc.intr_in, rep, 8, 0, &w, NULL)) != 0)
-			die("submit interrupt IN: %d", r);
+			break;
 		r = waiter_wait(&w, &act);
 		if (r == 0) {
 			printf("REPORT %02x\n", act == 8 ? rep[2] : 0xff);
 			fflush(stdout);
 		}
 	} while (r == 0);
-	check(r == RUMPUSB_ENXIO, "pending interrupt IN when the keyboard goes: expected ENXIO, got %s (%d)",
+	check(r == RUMPUSB_ENXIO, "interrupt IN when the keyboard goes: expected ENXIO, got %s (%d)",
 	    errname(r), r);
 	next_hotplug(&ev, &arrived);
 	check(ev == devid && !arrived, "hotplug upcall: expected devid %llu left, got devid %llu %s",
