@@ -2548,42 +2548,48 @@ shadow_find(const posix_spawn_file_actions_t *fa)
 	return pp;
 }
 
+/* Forgets what was recorded for fa. */
 static void
-shadow_free(struct spawn_shadow *s)
-{
-	for (int i = 0; i < s->n; i++)
-		free(s->acts[i].path);
-	free(s->acts);
-	free(s);
-}
-
-EXPORT int
-posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
-{
-	int rv = H(posix_spawn_file_actions_init)(fa);
-	if (rv == 0) {
-		/* A reused address: whatever was recorded for it belongs to a destroyed object. */
-		pthread_mutex_lock(&maplock);
-		struct spawn_shadow **pp = shadow_find(fa), *s = *pp;
-		if (s != NULL)
-			*pp = s->next;
-		pthread_mutex_unlock(&maplock);
-		if (s != NULL)
-			shadow_free(s);
-	}
-	return rv;
-}
-
-EXPORT int
-posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+shadow_drop(const posix_spawn_file_actions_t *fa)
 {
 	pthread_mutex_lock(&maplock);
 	struct spawn_shadow **pp = shadow_find(fa), *s = *pp;
 	if (s != NULL)
 		*pp = s->next;
 	pthread_mutex_unlock(&maplock);
-	if (s != NULL)
-		shadow_free(s);
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->n; i++)
+		free(s->acts[i].path);
+	free(s->acts);
+	free(s);
+}
+
+/* waitpid for one child through EINTR; its status, or -1 with errno. */
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+EXPORT int
+posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+{
+	int rv = H(posix_spawn_file_actions_init)(fa);
+	if (rv == 0)
+		shadow_drop(fa);	/* a reused address: what was recorded belongs to a destroyed object */
+	return rv;
+}
+
+EXPORT int
+posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+{
+	shadow_drop(fa);
 	return H(posix_spawn_file_actions_destroy)(fa);
 }
 
@@ -2797,9 +2803,7 @@ do_spawn(pid_t *pidp, const char *file, int search, const posix_spawn_file_actio
 		while ((n = H(read)(p[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof e) {
-			/* It never ran: reap it, as glibc does. */
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
+			reap(pid);	/* it never ran: glibc reaps it too */
 			rv = e;
 		} else if (pidp != NULL)
 			*pidp = pid;
@@ -2852,12 +2856,7 @@ system(const char *cmd)
 		_exit(127);
 	}
 	if (pid > 0)
-		while (waitpid(pid, &status, 0) < 0) {
-			if (errno != EINTR) {
-				status = -1;
-				break;
-			}
-		}
+		status = reap(pid);
 	int e = errno;
 	sigaction(SIGINT, &oint, NULL);
 	sigaction(SIGQUIT, &oquit, NULL);
@@ -2921,8 +2920,7 @@ popen(const char *cmd, const char *mode)
 	if (fp == NULL) {
 		int e = errno;
 		close(mine);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		reap(pid);
 		free(pc);
 		errno = e;
 		return NULL;
@@ -2940,7 +2938,6 @@ EXPORT int
 pclose(FILE *fp)
 {
 	struct pchild **pp, *pc;
-	int status;
 
 	pthread_mutex_lock(&maplock);
 	for (pp = &pchildren; *pp != NULL && (*pp)->fp != fp; pp = &(*pp)->next)
@@ -2953,10 +2950,7 @@ pclose(FILE *fp)
 	fclose(fp);
 	pid_t pid = pc->pid;
 	free(pc);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return status;
+	return reap(pid);
 }
 
 /* --- scandir, glob, nftw ---
