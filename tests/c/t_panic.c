@@ -18,7 +18,7 @@ enum { FP_UPCALL = 1, FP_KTHREAD = 2, FP_BIODONE = 3, FP_EXPORT = 4 };
 static int
 arm(int point)
 {
-	return sysctlbyname("debug.crashme.fault", NULL, NULL, &point, sizeof point);
+	return rsysctl_byname("debug.crashme.fault", NULL, NULL, &point, sizeof point);
 }
 
 /* The kernel panicked with a message containing what; then boot a fresh one. */
@@ -61,7 +61,7 @@ test_panic_wakes_sleepers(void)
 	EXPECT_OK(rump_sys_pipe2(pfd, 0));
 	EXPECT_EQ(pthread_create(&t, NULL, reader, NULL), 0);
 	/* Whether the reader has gone to sleep or not, the panic must end its call. */
-	EXPECT_ERR(sysctlbyname("debug.crashme.panic", NULL, NULL, &one, sizeof one), ENXIO);
+	EXPECT_ERR(rsysctl_byname("debug.crashme.panic", NULL, NULL, &one, sizeof one), ENXIO);
 	pthread_join(t, NULL);
 	EXPECT_EQ(readres, -1);
 	EXPECT_EQ(readerr, ENXIO);

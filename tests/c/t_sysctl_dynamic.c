@@ -27,22 +27,22 @@ test_names(void)
 	size_t sz;
 	int v;
 
-	EXPECT_OK(nametomib("kern.hostname", mib, &len));
+	EXPECT_OK(rsysctl_lookup("kern.hostname", mib, &len, NULL));
 	EXPECT_EQ(len, 2);
 	EXPECT_EQ(mib[0], RUMP_CTL_KERN);
 	EXPECT_EQ(mib[1], RUMP_KERN_HOSTNAME);
-	EXPECT_OK(nametomib("kern.msgbuf", mib, &len));
+	EXPECT_OK(rsysctl_lookup("kern.msgbuf", mib, &len, NULL));
 	EXPECT_EQ(mib[1], RUMP_KERN_MSGBUF);
-	EXPECT_OK(nametomib("hw.ncpu", mib, &len));
+	EXPECT_OK(rsysctl_lookup("hw.ncpu", mib, &len, NULL));
 	EXPECT_EQ(mib[0], RUMP_CTL_HW);
 	EXPECT_EQ(mib[1], RUMP_HW_NCPU);
-	EXPECT_ERR(nametomib("kern.nosuchnode", mib, &len), ENOENT);
+	EXPECT_ERR(rsysctl_lookup("kern.nosuchnode", mib, &len, NULL), ENOENT);
 
 	sz = sizeof buf;
-	EXPECT_OK(sysctlbyname("kern.ostype", buf, &sz, NULL, 0));
+	EXPECT_OK(rsysctl_byname("kern.ostype", buf, &sz, NULL, 0));
 	EXPECT_STR(buf, "NetBSD");
 	sz = sizeof v;
-	EXPECT_OK(sysctlbyname("hw.ncpu", &v, &sz, NULL, 0));
+	EXPECT_OK(rsysctl_byname("hw.ncpu", &v, &sz, NULL, 0));
 	CHECK(v >= 1, "hw.ncpu: expected at least 1, got %d", v);
 
 	/* The query's own errors. */
@@ -87,11 +87,11 @@ test_create_destroy(void)
 	sz = sizeof v;
 	EXPECT_OK(rump_sys___sysctl(leaf, 2, &v, &sz, NULL, 0));
 	EXPECT_EQ(v, 42);
-	EXPECT_OK(nametomib("rumptest.answer", mib, &len));
+	EXPECT_OK(rsysctl_lookup("rumptest.answer", mib, &len, NULL));
 	EXPECT_EQ(len, 2);
 	EXPECT_EQ(mib[1], leaf[1]);
 	int nv = 43;
-	EXPECT_OK(sysctlbyname("rumptest.answer", NULL, NULL, &nv, sizeof nv));
+	EXPECT_OK(rsysctl_byname("rumptest.answer", NULL, NULL, &nv, sizeof nv));
 	sz = sizeof v;
 	EXPECT_OK(rump_sys___sysctl(leaf, 2, &v, &sz, NULL, 0));
 	EXPECT_EQ(v, 43);
@@ -107,15 +107,15 @@ test_create_destroy(void)
 	hello[0] = 'J';
 	char buf[32];
 	sz = sizeof buf;
-	EXPECT_OK(sysctlbyname("rumptest.greeting", buf, &sz, NULL, 0));
+	EXPECT_OK(rsysctl_byname("rumptest.greeting", buf, &sz, NULL, 0));
 	EXPECT_STR(buf, "hello");
-	EXPECT_OK(sysctlbyname("rumptest.greeting", NULL, NULL, "bye", 4));
+	EXPECT_OK(rsysctl_byname("rumptest.greeting", NULL, NULL, "bye", 4));
 	sz = sizeof buf;
-	EXPECT_OK(sysctlbyname("rumptest.greeting", buf, &sz, NULL, 0));
+	EXPECT_OK(rsysctl_byname("rumptest.greeting", buf, &sz, NULL, 0));
 	EXPECT_STR(buf, "bye");
 
 	struct rump_sysctlnode kids[8];
-	EXPECT_EQ(query(&dir, 1, kids, 8), 2);
+	EXPECT_EQ(rsysctl_query(&dir, 1, kids, 8), 2);
 
 	/* Errors: a taken name, a bad name, a directory that is not writable, a non-root caller. */
 	n = node("answer", RUMP_CTL_CREATE, RUMP_CTLTYPE_INT | RUMP_CTLFLAG_IMMEDIATE);
@@ -145,13 +145,13 @@ test_create_destroy(void)
 	EXPECT_OK(rump_sys___sysctl(ddir, 2, &out, &sz, &n, sizeof n));
 	EXPECT_STR(out.sysctl_name, "answer");
 	EXPECT_ERR(rump_sys___sysctl(leaf, 2, &v, &sz, NULL, 0), ENOENT);
-	EXPECT_ERR(nametomib("rumptest.answer", mib, &len), ENOENT);
-	EXPECT_OK(nametomib("rumptest.greeting", mib, &len));
+	EXPECT_ERR(rsysctl_lookup("rumptest.answer", mib, &len, NULL), ENOENT);
+	EXPECT_OK(rsysctl_lookup("rumptest.greeting", mib, &len, NULL));
 	n = node("", mib[1], 0);
 	EXPECT_OK(rump_sys___sysctl(ddir, 2, NULL, NULL, &n, sizeof n));
 	n = node("rumptest", dir, 0);
 	EXPECT_OK(rump_sys___sysctl(droot, 1, NULL, NULL, &n, sizeof n));
-	EXPECT_ERR(nametomib("rumptest", mib, &len), ENOENT);
+	EXPECT_ERR(rsysctl_lookup("rumptest", mib, &len, NULL), ENOENT);
 	/* The kernel's own nodes stay. */
 	n = node("kern", RUMP_CTL_KERN, 0);
 	EXPECT_ERR(rump_sys___sysctl(droot, 1, NULL, NULL, &n, sizeof n), EPERM);

@@ -15,6 +15,8 @@
 #include <rump/rump_syscalls.h>
 #include <rump/rumpclient.h>
 
+#include "rsysctl.h"
+
 static const char manual[] =
 "NAME\n"
 "     rumpctl -- control a rump kernel served by rump_server\n"
@@ -443,57 +445,6 @@ cmd_ps(int argc, char **argv)
 
 /* --- sysctl, dmesg, halt ------------------------------------------------------------------- */
 
-/* CTL_QUERY of mib[0..len): children into nodes; their count, or -1. */
-static int
-sc_query(const int *mib, unsigned len, struct rump_sysctlnode *nodes, int max)
-{
-	int q[RUMP_CTL_MAXNAME];
-	struct rump_sysctlnode qn;
-	size_t sz = (size_t)max * sizeof *nodes;
-
-	memcpy(q, mib, len * sizeof(int));
-	q[len] = RUMP_CTL_QUERY;
-	memset(&qn, 0, sizeof qn);
-	qn.sysctl_flags = RUMP_SYSCTL_VERSION;
-	if (rump_sys___sysctl(q, len + 1, nodes, &sz, &qn, sizeof qn) == -1)
-		return -1;
-	return (int)(sz / sizeof *nodes);
-}
-
-/* Resolves a dotted name: its mib and node. */
-static int
-sc_lookup(const char *name, int *mib, unsigned *len, struct rump_sysctlnode *node)
-{
-	static struct rump_sysctlnode nodes[256];
-	char buf[256], *part, *save;
-
-	snprintf(buf, sizeof buf, "%s", name);
-	*len = 0;
-	for (part = strtok_r(buf, ".", &save); part != NULL; part = strtok_r(NULL, ".", &save)) {
-		int n, i;
-
-		if (*len == RUMP_CTL_MAXNAME) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if ((n = sc_query(mib, *len, nodes, 256)) == -1)
-			return -1;
-		for (i = 0; i < n && strcmp(nodes[i].sysctl_name, part) != 0; i++)
-			continue;
-		if (i == n) {
-			errno = ENOENT;
-			return -1;
-		}
-		*node = nodes[i];
-		mib[(*len)++] = nodes[i].sysctl_num;
-	}
-	if (*len == 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	return 0;
-}
-
 /* The value of a leaf, formatted into out. */
 static int
 sc_format(const int *mib, unsigned len, uint32_t type, char *out, size_t outlen)
@@ -538,12 +489,12 @@ sc_format(const int *mib, unsigned len, uint32_t type, char *out, size_t outlen)
 static int
 sc_walk(int *mib, unsigned len, const char *prefix)
 {
-	struct rump_sysctlnode *nodes = malloc(256 * sizeof *nodes);
+	struct rump_sysctlnode *nodes = malloc(RSYSCTL_MAXCHILDREN * sizeof *nodes);
 	int n, rv = 0;
 
 	if (nodes == NULL)
 		return fail("memory");
-	if ((n = sc_query(mib, len, nodes, 256)) == -1) {
+	if ((n = rsysctl_query(mib, len, nodes, RSYSCTL_MAXCHILDREN)) == -1) {
 		free(nodes);
 		return fail(*prefix ? prefix : "(top)");
 	}
@@ -577,7 +528,7 @@ sc_one(char *arg)
 
 	if (eq != NULL)
 		*eq = '\0';
-	if (sc_lookup(arg, mib, &len, &node) == -1)
+	if (rsysctl_lookup(arg, mib, &len, &node) == -1)
 		return fail(arg);
 	type = node.sysctl_flags & RUMP_SYSCTL_TYPEMASK;
 	if (eq == NULL) {
