@@ -221,6 +221,27 @@ rtest_readdir(int fd, char names[][512], unsigned char *types, int max)
 	return got < 0 ? -1 : n;
 }
 
+/* stat and lstat that count a failure as a failed check; a zeroed stat then. */
+static inline struct rump_stat
+xstat(const char *path)
+{
+	struct rump_stat st;
+
+	memset(&st, 0, sizeof st);
+	EXPECT_OK(rump_sys_stat(path, &st));
+	return st;
+}
+
+static inline struct rump_stat
+xlstat(const char *path)
+{
+	struct rump_stat st;
+
+	memset(&st, 0, sizeof st);
+	EXPECT_OK(rump_sys_lstat(path, &st));
+	return st;
+}
+
 /* Runs a shell command made like printf's output (the oracle tools: mkfs, fsck, ...); its status. */
 __attribute__((format(printf, 1, 2))) static inline int
 rtest_sh(const char *fmt, ...)

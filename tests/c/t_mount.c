@@ -18,16 +18,6 @@ targs(int64_t size, uint64_t nodes, uint32_t mode)
 	return a;
 }
 
-static struct rump_stat
-xstat(const char *path)
-{
-	struct rump_stat st;
-
-	memset(&st, 0, sizeof st);
-	EXPECT_OK(rump_sys_stat(path, &st));
-	return st;
-}
-
 static void
 test_mount_unmount(void)
 {

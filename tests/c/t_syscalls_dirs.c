@@ -7,16 +7,6 @@
 
 #define MAXENT 64
 
-static struct rump_stat
-xstat(const char *path)
-{
-	struct rump_stat st;
-
-	memset(&st, 0, sizeof st);
-	EXPECT_OK(rump_sys_stat(path, &st));
-	return st;
-}
-
 /* The directory's entries must be exactly want[] (with "." and ".."), each with its d_type. */
 static void
 check_listing(const char *dir, const char *const *want, const unsigned char *wtype, int nwant)

@@ -5,26 +5,6 @@
  */
 #include "rtest.h"
 
-static struct rump_stat
-xstat(const char *path)
-{
-	struct rump_stat st;
-
-	memset(&st, 0, sizeof st);
-	EXPECT_OK(rump_sys_stat(path, &st));
-	return st;
-}
-
-static struct rump_stat
-xlstat(const char *path)
-{
-	struct rump_stat st;
-
-	memset(&st, 0, sizeof st);
-	EXPECT_OK(rump_sys_lstat(path, &st));
-	return st;
-}
-
 static void
 test_hard_links(void)
 {
