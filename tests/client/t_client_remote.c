@@ -190,6 +190,19 @@ status_of(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* In a (v)fork child: exec this program as --exec-child with the kernel pid and fd it must see. */
+static void
+exec_self_child(int fd)
+{
+	char pidarg[16], fdarg[16];
+	char *const av[] = { (char *)"t_client_remote", (char *)"--exec-child", pidarg, fdarg, NULL };
+
+	snprintf(pidarg, sizeof pidarg, "%d", (int)rump_sys_getpid());
+	snprintf(fdarg, sizeof fdarg, "%d", fd);
+	rumpclient_exec("/proc/self/exe", av, environ);
+	_exit(126);
+}
+
 /* The fork child: its own process, the parent's descriptor sharing the file offset. */
 static int
 fork_child(pid_t parent, int fd)
@@ -270,28 +283,14 @@ test_fork_exec(void)
 
 	/* fork, then exec in the child: the kernel process (and fd) stay across the exec. */
 	pid = rumpclient_fork();
-	if (pid == 0) {
-		char pidarg[16], fdarg[16];
-		char *const av[] = { (char *)"t_client_remote", (char *)"--exec-child", pidarg, fdarg, NULL };
-
-		snprintf(pidarg, sizeof pidarg, "%d", (int)rump_sys_getpid());
-		snprintf(fdarg, sizeof fdarg, "%d", fd);
-		rumpclient_exec("/proc/self/exe", av, environ);
-		_exit(126);
-	}
+	if (pid == 0)
+		exec_self_child(fd);
 	EXPECT_EQ(status_of(pid), 0);
 
 	/* vfork + exec, as shells do. */
 	pid = rumpclient_vfork();
-	if (pid == 0) {
-		char pidarg[16], fdarg[16];
-		char *const av[] = { (char *)"t_client_remote", (char *)"--exec-child", pidarg, fdarg, NULL };
-
-		snprintf(pidarg, sizeof pidarg, "%d", (int)rump_sys_getpid());
-		snprintf(fdarg, sizeof fdarg, "%d", fd);
-		rumpclient_exec("/proc/self/exe", av, environ);
-		_exit(126);
-	}
+	if (pid == 0)
+		exec_self_child(fd);
 	EXPECT_EQ(status_of(pid), 0);
 	EXPECT_EQ(rump_sys_getpid(), parent);
 
