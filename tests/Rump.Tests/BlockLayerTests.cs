@@ -211,6 +211,40 @@ public class BlockLayerTests
     }
 
     [Test]
+    public void BufCache_ReadAheadUnderAFullDirtyCache_LooksAtABoundedNumberOfBuffers()
+    {
+        // A large write fills the cache with dirty buffers; reads that start read-ahead then
+        // (msdosfs reading FAT sectors while it allocates) used to walk every dirty buffer per
+        // block, which made writing a file cost time in proportion to the cache.
+        string img = Image("dirty.img", 64 << 20);
+        var (k, vfs, dev) = Disk(img);
+        using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "test");
+        var bc = new BufCache(k.Kernel, 1 << 20);
+        const int dirty = 250, reads = 64;
+        for (int i = 0; i < dirty; i++)
+        {
+            Assert.That(bc.Getblk(dev, i * 8L, 4096, out Buf bp), Is.EqualTo(0));
+            bp.Data[0] = (byte)(i + 1);
+            bc.Bdwrite(bp);
+        }
+        long before = bc.CleanEvictSteps;
+        for (int i = 0; i < reads; i++)
+        {
+            Assert.That(bc.Bread(dev, (4096 + i) * 8L, 4096, out Buf bp), Is.EqualTo(0));
+            bc.Brelse(bp);
+        }
+        long steps = bc.CleanEvictSteps - before;
+        // Two reservations per read at most (the read's own cluster, and read-ahead), each giving up
+        // after CleanEvictScan buffers.
+        long bound = 2L * reads * BufCache.CleanEvictScan;
+        Assert.That(steps, Is.LessThanOrEqualTo(bound), $"buffers looked at by clean eviction for {reads} reads (at most {BufCache.CleanEvictScan} per reservation)");
+        Assert.That(bc.Flush(dev), Is.EqualTo(0));
+        byte[] host = File.ReadAllBytes(img);
+        for (int i = 0; i < dirty; i++)
+            Assert.That(host[i * 4096], Is.EqualTo((byte)(i + 1)), "block " + i + " written back");
+    }
+
+    [Test]
     public void BufCache_BlockBeyondTheDevice_IsEio()
     {
         string img = Image("s.img", 1 << 20);

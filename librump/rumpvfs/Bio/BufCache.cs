@@ -475,12 +475,25 @@ public sealed class BufCache
         bp.OnLru = false;
     }
 
-    /// <summary>Makes room for <paramref name="need"/> bytes by dropping clean idle buffers, oldest first; false if it cannot.</summary>
+    /// <summary>
+    /// Idle buffers <see cref="EvictCleanLocked"/> looks at before it gives up. Read-ahead is
+    /// optional work: when the oldest buffers are dirty (a large write fills the cache with them)
+    /// walking past all of them on every read made each write cost time in proportion to the cache.
+    /// </summary>
+    internal const int CleanEvictScan = 32;
+    /// <summary>Idle buffers looked at by clean eviction (tests check it stays bounded per block).</summary>
+    public long CleanEvictSteps;
+
+    /// <summary>
+    /// Makes room for <paramref name="need"/> bytes by dropping clean idle buffers, oldest first,
+    /// looking at no more than <see cref="CleanEvictScan"/> of them; false if it cannot.
+    /// </summary>
     private bool EvictCleanLocked(int need)
     {
         Buf? b = _lruHead;
-        while (_bytes + need > MaxBytes && b != null)
+        for (int seen = 0; _bytes + need > MaxBytes && b != null && seen < CleanEvictScan; seen++)
         {
+            CleanEvictSteps++;
             Buf? next = b.LruNext;
             if (!b.Dirty)
             {
