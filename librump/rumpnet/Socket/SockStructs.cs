@@ -44,3 +44,19 @@ public struct RumpUnpcbid
     public uint unp_euid;
     public uint unp_egid;
 }
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RumpSockaddr
+{
+    public byte sa_len;
+    public byte sa_family;
+    public fixed byte sa_data[14];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RumpSockaddrUn
+{
+    public byte sun_len;
+    public byte sun_family;
+    public fixed byte sun_path[104];
+}

@@ -207,10 +207,12 @@ public sealed partial class Socket
     {
         if ((Options & Abi.SO_ACCEPTCONN) == 0) return null;
         if (QLen + Q0Len > 3 * QLimit / 2) return null;
+        // No descriptor holds it until accept (which clears SS_NOFDREF), so an abort frees it.
         var so = new Socket(Kernel, Net, Proto, Type, Cred, Pid)
         {
             Options = Options & ~Abi.SO_ACCEPTCONN,
             Linger = Linger,
+            State = SS_NOFDREF,
         };
         so.SetLock(Lock);
         so.Rcv.Hiwat = Rcv.Hiwat; so.Rcv.Lowat = Rcv.Lowat; so.Rcv.TimeoutNs = Rcv.TimeoutNs;

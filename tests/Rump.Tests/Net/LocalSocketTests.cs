@@ -490,6 +490,24 @@ public unsafe class LocalSocketTests : KernelTest
     }
 
     [Test]
+    public void AListenerClosingWithAConnectionQueuedFreesItAndTheClientSeesTheEnd()
+    {
+        RumpKernel k = Boot(ncpu: 1);
+        Rump.Net.Net net = k.Kernel.GetService<Rump.Net.Net>()!;
+        int ls = Socket(k, Abi.AF_LOCAL, Abi.SOCK_STREAM);
+        Assert.That(Bind(k, ls, Sun("/q.sock")), Is.EqualTo(0));
+        Assert.That(Listen(k, ls, 1), Is.EqualTo(0));
+        int cl = Socket(k, Abi.AF_LOCAL, Abi.SOCK_STREAM);
+        Assert.That(Connect(k, cl, Sun("/q.sock")), Is.EqualTo(0));
+        Assert.That(k.Write(cl, new byte[1000]), Is.EqualTo(1000), "data for a connection nobody accepted yet");
+        int free0 = net.Mbufs.FreeCount;
+        Assert.That(k.Close(ls), Is.EqualTo(0));
+        Assert.That(net.Mbufs.FreeCount, Is.EqualTo(free0 + 1), "the aborted connection's buffered data went back to the pool");
+        var buf = new byte[8];
+        Assert.That(k.Read(cl, buf), Is.EqualTo(0), "the client sees the end of the connection");
+    }
+
+    [Test]
     public void BadArgumentsGetErrors()
     {
         RumpKernel k = Boot(ncpu: 1);
