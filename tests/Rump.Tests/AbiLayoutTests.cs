@@ -44,6 +44,12 @@ public sealed class AbiLayoutTests
         ["rump_usb_ctl_request"] = new(typeof(Rump.Usb.Wire.RumpUsbCtlRequest), true),
         ["rump_usb_config_desc"] = new(typeof(Rump.Usb.Wire.RumpUsbConfigDesc), true),
         ["rump_usb_device_info"] = new(typeof(Rump.Usb.Wire.RumpUsbDeviceInfo), true),
+        ["rump_sockaddr"] = new(typeof(Rump.Net.RumpSockaddr), true),
+        ["rump_sockaddr_un"] = new(typeof(Rump.Net.RumpSockaddrUn), true),
+        ["rump_msghdr"] = new(typeof(Rump.Net.RumpMsghdr), true),
+        ["rump_cmsghdr"] = new(typeof(Rump.Net.RumpCmsghdr), true),
+        ["rump_linger"] = new(typeof(Rump.Net.RumpLinger), true),
+        ["rump_unpcbid"] = new(typeof(Rump.Net.RumpUnpcbid), true),
     };
 
     [Test]

@@ -1,6 +1,7 @@
 /*
  * Runs against the base-kernel-only librump.so (RUMP_COMPONENTS=none): the kernel boots and
- * serves its own system calls, while calls of factions that are not linked in fail with ENOSYS.
+ * serves its own system calls, while calls of factions that are not linked in (vfs, net) fail
+ * with ENOSYS.
  */
 #include <rump/rump.h>
 #include <rump/rump_syscalls.h>
@@ -26,6 +27,14 @@ int main(void)
 	int fd = rump_sys_open("/x", RUMP_O_RDONLY);
 	if (fd != -1 || errno != ENOSYS) {
 		printf("FAIL open without vfs: expected -1/ENOSYS, got %d/%s\n", fd, strerror(errno));
+		failed++;
+	} else passed++;
+
+	/* Without the net component there are no sockets at all (NetBSD without rumpnet). */
+	errno = 0;
+	int s = rump_sys_socket(RUMP_AF_LOCAL, RUMP_SOCK_STREAM, 0);
+	if (s != -1 || errno != ENOSYS) {
+		printf("FAIL socket without net: expected -1/ENOSYS, got %d/%s\n", s, strerror(errno));
 		failed++;
 	} else passed++;
 

@@ -19,6 +19,33 @@
 int
 main(void)
 {
+	SIZE(rump_sockaddr);
+	FIELD(rump_sockaddr, sa_len);
+	FIELD(rump_sockaddr, sa_family);
+	FIELD(rump_sockaddr, sa_data);
+	SIZE(rump_sockaddr_un);
+	FIELD(rump_sockaddr_un, sun_len);
+	FIELD(rump_sockaddr_un, sun_family);
+	FIELD(rump_sockaddr_un, sun_path);
+	SIZE(rump_msghdr);
+	FIELD(rump_msghdr, msg_name);
+	FIELD(rump_msghdr, msg_namelen);
+	FIELD(rump_msghdr, msg_iov);
+	FIELD(rump_msghdr, msg_iovlen);
+	FIELD(rump_msghdr, msg_control);
+	FIELD(rump_msghdr, msg_controllen);
+	FIELD(rump_msghdr, msg_flags);
+	SIZE(rump_cmsghdr);
+	FIELD(rump_cmsghdr, cmsg_len);
+	FIELD(rump_cmsghdr, cmsg_level);
+	FIELD(rump_cmsghdr, cmsg_type);
+	SIZE(rump_linger);
+	FIELD(rump_linger, l_onoff);
+	FIELD(rump_linger, l_linger);
+	SIZE(rump_unpcbid);
+	FIELD(rump_unpcbid, unp_pid);
+	FIELD(rump_unpcbid, unp_euid);
+	FIELD(rump_unpcbid, unp_egid);
 	SIZE(rump_timespec);
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);
