@@ -141,6 +141,69 @@ internal static unsafe class SyscallExports
         return (uint)CAbi.Syscall(SysNum.geteuid, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_recvmsg")]
+    private static nint rump_sys_recvmsg(int s, nint msg, int flags)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = msg;
+        a[2] = flags;
+        return (nint)CAbi.Syscall(SysNum.recvmsg, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_sendmsg")]
+    private static nint rump_sys_sendmsg(int s, nint msg, int flags)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = msg;
+        a[2] = flags;
+        return (nint)CAbi.Syscall(SysNum.sendmsg, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_recvfrom")]
+    private static nint rump_sys_recvfrom(int s, nint buf, nuint len, int flags, nint from, nint fromlenaddr)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = buf;
+        a[2] = (long)len;
+        a[3] = flags;
+        a[4] = from;
+        a[5] = fromlenaddr;
+        return (nint)CAbi.Syscall(SysNum.recvfrom, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_accept")]
+    private static int rump_sys_accept(int s, nint name, nint anamelen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = name;
+        a[2] = anamelen;
+        return (int)CAbi.Syscall(SysNum.accept, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_getpeername")]
+    private static int rump_sys_getpeername(int fdes, nint asa, nint alen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fdes;
+        a[1] = asa;
+        a[2] = alen;
+        return (int)CAbi.Syscall(SysNum.getpeername, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_getsockname")]
+    private static int rump_sys_getsockname(int fdes, nint asa, nint alen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fdes;
+        a[1] = asa;
+        a[2] = alen;
+        return (int)CAbi.Syscall(SysNum.getsockname, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_access")]
     private static int rump_sys_access(nint path, int flags)
     {
@@ -259,6 +322,59 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.fsync, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_connect")]
+    private static int rump_sys_connect(int s, nint name, uint namelen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = name;
+        a[2] = namelen;
+        return (int)CAbi.Syscall(SysNum.connect, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_bind")]
+    private static int rump_sys_bind(int s, nint name, uint namelen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = name;
+        a[2] = namelen;
+        return (int)CAbi.Syscall(SysNum.bind, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_setsockopt")]
+    private static int rump_sys_setsockopt(int s, int level, int name, nint val, uint valsize)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = level;
+        a[2] = name;
+        a[3] = val;
+        a[4] = valsize;
+        return (int)CAbi.Syscall(SysNum.setsockopt, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_listen")]
+    private static int rump_sys_listen(int s, int backlog)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = backlog;
+        return (int)CAbi.Syscall(SysNum.listen, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_getsockopt")]
+    private static int rump_sys_getsockopt(int s, int level, int name, nint val, nint avalsize)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = level;
+        a[2] = name;
+        a[3] = val;
+        a[4] = avalsize;
+        return (int)CAbi.Syscall(SysNum.getsockopt, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_readv")]
     private static nint rump_sys_readv(int fd, nint iovp, int iovcnt)
     {
@@ -305,6 +421,39 @@ internal static unsafe class SyscallExports
         a[0] = from;
         a[1] = to;
         return (int)CAbi.Syscall(SysNum.rename, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_sendto")]
+    private static nint rump_sys_sendto(int s, nint buf, nuint len, int flags, nint to, uint tolen)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = buf;
+        a[2] = (long)len;
+        a[3] = flags;
+        a[4] = to;
+        a[5] = tolen;
+        return (nint)CAbi.Syscall(SysNum.sendto, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_shutdown")]
+    private static int rump_sys_shutdown(int s, int how)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = how;
+        return (int)CAbi.Syscall(SysNum.shutdown, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_socketpair")]
+    private static int rump_sys_socketpair(int domain, int type, int protocol, nint rsv)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = domain;
+        a[1] = type;
+        a[2] = protocol;
+        a[3] = rsv;
+        return (int)CAbi.Syscall(SysNum.socketpair, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_mkdir")]
@@ -461,6 +610,16 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.getdents, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_socket")]
+    private static int rump_sys_socket(int domain, int type, int protocol)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = domain;
+        a[1] = type;
+        a[2] = protocol;
+        return (int)CAbi.Syscall(SysNum.socket, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_mount")]
     private static int rump_sys_mount(nint type, nint path, int flags, nint data, nuint data_len)
     {
@@ -553,6 +712,18 @@ internal static unsafe class SyscallExports
         a[0] = fildes;
         a[1] = flags;
         return (int)CAbi.Syscall(SysNum.pipe2, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_paccept")]
+    private static int rump_sys_paccept(int s, nint name, nint anamelen, nint mask, int flags)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = s;
+        a[1] = name;
+        a[2] = anamelen;
+        a[3] = mask;
+        a[4] = flags;
+        return (int)CAbi.Syscall(SysNum.paccept, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_linkat")]

@@ -289,6 +289,116 @@ rump_sys_geteuid(void)
 	return (uid_t)rv[0];
 }
 
+/* 27 recvmsg */
+ssize_t
+rump_sys_recvmsg(int s, struct rump_msghdr *msg, int flags)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)msg;
+	a[2] = (uint64_t)(uint32_t)flags;
+	e = rumpclient_syscall(RUMP_SYS_recvmsg, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (ssize_t)rv[0];
+}
+
+/* 28 sendmsg */
+ssize_t
+rump_sys_sendmsg(int s, const struct rump_msghdr *msg, int flags)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)msg;
+	a[2] = (uint64_t)(uint32_t)flags;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ msg, sizeof(struct rump_msghdr), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_sendmsg, a, sizeof a, rv, b, 1);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (ssize_t)rv[0];
+}
+
+/* 29 recvfrom */
+ssize_t
+rump_sys_recvfrom(int s, void *buf, size_t len, int flags, struct rump_sockaddr *from, unsigned int *fromlenaddr)
+{
+	uint64_t a[6];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)buf;
+	a[2] = (uint64_t)len;
+	a[3] = (uint64_t)(uint32_t)flags;
+	a[4] = (uint64_t)(uintptr_t)from;
+	a[5] = (uint64_t)(uintptr_t)fromlenaddr;
+	e = rumpclient_syscall(RUMP_SYS_recvfrom, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (ssize_t)rv[0];
+}
+
+/* 30 accept */
+int
+rump_sys_accept(int s, struct rump_sockaddr *name, unsigned int *anamelen)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)name;
+	a[2] = (uint64_t)(uintptr_t)anamelen;
+	e = rumpclient_syscall(RUMP_SYS_accept, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 31 getpeername */
+int
+rump_sys_getpeername(int fdes, struct rump_sockaddr *asa, unsigned int *alen)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)fdes;
+	a[1] = (uint64_t)(uintptr_t)asa;
+	a[2] = (uint64_t)(uintptr_t)alen;
+	e = rumpclient_syscall(RUMP_SYS_getpeername, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 32 getsockname */
+int
+rump_sys_getsockname(int fdes, struct rump_sockaddr *asa, unsigned int *alen)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)fdes;
+	a[1] = (uint64_t)(uintptr_t)asa;
+	a[2] = (uint64_t)(uintptr_t)alen;
+	e = rumpclient_syscall(RUMP_SYS_getsockname, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
 /* 33 access */
 int
 rump_sys_access(const char *path, int flags)
@@ -525,6 +635,109 @@ rump_sys_fsync(int fd)
 	return (int)rv[0];
 }
 
+/* 98 connect */
+int
+rump_sys_connect(int s, const struct rump_sockaddr *name, unsigned int namelen)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)name;
+	a[2] = (uint64_t)(uint32_t)namelen;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ name, (size_t)namelen, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_connect, a, sizeof a, rv, b, 1);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 104 bind */
+int
+rump_sys_bind(int s, const struct rump_sockaddr *name, unsigned int namelen)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)name;
+	a[2] = (uint64_t)(uint32_t)namelen;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ name, (size_t)namelen, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_bind, a, sizeof a, rv, b, 1);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 105 setsockopt */
+int
+rump_sys_setsockopt(int s, int level, int name, const void *val, unsigned int valsize)
+{
+	uint64_t a[5];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uint32_t)level;
+	a[2] = (uint64_t)(uint32_t)name;
+	a[3] = (uint64_t)(uintptr_t)val;
+	a[4] = (uint64_t)(uint32_t)valsize;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ val, (size_t)valsize, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_setsockopt, a, sizeof a, rv, b, 1);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 106 listen */
+int
+rump_sys_listen(int s, int backlog)
+{
+	uint64_t a[2];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uint32_t)backlog;
+	e = rumpclient_syscall(RUMP_SYS_listen, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 118 getsockopt */
+int
+rump_sys_getsockopt(int s, int level, int name, void *val, unsigned int *avalsize)
+{
+	uint64_t a[5];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uint32_t)level;
+	a[2] = (uint64_t)(uint32_t)name;
+	a[3] = (uint64_t)(uintptr_t)val;
+	a[4] = (uint64_t)(uintptr_t)avalsize;
+	e = rumpclient_syscall(RUMP_SYS_getsockopt, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
 /* 120 readv */
 ssize_t
 rump_sys_readv(int fd, const struct rump_iovec *iovp, int iovcnt)
@@ -619,6 +832,66 @@ rump_sys_rename(const char *from, const char *to)
 		};
 		e = rumpclient__syscallb(RUMP_SYS_rename, a, sizeof a, rv, b, 2);
 	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 133 sendto */
+ssize_t
+rump_sys_sendto(int s, const void *buf, size_t len, int flags, const struct rump_sockaddr *to, unsigned int tolen)
+{
+	uint64_t a[6];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)buf;
+	a[2] = (uint64_t)len;
+	a[3] = (uint64_t)(uint32_t)flags;
+	a[4] = (uint64_t)(uintptr_t)to;
+	a[5] = (uint64_t)(uint32_t)tolen;
+	{
+		const struct rumpclient__buf b[2] = {
+			{ buf, (size_t)len, 0 },
+			{ to, (size_t)tolen, 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_sendto, a, sizeof a, rv, b, 2);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (ssize_t)rv[0];
+}
+
+/* 134 shutdown */
+int
+rump_sys_shutdown(int s, int how)
+{
+	uint64_t a[2];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uint32_t)how;
+	e = rumpclient_syscall(RUMP_SYS_shutdown, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 135 socketpair */
+int
+rump_sys_socketpair(int domain, int type, int protocol, int *rsv)
+{
+	uint64_t a[4];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)domain;
+	a[1] = (uint64_t)(uint32_t)type;
+	a[2] = (uint64_t)(uint32_t)protocol;
+	a[3] = (uint64_t)(uintptr_t)rsv;
+	e = rumpclient_syscall(RUMP_SYS_socketpair, a, sizeof a, rv);
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];
@@ -931,6 +1204,23 @@ rump_sys_getdents(int fd, char *buf, size_t count)
 	return (int)rv[0];
 }
 
+/* 394 __socket30 */
+int
+rump_sys_socket(int domain, int type, int protocol)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)domain;
+	a[1] = (uint64_t)(uint32_t)type;
+	a[2] = (uint64_t)(uint32_t)protocol;
+	e = rumpclient_syscall(RUMP_SYS_socket, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
 /* 410 __mount50 */
 int
 rump_sys_mount(const char *type, const char *path, int flags, void *data, size_t data_len)
@@ -1116,6 +1406,30 @@ rump_sys_pipe2(int *fildes, int flags)
 	a[0] = (uint64_t)(uintptr_t)fildes;
 	a[1] = (uint64_t)(uint32_t)flags;
 	e = rumpclient_syscall(RUMP_SYS_pipe2, a, sizeof a, rv);
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 456 paccept */
+int
+rump_sys_paccept(int s, struct rump_sockaddr *name, unsigned int *anamelen, const struct rump_sigset *mask, int flags)
+{
+	uint64_t a[5];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)s;
+	a[1] = (uint64_t)(uintptr_t)name;
+	a[2] = (uint64_t)(uintptr_t)anamelen;
+	a[3] = (uint64_t)(uintptr_t)mask;
+	a[4] = (uint64_t)(uint32_t)flags;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ mask, sizeof(struct rump_sigset), 0 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_paccept, a, sizeof a, rv, b, 1);
+	}
 	if (e != 0)
 		return rumpclient__seterrno(e);
 	return (int)rv[0];

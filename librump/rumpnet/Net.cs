@@ -15,9 +15,12 @@ namespace Rump.Net;
 /// - <c>If/</c>: interfaces (<see cref="Ifnet"/>, which says how drivers and protocols plug in),
 ///   lo0, and the Ethernet link layer Ethernet drivers share (<see cref="Ether"/>). Received packets reach the protocol registered for their EtherType through the
 ///   interface's soft interrupt (<see cref="Dispatch"/>).
+/// - <c>Socket/</c>: the socket layer (<see cref="Socket"/>, <see cref="SockBuf"/>, the system
+///   calls) and what a protocol implements (<see cref="Protosw"/>, registered in
+///   <see cref="Domains"/>); AF_LOCAL (<c>Local/</c>) is its first protocol.
 /// - To come: ARP and neighbour caches, IPv4/IPv6 input and output with a routing table, ICMP,
-///   UDP, TCP (state machines over the wire views, timers as callouts), then sockets; drivers
-///   (shmif, virtif) under drivers/net.
+///   UDP, TCP (state machines over the wire views, timers as callouts); drivers (shmif, virtif)
+///   under drivers/net.
 ///
 /// Locks, in the order they are taken: <see cref="_ifLock"/> (the interface list and index
 /// numbers), then an interface's input-queue lock, then the mbuf pool's spin flags (leaves).
@@ -30,6 +33,8 @@ public sealed class Net
     public readonly MbufPool Mbufs = new();
     /// <summary>lo0, attached at boot.</summary>
     public readonly Loopback Lo0;
+    /// <summary>The socket protocols (Socket/Protosw.cs): components register theirs while they initialise.</summary>
+    public readonly Domains Domains = new();
 
     private readonly KMutex _ifLock;
     private readonly List<Ifnet> _ifs = new();

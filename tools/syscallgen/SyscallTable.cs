@@ -41,6 +41,7 @@ internal sealed partial class SyscallTable
     [
         new Faction("kern", "librump/rumpkern/Generated/KernSyscalls.g.cs", "Rump.Kern", "KernSyscalls"),
         new Faction("vfs", "librump/rumpvfs/Generated/VfsSyscalls.g.cs", "Rump.Vfs", "VfsSyscalls"),
+        new Faction("net", "librump/rumpnet/Generated/NetSyscalls.g.cs", "Rump.Net", "NetSyscalls"),
     ];
 
     /// <summary>SyscallArgs.Max in Rump.Kern.</summary>

@@ -28,6 +28,12 @@
 #define RUMP_SYS_setuid      23
 #define RUMP_SYS_getuid      24
 #define RUMP_SYS_geteuid     25
+#define RUMP_SYS_recvmsg     27
+#define RUMP_SYS_sendmsg     28
+#define RUMP_SYS_recvfrom    29
+#define RUMP_SYS_accept      30
+#define RUMP_SYS_getpeername 31
+#define RUMP_SYS_getsockname 32
 #define RUMP_SYS_access      33
 #define RUMP_SYS_sync        36
 #define RUMP_SYS_kill        37
@@ -42,11 +48,19 @@
 #define RUMP_SYS_dup2        90
 #define RUMP_SYS_fcntl       92
 #define RUMP_SYS_fsync       95
+#define RUMP_SYS_connect     98
+#define RUMP_SYS_bind        104
+#define RUMP_SYS_setsockopt  105
+#define RUMP_SYS_listen      106
+#define RUMP_SYS_getsockopt  118
 #define RUMP_SYS_readv       120
 #define RUMP_SYS_writev      121
 #define RUMP_SYS_fchown      123
 #define RUMP_SYS_fchmod      124
 #define RUMP_SYS_rename      128
+#define RUMP_SYS_sendto      133
+#define RUMP_SYS_shutdown    134
+#define RUMP_SYS_socketpair  135
 #define RUMP_SYS_mkdir       136
 #define RUMP_SYS_rmdir       137
 #define RUMP_SYS_pread       173
@@ -63,6 +77,7 @@
 #define RUMP_SYS_sigprocmask 293
 #define RUMP_SYS___getcwd    296
 #define RUMP_SYS_getdents    390
+#define RUMP_SYS_socket      394
 #define RUMP_SYS_mount       410
 #define RUMP_SYS_select      417
 #define RUMP_SYS_pselect     436
@@ -72,6 +87,7 @@
 #define RUMP_SYS_lstat       441
 #define RUMP_SYS_mknod       450
 #define RUMP_SYS_pipe2       453
+#define RUMP_SYS_paccept     456
 #define RUMP_SYS_linkat      457
 #define RUMP_SYS_renameat    458
 #define RUMP_SYS_mknodat     460
@@ -108,6 +124,12 @@ int rump_sys_unmount(const char *, int);
 int rump_sys_setuid(uid_t);
 uid_t rump_sys_getuid(void);
 uid_t rump_sys_geteuid(void);
+ssize_t rump_sys_recvmsg(int, struct rump_msghdr *, int);
+ssize_t rump_sys_sendmsg(int, const struct rump_msghdr *, int);
+ssize_t rump_sys_recvfrom(int, void *, size_t, int, struct rump_sockaddr *, unsigned int *);
+int rump_sys_accept(int, struct rump_sockaddr *, unsigned int *);
+int rump_sys_getpeername(int, struct rump_sockaddr *, unsigned int *);
+int rump_sys_getsockname(int, struct rump_sockaddr *, unsigned int *);
 int rump_sys_access(const char *, int);
 void rump_sys_sync(void);
 int rump_sys_kill(pid_t, int);
@@ -122,11 +144,19 @@ mode_t rump_sys_umask(mode_t);
 int rump_sys_dup2(int, int);
 int rump_sys_fcntl(int, int, ...);
 int rump_sys_fsync(int);
+int rump_sys_connect(int, const struct rump_sockaddr *, unsigned int);
+int rump_sys_bind(int, const struct rump_sockaddr *, unsigned int);
+int rump_sys_setsockopt(int, int, int, const void *, unsigned int);
+int rump_sys_listen(int, int);
+int rump_sys_getsockopt(int, int, int, void *, unsigned int *);
 ssize_t rump_sys_readv(int, const struct rump_iovec *, int);
 ssize_t rump_sys_writev(int, const struct rump_iovec *, int);
 int rump_sys_fchown(int, uid_t, gid_t);
 int rump_sys_fchmod(int, mode_t);
 int rump_sys_rename(const char *, const char *);
+ssize_t rump_sys_sendto(int, const void *, size_t, int, const struct rump_sockaddr *, unsigned int);
+int rump_sys_shutdown(int, int);
+int rump_sys_socketpair(int, int, int, int *);
 int rump_sys_mkdir(const char *, mode_t);
 int rump_sys_rmdir(const char *);
 ssize_t rump_sys_pread(int, void *, size_t, off_t);
@@ -143,6 +173,7 @@ int rump_sys_sigpending(struct rump_sigset *);
 int rump_sys_sigprocmask(int, const struct rump_sigset *, struct rump_sigset *);
 int rump_sys___getcwd(char *, size_t);
 int rump_sys_getdents(int, char *, size_t);
+int rump_sys_socket(int, int, int);
 int rump_sys_mount(const char *, const char *, int, void *, size_t);
 int rump_sys_select(int, struct rump_fd_set *, struct rump_fd_set *, struct rump_fd_set *, struct rump_timeval *);
 int rump_sys_pselect(int, struct rump_fd_set *, struct rump_fd_set *, struct rump_fd_set *, const struct rump_timespec *, const struct rump_sigset *);
@@ -152,6 +183,7 @@ int rump_sys_fstat(int, struct rump_stat *);
 int rump_sys_lstat(const char *, struct rump_stat *);
 int rump_sys_mknod(const char *, mode_t, dev_t);
 int rump_sys_pipe2(int *, int);
+int rump_sys_paccept(int, struct rump_sockaddr *, unsigned int *, const struct rump_sigset *, int);
 int rump_sys_linkat(int, const char *, int, const char *, int);
 int rump_sys_renameat(int, const char *, int, const char *);
 int rump_sys_mknodat(int, const char *, mode_t, dev_t);

@@ -186,6 +186,84 @@
 #define RUMP_EDUPFD                     (-5)
 #define RUMP_EMOVEFD                    (-6)
 
+/* af */
+#define RUMP_AF_UNSPEC                  0
+#define RUMP_AF_LOCAL                   1
+#define RUMP_AF_UNIX                    1
+#define RUMP_AF_INET                    2
+#define RUMP_AF_INET6                   24
+#define RUMP_AF_ROUTE                   34
+#define RUMP_AF_MAX                     35
+#define RUMP_PF_UNSPEC                  0
+#define RUMP_PF_LOCAL                   1
+#define RUMP_PF_UNIX                    1
+#define RUMP_PF_INET                    2
+#define RUMP_PF_INET6                   24
+#define RUMP_PF_ROUTE                   34
+
+/* socktype */
+#define RUMP_SOCK_STREAM                1
+#define RUMP_SOCK_DGRAM                 2
+#define RUMP_SOCK_RAW                   3
+#define RUMP_SOCK_RDM                   4
+#define RUMP_SOCK_SEQPACKET             5
+#define RUMP_SOCK_CLOEXEC               0x10000000
+#define RUMP_SOCK_NONBLOCK              0x20000000
+#define RUMP_SOCK_NOSIGPIPE             0x40000000
+#define RUMP_SOCK_FLAGS_MASK            0xf0000000
+
+/* sockopt */
+#define RUMP_SOL_SOCKET                 0xffff
+#define RUMP_SO_DEBUG                   0x0001
+#define RUMP_SO_ACCEPTCONN              0x0002
+#define RUMP_SO_REUSEADDR               0x0004
+#define RUMP_SO_KEEPALIVE               0x0008
+#define RUMP_SO_DONTROUTE               0x0010
+#define RUMP_SO_BROADCAST               0x0020
+#define RUMP_SO_USELOOPBACK             0x0040
+#define RUMP_SO_LINGER                  0x0080
+#define RUMP_SO_OOBINLINE               0x0100
+#define RUMP_SO_REUSEPORT               0x0200
+#define RUMP_SO_NOSIGPIPE               0x0800
+#define RUMP_SO_ACCEPTFILTER            0x1000
+#define RUMP_SO_TIMESTAMP               0x2000
+#define RUMP_SO_SNDBUF                  0x1001
+#define RUMP_SO_RCVBUF                  0x1002
+#define RUMP_SO_SNDLOWAT                0x1003
+#define RUMP_SO_RCVLOWAT                0x1004
+#define RUMP_SO_ERROR                   0x1007
+#define RUMP_SO_TYPE                    0x1008
+#define RUMP_SO_OVERFLOWED              0x1009
+#define RUMP_SO_NOHEADER                0x100a
+#define RUMP_SO_SNDTIMEO                0x100b
+#define RUMP_SO_RCVTIMEO                0x100c
+#define RUMP_SOMAXCONN                  128
+#define RUMP_LOCAL_CREDS                0x0001
+#define RUMP_LOCAL_CONNWAIT             0x0002
+#define RUMP_LOCAL_PEEREID              0x0003
+
+/* msg */
+#define RUMP_MSG_OOB                    0x0001
+#define RUMP_MSG_PEEK                   0x0002
+#define RUMP_MSG_DONTROUTE              0x0004
+#define RUMP_MSG_EOR                    0x0008
+#define RUMP_MSG_TRUNC                  0x0010
+#define RUMP_MSG_CTRUNC                 0x0020
+#define RUMP_MSG_WAITALL                0x0040
+#define RUMP_MSG_DONTWAIT               0x0080
+#define RUMP_MSG_BCAST                  0x0100
+#define RUMP_MSG_MCAST                  0x0200
+#define RUMP_MSG_NOSIGNAL               0x0400
+#define RUMP_MSG_CMSG_CLOEXEC           0x0800
+#define RUMP_MSG_NBIO                   0x1000
+#define RUMP_MSG_WAITFORONE             0x2000
+#define RUMP_SCM_RIGHTS                 0x01
+#define RUMP_SCM_CREDS                  0x04
+#define RUMP_SCM_TIMESTAMP              0x08
+#define RUMP_SHUT_RD                    0
+#define RUMP_SHUT_WR                    1
+#define RUMP_SHUT_RDWR                  2
+
 /* open */
 #define RUMP_O_RDONLY                   0x00000000
 #define RUMP_O_WRONLY                   0x00000001
@@ -816,6 +894,48 @@ struct rump_usb_device_info {
 	char		udi_devnames[4][16];
 	uint8_t		udi_ports[16];
 };
+/* struct sockaddr: every address starts with its length and family (NetBSD's sa_len). */
+struct rump_sockaddr {
+	uint8_t		sa_len;
+	uint8_t		sa_family;
+	char		sa_data[14];
+};
+
+struct rump_sockaddr_un {
+	uint8_t		sun_len;
+	uint8_t		sun_family;	/* AF_LOCAL */
+	char		sun_path[104];
+};
+
+struct rump_msghdr {
+	void		*msg_name;
+	uint32_t	msg_namelen;	/* socklen_t */
+	struct rump_iovec *msg_iov;
+	int		msg_iovlen;
+	void		*msg_control;
+	uint32_t	msg_controllen;
+	int		msg_flags;
+};
+
+/* Control messages follow each other, each aligned to 8 bytes (CMSG_ALIGN on amd64). */
+struct rump_cmsghdr {
+	uint32_t	cmsg_len;	/* socklen_t, header included */
+	int		cmsg_level;
+	int		cmsg_type;
+};
+
+struct rump_linger {
+	int		l_onoff;
+	int		l_linger;
+};
+
+/* LOCAL_PEEREID's answer. */
+struct rump_unpcbid {
+	int32_t		unp_pid;
+	uint32_t	unp_euid;
+	uint32_t	unp_egid;
+};
+
 
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
@@ -841,6 +961,12 @@ _Static_assert(sizeof(struct rump_sysctlnode) == 96, "struct rump_sysctlnode mus
 _Static_assert(sizeof(struct rump_usb_ctl_request) == 32, "struct rump_usb_ctl_request must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_usb_config_desc) == 16, "struct rump_usb_config_desc must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_usb_device_info) == 1268, "struct rump_usb_device_info must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sockaddr) == 16, "struct rump_sockaddr must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sockaddr_un) == 106, "struct rump_sockaddr_un must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_msghdr) == 48, "struct rump_msghdr must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_cmsghdr) == 12, "struct rump_cmsghdr must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_linger) == 8, "struct rump_linger must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_unpcbid) == 12, "struct rump_unpcbid must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

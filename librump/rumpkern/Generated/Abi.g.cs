@@ -182,6 +182,84 @@ public static partial class Abi
     public const int EDUPFD = -5;
     public const int EMOVEFD = -6;
 
+    // af
+    public const int AF_UNSPEC = 0;
+    public const int AF_LOCAL = 1;
+    public const int AF_UNIX = 1;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 24;
+    public const int AF_ROUTE = 34;
+    public const int AF_MAX = 35;
+    public const int PF_UNSPEC = 0;
+    public const int PF_LOCAL = 1;
+    public const int PF_UNIX = 1;
+    public const int PF_INET = 2;
+    public const int PF_INET6 = 24;
+    public const int PF_ROUTE = 34;
+
+    // socktype
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_DGRAM = 2;
+    public const int SOCK_RAW = 3;
+    public const int SOCK_RDM = 4;
+    public const int SOCK_SEQPACKET = 5;
+    public const int SOCK_CLOEXEC = 0x10000000;
+    public const int SOCK_NONBLOCK = 0x20000000;
+    public const int SOCK_NOSIGPIPE = 0x40000000;
+    public const uint SOCK_FLAGS_MASK = 0xf0000000;
+
+    // sockopt
+    public const int SOL_SOCKET = 0xffff;
+    public const int SO_DEBUG = 0x0001;
+    public const int SO_ACCEPTCONN = 0x0002;
+    public const int SO_REUSEADDR = 0x0004;
+    public const int SO_KEEPALIVE = 0x0008;
+    public const int SO_DONTROUTE = 0x0010;
+    public const int SO_BROADCAST = 0x0020;
+    public const int SO_USELOOPBACK = 0x0040;
+    public const int SO_LINGER = 0x0080;
+    public const int SO_OOBINLINE = 0x0100;
+    public const int SO_REUSEPORT = 0x0200;
+    public const int SO_NOSIGPIPE = 0x0800;
+    public const int SO_ACCEPTFILTER = 0x1000;
+    public const int SO_TIMESTAMP = 0x2000;
+    public const int SO_SNDBUF = 0x1001;
+    public const int SO_RCVBUF = 0x1002;
+    public const int SO_SNDLOWAT = 0x1003;
+    public const int SO_RCVLOWAT = 0x1004;
+    public const int SO_ERROR = 0x1007;
+    public const int SO_TYPE = 0x1008;
+    public const int SO_OVERFLOWED = 0x1009;
+    public const int SO_NOHEADER = 0x100a;
+    public const int SO_SNDTIMEO = 0x100b;
+    public const int SO_RCVTIMEO = 0x100c;
+    public const int SOMAXCONN = 128;
+    public const int LOCAL_CREDS = 0x0001;
+    public const int LOCAL_CONNWAIT = 0x0002;
+    public const int LOCAL_PEEREID = 0x0003;
+
+    // msg
+    public const int MSG_OOB = 0x0001;
+    public const int MSG_PEEK = 0x0002;
+    public const int MSG_DONTROUTE = 0x0004;
+    public const int MSG_EOR = 0x0008;
+    public const int MSG_TRUNC = 0x0010;
+    public const int MSG_CTRUNC = 0x0020;
+    public const int MSG_WAITALL = 0x0040;
+    public const int MSG_DONTWAIT = 0x0080;
+    public const int MSG_BCAST = 0x0100;
+    public const int MSG_MCAST = 0x0200;
+    public const int MSG_NOSIGNAL = 0x0400;
+    public const int MSG_CMSG_CLOEXEC = 0x0800;
+    public const int MSG_NBIO = 0x1000;
+    public const int MSG_WAITFORONE = 0x2000;
+    public const int SCM_RIGHTS = 0x01;
+    public const int SCM_CREDS = 0x04;
+    public const int SCM_TIMESTAMP = 0x08;
+    public const int SHUT_RD = 0;
+    public const int SHUT_WR = 1;
+    public const int SHUT_RDWR = 2;
+
     // open
     public const int O_RDONLY = 0x00000000;
     public const int O_WRONLY = 0x00000001;

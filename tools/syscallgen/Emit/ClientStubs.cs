@@ -105,6 +105,11 @@ internal static class ClientStubs
     {
         [("mount", "type")] = "32",
         [("utimensat", "tptr")] = "2 * sizeof(struct rump_timespec)",   // times[2]
+        // A socket address is as long as its length argument says, not a struct rump_sockaddr each.
+        [("bind", "name")] = "(size_t)namelen",
+        [("connect", "name")] = "(size_t)namelen",
+        [("sendto", "to")] = "(size_t)tolen",
+        [("setsockopt", "val")] = "(size_t)valsize",
     };
 
     /// <summary>
