@@ -111,6 +111,7 @@ public sealed class Inet
         SetProtocol(Ipv4Packet.ProtoUdp, Udp.Input, Udp.CtlInput);
         net.SetProtocolInput(EthernetFrame.TypeIpv4, Ip.Input);
         net.SetProtocolInput(EthernetFrame.TypeArp, ArpInput);
+        net.Domains.Register(new UdpProto(Udp));
         // NetBSD's rump kernels come up with lo0 at 127.0.0.1/8.
         if (AddAddress(net.Lo0, Loopback, new Ipv4Addr(255, 0, 0, 0), default) != 0) Kernel.Panic("cannot configure lo0");
     }

@@ -29,6 +29,8 @@ public sealed class UdpPcb
     public int RecvSpace = DefaultRecvSpace;
     /// <summary>Called (with no lock held, in the soft interrupt) when a datagram or an error arrives.</summary>
     public Action<UdpPcb>? Upcall;
+    /// <summary>The socket of a PCB made by <see cref="UdpProto"/>: datagrams and errors go to it instead of <see cref="Received"/>.</summary>
+    public Socket? So;
 
     internal int Error;
     internal bool Detached;
@@ -177,9 +179,47 @@ public sealed class Udp
     public int Send(UdpPcb p, ReadOnlySpan<byte> data, Ipv4Addr? dst = null, ushort dstPort = 0)
     {
         if (data.Length > MaxPayload) return Abi.EMSGSIZE;
-        Ipv4Addr faddr, laddr;
-        ushort fport, lport;
-        int opts;
+        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts);
+        if (e != 0) return e;
+        Mbuf? m = _in.Net.Mbufs.Get(UdpPacket.HeaderSize + data.Length);
+        if (m == null) return Abi.ENOBUFS;
+        Span<byte> d = m.Append(UdpPacket.HeaderSize + data.Length);
+        data.CopyTo(d.Slice(UdpPacket.HeaderSize));
+        UdpPacket.EmitV4(d, laddr, faddr, lport, fport, data.Length);
+        Interlocked.Increment(ref S.UdpOut);
+        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0);
+    }
+
+    /// <summary>
+    /// As <see cref="Send(UdpPcb, ReadOnlySpan{byte}, Ipv4Addr?, ushort)"/> for the socket layer's
+    /// mbuf (null: an empty datagram), whose headroom takes the UDP header when it can. Consumes m.
+    /// </summary>
+    public int Send(UdpPcb p, Mbuf? m, Ipv4Addr? dst, ushort dstPort)
+    {
+        if (m == null) return Send(p, ReadOnlySpan<byte>.Empty, dst, dstPort);
+        if (m.LeadingSpace < UdpPacket.HeaderSize + Ipv4Packet.MinHeaderSize + EthernetFrame.HeaderSize)
+        {
+            int r = Send(p, m.Bytes, dst, dstPort);
+            m.Free();
+            return r;
+        }
+        if (m.Length > MaxPayload) { m.Free(); return Abi.EMSGSIZE; }
+        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts);
+        if (e != 0) { m.Free(); return e; }
+        int len = m.Length;
+        m.Prepend(UdpPacket.HeaderSize);
+        Span<byte> d = m.Bytes;
+        UdpPacket.EmitV4(d, laddr, faddr, lport, fport, len);
+        Interlocked.Increment(ref S.UdpOut);
+        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0);
+    }
+
+    /// <summary>The addresses and ports a datagram from <paramref name="p"/> goes with (binding an anonymous port if needed).</summary>
+    private int Route(UdpPcb p, Ipv4Addr? dst, ushort dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts)
+    {
+        laddr = faddr = default;
+        lport = fport = 0;
+        opts = 0;
         _lock.Enter();
         try
         {
@@ -198,18 +238,8 @@ public sealed class Udp
         }
         finally { _lock.Exit(); }
         if (fport == 0) return Abi.EADDRNOTAVAIL;
-        if (laddr == Ipv4Addr.Any || laddr.IsMulticast)
-        {
-            int e = _in.SelectSource(faddr, out laddr);
-            if (e != 0) return e;
-        }
-        Mbuf? m = _in.Net.Mbufs.Get(UdpPacket.HeaderSize + data.Length);
-        if (m == null) return Abi.ENOBUFS;
-        Span<byte> d = m.Append(UdpPacket.HeaderSize + data.Length);
-        data.CopyTo(d.Slice(UdpPacket.HeaderSize));
-        UdpPacket.EmitV4(d, laddr, faddr, lport, fport, data.Length);
-        Interlocked.Increment(ref S.UdpOut);
-        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0);
+        if (laddr == Ipv4Addr.Any || laddr.IsMulticast) return _in.SelectSource(faddr, out laddr);
+        return 0;
     }
 
     /// <summary>
@@ -300,6 +330,7 @@ public sealed class Udp
         List<UdpPcb>? wake = null;
         UdpPcb? single = null;
         bool delivered = false;
+        List<(UdpPcb, Mbuf)>? toSockets = null;
         _lock.Enter();
         if (!ip.Broadcast)
         {
@@ -314,7 +345,8 @@ public sealed class Udp
                 delivered = true;
                 m.TrimFront(ip.HeaderLength + UdpPacket.HeaderSize);
                 m.TrimTo(ulen - UdpPacket.HeaderSize);
-                if (!EnqueueLocked(single, ip.Src, sport, m)) single = null;
+                if (single.So != null) (toSockets ??= new()).Add((single, m));
+                else if (!EnqueueLocked(single, ip.Src, sport, m)) single = null;
                 m = null!;
             }
         }
@@ -328,7 +360,8 @@ public sealed class Udp
                 Mbuf? c = _in.Net.Mbufs.Get(ulen - UdpPacket.HeaderSize);
                 if (c == null) { Interlocked.Increment(ref S.UdpFullSock); continue; }
                 c.Append(m.Bytes.Slice(ip.HeaderLength + UdpPacket.HeaderSize, ulen - UdpPacket.HeaderSize));
-                if (EnqueueLocked(p, ip.Src, sport, c)) (wake ??= new()).Add(p);
+                if (p.So != null) (toSockets ??= new()).Add((p, c));
+                else if (EnqueueLocked(p, ip.Src, sport, c)) (wake ??= new()).Add(p);
             }
         }
         _lock.Exit();
@@ -338,8 +371,34 @@ public sealed class Udp
             _in.Icmp.Error(m, Icmpv4Packet.TypeUnreachable, Icmpv4Packet.CodePortUnreachable, 0, ip.Broadcast);
         }
         m?.Free();
-        single?.Upcall?.Invoke(single);
+        if (toSockets != null) foreach (var (p, d) in toSockets) ToSocket(p, ip.Src, sport, d);
+        else single?.Upcall?.Invoke(single);
         if (wake != null) foreach (UdpPcb p in wake) p.Upcall?.Invoke(p);
+    }
+
+    /// <summary>
+    /// A datagram to a PCB's socket, under the socket's lock (taken after UDP's is released: the
+    /// socket layer calls into UDP with the socket's lock held, so that is the order). A PCB its
+    /// socket let go of meanwhile drops it. Consumes d.
+    /// </summary>
+    private void ToSocket(UdpPcb p, Ipv4Addr src, ushort sport, Mbuf d)
+    {
+        Socket so = p.So!;
+        Span<byte> sin = stackalloc byte[UdpProto.SinLen];
+        UdpProto.WriteSin(sin, src, sport);
+        so.Lock.Enter();
+        try
+        {
+            if (so.Pcb != p || (so.State & Socket.SS_CANTRCVMORE) != 0 || !so.Rcv.AppendAddr(sin, d, null))
+            {
+                so.Overflowed++;
+                Interlocked.Increment(ref S.UdpFullSock);
+                d.Free();
+                return;
+            }
+            so.SoRWakeup();
+        }
+        finally { so.Lock.Exit(); }
     }
 
     /// <summary>Queues a datagram's payload on <paramref name="p"/>, or drops it when the PCB's space is used up (consumes m either way).</summary>
@@ -372,6 +431,16 @@ public sealed class Udp
             (wake ??= new()).Add(p);
         }
         _lock.Exit();
-        if (wake != null) foreach (UdpPcb p in wake) p.Upcall?.Invoke(p);
+        if (wake == null) return;
+        foreach (UdpPcb p in wake)
+        {
+            if (p.So is Socket so)
+            {
+                so.Lock.Enter();
+                if (so.Pcb == p) so.SetError(TakeError(p));
+                so.Lock.Exit();
+            }
+            else p.Upcall?.Invoke(p);
+        }
     }
 }

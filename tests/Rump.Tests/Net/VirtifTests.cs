@@ -125,6 +125,17 @@ public class VirtifTests : KernelTest
         var (_, scOut, scErr) = HostNet.Finish(sc, 30);
         Assert.That(scOut, Is.EqualTo("hello from rump\n"), "socat printed our reply; stderr: " + scErr);
 
+        // The same through the socket system calls: recvfrom gives the host's address, sendto answers it.
+        int sk = UdpSocketTests.UdpSocket(k);
+        Assert.That(UdpSocketTests.Bind(k, sk, UdpSocketTests.Sin(Ipv4Addr.Any, 7779)), Is.EqualTo(0));
+        sc = tn.Start($"socat -t 5 - UDP4:{OurIp}:7779", "to a socket\n");
+        Assert.That(UdpSocketTests.RecvFrom(k, sk, buf, out Ipv4Addr hf, out ushort hp), Is.EqualTo(12));
+        Assert.That(Encoding.ASCII.GetString(buf, 0, 12), Is.EqualTo("to a socket\n"));
+        Assert.That(hf.ToString(), Is.EqualTo(PeerIp));
+        Assert.That(UdpSocketTests.SendTo(k, sk, "from a socket\n"u8, UdpSocketTests.Sin(hf, hp)), Is.EqualTo(14));
+        (_, scOut, scErr) = HostNet.Finish(sc, 30);
+        Assert.That(scOut, Is.EqualTo("from a socket\n"), "socat printed the socket's reply; stderr: " + scErr);
+
         // A 3000-byte datagram from us: fragmented, reassembled by Linux, checked by socat.
         Process rcv = tn.Start("socat -T 2 -u UDP4-RECVFROM:7778 STDOUT");
         WaitFor(() => tn.Run("ss -Hunl sport = :7778").stdout.Contains("7778"), "socat listening on 7778");
