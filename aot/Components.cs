@@ -32,6 +32,7 @@ public static class Components
 #endif
 #if RUMP_NET
         list.Add(new Rump.Net.NetComponent());
+        list.Add(new Rump.Net.Virtif.VirtifComponent());
 #endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());

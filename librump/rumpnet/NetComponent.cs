@@ -4,8 +4,9 @@ namespace Rump.Net;
 
 /// <summary>
 /// The network faction as a kernel component: publishes the kernel's <see cref="Net"/> (the
-/// interface table with lo0, the protocol table) for interface drivers and protocols, and
-/// registers the socket system calls (a kernel without net answers them ENOSYS).
+/// interface table with lo0, the protocol table) for interface drivers and protocols, its IPv4
+/// (<see cref="Netinet.Inet"/>) and interface cloners, and registers the socket system calls (a
+/// kernel without net answers them ENOSYS).
 /// At halt every interface is detached, so no driver's host thread enters the kernel after it.
 /// </summary>
 public sealed class NetComponent : IComponent
@@ -17,7 +18,9 @@ public sealed class NetComponent : IComponent
     {
         var net = new Net(k);
         k.SetService(net);
+        k.SetService(new IfCloners(k));
         Uipc.Attach(k, net);
+        k.SetService(new Netinet.Inet(net));
         NetSyscalls.Register(k.Syscalls);
     }
 

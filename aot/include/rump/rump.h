@@ -94,6 +94,26 @@ int rump_pub_etfs_remove(const char *key);
 #define rump_etfs_remove rump_pub_etfs_remove
 
 /*
+ * Network configuration by interface name (NetBSD's rumpnet_netconfig). Each returns 0
+ * or an errno (NetBSD numbering). ifcreate makes a cloned interface ("virt0": a TAP
+ * device of the host named like the interface); ipv4_gw sets the default route.
+ */
+int rump_pub_netconfig_ifcreate(const char *ifname);
+int rump_pub_netconfig_ifup(const char *ifname);
+int rump_pub_netconfig_ipv4_ifaddr(const char *ifname, const char *addr, const char *mask);
+int rump_pub_netconfig_ipv4_ifaddr_cidr(const char *ifname, const char *addr, int mask);
+int rump_pub_netconfig_ipv4_gw(const char *gwaddr);
+int rump_pub_netconfig_ifdown(const char *ifname);
+int rump_pub_netconfig_ifdestroy(const char *ifname);
+#define rump_netconfig_ifcreate rump_pub_netconfig_ifcreate
+#define rump_netconfig_ifup rump_pub_netconfig_ifup
+#define rump_netconfig_ipv4_ifaddr rump_pub_netconfig_ipv4_ifaddr
+#define rump_netconfig_ipv4_ifaddr_cidr rump_pub_netconfig_ipv4_ifaddr_cidr
+#define rump_netconfig_ipv4_gw rump_pub_netconfig_ipv4_gw
+#define rump_netconfig_ifdown rump_pub_netconfig_ifdown
+#define rump_netconfig_ifdestroy rump_pub_netconfig_ifdestroy
+
+/*
  * A system call by number with its arguments in NetBSD's layout: the call's
  * syscallarg structure, one register-sized (64-bit) slot per member, including
  * the PAD slot NetBSD has in pread, pwrite, lseek, truncate and ftruncate

@@ -1,0 +1,109 @@
+using System;
+using System.Collections.Generic;
+using Rump.Kern;
+using Rump.Net.Wire;
+
+namespace Rump.Net.Route;
+
+/// <summary>One IPv4 route (NetBSD's rtentry, reduced to what forwarding a packet needs).</summary>
+public sealed class RtEntry
+{
+    // NetBSD's route.h flags.
+    public const int RTF_UP = 0x1, RTF_GATEWAY = 0x2, RTF_HOST = 0x4, RTF_STATIC = 0x800, RTF_CONNECTED = 0x40000, RTF_LOCAL = 0x200000;
+
+    public readonly Ipv4Addr Dst, Mask;
+    public readonly Ipv4Addr Gateway;
+    public readonly int Flags;
+    public readonly Ifnet Ifp;
+    /// <summary>The source address packets over this route get by default (the interface's address that made a connected route).</summary>
+    public readonly Ipv4Addr IfAddr;
+    public readonly int PrefixLength;
+
+    public RtEntry(Ipv4Addr dst, Ipv4Addr mask, Ipv4Addr gateway, int flags, Ifnet ifp, Ipv4Addr ifaddr)
+    {
+        Mask = mask;
+        Dst = new Ipv4Addr(dst.Value & mask.Value);
+        Gateway = gateway;
+        Flags = flags | RTF_UP | (mask.Value == 0xffffffff ? RTF_HOST : 0);
+        Ifp = ifp;
+        IfAddr = ifaddr;
+        PrefixLength = System.Numerics.BitOperations.PopCount(mask.Value);
+    }
+
+    public bool IsGateway => (Flags & RTF_GATEWAY) != 0;
+    public bool Matches(Ipv4Addr a) => (a.Value & Mask.Value) == Dst.Value;
+    /// <summary>Where a packet to <paramref name="dst"/> goes next on the link: the gateway, or the destination itself.</summary>
+    public Ipv4Addr NextHop(Ipv4Addr dst) => IsGateway ? Gateway : dst;
+    public override string ToString() => $"{Dst}/{PrefixLength} {(IsGateway ? "via " + Gateway : "link")} dev {Ifp.Name} flags {Flags:x}";
+}
+
+/// <summary>
+/// The IPv4 routing table (NetBSD's rtable for AF_INET): routes kept longest prefix first, so
+/// the first match is the longest-prefix match. A dozen routes is the usual size here (connected
+/// routes of each address, a default gateway, a few static ones), so a linear scan beats a radix
+/// tree; <see cref="Lookup"/> allocates nothing. Not locked: <see cref="Netinet.Inet"/>'s
+/// configuration lock protects it. Masks must be contiguous (NetBSD refuses others too).
+/// </summary>
+public sealed class RouteTable
+{
+    private readonly List<RtEntry> _routes = new();
+
+    public int Count => _routes.Count;
+
+    public static bool IsContiguous(Ipv4Addr mask) => (~mask.Value & (~mask.Value + 1)) == 0;
+
+    /// <summary>Adds a route (RTM_ADD): EEXIST if one with the same destination and mask is there, EINVAL for a non-contiguous mask.</summary>
+    public int Add(RtEntry r)
+    {
+        if (!IsContiguous(r.Mask)) return Abi.EINVAL;
+        int at = _routes.Count;
+        for (int i = 0; i < _routes.Count; i++)
+        {
+            RtEntry o = _routes[i];
+            if (o.Dst == r.Dst && o.Mask == r.Mask) return Abi.EEXIST;
+            if (at == _routes.Count && o.PrefixLength < r.PrefixLength) at = i;
+        }
+        _routes.Insert(at, r);
+        return 0;
+    }
+
+    /// <summary>Deletes the route to exactly <paramref name="dst"/>/<paramref name="mask"/> (RTM_DELETE); ESRCH if there is none.</summary>
+    public int Delete(Ipv4Addr dst, Ipv4Addr mask)
+    {
+        for (int i = 0; i < _routes.Count; i++)
+            if (_routes[i].Dst.Value == (dst.Value & mask.Value) && _routes[i].Mask == mask) { _routes.RemoveAt(i); return 0; }
+        return Abi.ESRCH;
+    }
+
+    /// <summary>Deletes every route through <paramref name="ifp"/> (the interface went away or lost its addresses).</summary>
+    public void DeleteInterface(Ifnet ifp)
+    {
+        for (int i = _routes.Count - 1; i >= 0; i--) if (_routes[i].Ifp == ifp) _routes.RemoveAt(i);
+    }
+
+    /// <summary>Deletes the routes that <paramref name="ifaddr"/> on <paramref name="ifp"/> brought (its connected route).</summary>
+    public void DeleteAddress(Ifnet ifp, Ipv4Addr ifaddr)
+    {
+        for (int i = _routes.Count - 1; i >= 0; i--)
+            if (_routes[i].Ifp == ifp && _routes[i].IfAddr == ifaddr && (_routes[i].Flags & RtEntry.RTF_CONNECTED) != 0) _routes.RemoveAt(i);
+    }
+
+    /// <summary>The longest-prefix match for <paramref name="dst"/> among routes whose interface is up (NetBSD rtalloc1), or null (EHOSTUNREACH/ENETUNREACH).</summary>
+    public RtEntry? Lookup(Ipv4Addr dst)
+    {
+        foreach (RtEntry r in _routes)
+            if (r.Matches(dst) && r.Ifp.IsUp) return r;
+        return null;
+    }
+
+    /// <summary>The exact route to <paramref name="dst"/>/<paramref name="mask"/> (RTM_GET with a mask), or null.</summary>
+    public RtEntry? Get(Ipv4Addr dst, Ipv4Addr mask)
+    {
+        foreach (RtEntry r in _routes)
+            if (r.Dst.Value == (dst.Value & mask.Value) && r.Mask == mask) return r;
+        return null;
+    }
+
+    /// <summary>A copy, longest prefix first (listing, not the data path).</summary>
+    public RtEntry[] ToArray() => _routes.ToArray();
+}
