@@ -61,18 +61,19 @@ public sealed partial class TcpStack
     /// <summary>The MSS we announce: the interface MTU less 40 (set by whoever knows the route).</summary>
     public ushort LocalMss = 1460;
     public int SendBufferSize = DefaultBuffer, RecvBufferSize = DefaultBuffer;
-    /// <summary>net.inet.tcp.congctl: the algorithm new connections use.</summary>
-    public string CongestionControl = "newreno";
+    /// <summary>net.inet.tcp.congctl.selected: the algorithm new connections use (a reference written whole, read under the lock).</summary>
+    public volatile string CongestionControl = "newreno";
     public bool UseSack = true, UseTimestamps = true, UseWindowScale = true;
 
     // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers.
     public long RstsSent, BadSegments, NoPort;
 
-    public TcpStack(ITcpEnvironment env, MbufPool pool, Kernel? kernel = null, int seed = 0)
+    /// <param name="lck">The stack's lock (null: the caller guarantees one thread at a time, as the tests' harnesses do).</param>
+    public TcpStack(ITcpEnvironment env, MbufPool pool, KMutex? lck = null, int seed = 0)
     {
         _env = env;
         Pool = pool;
-        _lock = kernel == null ? null : new KMutex(kernel);
+        _lock = lck;
         _rnd = seed == 0 ? new Random() : new Random(seed);
         _isnSecret = (uint)_rnd.Next();
     }
