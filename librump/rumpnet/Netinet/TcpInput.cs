@@ -276,20 +276,26 @@ public sealed partial class TcpStack
                 SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst);
                 return;
             }
+            TcpCb? l = tp.Listener;
+            if (l != null && !l.InTable)
+            {
+                // Its listener closed while the handshake was under way: nobody will accept it.
+                SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst);
+                Close(tp, Abi.ECONNABORTED);
+                return;
+            }
             tp.State = TcpState.Established;
             tp.SndWnd = (uint)seg.Window << tp.SndScale;
             tp.MaxSndWnd = Math.Max(tp.MaxSndWnd, tp.SndWnd);
             tp.SndWl1 = seq;
             tp.SndWl2 = ack;
             ArmKeep(tp);
-            TcpCb? l = tp.Listener;
-            if (l != null && l.InTable)
+            if (l != null)
             {
                 l.Embryonic--;
                 l.AcceptQueue!.Enqueue(tp);
                 l.Upcall?.Readable(l);
             }
-            else tp.Listener = null;
             tp.Upcall?.Writable(tp);
         }
 

@@ -243,8 +243,6 @@ public sealed partial class TcpStack
         {
             if (tp.State is TcpState.SynReceived or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
                 SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndMax, 0, TcpPacket.FlagRst);
-            if (tp.AcceptQueue != null)
-                while (tp.AcceptQueue.Count > 0) Abort(tp.AcceptQueue.Dequeue());
             Close(tp, 0);
         }
         finally { Exit(); }
@@ -262,6 +260,15 @@ public sealed partial class TcpStack
         tp.State = TcpState.Closed;
         tp.TRexmt = tp.TPersist = tp.TKeep = tp.TDelAck = tp.T2Msl = TcpCb.Off;
         Pcbs.Remove(tp);
+        // A listener's completed connections nobody accepted are reset (NetBSD soclose aborts so_q); its embryos are reset when their ACK comes.
+        if (tp.AcceptQueue != null)
+            while (tp.AcceptQueue.Count > 0)
+            {
+                TcpCb q = tp.AcceptQueue.Dequeue();
+                q.Listener = null;
+                SendControl(q.LocalAddr, q.LocalPort, q.RemoteAddr, q.RemotePort, q.SndMax, 0, TcpPacket.FlagRst);
+                Close(q, Abi.ECONNABORTED);
+            }
         tp.Upcall?.Readable(tp);
         tp.Upcall?.Writable(tp);
     }

@@ -461,6 +461,29 @@ public class TcpEngineTests
     }
 
     [Test]
+    public void ListenerClosed_QueuedAndHalfOpenConnectionsAreReset()
+    {
+        var sim = new TcpSim(5);
+        var na = sim.Add(A);
+        var nb = sim.Add(B);
+        nb.Stack.Listen(B, Port, 4, out TcpCb? l);
+        na.Stack.Connect(A, 4001, B, Port, out TcpCb? queued);
+        sim.RunUntil(() => l!.AcceptReady == 1, "one connection completes");
+        // The second one's handshake ACK is lost: B holds it half-open (SYN_RECEIVED).
+        sim.Filter = (src, _, seg) => !(src == A && (seg[13] & TcpPacket.FlagSyn) == 0 && seg[1] == (4002 & 0xff));
+        na.Stack.Connect(A, 4002, B, Port, out TcpCb? half);
+        sim.RunUntil(() => half!.State == TcpState.Established, "the client side of the second");
+        sim.Filter = null;
+        nb.Stack.Shutdown(l!);
+        sim.RunUntil(() => queued!.State == TcpState.Closed, "the queued connection is reset");
+        Assert.That(queued!.Error, Is.EqualTo(Abi.ECONNRESET));
+        na.Stack.Send(half!, new byte[10]);
+        sim.RunUntil(() => half!.State == TcpState.Closed, "the half-open one is reset when its ACK arrives");
+        Assert.That(half!.Error, Is.EqualTo(Abi.ECONNRESET));
+        Assert.That(nb.Stack.Pcbs.Count, Is.EqualTo(0), "nothing is left on B");
+    }
+
+    [Test]
     public void Listen_SamePortTwice_IsAddrInUse()
     {
         var sim = new TcpSim(4);
