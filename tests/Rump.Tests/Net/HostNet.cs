@@ -162,6 +162,23 @@ internal sealed partial class HostNet : IDisposable
         }
     }
 
+    /// <summary>
+    /// One frame from the host's stack within <paramref name="timeoutMs"/> (0 if none came), skipping
+    /// our own frames: for a harness that runs an engine's timers between frames.
+    /// </summary>
+    public int TryReceive(byte[] buf, int timeoutMs)
+    {
+        var pfd = new PollFd { Fd = _fd, Events = 1 };
+        int r = poll(ref pfd, 1, timeoutMs);
+        if (r < 0 && Marshal.GetLastPInvokeError() == 4) return 0;
+        if (r < 0) Assert.Fail("poll on the packet socket: errno " + Marshal.GetLastPInvokeError());
+        if (r == 0) return 0;
+        nint n = recv(_fd, ref buf[0], (nuint)buf.Length, 0);
+        if (n < 0) Assert.Fail("recv on the packet socket: errno " + Marshal.GetLastPInvokeError());
+        if (n >= 12 && Rump.Net.Wire.EtherAddr.Read(buf.AsSpan(6)).Value == OurMac) return 0;
+        return (int)n;
+    }
+
     public void Dispose()
     {
         foreach (Process p in _procs)

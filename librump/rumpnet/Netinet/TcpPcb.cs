@@ -1,0 +1,108 @@
+using System;
+using System.Collections.Generic;
+using Rump.Kern;
+using Rump.Net.Wire;
+
+namespace Rump.Net.Netinet;
+
+/// <summary>A connection's 4-tuple, the key of the connection hash.</summary>
+internal readonly struct TcpTuple : IEquatable<TcpTuple>
+{
+    public readonly uint LAddr, FAddr;
+    public readonly ushort LPort, FPort;
+    public TcpTuple(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp) { LAddr = la.Value; LPort = lp; FAddr = fa.Value; FPort = fp; }
+    public bool Equals(TcpTuple o) => LAddr == o.LAddr && FAddr == o.FAddr && LPort == o.LPort && FPort == o.FPort;
+    public override bool Equals(object? o) => o is TcpTuple t && Equals(t);
+    public override int GetHashCode() => HashCode.Combine(LAddr, FAddr, (uint)LPort << 16 | FPort);
+}
+
+/// <summary>
+/// TCP's protocol control blocks (NetBSD in_pcb.c, inpcbtable): connections by 4-tuple in a hash
+/// (TIME_WAIT ones included, so a late segment finds its TCB), listeners by local address and
+/// port (a wildcard address matches any), and local port allocation (bind's explicit ports, and
+/// ephemeral ports from NetBSD's anonportmin..anonportmax, 49152-65535, from a random start).
+/// Protected by the stack's lock; lookups allocate nothing.
+/// </summary>
+internal sealed class TcpPcbTable
+{
+    public const ushort AnonPortMin = 49152, AnonPortMax = 65535;
+    private readonly Dictionary<TcpTuple, TcpCb> _conns = new();
+    private readonly Dictionary<ulong, TcpCb> _listeners = new();
+    private readonly Dictionary<ulong, int> _portUse = new();
+    private readonly List<TcpCb> _all = new();
+
+    private static ulong Key(Ipv4Addr a, ushort port) => (ulong)a.Value << 16 | port;
+
+    public int Count => _all.Count;
+    /// <summary>Every TCB (connections and listeners): the timer walk. Index-stable until the next insert or remove.</summary>
+    public List<TcpCb> All => _all;
+
+    public TcpCb? Lookup(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp)
+        => _conns.TryGetValue(new TcpTuple(la, lp, fa, fp), out TcpCb? tp) ? tp : null;
+
+    public TcpCb? LookupListener(Ipv4Addr la, ushort lp)
+    {
+        if (_listeners.TryGetValue(Key(la, lp), out TcpCb? tp)) return tp;
+        return _listeners.TryGetValue(Key(Ipv4Addr.Any, lp), out tp) ? tp : null;
+    }
+
+    /// <summary>Whether a local address and port is taken by anyone (a wildcard clashes with everything on the port).</summary>
+    public bool PortInUse(Ipv4Addr la, ushort lp)
+        => _portUse.ContainsKey(Key(la, lp)) || _portUse.ContainsKey(Key(Ipv4Addr.Any, lp))
+           || (la == Ipv4Addr.Any && AnyOnPort(lp));
+
+    private bool AnyOnPort(ushort lp)
+    {
+        foreach (TcpCb t in _all) if (t.LocalPort == lp) return true;
+        return false;
+    }
+
+    /// <summary>An ephemeral port free on <paramref name="la"/> towards nobody yet (0 if all are taken: EADDRNOTAVAIL).</summary>
+    public ushort AllocatePort(Ipv4Addr la, Random rnd)
+    {
+        int span = AnonPortMax - AnonPortMin + 1;
+        int start = rnd.Next(span);
+        for (int i = 0; i < span; i++)
+        {
+            ushort p = (ushort)(AnonPortMin + (start + i) % span);
+            if (!PortInUse(la, p)) return p;
+        }
+        return 0;
+    }
+
+    public void InsertListener(TcpCb tp)
+    {
+        _listeners.Add(Key(tp.LocalAddr, tp.LocalPort), tp);
+        Use(tp, +1);
+        _all.Add(tp);
+        tp.InTable = true;
+    }
+
+    /// <summary>Adds a connection; false if its 4-tuple is taken (EADDRINUSE).</summary>
+    public bool InsertConnection(TcpCb tp)
+    {
+        if (!_conns.TryAdd(new TcpTuple(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort), tp)) return false;
+        Use(tp, +1);
+        _all.Add(tp);
+        tp.InTable = true;
+        return true;
+    }
+
+    public void Remove(TcpCb tp)
+    {
+        if (!tp.InTable) return;
+        tp.InTable = false;
+        if (tp.State == TcpState.Listen || tp.AcceptQueue != null) _listeners.Remove(Key(tp.LocalAddr, tp.LocalPort));
+        else _conns.Remove(new TcpTuple(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort));
+        Use(tp, -1);
+        int i = _all.IndexOf(tp);
+        if (i >= 0) { _all[i] = _all[^1]; _all.RemoveAt(_all.Count - 1); }
+    }
+
+    private void Use(TcpCb tp, int d)
+    {
+        ulong k = Key(tp.LocalAddr, tp.LocalPort);
+        int n = _portUse.GetValueOrDefault(k) + d;
+        if (n <= 0) _portUse.Remove(k); else _portUse[k] = n;
+    }
+}
