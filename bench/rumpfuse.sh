@@ -55,7 +55,7 @@ done
 tar cf "$work/src.tar" -C "$work/srctree" src
 cp -r "$work/srctree/src" "$src/src"                                 # for tar-c on the read-only ISO
 
-imgmb=$(( size * 2 + 512 ))
+imgmb=$(( size * 3 + 512 ))          # the file, and one written file per cache mode
 echo "== making the images (ext2 and FAT32 of $imgmb MiB, ISO 9660)"
 mke2fs -q -F -t ext2 -b 4096 -d "$src" "$work/ext2.img" "${imgmb}M"
 mkfs.fat -C -F 32 "$work/fat.img" $(( imgmb * 1024 )) > /dev/null
