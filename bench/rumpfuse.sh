@@ -4,6 +4,7 @@
 # reference for sequential reads. Writes bench/results/rumpfuse.md (or $OUT).
 #
 #   bench/rumpfuse.sh [SIZE_MB]        (default 1024: the issue's 1 GiB file)
+#   FSLIST="fat iso" bench/rumpfuse.sh 256      (some of ext2, fat, iso; smaller: see the results' note)
 #
 # Workloads (each on a fresh mount, so neither the driver's caches nor the host's page cache of
 # the mounted files carry over; "warm": the image file is in the host's page cache, "cold": it
@@ -26,6 +27,7 @@ rumpfuse=${RUMPFUSE_BIN:-$repo/build/bin/rumpfuse}
 size=${1:-1024}
 work=${BENCH_WORK:-/var/tmp/rumpfuse-bench}
 out=${OUT:-$here/results/rumpfuse.md}
+fslist=${FSLIST:-ext2 fat iso}
 for t in "$rumpfuse" fuse2fs fusefat fuseiso mke2fs mkfs.fat mcopy xorriso fusermount fusermount3; do
   command -v "$t" >/dev/null || { echo "rumpfuse.sh: $t is missing (tools/setup-debian.sh)" >&2; exit 1; }
 done
@@ -111,7 +113,7 @@ rawcat() {
   echo "$t1 - $t0" | bc
 }
 
-for fs in ext2 fat iso; do
+for fs in $fslist; do
   case $fs in ext2) img0=$work/ext2.img; peer=fuse2fs;; fat) img0=$work/fat.img; peer=fusefat;; iso) img0=$work/cd.iso; peer=fuseiso;; esac
   for drv in rumpfuse $peer; do
     img=$work/$fs-$drv.img
@@ -140,7 +142,7 @@ rawwarm=$(rawcat warm "$src/big.bin"); rawcold=$(rawcat cold "$src/big.bin")
   echo
   echo "| file system | driver | cache | read | write | find \\| wc -l | ls -lR | tar x | tar c |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for fs in ext2 fat iso; do
+  for fs in $fslist; do
     case $fs in ext2) peer=fuse2fs;; fat) peer=fusefat;; iso) peer=fuseiso;; esac
     for mode in warm cold; do
       for drv in rumpfuse $peer; do
