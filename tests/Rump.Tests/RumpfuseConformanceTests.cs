@@ -185,20 +185,22 @@ public partial class RumpfuseTests
     /// through allow_other. Regression: a file in another user's 0700 directory was readable while
     /// the host kept the directory's entry cached from the owner's lookup (the host walks cached
     /// entries without asking the server, so the kernel never checked search permission).
+    /// With default_permissions the host checks too, on the attributes the kernel gives.
     /// </summary>
-    [Test]
-    public void Conformance_Ext2_AsRootAndAnotherUser_MatchesHostTmpfs()
+    [TestCase("allow_other")]
+    [TestCase("allow_other,default_permissions")]
+    public void Conformance_Ext2_AsRootAndAnotherUser_MatchesHostTmpfs(string options)
     {
         RequireRoot("conform's other-user checks switch to uid 1000");
         FsImages.RequireTool("setpriv");
         string reference = ShmDir("ref"), otherFs = ShmDir("x");
         var tmpfs = Conform(reference, HostWork, asUser: false);
         string img = Ext2Image("ext2.img"), mnt = Mnt();
-        Process p = Start(img, mnt, "-o", "allow_other");
+        Process p = Start(img, mnt, "-o", options);
         var ext2 = Conform(mnt, otherFs, asUser: false);
         Unmount(p, mnt);
         FsImages.AssertClean("ext2fs", img);
-        Compare(tmpfs, ext2, "ext2", RumpfuseDiffers);
+        Compare(tmpfs, ext2, "ext2 (-o " + options + ")", RumpfuseDiffers);
     }
 
     [Test]
