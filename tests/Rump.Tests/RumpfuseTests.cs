@@ -16,7 +16,7 @@ namespace Rump.Tests;
 /// separate program, not the library the LockDebug suite builds.
 /// </summary>
 [Category("Rumpfuse")]
-public class RumpfuseTests : KernelTest
+public partial class RumpfuseTests : KernelTest
 {
     private static string Bin()
     {
@@ -43,7 +43,21 @@ public class RumpfuseTests : KernelTest
 
     private static Process Start(string img, string mnt, (string name, string value)[] env, params string[] opts)
     {
-        var psi = new ProcessStartInfo(Bin()) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        Process? p = TryStart(img, mnt, env, Array.Empty<string>(), opts, out string why);
+        if (p == null) Assert.Fail(why);
+        return p!;
+    }
+
+    /// <summary>
+    /// As <see cref="Start(string, string, string[])"/>, run through <paramref name="prefix"/> (e.g. setpriv
+    /// and its arguments); null and why when rumpfuse exits before mounting.
+    /// </summary>
+    private static Process? TryStart(string img, string mnt, (string name, string value)[] env, string[] prefix, string[] opts, out string why)
+    {
+        why = "";
+        var psi = new ProcessStartInfo(prefix.Length > 0 ? FsImages.RequireTool(prefix[0]) : Bin()) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        for (int i = 1; i < prefix.Length; i++) psi.ArgumentList.Add(prefix[i]);
+        if (prefix.Length > 0) psi.ArgumentList.Add(Bin());
         foreach (var (n, v) in env) psi.Environment[n] = v;
         psi.ArgumentList.Add("-f");
         foreach (string o in opts) psi.ArgumentList.Add(o);
@@ -55,7 +69,7 @@ public class RumpfuseTests : KernelTest
         var sw = Stopwatch.StartNew();
         while (MountLine(mnt) == null)
         {
-            if (p.HasExited) Assert.Fail("rumpfuse exited with " + p.ExitCode + " before mounting: " + p.StandardError.ReadToEnd());
+            if (p.HasExited) { why = "rumpfuse exited with " + p.ExitCode + " before mounting: " + p.StandardError.ReadToEnd(); return null; }
             if (sw.Elapsed > TimeSpan.FromSeconds(60)) { p.Kill(); Assert.Fail("rumpfuse did not mount " + mnt + " within 60 s"); }
             Thread.Sleep(20);
         }

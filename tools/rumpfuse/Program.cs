@@ -135,7 +135,13 @@ internal static unsafe class Program
 
         Vnode? root = RootVnode(k);
         if (root == null) { Fail("the mounted file system has no root"); return 1; }
-        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: 1.0);
+        // The host walks a cached name without asking the server, so the kernel never sees that
+        // walker's search permission on the directory. Shared with other users (allow_other) and
+        // left to the kernel's checks (no default_permissions), every name is therefore looked
+        // up again on each walk: otherwise another user could open a file in a 0700 directory
+        // for a second after its owner did.
+        double entryTimeout = o.AllowOther && !o.DefaultPermissions ? 0.0 : 1.0;
+        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: entryTimeout);
         GCHandle self = GCHandle.Alloc(server);
 
         nint se = NewSession(o, file, fstype!, GCHandle.ToIntPtr(self));
