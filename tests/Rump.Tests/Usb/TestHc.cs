@@ -114,12 +114,13 @@ public sealed class TestHc : UsbBus
             return 0;
         }
 
-        public override void Abort(UsbXfer x)
+        public override void Abort(UsbXfer x, int run)
         {
-            // A parked transfer (a device that never answers) ends now; one being processed ends by itself.
+            // A parked transfer (a device that never answers) ends now; one being processed ends by
+            // itself. A parked xfer cannot restart, so its run is the parked one.
             _hc.Add(() =>
             {
-                if (!_dev.Parked.Remove(x)) return;
+                if (x.RunNumber != run || !_dev.Parked.Remove(x)) return;
                 using (_hc.Kernel.EnterInterrupt()) x.Complete(Abi.ECANCELED, 0);
             });
         }
