@@ -90,10 +90,11 @@ public class RootHub : UsbPipeMethods
         return 0;
     }
 
-    public override void Abort(UsbXfer x)
+    public override void Abort(UsbXfer x, int run)
     {
         _lock.Enter();
-        bool mine = _intr == x;
+        // While x is our pending transfer it cannot be restarted, so its run is the pending one.
+        bool mine = _intr == x && x.RunNumber == run;
         if (mine) _intr = null;
         _lock.Exit();
         if (mine) x.Complete(Abi.ECANCELED, 0);

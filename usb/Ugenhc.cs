@@ -116,6 +116,8 @@ public sealed unsafe class UgenhcBus : UsbBus
         public HostDev Dev = null!;
         public nint Handle;
         public int AbortAsked;
+        /// <summary>The xfer's run this transfer is (<see cref="UsbXfer.RunNumber"/>).</summary>
+        public int Run;
     }
 
     private UgenhcBus(Kernel k, string selection, bool probe) : base(k)
@@ -356,7 +358,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         private readonly UgenhcBus _bus;
         public HostPipe(UgenhcBus b) { _bus = b; }
         public override int Transfer(UsbXfer x) => _bus.Submit(x);
-        public override void Abort(UsbXfer x) => _bus.AbortXfer(x);
+        public override void Abort(UsbXfer x, int run) => _bus.AbortXfer(x, run);
     }
 
     private int Submit(UsbXfer x)
@@ -379,7 +381,7 @@ public sealed unsafe class UgenhcBus : UsbBus
                 return 0;
             }
         }
-        var p = new Pending { X = x, Bus = this };
+        var p = new Pending { X = x, Bus = this, Run = x.RunNumber };
         byte* buf;
         nuint len;
         int type;
@@ -472,9 +474,11 @@ public sealed unsafe class UgenhcBus : UsbBus
         Volatile.Write(ref hd.BufLock, 0);
     }
 
-    private void AbortXfer(UsbXfer x)
+    private void AbortXfer(UsbXfer x, int run)
     {
-        if (x.HcPriv is not Pending p) return;
+        // A Pending of another run: the run to abort has ended (the library's late cancel of its
+        // handle would be harmless, but this one is the next run's).
+        if (x.HcPriv is not Pending p || p.Run != run) return;
         Volatile.Write(ref p.AbortAsked, 1);
         nint h = Volatile.Read(ref p.Handle);
         if (h != 0) RumpUserUsb.rumpusb_cancel(h);

@@ -9,12 +9,14 @@ using Rump.Vfs;
 namespace Rump.Usb;
 
 /// <summary>
-/// HID class drivers (NetBSD uhid.c, ukbd.c): both read input reports from the interface's
-/// interrupt-IN pipe, restarting the transfer from its own completion (interrupt context), and
-/// queue what they read for a character device:
-///  - ukbd (boot keyboards, put in the boot protocol): /dev/ukbdN, whose reads return key events
-///    as NetBSD's struct wscons_event (type 2 down / 1 up, value = the HID key usage, time);
-///  - uhid (any other HID interface): /dev/uhidN, whose reads return whole input reports.
+/// HID class drivers (NetBSD uhid.c, ukbd.c), which queue what they read for a character device:
+///  - ukbd (boot keyboards, put in the boot protocol) reads input reports from the interface's
+///    interrupt-IN pipe itself, restarting the transfer from its own completion (interrupt
+///    context): /dev/ukbdN, whose reads return key events as NetBSD's struct wscons_event (type 2
+///    down / 1 up, value = the HID key usage, time);
+///  - uhid attaches under uhidev (<see cref="Uhidev"/>, any other HID interface), one per report
+///    ID: /dev/uhidN, whose reads return that ID's input reports (without the ID byte), each of
+///    the size the report descriptor gives it.
 /// Reads sleep (interruptibly) until something is queued; O_NONBLOCK gives EAGAIN; poll works.
 ///
 /// Locks: each device's <see cref="HidDev.Lock"/> protects its queue and the dying flag; the
@@ -30,8 +32,13 @@ public abstract class HidDriverBase : Driver
     {
         public Device Self = null!;
         public UsbDevice Usb = null!;
-        public UsbPipe Pipe = null!;
-        public UsbXfer Xfer = null!;
+        /// <summary>The interrupt pipe and its xfer (ukbd); null for uhid, whose reports come from uhidev.</summary>
+        public UsbPipe? Pipe;
+        public UsbXfer? Xfer;
+        /// <summary>uhid: the parent and report ID, and the input report size (entries are padded or cut to it).</summary>
+        public UhidevSoftc? Parent;
+        public byte ReportId;
+        public int InputSize;
         public KMutex Lock = null!;
         public KCondvar Cv = null!;
         public readonly SelInfo Sel = new();
@@ -48,7 +55,7 @@ public abstract class HidDriverBase : Driver
     private NodeDriver? _cdev;
     private uint _major = Cdevsw.NoMajor;
 
-    public override string? Describe(Device parent, object aux) => ((UsbIfaceArgs)aux).Device.AttachDescription();
+    public override string? Describe(Device parent, object aux) => aux is UsbIfaceArgs a ? a.Device.AttachDescription() : null;
 
     /// <summary>What a completed input report becomes in the queue (zero or more entries).</summary>
     protected abstract void OnReport(HidDev d, ReadOnlySpan<byte> report);
@@ -68,6 +75,14 @@ public abstract class HidDriverBase : Driver
         Prepare(d, a);
         d.Xfer = new UsbXfer(pipe!, Math.Max(8, ep.Desc.PacketBytes)) { Priv = d, Callback = ReportDone, Flags = XferFlags.ShortOk };
         self.Softc = d;
+        MakeNode(self, d);
+        if (d.Xfer.Start() != 0) self.Aprint("cannot start the interrupt pipe\n");
+    }
+
+    /// <summary>Makes /dev/NAMEunit for <paramref name="d"/> (the driver's character device is attached at its first unit). Thread context.</summary>
+    protected void MakeNode(Device self, HidDev d)
+    {
+        Kernel k = self.Autoconf.Kernel;
         Rump.Vfs.Vfs? vfs = k.GetService<Rump.Vfs.Vfs>();
         if (vfs != null)
         {
@@ -86,7 +101,6 @@ public abstract class HidDriverBase : Driver
                 if (vfs.MakeCharNode(k.CurlwpOrBind(), d.Node, Devsw.MakeDev(_major, (uint)self.Unit)) != 0) d.Node = "";
             }
         }
-        if (d.Xfer.Start() != 0) self.Aprint("cannot start the interrupt pipe\n");
     }
 
     private void ReportDone(UsbXfer x)
@@ -116,8 +130,9 @@ public abstract class HidDriverBase : Driver
         d.Cv.Broadcast();
         d.Sel.Notify();
         d.Lock.Exit();
-        d.Xfer.Abort();
-        UsbDevice.ClosePipe(d.Pipe);
+        d.Parent?.SetSink(d.ReportId, null);
+        d.Xfer?.Abort();
+        if (d.Pipe != null) UsbDevice.ClosePipe(d.Pipe);
         Kernel k = self.Autoconf.Kernel;
         if (d.Node.Length > 0) k.GetService<Rump.Vfs.Vfs>()?.RemoveCharNode(k.CurlwpOrBind(), d.Node);
         if (_mapLock != null) { _mapLock.Enter(); _byUnit.Remove(self.Unit); _mapLock.Exit(); }
@@ -217,13 +232,45 @@ public sealed class Ukbd : HidDriverBase
     }
 }
 
-/// <summary>Any other HID interface: its input reports, one per entry, on /dev/uhidN.</summary>
+/// <summary>
+/// One report ID of a HID interface under uhidev ("uhid0 at uhidev0 reportid 1: input=8,
+/// output=1, feature=0"): its input reports, one per entry of the descriptor's input size, on
+/// /dev/uhidN.
+/// </summary>
 public sealed class Uhid : HidDriverBase
 {
     public override string Name => "uhid";
 
-    public override int Match(Device parent, object aux)
-        => aux is UsbIfaceArgs a && a.Interface.Desc.Class == UClass.Hid ? UMatch.IfaceClass : UMatch.None;
+    public override int Match(Device parent, object aux) => aux is UhidevArgs ? UMatch.IfaceClass : UMatch.None;
 
-    protected override void OnReport(HidDev d, ReadOnlySpan<byte> report) => Push(d, report.ToArray());
+    public override string? Describe(Device parent, object aux)
+    {
+        var a = (UhidevArgs)aux;
+        return "input=" + a.Desc.ReportBytes(HidKind.Input, a.ReportId) + ", output=" + a.Desc.ReportBytes(HidKind.Output, a.ReportId) +
+               ", feature=" + a.Desc.ReportBytes(HidKind.Feature, a.ReportId);
+    }
+
+    public override void Attach(Device self, Device parent, object aux)
+    {
+        var a = (UhidevArgs)aux;
+        Kernel k = self.Autoconf.Kernel;
+        var d = new HidDev
+        {
+            Self = self, Usb = a.Parent.Usb, Lock = new KMutex(k), Cv = new KCondvar(k),
+            Parent = a.Parent, ReportId = a.ReportId, InputSize = a.Desc.ReportBytes(HidKind.Input, a.ReportId),
+        };
+        self.Softc = d;
+        MakeNode(self, d);
+        // A report ID with only output or feature reports has nothing to read.
+        if (d.InputSize > 0) a.Parent.SetSink(a.ReportId, r => OnReport(d, r));
+    }
+
+    protected override void OnReport(HidDev d, ReadOnlySpan<byte> report)
+    {
+        // Readers get whole reports of the descriptor's size: a short one is padded with zeros
+        // (its missing fields), a long one cut.
+        byte[] e = new byte[d.InputSize];
+        report.Slice(0, Math.Min(report.Length, e.Length)).CopyTo(e);
+        Push(d, e);
+    }
 }

@@ -10,7 +10,7 @@ namespace Rump.Usb;
 
 /// <summary>
 /// The USB stack as a kernel component: when the boot parameter RUMP_USB is set, registers the
-/// drivers (ugenhc, uhub, umass, scsibus, sd, ukbd, uhid, ugen) with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
+/// drivers (ugenhc, uhub, umass, scsibus, sd, ukbd, uhidev, uhid, ugen) with autoconf, and once the kernel has booted (the root file system is there for /dev nodes)
 /// attaches ugenhc when the boot parameter RUMP_USB selects host devices ("all", "VVVV:PPPP",
 /// "BUS.ADDR", comma-separated) and librumpuser_usb.so loads. Without RUMP_USB nothing touches
 /// libusb. RUMP_USB_PROBE=1 only lists (rumpusb list): devices are enumerated and the drivers
@@ -56,6 +56,7 @@ public sealed class UsbComponent : IComponent
         ac.AddDriver(new Scsibus());
         ac.AddDriver(new Sd());
         ac.AddDriver(new Ukbd());
+        ac.AddDriver(new Uhidev());
         ac.AddDriver(new Uhid());
         ac.AddDriver(new Ugen());
     }

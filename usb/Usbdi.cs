@@ -22,8 +22,12 @@ namespace Rump.Usb;
 /// Status values are NetBSD errnos: 0, EIO, EPIPE (stall), ETIMEDOUT, ECANCELED, ENXIO (device gone),
 /// EOVERFLOW (babble), EINVAL (bad request, refused before it reached the wire).
 ///
-/// Locks: each xfer's state is one atomic word (<see cref="UsbXfer._state"/>): Start, Complete, the
-/// timeout and Abort race only through it. <see cref="UsbXfer"/>'s sync mutex is a leaf, held only
+/// Each start of an xfer is a new run (<see cref="UsbXfer.RunNumber"/>): a timeout or an abort names the
+/// run it is for, so one that comes late never ends the xfer's next run (NetBSD's ux_timeout_set /
+/// ux_timeout_reset handshake between usbd_transfer, the completion and the callout).
+///
+/// Locks: each xfer's state is one atomic word (<see cref="UsbXfer._state"/>: phase, run, timeout
+/// armed / re-arm): Start, Complete, the timeout and Abort race only through it. <see cref="UsbXfer"/>'s sync mutex is a leaf, held only
 /// to sleep and wake. <see cref="UsbBus.Lock"/> protects the bus's address map; it is taken after
 /// the autoconfiguration lock and never across a transfer.
 /// </summary>
@@ -85,10 +89,12 @@ public abstract class UsbPipeMethods
     public abstract int Transfer(UsbXfer x);
 
     /// <summary>
-    /// Makes a started <paramref name="x"/> end soon: it completes (with ECANCELED if it had not
-    /// finished). Harmless if it completed already. Must not sleep.
+    /// Makes run <paramref name="run"/> of a started <paramref name="x"/> end soon: it completes
+    /// (with ECANCELED if it had not finished). Harmless if that run completed already, and then
+    /// a later run of the same xfer (<see cref="UsbXfer.RunNumber"/>, read in <see cref="Transfer"/>)
+    /// must not be touched: the abort was for the run that ended. Must not sleep.
     /// </summary>
-    public abstract void Abort(UsbXfer x);
+    public abstract void Abort(UsbXfer x, int run);
 
     /// <summary>Closes the pipe; every xfer on it has completed.</summary>
     public virtual void Close(UsbPipe p) { }

@@ -25,7 +25,12 @@ public enum XferFlags
 /// </summary>
 public sealed unsafe class UsbXfer
 {
-    private const int Idle = 0, Running = 1, TimedOut = 2;
+    // The state word: the phase (bits 0-1), whether the timeout callout is armed or running and
+    // has not yet looked at the xfer (TimeoutSet), whether a run started while it was (TimeoutReset:
+    // the callout must re-arm itself for that run instead of acting), and the run number (bits 4+).
+    // Start, Complete, the callout and Abort change it only with compare-and-swap.
+    private const int PhaseMask = 3, Idle = 0, Running = 1, TimedOut = 2;
+    private const int TimeoutSet = 4, TimeoutReset = 8, RunShift = 4;
 
     public readonly UsbPipe Pipe;
     public readonly Kernel Kernel;
@@ -48,13 +53,7 @@ public sealed unsafe class UsbXfer
     public int ActLen;
 
     private int _state;
-    /// <summary>
-    /// Two timeout callouts used by alternate runs (<see cref="_run"/> parity): a callout of the
-    /// previous run that was already firing when its transfer completed finds the other parity
-    /// current and does nothing, instead of aborting the restarted transfer.
-    /// </summary>
-    private readonly Callout[] _timeouts;
-    private int _run;
+    private readonly Callout _timeout;
     private KMutex? _syncLock;
     private KCondvar? _syncCv;
     private bool _syncDone;
@@ -66,7 +65,7 @@ public sealed unsafe class UsbXfer
         Buffer = bufferBytes > 0 ? GC.AllocateArray<byte>(bufferBytes, pinned: true) : Array.Empty<byte>();
         Data = bufferBytes > 0 ? (byte*)Unsafe.AsPointer(ref Buffer[0]) : null;
         Length = bufferBytes;
-        _timeouts = new[] { new Callout(_ => OnTimeout(0)), new Callout(_ => OnTimeout(1)) };
+        _timeout = new Callout(_ => OnTimeout());
     }
 
     /// <summary>The data as a span (the bytes moved so far after completion: <see cref="ActLen"/>).</summary>
@@ -74,7 +73,15 @@ public sealed unsafe class UsbXfer
 
     public bool IsIn => Pipe.IsControl ? Setup.IsIn : Pipe.Endpoint.IsIn;
 
-    public bool InFlight => Volatile.Read(ref _state) != Idle;
+    public bool InFlight => (Volatile.Read(ref _state) & PhaseMask) != Idle;
+
+    /// <summary>
+    /// Which run of this xfer is (or was last) in flight: each <see cref="Start"/> makes a new one.
+    /// A controller reads it in <see cref="UsbPipeMethods.Transfer"/> and compares it with the run
+    /// an abort names (<see cref="UsbPipeMethods.Abort"/>), so that an abort meant for a run that
+    /// has ended never ends the next one.
+    /// </summary>
+    public int RunNumber => Volatile.Read(ref _state) >>> RunShift;
 
     /// <summary>usbd_transfer: starts the transfer; 0 (the callback will run) or an errno (it will not).</summary>
     public int Start()
@@ -82,21 +89,53 @@ public sealed unsafe class UsbXfer
         if (Pipe.Closed || Pipe.Device.Gone) return Abi.ENXIO;
         if (Length < 0 || (Length > 0 && Data == null)) return Abi.EINVAL;
         if (Pipe.IsControl && Setup.Length != Length) return Abi.EINVAL;
-        if (Interlocked.CompareExchange(ref _state, Running, Idle) != Idle)
-            Kernel.PanicHere("usb: xfer started while in flight");
+        // usbd_xfer_schedule_timeout: arm the callout, or, if the last run's callout has fired and
+        // not yet looked at the xfer, ask it to re-arm itself for this run.
+        int s, n;
+        bool arm;
+        do
+        {
+            s = Volatile.Read(ref _state);
+            if ((s & PhaseMask) != Idle) Kernel.PanicHere("usb: xfer started while in flight");
+            n = (((s >>> RunShift) + 1) << RunShift) | (s & TimeoutSet) | Running;
+            arm = false;
+            if (TimeoutMs > 0)
+            {
+                if ((s & TimeoutSet) != 0) n |= TimeoutReset;
+                else { n |= TimeoutSet; arm = true; }
+            }
+        } while (Interlocked.CompareExchange(ref _state, n, s) != s);
         Status = 0;
         ActLen = 0;
         Pipe.Inc();
-        int run = Interlocked.Increment(ref _run);
-        if (TimeoutMs > 0) Kernel.Callouts.Schedule(_timeouts[run & 1], TimeoutMs * 1_000_000L);
+        // Nothing else arms the callout while TimeoutSet is ours and the transfer has not started.
+        if (arm) Kernel.Callouts.Schedule(_timeout, TimeoutMs * 1_000_000L);
         int e = Pipe.Methods.Transfer(this);
         if (e != 0)
         {
-            Kernel.Callouts.Stop(_timeouts[run & 1]);
+            End();
             Pipe.Dec();
-            Volatile.Write(ref _state, Idle);
         }
         return e;
+    }
+
+    /// <summary>
+    /// The run ends (completed, or never started): cancels its timeout and makes the xfer idle;
+    /// returns the phase it had. usbd_xfer_cancel_timeout_async: a callout stopped before it ran
+    /// is gone (TimeoutSet cleared); one already running keeps TimeoutSet and, seeing no run or a
+    /// new run with TimeoutReset, does nothing to it.
+    /// </summary>
+    private int End()
+    {
+        bool stopped = (Volatile.Read(ref _state) & TimeoutSet) != 0 && Kernel.Callouts.Stop(_timeout);
+        int s, n;
+        do
+        {
+            s = Volatile.Read(ref _state);
+            n = s & ~(PhaseMask | TimeoutReset);
+            if (stopped) n &= ~TimeoutSet;
+        } while (Interlocked.CompareExchange(ref _state, n, s) != s);
+        return s & PhaseMask;
     }
 
     /// <summary>
@@ -105,29 +144,59 @@ public sealed unsafe class UsbXfer
     /// </summary>
     public void Complete(int status, int actLen)
     {
-        int st = Volatile.Read(ref _state);
-        if (st == Idle) Kernel.PanicHere("usb: completion of an xfer not in flight");
-        Kernel.Callouts.Stop(_timeouts[Volatile.Read(ref _run) & 1]);
+        if ((Volatile.Read(ref _state) & PhaseMask) == Idle) Kernel.PanicHere("usb: completion of an xfer not in flight");
+        int phase = End();
         // An abort caused by our timeout reports ECANCELED: say why.
-        if (st == TimedOut && status == Abi.ECANCELED) status = Abi.ETIMEDOUT;
+        if (phase == TimedOut && status == Abi.ECANCELED) status = Abi.ETIMEDOUT;
         if (status == 0 && actLen < Length && IsIn && (Flags & XferFlags.ShortOk) == 0 && !Pipe.IsControl) status = Abi.EIO;
         Status = status;
         ActLen = Math.Clamp(actLen, 0, Length);
-        Volatile.Write(ref _state, Idle);
         Pipe.Dec();
         Callback?.Invoke(this);
     }
 
-    /// <summary>Asks the controller to end the transfer now (usbd_abort_pipe for one xfer).</summary>
+    /// <summary>Asks the controller to end the run in flight now (usbd_abort_pipe for one xfer).</summary>
     public void Abort()
     {
-        if (Volatile.Read(ref _state) != Idle) Pipe.Methods.Abort(this);
+        int s = Volatile.Read(ref _state);
+        if ((s & PhaseMask) != Idle) Pipe.Methods.Abort(this, s >>> RunShift);
     }
 
-    private void OnTimeout(int parity)
+    /// <summary>Test seam: called by the timeout callout when it starts (0), before it asks the controller to abort (1), and when it ends (2).</summary>
+    internal Action<UsbXfer, int>? TimeoutHook;
+
+    /// <summary>
+    /// The timeout callout (usbd_xfer_probe_timeout + the abort). While TimeoutSet is set no other
+    /// callout is armed, so this one belongs to the run in flight unless a run started after it
+    /// fired (TimeoutReset) or the run it was armed for has ended (Idle).
+    /// </summary>
+    private void OnTimeout()
     {
-        if ((Volatile.Read(ref _run) & 1) != parity) return; // a previous run's, already over
-        if (Interlocked.CompareExchange(ref _state, TimedOut, Running) == Running) Pipe.Methods.Abort(this);
+        TimeoutHook?.Invoke(this, 0);
+        try
+        {
+            int s, n;
+            do
+            {
+                s = Volatile.Read(ref _state);
+                if ((s & TimeoutSet) == 0) Kernel.PanicHere("usb: xfer timeout callout ran while not armed");
+                if ((s & TimeoutReset) != 0) n = s & ~TimeoutReset;                          // re-arm for the new run
+                else if ((s & PhaseMask) == Running) n = (s & ~(PhaseMask | TimeoutSet)) | TimedOut; // this run timed out
+                else n = s & ~TimeoutSet;                                                    // its run ended: nothing to do
+            } while (Interlocked.CompareExchange(ref _state, n, s) != s);
+            if ((s & TimeoutReset) != 0)
+            {
+                // The new run may end (End finds the callout not yet pending and leaves TimeoutSet)
+                // before this is armed; the callout then fires for nothing and clears TimeoutSet.
+                Kernel.Callouts.Schedule(_timeout, Math.Max(1, TimeoutMs) * 1_000_000L);
+            }
+            else if ((n & PhaseMask) == TimedOut)
+            {
+                TimeoutHook?.Invoke(this, 1);
+                Pipe.Methods.Abort(this, s >>> RunShift);
+            }
+        }
+        finally { TimeoutHook?.Invoke(this, 2); }
     }
 
     /// <summary>

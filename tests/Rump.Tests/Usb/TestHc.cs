@@ -114,12 +114,13 @@ public sealed class TestHc : UsbBus
             return 0;
         }
 
-        public override void Abort(UsbXfer x)
+        public override void Abort(UsbXfer x, int run)
         {
-            // A parked transfer (a device that never answers) ends now; one being processed ends by itself.
+            // A parked transfer (a device that never answers) ends now; one being processed ends by
+            // itself. A parked xfer cannot restart, so its run is the parked one.
             _hc.Add(() =>
             {
-                if (!_dev.Parked.Remove(x)) return;
+                if (x.RunNumber != run || !_dev.Parked.Remove(x)) return;
                 using (_hc.Kernel.EnterInterrupt()) x.Complete(Abi.ECANCELED, 0);
             });
         }
@@ -392,6 +393,81 @@ public sealed class EmuKeyboard : EmuDevice
         st.EmitBoot(r);
         lock (_reports) _reports.Enqueue(r);
     }
+
+    public override int Bulk(byte ep, Span<byte> data, out int act)
+    {
+        act = 0;
+        if (ep != 0x81) return Abi.EPIPE;
+        lock (_reports)
+        {
+            if (_reports.Count == 0) return NoAnswer;
+            byte[] r = _reports.Dequeue();
+            act = Math.Min(r.Length, data.Length);
+            r.AsSpan(0, act).CopyTo(data);
+        }
+        return 0;
+    }
+}
+
+/// <summary>
+/// A HID device that is not a boot keyboard (interface subclass 0), with the report descriptor it
+/// is given: GET_DESCRIPTOR(REPORT) answers with it, and its interrupt pipe answers with the raw
+/// reports queued (ID byte first when the descriptor uses IDs), or waits.
+/// </summary>
+public sealed class EmuHid : EmuDevice
+{
+    private readonly Queue<byte[]> _reports = new();
+    private readonly byte[] _reportDesc;
+    public int ReportDescRequests;
+
+    public EmuHid(byte[] reportDesc) { _reportDesc = reportDesc; }
+
+    protected override byte[] DeviceDesc
+    {
+        get
+        {
+            byte[] b = new byte[DeviceDescriptor.Size];
+            new DeviceDescriptor { BcdUsb = 0x0200, MaxPacketSize0 = 64, Vendor = 0x1209, Product = 0x0003, IManufacturer = 1, IProduct = 2, NumConfigurations = 1 }.Emit(b);
+            return b;
+        }
+    }
+
+    protected override byte[] ConfigDesc
+    {
+        get
+        {
+            byte[] b = new byte[34];
+            new ConfigDescriptor { TotalLength = 34, NumInterfaces = 1, ConfigValue = 1, Attributes = 0xa0, MaxPower = 50 }.Emit(b);
+            new InterfaceDescriptor { Number = 0, NumEndpoints = 1, Class = UClass.Hid, SubClass = 0, Protocol = 0 }.Emit(b.AsSpan(9));
+            byte[] hid = { 9, UDesc.Hid, 0x11, 0x01, 0, 1, UDesc.Report, (byte)_reportDesc.Length, (byte)(_reportDesc.Length >> 8) };
+            hid.CopyTo(b, 18);
+            new EndpointDescriptor { Address = 0x81, Attributes = 3, MaxPacketSize = 16, Interval = 10 }.Emit(b.AsSpan(27));
+            return b;
+        }
+    }
+
+    protected override string? StringAt(int i) => i switch { 1 => "rump", 2 => "Keyboard with media keys", _ => null };
+
+    public override int Control(SetupPacket r, Span<byte> data, out int act)
+    {
+        if (r.Type == SetupPacket.TypeStandard && r.Request == SetupPacket.GetDescriptor && r.Recipient == SetupPacket.RecipInterface && r.DescType == UDesc.Report)
+        {
+            ReportDescRequests++;
+            act = Math.Min(_reportDesc.Length, data.Length);
+            _reportDesc.AsSpan(0, act).CopyTo(data);
+            return 0;
+        }
+        return base.Control(r, data, out act);
+    }
+
+    protected override int ClassRequest(SetupPacket r, Span<byte> data, out int act)
+    {
+        act = 0;
+        return r.Request == 0x0A ? 0 : Abi.EPIPE; // SET_IDLE
+    }
+
+    /// <summary>Queues one raw report (call <see cref="TestHc.Kick"/> after).</summary>
+    public void Report(params byte[] raw) { lock (_reports) _reports.Enqueue(raw); }
 
     public override int Bulk(byte ep, Span<byte> data, out int act)
     {
