@@ -32,6 +32,8 @@ public static class Components
 #endif
 #if RUMP_NET
         list.Add(new Rump.Net.NetComponent());
+        // Host sockets behind AF_INET/AF_INET6, only when the boot parameter RUMP_SOCKIN asks for them.
+        list.Add(new Rump.Net.Sockin.SockinComponent());
 #endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());
