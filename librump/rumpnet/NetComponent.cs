@@ -15,7 +15,9 @@ public sealed class NetComponent : IComponent
 
     public void Init(Kernel k)
     {
-        k.SetService(new Net(k));
+        var net = new Net(k);
+        k.SetService(net);
+        Uipc.Attach(k, net);
         NetSyscalls.Register(k.Syscalls);
     }
 
