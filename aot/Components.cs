@@ -33,6 +33,8 @@ public static class Components
 #if RUMP_NET
         list.Add(new Rump.Net.NetComponent());
         list.Add(new Rump.Net.Virtif.VirtifComponent());
+        // Host sockets behind AF_INET/AF_INET6, only when the boot parameter RUMP_SOCKIN asks for them.
+        list.Add(new Rump.Net.Sockin.SockinComponent());
 #endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());
