@@ -33,6 +33,9 @@ public static class Components
 #if RUMP_NET
         list.Add(new Rump.Net.NetComponent());
 #endif
+#if RUMP_SHMIF
+        list.Add(new Rump.Net.Shmif.ShmifComponent());
+#endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());
 #endif
