@@ -36,6 +36,9 @@ public static class Components
         // Host sockets behind AF_INET/AF_INET6, only when the boot parameter RUMP_SOCKIN asks for them.
         list.Add(new Rump.Net.Sockin.SockinComponent());
 #endif
+#if RUMP_SHMIF
+        list.Add(new Rump.Net.Shmif.ShmifComponent());
+#endif
 #if RUMP_USB
         list.Add(new Rump.Usb.UsbComponent());
 #endif

@@ -114,6 +114,15 @@ int rump_pub_netconfig_ifdestroy(const char *ifname);
 #define rump_netconfig_ifdestroy rump_pub_netconfig_ifdestroy
 
 /*
+ * shmif: an Ethernet interface shmifN on a bus in the host file path (created if missing),
+ * which any number of kernels in any processes attach to, without privileges (NetBSD's
+ * "ifconfig shmifN create; ifconfig shmifN linkstr path"). *unit receives N. The interface
+ * starts down. A file that is not a bus gives ENOEXEC and is left untouched.
+ */
+int rump_pub_shmif_create(const char *path, int *unit);
+#define rump_shmif_create rump_pub_shmif_create
+
+/*
  * A system call by number with its arguments in NetBSD's layout: the call's
  * syscallarg structure, one register-sized (64-bit) slot per member, including
  * the PAD slot NetBSD has in pread, pwrite, lseek, truncate and ftruncate

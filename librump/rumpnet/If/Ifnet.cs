@@ -146,7 +146,18 @@ public abstract class Ifnet
             Owner!.Dispatch(l, m);
             m = next;
         }
+        InputDrained();
     }
+
+    /// <summary>
+    /// After the soft interrupt emptied the input queue: a driver whose host side holds frames
+    /// back while the queue is full (shmif, whose ring is the larger buffer) lets them come.
+    /// In the soft interrupt; must not block.
+    /// </summary>
+    protected virtual void InputDrained() { }
+
+    /// <summary>The input queue's limit: a driver compares <see cref="InputQueueLength"/> with it.</summary>
+    public int InputQueueLimit => DefaultInputQueueLimit;
 
     /// <summary>
     /// Sends <paramref name="m"/> (its <see cref="Mbuf.Protocol"/> set) from thread context:
