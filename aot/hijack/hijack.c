@@ -2675,6 +2675,32 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return H(epoll_ctl)(epfd, op, fd, ev);
 }
 
+/*
+ * glibc's fortified entry points (_FORTIFY_SOURCE), which a program calls instead of read, recv,
+ * poll ... when the compiler knows its buffer's size; glibc's own go to its internal calls, past
+ * this library. Each checks as glibc does and goes the way the plain call would.
+ */
+void __chk_fail(void) __attribute__((noreturn));
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) { if (n > buflen) __chk_fail(); return read(fd, buf, n); }
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) { if (n > buflen) __chk_fail(); return pread(fd, buf, n, off); }
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) { if (n > buflen) __chk_fail(); return pread(fd, buf, n, off); }
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) { if (n > buflen) __chk_fail(); return recv(fd, buf, n, flags); }
+EXPORT ssize_t
+__recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *sa, socklen_t *salen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, sa, salen);
+}
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen) { if (fdslen / sizeof *fds < n) __chk_fail(); return poll(fds, n, timeout); }
+EXPORT int
+__ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof *fds < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
+}
+
 /* --- stdio over kernel descriptors --- */
 
 /* A stream of this library over a descriptor, listed so that fileno can answer for it. */

@@ -98,6 +98,10 @@ else
 fi
 got=$(run curl -sS "$url/small.txt" 2>&1)
 [ "$got" = "a small file" ] && ok || bad "curl to stdout: expected 'a small file', got '$got'"
+# A name: resolved by the host's files (name resolution is not routed), then ::1 and 127.0.0.1
+# tried through the kernel (the server listens on 127.0.0.1 only).
+got=$(run curl -sS "http://localhost:$hport/small.txt" 2>&1)
+[ "$got" = "a small file" ] && ok || bad "curl http://localhost: expected 'a small file', got '$got'"
 got=$(run curl -sS -o /dev/null -w '%{http_code} %{remote_ip}' "$url/nonexistent" 2>&1)
 [ "$got" = "404 127.0.0.1" ] && ok || bad "curl of a missing file: expected '404 127.0.0.1', got '$got'"
 if run wget -q -O "$work/wget.out" "$url/big.bin" 2>"$work/wget.err"; then

@@ -31,6 +31,11 @@
 
 #include "check.h"
 
+/* glibc's fortified entry points, which programs built with _FORTIFY_SOURCE call. */
+ssize_t __recv_chk(int, void *, size_t, size_t, int);
+ssize_t __read_chk(int, void *, size_t, size_t);
+int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+
 #define KFD(fd) ((fd) >= 128)
 #define OK(call) CHECK((call) == 0, "%s: expected 0, got errno %d (%s)", #call, errno, strerror(errno))
 #define FAILS(call, err) do {							\
@@ -116,7 +121,10 @@ test_tcp(void)
 	OK(ioctl(a, FIONREAD, &v));
 	CHECK(v == 5, "FIONREAD: expected 5, got %d", v);
 	CHECK(recv(a, buf, sizeof buf, MSG_PEEK) == 5, "recv(MSG_PEEK): expected 5");
-	CHECK(read(a, buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0, "read after the peek: expected hello");
+	CHECK(__recv_chk(a, buf, sizeof buf, sizeof buf, MSG_PEEK) == 5, "__recv_chk(MSG_PEEK): expected 5");
+	CHECK(__poll_chk(&p, 1, -1, sizeof p) == 1 && (p.revents & POLLIN), "__poll_chk: revents %#x", p.revents);
+	CHECK(__read_chk(a, buf, sizeof buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0,
+	    "__read_chk after the peek: expected hello");
 
 	/* FIONBIO and fcntl turn blocking mode off and on. */
 	v = 0;
