@@ -236,6 +236,41 @@ test_tcp(void)
 }
 
 static void
+test_inet6(void)
+{
+	int l = socket(AF_INET6, SOCK_STREAM, 0), c, a, v = 1;
+	struct sockaddr_in6 la, pa;
+	socklen_t len = sizeof la;
+	char b;
+
+	CHECK(KFD(l), "socket(AF_INET6): expected a kernel descriptor, got %d (errno %d)", l, errno);
+	OK(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v));	/* 26 on Linux, 27 on NetBSD */
+	v = -1;
+	socklen_t ol = sizeof v;
+	OK(getsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v, &ol));
+	CHECK(v == 1, "IPV6_V6ONLY: expected 1, got %d", v);
+	memset(&la, 0, sizeof la);
+	la.sin6_family = AF_INET6;
+	la.sin6_addr = in6addr_loopback;
+	OK(bind(l, (struct sockaddr *)&la, sizeof la));
+	OK(listen(l, 1));
+	OK(getsockname(l, (struct sockaddr *)&la, &len));
+	CHECK(len == sizeof la && la.sin6_family == AF_INET6 && la.sin6_port != 0 &&
+	    memcmp(&la.sin6_addr, &in6addr_loopback, 16) == 0,
+	    "getsockname(AF_INET6): expected [::1]:port in 28 bytes, got family %d len %u", la.sin6_family, len);
+	c = socket(AF_INET6, SOCK_STREAM, 0);
+	OK(connect(c, (struct sockaddr *)&la, sizeof la));
+	len = sizeof pa;
+	a = accept(l, (struct sockaddr *)&pa, &len);
+	CHECK(KFD(a) && len == sizeof pa && pa.sin6_family == AF_INET6 && memcmp(&pa.sin6_addr, &in6addr_loopback, 16) == 0,
+	    "accept(AF_INET6): expected a kernel descriptor and [::1], got %d family %d len %u", a, pa.sin6_family, len);
+	CHECK(write(c, "6", 1) == 1 && read(a, &b, 1) == 1 && b == '6', "a byte over IPv6");
+	close(a);
+	close(c);
+	close(l);
+}
+
+static void
 test_udp(void)
 {
 	int u1 = socket(AF_INET, SOCK_DGRAM, 0), u2 = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
@@ -454,6 +489,7 @@ main(int argc, char **argv)
 	else {
 		test_tcp();
 		test_udp();
+		test_inet6();
 		test_mixed_poll();
 		test_local_all();
 	}
