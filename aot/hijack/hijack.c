@@ -2248,10 +2248,14 @@ pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
  * with internal calls no interposition reaches, so getaddrinfo reads the host's files and asks
  * the host's servers (NetBSD's libc would go through the hijack; numeric addresses need neither).
  */
+/* Set while this thread is inside the kernel's socket(2): a kernel in this process (the local
+ * client) whose sockin makes the host socket behind it must get the host's. */
+static __thread int in_rump_socket;
+
 static int
 sock_routed(int domain)
 {
-	return hijacking && domain >= 0 && domain < XLATE_NAF && cfg.sockets[domain];
+	return hijacking && !in_rump_socket && domain >= 0 && domain < XLATE_NAF && cfg.sockets[domain];
 }
 
 EXPORT int
@@ -2268,7 +2272,9 @@ socket(int domain, int type, int protocol)
 		errno = EINVAL;
 		return -1;
 	}
+	in_rump_socket = 1;
 	int r = rs_socket(af, ty, protocol);
+	in_rump_socket = 0;
 	if (r < 0)
 		return -1;
 	return place(r, cfg.fdoff, -1, (type & SOCK_CLOEXEC) != 0);
@@ -2288,7 +2294,10 @@ socketpair(int domain, int type, int protocol, int sv[2])
 		errno = EINVAL;
 		return -1;
 	}
-	if (rs_socketpair(af, ty, protocol, r) < 0)
+	in_rump_socket = 1;
+	int rv = rs_socketpair(af, ty, protocol, r);
+	in_rump_socket = 0;
+	if (rv < 0)
 		return -1;
 	int cloexec = (type & SOCK_CLOEXEC) != 0;
 	if ((sv[0] = place(r[0], cfg.fdoff, -1, cloexec)) < 0) {

@@ -1,8 +1,8 @@
 /*
  * t_hijack_sockets: an ordinary program (no rump headers) checking librumphijack's socket calls one
- * by one, run under the hijack (by net.sh) against a rump_server whose AF_INET sockets are the
- * host's (sockin, RUMP_SOCKIN=1) and, with "all", RUMPHIJACK=path=/rump,socket=all (AF_LOCAL in
- * the kernel too).
+ * by one, run under the hijack against a kernel whose AF_INET sockets are the host's (sockin,
+ * RUMP_SOCKIN=1): rump_server's (net.sh) or one in this process (localclient.c), and, with
+ * "all", RUMPHIJACK=path=/rump,socket=all (AF_LOCAL in the kernel too).
  *
  *   t_hijack_sockets all       every socket call, the translations and the errors
  *   t_hijack_sockets nolocal   the default RUMPHIJACK: AF_INET in the kernel, AF_LOCAL the host's
