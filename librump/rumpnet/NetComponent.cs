@@ -20,9 +20,15 @@ public sealed class NetComponent : IComponent
         k.SetService(net);
         k.SetService(new IfCloners(k));
         Uipc.Attach(k, net);
-        k.SetService(new Netinet.Inet(net));
+        var inet = new Netinet.Inet(net);
+        k.SetService(inet);
+        Netinet.TcpProto.Attach(k, inet);
         NetSyscalls.Register(k.Syscalls);
     }
 
-    public void Shutdown(Kernel k, bool sync) => k.GetService<Net>()?.Shutdown();
+    public void Shutdown(Kernel k, bool sync)
+    {
+        k.GetService<Netinet.TcpProto>()?.Stop();
+        k.GetService<Net>()?.Shutdown();
+    }
 }

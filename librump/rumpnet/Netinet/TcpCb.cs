@@ -18,6 +18,13 @@ public interface ITcpUpcall
     void Writable(TcpCb tp);
 }
 
+/// <summary>A listener's upcall that decides, by its socket's accept queue, whether a new SYN may start a connection.</summary>
+public interface ITcpListenUpcall
+{
+    /// <summary>Whether another embryonic connection fits the backlog (with the stack's lock held).</summary>
+    bool CanQueue(TcpCb listener);
+}
+
 /// <summary>
 /// A byte ring of fixed capacity, made once per connection: the send buffer (bytes from SND.UNA's
 /// first data byte on) and the receive buffer (bytes the user has not read, then out-of-order
@@ -61,6 +68,19 @@ internal sealed class ByteRing
 
     /// <summary>Counts <paramref name="n"/> bytes already written past the end (with <see cref="WriteAt"/>) as held.</summary>
     public void Commit(int n) => Count += n;
+
+    /// <summary>
+    /// The contiguous run of the ring starting <paramref name="at"/> bytes past the head, at most
+    /// <paramref name="max"/> long (shorter where the ring wraps). The socket layer copies the
+    /// caller's data straight into the free part (at = Count) or out of the held part (at = 0):
+    /// one copy. The span stays valid after the stack lock is dropped, since only the one sender
+    /// writes past Count and only the one receiver consumes.
+    /// </summary>
+    public Span<byte> Segment(int at, int max)
+    {
+        int pos = (_head + at) % _b.Length;
+        return _b.AsSpan(pos, Math.Min(max, _b.Length - pos));
+    }
 
     public void Consume(int n)
     {
@@ -127,7 +147,8 @@ public sealed class TcpCb
     internal int PersistShift, KeepProbes;
     internal long LastRecvMs;
 
-    internal readonly ByteRing Snd, Rcv;
+    /// <summary>Made when the connection starts (a socket sizes them from SO_SNDBUF/SO_RCVBUF: <see cref="TcpStack.SizeBuffers"/>).</summary>
+    internal ByteRing Snd, Rcv;
     /// <summary>The sequence number of the send buffer's first byte.</summary>
     internal uint SndBufSeq;
     /// <summary>The user asked to close: a FIN follows the buffered data. FinSent: it occupies SndBufSeq + Snd.Count.</summary>
@@ -150,6 +171,14 @@ public sealed class TcpCb
     internal int Backlog;
     internal int Embryonic;
     internal readonly System.Collections.Generic.Queue<TcpCb>? AcceptQueue;
+    /// <summary>A listener's children get buffers of these sizes (its socket's SO_SNDBUF/SO_RCVBUF; 0: the stack's defaults).</summary>
+    internal int ChildSndBuf, ChildRcvBuf;
+
+    // A socket's binding before it listens or connects (NetBSD's bound inpcb).
+    /// <summary>In the table for its local address and port only (bind(2) without listen or connect).</summary>
+    internal bool BoundOnly;
+    /// <summary>The binding socket's SO_REUSEADDR/SO_REUSEPORT bits (<see cref="TcpPcbTable.Conflicts"/>).</summary>
+    internal int Reuse;
 
     // Counters a test (and netstat) reads.
     public long SegsSent, SegsReceived, Retransmits, FastRetransmits, Timeouts, ChallengeAcks, SackRecoveries;
@@ -158,8 +187,9 @@ public sealed class TcpCb
     {
         Stack = stack;
         if (listener) { AcceptQueue = new(); Snd = Rcv = null!; return; }
-        Snd = new ByteRing(sndBuf);
-        Rcv = new ByteRing(rcvBuf);
+        // 0: a socket's TCB, whose buffers are made when it connects.
+        Snd = sndBuf > 0 ? new ByteRing(sndBuf) : null!;
+        Rcv = rcvBuf > 0 ? new ByteRing(rcvBuf) : null!;
     }
 
     /// <summary>Synchronized states: SYN seen both ways (RFC 9293 3.5).</summary>

@@ -103,10 +103,12 @@ public sealed partial class TcpStack
         }
         if (!seg.Syn) return;
         // The backlog counts embryonic and completed connections (NetBSD's so_qlimit over q0 and q); past it SYNs are dropped and the peer retries.
-        if (l.Embryonic + l.AcceptQueue!.Count >= l.Backlog) return;
+        // A socket's listener judges by its socket's queues and listen(2) backlog.
+        if (l.Upcall is ITcpListenUpcall lu ? !lu.CanQueue(l) : l.Embryonic + l.AcceptQueue!.Count >= l.Backlog) return;
         if (dst == Ipv4Addr.Any || dst == Ipv4Addr.Broadcast || dst.IsMulticast) return;
-        TcpCb tp = NewCb();
+        TcpCb tp = NewCb(l.ChildSndBuf, l.ChildRcvBuf);
         tp.LocalAddr = dst; tp.LocalPort = seg.DestinationPort; tp.RemoteAddr = src; tp.RemotePort = seg.SourcePort;
+        if (RouteMss != null) tp.OurMss = RouteMss(src);
         if (!Pcbs.InsertConnection(tp)) return;
         tp.Listener = l;
         l.Embryonic++;
@@ -429,6 +431,8 @@ public sealed partial class TcpStack
                 Close(tp, 0);
                 break;
         }
+        // The socket hears that its FIN is through (NetBSD soisdisconnected in FIN_WAIT_2: a lingering close returns).
+        if (tp.InTable) tp.Upcall?.Writable(tp);
     }
 
     /// <summary>A duplicate ACK: the third (or SACK showing more than two segments lost) starts fast retransmit; later ones inflate cwnd (NewReno) or let pipe send (SACK).</summary>

@@ -30,6 +30,8 @@ internal sealed class TcpPcbTable
     private readonly Dictionary<ulong, TcpCb> _listeners = new();
     private readonly Dictionary<ulong, int> _portUse = new();
     private readonly List<TcpCb> _all = new();
+    /// <summary>Sockets bound (bind(2)) that neither listen nor connect yet: they hold their port.</summary>
+    private readonly List<TcpCb> _bound = new();
 
     private static ulong Key(Ipv4Addr a, ushort port) => (ulong)a.Value << 16 | port;
 
@@ -70,6 +72,42 @@ internal sealed class TcpPcbTable
         return 0;
     }
 
+    /// <summary>Bound sockets (the pcblist sysctl lists them as CLOSED).</summary>
+    public List<TcpCb> Bound => _bound;
+
+    /// <summary>The listener on exactly this address and port (not the wildcard's), or null.</summary>
+    public TcpCb? ListenerAt(Ipv4Addr la, ushort lp) => _listeners.TryGetValue(Key(la, lp), out TcpCb? tp) ? tp : null;
+
+    /// <summary>
+    /// Whether binding <paramref name="la"/>:<paramref name="lp"/> with <paramref name="reuse"/>
+    /// (SO_REUSEADDR/SO_REUSEPORT bits) collides with a TCB on the port whose address overlaps
+    /// (equal, or either is the wildcard), as NetBSD's in_pcbbind_port: sockets that both set
+    /// SO_REUSEPORT share; SO_REUSEADDR lets a socket bind over connections (TIME_WAIT ones
+    /// after a server restarts) but never over a listener or another bound socket.
+    /// </summary>
+    public bool Conflicts(Ipv4Addr la, ushort lp, int reuse)
+    {
+        foreach (List<TcpCb> list in new[] { _all, _bound })
+            foreach (TcpCb t in list)
+            {
+                if (t.LocalPort != lp) continue;
+                if (la != Ipv4Addr.Any && t.LocalAddr != Ipv4Addr.Any && la != t.LocalAddr) continue;
+                if ((reuse & t.Reuse & TcpStack.SoReusePort) != 0) continue;
+                if ((reuse & TcpStack.SoReuseAddr) != 0 && !t.BoundOnly && t.AcceptQueue == null) continue;
+                return true;
+            }
+        return false;
+    }
+
+    /// <summary>Holds a bound socket's port (bind(2)).</summary>
+    public void InsertBound(TcpCb tp)
+    {
+        _bound.Add(tp);
+        Use(tp, +1);
+        tp.BoundOnly = true;
+        tp.InTable = true;
+    }
+
     public void InsertListener(TcpCb tp)
     {
         _listeners.Add(Key(tp.LocalAddr, tp.LocalPort), tp);
@@ -92,6 +130,13 @@ internal sealed class TcpPcbTable
     {
         if (!tp.InTable) return;
         tp.InTable = false;
+        if (tp.BoundOnly)
+        {
+            tp.BoundOnly = false;
+            _bound.Remove(tp);
+            Use(tp, -1);
+            return;
+        }
         if (tp.State == TcpState.Listen || tp.AcceptQueue != null) _listeners.Remove(Key(tp.LocalAddr, tp.LocalPort));
         else _conns.Remove(new TcpTuple(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort));
         Use(tp, -1);

@@ -60,6 +60,8 @@ public sealed partial class TcpStack
     public long MslMs = 30_000;
     /// <summary>The MSS we announce: the interface MTU less 40 (set by whoever knows the route).</summary>
     public ushort LocalMss = 1460;
+    /// <summary>The MSS to announce towards an address (its route's interface MTU less 40), where the stack runs under IPv4; null: <see cref="LocalMss"/>. Called with the lock held.</summary>
+    public Func<Ipv4Addr, ushort>? RouteMss;
     public int SendBufferSize = DefaultBuffer, RecvBufferSize = DefaultBuffer;
     /// <summary>net.inet.tcp.congctl.selected: the algorithm new connections use (a reference written whole, read under the lock).</summary>
     public volatile string CongestionControl = "newreno";
@@ -90,16 +92,29 @@ public sealed partial class TcpStack
         return (uint)(_env.NowMs * 250) + h;
     }
 
-    private TcpCb NewCb()
+    private TcpCb NewCb(int sndBuf = 0, int rcvBuf = 0)
     {
-        var tp = new TcpCb(this, SendBufferSize, RecvBufferSize, false);
+        var tp = new TcpCb(this, 0, 0, false);
+        SizeBuffers(tp, sndBuf, rcvBuf);
+        return tp;
+    }
+
+    /// <summary>
+    /// Gives a TCB that has not started its buffers (0: the stack's default sizes) and picks the
+    /// congestion control and window scale that go with them: the smallest shift that lets the
+    /// whole receive buffer be advertised. Lock held (or a TCB nobody else sees yet).
+    /// </summary>
+    internal void SizeBuffers(TcpCb tp, int sndBuf, int rcvBuf)
+    {
+        if (sndBuf <= 0) sndBuf = SendBufferSize;
+        if (rcvBuf <= 0) rcvBuf = RecvBufferSize;
+        tp.Snd = new ByteRing(sndBuf);
+        tp.Rcv = new ByteRing(rcvBuf);
         tp.Cc = Netinet.CongestionControl.Create(CongestionControl) ?? new NewReno();
         tp.OurMss = LocalMss;
-        // Window scale: the smallest shift that lets the whole receive buffer be advertised.
         byte ws = 0;
-        while (ws < 14 && (RecvBufferSize >> ws) > 65535) ws++;
+        while (ws < 14 && (rcvBuf >> ws) > 65535) ws++;
         tp.RcvScale = ws;
-        return tp;
     }
 
     // ---- The user's calls (the socket layer's pr_usrreq) ----------------------------------------
@@ -143,27 +158,51 @@ public sealed partial class TcpStack
     public int Connect(Ipv4Addr la, ushort lport, Ipv4Addr fa, ushort fport, out TcpCb? conn, ITcpUpcall? upcall = null)
     {
         conn = null;
-        if (fport == 0 || fa == Ipv4Addr.Any || la == Ipv4Addr.Any) return Abi.EADDRNOTAVAIL;
+        if (la == Ipv4Addr.Any) return Abi.EADDRNOTAVAIL;
         Enter();
         try
         {
-            if (lport == 0) lport = Pcbs.AllocatePort(la, _rnd);
-            if (lport == 0) return Abi.EADDRNOTAVAIL;
             TcpCb tp = NewCb();
             tp.Upcall = upcall;
-            tp.LocalAddr = la; tp.LocalPort = lport; tp.RemoteAddr = fa; tp.RemotePort = fport;
-            if (!Pcbs.InsertConnection(tp)) return Abi.EADDRINUSE;
-            tp.Iss = NewIss(la, lport, fa, fport);
-            tp.SndUna = tp.SndNxt = tp.SndMax = tp.Iss;
-            tp.SndBufSeq = tp.Iss + 1;
-            tp.State = TcpState.SynSent;
-            tp.Cwnd = InitialWindow(tp);
-            tp.LastRecvMs = Now;
-            Output(tp);
-            conn = tp;
-            return 0;
+            tp.LocalAddr = la;
+            tp.LocalPort = lport;
+            int e = ConnectLocked(tp, la, fa, fport);
+            if (e == 0) conn = tp;
+            return e;
         }
         finally { Exit(); }
+    }
+
+    /// <summary>
+    /// The active open of <paramref name="tp"/> (made by NewCb or a socket's, buffers sized, maybe
+    /// bound: its binding becomes the connection's) from <paramref name="la"/> (used when not bound
+    /// to an address) to <paramref name="fa"/>:<paramref name="fport"/>. Lock held.
+    /// </summary>
+    internal int ConnectLocked(TcpCb tp, Ipv4Addr la, Ipv4Addr fa, ushort fport)
+    {
+        if (fport == 0 || fa == Ipv4Addr.Any || la == Ipv4Addr.Any) return Abi.EADDRNOTAVAIL;
+        bool wasBound = tp.BoundOnly;
+        if (wasBound) Pcbs.Remove(tp);
+        if (tp.LocalAddr == Ipv4Addr.Any) tp.LocalAddr = la;
+        if (tp.LocalPort == 0) tp.LocalPort = Pcbs.AllocatePort(tp.LocalAddr, _rnd);
+        if (tp.LocalPort == 0) return Abi.EADDRNOTAVAIL;
+        tp.RemoteAddr = fa;
+        tp.RemotePort = fport;
+        if (!Pcbs.InsertConnection(tp))
+        {
+            tp.RemoteAddr = default;
+            tp.RemotePort = 0;
+            if (wasBound) Pcbs.InsertBound(tp);
+            return Abi.EADDRINUSE;
+        }
+        tp.Iss = NewIss(tp.LocalAddr, tp.LocalPort, fa, fport);
+        tp.SndUna = tp.SndNxt = tp.SndMax = tp.Iss;
+        tp.SndBufSeq = tp.Iss + 1;
+        tp.State = TcpState.SynSent;
+        tp.Cwnd = InitialWindow(tp);
+        tp.LastRecvMs = Now;
+        Output(tp);
+        return 0;
     }
 
     /// <summary>RFC 5681 3.1's initial window (RFC 6928's 10 segments would do too; the conservative one is kept).</summary>
@@ -178,10 +217,16 @@ public sealed partial class TcpStack
             if (tp.Error != 0) return -tp.Error;
             if (tp.FinQueued || tp.State is TcpState.Closed or TcpState.Listen) return -Abi.EPIPE;
             int n = tp.Snd.Append(data);
-            if (n > 0 && tp.State is TcpState.Established or TcpState.CloseWait) Output(tp);
+            if (n > 0) SendQueuedLocked(tp);
             return n;
         }
         finally { Exit(); }
+    }
+
+    /// <summary>Data was added to the send buffer: send what the windows allow. Lock held.</summary>
+    internal void SendQueuedLocked(TcpCb tp)
+    {
+        if (tp.State is TcpState.Established or TcpState.CloseWait) Output(tp);
     }
 
     /// <summary>Reads in-order data; 0 at end of stream (<see cref="TcpCb.RecvClosed"/>) or when none is there yet.</summary>
@@ -193,6 +238,16 @@ public sealed partial class TcpStack
             int n = Math.Min(dst.Length, tp.Rcv.Count);
             if (n == 0) return 0;
             tp.Rcv.ReadAt(0, dst.Slice(0, n));
+            ConsumeLocked(tp, n);
+            return n;
+        }
+        finally { Exit(); }
+    }
+
+    /// <summary>The user took <paramref name="n"/> bytes from the front of the receive buffer: they leave it and the window may open. Lock held.</summary>
+    internal void ConsumeLocked(TcpCb tp, int n)
+    {
+        {
             tp.Rcv.Consume(n);
             // A window update once the window has opened by two segments or half the buffer (RFC 9293 3.8.6.2.2).
             uint adv = tp.RcvAdv - tp.RcvNxt;
@@ -202,16 +257,19 @@ public sealed partial class TcpStack
                 tp.AckNow = true;
                 Output(tp);
             }
-            return n;
         }
-        finally { Exit(); }
     }
 
     /// <summary>No more data from us (RFC 9293 3.10.4 CLOSE, and shutdown(SHUT_WR)): a FIN follows the queued data.</summary>
     public void Shutdown(TcpCb tp)
     {
         Enter();
-        try
+        try { ShutdownLocked(tp); }
+        finally { Exit(); }
+    }
+
+    internal void ShutdownLocked(TcpCb tp)
+    {
         {
             switch (tp.State)
             {
@@ -232,20 +290,23 @@ public sealed partial class TcpStack
                     return;
             }
         }
-        finally { Exit(); }
     }
 
     /// <summary>Aborts (RFC 9293 3.10.5 ABORT): a RST to the peer in synchronized states, and the TCB goes.</summary>
     public void Abort(TcpCb tp)
     {
         Enter();
-        try
+        try { AbortLocked(tp); }
+        finally { Exit(); }
+    }
+
+    internal void AbortLocked(TcpCb tp)
+    {
         {
             if (tp.State is TcpState.SynReceived or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
                 SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndMax, 0, TcpPacket.FlagRst);
             Close(tp, 0);
         }
-        finally { Exit(); }
     }
 
     /// <summary>The TCB leaves the table (NetBSD tcp_close); <paramref name="error"/> is what the user sees.</summary>

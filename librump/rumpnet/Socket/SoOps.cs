@@ -218,6 +218,7 @@ public sealed partial class Socket
         int clen = control != null ? control.Bytes.Length + (control.Rights?.Length ?? 0) * 4 : 0;
         if (uio.Resid < 0) { control?.Dispose(l); return Abi.EINVAL; }
         if ((flags & Abi.MSG_OOB) != 0) { control?.Dispose(l); return Abi.EOPNOTSUPP; }
+        if (Proto is IStreamProtocol sp && control == null) return sp.StreamSend(this, l, ref uio, flags, nbio);
         Lock.Enter();
         int e = Snd.SbLock(!dontwait);
         bool sbHeld = e == 0;
@@ -302,6 +303,7 @@ public sealed partial class Socket
         int inFlags = flags;
         flags = 0;
         if ((inFlags & Abi.MSG_OOB) != 0) return Abi.EOPNOTSUPP;
+        if (Proto is IStreamProtocol sp) { flags = inFlags; return sp.StreamReceive(this, l, ref uio, ref flags, nbio); }
         bool peek = (inFlags & Abi.MSG_PEEK) != 0;
         bool dontwait = nbio || (inFlags & (Abi.MSG_DONTWAIT | Abi.MSG_NBIO)) != 0;
         bool atomic = (Proto.Flags & Protosw.PR_ATOMIC) != 0;
@@ -383,6 +385,7 @@ public sealed partial class Socket
     /// <summary>NetBSD sopoll: what of <paramref name="events"/> holds; records the caller on the buffers that are not ready.</summary>
     public int Poll(Lwp l, int events)
     {
+        if (Proto is IStreamProtocol sp) return sp.StreamPoll(this, l, events);
         int r = 0;
         Lock.Enter();
         bool atomic = (Proto.Flags & Protosw.PR_ATOMIC) != 0;
@@ -550,6 +553,7 @@ public sealed partial class Socket
     /// <summary>FIONREAD: bytes waiting to be received.</summary>
     public int ReadableBytes()
     {
+        if (Proto is IStreamProtocol sp) return sp.StreamReadable(this);
         Lock.Enter();
         int n = Rcv.Cc;
         Lock.Exit();

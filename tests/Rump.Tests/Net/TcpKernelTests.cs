@@ -127,13 +127,17 @@ public class TcpKernelTests : KernelTest
         var w = new Wire(k);
         var a = new TcpKernel(k, pool, w.Send);
         var b = new TcpKernel(k, pool, w.Send);
-        Assert.That(TcpKernel.AttachSysctl(k, a.Stack), Is.EqualTo(0));
+        // The kernel's own TCP (TcpProto) attached net.inet.tcp at boot; its stack is what the nodes change.
+        TcpStack ks = k.GetService<TcpProto>()!.Stack;
+        Assert.That(TcpKernel.AttachSysctl(k, a.Stack), Is.EqualTo(Abi.EEXIST), "the nodes exist once");
         Assert.That(k.Sysctl.GetString("net.inet.tcp.congctl.selected"), Is.EqualTo("newreno"));
         Assert.That(k.Sysctl.GetString("net.inet.tcp.congctl.available"), Is.EqualTo("newreno cubic"));
         Sysctl.Node n = k.Sysctl.FindByName("net.inet.tcp.congctl.selected")!;
         Assert.That(k.Sysctl.Lookup(null, n, Span<byte>.Empty, out _, Encoding.ASCII.GetBytes("vegas\0")), Is.EqualTo(Abi.EINVAL), "an unknown algorithm");
         Assert.That(k.Sysctl.Lookup(null, n, Span<byte>.Empty, out _, Encoding.ASCII.GetBytes("cubic\0")), Is.EqualTo(0));
         Assert.That(k.Sysctl.GetString("net.inet.tcp.congctl.selected"), Is.EqualTo("cubic"));
+        Assert.That(ks.CongestionControl, Is.EqualTo("cubic"), "the kernel's stack took the write");
+        a.Stack.CongestionControl = ks.CongestionControl;
         using (k.EnterTemporary(k.DefaultProc, "tcp"))
         {
             b.Stack.Listen(Ipv4Addr.Any, 80, 4, out TcpCb? l);

@@ -1,0 +1,568 @@
+using System;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Rump.Kern;
+using Rump.Net.Wire;
+
+namespace Rump.Net.Netinet;
+
+/// <summary>
+/// TCP's socket interface (NetBSD tcp_usrreq.c over in_pcb.c): (AF_INET, SOCK_STREAM,
+/// IPPROTO_TCP) sockets over the engine (<see cref="TcpStack"/>, run by <see cref="TcpKernel"/>).
+/// IPv4 input hands protocol 6 to the engine, the engine's output goes to IPv4 output, and ICMP
+/// errors reach <see cref="TcpStack.CtlInput"/>.
+///
+/// Data is held once, in the engine's rings: the send ring (what retransmissions read) and the
+/// receive ring (where out-of-order data is reassembled). The socket layer passes send, receive,
+/// poll and FIONREAD here (<see cref="IStreamProtocol"/>), and the caller's bytes are copied
+/// straight between its buffers and the rings; the socket's <see cref="SockBuf"/>s serve for
+/// their limits (SO_SNDBUF/SO_RCVBUF size the rings when a connection starts), timeouts,
+/// sleepers and pollers. The copies run with the lock dropped, under the buffer's
+/// <see cref="SockBuf.SbLock"/>: one sender writes past the send ring's data and one receiver
+/// reads the receive ring's front, which the engine does not touch meanwhile.
+///
+/// Locks: one, the stack's lock (NetBSD's softnet_lock), which is also every TCP socket's
+/// <see cref="Socket.Lock"/> (<see cref="NewLock"/>): the socket layer calls in with it held,
+/// engine input and timers take it and report through the upcalls (<see cref="TcpSockPcb"/>)
+/// with it held, so socket state and TCB change together and no second lock is nested. Order:
+/// this lock, then the callout queue's (timer arming), then IPv4 output's (ARP caches, interface
+/// queues, the mbuf pool). Output never calls back into TCP: lo0 and drivers queue, and input
+/// runs later in the soft interrupt.
+///
+/// References: the socket holds its <see cref="TcpSockPcb"/> (<see cref="Socket.Pcb"/>), the pcb
+/// its current TCB and the TCB the pcb (as its upcall) until the socket detaches; from then on
+/// the engine's table alone holds the TCB (FIN_WAIT, TIME_WAIT) and it reports to nobody.
+/// </summary>
+public sealed class TcpProto : Protosw, IStreamProtocol
+{
+    /// <summary>NetBSD's netinet/tcp.h socket options (level IPPROTO_TCP).</summary>
+    public const int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_KEEPIDLE = 3, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6;
+    public const int IPPROTO_TCP = 6;
+    /// <summary>Default SO_SNDBUF and SO_RCVBUF: the ring sizes, large enough for a fast LAN's window.</summary>
+    public const int DefaultSpace = 128 * 1024;
+
+    private readonly Inet _in;
+    public readonly TcpKernel Kernel;
+    public TcpStack Stack => Kernel.Stack;
+    private readonly KMutex _softnet;
+    /// <summary>The engine's connection that the next <see cref="Attach"/> adopts (a listener's child; set under the lock around SoNewConn).</summary>
+    private TcpCb? _adopt;
+
+    private TcpProto(Kernel k, Inet inet)
+    {
+        _in = inet;
+        _softnet = new KMutex(k);
+        Kernel = new TcpKernel(k, inet.Net.Mbufs, (m, src, dst) => inet.Ip.Output(m, src, dst, Ipv4Packet.ProtoTcp), _softnet);
+        Kernel.Stack.RouteMss = MssTo;
+    }
+
+    /// <summary>The MSS towards <paramref name="dst"/>: the MTU of the interface its packets leave by, less the IPv4 and TCP headers (NetBSD tcp_mss_to_advertise).</summary>
+    private ushort MssTo(Ipv4Addr dst)
+    {
+        Ifnet ifp;
+        if (dst.IsLoopback || _in.FindAddress(dst) != null) ifp = _in.Net.Lo0;
+        else if (_in.Lookup(dst) is Route.RtEntry rt) ifp = rt.Ifp;
+        else return Stack.LocalMss;
+        return (ushort)Math.Clamp(ifp.Mtu - 40, 536, 65495);
+    }
+
+    /// <summary>Registers TCP with IPv4 (input and ICMP errors), the socket layer, and net.inet.tcp sysctls.</summary>
+    public static TcpProto Attach(Kernel k, Inet inet)
+    {
+        var p = new TcpProto(k, inet);
+        inet.SetProtocol(Ipv4Packet.ProtoTcp, p.Input, p.Stack.CtlInput);
+        inet.Net.Domains.Register(p);
+        // The sysctl nodes are for looking and tuning; a kernel whose tree refuses them still does TCP.
+        if (TcpKernel.AttachSysctl(k, p.Stack) == 0) TcpPcbList.AttachSysctl(k, p.Stack);
+        k.SetService(p);
+        return p;
+    }
+
+    /// <summary>Halt: the timer stops.</summary>
+    public void Stop() => Kernel.Stop();
+
+    private void Input(Lwp l, Mbuf m, in IpIn ip)
+    {
+        // RFC 1122 4.2.3.10: no connection is opened by or for a broadcast or multicast.
+        if (ip.Broadcast || ip.Dst.IsMulticast)
+        {
+            m.Free();
+            return;
+        }
+        m.TrimFront(ip.HeaderLength);
+        Stack.Input(m, ip.Src, ip.Dst);
+    }
+
+    public override int Family => Abi.AF_INET;
+    public override int Type => Abi.SOCK_STREAM;
+    public override int Protocol => IPPROTO_TCP;
+    public override int Flags => PR_CONNREQUIRED | PR_WANTRCVD | PR_LISTEN;
+    public override KMutex NewLock(Kernel k) => _softnet;
+
+    private static TcpSockPcb Pcb(Socket so) => (TcpSockPcb)so.Pcb!;
+
+    private static int ReadSin(ReadOnlySpan<byte> nam, out Ipv4Addr a, out ushort port)
+    {
+        a = default;
+        port = 0;
+        if (nam.Length != UdpProto.SinLen) return Abi.EINVAL;
+        if (nam[1] != Abi.AF_INET) return Abi.EAFNOSUPPORT;
+        port = BinaryPrimitives.ReadUInt16BigEndian(nam.Slice(2));
+        a = Ipv4Addr.Read(nam.Slice(4));
+        return 0;
+    }
+
+    private static int WriteSin(Span<byte> nam, Ipv4Addr a, ushort port, out int len)
+    {
+        Span<byte> sin = stackalloc byte[UdpProto.SinLen];
+        UdpProto.WriteSin(sin, a, port);
+        len = Math.Min(nam.Length, UdpProto.SinLen);
+        sin.Slice(0, len).CopyTo(nam);
+        return 0;
+    }
+
+    public override int Attach(Socket so, int proto)
+    {
+        if (so.Pcb != null) return Abi.EISCONN;
+        TcpCb? tp = _adopt;
+        _adopt = null;
+        if (tp == null)
+        {
+            int e = so.Snd.Reserve(DefaultSpace);
+            if (e == 0) e = so.Rcv.Reserve(DefaultSpace);
+            if (e != 0) return e;
+            tp = Stack.NewSocketCb();
+        }
+        var p = new TcpSockPcb(this, so, tp);
+        tp.Upcall = p;
+        so.Pcb = p;
+        return 0;
+    }
+
+    public override void Detach(Socket so)
+    {
+        if (so.Pcb is TcpSockPcb p) Stack.DetachLocked(p.Tp);
+        so.Pcb = null;
+    }
+
+    public override int Bind(Socket so, ReadOnlySpan<byte> nam, Lwp l)
+    {
+        int e = ReadSin(nam, out Ipv4Addr a, out ushort port);
+        if (e != 0) return e;
+        if (a != Ipv4Addr.Any && _in.FindAddress(a) == null) return Abi.EADDRNOTAVAIL;
+        return Stack.BindLocked(Pcb(so).Tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
+    }
+
+    public override int Listen(Socket so, Lwp l)
+    {
+        TcpSockPcb p = Pcb(so);
+        if (p.Tp.State == TcpState.Listen) return 0; // listen(2) again: the socket layer updates the backlog
+        p.Tp.Reuse = so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT);
+        int e = Stack.ListenLocked(p.Tp, so.Snd.Hiwat, so.Rcv.Hiwat, out TcpCb? lt);
+        if (e != 0) return e;
+        p.Tp.Upcall = null;
+        p.Tp = lt!;
+        lt!.Upcall = p;
+        return 0;
+    }
+
+    public override int Connect(Socket so, ReadOnlySpan<byte> nam, Lwp l)
+    {
+        int e = ReadSin(nam, out Ipv4Addr a, out ushort port);
+        if (e != 0) return e;
+        if (a == Ipv4Addr.Any || port == 0 || a.IsMulticast || a == Ipv4Addr.Broadcast) return Abi.EADDRNOTAVAIL;
+        TcpSockPcb p = Pcb(so);
+        TcpCb tp = p.Tp;
+        if (tp.State == TcpState.Listen) return Abi.EOPNOTSUPP;
+        if (tp.State != TcpState.Closed || tp.RemotePort != 0)
+        {
+            // A connection that already ran (failed, reset): a new attempt gets a new TCB with the same options.
+            TcpCb n = Stack.NewSocketCb();
+            n.NoDelay = tp.NoDelay;
+            n.KeepAlive = tp.KeepAlive;
+            n.OurMss = tp.OurMss;
+            tp.Upcall = null;
+            p.Tp = tp = n;
+            p.Reported = false;
+            so.State &= ~(Socket.SS_CANTRCVMORE | Socket.SS_CANTSENDMORE | Socket.SS_ISDISCONNECTED);
+        }
+        e = _in.SelectSource(a, out Ipv4Addr src);
+        if (e != 0) return e;
+        ushort mss = tp.OurMss;
+        Stack.SizeBuffers(tp, so.Snd.Hiwat, so.Rcv.Hiwat);
+        tp.OurMss = MssTo(a);
+        if (mss != 0) tp.OurMss = Math.Min(mss, tp.OurMss);
+        tp.Upcall = p;
+        so.IsConnecting();
+        e = Stack.ConnectLocked(tp, src, a, port);
+        if (e != 0) so.State &= ~Socket.SS_ISCONNECTING;
+        return e;
+    }
+
+    /// <summary>
+    /// close(2) of a connected socket (NetBSD tcp_disconnect): SO_LINGER with 0 seconds resets;
+    /// unread data also resets, telling the peer it was lost (RFC 2525 2.17, as Linux); otherwise
+    /// a FIN follows what is queued.
+    /// </summary>
+    public override int Disconnect(Socket so)
+    {
+        TcpCb tp = Pcb(so).Tp;
+        if (((so.Options & Abi.SO_LINGER) != 0 && so.Linger == 0) || (tp.Rcv != null && tp.Rcv.Count > 0))
+        {
+            Stack.AbortLocked(tp);
+            return 0;
+        }
+        so.IsDisconnecting();
+        Stack.ShutdownLocked(tp);
+        return 0;
+    }
+
+    public override int Shutdown(Socket so)
+    {
+        Stack.ShutdownLocked(Pcb(so).Tp);
+        return 0;
+    }
+
+    public override int Abort(Socket so)
+    {
+        if (so.Pcb is TcpSockPcb p)
+        {
+            p.Tp.Upcall = null;
+            Stack.AbortLocked(p.Tp);
+        }
+        so.Pcb = null;
+        return 0;
+    }
+
+    public override int Accept(Socket so, Span<byte> nam, out int len)
+    {
+        TcpCb tp = Pcb(so).Tp;
+        return WriteSin(nam, tp.RemoteAddr, tp.RemotePort, out len);
+    }
+
+    public override int SockAddr(Socket so, Span<byte> nam, out int len)
+    {
+        TcpCb tp = Pcb(so).Tp;
+        return WriteSin(nam, tp.LocalAddr, tp.LocalPort, out len);
+    }
+
+    public override int PeerAddr(Socket so, Span<byte> nam, out int len)
+    {
+        TcpCb tp = Pcb(so).Tp;
+        return WriteSin(nam, tp.RemoteAddr, tp.RemotePort, out len);
+    }
+
+    /// <summary>Control messages on a TCP socket: EINVAL, as NetBSD's PRU_SEND (the data path is <see cref="StreamSend"/>).</summary>
+    public override int Send(Socket so, Mbuf? m, ReadOnlySpan<byte> nam, Control? control, Lwp l)
+    {
+        m?.Free();
+        return Abi.EINVAL;
+    }
+
+    public override int Ctloutput(Socket so, bool set, int level, int name, Span<byte> val, ref int len)
+    {
+        TcpCb tp = Pcb(so).Tp;
+        if (level == Abi.SOL_SOCKET)
+        {
+            // Shown after the socket layer stored it: SO_KEEPALIVE starts or stops the idle timer.
+            if (set && name == Abi.SO_KEEPALIVE) Stack.SetKeepAliveLocked(tp, (so.Options & Abi.SO_KEEPALIVE) != 0);
+            return set ? 0 : Abi.ENOPROTOOPT;
+        }
+        if (level != IPPROTO_TCP) return Abi.ENOPROTOOPT;
+        if (set)
+        {
+            if (val.Length != sizeof(int)) return Abi.EINVAL;
+            int x = MemoryMarshal.Read<int>(val);
+            switch (name)
+            {
+                case TCP_NODELAY:
+                    tp.NoDelay = x != 0;
+                    // Nagle held back a small segment: it may go now.
+                    if (tp.NoDelay && tp.Snd != null && tp.InTable) Stack.SendQueuedLocked(tp);
+                    return 0;
+                case TCP_MAXSEG:
+                    // Before the handshake only, and never above what the interface allows (NetBSD's rule).
+                    if (x < 64 || x > ushort.MaxValue) return Abi.EINVAL;
+                    if (tp.State != TcpState.Closed) return Abi.EINVAL;
+                    tp.OurMss = (ushort)x;
+                    return 0;
+                case TCP_KEEPIDLE: case TCP_KEEPINTVL: case TCP_KEEPCNT:
+                    if (x < 1 || x > 32767) return Abi.EINVAL;
+                    if (name == TCP_KEEPIDLE) tp.KeepIdleMs = x * 1000L;
+                    else if (name == TCP_KEEPINTVL) tp.KeepIntvlMs = x * 1000L;
+                    else tp.KeepCount = x;
+                    if (tp.KeepAlive) Stack.SetKeepAliveLocked(tp, true);
+                    return 0;
+                default:
+                    return Abi.ENOPROTOOPT;
+            }
+        }
+        int v;
+        switch (name)
+        {
+            case TCP_NODELAY: v = tp.NoDelay ? 1 : 0; break;
+            case TCP_MAXSEG: v = tp.State >= TcpState.Established ? (int)tp.Mss : (tp.OurMss != 0 ? tp.OurMss : Stack.LocalMss); break;
+            case TCP_KEEPIDLE: v = (int)(tp.KeepIdleMs / 1000); break;
+            case TCP_KEEPINTVL: v = (int)(tp.KeepIntvlMs / 1000); break;
+            case TCP_KEEPCNT: v = tp.KeepCount; break;
+            default: return Abi.ENOPROTOOPT;
+        }
+        if (val.Length < sizeof(int)) return Abi.EINVAL;
+        MemoryMarshal.Write(val, v);
+        len = sizeof(int);
+        return 0;
+    }
+
+    /// <summary>
+    /// A listener's engine has completed connections: each becomes a child socket on the
+    /// listener's ready queue (NetBSD sonewconn at the handshake's end), or is reset when the
+    /// queue is full. Lock held.
+    /// </summary>
+    internal void AcceptReady(TcpSockPcb lp)
+    {
+        TcpCb l = lp.Tp;
+        while (l.AcceptQueue!.Count > 0)
+        {
+            TcpCb c = l.AcceptQueue.Dequeue();
+            c.Listener = null;
+            _adopt = c;
+            Socket? child = lp.So.SoNewConn(connected: true);
+            _adopt = null;
+            if (child == null)
+            {
+                c.Upcall = null;
+                Stack.AbortLocked(c);
+            }
+        }
+    }
+
+    // ---- The data path (IStreamProtocol): one copy between the caller and the rings. ----
+
+    public int StreamSend(Socket so, Lwp l, ref Uio uio, int flags, bool nbio)
+    {
+        bool dontwait = nbio || (flags & (Abi.MSG_DONTWAIT | Abi.MSG_NBIO)) != 0;
+        so.Lock.Enter();
+        int e = so.Snd.SbLock(!dontwait);
+        if (e != 0)
+        {
+            so.Lock.Exit();
+            return e;
+        }
+        long moved = 0;
+        bool sbHeld = true;
+        try
+        {
+            while (true)
+            {
+                if ((so.State & Socket.SS_CANTSENDMORE) != 0) return Abi.EPIPE;
+                if (so.Error != 0)
+                {
+                    if (moved > 0) return 0;
+                    e = so.Error;
+                    so.Error = 0;
+                    return e;
+                }
+                if ((so.State & Socket.SS_ISCONNECTED) == 0 || so.Pcb is not TcpSockPcb p) return Abi.ENOTCONN;
+                if (uio.Resid == 0) return 0;
+                TcpCb tp = p.Tp;
+                int space = tp.Snd.Free;
+                if (space < Math.Min(uio.Resid, Math.Max(so.Snd.Lowat, 1)))
+                {
+                    if (dontwait) return moved > 0 ? 0 : Abi.EWOULDBLOCK;
+                    // Other senders may go while this one sleeps (as sosend drops sblock).
+                    so.Snd.SbUnlock();
+                    sbHeld = false;
+                    if ((e = so.Snd.Wait()) != 0) return moved > 0 ? 0 : e;
+                    if ((e = so.Snd.SbLock(true)) != 0) return moved > 0 ? 0 : e;
+                    sbHeld = true;
+                    continue;
+                }
+                Span<byte> seg = tp.Snd.Segment(tp.Snd.Count, (int)Math.Min(space, uio.Resid));
+                long before = uio.Resid;
+                // The copy may fault or (a remote client) wait for the network: not under the lock.
+                so.Lock.Exit();
+                e = uio.Move(seg);
+                so.Lock.Enter();
+                int n = (int)(before - uio.Resid);
+                if (e != 0) return moved > 0 ? 0 : e;
+                // Shut or dead meanwhile: what was copied goes nowhere.
+                if ((so.State & Socket.SS_CANTSENDMORE) != 0 || p.Tp != tp || tp.FinQueued) return Abi.EPIPE;
+                if (tp.InTable)
+                {
+                    tp.Snd.Commit(n);
+                    moved += n;
+                    Stack.SendQueuedLocked(tp);
+                }
+            }
+        }
+        finally
+        {
+            if (sbHeld) so.Snd.SbUnlock();
+            so.Lock.Exit();
+        }
+    }
+
+    public int StreamReceive(Socket so, Lwp l, ref Uio uio, ref int flags, bool nbio)
+    {
+        int inFlags = flags;
+        flags = 0;
+        bool peek = (inFlags & Abi.MSG_PEEK) != 0;
+        bool waitall = (inFlags & Abi.MSG_WAITALL) != 0 && !peek;
+        bool dontwait = nbio || (inFlags & (Abi.MSG_DONTWAIT | Abi.MSG_NBIO)) != 0;
+        so.Lock.Enter();
+        int e = so.Rcv.SbLock(!dontwait);
+        if (e != 0)
+        {
+            so.Lock.Exit();
+            return e;
+        }
+        long moved = 0;
+        try
+        {
+            while (true)
+            {
+                if (uio.Resid == 0) return 0;
+                TcpCb? tp = (so.Pcb as TcpSockPcb)?.Tp;
+                ByteRing? ring = tp?.AcceptQueue == null ? tp?.Rcv : null;
+                int have = ring?.Count ?? 0;
+                bool end = (so.State & Socket.SS_CANTRCVMORE) != 0 || so.Error != 0;
+                if (have > 0 && (dontwait || end || moved > 0 || have >= Math.Min(uio.Resid, Math.Max(so.Rcv.Lowat, 1))))
+                {
+                    int n = (int)Math.Min(have, uio.Resid);
+                    long before = uio.Resid;
+                    if (peek)
+                    {
+                        for (int off = 0; off < n && e == 0; off += ring!.Segment(off, n - off).Length)
+                            e = uio.Move((ReadOnlySpan<byte>)ring!.Segment(off, n - off));
+                        return e;
+                    }
+                    // Only this receiver consumes the ring's front, and the engine writes only past it: copy unlocked.
+                    so.Lock.Exit();
+                    for (int off = 0; off < n && e == 0;)
+                    {
+                        ReadOnlySpan<byte> seg = ring!.Segment(off, n - off);
+                        e = uio.Move(seg);
+                        off += seg.Length;
+                    }
+                    so.Lock.Enter();
+                    int got = (int)(before - uio.Resid);
+                    if (got > 0) Stack.ConsumeLocked(tp!, got);
+                    moved += got;
+                    if (e != 0) return moved > 0 ? 0 : e;
+                    if (!waitall || uio.Resid == 0) return 0;
+                    continue;
+                }
+                if (so.Error != 0)
+                {
+                    if (moved > 0) return 0;
+                    e = so.Error;
+                    so.Error = 0;
+                    return e;
+                }
+                if ((so.State & Socket.SS_CANTRCVMORE) != 0) return 0;
+                if ((so.State & (Socket.SS_ISCONNECTED | Socket.SS_ISCONNECTING)) == 0) return moved > 0 ? 0 : Abi.ENOTCONN;
+                if (dontwait) return moved > 0 ? 0 : Abi.EWOULDBLOCK;
+                e = so.Rcv.Wait();
+                if (e != 0) return moved > 0 ? 0 : e;
+            }
+        }
+        finally
+        {
+            so.Rcv.SbUnlock();
+            so.Lock.Exit();
+        }
+    }
+
+    public int StreamPoll(Socket so, Lwp l, int events)
+    {
+        int r = 0;
+        so.Lock.Enter();
+        TcpCb? tp = (so.Pcb as TcpSockPcb)?.Tp;
+        bool listening = (so.Options & Abi.SO_ACCEPTCONN) != 0;
+        int rc = !listening && tp?.Rcv != null ? tp.Rcv.Count : 0;
+        int free = !listening && tp?.Snd != null ? tp.Snd.Free : 0;
+        bool readable = rc >= Math.Max(so.Rcv.Lowat, 1) || (so.State & Socket.SS_CANTRCVMORE) != 0 || so.QLen > 0 || so.Error != 0;
+        bool writable = ((so.State & Socket.SS_ISCONNECTED) != 0 && free >= Math.Max(so.Snd.Lowat, 1))
+                        || (so.State & Socket.SS_CANTSENDMORE) != 0 || so.Error != 0;
+        if (readable) r |= events & (Abi.POLLIN | Abi.POLLRDNORM);
+        if (writable) r |= events & (Abi.POLLOUT | Abi.POLLWRNORM);
+        if (so.Error != 0) r |= Abi.POLLERR;
+        if ((so.State & (Socket.SS_CANTRCVMORE | Socket.SS_CANTSENDMORE)) == (Socket.SS_CANTRCVMORE | Socket.SS_CANTSENDMORE) && !listening)
+            r |= Abi.POLLHUP;
+        if (r == 0)
+        {
+            if ((events & (Abi.POLLIN | Abi.POLLRDNORM | Abi.POLLPRI | Abi.POLLRDBAND)) != 0) so.Rcv.Sel.Record(l);
+            if ((events & (Abi.POLLOUT | Abi.POLLWRNORM)) != 0) so.Snd.Sel.Record(l);
+        }
+        so.Lock.Exit();
+        return r;
+    }
+
+    public int StreamReadable(Socket so)
+    {
+        so.Lock.Enter();
+        TcpCb? tp = (so.Pcb as TcpSockPcb)?.Tp;
+        int n = tp?.AcceptQueue == null && tp?.Rcv != null ? tp.Rcv.Count : 0;
+        so.Lock.Exit();
+        return n;
+    }
+}
+
+/// <summary>
+/// A TCP socket's protocol control block: the socket and its current TCB (a bound one, then the
+/// listener or the connection), and the upcall through which the engine reports to the socket
+/// (NetBSD's soisconnected, socantrcvmore, soisdisconnected ... calls in tcp_input). Everything
+/// here runs with the stack's lock, which is the socket's.
+/// </summary>
+internal sealed class TcpSockPcb : ITcpUpcall, ITcpListenUpcall
+{
+    private readonly TcpProto _proto;
+    public readonly Socket So;
+    public TcpCb Tp;
+    /// <summary>The TCB's error went to the socket (once: both upcalls come when it closes).</summary>
+    public bool Reported;
+
+    public TcpSockPcb(TcpProto proto, Socket so, TcpCb tp)
+    {
+        _proto = proto;
+        So = so;
+        Tp = tp;
+    }
+
+    public void Readable(TcpCb tp)
+    {
+        if (tp != Tp) return;
+        if (tp.AcceptQueue != null && tp.InTable) _proto.AcceptReady(this);
+        else Update(tp);
+    }
+
+    public void Writable(TcpCb tp)
+    {
+        if (tp == Tp) Update(tp);
+    }
+
+    /// <summary>The backlog as listen(2) set it: embryonic and ready connections within 1.5 times it, as sonewconn allows.</summary>
+    public bool CanQueue(TcpCb listener) => So.QLen + listener.Embryonic <= 3 * So.QLimit / 2;
+
+    private void Update(TcpCb tp)
+    {
+        Socket so = So;
+        if (!tp.InTable)
+        {
+            // The connection is gone (reset, refused, timed out, or closed after the FIN exchange).
+            if (!Reported)
+            {
+                Reported = true;
+                if (tp.Error != 0) so.Error = tp.Error;
+                so.IsDisconnected();
+            }
+            return;
+        }
+        if ((so.State & Socket.SS_ISCONNECTING) != 0 && tp.State >= TcpState.Established) so.IsConnected();
+        if (tp.RecvClosed && (so.State & Socket.SS_CANTRCVMORE) == 0) so.CantRcvMore();
+        if ((so.State & Socket.SS_ISDISCONNECTING) != 0 && tp.State is TcpState.FinWait2 or TcpState.TimeWait)
+            so.IsDisconnected();
+        so.SoRWakeup();
+        so.SoWWakeup();
+    }
+}

@@ -1,0 +1,123 @@
+using System;
+using System.Buffers.Binary;
+using Rump.Kern;
+using Rump.Net.Wire;
+
+namespace Rump.Net.Netinet;
+
+/// <summary>
+/// The engine's calls for the socket layer (NetBSD tcp_usrreq.c's half that touches the TCB):
+/// bind, listen on a socket's own TCB, the close of a socket, and ICMP errors. Every method here
+/// expects the stack's lock held: the socket glue (<see cref="TcpProto"/>) runs with it, as it is
+/// also every TCP socket's lock.
+/// </summary>
+public sealed partial class TcpStack
+{
+    /// <summary>The SO_REUSEADDR and SO_REUSEPORT bits (NetBSD socket.h) as <see cref="TcpCb.Reuse"/> holds them.</summary>
+    internal const int SoReuseAddr = 0x0004, SoReusePort = 0x0200;
+
+    /// <summary>A socket's TCB before it connects or listens: options and binding only; buffers come at connect.</summary>
+    internal TcpCb NewSocketCb() => new(this, 0, 0, false);
+
+    /// <summary>bind(2): <paramref name="la"/>:<paramref name="port"/> (0: an ephemeral port). EINVAL if already bound, EADDRINUSE on a clash (<see cref="TcpPcbTable.Conflicts"/>).</summary>
+    internal int BindLocked(TcpCb tp, Ipv4Addr la, ushort port, int reuse)
+    {
+        if (tp.InTable || tp.LocalPort != 0 || tp.State != TcpState.Closed) return Abi.EINVAL;
+        if (port == 0)
+        {
+            port = Pcbs.AllocatePort(la, _rnd);
+            if (port == 0) return Abi.EADDRNOTAVAIL;
+        }
+        else if (Pcbs.Conflicts(la, port, reuse)) return Abi.EADDRINUSE;
+        tp.LocalAddr = la;
+        tp.LocalPort = port;
+        tp.Reuse = reuse;
+        Pcbs.InsertBound(tp);
+        return 0;
+    }
+
+    /// <summary>
+    /// listen(2) on a socket's TCB (bound or not: an unbound one gets an ephemeral port): a
+    /// listener TCB takes its binding. Its children get buffers of the given sizes.
+    /// EADDRINUSE if another listener has the same address and port.
+    /// </summary>
+    internal int ListenLocked(TcpCb tp, int childSnd, int childRcv, out TcpCb? listener)
+    {
+        listener = null;
+        if (tp.State != TcpState.Closed || tp.RemotePort != 0) return Abi.EINVAL;
+        if (tp.LocalPort == 0)
+        {
+            int e = BindLocked(tp, Ipv4Addr.Any, 0, tp.Reuse);
+            if (e != 0) return e;
+        }
+        if (Pcbs.ListenerAt(tp.LocalAddr, tp.LocalPort) != null) return Abi.EADDRINUSE;
+        Pcbs.Remove(tp);
+        var l = new TcpCb(this, 0, 0, true)
+        {
+            State = TcpState.Listen, LocalAddr = tp.LocalAddr, LocalPort = tp.LocalPort, Backlog = 4096,
+            ChildSndBuf = childSnd, ChildRcvBuf = childRcv, NoDelay = tp.NoDelay, Reuse = tp.Reuse,
+        };
+        Pcbs.InsertListener(l);
+        listener = l;
+        return 0;
+    }
+
+    /// <summary>
+    /// The socket let go of its TCB (close(2) after the socket layer's disconnect): a TCB never
+    /// started leaves the table; a listener closes; a connection lives on without its socket
+    /// (sending what is queued, FIN_WAIT, TIME_WAIT), bounded in FIN_WAIT_2 as NetBSD does.
+    /// </summary>
+    internal void DetachLocked(TcpCb tp)
+    {
+        tp.Upcall = null;
+        tp.Detached = true;
+        switch (tp.State)
+        {
+            case TcpState.Closed:
+                Pcbs.Remove(tp);
+                return;
+            case TcpState.Listen:
+            case TcpState.SynSent:
+                Close(tp, 0);
+                return;
+            case TcpState.FinWait2:
+                tp.T2Msl = Now + 2 * MslMs;
+                Rearm(tp);
+                return;
+        }
+    }
+
+    /// <summary>SO_KEEPALIVE set or cleared on a socket; the idle timer follows. Lock held.</summary>
+    internal void SetKeepAliveLocked(TcpCb tp, bool on)
+    {
+        tp.KeepAlive = on;
+        tp.KeepProbes = 0;
+        if (!on) tp.TKeep = TcpCb.Off;
+        else if (tp.Synchronized && tp.InTable) ArmKeep(tp);
+    }
+
+    /// <summary>
+    /// An ICMP error about a segment we sent (NetBSD tcp_ctlinput and tcp_notify): the quoted
+    /// header names the connection. A connection still opening (SYN_SENT) fails with the error
+    /// (ECONNREFUSED for port unreachable, EHOSTUNREACH ...), as Linux reports it at once; an
+    /// established one keeps going (the errors are soft: retransmission decides). Fragmentation
+    /// needed is not acted on (no path-MTU discovery: segments go without DF).
+    /// </summary>
+    public void CtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted)
+    {
+        if (quoted.Length < 8 || error == Abi.EMSGSIZE) return;
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
+        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
+        Enter();
+        try
+        {
+            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
+            if (tp == null || tp.State != TcpState.SynSent) return;
+            // Only about what is in flight (RFC 5927 4.1: a blind attacker must guess the sequence number).
+            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
+            Close(tp, error);
+        }
+        finally { Exit(); }
+    }
+}

@@ -1,0 +1,502 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+using NUnit.Framework;
+using Rump.Kern;
+using Rump.Net;
+using Rump.Net.Netinet;
+using Rump.Net.Shmif;
+using Rump.Net.Wire;
+
+namespace Rump.Tests.Net;
+
+/// <summary>
+/// TCP sockets (AF_INET, SOCK_STREAM) through the system-call table: over lo0 in one kernel
+/// (connect and accept, echo, 16 MiB with SHA-256 both ways at once, non-blocking connect with
+/// EINPROGRESS and SO_ERROR, refused connections, the half-close of shutdown(SHUT_WR), SO_LINGER 0
+/// resetting, poll readiness, EPIPE, bind's EADDRINUSE and SO_REUSEADDR, many connections, the
+/// pcblist sysctl), and between two kernels of this process over one shmif bus, with their
+/// addresses set through Netconfig.
+/// </summary>
+public unsafe class TcpSocketTests : KernelTest
+{
+    private static readonly Ipv4Addr Lo = new(127, 0, 0, 1);
+    private const int IPPROTO_TCP = 6, TCP_NODELAY = 1, TCP_MAXSEG = 2;
+
+    private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
+    private static byte[] Sin(Ipv4Addr a, ushort port) => UdpSocketTests.Sin(a, port);
+
+    private static int TcpSocket(RumpKernel k, int flags = 0)
+    {
+        int s = (int)Sys(k, SysNum.socket, Abi.AF_INET, Abi.SOCK_STREAM | flags, 0);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0), "socket(AF_INET, SOCK_STREAM)");
+        return s;
+    }
+
+    private static long Bind(RumpKernel k, int s, byte[] sin) => UdpSocketTests.Bind(k, s, sin);
+    private static long Connect(RumpKernel k, int s, byte[] sin) => UdpSocketTests.Connect(k, s, sin);
+    private static long Listen(RumpKernel k, int s, int backlog) => Sys(k, SysNum.listen, s, backlog);
+
+    private static int Accept(RumpKernel k, int s, out Ipv4Addr peer, out ushort port, int flags = -1)
+    {
+        byte[] sin = new byte[16];
+        int len = 16;
+        long r;
+        fixed (byte* p = sin)
+            r = flags < 0 ? Sys(k, SysNum.accept, s, (long)p, (long)&len) : Sys(k, SysNum.paccept, s, (long)p, (long)&len, 0, flags);
+        peer = Ipv4Addr.Read(sin.AsSpan(4));
+        port = BinaryPrimitives.ReadUInt16BigEndian(sin.AsSpan(2));
+        return (int)r;
+    }
+
+    private static (Ipv4Addr, ushort) Name(RumpKernel k, int s, bool peer = false)
+    {
+        byte[] sin = new byte[16];
+        int len = 16;
+        fixed (byte* f = sin) Assert.That(Sys(k, peer ? SysNum.getpeername : SysNum.getsockname, s, (long)f, (long)&len), Is.EqualTo(0));
+        return (Ipv4Addr.Read(sin.AsSpan(4)), BinaryPrimitives.ReadUInt16BigEndian(sin.AsSpan(2)));
+    }
+
+    private static long SetInt(RumpKernel k, int s, int level, int name, int v) => Sys(k, SysNum.setsockopt, s, level, name, (long)&v, 4);
+
+    private static int GetInt(RumpKernel k, int s, int level, int name)
+    {
+        int v = -1, len = 4;
+        long r = Sys(k, SysNum.getsockopt, s, level, name, (long)&v, (long)&len);
+        Assert.That(r, Is.EqualTo(0), $"getsockopt({level}, {name})");
+        return v;
+    }
+
+    private static long Send(RumpKernel k, int s, ReadOnlySpan<byte> b, int flags)
+    {
+        fixed (byte* p = b) return Sys(k, SysNum.sendto, s, (long)p, b.Length, flags, 0, 0);
+    }
+
+    private static long Recv(RumpKernel k, int s, Span<byte> b, int flags)
+    {
+        fixed (byte* p = b) return Sys(k, SysNum.recvfrom, s, (long)p, b.Length, flags, 0, 0);
+    }
+
+    private static short Poll(RumpKernel k, int fd, short events, int timeoutMs)
+    {
+        var p = new RumpPollfd { fd = fd, events = events };
+        long r = Sys(k, SysNum.poll, (long)&p, 1, timeoutMs);
+        Assert.That(r, Is.GreaterThanOrEqualTo(0), "poll failed: " + r);
+        return p.revents;
+    }
+
+    /// <summary>Reads exactly buf.Length bytes (or fails saying how many came).</summary>
+    private static void ReadAll(RumpKernel k, int s, Span<byte> buf)
+    {
+        int got = 0;
+        while (got < buf.Length)
+        {
+            long r = k.Read(s, buf.Slice(got));
+            if (r <= 0) Assert.Fail($"read after {got} of {buf.Length} bytes returned {r}");
+            got += (int)r;
+        }
+    }
+
+    /// <summary>A listener on lo0 at an ephemeral port, and a connected pair (client, accepted server side).</summary>
+    private static (int L, int C, int S, ushort Port) Pair(RumpKernel k, Ipv4Addr? addr = null)
+    {
+        Ipv4Addr a = addr ?? Lo;
+        int l = TcpSocket(k);
+        Assert.That(Bind(k, l, Sin(a, 0)), Is.EqualTo(0), "bind to an ephemeral port");
+        Assert.That(Listen(k, l, 16), Is.EqualTo(0), "listen");
+        ushort port = Name(k, l).Item2;
+        Assert.That(port, Is.GreaterThanOrEqualTo((ushort)49152));
+        int c = TcpSocket(k);
+        Assert.That(Connect(k, c, Sin(a, port)), Is.EqualTo(0), "a blocking connect over lo0");
+        int s = Accept(k, l, out Ipv4Addr peer, out ushort pport);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0), "accept");
+        Assert.That((peer, pport), Is.EqualTo(Name(k, c)), "accept's address is the client's name");
+        return (l, c, s, port);
+    }
+
+    [Test]
+    public void ConnectAcceptEcho_Names_Options_AndOrderlyClose()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, port) = Pair(k);
+        Assert.That(Name(k, c, peer: true), Is.EqualTo((Lo, port)), "getpeername");
+        Assert.That(Name(k, s), Is.EqualTo((Lo, port)), "the accepted socket's name");
+        Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_TYPE), Is.EqualTo(Abi.SOCK_STREAM));
+        Assert.That(SetInt(k, c, IPPROTO_TCP, TCP_NODELAY, 1), Is.EqualTo(0));
+        Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_NODELAY), Is.EqualTo(1));
+        Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), Is.InRange(500, 65495), "TCP_MAXSEG of a connection over lo0");
+        Assert.That(SetInt(k, c, Abi.SOL_SOCKET, Abi.SO_KEEPALIVE, 1), Is.EqualTo(0));
+        Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_KEEPALIVE), Is.Not.EqualTo(0));
+
+        Assert.That(k.Write(c, "hello, tcp"u8), Is.EqualTo(10));
+        var buf = new byte[64];
+        ReadAll(k, s, buf.AsSpan(0, 10));
+        Assert.That(Encoding.ASCII.GetString(buf, 0, 10), Is.EqualTo("hello, tcp"));
+        int n = 0;
+        Assert.That(k.Write(s, "echo: hello"u8), Is.EqualTo(11));
+        // FIONREAD once the bytes are there (poll waits for them, no sleeping).
+        Assert.That(Poll(k, c, Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
+        Assert.That(Sys(k, SysNum.ioctl, c, unchecked((long)Abi.FIONREAD), (long)&n), Is.EqualTo(0));
+        Assert.That(n, Is.EqualTo(11), "FIONREAD");
+        Assert.That(Recv(k, c, buf.AsSpan(0, 4), Abi.MSG_PEEK), Is.EqualTo(4), "MSG_PEEK");
+        ReadAll(k, c, buf.AsSpan(0, 11));
+        Assert.That(Encoding.ASCII.GetString(buf, 0, 11), Is.EqualTo("echo: hello"));
+        Assert.That(Recv(k, c, buf, Abi.MSG_DONTWAIT), Is.EqualTo(-Abi.EAGAIN), "nothing more yet");
+
+        // Orderly close: the server sees end of file, then closes too.
+        Assert.That(k.Close(c), Is.EqualTo(0));
+        Assert.That(k.Read(s, buf), Is.EqualTo(0), "end of file after the peer's close");
+        Assert.That(k.Close(s), Is.EqualTo(0));
+        Assert.That(k.Close(l), Is.EqualTo(0));
+    }
+
+    [Test]
+    public void SixteenMiBEachWayAtOnce_Sha256Matches()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, _) = Pair(k);
+        Transfer(k, c, k, s, 16 << 20, 1);
+        k.Close(c); k.Close(s); k.Close(l);
+    }
+
+    /// <summary>
+    /// <paramref name="size"/> pseudo-random bytes from a to b and from b to a at the same time
+    /// (four threads: a writer and a reader per side), in odd-sized writes; the SHA-256 of what
+    /// each reader got must equal the writer's.
+    /// </summary>
+    private static void Transfer(RumpKernel ka, int a, RumpKernel kb, int b, int size, int seed)
+    {
+        byte[] ab = new byte[size], ba = new byte[size];
+        new Random(seed).NextBytes(ab);
+        new Random(seed + 1).NextBytes(ba);
+        byte[]? gotAb = null, gotBa = null;
+        var errors = new List<string>();
+        Thread W(RumpKernel k, int fd, byte[] data, string what) => new(() =>
+        {
+            int off = 0, chunk = 7001;
+            while (off < data.Length)
+            {
+                int n = Math.Min(chunk, data.Length - off);
+                long r = k.Write(fd, data.AsSpan(off, n));
+                if (r <= 0) { lock (errors) errors.Add($"{what}: write at {off} returned {r}"); return; }
+                off += (int)r;
+                chunk = chunk == 7001 ? 65536 * 2 + 3 : 7001;
+            }
+        }) { IsBackground = true };
+        Thread R(RumpKernel k, int fd, Action<byte[]> done, string what) => new(() =>
+        {
+            var got = new byte[size];
+            int off = 0;
+            while (off < size)
+            {
+                long r = k.Read(fd, got.AsSpan(off, Math.Min(100_000, size - off)));
+                if (r <= 0) { lock (errors) errors.Add($"{what}: read at {off} of {size} returned {r}"); return; }
+                off += (int)r;
+            }
+            done(got);
+        }) { IsBackground = true };
+        Thread[] ts = { W(ka, a, ab, "a->b"), W(kb, b, ba, "b->a"), R(kb, b, g => gotAb = g, "a->b"), R(ka, a, g => gotBa = g, "b->a") };
+        foreach (Thread t in ts) t.Start();
+        foreach (Thread t in ts)
+            if (!t.Join(TimeSpan.FromSeconds(120))) Assert.Fail("transfer did not finish in 120 s; errors: " + string.Join("; ", errors));
+        Assert.That(errors, Is.Empty);
+        Assert.That(Convert.ToHexString(SHA256.HashData(gotAb!)), Is.EqualTo(Convert.ToHexString(SHA256.HashData(ab))), "SHA-256 a->b");
+        Assert.That(Convert.ToHexString(SHA256.HashData(gotBa!)), Is.EqualTo(Convert.ToHexString(SHA256.HashData(ba))), "SHA-256 b->a");
+    }
+
+    [Test]
+    public void NonBlockingConnect_EINPROGRESS_ThenPollOut_AndSO_ERROR()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        int l = TcpSocket(k);
+        Assert.That(Bind(k, l, Sin(Lo, 7100)), Is.EqualTo(0));
+        Assert.That(Listen(k, l, 4), Is.EqualTo(0));
+        int c = TcpSocket(k, Abi.SOCK_NONBLOCK);
+        Assert.That(Connect(k, c, Sin(Lo, 7100)), Is.EqualTo(-Abi.EINPROGRESS));
+        Assert.That(Connect(k, c, Sin(Lo, 7100)), Is.AnyOf(-Abi.EALREADY, -Abi.EISCONN), "a second connect while the first runs");
+        Assert.That(Poll(k, c, Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0), "writable once connected");
+        Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_ERROR), Is.EqualTo(0));
+        // The listener is readable: a connection to accept; paccept with SOCK_NONBLOCK.
+        Assert.That(Poll(k, l, Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
+        int s = Accept(k, l, out _, out _, Abi.SOCK_NONBLOCK);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0), "paccept");
+        var buf = new byte[8];
+        Assert.That(k.Read(s, buf), Is.EqualTo(-Abi.EAGAIN), "the accepted socket is non-blocking");
+        // paccept waits by the listener's mode (SOCK_NONBLOCK is the new descriptor's): a non-blocking listener says EAGAIN.
+        Assert.That(k.Fcntl(l, Abi.F_SETFL, Abi.O_NONBLOCK), Is.EqualTo(0));
+        Assert.That(Accept(k, l, out _, out _, 0), Is.EqualTo(-Abi.EAGAIN), "nothing more to accept");
+
+        // To a port nobody listens on: EINPROGRESS, then the RST makes it ready with ECONNREFUSED.
+        int r = TcpSocket(k, Abi.SOCK_NONBLOCK);
+        Assert.That(Connect(k, r, Sin(Lo, 7101)), Is.EqualTo(-Abi.EINPROGRESS));
+        short ev = Poll(k, r, Abi.POLLOUT, 10_000);
+        Assert.That(ev & (Abi.POLLOUT | Abi.POLLERR), Is.Not.EqualTo(0), "ready after the refusal");
+        Assert.That(GetInt(k, r, Abi.SOL_SOCKET, Abi.SO_ERROR), Is.EqualTo(Abi.ECONNREFUSED));
+    }
+
+    [Test]
+    public void BlockingConnectToAClosedPortIsRefused_AndBindClashes()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        int c = TcpSocket(k);
+        Assert.That(Connect(k, c, Sin(Lo, 7200)), Is.EqualTo(-Abi.ECONNREFUSED));
+        int a = TcpSocket(k), b = TcpSocket(k);
+        Assert.That(Bind(k, a, Sin(Lo, 7201)), Is.EqualTo(0));
+        Assert.That(Bind(k, b, Sin(Lo, 7201)), Is.EqualTo(-Abi.EADDRINUSE));
+        Assert.That(Bind(k, b, Sin(Ipv4Addr.Any, 7201)), Is.EqualTo(-Abi.EADDRINUSE), "the wildcard overlaps");
+        Assert.That(Bind(k, b, Sin(new Ipv4Addr(10, 77, 0, 1), 7202)), Is.EqualTo(-Abi.EADDRNOTAVAIL));
+        // SO_REUSEPORT on both: they share.
+        int p1 = TcpSocket(k), p2 = TcpSocket(k);
+        SetInt(k, p1, Abi.SOL_SOCKET, Abi.SO_REUSEPORT, 1);
+        SetInt(k, p2, Abi.SOL_SOCKET, Abi.SO_REUSEPORT, 1);
+        Assert.That(Bind(k, p1, Sin(Lo, 7203)), Is.EqualTo(0));
+        Assert.That(Bind(k, p2, Sin(Lo, 7203)), Is.EqualTo(0), "SO_REUSEPORT on both");
+
+        // A server restarting over its connection's TIME_WAIT: EADDRINUSE without SO_REUSEADDR, fine with it.
+        int l = TcpSocket(k);
+        Assert.That(Bind(k, l, Sin(Lo, 7204)), Is.EqualTo(0));
+        Assert.That(Listen(k, l, 1), Is.EqualTo(0));
+        int cc = TcpSocket(k);
+        Assert.That(Connect(k, cc, Sin(Lo, 7204)), Is.EqualTo(0));
+        int s = Accept(k, l, out _, out _);
+        k.Close(s); // the server closes first: its side goes to TIME_WAIT
+        var buf = new byte[4];
+        Assert.That(k.Read(cc, buf), Is.EqualTo(0));
+        k.Close(cc);
+        k.Close(l);
+        int l2 = TcpSocket(k);
+        Assert.That(Bind(k, l2, Sin(Lo, 7204)), Is.EqualTo(-Abi.EADDRINUSE), "the old connection holds the port");
+        Assert.That(SetInt(k, l2, Abi.SOL_SOCKET, Abi.SO_REUSEADDR, 1), Is.EqualTo(0));
+        Assert.That(Bind(k, l2, Sin(Lo, 7204)), Is.EqualTo(0), "SO_REUSEADDR binds over it");
+        Assert.That(Listen(k, l2, 1), Is.EqualTo(0));
+    }
+
+    [Test]
+    public void ShutdownWrIsAHalfClose_AndSendAfterItIsEPIPE()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, _) = Pair(k);
+        Assert.That(k.Write(c, "request"u8), Is.EqualTo(7));
+        Assert.That(Sys(k, SysNum.shutdown, c, Abi.SHUT_WR), Is.EqualTo(0));
+        var buf = new byte[64];
+        ReadAll(k, s, buf.AsSpan(0, 7));
+        Assert.That(k.Read(s, buf), Is.EqualTo(0), "the FIN: end of file at the server");
+        // The other direction still works.
+        Assert.That(k.Write(s, "response after the FIN"u8), Is.EqualTo(22));
+        ReadAll(k, c, buf.AsSpan(0, 22));
+        Assert.That(Encoding.ASCII.GetString(buf, 0, 22), Is.EqualTo("response after the FIN"));
+        Assert.That(Send(k, c, "x"u8, Abi.MSG_NOSIGNAL), Is.EqualTo(-Abi.EPIPE), "send after SHUT_WR");
+        Assert.That(k.Close(s), Is.EqualTo(0));
+        Assert.That(k.Read(c, buf), Is.EqualTo(0));
+        Assert.That(Poll(k, c, Abi.POLLIN, 0) & Abi.POLLHUP, Is.Not.EqualTo(0), "both directions shut: POLLHUP");
+        k.Close(c); k.Close(l);
+    }
+
+    [Test]
+    public void LingerZeroCloseResets_ThePeerSeesECONNRESET()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, _) = Pair(k);
+        long linger = 1; // struct linger { int l_onoff = 1; int l_linger = 0; }
+        Assert.That(Sys(k, SysNum.setsockopt, c, Abi.SOL_SOCKET, Abi.SO_LINGER, (long)&linger, 8), Is.EqualTo(0));
+        Assert.That(k.Close(c), Is.EqualTo(0));
+        var buf = new byte[8];
+        Assert.That(k.Read(s, buf), Is.EqualTo(-Abi.ECONNRESET), "a RST, not a FIN");
+        Assert.That(Send(k, s, "x"u8, Abi.MSG_NOSIGNAL), Is.EqualTo(-Abi.EPIPE));
+        k.Close(s); k.Close(l);
+    }
+
+    [Test]
+    public void PollReadiness_DataFinAndSendSpace()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, _) = Pair(k);
+        Assert.That(Poll(k, s, Abi.POLLIN, 0), Is.EqualTo(0), "nothing to read yet");
+        Assert.That(Poll(k, c, Abi.POLLOUT, 0), Is.EqualTo(Abi.POLLOUT), "send space");
+        short got = 0;
+        var t = new Thread(() => got = Poll(k, s, Abi.POLLIN, 20_000)) { IsBackground = true };
+        t.Start();
+        // The poller may or may not sleep before the data: either way it must report POLLIN.
+        Assert.That(k.Write(c, "x"u8), Is.EqualTo(1));
+        Assert.That(t.Join(Generous), Is.True, "poll did not return");
+        Assert.That(got & Abi.POLLIN, Is.Not.EqualTo(0));
+        // Fill the client's send buffer and the server's receive buffer: no longer writable.
+        int sndbuf = GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_SNDBUF);
+        var big = new byte[64 * 1024];
+        long total = 0;
+        while (true)
+        {
+            long r = Send(k, c, big, Abi.MSG_DONTWAIT);
+            if (r == -Abi.EAGAIN) break;
+            Assert.That(r, Is.GreaterThan(0));
+            total += r;
+            Assert.That(total, Is.LessThan(64L << 20), "the buffers never filled");
+        }
+        // The byte sent before may still wait for its (delayed) ACK in the send buffer.
+        Assert.That(total, Is.GreaterThanOrEqualTo(sndbuf - 1), "at least the send buffer was taken");
+        Assert.That(Poll(k, c, Abi.POLLOUT, 0) & Abi.POLLOUT, Is.EqualTo(0), "full");
+        // Reading at the server opens the window; the client becomes writable again (poll waits for it).
+        var sink = new byte[256 * 1024];
+        long drained = 0;
+        while (drained < total + 1)
+        {
+            long r = k.Read(s, sink);
+            Assert.That(r, Is.GreaterThan(0));
+            drained += r;
+        }
+        Assert.That(Poll(k, c, Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0), "writable after the reader drained");
+        // The FIN makes the server readable (end of file).
+        k.Close(c);
+        Assert.That(Poll(k, s, Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
+        Assert.That(k.Read(s, sink), Is.EqualTo(0));
+        k.Close(s); k.Close(l);
+    }
+
+    [Test]
+    public void AHundredConnectionsAtOnce_EachEchoes_AndPcblistShowsThem()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        int l = TcpSocket(k);
+        Assert.That(Bind(k, l, Sin(Lo, 7300)), Is.EqualTo(0));
+        Assert.That(Listen(k, l, 128), Is.EqualTo(0));
+        const int N = 100;
+        var cs = new int[N];
+        for (int i = 0; i < N; i++)
+        {
+            cs[i] = TcpSocket(k, Abi.SOCK_NONBLOCK);
+            long r = Connect(k, cs[i], Sin(Lo, 7300));
+            Assert.That(r, Is.AnyOf(0L, (long)-Abi.EINPROGRESS), "connect " + i);
+        }
+        var ss = new int[N];
+        for (int i = 0; i < N; i++)
+        {
+            ss[i] = Accept(k, l, out _, out _);
+            Assert.That(ss[i], Is.GreaterThanOrEqualTo(0), "accept " + i);
+        }
+        // pcblist: the listener and 2 x 100 established ends.
+        byte[] list = ReadPcbList(k);
+        int est = 0, listen = 0;
+        for (int o = 0; o + TcpPcbList.EntrySize <= list.Length; o += TcpPcbList.EntrySize)
+        {
+            int st = BinaryPrimitives.ReadInt32LittleEndian(list.AsSpan(o));
+            if (st == 4) est++;
+            if (st == 1) listen++;
+        }
+        Assert.That((listen, est), Is.EqualTo((1, 2 * N)), "net.inet.tcp.pcblist: one LISTEN, 200 ESTABLISHED");
+        for (int i = 0; i < N; i++)
+        {
+            Assert.That(Poll(k, cs[i], Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0));
+            byte[] msg = Encoding.ASCII.GetBytes($"conn {i:D3}");
+            Assert.That(k.Write(cs[i], msg), Is.EqualTo(msg.Length));
+        }
+        var buf = new byte[16];
+        for (int i = 0; i < N; i++)
+        {
+            Assert.That(Poll(k, ss[i], Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
+            long r = k.Read(ss[i], buf);
+            Assert.That(r, Is.GreaterThan(0));
+            Assert.That(k.Write(ss[i], buf.AsSpan(0, (int)r)), Is.EqualTo(r));
+        }
+        for (int i = 0; i < N; i++)
+        {
+            Assert.That(Poll(k, cs[i], Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
+            long r = k.Read(cs[i], buf);
+            Assert.That(Encoding.ASCII.GetString(buf, 0, (int)r), Is.EqualTo($"conn {i:D3}"), "each connection gets its own echo");
+        }
+        foreach (int fd in cs) k.Close(fd);
+        foreach (int fd in ss) k.Close(fd);
+        k.Close(l);
+    }
+
+    private static byte[] ReadPcbList(RumpKernel k)
+    {
+        Kernel kern = k.Kernel;
+        TcpProto tcp = kern.GetService<TcpProto>()!;
+        int len = TcpPcbList.Read(tcp.Stack, Span<byte>.Empty);
+        var b = new byte[len + 64 * TcpPcbList.EntrySize];
+        int full = TcpPcbList.Read(tcp.Stack, b);
+        return b.AsSpan(0, Math.Min(full, b.Length)).ToArray();
+    }
+
+    // ---- Two kernels in this process over one shmif bus ----
+
+    private static RumpKernel Station(KernelTest t, Func<RumpKernel> boot, string bus, string addr, ShmifLoss? loss = null)
+    {
+        RumpKernel k = boot();
+        int e = InKernel(k, () =>
+        {
+            int r = ShmifDriver.Of(k.Kernel)!.Create(bus, out _, out ShmifIf? ifp);
+            if (r != 0) return r;
+            if (loss != null) ifp!.SetLoss(loss);
+            r = Netconfig.IfUp(k.Kernel, ifp!.Name);
+            return r != 0 ? r : Netconfig.Ipv4IfaddrCidr(k.Kernel, ifp.Name, addr, 24);
+        });
+        Assert.That(e, Is.EqualTo(0), $"shmif with {addr} on {bus}");
+        return k;
+    }
+
+    private static T InKernel<T>(RumpKernel k, Func<T> f)
+    {
+        T r = default!;
+        Exception? ex = null;
+        var th = new Thread(() =>
+        {
+            try
+            {
+                using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "tcptest");
+                r = f();
+            }
+            catch (Exception e) { ex = e; }
+        });
+        th.Start();
+        th.Join();
+        if (ex != null) throw new AssertionException("in the kernel: " + ex);
+        return r;
+    }
+
+    [Test]
+    public void TwoKernelsOverShmif_ConnectAndFourMiBEachWay()
+    {
+        string bus = Path.Combine(HostWork, "bus");
+        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.0.1");
+        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.0.2");
+        var ipA = new Ipv4Addr(10, 9, 0, 1);
+        var ipB = new Ipv4Addr(10, 9, 0, 2);
+        int l = TcpSocket(b);
+        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8080)), Is.EqualTo(0));
+        Assert.That(Listen(b, l, 4), Is.EqualTo(0));
+        int c = TcpSocket(a);
+        Assert.That(Connect(a, c, Sin(ipB, 8080)), Is.EqualTo(0), "connect across the bus (ARP first)");
+        int s = Accept(b, l, out Ipv4Addr peer, out _);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0));
+        Assert.That(peer, Is.EqualTo(ipA), "the peer is the other kernel");
+        Assert.That(Name(b, s).Item1, Is.EqualTo(ipB));
+        Transfer(a, c, b, s, 4 << 20, 7);
+        a.Close(c);
+        var buf = new byte[4];
+        Assert.That(b.Read(s, buf), Is.EqualTo(0), "end of file across the bus");
+        b.Close(s);
+        b.Close(l);
+    }
+
+    [Test]
+    public void TwoKernelsOverALossyShmif_TheTransferCompletesIntact()
+    {
+        string bus = Path.Combine(HostWork, "bus");
+        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.1.1", new ShmifLoss(seed: 11, drop: 0.05, duplicate: 0.02, reorder: 0.02));
+        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.1.2", new ShmifLoss(seed: 12, drop: 0.05, duplicate: 0.02, reorder: 0.02));
+        int l = TcpSocket(b);
+        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8081)), Is.EqualTo(0));
+        Assert.That(Listen(b, l, 4), Is.EqualTo(0));
+        int c = TcpSocket(a);
+        Assert.That(Connect(a, c, Sin(new Ipv4Addr(10, 9, 1, 2), 8081)), Is.EqualTo(0));
+        int s = Accept(b, l, out _, out _);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0));
+        Transfer(a, c, b, s, 1 << 20, 21);
+        a.Close(c); b.Close(s); b.Close(l);
+    }
+}

@@ -1,0 +1,466 @@
+/*
+ * TCP between two rump kernels in two processes on one shmif bus (no privileges).
+ *
+ *   tcp_shmif test SIZE NCONN [LOSS]
+ *	makes a bus file in a fresh temporary directory and runs this program twice on it, as
+ *	"server" and "client" (with RUMP_SHMIF_LOSS=LOSS in both when given). The client and the
+ *	server each send SIZE bytes of their own pseudo-random stream to the other at the same
+ *	time and check what they receive against the other's stream (an FNV-1a checksum of each,
+ *	printed, and byte for byte); then the client opens NCONN connections at once and each
+ *	carries a message the server echoes. Exits 0 when both processes did.
+ *   tcp_shmif bench SIZE
+ *	as test with SIZE bytes one way only (client to server), printing the throughput, then
+ *	a 1-byte ping-pong's round-trip time and the connection set-up rate (bench/tcp.sh).
+ *   tcp_shmif server|client BUS SIZE NCONN MODE
+ *	one side (run by the above).
+ *
+ * The client retries its first connect until the server listens (ECONNREFUSED while the
+ * server boots: the condition itself is polled, not a guess of how long booting takes).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rump/rump.h>
+#include <rump/rump_syscalls.h>
+#include <rump/rumpdefs.h>
+
+/* NetBSD's struct sockaddr_in (netinet/in.h), 16 bytes. */
+struct tsin {
+	uint8_t		sin_len;
+	uint8_t		sin_family;
+	uint16_t	sin_port;	/* network order */
+	uint8_t		sin_addr[4];
+	uint8_t		sin_zero[8];
+};
+
+#define SERVER_ADDR	"10.93.0.2"
+#define CLIENT_ADDR	"10.93.0.1"
+#define PORT_DATA	5000
+#define PORT_MANY	5001
+#define PORT_PING	5002
+#define MSG_LEN		1016
+
+static const char *role = "?";
+
+static void
+die(const char *what, long v)
+{
+	fprintf(stderr, "tcp_shmif %s: %s: %ld\n", role, what, v);
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct tsin
+sin_of(int server, int port)
+{
+	struct tsin s;
+	memset(&s, 0, sizeof s);
+	s.sin_len = sizeof s;
+	s.sin_family = RUMP_AF_INET;
+	s.sin_port = htobe16((uint16_t)port);
+	s.sin_addr[0] = 10; s.sin_addr[1] = 93; s.sin_addr[2] = 0;
+	s.sin_addr[3] = server ? 2 : 1;
+	return s;
+}
+
+/* The stream a side sends: xorshift64 from its seed, the same on both ends. */
+static void
+fill(uint64_t *state, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = *state;
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		*state = x;
+		b[i] = (uint8_t)(x >> 24);
+	}
+}
+
+static uint64_t
+fnv(uint64_t h, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+struct xfer {
+	int fd;
+	long size;
+	uint64_t seed;
+	uint64_t sum;		/* FNV-1a of what went or came */
+	long bad;		/* receive: offset of the first wrong byte + 1, 0 if none */
+	long err;
+};
+
+static void *
+sender(void *arg)
+{
+	struct xfer *x = arg;
+	static __thread uint8_t buf[100000];
+	uint64_t st = x->seed;
+	long off = 0;
+	x->sum = 0xcbf29ce484222325ULL;
+	while (off < x->size) {
+		size_t n = (size_t)(x->size - off < (long)sizeof buf ? x->size - off : (long)sizeof buf);
+		fill(&st, buf, n);
+		x->sum = fnv(x->sum, buf, n);
+		size_t done = 0;
+		while (done < n) {
+			ssize_t r = rump_sys_write(x->fd, buf + done, n - done);
+			if (r <= 0) { x->err = r < 0 ? errno : -1; return NULL; }
+			done += (size_t)r;
+		}
+		off += (long)n;
+	}
+	return NULL;
+}
+
+static void *
+receiver(void *arg)
+{
+	struct xfer *x = arg;
+	static __thread uint8_t buf[131072], want[131072];
+	uint64_t st = x->seed;
+	long off = 0;
+	x->sum = 0xcbf29ce484222325ULL;
+	while (off < x->size) {
+		long left = x->size - off;
+		ssize_t r = rump_sys_read(x->fd, buf, (size_t)(left < (long)sizeof buf ? left : (long)sizeof buf));
+		if (r <= 0) { x->err = r < 0 ? errno : -1; return NULL; }
+		fill(&st, want, (size_t)r);
+		if (!x->bad && memcmp(buf, want, (size_t)r) != 0) {
+			for (ssize_t i = 0; i < r; i++)
+				if (buf[i] != want[i]) { x->bad = off + i + 1; break; }
+		}
+		x->sum = fnv(x->sum, buf, (size_t)r);
+		off += r;
+	}
+	return NULL;
+}
+
+static int
+tcp_socket(void)
+{
+	int s = rump_sys_socket(RUMP_AF_INET, RUMP_SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket", errno);
+	return s;
+}
+
+static int
+listener(int port, int backlog)
+{
+	int s = tcp_socket(), on = 1;
+	struct tsin a = sin_of(1, port);
+	rump_sys_setsockopt(s, RUMP_SOL_SOCKET, RUMP_SO_REUSEADDR, &on, sizeof on);
+	if (rump_sys_bind(s, (struct rump_sockaddr *)&a, sizeof a) != 0)
+		die("bind", errno);
+	if (rump_sys_listen(s, backlog) != 0)
+		die("listen", errno);
+	return s;
+}
+
+static int
+connect_to(int port, int retry)
+{
+	struct tsin a = sin_of(1, port);
+	double deadline = now() + 30;
+	for (;;) {
+		int s = tcp_socket();
+		if (rump_sys_connect(s, (struct rump_sockaddr *)&a, sizeof a) == 0)
+			return s;
+		int e = errno;
+		rump_sys_close(s);
+		if (!retry || (e != ECONNREFUSED && e != EHOSTUNREACH && e != ETIMEDOUT) || now() > deadline)
+			die("connect", e);
+		usleep(20000);
+	}
+}
+
+static void
+read_exact(int fd, void *b, size_t n, const char *what)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = rump_sys_read(fd, (char *)b + got, n - got);
+		if (r <= 0)
+			die(what, r < 0 ? errno : -1);
+		got += (size_t)r;
+	}
+}
+
+static void
+write_all(int fd, const void *b, size_t n, const char *what)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = rump_sys_write(fd, (const char *)b + done, n - done);
+		if (r <= 0)
+			die(what, r < 0 ? errno : -1);
+		done += (size_t)r;
+	}
+}
+
+/* Both directions at once (or only ours to the server when oneway); returns 0 if all matched. */
+static int
+transfer(int fd, long size, int server, int oneway)
+{
+	struct xfer out = { .fd = fd, .size = size, .seed = server ? 0x5e17e2 : 0xc11e17 };
+	struct xfer in = { .fd = fd, .size = size, .seed = server ? 0xc11e17 : 0x5e17e2 };
+	pthread_t ts, tr;
+	int do_send = !oneway || !server, do_recv = !oneway || server;
+	double t0 = now();
+	if (do_send)
+		pthread_create(&ts, NULL, sender, &out);
+	if (do_recv)
+		pthread_create(&tr, NULL, receiver, &in);
+	if (do_send)
+		pthread_join(ts, NULL);
+	if (do_recv)
+		pthread_join(tr, NULL);
+	double dt = now() - t0;
+	if (out.err || in.err) {
+		fprintf(stderr, "tcp_shmif %s: transfer: send error %ld, receive error %ld\n", role, out.err, in.err);
+		return 1;
+	}
+	if (do_send)
+		printf("%s: sent %ld bytes, fnv1a %016llx\n", role, size, (unsigned long long)out.sum);
+	if (do_recv) {
+		printf("%s: received %ld bytes in %.2f s (%.1f Mbit/s), fnv1a %016llx\n", role, size, dt,
+		    size * 8 / dt / 1e6, (unsigned long long)in.sum);
+		if (in.bad) {
+			fprintf(stderr, "tcp_shmif %s: received data differs at byte %ld\n", role, in.bad - 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+side(int server, const char *bus, long size, int nconn, const char *mode)
+{
+	int unit, e, oneway = strcmp(mode, "bench") == 0;
+	char ifname[16];
+	role = server ? "server" : "client";
+	alarm(oneway ? 600 : 120);	/* a wedged side fails the test instead of hanging it */
+	if ((e = rump_init()) != 0)
+		die("rump_init", e);
+	if ((e = rump_pub_shmif_create(bus, &unit)) != 0)
+		die("shmif_create", e);
+	snprintf(ifname, sizeof ifname, "shmif%d", unit);
+	if ((e = rump_pub_netconfig_ifup(ifname)) != 0)
+		die("ifup", e);
+	if ((e = rump_pub_netconfig_ipv4_ifaddr_cidr(ifname, server ? SERVER_ADDR : CLIENT_ADDR, 24)) != 0)
+		die("ipv4_ifaddr", e);
+
+	if (server) {
+		int l = listener(PORT_DATA, 1), lm = listener(PORT_MANY, nconn), lp = listener(PORT_PING, 1);
+		int s = rump_sys_accept(l, NULL, NULL);
+		if (s < 0)
+			die("accept", errno);
+		if (transfer(s, size, 1, oneway))
+			return 1;
+		char c;
+		if (rump_sys_read(s, &c, 1) != 0)
+			die("end of file after the transfer", errno);
+		rump_sys_close(s);
+
+		if (oneway) {
+			/* ping-pong: echo single bytes until end of file */
+			int p = rump_sys_accept(lp, NULL, NULL), on = 1;
+			rump_sys_setsockopt(p, 6, 1, &on, sizeof on);	/* IPPROTO_TCP, TCP_NODELAY */
+			while (rump_sys_read(p, &c, 1) == 1)
+				rump_sys_write(p, &c, 1);
+			rump_sys_close(p);
+		}
+
+		/* NCONN connections at once: read each message whole and echo it. */
+		int *fds = calloc((size_t)nconn, sizeof *fds);
+		char msg[MSG_LEN];
+		for (int i = 0; i < nconn; i++)
+			if ((fds[i] = rump_sys_accept(lm, NULL, NULL)) < 0)
+				die("accept many", errno);
+		if (!oneway) {
+			for (int i = 0; i < nconn; i++) {
+				read_exact(fds[i], msg, sizeof msg, "read a message");
+				write_all(fds[i], msg, sizeof msg, "echo a message");
+			}
+			/*
+			 * The client's end of file, then a lingering close: it returns once our FIN
+			 * is acknowledged (the client waits for it), so none is lost with this process.
+			 */
+			struct { int onoff, secs; } lg = { 1, 10 };
+			for (int i = 0; i < nconn; i++) {
+				if (rump_sys_read(fds[i], &c, 1) != 0)
+					die("end of file on a connection", errno);
+				if (rump_sys_setsockopt(fds[i], RUMP_SOL_SOCKET, RUMP_SO_LINGER, &lg, sizeof lg) != 0)
+					die("SO_LINGER", errno);
+				rump_sys_close(fds[i]);
+			}
+		} else
+			for (int i = 0; i < nconn; i++)
+				rump_sys_close(fds[i]);
+		printf("server: %d connections echoed\n", nconn);
+		return 0;
+	}
+
+	int s = connect_to(PORT_DATA, 1);
+	if (transfer(s, size, 0, oneway))
+		return 1;
+	rump_sys_close(s);
+
+	if (oneway) {
+		int p = connect_to(PORT_PING, 0), on = 1, n = 2000;
+		char c = 'x';
+		rump_sys_setsockopt(p, 6, 1, &on, sizeof on);
+		double t0 = now();
+		for (int i = 0; i < n; i++) {
+			write_all(p, &c, 1, "ping");
+			read_exact(p, &c, 1, "pong");
+		}
+		printf("client: 1-byte ping-pong round trip %.1f us (%d exchanges)\n", (now() - t0) / n * 1e6, n);
+		rump_sys_close(p);
+	}
+
+	double t0 = now();
+	int *fds = calloc((size_t)nconn, sizeof *fds);
+	if (oneway) {
+		/* the set-up rate: one blocking connect after the other */
+		for (int i = 0; i < nconn; i++)
+			fds[i] = connect_to(PORT_MANY, 0);
+	} else {
+		/* all at once: non-blocking connects (EINPROGRESS), poll for POLLOUT, SO_ERROR */
+		struct rump_pollfd *pf = calloc((size_t)nconn, sizeof *pf);
+		struct tsin a = sin_of(1, PORT_MANY);
+		for (int i = 0; i < nconn; i++) {
+			fds[i] = rump_sys_socket(RUMP_AF_INET, RUMP_SOCK_STREAM | RUMP_SOCK_NONBLOCK, 0);
+			if (fds[i] < 0)
+				die("socket", errno);
+			if (rump_sys_connect(fds[i], (struct rump_sockaddr *)&a, sizeof a) == 0 || errno != EINPROGRESS)
+				die("a non-blocking connect did not say EINPROGRESS", errno);
+			pf[i].fd = fds[i];
+			pf[i].events = RUMP_POLLOUT;
+		}
+		for (int left = nconn; left > 0;) {
+			int n = rump_sys_poll(pf, (unsigned)nconn, 60000);
+			if (n <= 0)
+				die("poll for the connections", n < 0 ? errno : 0);
+			for (int i = 0; i < nconn; i++) {
+				if (pf[i].fd < 0 || pf[i].revents == 0)
+					continue;
+				int err = -1;
+				unsigned len = sizeof err;
+				if (rump_sys_getsockopt(fds[i], RUMP_SOL_SOCKET, RUMP_SO_ERROR, &err, &len) != 0 || err != 0)
+					die("SO_ERROR of a connection", err);
+				if (rump_sys_fcntl(fds[i], RUMP_F_SETFL, 0) != 0)
+					die("fcntl", errno);
+				pf[i].fd = -1;
+				left--;
+			}
+		}
+		free(pf);
+	}
+	double dt = now() - t0;
+	printf("client: %d connections set up in %.3f s (%.0f per second)\n", nconn, dt, nconn / dt);
+	if (!oneway) {
+		char msg[MSG_LEN], back[MSG_LEN];
+		for (int i = 0; i < nconn; i++) {
+			memset(msg, 'a' + i % 26, sizeof msg);
+			snprintf(msg, sizeof msg, "connection %d", i);
+			write_all(fds[i], msg, sizeof msg, "write a message");
+		}
+		for (int i = 0; i < nconn; i++) {
+			memset(msg, 'a' + i % 26, sizeof msg);
+			snprintf(msg, sizeof msg, "connection %d", i);
+			read_exact(fds[i], back, sizeof back, "read an echo");
+			if (memcmp(msg, back, sizeof msg) != 0)
+				die("an echo differs on connection", i);
+		}
+		/*
+		 * Close in order before exiting: this kernel goes with the process, so a FIN lost on
+		 * the way would never be sent again. SHUT_WR, then the server's end of file says it
+		 * got ours.
+		 */
+		for (int i = 0; i < nconn; i++)
+			if (rump_sys_shutdown(fds[i], RUMP_SHUT_WR) != 0)
+				die("shutdown", errno);
+		for (int i = 0; i < nconn; i++)
+			if (rump_sys_read(fds[i], back, 1) != 0)
+				die("end of file from the server", errno);
+		printf("client: %d concurrent connections echoed\n", nconn);
+	}
+	for (int i = 0; i < nconn; i++)
+		rump_sys_close(fds[i]);
+	return 0;
+}
+
+static pid_t
+spawn(const char *self, const char *which, const char *bus, const char *size, const char *nconn, const char *mode)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		execl(self, self, which, bus, size, nconn, mode, (char *)NULL);
+		_exit(127);
+	}
+	return p;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 6 && (strcmp(argv[1], "server") == 0 || strcmp(argv[1], "client") == 0))
+		return side(strcmp(argv[1], "server") == 0, argv[2], atol(argv[3]), atoi(argv[4]), argv[5]);
+	int bench = argc >= 3 && strcmp(argv[1], "bench") == 0;
+	if (!bench && !(argc >= 4 && strcmp(argv[1], "test") == 0)) {
+		fprintf(stderr, "usage: tcp_shmif test SIZE NCONN [LOSS] | bench SIZE\n");
+		return 2;
+	}
+	char dir[] = "/tmp/tcp_shmif.XXXXXX", bus[64];
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(bus, sizeof bus, "%s/bus", dir);
+	if (!bench && argc >= 5)
+		setenv("RUMP_SHMIF_LOSS", argv[4], 1);
+	const char *nconn = bench ? "200" : argv[3];
+	const char *mode = bench ? "bench" : "test";
+	double t0 = now();
+	pid_t ps = spawn("/proc/self/exe", "server", bus, argv[2], nconn, mode);
+	pid_t pc = spawn("/proc/self/exe", "client", bus, argv[2], nconn, mode);
+	int ok = 1, st;
+	for (int i = 0; i < 2; i++) {
+		pid_t p = wait(&st);
+		const char *who = p == ps ? "server" : p == pc ? "client" : "?";
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "tcp_shmif: the %s failed (status %#x)\n", who, st);
+			ok = 0;
+			/* the other side would wait for ever for its peer */
+			kill(p == ps ? pc : ps, SIGKILL);
+		}
+	}
+	unlink(bus);
+	rmdir(dir);
+	printf("%s in %.1f s\n", ok ? "1 passed, 0 failed" : "0 passed, 1 failed", now() - t0);
+	return ok ? 0 : 1;
+}
