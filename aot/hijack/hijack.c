@@ -40,8 +40,18 @@
  * fails there); a posix_spawn_file_actions_t copied with memcpy (glibc's posix_spawn starts that
  * child, which gets a new kernel process); writable shared mappings of kernel files (ENODEV;
  * other mappings of them are copies); ioctl on kernel
- * descriptors (ENOTTY); extended attributes (ENOTSUP); raw syscall(2); executing a file that is in
- * the kernel (EACCES).
+ * descriptors other than FIONBIO, FIONREAD, FIOCLEX and FIONCLEX (ENOTTY); extended attributes
+ * (ENOTSUP); raw syscall(2); executing a file that is in the kernel (EACCES); epoll on kernel
+ * descriptors (ENOSYS); name resolution, which stays the host's (see "sockets" below).
+ *
+ * Sockets (RUMPHIJACK's socket=, NetBSD's syntax; the default RUMPHIJACK is NetBSD's,
+ * "path=/rump,socket=all:nolocal": every family but AF_LOCAL in the kernel, since local sockets
+ * are how a program reaches the host's own services, syslog, nscd, D-Bus, and the point of the
+ * hijack is the kernel's network stack): a socket of a routed family is created in the kernel
+ * and every call on it goes there, Linux's addresses, option names, flags and control messages
+ * translated to NetBSD's (xlate.c) and back; descriptors passed in SCM_RIGHTS are mapped both
+ * ways. poll and select over host and kernel descriptors together wait in both at once (a
+ * thread polls the host's, and a pipe on each side ends the other's wait), never by a timeout.
  *
  * Locks: maplock protects the lists of this library's DIRs and streams and the read-ahead
  * pointers; it is never held across a call into the kernel or the host's I/O. The descriptor
@@ -66,10 +76,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -150,6 +162,10 @@ HOSTFN(flistxattr); HOSTFN(setxattr); HOSTFN(lsetxattr); HOSTFN(fsetxattr);
 HOSTFN(removexattr); HOSTFN(lremovexattr); HOSTFN(fremovexattr);
 HOSTFN(realpath); HOSTFN(canonicalize_file_name); HOSTFN(mkstemp); HOSTFN(mkostemp);
 HOSTFN(mkstemps); HOSTFN(mkostemps); HOSTFN(mkdtemp); HOSTFN(fileno); HOSTFN(fileno_unlocked);
+HOSTFN(socket); HOSTFN(socketpair); HOSTFN(bind); HOSTFN(connect); HOSTFN(listen); HOSTFN(accept4);
+HOSTFN(shutdown); HOSTFN(getsockname); HOSTFN(getpeername); HOSTFN(setsockopt); HOSTFN(getsockopt);
+HOSTFN(sendto); HOSTFN(recvfrom); HOSTFN(sendmsg); HOSTFN(recvmsg); HOSTFN(sendmmsg); HOSTFN(recvmmsg);
+HOSTFN(epoll_ctl); HOSTFN(ppoll); HOSTFN(pselect);
 
 /* --- the kernel's calls, from the client library --- */
 
@@ -161,7 +177,9 @@ RUMPFN(__getcwd); RUMPFN(getdents); RUMPFN(fstat); RUMPFN(pipe2); RUMPFN(linkat)
 RUMPFN(renameat); RUMPFN(mknodat); RUMPFN(mkdirat); RUMPFN(faccessat); RUMPFN(fchmodat);
 RUMPFN(fchownat); RUMPFN(fstatat); RUMPFN(utimensat); RUMPFN(openat); RUMPFN(readlinkat);
 RUMPFN(symlinkat); RUMPFN(unlinkat); RUMPFN(statvfs1); RUMPFN(fstatvfs1); RUMPFN(umask);
-RUMPFN(sync);
+RUMPFN(sync); RUMPFN(socket); RUMPFN(socketpair); RUMPFN(bind); RUMPFN(connect); RUMPFN(listen);
+RUMPFN(paccept); RUMPFN(shutdown); RUMPFN(getsockname); RUMPFN(getpeername); RUMPFN(setsockopt);
+RUMPFN(getsockopt); RUMPFN(sendto); RUMPFN(recvfrom); RUMPFN(sendmsg); RUMPFN(recvmsg); RUMPFN(ioctl);
 
 /* librumpclient's process calls (<rump/rumpclient.h>), optional: a client library without them
  * gives children of fork a new kernel process (or, in-process, none). */
@@ -382,10 +400,10 @@ hijack_init(void)
 	int (*init)(void);
 
 	if (env == NULL)
-		env = "path=/rump";
+		env = "path=/rump,socket=all:nolocal";
 	if (xlate_parse_config(env, &cfg) != 0)
 		die("RUMPHIJACK cannot be parsed", env);
-	if (cfg.npath == 0 && cfg.nblanket == 0)
+	if (cfg.npath == 0 && cfg.nblanket == 0 && cfg.nsockets == 0)
 		return;		/* an empty RUMPHIJACK hijacks nothing */
 
 	if ((lib = clientlib_open()) == NULL)
@@ -402,6 +420,10 @@ hijack_init(void)
 	RESOLVE(faccessat); RESOLVE(fchmodat); RESOLVE(fchownat); RESOLVE(fstatat);
 	RESOLVE(utimensat); RESOLVE(openat); RESOLVE(readlinkat); RESOLVE(symlinkat);
 	RESOLVE(unlinkat); RESOLVE(statvfs1); RESOLVE(fstatvfs1); RESOLVE(umask); RESOLVE(sync);
+	RESOLVE(socket); RESOLVE(socketpair); RESOLVE(bind); RESOLVE(connect); RESOLVE(listen);
+	RESOLVE(paccept); RESOLVE(shutdown); RESOLVE(getsockname); RESOLVE(getpeername);
+	RESOLVE(setsockopt); RESOLVE(getsockopt); RESOLVE(sendto); RESOLVE(recvfrom); RESOLVE(sendmsg);
+	RESOLVE(recvmsg); RESOLVE(ioctl);
 #undef RESOLVE
 	rc_prefork = (__typeof__(rc_prefork))dlsym(lib, "rumpclient_prefork");
 	rc_fork_init = (__typeof__(rc_fork_init))dlsym(lib, "rumpclient_fork_init");
@@ -814,10 +836,22 @@ ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (rfd(fd) >= 0) {
-		/* Linux's ioctl numbers mean nothing to the kernel's file systems. */
-		errno = ENOTTY;
-		return -1;
+	int r = rfd(fd);
+	if (r >= 0) {
+		/* The generic descriptor ioctls have other numbers on NetBSD; others mean nothing to
+		 * the kernel's files and sockets. */
+		switch (req) {
+		case FIONBIO:
+			return rs_ioctl(r, RUMP_FIONBIO, arg);	/* an int on both */
+		case FIONREAD:
+			return rs_ioctl(r, RUMP_FIONREAD, arg);
+		case FIOCLEX:
+		case FIONCLEX:
+			return fcntl(fd, F_SETFD, req == FIOCLEX ? FD_CLOEXEC : 0);
+		default:
+			errno = ENOTTY;
+			return -1;
+		}
 	}
 	return H(ioctl)(fd, req, arg);
 }
@@ -2135,6 +2169,545 @@ select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 	}
 	free(fds);
 	return rv;
+}
+
+/* A timespec as poll's milliseconds, rounded up (-1: none). */
+static int
+ts_ms(const struct timespec *ts)
+{
+	if (ts == NULL)
+		return -1;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+		return -2;
+	if (ts->tv_sec >= INT_MAX / 1000 - 1)
+		return INT_MAX;
+	return (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
+}
+
+/*
+ * ppoll and pselect with a kernel descriptor: poll or select with the signal mask set around it.
+ * That is not atomic (as in NetBSD's hijack, which does the same): a signal that comes between
+ * setting the mask and the wait runs its handler without ending the wait.
+ */
+EXPORT int
+ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	nfds_t i;
+	sigset_t old;
+	int timeout = ts_ms(ts), rv, e;
+
+	for (i = 0; i < n; i++)
+		if (rfd(fds[i].fd) >= 0)
+			break;
+	if (i == n || timeout == -2)
+		return H(ppoll)(fds, n, ts, mask);
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	rv = poll(fds, n, timeout);
+	e = errno;
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return rv;
+}
+
+EXPORT int
+pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask)
+{
+	int any = 0, rv, e;
+	sigset_t old;
+
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE && !any; fd++)
+		if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) &&
+		    rfd(fd) >= 0)
+			any = 1;
+	if (!any || ts_ms(ts) == -2)
+		return H(pselect)(nfds, rd, wr, ex, ts, mask);
+	struct timeval tv, *tvp = NULL;
+	if (ts != NULL) {
+		tv.tv_sec = ts->tv_sec;
+		tv.tv_usec = (ts->tv_nsec + 999) / 1000;
+		tvp = &tv;
+	}
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	rv = select(nfds, rd, wr, ex, tvp);
+	e = errno;
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return rv;
+}
+
+/* --- sockets --- */
+
+/*
+ * A socket is the kernel's when RUMPHIJACK's socket= names its family; the calls on it then go to
+ * the kernel with Linux's numbers and structures translated (xlate.c), and its descriptor is a
+ * placeholder like a file's. Name resolution is not routed: glibc's resolver opens its sockets
+ * with internal calls no interposition reaches, so getaddrinfo reads the host's files and asks
+ * the host's servers (NetBSD's libc would go through the hijack; numeric addresses need neither).
+ */
+/* Set while this thread is inside the kernel's socket(2): a kernel in this process (the local
+ * client) whose sockin makes the host socket behind it must get the host's. */
+static __thread int in_rump_socket;
+
+static int
+sock_routed(int domain)
+{
+	return hijacking && !in_rump_socket && domain >= 0 && domain < XLATE_NAF && cfg.sockets[domain];
+}
+
+EXPORT int
+socket(int domain, int type, int protocol)
+{
+	if (!sock_routed(domain))
+		return H(socket)(domain, type, protocol);
+	int af = xlate_af_to_nb(domain), ty = xlate_socktype_to_nb(type);
+	if (af < 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (ty < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	in_rump_socket = 1;
+	int r = rs_socket(af, ty, protocol);
+	in_rump_socket = 0;
+	if (r < 0)
+		return -1;
+	return place(r, cfg.fdoff, -1, (type & SOCK_CLOEXEC) != 0);
+}
+
+EXPORT int
+socketpair(int domain, int type, int protocol, int sv[2])
+{
+	if (!sock_routed(domain))
+		return H(socketpair)(domain, type, protocol, sv);
+	int af = xlate_af_to_nb(domain), ty = xlate_socktype_to_nb(type), r[2], e;
+	if (af < 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (ty < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	in_rump_socket = 1;
+	int rv = rs_socketpair(af, ty, protocol, r);
+	in_rump_socket = 0;
+	if (rv < 0)
+		return -1;
+	int cloexec = (type & SOCK_CLOEXEC) != 0;
+	if ((sv[0] = place(r[0], cfg.fdoff, -1, cloexec)) < 0) {
+		e = errno;
+		rs_close(r[1]);
+		errno = e;
+		return -1;
+	}
+	if ((sv[1] = place(r[1], cfg.fdoff, -1, cloexec)) < 0) {
+		e = errno;
+		close(sv[0]);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* bind and connect: the address in NetBSD's form. */
+static int
+sock_addrcall(int fd, const struct sockaddr *sa, socklen_t len, int isconnect)
+{
+	int r = rfd(fd), e, n;
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+
+	if (r < 0)
+		return isconnect ? H(connect)(fd, sa, len) : H(bind)(fd, sa, len);
+	if ((n = xlate_sockaddr_to_nb(sa, len, nb, &e)) < 0) {
+		errno = e;
+		return -1;
+	}
+	return isconnect ? rs_connect(r, (struct rump_sockaddr *)nb, (unsigned)n)
+	    : rs_bind(r, (struct rump_sockaddr *)nb, (unsigned)n);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len) { return sock_addrcall(fd, sa, len, 0); }
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len) { return sock_addrcall(fd, sa, len, 1); }
+
+EXPORT int
+listen(int fd, int backlog)
+{
+	int r = rfd(fd);
+	return r < 0 ? H(listen)(fd, backlog) : rs_listen(r, backlog);
+}
+
+/* An address the kernel gave (NetBSD's, nblen bytes) to the caller's sa and *len, if asked for. */
+static void
+addr_out(const uint8_t *nb, unsigned nblen, struct sockaddr *sa, socklen_t *len)
+{
+	uint32_t l;
+
+	if (sa == NULL || len == NULL)
+		return;
+	l = *len;
+	xlate_sockaddr_to_lx(nb, nblen, sa, &l);
+	*len = l;
+}
+
+EXPORT int
+accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	int r = rfd(fd);
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+	unsigned nblen = sizeof nb;
+
+	if (r < 0)
+		return H(accept4)(fd, sa, len, flags);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sa != NULL && (len == NULL || (int)*len < 0)) {
+		errno = len == NULL ? EFAULT : EINVAL;
+		return -1;
+	}
+	/* paccept, as Linux: the new socket does not take the listener's O_NONBLOCK. */
+	int a = rs_paccept(r, (struct rump_sockaddr *)nb, &nblen, NULL, xlate_socktype_to_nb(flags));
+	if (a < 0)
+		return -1;
+	addr_out(nb, nblen, sa, len);
+	return place(a, cfg.fdoff, -1, (flags & SOCK_CLOEXEC) != 0);
+}
+
+EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len) { return accept4(fd, sa, len, 0); }
+
+EXPORT int
+shutdown(int fd, int how)
+{
+	int r = rfd(fd);
+	return r < 0 ? H(shutdown)(fd, how) : rs_shutdown(r, how);	/* SHUT_*: 0, 1, 2 on both */
+}
+
+static int
+sock_name(int fd, struct sockaddr *sa, socklen_t *len, int peer)
+{
+	int r = rfd(fd);
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+	unsigned nblen = sizeof nb;
+
+	if (r < 0)
+		return peer ? H(getpeername)(fd, sa, len) : H(getsockname)(fd, sa, len);
+	if (len == NULL || sa == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	if ((peer ? rs_getpeername(r, (struct rump_sockaddr *)nb, &nblen)
+	    : rs_getsockname(r, (struct rump_sockaddr *)nb, &nblen)) < 0)
+		return -1;
+	addr_out(nb, nblen, sa, len);
+	return 0;
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len) { return sock_name(fd, sa, len, 0); }
+EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len) { return sock_name(fd, sa, len, 1); }
+
+EXPORT int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	int r = rfd(fd), nl, nn;
+
+	if (r < 0)
+		return H(setsockopt)(fd, level, name, val, len);
+	if (xlate_sockopt_to_nb(level, name, &nl, &nn) < 0) {
+		errno = ENOPROTOOPT;
+		return -1;
+	}
+	return rs_setsockopt(r, nl, nn, val, len);
+}
+
+EXPORT int
+getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int r = rfd(fd), nl, nn, kind;
+	unsigned l;
+
+	if (r < 0)
+		return H(getsockopt)(fd, level, name, val, len);
+	if ((kind = xlate_sockopt_to_nb(level, name, &nl, &nn)) < 0) {
+		errno = ENOPROTOOPT;
+		return -1;
+	}
+	if (len == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	l = *len;
+	if (rs_getsockopt(r, nl, nn, val, &l) < 0)
+		return -1;
+	if (kind != XLATE_OPT_PLAIN && l >= sizeof(int)) {
+		int v;
+		memcpy(&v, val, sizeof v);
+		v = kind == XLATE_OPT_BOOL ? v != 0 : v == 0 ? 0 : xlate_errno_to_lx(v);
+		memcpy(val, &v, sizeof v);
+	}
+	*len = l;
+	return 0;
+}
+
+EXPORT ssize_t
+sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa, socklen_t salen)
+{
+	int r = rfd(fd), e, nf, al = 0;
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+
+	if (r < 0)
+		return H(sendto)(fd, buf, n, flags, sa, salen);
+	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (sa != NULL && (al = xlate_sockaddr_to_nb(sa, salen, nb, &e)) < 0) {
+		errno = e;
+		return -1;
+	}
+	return rs_sendto(r, buf, n, nf, sa != NULL ? (struct rump_sockaddr *)nb : NULL, (unsigned)al);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) { return sendto(fd, buf, n, flags, NULL, 0); }
+
+EXPORT ssize_t
+recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa, socklen_t *salen)
+{
+	int r = rfd(fd), nf;
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+	unsigned nblen = sizeof nb;
+
+	if (r < 0)
+		return H(recvfrom)(fd, buf, n, flags, sa, salen);
+	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (sa != NULL && salen == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	ssize_t rv = rs_recvfrom(r, buf, n, nf, sa != NULL ? (struct rump_sockaddr *)nb : NULL,
+	    sa != NULL ? &nblen : NULL);
+	if (rv >= 0)
+		addr_out(nb, sa != NULL ? nblen : 0, sa, salen);
+	return rv;
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) { return recvfrom(fd, buf, n, flags, NULL, NULL); }
+
+/* The descriptors of SCM_RIGHTS records in a NetBSD control buffer: host numbers to the kernel's
+ * (tohost 0; EBADF for a host descriptor, which the kernel cannot pass), or kernel descriptors
+ * just received to new host numbers (tohost 1; one that cannot be placed is closed and -1). */
+static int
+cmsg_fds(uint8_t *ctl, size_t len, int tohost, int cloexec)
+{
+	for (size_t off = 0; off + 16 <= len;) {
+		struct rump_cmsghdr h;
+		memcpy(&h, ctl + off, sizeof h);
+		if (h.cmsg_len < 16 || h.cmsg_len > len - off)
+			break;
+		if (h.cmsg_level == RUMP_SOL_SOCKET && h.cmsg_type == RUMP_SCM_RIGHTS)
+			for (size_t i = 16; i + sizeof(int) <= h.cmsg_len; i += sizeof(int)) {
+				int v;
+				memcpy(&v, ctl + off + i, sizeof v);
+				if (tohost)
+					v = place(v, cfg.fdoff, -1, cloexec);
+				else if ((v = rfd(v)) < 0) {
+					errno = EBADF;
+					return -1;
+				}
+				memcpy(ctl + off + i, &v, sizeof v);
+			}
+		off += (h.cmsg_len + 7) & ~(size_t)7;
+	}
+	return 0;
+}
+
+EXPORT ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	int r = rfd(fd), e, nf, al = 0;
+	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[256], *ctl = NULL;
+	struct rump_msghdr nm;
+	ssize_t rv = -1;
+
+	if (r < 0)
+		return H(sendmsg)(fd, m, flags);
+	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (m->msg_iovlen > IOV_MAX || m->msg_controllen > INT_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (m->msg_name != NULL && (al = xlate_sockaddr_to_nb(m->msg_name, m->msg_namelen, nb, &e)) < 0) {
+		errno = e;
+		return -1;
+	}
+	memset(&nm, 0, sizeof nm);
+	nm.msg_name = m->msg_name != NULL ? nb : NULL;
+	nm.msg_namelen = (uint32_t)al;
+	nm.msg_iov = (struct rump_iovec *)m->msg_iov;
+	nm.msg_iovlen = (int)m->msg_iovlen;
+	if (m->msg_control != NULL && m->msg_controllen > 0) {
+		ctl = m->msg_controllen <= sizeof stackctl ? stackctl : calloc(1, m->msg_controllen);
+		if (ctl == NULL)
+			return -1;
+		memset(ctl, 0, m->msg_controllen);
+		long n = xlate_cmsg_to_nb(m->msg_control, m->msg_controllen, ctl, &e);
+		if (n < 0) {
+			errno = e;
+			goto out;
+		}
+		if (cmsg_fds(ctl, (size_t)n, 0, 0) < 0)
+			goto out;
+		nm.msg_control = ctl;
+		nm.msg_controllen = (uint32_t)n;
+	}
+	rv = rs_sendmsg(r, &nm, nf);
+out:
+	if (ctl != NULL && ctl != stackctl) {
+		e = errno;
+		free(ctl);
+		errno = e;
+	}
+	return rv;
+}
+
+EXPORT ssize_t
+recvmsg(int fd, struct msghdr *m, int flags)
+{
+	int r = rfd(fd), nf, e;
+	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[256], *ctl = NULL;
+	struct rump_msghdr nm;
+	ssize_t rv = -1;
+
+	if (r < 0)
+		return H(recvmsg)(fd, m, flags);
+	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (m->msg_iovlen > IOV_MAX || m->msg_controllen > INT_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(&nm, 0, sizeof nm);
+	nm.msg_name = m->msg_name != NULL ? nb : NULL;
+	nm.msg_namelen = m->msg_name != NULL ? sizeof nb : 0;
+	nm.msg_iov = (struct rump_iovec *)m->msg_iov;
+	nm.msg_iovlen = (int)m->msg_iovlen;
+	if (m->msg_control != NULL && m->msg_controllen > 0) {
+		ctl = m->msg_controllen <= sizeof stackctl ? stackctl : calloc(1, m->msg_controllen);
+		if (ctl == NULL)
+			return -1;
+		nm.msg_control = ctl;
+		nm.msg_controllen = (uint32_t)m->msg_controllen;
+	}
+	if ((rv = rs_recvmsg(r, &nm, nf)) < 0)
+		goto out;
+	if (m->msg_name != NULL) {
+		uint32_t l = m->msg_namelen;
+		xlate_sockaddr_to_lx(nb, nm.msg_namelen, m->msg_name, &l);
+		m->msg_namelen = l;
+	}
+	if (ctl != NULL) {
+		cmsg_fds(ctl, nm.msg_controllen, 1, (flags & MSG_CMSG_CLOEXEC) != 0);
+		m->msg_controllen = (size_t)xlate_cmsg_to_lx(ctl, nm.msg_controllen, m->msg_control);
+	} else
+		m->msg_controllen = 0;
+	m->msg_flags = xlate_msgflags_to_lx(nm.msg_flags);
+out:
+	if (ctl != NULL && ctl != stackctl) {
+		e = errno;
+		free(ctl);
+		errno = e;
+	}
+	return rv;
+}
+
+/* sendmmsg and recvmmsg as loops over sendmsg and recvmsg (the kernel's calls are one message
+ * each): what was done by the first failure is the answer, as Linux's. */
+EXPORT int
+sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	if (rfd(fd) < 0)
+		return H(sendmmsg)(fd, v, n, flags);
+	unsigned int i;
+	for (i = 0; i < n && i < IOV_MAX; i++) {
+		ssize_t k = sendmsg(fd, &v[i].msg_hdr, flags);
+		if (k < 0)
+			return i > 0 ? (int)i : -1;
+		v[i].msg_len = (unsigned)k;
+	}
+	return (int)i;
+}
+
+EXPORT int
+recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *ts)
+{
+	if (rfd(fd) < 0)
+		return H(recvmmsg)(fd, v, n, flags, ts);
+	if (ts != NULL) {
+		errno = EINVAL;	/* recvmmsg's timeout is not kept for the kernel's sockets */
+		return -1;
+	}
+	unsigned int i;
+	for (i = 0; i < n && i < IOV_MAX; i++) {
+		ssize_t k = recvmsg(fd, &v[i].msg_hdr, flags & ~MSG_WAITFORONE);
+		if (k < 0)
+			return i > 0 ? (int)i : -1;
+		v[i].msg_len = (unsigned)k;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+	}
+	return (int)i;
+}
+
+/* epoll cannot watch a kernel descriptor (the host would watch its placeholder): curl, wget and
+ * nc do not use epoll, so adding one fails with ENOSYS rather than watching /dev/null. */
+EXPORT int
+epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	if (rfd(fd) >= 0 || rfd(epfd) >= 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return H(epoll_ctl)(epfd, op, fd, ev);
+}
+
+/*
+ * glibc's fortified entry points (_FORTIFY_SOURCE), which a program calls instead of read, recv,
+ * poll ... when the compiler knows its buffer's size; glibc's own go to its internal calls, past
+ * this library. Each checks as glibc does and goes the way the plain call would.
+ */
+void __chk_fail(void) __attribute__((noreturn));
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) { if (n > buflen) __chk_fail(); return read(fd, buf, n); }
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen) { if (n > buflen) __chk_fail(); return pread(fd, buf, n, off); }
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen) { if (n > buflen) __chk_fail(); return pread(fd, buf, n, off); }
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) { if (n > buflen) __chk_fail(); return recv(fd, buf, n, flags); }
+EXPORT ssize_t
+__recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *sa, socklen_t *salen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, sa, salen);
+}
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen) { if (fdslen / sizeof *fds < n) __chk_fail(); return poll(fds, n, timeout); }
+EXPORT int
+__ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof *fds < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
 }
 
 /* --- stdio over kernel descriptors --- */

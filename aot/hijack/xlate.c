@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 /* Flag pairs (Linux, NetBSD) that translate bit for bit. */
 static const struct {
@@ -353,6 +357,53 @@ xlate_route_path(const char *prefix, size_t plen, const char *path)
 	return path + plen;
 }
 
+/* NetBSD's names for the families socket= routes, as Linux numbers them. */
+static const struct {
+	const char *name;
+	int af;
+} sockname[] = {
+	{ "local", AF_UNIX },
+	{ "inet", AF_INET },
+	{ "inet6", AF_INET6 },
+	{ "route", AF_ROUTE },
+	{ "link", AF_PACKET },
+};
+
+/* socket=SPEC: "all" (first only), then [no]name:...; "none". Unknown names fail the entry. */
+static int
+parse_sockets(char *val, struct xlate_config *c)
+{
+	char *save = NULL;
+	int rv = 0;
+
+	memset(c->sockets, 0, sizeof c->sockets);
+	if (strncmp(val, "all", 3) == 0 && (val[3] == '\0' || val[3] == ':')) {
+		memset(c->sockets, 1, sizeof c->sockets);
+		val += val[3] == ':' ? 4 : 3;
+	} else if (strcmp(val, "none") == 0)
+		val += 4;
+	for (char *n = strtok_r(val, ":", &save); n; n = strtok_r(NULL, ":", &save)) {
+		unsigned char on = 1;
+		size_t i;
+		if (strncmp(n, "no", 2) == 0 && strcmp(n, "none") != 0) {
+			on = 0;
+			n += 2;
+		}
+		for (i = 0; i < sizeof sockname / sizeof sockname[0]; i++)
+			if (strcmp(n, sockname[i].name) == 0)
+				break;
+		if (i == sizeof sockname / sizeof sockname[0]) {
+			rv = -1;
+			continue;
+		}
+		c->sockets[sockname[i].af] = on;
+	}
+	c->nsockets = 0;
+	for (int af = 0; af < XLATE_NAF; af++)
+		c->nsockets += c->sockets[af];
+	return rv;
+}
+
 int
 xlate_parse_config(const char *s, struct xlate_config *c)
 {
@@ -391,6 +442,9 @@ xlate_parse_config(const char *s, struct xlate_config *c)
 				c->blanketlen[c->nblanket] = strlen(b);
 				c->blanket[c->nblanket++] = strdup(b);
 			}
+		} else if (strcmp(tok, "socket") == 0) {
+			if (parse_sockets(val, c) != 0)
+				rv = -1;
 		} else if (strcmp(tok, "fdoff") == 0) {
 			char *end;
 			long v = strtol(val, &end, 10);
@@ -459,4 +513,332 @@ xlate_fdmap_parse(const char *s, void (*fn)(int, int, void *), void *arg)
 			s++;
 	}
 	return n;
+}
+
+/* --- sockets --- */
+
+int
+xlate_af_to_nb(int lx)
+{
+	switch (lx) {
+	case AF_UNSPEC: return RUMP_AF_UNSPEC;
+	case AF_UNIX: return RUMP_AF_LOCAL;
+	case AF_INET: return RUMP_AF_INET;
+	case AF_INET6: return RUMP_AF_INET6;
+	default: return -1;
+	}
+}
+
+int
+xlate_af_to_lx(int nb)
+{
+	switch (nb) {
+	case RUMP_AF_UNSPEC: return AF_UNSPEC;
+	case RUMP_AF_LOCAL: return AF_UNIX;
+	case RUMP_AF_INET: return AF_INET;
+	case RUMP_AF_INET6: return AF_INET6;
+	default: return -1;
+	}
+}
+
+int
+xlate_socktype_to_nb(int lx)
+{
+	int nb = lx & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (nb < 0 || nb > 0xff)
+		return -1;
+	if (lx & SOCK_NONBLOCK)
+		nb |= RUMP_SOCK_NONBLOCK;
+	if (lx & SOCK_CLOEXEC)
+		nb |= RUMP_SOCK_CLOEXEC;
+	return nb;
+}
+
+static const struct {
+	int lx, nb;
+} msgflag_pairs[] = {
+	{ MSG_OOB, RUMP_MSG_OOB },
+	{ MSG_PEEK, RUMP_MSG_PEEK },
+	{ MSG_DONTROUTE, RUMP_MSG_DONTROUTE },
+	{ MSG_CTRUNC, RUMP_MSG_CTRUNC },
+	{ MSG_TRUNC, RUMP_MSG_TRUNC },
+	{ MSG_DONTWAIT, RUMP_MSG_DONTWAIT },
+	{ MSG_EOR, RUMP_MSG_EOR },
+	{ MSG_WAITALL, RUMP_MSG_WAITALL },
+	{ MSG_NOSIGNAL, RUMP_MSG_NOSIGNAL },
+	{ MSG_WAITFORONE, RUMP_MSG_WAITFORONE },
+	{ MSG_CMSG_CLOEXEC, RUMP_MSG_CMSG_CLOEXEC },
+};
+
+int
+xlate_msgflags_to_nb(int lx)
+{
+	int nb = 0;
+
+	lx &= ~(MSG_MORE | MSG_CONFIRM);
+	for (size_t i = 0; i < sizeof msgflag_pairs / sizeof msgflag_pairs[0]; i++)
+		if (lx & msgflag_pairs[i].lx) {
+			nb |= msgflag_pairs[i].nb;
+			lx &= ~msgflag_pairs[i].lx;
+		}
+	return lx != 0 ? -1 : nb;
+}
+
+int
+xlate_msgflags_to_lx(int nb)
+{
+	int lx = 0;
+
+	for (size_t i = 0; i < sizeof msgflag_pairs / sizeof msgflag_pairs[0]; i++)
+		if (nb & msgflag_pairs[i].nb)
+			lx |= msgflag_pairs[i].lx;
+	return lx;
+}
+
+/* NetBSD's sockaddr_in6 (sockaddr_in is Linux's with sa_len and a byte family). */
+struct nb_sockaddr_in6 {
+	uint8_t len, family;
+	uint16_t port;
+	uint32_t flowinfo;
+	uint8_t addr[16];
+	uint32_t scope_id;
+};
+
+int
+xlate_sockaddr_to_nb(const void *lx, size_t lxlen, void *nb, int *err)
+{
+	sa_family_t fam;
+	uint8_t *o = nb;
+
+	if (lx == NULL || lxlen < sizeof(sa_family_t)) {
+		*err = EINVAL;
+		return -1;
+	}
+	memcpy(&fam, lx, sizeof fam);
+	memset(nb, 0, XLATE_SOCKADDR_MAX);
+	switch (fam) {
+	case AF_INET: {
+		struct sockaddr_in in;
+		if (lxlen < sizeof in) {
+			*err = EINVAL;
+			return -1;
+		}
+		memcpy(&in, lx, sizeof in);
+		o[0] = 16;
+		o[1] = RUMP_AF_INET;
+		memcpy(o + 2, &in.sin_port, 2);
+		memcpy(o + 4, &in.sin_addr, 4);
+		return 16;
+	}
+	case AF_INET6: {
+		/* Linux takes the 24 bytes of RFC 2133's sockaddr_in6 (no scope) too. */
+		struct sockaddr_in6 in6;
+		struct nb_sockaddr_in6 n;
+		if (lxlen < 24) {
+			*err = EINVAL;
+			return -1;
+		}
+		memset(&in6, 0, sizeof in6);
+		memcpy(&in6, lx, lxlen < sizeof in6 ? lxlen : sizeof in6);
+		memset(&n, 0, sizeof n);
+		n.len = sizeof n;
+		n.family = RUMP_AF_INET6;
+		n.port = in6.sin6_port;
+		n.flowinfo = in6.sin6_flowinfo;
+		memcpy(n.addr, &in6.sin6_addr, 16);
+		n.scope_id = in6.sin6_scope_id;
+		memcpy(nb, &n, sizeof n);
+		return sizeof n;
+	}
+	case AF_UNIX: {
+		const char *path = (const char *)lx + offsetof(struct sockaddr_un, sun_path);
+		size_t room = lxlen - offsetof(struct sockaddr_un, sun_path), n;
+		if (lxlen > sizeof(struct sockaddr_un)) {
+			*err = EINVAL;
+			return -1;
+		}
+		if (room > 0 && path[0] == '\0') {
+			*err = EINVAL;	/* Linux's abstract namespace */
+			return -1;
+		}
+		n = strnlen(path, room);
+		if (n >= sizeof(((struct rump_sockaddr_un *)0)->sun_path)) {
+			*err = EINVAL;
+			return -1;
+		}
+		o[1] = RUMP_AF_LOCAL;
+		memcpy(o + 2, path, n);
+		o[0] = (uint8_t)(2 + n + (n > 0));	/* with the NUL, as SUN_LEN+1 */
+		return o[0];
+	}
+	case AF_UNSPEC:
+		/* connect(AF_UNSPEC) dissolves a datagram association. */
+		o[0] = 16;
+		o[1] = RUMP_AF_UNSPEC;
+		return 16;
+	default:
+		*err = EAFNOSUPPORT;
+		return -1;
+	}
+}
+
+void
+xlate_sockaddr_to_lx(const void *nb, size_t nblen, void *lx, uint32_t *lxlen)
+{
+	const uint8_t *b = nb;
+	unsigned char out[sizeof(struct sockaddr_storage)];
+	size_t n = 0;
+
+	memset(out, 0, sizeof out);
+	if (nblen >= 2 && b[1] == RUMP_AF_INET && nblen >= 8) {
+		struct sockaddr_in in;
+		memset(&in, 0, sizeof in);
+		in.sin_family = AF_INET;
+		memcpy(&in.sin_port, b + 2, 2);
+		memcpy(&in.sin_addr, b + 4, 4);
+		memcpy(out, &in, sizeof in);
+		n = sizeof in;
+	} else if (nblen >= 2 && b[1] == RUMP_AF_INET6 && nblen >= 24) {
+		struct nb_sockaddr_in6 s;
+		struct sockaddr_in6 in6;
+		memset(&s, 0, sizeof s);
+		memcpy(&s, b, nblen < sizeof s ? nblen : sizeof s);
+		memset(&in6, 0, sizeof in6);
+		in6.sin6_family = AF_INET6;
+		in6.sin6_port = s.port;
+		in6.sin6_flowinfo = s.flowinfo;
+		memcpy(&in6.sin6_addr, s.addr, 16);
+		in6.sin6_scope_id = s.scope_id;
+		memcpy(out, &in6, sizeof in6);
+		n = sizeof in6;
+	} else if (nblen >= 2 && b[1] == RUMP_AF_LOCAL) {
+		size_t plen = strnlen((const char *)b + 2, nblen - 2);
+		sa_family_t f = AF_UNIX;
+		if (plen > sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+			plen = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+		memcpy(out, &f, sizeof f);
+		memcpy(out + sizeof f, b + 2, plen);
+		/* Linux: the family alone for an unnamed socket, else the path and its NUL. */
+		n = sizeof f + (plen > 0 ? plen + 1 : 0);
+	} else if (nblen >= 2) {
+		/* A family Linux cannot name: AF_UNSPEC and the bytes after the family. */
+		size_t d = nblen - 2 < sizeof out - 2 ? nblen - 2 : sizeof out - 2;
+		int f = xlate_af_to_lx(b[1]);
+		sa_family_t lf = f < 0 ? AF_UNSPEC : (sa_family_t)f;
+		memcpy(out, &lf, sizeof lf);
+		memcpy(out + 2, b + 2, d);
+		n = 2 + d;
+	}
+	if (lx != NULL)
+		memcpy(lx, out, n < *lxlen ? n : *lxlen);
+	*lxlen = (uint32_t)n;
+}
+
+static const struct {
+	int lxlevel, lxname, nblevel, nbname, kind;
+} opttab[] = {
+	{ SOL_SOCKET, SO_DEBUG, RUMP_SOL_SOCKET, RUMP_SO_DEBUG, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_REUSEADDR, RUMP_SOL_SOCKET, RUMP_SO_REUSEADDR, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_REUSEPORT, RUMP_SOL_SOCKET, RUMP_SO_REUSEPORT, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_KEEPALIVE, RUMP_SOL_SOCKET, RUMP_SO_KEEPALIVE, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_DONTROUTE, RUMP_SOL_SOCKET, RUMP_SO_DONTROUTE, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_BROADCAST, RUMP_SOL_SOCKET, RUMP_SO_BROADCAST, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_OOBINLINE, RUMP_SOL_SOCKET, RUMP_SO_OOBINLINE, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_ACCEPTCONN, RUMP_SOL_SOCKET, RUMP_SO_ACCEPTCONN, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_TIMESTAMP_OLD, RUMP_SOL_SOCKET, RUMP_SO_TIMESTAMP, XLATE_OPT_BOOL },
+	{ SOL_SOCKET, SO_LINGER, RUMP_SOL_SOCKET, RUMP_SO_LINGER, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_TYPE, RUMP_SOL_SOCKET, RUMP_SO_TYPE, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_ERROR, RUMP_SOL_SOCKET, RUMP_SO_ERROR, XLATE_OPT_ERRNO },
+	{ SOL_SOCKET, SO_SNDBUF, RUMP_SOL_SOCKET, RUMP_SO_SNDBUF, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_RCVBUF, RUMP_SOL_SOCKET, RUMP_SO_RCVBUF, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_SNDLOWAT, RUMP_SOL_SOCKET, RUMP_SO_SNDLOWAT, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_RCVLOWAT, RUMP_SOL_SOCKET, RUMP_SO_RCVLOWAT, XLATE_OPT_PLAIN },
+	/* struct timeval: 64-bit seconds and microseconds at offset 8 on both (amd64). */
+	{ SOL_SOCKET, SO_SNDTIMEO_OLD, RUMP_SOL_SOCKET, RUMP_SO_SNDTIMEO, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_RCVTIMEO_OLD, RUMP_SOL_SOCKET, RUMP_SO_RCVTIMEO, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_SNDTIMEO_NEW, RUMP_SOL_SOCKET, RUMP_SO_SNDTIMEO, XLATE_OPT_PLAIN },
+	{ SOL_SOCKET, SO_RCVTIMEO_NEW, RUMP_SOL_SOCKET, RUMP_SO_RCVTIMEO, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_NODELAY, NB_IPPROTO_TCP, NB_TCP_NODELAY, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_MAXSEG, NB_IPPROTO_TCP, NB_TCP_MAXSEG, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, NB_IPPROTO_TCP, NB_TCP_KEEPIDLE, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, NB_IPPROTO_TCP, NB_TCP_KEEPINTVL, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_KEEPCNT, NB_IPPROTO_TCP, NB_TCP_KEEPCNT, XLATE_OPT_PLAIN },
+	{ IPPROTO_IP, IP_TOS, NB_IPPROTO_IP, NB_IP_TOS, XLATE_OPT_PLAIN },
+	{ IPPROTO_IP, IP_TTL, NB_IPPROTO_IP, NB_IP_TTL, XLATE_OPT_PLAIN },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, NB_IPPROTO_IPV6, NB_IPV6_V6ONLY, XLATE_OPT_BOOL },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, NB_IPPROTO_IPV6, NB_IPV6_UNICAST_HOPS, XLATE_OPT_PLAIN },
+};
+
+int
+xlate_sockopt_to_nb(int lxlevel, int lxname, int *nblevel, int *nbname)
+{
+	for (size_t i = 0; i < sizeof opttab / sizeof opttab[0]; i++)
+		if (opttab[i].lxlevel == lxlevel && opttab[i].lxname == lxname) {
+			*nblevel = opttab[i].nblevel;
+			*nbname = opttab[i].nbname;
+			return opttab[i].kind;
+		}
+	return -1;
+}
+
+/* Both headers take 16 bytes with the data after them; records are aligned to 8. */
+#define CMSG_HDR 16
+#define CMSG_AL(n) (((n) + 7) & ~(size_t)7)
+
+long
+xlate_cmsg_to_nb(const void *lx, size_t lxlen, void *nb, int *err)
+{
+	const uint8_t *in = lx;
+	uint8_t *out = nb;
+	size_t off = 0;
+
+	while (off + CMSG_HDR <= lxlen) {
+		struct cmsghdr h;
+		struct rump_cmsghdr n;
+		memcpy(&h, in + off, sizeof h);
+		if (h.cmsg_len < CMSG_HDR || h.cmsg_len > lxlen - off || h.cmsg_len > UINT32_MAX) {
+			*err = EINVAL;
+			return -1;
+		}
+		if (h.cmsg_level != SOL_SOCKET || h.cmsg_type != SCM_RIGHTS) {
+			*err = EINVAL;
+			return -1;
+		}
+		n.cmsg_len = (uint32_t)h.cmsg_len;
+		n.cmsg_level = RUMP_SOL_SOCKET;
+		n.cmsg_type = RUMP_SCM_RIGHTS;
+		memset(out + off, 0, CMSG_HDR);
+		memcpy(out + off, &n, sizeof n);
+		memcpy(out + off + CMSG_HDR, in + off + CMSG_HDR, h.cmsg_len - CMSG_HDR);
+		off += CMSG_AL(h.cmsg_len);
+	}
+	return (long)(off < lxlen ? off : lxlen);
+}
+
+long
+xlate_cmsg_to_lx(const void *nb, size_t nblen, void *lx)
+{
+	const uint8_t *in = nb;
+	uint8_t *out = lx;
+	size_t off = 0, w = 0;
+
+	while (off + CMSG_HDR <= nblen) {
+		struct rump_cmsghdr n;
+		struct cmsghdr h;
+		memcpy(&n, in + off, sizeof n);
+		if (n.cmsg_len < CMSG_HDR || n.cmsg_len > nblen - off)
+			break;
+		if (n.cmsg_level == RUMP_SOL_SOCKET && n.cmsg_type == RUMP_SCM_RIGHTS) {
+			memset(&h, 0, sizeof h);
+			h.cmsg_len = n.cmsg_len;
+			h.cmsg_level = SOL_SOCKET;
+			h.cmsg_type = SCM_RIGHTS;
+			memcpy(out + w, &h, sizeof h);
+			memmove(out + w + CMSG_HDR, in + off + CMSG_HDR, n.cmsg_len - CMSG_HDR);
+			w += CMSG_AL(n.cmsg_len);
+		}
+		off += CMSG_AL(n.cmsg_len);
+	}
+	return (long)(w < nblen ? w : nblen);
 }

@@ -80,10 +80,15 @@ const char *xlate_route_path(const char *prefix, size_t prefixlen, const char *p
  * RUMPHIJACK (NetBSD's rumphijack(3) syntax): comma-separated name=value. path=PREFIX (the kernel's
  * namespace under PREFIX, PREFIX removed; several may be given), blanket=P1:P2:... (paths starting
  * with Pn, a literal prefix that ignores directory borders, go to the kernel unchanged),
- * fdoff=N (the first host number for kernel descriptors). socket, vfs and sysctl are accepted
- * and ignored (this kernel has no networking yet). Returns 0, or -1 for an entry without '='.
+ * fdoff=N (the first host number for kernel descriptors), socket=SPEC (which families' sockets
+ * the kernel makes: "all" first if at all, then names with an optional "no" in front, joined by
+ * ':': local, inet, inet6, route (Linux's AF_NETLINK, its AF_ROUTE), link (AF_PACKET); "none"
+ * for no family; "all:nolocal" is everything but AF_LOCAL). Without a socket= entry no socket
+ * is the kernel's, as in NetBSD. vfs and sysctl are accepted and ignored. Returns 0, or -1 for an
+ * entry without '=' or a socket name it does not know.
  */
 #define XLATE_MAXPREFIX 8
+#define XLATE_NAF 64		/* Linux address families routed: AF_* below this */
 struct xlate_config {
 	int npath, nblanket;
 	char *path[XLATE_MAXPREFIX];
@@ -91,6 +96,8 @@ struct xlate_config {
 	char *blanket[XLATE_MAXPREFIX];
 	size_t blanketlen[XLATE_MAXPREFIX];
 	int fdoff;
+	unsigned char sockets[XLATE_NAF];	/* Linux AF_* -> 1: the kernel's */
+	int nsockets;				/* families with sockets[af] set */
 };
 int xlate_parse_config(const char *s, struct xlate_config *c);
 /* An absolute path's name in the kernel under c, or NULL for the host's. */
@@ -103,5 +110,73 @@ const char *xlate_route(const struct xlate_config *c, const char *path);
  */
 size_t xlate_fdmap_encode(char *buf, size_t len, const int *host, const int *rump, int n);
 int xlate_fdmap_parse(const char *s, void (*fn)(int host, int rump, void *arg), void *arg);
+
+/*
+ * Sockets. NetBSD's numbers that <rump/rumpdefs.h> does not carry (protocol-level options),
+ * from NetBSD's <netinet/in.h>, <netinet/tcp.h> and <netinet6/in6.h>.
+ */
+#define NB_IPPROTO_IP		0
+#define NB_IPPROTO_TCP		6
+#define NB_IPPROTO_UDP		17
+#define NB_IPPROTO_IPV6		41
+#define NB_IP_TOS		3
+#define NB_IP_TTL		4
+#define NB_IPV6_UNICAST_HOPS	4
+#define NB_IPV6_V6ONLY		27
+#define NB_TCP_NODELAY		1
+#define NB_TCP_MAXSEG		2
+#define NB_TCP_KEEPIDLE		3
+#define NB_TCP_KEEPINTVL	5
+#define NB_TCP_KEEPCNT		6
+
+/* Address families: Linux's AF_* <-> NetBSD's; -1 for a family the other side has no number for. */
+int xlate_af_to_nb(int lx);
+int xlate_af_to_lx(int nb);
+
+/* socket(2)'s type: the base type (the same numbers) with SOCK_NONBLOCK and SOCK_CLOEXEC moved
+ * to NetBSD's bits; -1 for other flag bits (EINVAL). accept4's flags are the same two bits. */
+int xlate_socktype_to_nb(int lx);
+
+/* MSG_* flags of send and receive calls, Linux -> NetBSD (MSG_MORE and MSG_CONFIRM, hints
+ * NetBSD has no use for, are dropped; -1 for others it lacks: MSG_ERRQUEUE, MSG_FASTOPEN ...),
+ * and the msg_flags a receive reports, NetBSD -> Linux. */
+int xlate_msgflags_to_nb(int lx);
+int xlate_msgflags_to_lx(int nb);
+
+/*
+ * Socket addresses. To NetBSD: a Linux sockaddr of lxlen bytes into nb (room for 256), sa_len
+ * set; returns the NetBSD length, or -1 with *err (EAFNOSUPPORT for a family the kernel has no
+ * number for, EINVAL for a length too short for the family, an AF_LOCAL path too long for
+ * NetBSD's 104 bytes, or Linux's abstract AF_LOCAL names, which NetBSD lacks).
+ * To Linux: NetBSD's nb of nblen bytes into lx, of which *lxlen bytes are room; as the kernel
+ * does, at most that much is written and *lxlen becomes the address's full Linux length
+ * (0 when nblen is 0: no address).
+ */
+#define XLATE_SOCKADDR_MAX 256
+int xlate_sockaddr_to_nb(const void *lx, size_t lxlen, void *nb, int *err);
+void xlate_sockaddr_to_lx(const void *nb, size_t nblen, void *lx, uint32_t *lxlen);
+
+/*
+ * get/setsockopt: Linux's (level, name) -> NetBSD's in *nblevel, *nbname, and the kind of value,
+ * or -1 for an option without a translation (the caller's ENOPROTOOPT). Levels IPPROTO_IP, TCP,
+ * UDP and IPV6 are the same numbers; SOL_SOCKET is 1 on Linux and 0xffff on NetBSD.
+ */
+enum xlate_optkind {
+	XLATE_OPT_PLAIN,	/* the bytes pass as they are (ints, struct linger, struct timeval) */
+	XLATE_OPT_BOOL,		/* an int that NetBSD reports as the option's bit: Linux says 0 or 1 */
+	XLATE_OPT_ERRNO,	/* SO_ERROR: a NetBSD errno to translate */
+};
+int xlate_sockopt_to_nb(int lxlevel, int lxname, int *nblevel, int *nbname);
+
+/*
+ * Control messages: the headers differ (Linux: size_t length, level, type; NetBSD: 32-bit length,
+ * level, type, padding), the data starts 16 bytes in on both, and both align records to 8: a
+ * buffer translates to one of the same size, record by record. Only SOL_SOCKET's SCM_RIGHTS has
+ * a NetBSD counterpart. To NetBSD: -1 with *err EINVAL for a malformed record or another type;
+ * to Linux: records of a level or type Linux cannot name are left out. Both return the bytes
+ * written. The descriptor numbers inside SCM_RIGHTS are the caller's to map.
+ */
+long xlate_cmsg_to_nb(const void *lx, size_t lxlen, void *nb, int *err);
+long xlate_cmsg_to_lx(const void *nb, size_t nblen, void *lx);
 
 #endif /* HIJACK_XLATE_H */

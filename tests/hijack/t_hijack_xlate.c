@@ -9,7 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "xlate.h"
 
@@ -362,6 +367,235 @@ test_fdmap(void)
 	EQ(v[3], 10);
 }
 
+static void
+test_socket_config(void)
+{
+	struct xlate_config c;
+
+	EQ(xlate_parse_config("path=/rump", &c), 0);
+	EQ(c.nsockets, 0);	/* no socket= entry: no socket is the kernel's, as NetBSD */
+	EQ(xlate_parse_config("socket=all", &c), 0);
+	EQ(c.sockets[AF_UNIX] + c.sockets[AF_INET] + c.sockets[AF_INET6] + c.sockets[AF_NETLINK], 4);
+	EQ(c.nsockets, XLATE_NAF);
+	EQ(xlate_parse_config("path=/rump,socket=all:nolocal", &c), 0);
+	EQ(c.sockets[AF_UNIX], 0);
+	EQ(c.sockets[AF_INET] + c.sockets[AF_INET6] + c.sockets[AF_PACKET], 3);
+	EQ(xlate_parse_config("socket=inet,inet6", &c), -1);	/* "," ends the entry: "inet6" has no '=' */
+	EQ(xlate_parse_config("socket=inet:inet6", &c), 0);
+	EQ(c.nsockets, 2);
+	EQ(c.sockets[AF_INET] + c.sockets[AF_INET6], 2);
+	EQ(xlate_parse_config("socket=none", &c), 0);
+	EQ(c.nsockets, 0);
+	EQ(xlate_parse_config("socket=all:noinet6:noroute", &c), 0);
+	EQ(c.sockets[AF_INET6] + c.sockets[AF_NETLINK], 0);
+	EQ(c.sockets[AF_INET], 1);
+	EQ(xlate_parse_config("socket=inet:bogus", &c), -1);
+	EQ(c.sockets[AF_INET], 1);	/* the names it knows still count */
+}
+
+static void
+test_socket_numbers(void)
+{
+	EQ(xlate_af_to_nb(AF_INET), RUMP_AF_INET);
+	EQ(xlate_af_to_nb(AF_INET6), RUMP_AF_INET6);	/* 10 on Linux, 24 on NetBSD */
+	EQ(xlate_af_to_nb(AF_UNIX), RUMP_AF_LOCAL);
+	EQ(xlate_af_to_nb(AF_UNSPEC), RUMP_AF_UNSPEC);
+	EQ(xlate_af_to_nb(AF_NETLINK), -1);
+	EQ(xlate_af_to_nb(AF_PACKET), -1);
+	EQ(xlate_af_to_lx(RUMP_AF_INET6), AF_INET6);
+	EQ(xlate_af_to_lx(RUMP_AF_ROUTE), -1);
+
+	EQ(xlate_socktype_to_nb(SOCK_STREAM), RUMP_SOCK_STREAM);
+	EQ(xlate_socktype_to_nb(SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC),
+	    RUMP_SOCK_DGRAM | RUMP_SOCK_NONBLOCK | RUMP_SOCK_CLOEXEC);
+	EQ(xlate_socktype_to_nb(SOCK_SEQPACKET | SOCK_CLOEXEC), RUMP_SOCK_SEQPACKET | RUMP_SOCK_CLOEXEC);
+	EQ(xlate_socktype_to_nb(SOCK_STREAM | 0x400000), -1);
+
+	EQ(xlate_msgflags_to_nb(0), 0);
+	EQ(xlate_msgflags_to_nb(MSG_NOSIGNAL | MSG_DONTWAIT), RUMP_MSG_NOSIGNAL | RUMP_MSG_DONTWAIT);
+	EQ(xlate_msgflags_to_nb(MSG_PEEK | MSG_WAITALL | MSG_TRUNC), RUMP_MSG_PEEK | RUMP_MSG_WAITALL | RUMP_MSG_TRUNC);
+	EQ(xlate_msgflags_to_nb(MSG_EOR | MSG_OOB | MSG_CMSG_CLOEXEC), RUMP_MSG_EOR | RUMP_MSG_OOB | RUMP_MSG_CMSG_CLOEXEC);
+	EQ(xlate_msgflags_to_nb(MSG_MORE | MSG_CONFIRM), 0);	/* hints, dropped */
+	EQ(xlate_msgflags_to_nb(MSG_ERRQUEUE), -1);
+	EQ(xlate_msgflags_to_lx(RUMP_MSG_TRUNC | RUMP_MSG_CTRUNC | RUMP_MSG_EOR), MSG_TRUNC | MSG_CTRUNC | MSG_EOR);
+
+	int lv, nm;
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_REUSEADDR, &lv, &nm), XLATE_OPT_BOOL);
+	EQ(lv, RUMP_SOL_SOCKET);
+	EQ(nm, RUMP_SO_REUSEADDR);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_ERROR, &lv, &nm), XLATE_OPT_ERRNO);
+	EQ(nm, RUMP_SO_ERROR);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_RCVBUF, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, RUMP_SO_RCVBUF);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_SNDTIMEO, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, RUMP_SO_SNDTIMEO);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_LINGER, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, RUMP_SO_LINGER);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_TYPE, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, RUMP_SO_TYPE);
+	EQ(xlate_sockopt_to_nb(IPPROTO_TCP, TCP_NODELAY, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(lv, 6);
+	EQ(nm, 1);
+	EQ(xlate_sockopt_to_nb(IPPROTO_TCP, TCP_KEEPIDLE, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, 3);			/* 4 on Linux */
+	EQ(xlate_sockopt_to_nb(IPPROTO_TCP, TCP_CORK, &lv, &nm), -1);	/* Linux's 3: NetBSD's KEEPIDLE */
+	EQ(xlate_sockopt_to_nb(IPPROTO_IP, IP_TTL, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(lv, 0);
+	EQ(nm, 4);			/* 2 on Linux */
+	EQ(xlate_sockopt_to_nb(IPPROTO_IP, IP_TOS, &lv, &nm), XLATE_OPT_PLAIN);
+	EQ(nm, 3);
+	EQ(xlate_sockopt_to_nb(IPPROTO_IPV6, IPV6_V6ONLY, &lv, &nm), XLATE_OPT_BOOL);
+	EQ(lv, 41);
+	EQ(nm, 27);			/* 26 on Linux */
+	EQ(xlate_sockopt_to_nb(IPPROTO_IP, IP_RECVERR, &lv, &nm), -1);
+	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_PEERCRED, &lv, &nm), -1);
+	EQ(xlate_sockopt_to_nb(12345, 1, &lv, &nm), -1);
+}
+
+static void
+test_sockaddr(void)
+{
+	uint8_t nb[XLATE_SOCKADDR_MAX];
+	struct sockaddr_storage ss;
+	uint32_t len;
+	int e = 0;
+
+	/* AF_INET: Linux's 16 bytes -> NetBSD's 16 (sa_len 16, family 2), and back. */
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(8080) };
+	in.sin_addr.s_addr = htonl(0x0a000203);
+	EQ(xlate_sockaddr_to_nb(&in, sizeof in, nb, &e), 16);
+	const uint8_t want4[] = { 16, 2, 0x1f, 0x90, 10, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0 };
+	CHECK(memcmp(nb, want4, 16) == 0, "sockaddr_in: expected NetBSD's bytes, got %02x %02x %02x %02x %02x %02x %02x %02x",
+	    nb[0], nb[1], nb[2], nb[3], nb[4], nb[5], nb[6], nb[7]);
+	len = sizeof ss;
+	memset(&ss, 0xee, sizeof ss);
+	xlate_sockaddr_to_lx(nb, 16, &ss, &len);
+	EQ(len, sizeof in);
+	CHECK(memcmp(&ss, &in, sizeof in) == 0, "sockaddr_in back: not the original bytes");
+	e = 0;
+	EQ(xlate_sockaddr_to_nb(&in, sizeof in - 1, nb, &e), -1);
+	EQ(e, EINVAL);
+
+	/* AF_INET6: family 10 -> 24, 28 bytes each; the 24-byte RFC 2133 form is taken too. */
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(443), .sin6_flowinfo = 7,
+	    .sin6_scope_id = 3 };
+	in6.sin6_addr.s6_addr[0] = 0xfe;
+	in6.sin6_addr.s6_addr[15] = 1;
+	EQ(xlate_sockaddr_to_nb(&in6, sizeof in6, nb, &e), 28);
+	EQ(nb[0], 28);
+	EQ(nb[1], RUMP_AF_INET6);
+	EQ(nb[2] << 8 | nb[3], 443);
+	EQ(nb[8], 0xfe);
+	EQ(nb[23], 1);
+	EQ(nb[24], 3);			/* scope id, little-endian */
+	len = sizeof ss;
+	xlate_sockaddr_to_lx(nb, 28, &ss, &len);
+	EQ(len, sizeof in6);
+	CHECK(memcmp(&ss, &in6, sizeof in6) == 0, "sockaddr_in6 back: not the original bytes");
+	EQ(xlate_sockaddr_to_nb(&in6, 24, nb, &e), 28);
+	EQ(xlate_sockaddr_to_nb(&in6, 23, nb, &e), -1);
+
+	/* AF_UNIX: a 2-byte family -> sa_len and a byte family; the path keeps its NUL. */
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	strcpy(un.sun_path, "/tmp/s");
+	EQ(xlate_sockaddr_to_nb(&un, offsetof(struct sockaddr_un, sun_path) + 7, nb, &e), 9);
+	EQ(nb[1], RUMP_AF_LOCAL);
+	CHECK(memcmp(nb + 2, "/tmp/s", 7) == 0, "sockaddr_un: path not copied");
+	EQ(xlate_sockaddr_to_nb(&un, sizeof un, nb, &e), 9);	/* sizeof: the path ends at its NUL */
+	len = sizeof ss;
+	xlate_sockaddr_to_lx(nb, 9, &ss, &len);
+	EQ(len, offsetof(struct sockaddr_un, sun_path) + 7);
+	CHECK(strcmp(((struct sockaddr_un *)&ss)->sun_path, "/tmp/s") == 0, "sockaddr_un back: path");
+	un.sun_path[0] = '\0';
+	un.sun_path[1] = 'x';
+	e = 0;
+	EQ(xlate_sockaddr_to_nb(&un, offsetof(struct sockaddr_un, sun_path) + 2, nb, &e), -1);	/* abstract */
+	EQ(e, EINVAL);
+	memset(un.sun_path, 'a', sizeof un.sun_path);
+	EQ(xlate_sockaddr_to_nb(&un, sizeof un, nb, &e), -1);	/* longer than NetBSD's 104 */
+
+	/* Other families, and lengths too short to hold a family. */
+	struct sockaddr nl = { .sa_family = AF_NETLINK };
+	e = 0;
+	EQ(xlate_sockaddr_to_nb(&nl, sizeof nl, nb, &e), -1);
+	EQ(e, EAFNOSUPPORT);
+	e = 0;
+	EQ(xlate_sockaddr_to_nb(&nl, 1, nb, &e), -1);
+	EQ(e, EINVAL);
+
+	/* To Linux with too little room: truncated, and the full length reported. */
+	EQ(xlate_sockaddr_to_nb(&in, sizeof in, nb, &e), 16);
+	unsigned char small[4] = { 0xee, 0xee, 0xee, 0xee };
+	len = 4;
+	xlate_sockaddr_to_lx(nb, 16, small, &len);
+	EQ(len, 16);
+	EQ(small[0], AF_INET);
+	EQ(small[2], 0x1f);
+	len = 8;
+	xlate_sockaddr_to_lx(nb, 0, &ss, &len);	/* no address */
+	EQ(len, 0);
+}
+
+static void
+test_cmsg(void)
+{
+	union {
+		struct cmsghdr h;
+		unsigned char b[CMSG_SPACE(2 * sizeof(int)) + CMSG_SPACE(sizeof(int))];
+	} lx, back;
+	unsigned char nb[sizeof lx.b];
+	int fds[2] = { 5, 9 }, e = 0;
+
+	memset(&lx, 0, sizeof lx);
+	struct cmsghdr *c = &lx.h;
+	c->cmsg_len = CMSG_LEN(sizeof fds);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	c = (struct cmsghdr *)(lx.b + CMSG_SPACE(sizeof fds));
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	memcpy(CMSG_DATA(c), &fds[1], sizeof(int));
+
+	memset(nb, 0xee, sizeof nb);
+	EQ(xlate_cmsg_to_nb(lx.b, sizeof lx.b, nb, &e), sizeof lx.b);
+	struct rump_cmsghdr n;
+	memcpy(&n, nb, sizeof n);
+	EQ(n.cmsg_len, 16 + sizeof fds);
+	EQ(n.cmsg_level, RUMP_SOL_SOCKET);
+	EQ(n.cmsg_type, RUMP_SCM_RIGHTS);
+	int got[2];
+	memcpy(got, nb + 16, sizeof got);
+	EQ(got[0], 5);
+	EQ(got[1], 9);
+	memcpy(&n, nb + 24, sizeof n);	/* the second record, 8-aligned */
+	EQ(n.cmsg_len, 16 + sizeof(int));
+
+	memset(&back, 0, sizeof back);
+	EQ(xlate_cmsg_to_lx(nb, sizeof nb, back.b), sizeof lx.b);
+	CHECK(memcmp(back.b, lx.b, sizeof lx.b) == 0, "cmsg round trip: not the original bytes");
+
+	/* Linux's SCM_CREDENTIALS has no NetBSD counterpart; a length past the buffer is malformed. */
+	c = &lx.h;
+	c->cmsg_type = SCM_CREDENTIALS;
+	e = 0;
+	EQ(xlate_cmsg_to_nb(lx.b, sizeof lx.b, nb, &e), -1);
+	EQ(e, EINVAL);
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = sizeof lx.b + 8;
+	e = 0;
+	EQ(xlate_cmsg_to_nb(lx.b, sizeof lx.b, nb, &e), -1);
+	EQ(e, EINVAL);
+	/* A NetBSD record Linux cannot name (SCM_CREDS) is left out. */
+	n.cmsg_len = 16 + 4;
+	n.cmsg_level = RUMP_SOL_SOCKET;
+	n.cmsg_type = RUMP_SCM_CREDS;
+	memset(nb, 0, sizeof nb);
+	memcpy(nb, &n, sizeof n);
+	EQ(xlate_cmsg_to_lx(nb, 24, back.b), 0);
+}
+
 int
 main(void)
 {
@@ -374,6 +608,10 @@ main(void)
 	test_route();
 	test_config();
 	test_fdmap();
+	test_socket_config();
+	test_socket_numbers();
+	test_sockaddr();
+	test_cmsg();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail != 0;
 }

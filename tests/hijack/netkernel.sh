@@ -1,0 +1,178 @@
+#!/bin/sh
+# Unmodified programs under LD_PRELOAD=librumphijack.so over the rump kernel's own TCP/IP: the
+# kernel (HIJACK_NETSERVER, tests/hijack/netserver.c) has virt0 at 10.77.0.2/24 over a TAP in a
+# network namespace this test makes, where the host's end is 10.77.0.1 and the host's peers run.
+# Needs root (ip netns, the TAP). The hijacked programs run outside the namespace, where nothing
+# reaches 10.77.0.0/24: an exchange that works went through the kernel's stack.
+#
+#   UDP: python3's client in the kernel and socat's echo on the host; nc -u -l in the kernel
+#        taking a datagram from socat.
+#   TCP (once the kernel has TCP sockets): curl and wget from python3 -m http.server (SHA-256),
+#        nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
+#        kernel (socket(AF_INET, SOCK_STREAM) says EPROTOTYPE or EPROTONOSUPPORT) these say
+#        SKIP, uncounted.
+#
+# Environment: HIJACK_LIB, HIJACK_NETSERVER. Prints "N passed, N failed"; exits 1 on any failure.
+set -u
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || { echo "FAIL: this test needs root (ip netns add, a TAP device)" >&2; exit 1; }
+for tool in ip curl wget nc socat python3 ss sha256sum; do
+	command -v $tool >/dev/null 2>&1 || { echo "FAIL: $tool is missing (tools/setup-debian.sh installs it)" >&2; exit 1; }
+done
+for v in HIJACK_LIB HIJACK_NETSERVER; do
+	eval "f=\${$v:-}"
+	[ -f "$f" ] || { echo "FAIL: $v does not name the file" >&2; exit 1; }
+done
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy ALL_PROXY all_proxy RUMPHIJACK RUMP_SOCKIN
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hijacknetk.XXXXXX")
+ns=hjnet$$
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns del $ns 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+python=$(python3 -c 'import sys; print(sys.executable)')
+H="ip netns exec $ns"
+host=10.77.0.1
+kern=10.77.0.2
+
+ip netns add $ns || { echo "FAIL: ip netns add $ns" >&2; exit 1; }
+$H ip link set lo up
+
+# The kernel, inside the namespace so that its TAP is made there; ready once its socket exists.
+sock=$work/kern
+$H "$HIJACK_NETSERVER" "unix://$sock" $kern 24 2>"$work/server.err" &
+srv=$!
+pids="$pids $srv"
+end=$(($(date +%s) + 120))
+while [ ! -S "$sock" ] && kill -0 $srv 2>/dev/null && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
+[ -S "$sock" ] || { echo "FAIL: netserver did not start: $(cat "$work/server.err")" >&2; exit 1; }
+$H ip addr add $host/24 dev virt0 && $H ip link set virt0 up ||
+	{ echo "FAIL: configuring the host's end of virt0 in $ns" >&2; exit 1; }
+run() { RUMP_SERVER=unix://$sock LD_PRELOAD=$HIJACK_LIB "$@"; }
+
+# freeport tcp|udp: a port free in the namespace. wait_listen tcp|udp PORT: until ss there lists it.
+freeport() {
+	$H "$python" -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])' "$1"
+}
+wait_listen() {
+	end=$(($(date +%s) + 60))
+	while [ "$(date +%s)" -le $end ]; do
+		if [ "$1" = tcp ]; then l=$($H ss -Hltn "sport = :$2"); else l=$($H ss -Hlun "sport = :$2"); fi
+		[ -n "$l" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# --- UDP both ways: python3 in the kernel, socat's echo (upper case) on the host ---
+port=$(freeport udp)
+$H socat "UDP4-RECVFROM:$port,bind=$host" SYSTEM:"tr a-z A-Z" 2>"$work/echo.err" &
+pids="$pids $!"
+if wait_listen udp "$port"; then
+	got=$(run "$python" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if s.fileno() < 128:
+    sys.exit("a host socket (descriptor %d), not a kernel one" % s.fileno())
+s.sendto(b"hello kernel udp", (sys.argv[1], int(sys.argv[2])))
+data, addr = s.recvfrom(100)
+print(data.decode().strip(), addr[0], addr[1] == int(sys.argv[2]), s.fileno() >= 128)' $host "$port" 2>&1)
+	[ "$got" = "HELLO KERNEL UDP $host True True" ] && ok ||
+		bad "UDP through the kernel's stack: expected 'HELLO KERNEL UDP $host True True', got '$got'"
+else
+	bad "socat's UDP echo did not start in $ns: $(cat "$work/echo.err")"
+fi
+
+# --- nc -u -l in the kernel takes a datagram: the host sends until nc has one (and exits) ---
+port=$(freeport udp)
+run nc -u -l -W 1 $kern "$port" </dev/null >"$work/udp.out" 2>"$work/udp.err" &
+ncpid=$!
+pids="$pids $ncpid"
+end=$(($(date +%s) + 60))
+while kill -0 $ncpid 2>/dev/null && [ "$(date +%s)" -le $end ]; do
+	printf 'to the kernel\n' | $H socat -u - "UDP4-SENDTO:$kern:$port" 2>/dev/null
+	sleep 0.1
+done
+got=$(cat "$work/udp.out")
+[ "$got" = "to the kernel" ] && ok || bad "hijacked nc -u -l on $kern: expected 'to the kernel', got '$got' ($(cat "$work/udp.err"))"
+
+# --- TCP, if the kernel has it ---
+tcp=$(run "$python" -c '
+import errno, socket
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    print("yes" if s.fileno() >= 128 else "error: a host socket")
+except OSError as e:
+    print("no" if e.errno in (errno.EPROTONOSUPPORT, errno.EPROTOTYPE) else "error %s" % e)' 2>&1)
+if [ "$tcp" = no ]; then
+	echo "SKIP: TCP: the kernel has no TCP socket protocol yet (socket(AF_INET, SOCK_STREAM) fails)"
+elif [ "$tcp" != yes ]; then
+	bad "socket(AF_INET, SOCK_STREAM) in the kernel: $tcp"
+else
+	mkdir "$work/www"
+	head -c 3000000 /dev/urandom >"$work/www/big.bin"
+	want=$(sha256sum <"$work/www/big.bin" | cut -d' ' -f1)
+	$H "$python" -u -m http.server --bind $host --directory "$work/www" 0 >"$work/http.log" 2>&1 &
+	pids="$pids $!"
+	end=$(($(date +%s) + 60))
+	while ! grep -q 'port [0-9]' "$work/http.log" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
+	hport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http.log" | head -n 1)
+	if [ -z "$hport" ]; then
+		bad "http.server did not start in $ns: $(cat "$work/http.log")"
+	else
+		if run curl -sS -o "$work/curl.out" "http://$host:$hport/big.bin" 2>"$work/curl.err"; then
+			got=$(sha256sum <"$work/curl.out" | cut -d' ' -f1)
+			[ "$got" = "$want" ] && ok || bad "curl over the kernel's TCP: SHA-256 expected $want, got $got"
+		else
+			bad "curl over the kernel's TCP: status $? ($(cat "$work/curl.err"))"
+		fi
+		if run wget -q -O "$work/wget.out" "http://$host:$hport/big.bin" 2>"$work/wget.err"; then
+			got=$(sha256sum <"$work/wget.out" | cut -d' ' -f1)
+			[ "$got" = "$want" ] && ok || bad "wget over the kernel's TCP: SHA-256 expected $want, got $got"
+		else
+			bad "wget over the kernel's TCP: status $? ($(cat "$work/wget.err"))"
+		fi
+	fi
+	# nc in the kernel to the host's nc -l.
+	port=$(freeport tcp)
+	$H nc -l -N $host "$port" </dev/null >"$work/nc1.out" &
+	ncpid=$!
+	pids="$pids $ncpid"
+	if wait_listen tcp "$port"; then
+		if run nc -N $host "$port" <"$work/www/big.bin" 2>"$work/nc1.err"; then ok; else
+			bad "hijacked nc to the host's nc -l: $(cat "$work/nc1.err")"
+			kill $ncpid
+		fi
+		wait $ncpid
+		got=$(sha256sum <"$work/nc1.out" | cut -d' ' -f1)
+		[ "$got" = "$want" ] && ok || bad "kernel nc -> host nc -l: SHA-256 expected $want, got $got"
+	else
+		bad "the host's nc -l did not listen in $ns"
+	fi
+	# The host's nc to nc -l in the kernel: it connects once the kernel listens (refused before).
+	port=$(freeport tcp)
+	run nc -l -N $kern "$port" </dev/null >"$work/nc2.out" 2>"$work/nc2.err" &
+	ncpid=$!
+	pids="$pids $ncpid"
+	end=$(($(date +%s) + 60))
+	until $H nc -N $kern "$port" <"$work/www/big.bin" 2>/dev/null; do
+		kill -0 $ncpid 2>/dev/null && [ "$(date +%s)" -le $end ] || break
+		sleep 0.1
+	done
+	wait $ncpid
+	got=$(sha256sum <"$work/nc2.out" | cut -d' ' -f1)
+	[ "$got" = "$want" ] && ok || bad "host nc -> kernel nc -l: SHA-256 expected $want, got $got ($(cat "$work/nc2.err"))"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
