@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using Rump.Dev;
@@ -9,14 +10,13 @@ using Rump.Vfs;
 namespace Rump.Usb;
 
 /// <summary>
-/// HID class drivers (NetBSD uhid.c, ukbd.c), which queue what they read for a character device:
-///  - ukbd (boot keyboards, put in the boot protocol) reads input reports from the interface's
-///    interrupt-IN pipe itself, restarting the transfer from its own completion (interrupt
-///    context): /dev/ukbdN, whose reads return key events as NetBSD's struct wscons_event (type 2
-///    down / 1 up, value = the HID key usage, time);
-///  - uhid attaches under uhidev (<see cref="Uhidev"/>, any other HID interface), one per report
-///    ID: /dev/uhidN, whose reads return that ID's input reports (without the ID byte), each of
-///    the size the report descriptor gives it.
+/// HID class drivers (NetBSD uhid.c, ukbd.c), children of uhidev (<see cref="Uhidev"/>, which
+/// owns the interface's interrupt-IN pipe and hands each input report to the child of its report
+/// ID, in interrupt context), which queue what they read for a character device:
+///  - ukbd (a report ID whose reports are a keyboard's): /dev/ukbdN, whose reads return key
+///    events as NetBSD's struct wscons_event (type 2 down / 1 up, value = the HID key usage, time);
+///  - uhid (any other report ID): /dev/uhidN, whose reads return that ID's input reports (without
+///    the ID byte), each of the size the report descriptor gives it.
 /// Reads sleep (interruptibly) until something is queued; O_NONBLOCK gives EAGAIN; poll works.
 ///
 /// Locks: each device's <see cref="HidDev.Lock"/> protects its queue and the dying flag; the
@@ -32,11 +32,8 @@ public abstract class HidDriverBase : Driver
     {
         public Device Self = null!;
         public UsbDevice Usb = null!;
-        /// <summary>The interrupt pipe and its xfer (ukbd); null for uhid, whose reports come from uhidev.</summary>
-        public UsbPipe? Pipe;
-        public UsbXfer? Xfer;
-        /// <summary>uhid: the parent and report ID, and the input report size (entries are padded or cut to it).</summary>
-        public UhidevSoftc? Parent;
+        /// <summary>The parent uhidev (which owns the interrupt pipe), the report ID, and the input report size (uhid's entries are padded or cut to it).</summary>
+        public UhidevSoftc Parent = null!;
         public byte ReportId;
         public int InputSize;
         public KMutex Lock = null!;
@@ -45,9 +42,19 @@ public abstract class HidDriverBase : Driver
         public readonly Queue<byte[]> Queue = new();
         public bool Dying;
         public KeyboardState Keys;
+        /// <summary>ukbd: where the keys are in its reports (a <see cref="KeyboardLayout"/>).</summary>
+        public object? Layout;
         public string Node = "";
         public long Dropped;
+        /// <summary>uhid's USB_SET_IMMED: reads ask the device (GET_REPORT) instead of taking queued reports.</summary>
+        public bool Immediate;
     }
+
+    /// <summary>The driver's ioctls (thread context; the node's device is live). FIONBIO is everyone's.</summary>
+    protected virtual int Ioctl(HidDev d, ulong cmd, Span<byte> data, int fflag, Lwp l) => cmd == Abi.FIONBIO ? 0 : Abi.ENOTTY;
+
+    /// <summary>A read in immediate mode (uhid): one report fetched from the device now.</summary>
+    protected virtual int ReadImmediate(HidDev d, ref Uio uio) => Abi.EINVAL;
 
     private readonly Dictionary<int, HidDev> _byUnit = new();
     /// <summary>Protects <see cref="_byUnit"/> (made at the first attach, in thread context); a leaf.</summary>
@@ -55,28 +62,26 @@ public abstract class HidDriverBase : Driver
     private NodeDriver? _cdev;
     private uint _major = Cdevsw.NoMajor;
 
-    public override string? Describe(Device parent, object aux) => aux is UsbIfaceArgs a ? a.Device.AttachDescription() : null;
-
     /// <summary>What a completed input report becomes in the queue (zero or more entries).</summary>
     protected abstract void OnReport(HidDev d, ReadOnlySpan<byte> report);
 
-    /// <summary>Per-driver set-up before the pipe starts (SET_PROTOCOL for keyboards). Thread context.</summary>
-    protected virtual void Prepare(HidDev d, UsbIfaceArgs a) { }
-
-    public override void Attach(Device self, Device parent, object aux)
+    /// <summary>
+    /// Attaches a child of uhidev for one report ID: its state, its /dev node, and (if the report
+    /// ID has input reports) the sink that hands it each of them. Thread context.
+    /// </summary>
+    protected HidDev AttachChild(Device self, UhidevArgs a, object? layout = null)
     {
-        var a = (UsbIfaceArgs)aux;
         Kernel k = self.Autoconf.Kernel;
-        EndpointInfo? ep = a.Interface.FindEndpoint(true, UsbXferType.Interrupt);
-        if (ep == null || a.Interface.OpenPipe(ep.Desc.Address, out UsbPipe? pipe) != 0) { self.Aprint("no interrupt pipe\n"); return; }
-        var d = new HidDev { Self = self, Usb = a.Device, Pipe = pipe!, Lock = new KMutex(k), Cv = new KCondvar(k) };
-        // SET_IDLE 0: report only on change (devices may refuse; that is fine).
-        a.Device.DoRequest(new SetupPacket(0x21, 0x0A, 0, a.Interface.Desc.Number, 0));
-        Prepare(d, a);
-        d.Xfer = new UsbXfer(pipe!, Math.Max(8, ep.Desc.PacketBytes)) { Priv = d, Callback = ReportDone, Flags = XferFlags.ShortOk };
+        var d = new HidDev
+        {
+            Self = self, Usb = a.Parent.Usb, Lock = new KMutex(k), Cv = new KCondvar(k),
+            Parent = a.Parent, ReportId = a.ReportId, InputSize = a.Desc.ReportBytes(HidKind.Input, a.ReportId), Layout = layout,
+        };
         self.Softc = d;
         MakeNode(self, d);
-        if (d.Xfer.Start() != 0) self.Aprint("cannot start the interrupt pipe\n");
+        // A report ID with only output or feature reports has nothing to read.
+        if (d.InputSize > 0) a.Parent.SetSink(a.ReportId, r => OnReport(d, r));
+        return d;
     }
 
     /// <summary>Makes /dev/NAMEunit for <paramref name="d"/> (the driver's character device is attached at its first unit). Thread context.</summary>
@@ -103,14 +108,6 @@ public abstract class HidDriverBase : Driver
         }
     }
 
-    private void ReportDone(UsbXfer x)
-    {
-        var d = (HidDev)x.Priv!;
-        if (d.Dying || x.Status is Abi.ECANCELED or Abi.ENXIO) return;
-        if (x.Status == 0 && x.ActLen > 0) OnReport(d, x.Span.Slice(0, x.ActLen));
-        if (!d.Dying) x.Start();
-    }
-
     /// <summary>Queues one entry and wakes readers (interrupt context).</summary>
     protected static void Push(HidDev d, byte[] entry)
     {
@@ -131,8 +128,6 @@ public abstract class HidDriverBase : Driver
         d.Sel.Notify();
         d.Lock.Exit();
         d.Parent?.SetSink(d.ReportId, null);
-        d.Xfer?.Abort();
-        if (d.Pipe != null) UsbDevice.ClosePipe(d.Pipe);
         Kernel k = self.Autoconf.Kernel;
         if (d.Node.Length > 0) k.GetService<Rump.Vfs.Vfs>()?.RemoveCharNode(k.CurlwpOrBind(), d.Node);
         if (_mapLock != null) { _mapLock.Enter(); _byUnit.Remove(self.Unit); _mapLock.Exit(); }
@@ -161,6 +156,12 @@ public abstract class HidDriverBase : Driver
             HidDev? d = _drv.Lookup(dev);
             if (d == null) return Abi.ENXIO;
             d.Lock.Enter();
+            if (d.Immediate && !d.Dying)
+            {
+                // The request sleeps: not under the lock the completion takes.
+                d.Lock.Exit();
+                return _drv.ReadImmediate(d, ref uio);
+            }
             while (d.Queue.Count == 0)
             {
                 if (d.Dying) { d.Lock.Exit(); return Abi.ENXIO; }
@@ -180,6 +181,13 @@ public abstract class HidDriverBase : Driver
             return err;
         }
 
+        public override int Ioctl(ulong dev, ulong cmd, Span<byte> data, int fflag, Lwp l)
+        {
+            HidDev? d = _drv.Lookup(dev);
+            if (d == null || d.Dying) return Abi.ENXIO;
+            return _drv.Ioctl(d, cmd, data, fflag, l);
+        }
+
         public override int Poll(ulong dev, int events, Lwp l)
         {
             HidDev? d = _drv.Lookup(dev);
@@ -194,7 +202,15 @@ public abstract class HidDriverBase : Driver
     }
 }
 
-/// <summary>USB keyboards in the boot protocol: key events as struct wscons_event on /dev/ukbdN.</summary>
+/// <summary>
+/// Keyboards under uhidev (NetBSD ukbd at uhidev): the report ID whose input reports belong to a
+/// Keyboard application collection with keys in it ("ukbd0 at uhidev0", or "... reportid 1" on
+/// a composite device). The keys are found in the report descriptor (<see cref="KeyboardLayout"/>:
+/// boot-style key arrays and NKRO bitmaps alike), the device stays in the report protocol, and
+/// /dev/ukbdN's reads return key events as NetBSD's struct wscons_event (type 2 down / 1 up,
+/// value = the HID key usage, time). A rollover report (more keys held than the device can say)
+/// changes nothing.
+/// </summary>
 public sealed class Ukbd : HidDriverBase
 {
     public override string Name => "ukbd";
@@ -203,19 +219,20 @@ public sealed class Ukbd : HidDriverBase
     public const uint KeyUp = 1, KeyDown = 2;
 
     public override int Match(Device parent, object aux)
-        => aux is UsbIfaceArgs a && a.Interface.Desc.Class == UClass.Hid && a.Interface.Desc.SubClass == 1 && a.Interface.Desc.Protocol == 1
-            ? UMatch.IfaceClassSubclassProto : UMatch.None;
+        => aux is UhidevArgs a && KeyboardLayout.IsKeyboard(a.Desc, a.ReportId) ? UMatch.IfaceClassSubclassProto : UMatch.None;
 
-    protected override void Prepare(HidDev d, UsbIfaceArgs a)
+    public override string? Describe(Device parent, object aux) => null;
+
+    public override void Attach(Device self, Device parent, object aux)
     {
-        // SET_PROTOCOL(boot): 8-byte reports whatever the report descriptor says.
-        d.Usb.DoRequest(new SetupPacket(0x21, 0x0B, 0, a.Interface.Desc.Number, 0));
-        d.Self.Aprint("boot protocol keyboard, events on /dev/" + d.Self.Name + "\n");
+        var a = (UhidevArgs)aux;
+        AttachChild(self, a, KeyboardLayout.From(a.Desc, a.ReportId));
+        self.Aprint("keyboard, events on /dev/" + self.Name + "\n");
     }
 
     protected override void OnReport(HidDev d, ReadOnlySpan<byte> report)
     {
-        if (KeyboardState.ParseBoot(report, out KeyboardState now) != 0) return;
+        if (d.Layout is not KeyboardLayout layout || layout.Parse(report, out KeyboardState now) != 0) return;
         Span<KeyEvent> ev = stackalloc KeyEvent[2 * KeyboardState.MaxKeys + 16];
         int n = KeyboardState.Diff(d.Keys, now, ev);
         d.Keys = now;
@@ -250,19 +267,102 @@ public sealed class Uhid : HidDriverBase
                ", feature=" + a.Desc.ReportBytes(HidKind.Feature, a.ReportId);
     }
 
-    public override void Attach(Device self, Device parent, object aux)
+    public override void Attach(Device self, Device parent, object aux) => AttachChild(self, (UhidevArgs)aux);
+
+    /// <summary>The size of this report ID's report of <paramref name="type"/> (UHID_*_REPORT), -1 for a type that is none of them.</summary>
+    private static int ReportSize(HidDev d, int type) => type switch
     {
-        var a = (UhidevArgs)aux;
-        Kernel k = self.Autoconf.Kernel;
-        var d = new HidDev
+        Abi.UHID_INPUT_REPORT => d.Parent.Desc.ReportBytes(HidKind.Input, d.ReportId),
+        Abi.UHID_OUTPUT_REPORT => d.Parent.Desc.ReportBytes(HidKind.Output, d.ReportId),
+        Abi.UHID_FEATURE_REPORT => d.Parent.Desc.ReportBytes(HidKind.Feature, d.ReportId),
+        _ => -1,
+    };
+
+    /// <summary>
+    /// NetBSD uhid's ioctls (sys/dev/usb/uhid.c, argument layouts in <see cref="UgenIoctl"/>):
+    /// USB_GET_REPORT_DESC (the whole interface's descriptor, cut at 1024 bytes), USB_GET_REPORT_ID,
+    /// USB_GET_REPORT / USB_SET_REPORT (GET_REPORT / SET_REPORT control requests for this node's
+    /// report ID, of the type in ucr_report, the report's size from the descriptor, without the ID
+    /// byte; EINVAL for another type or a size of 0 or over 1024, EIO if the device refuses),
+    /// USB_SET_IMMED (on: reads fetch the input report with GET_REPORT; EOPNOTSUPP if the device
+    /// cannot, as NetBSD checks by asking once), USB_GET_DEVICEINFO. SET_REPORT needs the node open
+    /// for writing (NetBSD checks FWRITE for it too).
+    /// </summary>
+    protected override int Ioctl(HidDev d, ulong cmd, Span<byte> data, int fflag, Lwp l)
+    {
+        UhidevSoftc p = d.Parent;
+        switch (cmd)
         {
-            Self = self, Usb = a.Parent.Usb, Lock = new KMutex(k), Cv = new KCondvar(k),
-            Parent = a.Parent, ReportId = a.ReportId, InputSize = a.Desc.ReportBytes(HidKind.Input, a.ReportId),
-        };
-        self.Softc = d;
-        MakeNode(self, d);
-        // A report ID with only output or feature reports has nothing to read.
-        if (d.InputSize > 0) a.Parent.SetSink(a.ReportId, r => OnReport(d, r));
+            case Abi.FIONBIO:
+                return 0;
+            case Abi.USB_GET_REPORT_DESC:
+            {
+                int n = Math.Min(p.RawDesc.Length, UgenIoctl.MaxReportData);
+                BinaryPrimitives.WriteInt32LittleEndian(data, n);
+                p.RawDesc.AsSpan(0, n).CopyTo(data.Slice(UgenIoctl.ReportData));
+                return 0;
+            }
+            case Abi.USB_GET_REPORT_ID:
+                BinaryPrimitives.WriteInt32LittleEndian(data, d.ReportId);
+                return 0;
+            case Abi.USB_GET_REPORT:
+            case Abi.USB_SET_REPORT:
+            {
+                int type = BinaryPrimitives.ReadInt32LittleEndian(data);
+                int size = ReportSize(d, type);
+                if (size <= 0 || size > UgenIoctl.MaxReportData) return Abi.EINVAL;
+                Span<byte> rep = data.Slice(UgenIoctl.ReportData, size);
+                if (cmd == Abi.USB_SET_REPORT)
+                {
+                    if ((fflag & File.FWRITE) == 0) return Abi.EPERM;
+                    return p.SetReport((byte)type, d.ReportId, rep);
+                }
+                int e = p.GetReport((byte)type, d.ReportId, rep, out int act);
+                if (e == 0 && act < size) rep.Slice(act).Clear();
+                return e;
+            }
+            case Abi.USB_SET_IMMED:
+            {
+                bool on = BinaryPrimitives.ReadInt32LittleEndian(data) != 0;
+                if (on)
+                {
+                    if (d.InputSize == 0 || d.InputSize > UgenIoctl.MaxReportData) return Abi.EOPNOTSUPP;
+                    Span<byte> probe = stackalloc byte[d.InputSize];
+                    if (p.GetReport(Abi.UHID_INPUT_REPORT, d.ReportId, probe, out _) != 0) return Abi.EOPNOTSUPP;
+                }
+                d.Lock.Enter();
+                d.Immediate = on;
+                d.Lock.Exit();
+                return 0;
+            }
+            case Abi.USB_GET_DEVICEINFO:
+            {
+                UsbDevice u = d.Usb;
+                var names = new string[Math.Min(u.Subdevs.Count, UgenIoctl.MaxDevnames)];
+                for (int i = 0; i < names.Length; i++) names[i] = u.Subdevs[i].Name;
+                UgenIoctl.EmitDeviceInfo(data, new UgenIoctl.DeviceInfo
+                {
+                    Bus = 0, Addr = u.Address, Config = u.Config?.Desc.ConfigValue ?? 0, Speed = (byte)u.Speed, Desc = u.Desc,
+                    Product = u.Product, Vendor = u.Vendor, Serial = u.Serial,
+                    PowerMa = u.Config == null || u.Config.Desc.SelfPowered ? 0 : u.Config.Desc.MaxPower * 2,
+                    DevNames = names,
+                });
+                return 0;
+            }
+            default:
+                return Abi.ENOTTY;
+        }
+    }
+
+    /// <summary>Immediate mode: each read is one GET_REPORT(input) of this report ID (EIO if the device refuses), the report at the descriptor's size.</summary>
+    protected override int ReadImmediate(HidDev d, ref Uio uio)
+    {
+        if (uio.Resid < d.InputSize) return Abi.EINVAL;
+        Span<byte> rep = stackalloc byte[d.InputSize];
+        int e = d.Parent.GetReport(Abi.UHID_INPUT_REPORT, d.ReportId, rep, out int act);
+        if (e != 0) return Abi.EIO;
+        if (act < rep.Length) rep.Slice(act).Clear();
+        return uio.Move((ReadOnlySpan<byte>)rep);
     }
 
     protected override void OnReport(HidDev d, ReadOnlySpan<byte> report)

@@ -34,6 +34,78 @@ public sealed class UhidevSoftc
 
     /// <summary>A child starts (or, with null, stops) taking the input reports of <paramref name="id"/>.</summary>
     public void SetSink(byte id, HidReportSink? sink) => Volatile.Write(ref Sinks[id], sink);
+
+    /// <summary>The report descriptor as the device gave it (USB_GET_REPORT_DESC).</summary>
+    public byte[] RawDesc = Array.Empty<byte>();
+    /// <summary>The HID interface's number (wIndex of its class requests).</summary>
+    public byte Iface;
+    /// <summary>Serializes the children's class requests on <see cref="_req"/> (a leaf; held across the transfer, thread context only).</summary>
+    internal KMutex ReqLock = null!;
+    private UsbXfer? _req;
+
+    /// <summary>HID class requests GET_REPORT / SET_REPORT (HID 1.11, 7.2.1, 7.2.2).</summary>
+    public const byte GetReportRequest = 0x01, SetReportRequest = 0x09;
+
+    /// <summary>
+    /// GET_REPORT of <paramref name="type"/> (1 input, 2 output, 3 feature) and report
+    /// <paramref name="id"/> through the default pipe: the report, without its ID byte, into
+    /// <paramref name="report"/> (its length is the report's size). Thread context; sleeps.
+    /// </summary>
+    public int GetReport(byte type, byte id, Span<byte> report, out int act)
+    {
+        int extra = HasIds ? 1 : 0;
+        act = 0;
+        ReqLock.Enter();
+        try
+        {
+            int e = Request(new SetupPacket(SetupPacket.DirIn | SetupPacket.TypeClass | SetupPacket.RecipInterface, GetReportRequest,
+                (ushort)(type << 8 | id), Iface, (ushort)(report.Length + extra)), out UsbXfer x);
+            if (e != 0) return e;
+            // With report IDs the device sends the ID byte first.
+            act = Math.Max(0, x.ActLen - extra);
+            x.Span.Slice(extra, act).CopyTo(report);
+            return 0;
+        }
+        finally { ReqLock.Exit(); }
+    }
+
+    /// <summary>SET_REPORT of <paramref name="type"/> and <paramref name="id"/>: <paramref name="report"/> (without the ID byte, which is put in front when the device uses IDs). Thread context; sleeps.</summary>
+    public int SetReport(byte type, byte id, ReadOnlySpan<byte> report)
+    {
+        int extra = HasIds ? 1 : 0;
+        ReqLock.Enter();
+        try
+        {
+            UsbXfer x = ReqXfer(report.Length + extra);
+            if (extra != 0) x.Buffer[0] = id;
+            report.CopyTo(x.Buffer.AsSpan(extra));
+            return Request(new SetupPacket(SetupPacket.TypeClass | SetupPacket.RecipInterface, SetReportRequest,
+                (ushort)(type << 8 | id), Iface, (ushort)(report.Length + extra)), out _);
+        }
+        finally { ReqLock.Exit(); }
+    }
+
+    private bool HasIds => Desc.HasReportIds;
+
+    private UsbXfer ReqXfer(int len)
+    {
+        if (_req == null || _req.Buffer.Length < len) _req = new UsbXfer(Usb.DefaultPipe, Math.Max(64, len));
+        return _req;
+    }
+
+    /// <summary>One control transfer with <see cref="_req"/>; <see cref="ReqLock"/> held. A stall (the device has no such report) is EIO, as any failure.</summary>
+    private int Request(SetupPacket req, out UsbXfer x)
+    {
+        x = ReqXfer(req.Length);
+        if (Dying || Usb.Gone) return Abi.ENXIO;
+        x.Setup = req;
+        x.Length = req.Length;
+        x.TimeoutMs = UsbDevice.DefaultTimeoutMs;
+        x.Flags = XferFlags.ShortOk;
+        x.Callback = null;
+        int e = x.Run();
+        return e == 0 ? 0 : e == Abi.ENXIO ? e : Abi.EIO;
+    }
 }
 
 /// <summary>
@@ -42,9 +114,11 @@ public sealed class UhidevSoftc
 /// ("uhid0 at uhidev0 reportid 1"; a device without report IDs gets one child for report 0). Each
 /// input report is split by its ID byte (<see cref="HidReportDescriptor.SplitInput"/>) and handed,
 /// without that byte, to the child of its ID; reports of IDs the descriptor does not list are
-/// dropped. Boot keyboards are ukbd's (a higher match), on the interface directly.
+/// dropped. A report ID that is a keyboard's gets ukbd (a higher match than uhid), as on NetBSD;
+/// boot keyboards are no exception: their report descriptor says where the keys are.
 ///
-/// Locks: none of its own. The children's sinks are single references written with release
+/// Locks: <see cref="UhidevSoftc.ReqLock"/> serializes the children's GET_REPORT / SET_REPORT
+/// requests (a leaf, thread context, held across the transfer). The children's sinks are single references written with release
 /// semantics; a completion may hand one last report to a child that is detaching, which drops it
 /// (the child's own lock orders that). Children detach before uhidev (autoconf), and uhidev then
 /// aborts its transfer and closes the pipe.
@@ -84,7 +158,11 @@ public sealed class Uhidev : Driver
         // SET_IDLE 0: report only on change (devices may refuse; that is fine).
         a.Device.DoRequest(new SetupPacket(0x21, 0x0A, 0, ifc.Desc.Number, 0));
 
-        var sc = new UhidevSoftc { Self = self, Usb = a.Device, Pipe = pipe!, Desc = desc };
+        var sc = new UhidevSoftc
+        {
+            Self = self, Usb = a.Device, Pipe = pipe!, Desc = desc, RawDesc = raw.AsSpan(0, got).ToArray(), Iface = ifc.Desc.Number,
+            ReqLock = new KMutex(self.Autoconf.Kernel),
+        };
         sc.Xfer = new UsbXfer(pipe!, isize) { Priv = sc, Callback = ReportDone, Flags = XferFlags.ShortOk };
         self.Softc = sc;
         var ids = new System.Collections.Generic.List<byte>();

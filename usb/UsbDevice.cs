@@ -253,6 +253,9 @@ public sealed class UsbDevice
                 if (i > 0) sb.Append(", ");
                 sb.Append("interface ").Append(ui.Desc.Number).Append(" (class ").Append(ui.Desc.Class).Append('/')
                   .Append(ui.Desc.SubClass).Append('/').Append(ui.Desc.Protocol).Append("): ").Append(id?.Name ?? "none");
+                // uhidev's children depend on the report descriptor, which listing does not read;
+                // a boot keyboard's is a keyboard's.
+                if (id is Uhidev && ui.Desc.SubClass == 1 && ui.Desc.Protocol == 1) sb.Append(" (ukbd)");
             }
             Driver? g = any ? null : ac.BestMatch(parent, new UsbGenericArgs(this));
             if (g != null) sb.Append("; device: ").Append(g.Name);

@@ -32,16 +32,7 @@ internal sealed class ClusterMap
         map = new ClusterMap();
         if (first == 0) return 0;
         if (!fat.IsValidCluster(first)) return Abi.EIO;
-        uint c = first;
-        while (true)
-        {
-            if (map.Count >= maxClusters) return Abi.EIO;
-            map.Append(c);
-            int e = fat.Next(c, out uint next);
-            if (e != 0) return e;
-            if (next == 0) return 0;
-            c = next;
-        }
+        return fat.WalkChain(first, maxClusters, map);
     }
 
     public void Append(uint c)

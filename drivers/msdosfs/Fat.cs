@@ -179,6 +179,59 @@ internal sealed class Fat
         return 0;
     }
 
+    /// <summary>
+    /// Follows the chain from <paramref name="first"/> (a valid cluster), giving each cluster to
+    /// <paramref name="map"/>, with the same checks as <see cref="Next"/>: EIO for a link out of
+    /// range, to a bad cluster, or a chain longer than <paramref name="maxClusters"/> (a loop).
+    /// FAT16/32 entries never straddle sectors, so one sector buffer is held while the chain stays
+    /// in it: a long file costs a cache lookup per FAT sector, not per cluster.
+    /// </summary>
+    internal int WalkChain(uint first, uint maxClusters, ClusterMap map)
+    {
+        uint c = first;
+        Buf? bp = null;
+        uint held = uint.MaxValue;
+        try
+        {
+            while (true)
+            {
+                if (map.Count >= maxClusters) return Abi.EIO;
+                map.Append(c);
+                uint v;
+                if (_type == FatType.Fat12)
+                {
+                    int e = Get(c, out v);
+                    if (e != 0) return e;
+                }
+                else
+                {
+                    if (c > MaxCluster + 1) return Abi.EIO;
+                    long off = EntryOffset(c);
+                    uint sector = (uint)(off / _bps);
+                    if (sector != held)
+                    {
+                        if (bp != null) { _bc.Brelse(bp); bp = null; }
+                        int e = _bc.Bread(_dev, SectorBlk(_activeFat, sector), _bps, out Buf nb);
+                        if (e != 0) return e;
+                        bp = nb;
+                        held = sector;
+                    }
+                    int within = (int)(off % _bps);
+                    v = _type == FatType.Fat16
+                        ? BinaryPrimitives.ReadUInt16LittleEndian(bp!.Data.AsSpan(within))
+                        : BinaryPrimitives.ReadUInt32LittleEndian(bp!.Data.AsSpan(within)) & 0x0FFFFFFF;
+                }
+                if (IsEoc(v)) return 0;
+                if (v == _bad || !IsValidCluster(v)) return Abi.EIO;
+                c = v;
+            }
+        }
+        finally
+        {
+            if (bp != null) _bc.Brelse(bp);
+        }
+    }
+
     // ---- Allocation ----------------------------------------------------------------------------
 
     /// <summary>Seeds the counters from FSInfo (FAT32) when its values are plausible.</summary>

@@ -412,6 +412,9 @@ internal sealed class MsdosVnodeOps : VnodeOps
 
     // ---- Data ----------------------------------------------------------------------------------
 
+    /// <summary>Reads of at least this many bytes of contiguous clusters bypass the buffer cache when it has nothing newer.</summary>
+    internal const int DirectMin = 64 << 10;
+
     public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
     {
         MsdosNode n = N(vp);
@@ -435,6 +438,24 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 int within = (int)(off % csize);
                 int len = (int)Math.Min(csize - within, Math.Min(uio.Resid, size - off));
                 if (ci >= map.Count) return Abi.EIO;
+                // Large reads of contiguous clusters go straight from the device (one transfer,
+                // one copy, no per-cluster buffers) unless the cache holds newer data for them.
+                long want = Math.Min(uio.Resid, size - off);
+                if (want >= DirectMin)
+                {
+                    uint run = (uint)Math.Min(map.RunFrom(ci), Math.Min((within + want + csize - 1) / csize, BufCache.MaxUncached / csize));
+                    if ((long)run * csize >= DirectMin)
+                    {
+                        int bytes = (int)run * csize;
+                        byte[] staging = bc.RentStaging(bytes);
+                        bool done = bc.ReadUncached(m.Dev, m.ClusterBlk(map.Get(ci)), csize, staging.AsSpan(0, bytes), out e);
+                        if (done && e == 0)
+                            e = uio.Move(new ReadOnlySpan<byte>(staging, within, (int)Math.Min(want, bytes - within)));
+                        bc.ReturnStaging(staging);
+                        if (e != 0) return e;
+                        if (done) continue;
+                    }
+                }
                 e = bc.Bread(m.Dev, m.ClusterBlk(map.Get(ci)), csize, out Buf bp);
                 if (e != 0) return e;
                 e = uio.Move(new ReadOnlySpan<byte>(bp.Data, within, len));

@@ -44,6 +44,8 @@ public sealed class AbiLayoutTests
         ["rump_usb_ctl_request"] = new(typeof(Rump.Usb.Wire.RumpUsbCtlRequest), true),
         ["rump_usb_config_desc"] = new(typeof(Rump.Usb.Wire.RumpUsbConfigDesc), true),
         ["rump_usb_device_info"] = new(typeof(Rump.Usb.Wire.RumpUsbDeviceInfo), true),
+        ["rump_usb_ctl_report_desc"] = new(typeof(Rump.Usb.Wire.RumpUsbCtlReportDesc), true),
+        ["rump_usb_ctl_report"] = new(typeof(Rump.Usb.Wire.RumpUsbCtlReport), true),
         ["rump_sockaddr"] = new(typeof(Rump.Net.RumpSockaddr), true),
         ["rump_sockaddr_un"] = new(typeof(Rump.Net.RumpSockaddrUn), true),
         ["rump_msghdr"] = new(typeof(Rump.Net.RumpMsghdr), true),

@@ -419,6 +419,56 @@ public class MsdosfsTests : KernelTest
         Assert.That(MountImage(k, img, register: false), Is.EqualTo(-Abi.EINVAL));
     }
 
+    /// <summary>
+    /// Large reads of contiguous clusters go straight from the device into the reader's buffer (one
+    /// transfer, no per-cluster buffers), except where the cache holds a newer (dirty) cluster:
+    /// those reads go through the cache and see the data not yet written.
+    /// </summary>
+    [Test]
+    public void Mkfs_LargeReadsBypassTheCacheUnlessItHoldsNewerData()
+    {
+        string img = Mkfs(32, 66000); // 512-byte clusters: the worst case for per-cluster buffers
+        byte[] data = Random((3 << 20) + 12345, 5);
+        string src = Path.Combine(_dir, "big");
+        File.WriteAllBytes(src, data);
+        Mcopy(img, src, "/BIG.BIN");
+        var k = Boot();
+        Assert.That(MountImage(k, img), Is.EqualTo(0));
+        var bc = k.Kernel.GetService<Rump.Vfs.Vfs>()!.BufCache;
+        long lookups0 = bc.Hits + bc.Misses, direct0 = bc.UncachedReads;
+        int fd = k.Open("/mnt/BIG.BIN", Abi.O_RDWR);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        // An odd first read, then 1 MiB reads from the middle of a cluster on.
+        var got = new MemoryStream();
+        byte[] buf = new byte[1 << 20];
+        Assert.That(k.Read(fd, buf.AsSpan(0, 100)), Is.EqualTo(100));
+        got.Write(buf, 0, 100);
+        long n;
+        while ((n = k.Read(fd, buf)) > 0) got.Write(buf, 0, (int)n);
+        Assert.That(n, Is.EqualTo(0));
+        Assert.That(got.ToArray().SequenceEqual(data), Is.True, "the file read back as mcopy wrote it");
+        long lookups = bc.Hits + bc.Misses - lookups0, direct = bc.UncachedReads - direct0;
+        Assert.That(direct, Is.GreaterThanOrEqualTo(3), "1 MiB reads went straight from the device");
+        // The chain walk reads each FAT sector once (128 clusters each), the data bypasses the cache:
+        // through the cache it was a lookup per cluster for the chain and another for the data.
+        Assert.That(lookups, Is.LessThan(1000), "cache lookups for 3 MiB of 512-byte clusters (12,000+ a cluster at a time)");
+
+        // Dirty clusters in the middle: a large read over them must see them.
+        byte[] patch = Random(70_000, 6);
+        Assert.That(k.Pwrite(fd, patch, 1_500_000), Is.EqualTo(patch.Length));
+        patch.CopyTo(data, 1_500_000);
+        long fallbacks0 = bc.UncachedFallbacks;
+        Assert.That(k.Lseek(fd, 0, 0), Is.EqualTo(0));
+        got.SetLength(0);
+        while ((n = k.Read(fd, buf)) > 0) got.Write(buf, 0, (int)n);
+        Assert.That(got.ToArray().SequenceEqual(data), Is.True, "the read sees the data written but not yet on the device");
+        Assert.That(bc.UncachedFallbacks, Is.GreaterThan(fallbacks0), "the read over dirty clusters went through the cache");
+        Assert.That(k.Close(fd), Is.EqualTo(0));
+        Assert.That(k.Unmount("/mnt"), Is.EqualTo(0));
+        FsckClean(img);
+        Assert.That(Mtype(img, "/BIG.BIN").SequenceEqual(data), Is.True, "mtype reads what was written");
+    }
+
     [Test]
     public void Mkfs_TimesAsFatStoresThem()
     {

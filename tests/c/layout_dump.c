@@ -312,6 +312,14 @@ main(void)
 	FIELD(rump_usb_config_desc, ucd_config_index);
 	FIELD(rump_usb_config_desc, ucd_desc);
 
+	SIZE(rump_usb_ctl_report_desc);
+	FIELD(rump_usb_ctl_report_desc, ucrd_size);
+	FIELD(rump_usb_ctl_report_desc, ucrd_data);
+
+	SIZE(rump_usb_ctl_report);
+	FIELD(rump_usb_ctl_report, ucr_report);
+	FIELD(rump_usb_ctl_report, ucr_data);
+
 	SIZE(rump_usb_device_info);
 	FIELD(rump_usb_device_info, udi_bus);
 	FIELD(rump_usb_device_info, udi_addr);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_usb_kbd.sh USBKBD LIBDIR BASEDIR: keys typed on QEMU's usb-kbd through the monitor's sendkey
-# arrive as key events on the rump kernel's /dev/ukbd0 (ugenhc, uhub, ukbd), in a guest program
+# arrive as key events on the rump kernel's /dev/ukbd0 (ugenhc, uhub, uhidev, ukbd at uhidev0), in a guest program
 # run as uid 1000. The keys are sent once the guest program says it is ready.
 set -euo pipefail
 usbkbd=${1:?usage: t_usb_kbd.sh USBKBD LIBDIR BASEDIR}
@@ -13,7 +13,7 @@ gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
 libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 cat > "$tmp/guest.sh" <<G
-export LD_LIBRARY_PATH=$libdir RUMP_USB=0627:0001
+export LD_LIBRARY_PATH=$libdir RUMP_USB=0627:0001 RUMP_VERBOSE=1
 exec ./usbkbd 3
 G
 "$here/../qemu/run-guest.sh" --timeout 150 --device usb-kbd --monitor "$tmp/mon" \
@@ -33,5 +33,6 @@ fail=0
 for e in "down 04" "up 04" "down 05" "up 05" "down e1" "down 06" "up 06"; do
   grep -qx "$e" "$tmp/out" || { echo "t_usb_kbd: FAILED: no \"$e\" event from the guest"; fail=1; }
 done
-[ $fail -eq 0 ] && echo "t_usb_kbd: passed (a, b, shift-c arrived as key events on /dev/ukbd0)"
+grep -q '^ukbd0 at uhidev0$' "$tmp/out" || { echo "t_usb_kbd: FAILED: no \"ukbd0 at uhidev0\" boot message (the keyboard attaches under uhidev)"; fail=1; }
+[ $fail -eq 0 ] && echo "t_usb_kbd: passed (a, b, shift-c arrived as key events on /dev/ukbd0, ukbd0 at uhidev0)"
 exit $fail

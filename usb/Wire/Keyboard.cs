@@ -99,3 +99,100 @@ public struct KeyboardState
         _ => 0,
     };
 }
+
+/// <summary>
+/// Where a report-descriptor keyboard keeps its keys in one report (NetBSD ukbd's hid_locate of
+/// the modifiers and the key array, done once at attach): modifier bits (usages 0xE0–0xE7 as
+/// one-bit variables), key bitmaps (an NKRO keyboard's one bit per usage) and key arrays (the boot
+/// keyboard's six slots, each holding a usage or 0). Made from untrusted descriptors: a layout
+/// with no key at all is refused.
+/// </summary>
+public sealed class KeyboardLayout
+{
+    /// <summary>One-bit variable values: field, index of the value in it, and the usage it stands for.</summary>
+    private readonly HidField[] _varField;
+    private readonly int[] _varIndex;
+    private readonly byte[] _varUsage;
+    private readonly HidField[] _arrays;
+
+    private KeyboardLayout(HidField[] vf, int[] vi, byte[] vu, HidField[] arrays)
+    {
+        _varField = vf; _varIndex = vi; _varUsage = vu; _arrays = arrays;
+    }
+
+    /// <summary>The HID usage of the keyboard application collection.</summary>
+    public static readonly uint KeyboardApplication = HidUsage.Make(HidUsage.PageGenericDesktop, HidUsage.Keyboard);
+
+    /// <summary>Whether input report <paramref name="id"/> of <paramref name="d"/> is a keyboard's (its application collection is Keyboard, and it carries keys).</summary>
+    public static bool IsKeyboard(HidReportDescriptor d, byte id) => d.ApplicationOf(HidKind.Input, id) == KeyboardApplication && From(d, id) != null;
+
+    /// <summary>The layout of input report <paramref name="id"/>, or null if it holds no keyboard keys.</summary>
+    public static KeyboardLayout? From(HidReportDescriptor d, byte id)
+    {
+        var vf = new System.Collections.Generic.List<HidField>();
+        var vi = new System.Collections.Generic.List<int>();
+        var vu = new System.Collections.Generic.List<byte>();
+        var arrays = new System.Collections.Generic.List<HidField>();
+        foreach (HidField f in d.Fields)
+        {
+            if (f.Kind != HidKind.Input || f.ReportId != id || f.IsConstant) continue;
+            if (f.IsVariable)
+            {
+                if (f.BitSize != 1) continue;
+                for (int i = 0; i < f.Count; i++)
+                {
+                    uint u = f.UsageOf(i);
+                    if (u >> 16 != HidUsage.PageKeyboard || (u & 0xffff) > 0xff || (u & 0xff) <= KeyboardState.ErrorUndefined) continue;
+                    vf.Add(f); vi.Add(i); vu.Add((byte)u);
+                }
+            }
+            else if (f.BitSize is > 0 and <= 16 && ArrayIsKeys(f))
+                arrays.Add(f);
+        }
+        if (vf.Count == 0 && arrays.Count == 0) return null;
+        return new KeyboardLayout(vf.ToArray(), vi.ToArray(), vu.ToArray(), arrays.ToArray());
+    }
+
+    private static bool ArrayIsKeys(HidField f)
+    {
+        if (f.Usages.Length > 0)
+        {
+            foreach (uint u in f.Usages) if (u >> 16 == HidUsage.PageKeyboard) return true;
+            return false;
+        }
+        return f.UsageMax >> 16 == HidUsage.PageKeyboard;
+    }
+
+    /// <summary>
+    /// The keys one report says are held. EAGAIN for a rollover or error report (a key slot
+    /// holding ErrorRollOver, POSTFail or ErrorUndefined: the keyboard cannot say which keys are
+    /// down, so the previous state stands); fields the report is too short for read as released.
+    /// </summary>
+    public int Parse(ReadOnlySpan<byte> report, out KeyboardState st)
+    {
+        st = default;
+        for (int j = 0; j < _varField.Length; j++)
+        {
+            if (!_varField[j].TryGet(report, _varIndex[j], out int v) || v == 0) continue;
+            byte u = _varUsage[j];
+            if (u >= KeyboardState.FirstModifier && u < KeyboardState.FirstModifier + 8) st.Modifiers |= (byte)(1 << (u - KeyboardState.FirstModifier));
+            else st.Add(u);
+        }
+        foreach (HidField f in _arrays)
+            for (int i = 0; i < f.Count; i++)
+            {
+                if (!f.TryGet(report, i, out int v) || v < f.LogicalMin || v > f.LogicalMax) continue; // out of range: no key in this slot
+                uint idx = (uint)(v - f.LogicalMin);
+                uint u;
+                if (f.Usages.Length > 0) u = idx < f.Usages.Length ? f.Usages[idx] : 0;
+                else u = f.UsageMin + idx > f.UsageMax ? 0 : f.UsageMin + idx;
+                if (u >> 16 != HidUsage.PageKeyboard || (u & 0xffff) > 0xff) continue;
+                byte k = (byte)u;
+                if (k is KeyboardState.ErrorRollOver or KeyboardState.PostFail or KeyboardState.ErrorUndefined) { st = default; return Abi.EAGAIN; }
+                if (k == 0) continue;
+                if (k >= KeyboardState.FirstModifier && k < KeyboardState.FirstModifier + 8) st.Modifiers |= (byte)(1 << (k - KeyboardState.FirstModifier));
+                else st.Add(k);
+            }
+        return 0;
+    }
+}

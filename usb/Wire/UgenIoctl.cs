@@ -26,6 +26,12 @@ public static class UgenIoctl
     /// <summary>ucd_config_index: the configuration the device is in.</summary>
     public const int CurrentConfigIndex = -1;
 
+    /// <summary>
+    /// uhid's struct usb_ctl_report_desc (int ucrd_size; u_char ucrd_data[1024]) and struct
+    /// usb_ctl_report (int ucr_report; u_char ucr_data[1024]): a size or report type, then the bytes.
+    /// </summary>
+    public const int ReportDescSize = 1028, ReportSize = 1028, ReportData = 4, MaxReportData = 1024;
+
     /// <summary>struct usb_device_info (the current one, not usb_device_info_old).</summary>
     public const int DeviceInfoSize = 1268;
     public const int MaxEncodedString = 384;
@@ -117,6 +123,20 @@ public unsafe struct RumpUsbConfigDesc
 {
     [FieldOffset(UgenIoctl.ConfigDescIndex)] public int ucd_config_index;
     [FieldOffset(UgenIoctl.ConfigDescDesc)] public fixed byte ucd_desc[9];
+}
+
+[StructLayout(LayoutKind.Explicit, Size = UgenIoctl.ReportDescSize)]
+public unsafe struct RumpUsbCtlReportDesc
+{
+    [FieldOffset(0)] public int ucrd_size;
+    [FieldOffset(UgenIoctl.ReportData)] public fixed byte ucrd_data[UgenIoctl.MaxReportData];
+}
+
+[StructLayout(LayoutKind.Explicit, Size = UgenIoctl.ReportSize)]
+public unsafe struct RumpUsbCtlReport
+{
+    [FieldOffset(0)] public int ucr_report;
+    [FieldOffset(UgenIoctl.ReportData)] public fixed byte ucr_data[UgenIoctl.MaxReportData];
 }
 
 [StructLayout(LayoutKind.Explicit, Size = UgenIoctl.DeviceInfoSize)]

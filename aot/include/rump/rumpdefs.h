@@ -471,6 +471,14 @@
 #define RUMP_USBD_SHORT_XFER_OK         0x04
 #define RUMP_USB_CURRENT_CONFIG_INDEX   (-1)
 #define RUMP_USB_MAX_ENCODED_STRING_LEN 384
+#define RUMP_USB_GET_REPORT_DESC        0x44045515
+#define RUMP_USB_SET_IMMED              0x80045516
+#define RUMP_USB_GET_REPORT             0xc4045517
+#define RUMP_USB_SET_REPORT             0x84045518
+#define RUMP_USB_GET_REPORT_ID          0x40045519
+#define RUMP_UHID_INPUT_REPORT          0x01
+#define RUMP_UHID_OUTPUT_REPORT         0x02
+#define RUMP_UHID_FEATURE_REPORT        0x03
 
 /* sysctl */
 #define RUMP_CTL_MAXNAME                12
@@ -873,6 +881,17 @@ struct rump_usb_config_desc {
 	uint8_t		ucd_desc[9];	/* usb_config_descriptor_t */
 };
 
+/* uhid(4): the report descriptor, and one report (ucr_report: UHID_*_REPORT) without its ID byte. */
+struct rump_usb_ctl_report_desc {
+	int		ucrd_size;
+	uint8_t		ucrd_data[1024];
+};
+
+struct rump_usb_ctl_report {
+	int		ucr_report;
+	uint8_t		ucr_data[1024];
+};
+
 struct rump_usb_device_info {
 	uint8_t		udi_bus;
 	uint8_t		udi_addr;
@@ -961,6 +980,8 @@ _Static_assert(sizeof(struct rump_sysctlnode) == 96, "struct rump_sysctlnode mus
 _Static_assert(sizeof(struct rump_usb_ctl_request) == 32, "struct rump_usb_ctl_request must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_usb_config_desc) == 16, "struct rump_usb_config_desc must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_usb_device_info) == 1268, "struct rump_usb_device_info must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_usb_ctl_report_desc) == 1028, "struct rump_usb_ctl_report_desc must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_usb_ctl_report) == 1028, "struct rump_usb_ctl_report must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sockaddr) == 16, "struct rump_sockaddr must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sockaddr_un) == 106, "struct rump_sockaddr_un must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_msghdr) == 48, "struct rump_msghdr must match NetBSD amd64");

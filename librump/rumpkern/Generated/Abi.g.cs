@@ -467,6 +467,14 @@ public static partial class Abi
     public const int USBD_SHORT_XFER_OK = 0x04;
     public const int USB_CURRENT_CONFIG_INDEX = -1;
     public const int USB_MAX_ENCODED_STRING_LEN = 384;
+    public const int USB_GET_REPORT_DESC = 0x44045515;
+    public const uint USB_SET_IMMED = 0x80045516;
+    public const uint USB_GET_REPORT = 0xc4045517;
+    public const uint USB_SET_REPORT = 0x84045518;
+    public const int USB_GET_REPORT_ID = 0x40045519;
+    public const int UHID_INPUT_REPORT = 0x01;
+    public const int UHID_OUTPUT_REPORT = 0x02;
+    public const int UHID_FEATURE_REPORT = 0x03;
 
     // sysctl
     public const int CTL_MAXNAME = 12;

@@ -57,7 +57,12 @@ public sealed class BufCache
         _lock = new KMutex(k);
         _cv = new KCondvar(k);
         MaxBytes = maxBytes;
+        // RUMP_BUFCACHE_DIRECT=0 turns the direct path off (an A/B switch for benchmarks).
+        Direct = Param.Get("RUMP_BUFCACHE_DIRECT") != "0";
     }
+
+    /// <summary>Whether <see cref="ReadUncached"/> bypasses the cache at all (false: every read goes through buffers).</summary>
+    public bool Direct;
 
     public long CachedBytes { get { _lock.Enter(); long b = _bytes; _lock.Exit(); return b; } }
 
@@ -176,6 +181,53 @@ public sealed class BufCache
         if (sequential) StartReadAhead(dev, end, size);
         return 0;
     }
+
+    /// <summary>Reads that bypassed the cache (<see cref="ReadUncached"/>), and those that had to fall back to it.</summary>
+    public long UncachedReads, UncachedFallbacks;
+
+    /// <summary>Largest read <see cref="ReadUncached"/> takes: its staging buffers come from the cache's pool.</summary>
+    public const int MaxUncached = 1 << 20;
+
+    /// <summary>
+    /// The read side's direct path: reads <paramref name="dest"/>.Length bytes from block
+    /// <paramref name="blkno"/> of <paramref name="dev"/> in one transfer, without making buffers,
+    /// when the cache holds nothing newer than the device for that range. The range is looked at
+    /// in steps of <paramref name="blockSize"/> (the file system's block size for this region, as
+    /// every read of it uses). A dirty buffer, or a busy one that is not being read (a writer may be
+    /// changing it), makes it return false without reading: the caller then goes through
+    /// <see cref="Bread"/>. Clean cached buffers hold what the device holds, so they are ignored.
+    /// A file system's data reads take this for large requests: per-block buffers cost a hash
+    /// lookup, an entry and a copy each, and a streaming reader never reads the blocks again.
+    /// </summary>
+    public unsafe bool ReadUncached(BlockDevice dev, long blkno, int blockSize, Span<byte> dest, out int error)
+    {
+        error = CheckArgs(dev, blkno, blockSize);
+        if (error == 0 && (dest.Length % blockSize != 0 || dest.Length == 0)) error = Abi.EINVAL;
+        if (error == 0 && blkno * BlockDevice.DevBSize + dest.Length > dev.Size) error = Abi.EIO;
+        if (error != 0) return true;
+        if (!Direct) return false;
+        long step = blockSize / BlockDevice.DevBSize;
+        long end = blkno + dest.Length / BlockDevice.DevBSize;
+        _lock.Enter();
+        if (_hash.Count > 0)
+            for (long b = blkno; b < end; b += step)
+                if (_hash.TryGetValue((dev.Dev, b), out Buf? bp) && (bp.Dirty || (bp.Busy && !bp.InIo)))
+                {
+                    UncachedFallbacks++;
+                    _lock.Exit();
+                    return false;
+                }
+        UncachedReads++;
+        _lock.Exit();
+        fixed (byte* p = dest)
+            error = BioWait.Run(_k, dev, write: false, p, dest.Length, blkno * BlockDevice.DevBSize);
+        return true;
+    }
+
+    /// <summary>A staging buffer of at least <paramref name="length"/> (at most <see cref="MaxUncached"/>) bytes for <see cref="ReadUncached"/>; give it back with <see cref="ReturnStaging"/>.</summary>
+    public byte[] RentStaging(int length) => _staging.Rent(length);
+
+    public void ReturnStaging(byte[] a) => _staging.Return(a);
 
     /// <summary>Blocks of <paramref name="size"/> bytes in one clustered transfer.</summary>
     private int ClusterBlocks(int size) => Math.Max(1, Math.Max(ReadAhead, ClusterBytes / size));

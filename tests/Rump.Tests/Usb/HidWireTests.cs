@@ -216,4 +216,66 @@ public class HidWireTests
         Assert.That(HidBits.TryExtract(r, 1, 32, out _), Is.False, "past the end");
         Assert.That(HidBits.TryExtract(r, 0, 33, out _), Is.False);
     }
+
+    /// <summary>An NKRO keyboard: eight modifier bits, then one bit per key usage 0x00–0x67 (no key array).</summary>
+    internal static readonly byte[] NkroKeyboardDescriptor =
+    {
+        0x05, 0x01, 0x09, 0x06, 0xa1, 0x01,
+        0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x08, 0x81, 0x02,
+        0x19, 0x00, 0x29, 0x67, 0x95, 0x68, 0x81, 0x02,
+        0xc0,
+    };
+
+    [Test]
+    public void KeyboardLayout_BootKeyboardFromItsDescriptor()
+    {
+        Assert.That(HidReportDescriptor.Parse(BootKeyboardReportDescriptor, out HidReportDescriptor? d), Is.EqualTo(0));
+        Assert.That(KeyboardLayout.IsKeyboard(d!, 0), Is.True);
+        KeyboardLayout l = KeyboardLayout.From(d!, 0)!;
+        Assert.That(l.Parse(new byte[] { 0x22, 0x00, 0x04, 0x05, 0, 0, 0, 0 }, out KeyboardState st), Is.EqualTo(0));
+        Assert.That(st.Modifiers, Is.EqualTo(0x22), "left and right shift");
+        Assert.That((st.Count, st.Key(0), st.Key(1)), Is.EqualTo((2, (byte)0x04, (byte)0x05)), "a and b held");
+        // Rollover: every slot ErrorRollOver. The report says nothing about the keys.
+        Assert.That(l.Parse(new byte[] { 0x02, 0x00, 1, 1, 1, 1, 1, 1 }, out _), Is.EqualTo(Abi.EAGAIN), "a rollover report");
+        // A short report: the missing slots are empty.
+        Assert.That(l.Parse(new byte[] { 0x00, 0x00, 0x06 }, out st), Is.EqualTo(0));
+        Assert.That((st.Count, st.Key(0)), Is.EqualTo((1, (byte)0x06)));
+    }
+
+    [Test]
+    public void KeyboardLayout_NkroBitmapHoldsMoreThanSixKeys()
+    {
+        Assert.That(HidReportDescriptor.Parse(NkroKeyboardDescriptor, out HidReportDescriptor? d), Is.EqualTo(0));
+        Assert.That(d!.ReportBytes(HidKind.Input, 0), Is.EqualTo(14));
+        Assert.That(KeyboardLayout.IsKeyboard(d, 0), Is.True);
+        KeyboardLayout l = KeyboardLayout.From(d, 0)!;
+        byte[] r = new byte[14];
+        r[0] = 0x01;                                            // left control
+        for (int u = 0x04; u <= 0x0b; u++) r[1 + u / 8] |= (byte)(1 << (u % 8)); // a..h: eight keys
+        r[1 + 0x2c / 8] |= (byte)(1 << (0x2c % 8));             // space
+        r[1 + 0x01 / 8] |= 1 << 1;                              // usage 1 (ErrorRollOver) as a bit: not a key
+        Assert.That(l.Parse(r, out KeyboardState st), Is.EqualTo(0));
+        Assert.That(st.Modifiers, Is.EqualTo(0x01));
+        Assert.That(st.Count, Is.EqualTo(9), "nine keys held at once");
+        for (int u = 0x04; u <= 0x0b; u++) Assert.That(st.Holds((byte)u), Is.True, "usage " + u);
+        Assert.That(st.Holds(0x2c), Is.True, "space");
+        var ev = new KeyEvent[80];
+        int n = KeyboardState.Diff(default, st, ev);
+        Assert.That(n, Is.EqualTo(10), "control and nine keys go down");
+    }
+
+    [Test]
+    public void KeyboardLayout_NotForAMouseOrKeylessReport()
+    {
+        Assert.That(HidReportDescriptor.Parse(MouseReportDescriptor, out HidReportDescriptor? m), Is.EqualTo(0));
+        Assert.That(KeyboardLayout.IsKeyboard(m!, 0), Is.False, "a mouse");
+        Assert.That(HidReportDescriptor.Parse(KeyboardWithMediaKeysDescriptor, out HidReportDescriptor? c), Is.EqualTo(0));
+        Assert.That(KeyboardLayout.IsKeyboard(c!, 1), Is.True, "report 1: the keyboard");
+        Assert.That(KeyboardLayout.IsKeyboard(c!, 2), Is.False, "report 2: consumer control");
+        // A Keyboard collection with no key fields (only LEDs): nothing for ukbd.
+        byte[] ledsOnly = { 0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x15, 0x00, 0x25, 0x01,
+                            0x75, 0x01, 0x95, 0x05, 0x81, 0x02, 0x95, 0x03, 0x81, 0x01, 0xc0 };
+        Assert.That(HidReportDescriptor.Parse(ledsOnly, out HidReportDescriptor? o), Is.EqualTo(0));
+        Assert.That(KeyboardLayout.IsKeyboard(o!, 0), Is.False, "no keys");
+    }
 }

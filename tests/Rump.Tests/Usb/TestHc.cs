@@ -378,6 +378,19 @@ public sealed class EmuKeyboard : EmuDevice
 
     protected override string? StringAt(int i) => i switch { 1 => "QEMU", 2 => "QEMU USB Keyboard", _ => null };
 
+    /// <summary>GET_DESCRIPTOR(REPORT): QEMU usb-kbd's report descriptor (a boot keyboard's layout).</summary>
+    public override int Control(SetupPacket r, Span<byte> data, out int act)
+    {
+        if (r.Type == SetupPacket.TypeStandard && r.Request == SetupPacket.GetDescriptor && r.Recipient == SetupPacket.RecipInterface && r.DescType == UDesc.Report)
+        {
+            byte[] d = HidWireTests.BootKeyboardReportDescriptor;
+            act = Math.Min(d.Length, data.Length);
+            d.AsSpan(0, act).CopyTo(data);
+            return 0;
+        }
+        return base.Control(r, data, out act);
+    }
+
     protected override int ClassRequest(SetupPacket r, Span<byte> data, out int act)
     {
         act = 0;
@@ -460,10 +473,31 @@ public sealed class EmuHid : EmuDevice
         return base.Control(r, data, out act);
     }
 
+    /// <summary>GET_REPORT answers, by (type, report ID): the bytes of the data stage (ID byte first when the descriptor uses IDs). Others stall.</summary>
+    public readonly Dictionary<(int type, int id), byte[]> Reports = new();
+    /// <summary>SET_REPORTs received: type, ID and the data stage.</summary>
+    public readonly List<(int type, int id, byte[] data)> SetReports = new();
+
     protected override int ClassRequest(SetupPacket r, Span<byte> data, out int act)
     {
         act = 0;
-        return r.Request == 0x0A ? 0 : Abi.EPIPE; // SET_IDLE
+        if (r.Request == 0x0A) return 0; // SET_IDLE
+        lock (Reports)
+        {
+            if (r.Request == 0x01 && r.IsIn && Reports.TryGetValue((r.Value >> 8, r.Value & 0xff), out byte[]? rep))
+            {
+                act = Math.Min(rep.Length, Math.Min(data.Length, (int)r.Length));
+                rep.AsSpan(0, act).CopyTo(data);
+                return 0;
+            }
+            if (r.Request == 0x09 && !r.IsIn)
+            {
+                SetReports.Add((r.Value >> 8, r.Value & 0xff, data.Slice(0, r.Length).ToArray()));
+                act = r.Length;
+                return 0;
+            }
+        }
+        return Abi.EPIPE;
     }
 
     /// <summary>Queues one raw report (call <see cref="TestHc.Kick"/> after).</summary>

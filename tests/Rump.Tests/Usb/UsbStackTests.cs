@@ -87,7 +87,7 @@ public class UsbStackTests : KernelTest
         var r = new Rig(Boot(), new byte[1 << 20], second: new EmuKeyboard(), probe: true);
         string dmesg = r.K.Dmesg();
         Assert.That(dmesg, Does.Contain("usb probe: 46f4:0001 QEMU QEMU USB HARDDRIVE (test port 1) at uhub0 port 1: interface 0 (class 8/6/80): umass\n"));
-        Assert.That(dmesg, Does.Contain("usb probe: 0627:0001 QEMU QEMU USB Keyboard (test port 2) at uhub0 port 2: interface 0 (class 3/1/1): ukbd\n"));
+        Assert.That(dmesg, Does.Contain("usb probe: 0627:0001 QEMU QEMU USB Keyboard (test port 2) at uhub0 port 2: interface 0 (class 3/1/1): uhidev (ukbd)\n"));
         Assert.That(r.Ac.Lookup("umass0"), Is.Null, "nothing attached");
         Assert.That(r.Ac.Lookup("ukbd0"), Is.Null, "nothing attached");
         Assert.That(r.Disk.Log, Has.None.StartsWith("cdb"), "no command reached the disk");
@@ -357,7 +357,7 @@ public class UgenhcSelectionTests
     }
 }
 
-/// <summary>ukbd over the test-double controller: key reports become wscons_event records on /dev/ukbd0.</summary>
+/// <summary>ukbd under uhidev over the test-double controller: key reports become wscons_event records on /dev/ukbd0.</summary>
 public class UkbdTests : KernelTest
 {
     [Test]
@@ -371,8 +371,10 @@ public class UkbdTests : KernelTest
         var kb = new EmuKeyboard();
         hc.PlugNow(1, kb);
         Assert.That(ac.ConfigFound(ac.Root, hc), Is.Not.Null);
-        Assert.That(k.Dmesg(), Does.Contain("ukbd0 at uhub0 port 1 configuration 1 interface 0: QEMU QEMU USB Keyboard"));
-        Assert.That(kb.Log, Does.Contain("set-protocol 0"), "the keyboard was put in the boot protocol");
+        string dmesg = k.Dmesg();
+        Assert.That(dmesg, Does.Contain("uhidev0 at uhub0 port 1 configuration 1 interface 0: QEMU QEMU USB Keyboard"));
+        Assert.That(dmesg, Does.Contain("ukbd0 at uhidev0\n"), "the keyboard attaches under uhidev");
+        Assert.That(dmesg, Does.Not.Contain("uhid0"), "its only report is the keyboard's");
         int fd = k.Open("/dev/ukbd0", Abi.O_RDONLY | Abi.O_NONBLOCK);
         Assert.That(fd, Is.GreaterThanOrEqualTo(0), "open /dev/ukbd0");
         byte[] buf = new byte[Ukbd.EventSize * 8];
