@@ -411,6 +411,37 @@ public class Ext2fsTests : KernelTest
     }
 
     [Test]
+    public void Mkfs_Ext2_LargeWriteGoesToTheDeviceInClusters()
+    {
+        // 48 MiB through a 32 MiB cache: eviction and fsync both write. Each MiB of 4 KiB blocks
+        // used to take 256 host transfers (one per block); clustered it takes a few.
+        string img = Mkfs(_tmp, "ext2", null, 96 * 1024, 4096);
+        RumpKernel k = MountImage(img, readOnly: false, out int e);
+        Assert.That(e, Is.EqualTo(0), "read-write mount");
+        var bc = k.Kernel.GetService<Vfs.Vfs>()!.BufCache;
+        const int mib = 48;
+        byte[] chunk = new byte[1 << 20];
+        int fd = k.Open("/mnt/big", Abi.O_WRONLY | Abi.O_CREAT | Abi.O_TRUNC, File0644);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        long writes0 = bc.Writes;
+        for (int i = 0; i < mib; i++)
+        {
+            Pattern(chunk.Length, 200 + i).CopyTo(chunk, 0);
+            Assert.That(k.Write(fd, chunk), Is.EqualTo(chunk.Length), "write of MiB " + i);
+        }
+        Assert.That(k.Fsync(fd), Is.EqualTo(0));
+        long transfers = bc.Writes - writes0;
+        Assert.That(transfers, Is.LessThanOrEqualTo(16L * mib), $"write transfers for {mib} MiB (at most 16 per MiB; one per block is 256)");
+        Assert.That(k.Close(fd), Is.EqualTo(0));
+        Assert.That(k.Unmount("/mnt"), Is.EqualTo(0));
+        AssertFsckClean(img);
+        byte[] got = DebugfsCat(img, "/big");
+        Assert.That(got.Length, Is.EqualTo(mib << 20), "size debugfs sees");
+        for (int i = 0; i < mib; i++)
+            Assert.That(got.AsSpan(i << 20, 1 << 20).SequenceEqual(Pattern(1 << 20, 200 + i)), Is.True, "MiB " + i + " as debugfs reads it");
+    }
+
+    [Test]
     public void Mkfs_Ext2_SparseFileBeyond4GiB()
     {
         string img = Mkfs(_tmp, "ext2", null, 16 * 1024, 4096, "-O", "^large_file");

@@ -15,6 +15,10 @@ namespace Rump.Vfs;
 ///   device's by <see cref="Flush"/> (fsync, sync, unmount).
 /// - Memory is bounded by <see cref="MaxBytes"/>: clean, idle buffers are evicted least recently
 ///   used first; dirty ones are written back before being dropped.
+/// - Writes are clustered (NetBSD's cluster_write): a dirty victim is written together with the
+///   idle dirty buffers at the blocks around it, and a flush writes each run of consecutive dirty
+///   blocks, in one transfer of up to <see cref="ClusterBytes"/>. A large file write otherwise
+///   cost one host transfer, and a wait for another thread, per block.
 ///
 /// - A file system reads each region of its device with one buffer size (NetBSD's rule too).
 ///   Clustering creates buffers of the caller's size past the block it asked for; a region read
@@ -38,7 +42,7 @@ public sealed class BufCache
     /// <summary>Per device: where a sequential reader's next block is, and where read-ahead has got to.</summary>
     private readonly Dictionary<ulong, (long next, long raEnd)> _seq = new();
     public readonly long MaxBytes;
-    /// <summary>Blocks read ahead when a device is read sequentially (0: no read-ahead and no clustering).</summary>
+    /// <summary>Blocks read ahead when a device is read sequentially (0: no read-ahead and no read clustering; writes cluster by <see cref="ClusterBytes"/>).</summary>
     public int ReadAhead = 8;
     /// <summary>Clusters kept in flight ahead of a sequential reader.</summary>
     public int ReadAheadClusters = 4;
@@ -47,7 +51,8 @@ public sealed class BufCache
     /// <summary>Staging buffers for clustered transfers, this cache's own (no process-wide pool).</summary>
     private readonly System.Buffers.ArrayPool<byte> _staging = System.Buffers.ArrayPool<byte>.Create(1 << 20, 8);
 
-    public long Hits, Misses, Reads, Writes, ReadAheads;
+    /// <summary>Writes counts write transfers; <see cref="BlocksWritten"/> the buffers they wrote (tests: writes are clustered).</summary>
+    public long Hits, Misses, Reads, Writes, ReadAheads, BlocksWritten;
     /// <summary>Times a thread slept because a buffer it wanted was busy (tests wait on it for a real condition).</summary>
     public long BusyWaits;
 
@@ -317,11 +322,17 @@ public sealed class BufCache
             }
             _lock.Exit();
             batch.Sort((x, y) => x.Blkno.CompareTo(y.Blkno));
-            foreach (Buf bp in batch)
+            // Consecutive blocks of one size go to the device in one transfer each.
+            for (int i = 0; i < batch.Count;)
             {
-                int e = first == 0 ? Io(bp, write: true) : 0;
-                if (e != 0) first = e;
-                Brelse(bp);
+                int n = RunLength(batch, i);
+                if (first == 0)
+                {
+                    int e = WriteRun(batch, i, n);
+                    if (e != 0) first = e;
+                }
+                for (int j = i; j < i + n; j++) Brelse(batch[j]);
+                i += n;
             }
             if (first != 0) break;
         }
@@ -365,11 +376,94 @@ public sealed class BufCache
         fixed (byte* p = bp.Data)
             e = BioWait.Run(_k, bp.Dev, write, p, bp.Size, bp.Offset);
         _lock.Enter();
-        if (write) { Writes++; if (e == 0) bp.Dirty = false; }
+        if (write) { Writes++; BlocksWritten++; if (e == 0) bp.Dirty = false; }
         else { Reads++; bp.Valid = e == 0; }
         _lock.Exit();
         return e;
     }
+
+    /// <summary>Buffers of one transfer: at most <see cref="ClusterBytes"/> (and at least one block).</summary>
+    private int WriteClusterBlocks(int size) => Math.Max(1, ClusterBytes / size);
+
+    /// <summary>
+    /// How many buffers from <paramref name="i"/> of the block-ordered <paramref name="bufs"/> form
+    /// one transfer: same device and size, each at the block after the previous one.
+    /// </summary>
+    private int RunLength(List<Buf> bufs, int i)
+    {
+        Buf first = bufs[i];
+        int max = WriteClusterBlocks(first.Size);
+        long step = first.Size / BlockDevice.DevBSize;
+        int n = 1;
+        while (n < max && i + n < bufs.Count)
+        {
+            Buf b = bufs[i + n];
+            if (b.Dev != first.Dev || b.Size != first.Size || b.Blkno != first.Blkno + n * step) break;
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Writes the busy buffers <paramref name="bufs"/>[<paramref name="i"/>..+<paramref name="n"/>]
+    /// (consecutive blocks, see <see cref="RunLength"/>) in one synchronous transfer, through a
+    /// staging buffer; on success they are clean. 0 or the errno (then all stay dirty).
+    /// </summary>
+    private unsafe int WriteRun(List<Buf> bufs, int i, int n)
+    {
+        if (n == 1) return Io(bufs[i], write: true);
+        Buf first = bufs[i];
+        int size = first.Size;
+        int total = size * n;
+        byte[] staging = _staging.Rent(total);
+        for (int j = 0; j < n; j++) bufs[i + j].Data.CopyTo(staging.AsSpan(j * size, size));
+        int e;
+        fixed (byte* p = staging)
+            e = BioWait.Run(_k, first.Dev, write: true, p, total, first.Offset);
+        _staging.Return(staging);
+        _lock.Enter();
+        Writes++;
+        BlocksWritten += n;
+        if (e == 0)
+            for (int j = 0; j < n; j++) bufs[i + j].Dirty = false;
+        _lock.Exit();
+        return e;
+    }
+
+    /// <summary>
+    /// With <see cref="_lock"/> held and <paramref name="victim"/> dirty, busy and off the LRU list:
+    /// the cluster to write with it, in block order — the idle dirty buffers of its device and size
+    /// at the blocks before and after it, up to <see cref="WriteClusterBlocks"/> in all, made busy
+    /// and taken off the LRU list too.
+    /// </summary>
+    private List<Buf> TakeDirtyClusterLocked(Buf victim)
+    {
+        int max = WriteClusterBlocks(victim.Size);
+        long step = victim.Size / BlockDevice.DevBSize;
+        // Back from the victim first (a file written backwards, or a neighbour used again later),
+        // then forward from the first block found.
+        long start = victim.Blkno;
+        int n = 1;
+        while (n < max && start - step >= 0 && IsIdleDirty(victim, start - step)) { start -= step; n++; }
+        for (long b = victim.Blkno + step; n < max && IsIdleDirty(victim, b); b += step) n++;
+        var run = new List<Buf>(n);
+        for (int j = 0; j < n; j++)
+        {
+            long b = start + j * step;
+            Buf bp = b == victim.Blkno ? victim : _hash[(victim.Dev.Dev, b)];
+            if (bp != victim)
+            {
+                bp.Busy = true;
+                LruRemove(bp);
+            }
+            run.Add(bp);
+        }
+        return run;
+    }
+
+    /// <summary>With <see cref="_lock"/> held: is block <paramref name="blkno"/> cached in an idle dirty buffer like <paramref name="like"/> (device, size)?</summary>
+    private bool IsIdleDirty(Buf like, long blkno)
+        => _hash.TryGetValue((like.Dev.Dev, blkno), out Buf? b) && !b.Busy && b.Dirty && b.Size == like.Size;
 
     /// <summary>
     /// With <see cref="_lock"/> held: busy, in-transfer buffers for the consecutive blocks from
@@ -518,6 +612,17 @@ public sealed class BufCache
         bp.OnLru = true;
     }
 
+    /// <summary>Puts <paramref name="bp"/> first in line for eviction.</summary>
+    private void LruPrepend(Buf bp)
+    {
+        if (bp.OnLru) LruRemove(bp);
+        bp.LruNext = _lruHead;
+        bp.LruPrev = null;
+        if (_lruHead != null) _lruHead.LruPrev = bp; else _lruTail = bp;
+        _lruHead = bp;
+        bp.OnLru = true;
+    }
+
     private void LruRemove(Buf bp)
     {
         if (!bp.OnLru) return;
@@ -574,14 +679,23 @@ public sealed class BufCache
             if (victim.Dirty)
             {
                 victim.Busy = true;
+                // Its dirty neighbours go in the same transfer (one per cluster, not per block).
+                List<Buf> run = TakeDirtyClusterLocked(victim);
                 _lock.Exit();
-                Io(victim, write: true);
+                int e = WriteRun(run, 0, run.Count);
                 _lock.Enter();
-                victim.Busy = false;
+                foreach (Buf b in run) b.Busy = false;
                 _cv.Broadcast();
-                // Could not write it: keep it (over the bound). Written: it goes, and a waiter for
-                // its block reads it again. The caller starts again either way.
-                if (victim.Dirty) { LruAppend(victim); return Evicted.WriteFailed; }
+                // Could not write them: keep them (over the bound). Written: the victim goes, and a
+                // waiter for its block reads it again; the neighbours stay, clean, first in line for
+                // eviction (still found if used again before). The caller starts again either way.
+                if (e != 0)
+                {
+                    foreach (Buf b in run) LruAppend(b);
+                    return Evicted.WriteFailed;
+                }
+                for (int j = run.Count - 1; j >= 0; j--)
+                    if (run[j] != victim) LruPrepend(run[j]);
                 Forget(victim);
                 KeepData(victim.Data);
                 return Evicted.LockDropped;
