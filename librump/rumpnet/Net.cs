@@ -40,6 +40,7 @@ public sealed class Net
     private readonly List<Ifnet> _ifs = new();
     private int _nextIndex = 1;
     private (ushort Type, ProtoInput Input)[] _protos = Array.Empty<(ushort, ProtoInput)>();
+    private Action<Ifnet>[] _linkUp = Array.Empty<Action<Ifnet>>(), _detached = Array.Empty<Action<Ifnet>>();
 
     internal Net(Kernel k)
     {
@@ -74,6 +75,7 @@ public sealed class Net
         if (!found) return Abi.ENXIO;
         ifp.SetFlags(0, Ifnet.IFF_UP | Ifnet.IFF_RUNNING);
         ifp.Detached(Kernel);
+        foreach (Action<Ifnet> h in Volatile.Read(ref _detached)) h(ifp);
         return 0;
     }
 
@@ -105,6 +107,31 @@ public sealed class Net
         foreach (var p in old) if (p.Type != etherType) n[j++] = p;
         n[j++] = (etherType, input);
         Volatile.Write(ref _protos, n.AsSpan(0, j).ToArray());
+    }
+
+    /// <summary>
+    /// Registers <paramref name="hook"/> to hear that an interface went up (IFF_UP set), while
+    /// components initialise (IPv6 configures a link-local address then). The hook runs in the
+    /// caller of <see cref="Ifnet.SetFlags"/>, whatever its context, so it must only note the
+    /// interface and defer the work (a callout).
+    /// </summary>
+    public void OnLinkUp(Action<Ifnet> hook) => AddHook(ref _linkUp, hook);
+
+    /// <summary>Registers <paramref name="hook"/> to run after an interface left the list (in <see cref="Detach"/>'s caller): protocols forget its addresses, routes and neighbours.</summary>
+    public void OnDetach(Action<Ifnet> hook) => AddHook(ref _detached, hook);
+
+    private static void AddHook(ref Action<Ifnet>[] list, Action<Ifnet> hook)
+    {
+        var old = list;
+        var n = new Action<Ifnet>[old.Length + 1];
+        old.CopyTo(n, 0);
+        n[^1] = hook;
+        Volatile.Write(ref list, n);
+    }
+
+    internal void LinkUp(Ifnet ifp)
+    {
+        foreach (Action<Ifnet> h in Volatile.Read(ref _linkUp)) h(ifp);
     }
 
     /// <summary>Hands a received packet to its protocol; one nobody registered is dropped and counted.</summary>

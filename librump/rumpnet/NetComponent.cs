@@ -5,7 +5,7 @@ namespace Rump.Net;
 /// <summary>
 /// The network faction as a kernel component: publishes the kernel's <see cref="Net"/> (the
 /// interface table with lo0, the protocol table) for interface drivers and protocols, its IPv4
-/// (<see cref="Netinet.Inet"/>) and interface cloners, and registers the socket system calls (a
+/// (<see cref="Netinet.Inet"/>), its IPv6 (<see cref="Netinet6.Inet6"/>) and interface cloners, and registers the socket system calls (a
 /// kernel without net answers them ENOSYS).
 /// At halt every interface is detached, so no driver's host thread enters the kernel after it.
 /// </summary>
@@ -23,6 +23,7 @@ public sealed class NetComponent : IComponent
         var inet = new Netinet.Inet(net);
         k.SetService(inet);
         Netinet.TcpProto.Attach(k, inet);
+        k.SetService(new Netinet6.Inet6(net));
         NetSyscalls.Register(k.Syscalls);
     }
 

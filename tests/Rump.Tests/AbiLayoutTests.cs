@@ -52,6 +52,7 @@ public sealed class AbiLayoutTests
         ["rump_cmsghdr"] = new(typeof(Rump.Net.RumpCmsghdr), true),
         ["rump_linger"] = new(typeof(Rump.Net.RumpLinger), true),
         ["rump_unpcbid"] = new(typeof(Rump.Net.RumpUnpcbid), true),
+        ["rump_sockaddr_in6"] = new(typeof(Rump.Net.RumpSockaddrIn6), true),
     };
 
     [Test]

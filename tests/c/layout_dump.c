@@ -46,6 +46,13 @@ main(void)
 	FIELD(rump_unpcbid, unp_pid);
 	FIELD(rump_unpcbid, unp_euid);
 	FIELD(rump_unpcbid, unp_egid);
+	SIZE(rump_sockaddr_in6);
+	FIELD(rump_sockaddr_in6, sin6_len);
+	FIELD(rump_sockaddr_in6, sin6_family);
+	FIELD(rump_sockaddr_in6, sin6_port);
+	FIELD(rump_sockaddr_in6, sin6_flowinfo);
+	FIELD(rump_sockaddr_in6, sin6_addr);
+	FIELD(rump_sockaddr_in6, sin6_scope_id);
 	SIZE(rump_timespec);
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);

@@ -114,6 +114,16 @@ int rump_pub_netconfig_ifdestroy(const char *ifname);
 #define rump_netconfig_ifdestroy rump_pub_netconfig_ifdestroy
 
 /*
+ * IPv6: an address with its prefix length, and the default route ("fe80::1%shmif0" names a
+ * link-local gateway's interface). Every Ethernet interface gets its fe80:: address when it
+ * comes up; lo0 has ::1.
+ */
+int rump_pub_netconfig_ipv6_ifaddr(const char *ifname, const char *addr, int prefixlen);
+int rump_pub_netconfig_ipv6_gw(const char *gwaddr);
+#define rump_netconfig_ipv6_ifaddr rump_pub_netconfig_ipv6_ifaddr
+#define rump_netconfig_ipv6_gw rump_pub_netconfig_ipv6_gw
+
+/*
  * shmif: an Ethernet interface shmifN on a bus in the host file path (created if missing),
  * which any number of kernels in any processes attach to, without privileges (NetBSD's
  * "ifconfig shmifN create; ifconfig shmifN linkstr path"). *unit receives N. The interface

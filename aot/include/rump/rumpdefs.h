@@ -264,6 +264,15 @@
 #define RUMP_SHUT_WR                    1
 #define RUMP_SHUT_RDWR                  2
 
+/* inet6 */
+#define RUMP_IPPROTO_IPV6               41
+#define RUMP_IPPROTO_ICMPV6             58
+#define RUMP_IPV6_UNICAST_HOPS          4
+#define RUMP_IPV6_V6ONLY                27
+#define RUMP_IN6_IFF_TENTATIVE          0x02
+#define RUMP_IN6_IFF_DUPLICATED         0x04
+#define RUMP_IN6_IFF_AUTOCONF           0x40
+
 /* open */
 #define RUMP_O_RDONLY                   0x00000000
 #define RUMP_O_WRONLY                   0x00000001
@@ -955,6 +964,17 @@ struct rump_unpcbid {
 	uint32_t	unp_egid;
 };
 
+/* struct sockaddr_in6 (netinet6/in6.h): port and flow info in network order; the scope id is
+ * an interface index, needed for link-local addresses. */
+struct rump_sockaddr_in6 {
+	uint8_t		sin6_len;	/* 28 */
+	uint8_t		sin6_family;	/* AF_INET6 */
+	uint16_t	sin6_port;
+	uint32_t	sin6_flowinfo;
+	uint8_t		sin6_addr[16];	/* struct in6_addr */
+	uint32_t	sin6_scope_id;
+};
+
 
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
@@ -988,6 +1008,7 @@ _Static_assert(sizeof(struct rump_msghdr) == 48, "struct rump_msghdr must match 
 _Static_assert(sizeof(struct rump_cmsghdr) == 12, "struct rump_cmsghdr must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_linger) == 8, "struct rump_linger must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_unpcbid) == 12, "struct rump_unpcbid must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sockaddr_in6) == 28, "struct rump_sockaddr_in6 must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

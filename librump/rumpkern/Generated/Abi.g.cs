@@ -260,6 +260,15 @@ public static partial class Abi
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
 
+    // inet6
+    public const int IPPROTO_IPV6 = 41;
+    public const int IPPROTO_ICMPV6 = 58;
+    public const int IPV6_UNICAST_HOPS = 4;
+    public const int IPV6_V6ONLY = 27;
+    public const int IN6_IFF_TENTATIVE = 0x02;
+    public const int IN6_IFF_DUPLICATED = 0x04;
+    public const int IN6_IFF_AUTOCONF = 0x40;
+
     // open
     public const int O_RDONLY = 0x00000000;
     public const int O_WRONLY = 0x00000001;

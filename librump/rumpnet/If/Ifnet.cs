@@ -75,6 +75,7 @@ public abstract class Ifnet
     {
         int f;
         do f = Volatile.Read(ref _flags); while (Interlocked.CompareExchange(ref _flags, (f | set) & ~clear, f) != f);
+        if ((f & IFF_UP) == 0 && ((f | set) & ~clear & IFF_UP) != 0) Owner?.LinkUp(this);
     }
 
     /// <summary>Packets waiting for the soft interrupt.</summary>
