@@ -21,6 +21,8 @@ public sealed class NetComponent : IComponent
         k.SetService(new IfCloners(k));
         Uipc.Attach(k, net);
         k.SetService(new Netinet.Inet(net));
+        Route.RouteSock.Attach(k, net);
+        Netinet.RawIp.Attach(k.GetService<Netinet.Inet>()!);
         NetSyscalls.Register(k.Syscalls);
     }
 
