@@ -24,6 +24,8 @@ public sealed class NetComponent : IComponent
         k.SetService(inet);
         Netinet.TcpProto.Attach(k, inet);
         k.SetService(new Netinet6.Inet6(net));
+        Route.RouteSock.Attach(k, net);
+        Netinet.RawIp.Attach(inet);
         NetSyscalls.Register(k.Syscalls);
     }
 

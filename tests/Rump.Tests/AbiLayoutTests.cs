@@ -53,6 +53,15 @@ public sealed class AbiLayoutTests
         ["rump_linger"] = new(typeof(Rump.Net.RumpLinger), true),
         ["rump_unpcbid"] = new(typeof(Rump.Net.RumpUnpcbid), true),
         ["rump_sockaddr_in6"] = new(typeof(Rump.Net.RumpSockaddrIn6), true),
+        ["rump_sockaddr_in"] = new(typeof(Rump.Net.RumpSockaddrIn), true),
+        ["rump_sockaddr_dl"] = new(typeof(Rump.Net.RumpSockaddrDl), true),
+        ["rump_ifreq_ifru"] = new(typeof(Rump.Net.RumpIfreqIfru), true),
+        ["rump_ifreq"] = new(typeof(Rump.Net.RumpIfreq), true),
+        ["rump_ifaliasreq"] = new(typeof(Rump.Net.RumpIfaliasreq), true),
+        ["rump_ifconf"] = new(typeof(Rump.Net.RumpIfconf), true),
+        ["rump_ifdrv"] = new(typeof(Rump.Net.RumpIfdrv), true),
+        ["rump_rt_metrics"] = new(typeof(Rump.Net.RumpRtMetrics), true),
+        ["rump_rt_msghdr"] = new(typeof(Rump.Net.RumpRtMsghdr), true),
     };
 
     [Test]

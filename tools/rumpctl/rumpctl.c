@@ -16,6 +16,7 @@
 #include <rump/rumpclient.h>
 
 #include "rsysctl.h"
+#include "netcmds.h"
 
 static const char manual[] =
 "NAME\n"
@@ -32,6 +33,14 @@ static const char manual[] =
 "     rumpctl dmesg\n"
 "     rumpctl ps\n"
 "     rumpctl halt [-n]\n"
+"     rumpctl ifconfig [-a] | ifconfig if [create | destroy | up | down |\n"
+"         inet addr[/prefix] [netmask mask] | -inet addr | linkstr path |\n"
+"         -linkstr | mtu n]...\n"
+"     rumpctl route add | change [-net | -host] dst[/prefix] gateway\n"
+"     rumpctl route delete dst[/prefix] | get dst | show\n"
+"     rumpctl ping [-c count] [-i wait] addr\n"
+"     rumpctl arp -a\n"
+"     rumpctl netstat\n"
 "\n"
 "DESCRIPTION\n"
 "     rumpctl connects to the rump kernel named by RUMP_SERVER as a remote\n"
@@ -62,6 +71,22 @@ static const char manual[] =
 "               server's own process and rumpctl is among them.\n"
 "     halt      Halts the kernel after syncing its file systems (-n: without\n"
 "               syncing); rump_server then exits.\n"
+"     ifconfig  Lists the interfaces (flags, MTU, link address, link string,\n"
+"               IPv4 addresses), or changes one in the order given: create\n"
+"               and destroy it (shmif0, virt0), bring it up or down, add an\n"
+"               IPv4 address (/24 unless a prefix or netmask is given; the\n"
+"               first address brings the interface up) or remove one, attach\n"
+"               it to its host side (linkstr: shmif's bus file) or detach it,\n"
+"               set its MTU.  The interface ioctls of NetBSD's ifconfig.\n"
+"     route     Adds, changes or deletes a route through a gateway, shows the\n"
+"               route a packet to dst takes (get), or lists the routing table\n"
+"               (show; net.route.inet.dump).  Routing-socket messages.\n"
+"     ping      Sends ICMP echo requests (one per wait seconds, default 1;\n"
+"               count of them, default until interrupted) and prints the\n"
+"               replies; exit status 0 if any came back, 2 if none.\n"
+"     arp       Lists the ARP cache (net.route.inet.llinfo).\n"
+"     netstat   Would list the sockets and their states; the kernel does not\n"
+"               export its PCB lists yet, so it says so and fails.\n"
 "\n"
 "ENVIRONMENT\n"
 "     RUMP_SERVER  the server: unix://path, tcp://addr:port, tcp://[v6addr]:port\n"
@@ -92,6 +117,11 @@ usage(void)
 	    "       rumpctl dmesg\n"
 	    "       rumpctl ps\n"
 	    "       rumpctl halt [-n]\n"
+	    "       rumpctl ifconfig [-a] | ifconfig IF [create|destroy|up|down|inet ADDR[/PREFIX]|linkstr PATH|...]...\n"
+	    "       rumpctl route add|change|delete|get|show ...\n"
+	    "       rumpctl ping [-c count] [-i wait] ADDR\n"
+	    "       rumpctl arp -a\n"
+	    "       rumpctl netstat\n"
 	    "       rumpctl --help\n");
 	return 2;
 }
@@ -672,6 +702,11 @@ static const struct {
 	{ "dmesg", cmd_dmesg },
 	{ "ps", cmd_ps },
 	{ "halt", cmd_halt },
+	{ "ifconfig", cmd_ifconfig },
+	{ "route", cmd_route },
+	{ "ping", cmd_ping },
+	{ "arp", cmd_arp },
+	{ "netstat", cmd_netstat },
 };
 
 int

@@ -489,6 +489,76 @@
 #define RUMP_UHID_OUTPUT_REPORT         0x02
 #define RUMP_UHID_FEATURE_REPORT        0x03
 
+/* netcfg */
+#define RUMP_SIOCSIFFLAGS               0x80906910
+#define RUMP_SIOCGIFFLAGS               0xc0906911
+#define RUMP_SIOCDIFADDR                0x80906919
+#define RUMP_SIOCAIFADDR                0x8040691a
+#define RUMP_SIOCGIFADDR                0xc0906921
+#define RUMP_SIOCGIFBRDADDR             0xc0906923
+#define RUMP_SIOCGIFNETMASK             0xc0906925
+#define RUMP_SIOCGIFCONF                0xc0106926
+#define RUMP_SIOCGIFMTU                 0xc090697e
+#define RUMP_SIOCSIFMTU                 0x8090697f
+#define RUMP_SIOCIFCREATE               0x8090697a
+#define RUMP_SIOCIFDESTROY              0x80906979
+#define RUMP_SIOCGLINKSTR               0xc0286987
+#define RUMP_SIOCSLINKSTR               0x80286988
+#define RUMP_SIOCGIFINDEX               0xc090698c
+#define RUMP_IFLINKSTR_QUERYLEN         0x01
+#define RUMP_IFLINKSTR_UNSET            0x02
+#define RUMP_IFNAMSIZ                   16
+#define RUMP_IFF_UP                     0x0001
+#define RUMP_IFF_BROADCAST              0x0002
+#define RUMP_IFF_DEBUG                  0x0004
+#define RUMP_IFF_LOOPBACK               0x0008
+#define RUMP_IFF_POINTOPOINT            0x0010
+#define RUMP_IFF_RUNNING                0x0040
+#define RUMP_IFF_NOARP                  0x0080
+#define RUMP_IFF_PROMISC                0x0100
+#define RUMP_IFF_SIMPLEX                0x0800
+#define RUMP_IFF_MULTICAST              0x8000
+#define RUMP_IFT_ETHER                  0x06
+#define RUMP_IFT_LOOP                   0x18
+#define RUMP_AF_LINK                    18
+#define RUMP_RTM_VERSION                4
+#define RUMP_RTM_ADD                    0x1
+#define RUMP_RTM_DELETE                 0x2
+#define RUMP_RTM_CHANGE                 0x3
+#define RUMP_RTM_GET                    0x4
+#define RUMP_RTM_MISS                   0x7
+#define RUMP_RTM_IFANNOUNCE             0x10
+#define RUMP_RTM_IFINFO                 0x14
+#define RUMP_RTM_NEWADDR                0x16
+#define RUMP_RTM_DELADDR                0x17
+#define RUMP_RTA_DST                    0x1
+#define RUMP_RTA_GATEWAY                0x2
+#define RUMP_RTA_NETMASK                0x4
+#define RUMP_RTA_GENMASK                0x8
+#define RUMP_RTA_IFP                    0x10
+#define RUMP_RTA_IFA                    0x20
+#define RUMP_RTA_AUTHOR                 0x40
+#define RUMP_RTA_BRD                    0x80
+#define RUMP_RTAX_MAX                   9
+#define RUMP_RTF_UP                     0x1
+#define RUMP_RTF_GATEWAY                0x2
+#define RUMP_RTF_HOST                   0x4
+#define RUMP_RTF_REJECT                 0x8
+#define RUMP_RTF_DYNAMIC                0x10
+#define RUMP_RTF_DONE                   0x40
+#define RUMP_RTF_MASK                   0x80
+#define RUMP_RTF_CONNECTED              0x100
+#define RUMP_RTF_LLINFO                 0x400
+#define RUMP_RTF_STATIC                 0x800
+#define RUMP_RTF_BLACKHOLE              0x1000
+#define RUMP_RTF_LOCAL                  0x40000
+#define RUMP_RTF_BROADCAST              0x80000
+#define RUMP_IPPROTO_IP                 0
+#define RUMP_IPPROTO_ICMP               1
+#define RUMP_IPPROTO_RAW                255
+#define RUMP_ICMP_ECHOREPLY             0
+#define RUMP_ICMP_ECHO                  8
+
 /* sysctl */
 #define RUMP_CTL_MAXNAME                12
 #define RUMP_SYSCTL_NAMELEN             32
@@ -973,6 +1043,95 @@ struct rump_sockaddr_in6 {
 	uint32_t	sin6_flowinfo;
 	uint8_t		sin6_addr[16];	/* struct in6_addr */
 	uint32_t	sin6_scope_id;
+/* ---- network configuration (net/if.h, net/if_dl.h, net/route.h, netinet/in.h) ---- */
+struct rump_sockaddr_in {
+	uint8_t		sin_len;	/* 16 */
+	uint8_t		sin_family;	/* AF_INET */
+	uint16_t	sin_port;	/* network order */
+	uint32_t	sin_addr;	/* network order */
+	uint8_t		sin_zero[8];
+};
+
+/* struct sockaddr_dl with struct dl_addr flattened in (NetBSD's sdl_type etc. are macros for it). */
+struct rump_sockaddr_dl {
+	uint8_t		sdl_len;
+	uint8_t		sdl_family;	/* AF_LINK */
+	uint16_t	sdl_index;
+	uint8_t		sdl_type;	/* IFT_* */
+	uint8_t		sdl_nlen;	/* name length, no NUL */
+	uint8_t		sdl_alen;	/* link-layer address length */
+	uint8_t		sdl_slen;
+	char		sdl_data[24];	/* name, then address */
+};
+
+/* struct ifreq's union: an address (ifru_space is NetBSD's sockaddr_storage), flags, MTU, index. */
+union rump_ifreq_ifru {
+	struct rump_sockaddr ifru_addr;
+	uint8_t		ifru_space[128];
+	int16_t		ifru_flags;
+	int		ifru_metric;
+	int		ifru_mtu;
+	uint32_t	ifru_value;	/* ifr_index */
+	void		*ifru_data;
+};
+
+struct rump_ifreq {
+	char		ifr_name[16];	/* IFNAMSIZ */
+	union rump_ifreq_ifru ifr_ifru;
+};
+
+/* SIOCAIFADDR's argument (NetBSD's ifaliasreq; in_aliasreq has the same layout for IPv4). */
+struct rump_ifaliasreq {
+	char		ifra_name[16];
+	struct rump_sockaddr ifra_addr;
+	struct rump_sockaddr ifra_broadaddr;	/* ifra_dstaddr */
+	struct rump_sockaddr ifra_mask;
+};
+
+/* SIOCGIFCONF: ifc_len bytes at ifc_buf, filled with struct rump_ifreq records. */
+struct rump_ifconf {
+	int		ifc_len;
+	void		*ifc_buf;	/* ifc_req */
+};
+
+/* SIOCSLINKSTR / SIOCGLINKSTR: ifd_len bytes of string at ifd_data. */
+struct rump_ifdrv {
+	char		ifd_name[16];
+	uint64_t	ifd_cmd;	/* IFLINKSTR_* */
+	uint64_t	ifd_len;
+	void		*ifd_data;
+};
+
+struct rump_rt_metrics {
+	uint64_t	rmx_locks;
+	uint64_t	rmx_mtu;
+	uint64_t	rmx_hopcount;
+	uint64_t	rmx_recvpipe;
+	uint64_t	rmx_sendpipe;
+	uint64_t	rmx_ssthresh;
+	uint64_t	rmx_rtt;
+	uint64_t	rmx_rttvar;
+	int64_t		rmx_expire;
+	int64_t		rmx_pksent;
+};
+
+/*
+ * A routing message: this header, then the sockaddrs named by rtm_addrs in RTA_* order, each
+ * padded to 8 bytes (RT_ROUNDUP).
+ */
+struct rump_rt_msghdr {
+	uint16_t	rtm_msglen;
+	uint8_t		rtm_version;	/* RTM_VERSION */
+	uint8_t		rtm_type;	/* RTM_* */
+	uint16_t	rtm_index;
+	int		rtm_flags;	/* RTF_* */
+	int		rtm_addrs;	/* RTA_* */
+	int32_t		rtm_pid;
+	int		rtm_seq;
+	int		rtm_errno;
+	int		rtm_use;
+	int		rtm_inits;
+	struct rump_rt_metrics rtm_rmx;
 };
 
 
@@ -1009,6 +1168,14 @@ _Static_assert(sizeof(struct rump_cmsghdr) == 12, "struct rump_cmsghdr must matc
 _Static_assert(sizeof(struct rump_linger) == 8, "struct rump_linger must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_unpcbid) == 12, "struct rump_unpcbid must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sockaddr_in6) == 28, "struct rump_sockaddr_in6 must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sockaddr_in) == 16, "struct rump_sockaddr_in must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_sockaddr_dl) == 32, "struct rump_sockaddr_dl must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_ifreq) == 144, "struct rump_ifreq must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_ifaliasreq) == 64, "struct rump_ifaliasreq must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_ifconf) == 16, "struct rump_ifconf must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_ifdrv) == 40, "struct rump_ifdrv must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_rt_metrics) == 80, "struct rump_rt_metrics must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_rt_msghdr) == 120, "struct rump_rt_msghdr must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

@@ -31,7 +31,10 @@ public sealed class ShmifDriver
     /// path, attaches it to that bus (rump_shmif_create). The interface starts down, as NetBSD's.
     /// A loss injector from RUMP_SHMIF_LOSS is installed (test-only; a bad value is EINVAL).
     /// </summary>
-    public int Create(string? path, out int unit, out ShmifIf? ifp)
+    public int Create(string? path, out int unit, out ShmifIf? ifp) => Create(path, -1, out unit, out ifp);
+
+    /// <summary>As above, but unit <paramref name="want"/> (SIOCIFCREATE "shmif3"; EEXIST if taken), or the lowest free one if -1.</summary>
+    public int Create(string? path, int want, out int unit, out ShmifIf? ifp)
     {
         unit = -1;
         ifp = null;
@@ -45,7 +48,12 @@ public sealed class ShmifDriver
             return Abi.EINVAL;
         }
         _lock.Enter();
-        int u = 0;
+        int u = want < 0 ? 0 : want;
+        if (want >= 0 && Find(want) != null)
+        {
+            _lock.Exit();
+            return Abi.EEXIST;
+        }
         while (Find(u) != null) u++;
         Span<byte> mac = stackalloc byte[6];
         System.Security.Cryptography.RandomNumberGenerator.Fill(mac);
@@ -91,6 +99,7 @@ public sealed class ShmifDriver
         _lock.Exit();
         if (!found) return Abi.ENXIO;
         _k.GetService<Net>()?.Detach(ifp);
+        _k.GetService<Netinet.Inet>()?.InterfaceGone(ifp);
         ifp.CloseBus();
         return 0;
     }
@@ -109,6 +118,17 @@ public sealed class ShmifComponent : IComponent
 {
     public string Name => "shmif";
     public string[] Requires => new[] { "net" };
-    public void Init(Kernel k) => k.SetService(new ShmifDriver(k));
+    public void Init(Kernel k)
+    {
+        var d = new ShmifDriver(k);
+        k.SetService(d);
+        // "ifconfig shmif0 create" (SIOCIFCREATE): made without a bus; "linkstr" attaches it.
+        k.GetService<IfCloners>()?.Register("shmif", (int unit, out Ifnet? ifp) =>
+        {
+            int e = d.Create(null, unit, out _, out ShmifIf? s);
+            ifp = s;
+            return e;
+        }, ifp => ifp is ShmifIf s ? d.Destroy(s) : Abi.EINVAL);
+    }
     public void Shutdown(Kernel k, bool sync) => ShmifDriver.Of(k)?.DestroyAll();
 }

@@ -119,6 +119,12 @@ public sealed unsafe class ShmifIf : Ifnet
         return e;
     }
 
+    /// <summary>SIOCSLINKSTR: a path attaches to that bus, null leaves it (IFLINKSTR_UNSET).</summary>
+    public override int LinkStrSet(string? s) => s == null ? UnsetLinkStr() : SetLinkStr(s);
+
+    /// <summary>SIOCGLINKSTR: the bus file, or null.</summary>
+    public override string? LinkStrGet() => LinkStr;
+
     /// <summary>Leaves the bus (NetBSD's IFLINKSTR_UNSET): stops the reader and unmaps. From thread context.</summary>
     public int UnsetLinkStr()
     {

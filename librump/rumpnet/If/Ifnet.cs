@@ -188,6 +188,15 @@ public abstract class Ifnet
         return 0;
     }
 
+    /// <summary>
+    /// SIOCSLINKSTR (NetBSD's ifdrv link string: shmif's bus file, a tap's name): a driver with a
+    /// host-side link overrides; null unsets it. From thread context; ENOTTY for drivers without one.
+    /// </summary>
+    public virtual int LinkStrSet(string? s) => Abi.ENOTTY;
+
+    /// <summary>SIOCGLINKSTR: the link string, or null if none is set.</summary>
+    public virtual string? LinkStrGet() => null;
+
     /// <summary>The driver puts <paramref name="m"/> on its medium (or fails with an errno) and frees it either way.</summary>
     protected abstract int Transmit(Mbuf m);
 

@@ -78,6 +78,17 @@ public sealed class ArpCache
         return e.Hold.DequeueAll();
     }
 
+    /// <summary>The entries, resolved or not (arp -a; the routing socket's RTF_LLINFO listing), as a copy.</summary>
+    public (Ipv4Addr Ip, EtherAddr Mac, bool Resolved)[] Entries()
+    {
+        _lock.Enter();
+        var r = new (Ipv4Addr, EtherAddr, bool)[_map.Count];
+        int i = 0;
+        foreach (KeyValuePair<uint, Entry> kv in _map) r[i++] = (new Ipv4Addr(kv.Key), kv.Value.Mac, kv.Value.Resolved);
+        _lock.Exit();
+        return r;
+    }
+
     /// <summary>
     /// Sends the IPv4 packet <paramref name="m"/> to <paramref name="nextHop"/> on this link
     /// (NetBSD arpresolve + ether_output): at once if resolved, else held and asked for. Consumes m.

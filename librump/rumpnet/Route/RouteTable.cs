@@ -8,8 +8,9 @@ namespace Rump.Net.Route;
 /// <summary>One IPv4 route (NetBSD's rtentry, reduced to what forwarding a packet needs).</summary>
 public sealed class RtEntry
 {
-    // NetBSD's route.h flags.
-    public const int RTF_UP = 0x1, RTF_GATEWAY = 0x2, RTF_HOST = 0x4, RTF_STATIC = 0x800, RTF_CONNECTED = 0x40000, RTF_LOCAL = 0x200000;
+    // NetBSD's route.h flags (the routing socket passes them on as they are).
+    public const int RTF_UP = Abi.RTF_UP, RTF_GATEWAY = Abi.RTF_GATEWAY, RTF_HOST = Abi.RTF_HOST, RTF_STATIC = Abi.RTF_STATIC,
+        RTF_CONNECTED = Abi.RTF_CONNECTED, RTF_LOCAL = Abi.RTF_LOCAL;
 
     public readonly Ipv4Addr Dst, Mask;
     public readonly Ipv4Addr Gateway;

@@ -57,6 +57,8 @@ public sealed class SocketFile : File
             case Abi.FIOASYNC:
                 return 0;
             default:
+                // NetBSD soo_ioctl: interface ioctls ('i') go to ifioctl whatever the socket's protocol.
+                if (IfIoctl.Handles(cmd)) return IfIoctl.Ioctl(l, cmd, data);
                 So.Lock.Enter();
                 int r = So.Proto.Ioctl(So, cmd, data, l);
                 So.Lock.Exit();
