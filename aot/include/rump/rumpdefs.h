@@ -1043,6 +1043,8 @@ struct rump_sockaddr_in6 {
 	uint32_t	sin6_flowinfo;
 	uint8_t		sin6_addr[16];	/* struct in6_addr */
 	uint32_t	sin6_scope_id;
+};
+
 /* ---- network configuration (net/if.h, net/if_dl.h, net/route.h, netinet/in.h) ---- */
 struct rump_sockaddr_in {
 	uint8_t		sin_len;	/* 16 */
