@@ -777,25 +777,74 @@ cmd_ping(int argc, char **argv)
 
 /*
  * --- netstat -------------------------------------------------------------------------------
- * HOOK: the kernel does not export its PCB lists yet. NetBSD's netstat reads
- * net.inet.{tcp,udp}.pcblist and net.local.{stream,dgram}.pcblist (struct kinfo_pcb); TCP's
- * list is the tcpsock work's to add (UDP's and AF_LOCAL's are not exported either). Until
- * they exist, netstat says so and fails.
+ * TCP's control blocks from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs: 32-byte
+ * records, little-endian but for the addresses), printed as netstat -an prints them. The kernel
+ * exports no UDP or AF_LOCAL lists (NetBSD's net.inet.udp.pcblist, net.local.*.pcblist).
  */
+#define PCB_SIZE 32
+
+static const char *const tcpstates[] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
+	"FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
+};
+
+static uint32_t
+le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* "10.0.0.1.80" or "*.*", as NetBSD's netstat -n writes an endpoint. */
+static void
+endpoint(const unsigned char *addr, unsigned port, char *out, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	if (addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == 0)
+		strcpy(a, "*");
+	else
+		inet_ntop(AF_INET, addr, a, sizeof a);
+	if (port == 0)
+		snprintf(out, len, "%s.*", a);
+	else
+		snprintf(out, len, "%s.%u", a, port);
+}
+
 int
 cmd_netstat(int argc, char **argv)
 {
 	int mib[RUMP_CTL_MAXNAME];
 	unsigned mlen;
+	size_t sz = 0;
+	unsigned char *buf;
 
 	(void)argv;
 	if (argc != 1)
 		return nusage();
-	if (rsysctl_lookup("net.inet.tcp.pcblist", mib, &mlen, NULL) == 0 ||
-	    rsysctl_lookup("net.inet.udp.pcblist", mib, &mlen, NULL) == 0) {
-		fprintf(stderr, "rumpctl netstat: the kernel has PCB lists, but this rumpctl cannot read them yet\n");
-		return 1;
+	if (rsysctl_lookup("net.inet.tcp.pcblist", mib, &mlen, NULL) == -1)
+		return nfail("netstat", "net.inet.tcp.pcblist");
+	if (rump_sys___sysctl(mib, mlen, NULL, &sz, NULL, 0) == -1)
+		return nfail("netstat", "net.inet.tcp.pcblist");
+	sz += 64 * PCB_SIZE;	/* connections made between the two calls */
+	if ((buf = malloc(sz)) == NULL)
+		return nfail("netstat", "memory");
+	if (rump_sys___sysctl(mib, mlen, buf, &sz, NULL, 0) == -1) {
+		free(buf);
+		return nfail("netstat", "net.inet.tcp.pcblist");
 	}
-	fprintf(stderr, "rumpctl netstat: the kernel exports no PCB lists (net.inet.tcp.pcblist, net.inet.udp.pcblist)\n");
-	return 1;
+	printf("Active Internet connections (including servers)\n");
+	printf("%-5s %6s %6s  %-22s %-22s %s\n", "Proto", "Recv-Q", "Send-Q",
+	    "Local Address", "Foreign Address", "State");
+	for (size_t off = 0; off + PCB_SIZE <= sz; off += PCB_SIZE) {
+		const unsigned char *e = buf + off;
+		uint32_t st = le32(e);
+		char l[32], f[32];
+
+		endpoint(e + 4, (unsigned)(e[12] | e[13] << 8), l, sizeof l);
+		endpoint(e + 8, (unsigned)(e[14] | e[15] << 8), f, sizeof f);
+		printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp", le32(e + 20), le32(e + 16),
+		    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+	}
+	free(buf);
+	return 0;
 }
