@@ -1,15 +1,18 @@
 #!/bin/sh
-# netcfg_test.sh RUMP_SERVER_BIN RUMPCTL_BIN
+# netcfg_test.sh RUMP_SERVER_BIN RUMPCTL_BIN HIJACK_LIB
 #
 # Two rump_servers in two processes on one shmif bus file, no privileges, configured only with
 # rumpctl as NetBSD's tools would do it: ifconfig shmif0 create; linkstr BUS; inet ADDR/24. Then
 # ping from each to the other, arp -a shows the peer's Ethernet address (the one ifconfig of the
 # peer shows), route add/get/show/delete through a gateway on the bus, and errors: an unknown
 # interface, a duplicate, a gateway off every subnet, a deleted route, ping without a reply.
-# Each output is compared with what is expected. Prints "N passed, N failed" like the C tests.
+# netstat lists a TCP listener and a connection that python3 holds open in A (its sockets in the
+# kernel through librumphijack). Each output is compared with what is expected. Prints
+# "N passed, N failed" like the C tests.
 set -u
 server=$1
 ctl=$2
+hijack=$3
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -112,6 +115,31 @@ expect 1 "route get deleted" "$A" route get 192.168.7.9
 has "$dir/err" "No such process" "ESRCH after delete"
 expect 0 "route show after delete" "$A" route show
 hasnot "$dir/out" "^192\\.168\\.7" "the route is gone"
+
+# netstat: a listener on A's address, a connection to it with 5 bytes unread, held open by
+# python3 until the fifo is written; it says "ready" once the bytes have arrived.
+mkfifo "$dir/hold"
+RUMP_SERVER=$A LD_PRELOAD=$hijack RUMPHIJACK=socket=all python3 -c '
+import select, socket, sys
+l = socket.socket(); l.bind(("10.3.0.1", 7000)); l.listen(4)
+c = socket.create_connection(("10.3.0.1", 7000)); a, _ = l.accept()
+c.sendall(b"12345")
+select.select([a], [], [])
+print("ready", flush=True)
+open(sys.argv[1]).read()
+' "$dir/hold" >"$dir/py" 2>&1 &
+py=$!
+n=0
+while ! grep -qs ready "$dir/py" && kill -0 $py 2>/dev/null && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
+if grep -qs ready "$dir/py"; then ok; else bad "python3 under the hijack made no connection: $(cat "$dir/py")"; fi
+expect 0 "A netstat" "$A" netstat
+has "$dir/out" "^Proto +Recv-Q +Send-Q +Local Address +Foreign Address +State$" "netstat's header"
+has "$dir/out" "^tcp +0 +0 +10\\.3\\.0\\.1\\.7000 +\\*\\.\\* +LISTEN$" "the listener"
+has "$dir/out" "^tcp +5 +0 +10\\.3\\.0\\.1\\.7000 +10\\.3\\.0\\.1\\.[0-9]+ +ESTABLISHED$" "the accepted side, 5 bytes unread"
+has "$dir/out" "^tcp +0 +0 +10\\.3\\.0\\.1\\.[0-9]+ +10\\.3\\.0\\.1\\.7000 +ESTABLISHED$" "the connecting side"
+echo >"$dir/hold"
+wait $py
+expect 2 "netstat with an argument" "$A" netstat -x
 
 # Down: pings go nowhere; destroy: the interface is gone.
 expect 0 "B down" "$B" ifconfig shmif0 down
