@@ -110,6 +110,10 @@ public unsafe class TcpLinuxSocketTests : KernelTest
             k.Close(s);
         }) { IsBackground = true };
         server.Start();
+        // A capture of the exchange (tcpdump, tools/setup-debian.sh): it is running once its file has the pcap header.
+        string pcap = Path.Combine(HostWork, "curl.pcap");
+        Process dump = tn.Start($"tcpdump -i {tn.Tap} -U -Z root -w {pcap} tcp port 8080");
+        Assert.That(Eventually(() => System.IO.File.Exists(pcap) && new FileInfo(pcap).Length >= 24), Is.True, "tcpdump started writing " + pcap);
         var (st, got, err) = tn.Run($"curl -sS --max-time 30 http://{VirtifTests.OurIp}:8080/big", seconds: 40);
         Assert.That(st, Is.EqualTo(0), "curl: " + err);
         Assert.That(server.Join(Generous), Is.True, "the kernel's server did not finish");
@@ -117,6 +121,16 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         Assert.That(got.Length, Is.EqualTo(body.Length), "bytes curl got");
         Assert.That(got == body, "curl got the kernel's body intact");
         k.Close(l);
+        try { dump.Kill(); } catch (InvalidOperationException) { }
+        dump.WaitForExit();
+        // The options negotiated with Linux, as the capture shows them: our SYN-ACK offers SACK,
+        // timestamps and window scaling back, and our data segments carry timestamps.
+        var (ds, synacks, derr) = tn.Run($"tcpdump -nn -r {pcap} src host {VirtifTests.OurIp} and tcp[tcpflags] & tcp-syn != 0");
+        Assert.That(ds, Is.EqualTo(0), "tcpdump -r: " + derr);
+        Assert.That(synacks, Does.Contain("Flags [S.]"), "our SYN-ACK in the capture");
+        Assert.That(synacks, Does.Contain("sackOK").And.Contain("TS val").And.Contain("wscale"), "SACK, timestamps and window scale in our SYN-ACK: " + synacks);
+        var (_, data, _) = tn.Run($"tcpdump -nn -c 5 -r {pcap} src host {VirtifTests.OurIp} and greater 1000");
+        Assert.That(data, Does.Contain("TS val"), "timestamps on our data segments: " + data);
 
         // The kernel as the client of python3 -m http.server in the namespace.
         string file = Body(2 << 20);
