@@ -20,7 +20,10 @@ packages=(
   iproute2 iputils-ping ethtool         # network tests: ip netns, veth, ss; ping and ping -6 as the host stack's traffic;
                                         # ethtool turns veth's checksum offload off (tests/Rump.Tests/Net)
   python3 curl                          # sockin's tests: python3 -m http.server and curl as the host's peers (tests/c/t_sockin.c)
-  wget netcat-openbsd                   # unmodified network programs under librumphijack, with curl and socat (tests/hijack/net.sh)
+  wget netcat-openbsd                   # unmodified network programs under librumphijack, with curl and socat (tests/hijack/net.sh);
+                                        # nc -l / nc against the kernel's TCP (TcpLinuxSocketTests)
+  tcpdump                               # the capture of TCP's options negotiated with Linux (TcpLinuxSocketTests)
+  iperf3                                # bench/tcp.sh: the host's loopback TCP throughput beside the kernels'
   libfuse3-dev fuse3                    # rumpfuse (tools/rumpfuse: libfuse3.so.3, fusermount3) and its layout test's headers
   git rsync                             # rumpfuse's tool tests: git init/add/commit and rsync -a on a mount (RumpfuseTests)
   fuse2fs fusefat fuseiso               # the FUSE drivers rumpfuse is benchmarked against (bench/rumpfuse.sh)

@@ -320,7 +320,7 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 		} else
 			for (int i = 0; i < nconn; i++)
 				rump_sys_close(fds[i]);
-		printf("server: %d connections echoed\n", nconn);
+		printf("server: %d connections %s\n", nconn, oneway ? "accepted" : "echoed");
 		return 0;
 	}
 

@@ -25,9 +25,9 @@ namespace Rump.Tests.Net;
 [NonParallelizable]
 public class VirtifTests : KernelTest
 {
-    private const string PeerIp = "10.78.0.1", OurIp = "10.78.0.2";
+    internal const string PeerIp = "10.78.0.1", OurIp = "10.78.0.2";
 
-    private sealed class TapNs : IDisposable
+    internal sealed class TapNs : IDisposable
     {
         public readonly string Ns, Tap;
         private static int s_seq;
