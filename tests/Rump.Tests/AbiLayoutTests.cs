@@ -51,6 +51,8 @@ public sealed class AbiLayoutTests
         ["rump_linger"] = new(typeof(Rump.Net.RumpLinger), true),
         ["rump_unpcbid"] = new(typeof(Rump.Net.RumpUnpcbid), true),
         ["rump_sockaddr_in6"] = new(typeof(Rump.Net.RumpSockaddrIn6), true),
+        ["rump_in6_addrlifetime"] = new(typeof(Rump.Net.RumpIn6Addrlifetime), true),
+        ["rump_in6_aliasreq"] = new(typeof(Rump.Net.RumpIn6Aliasreq), true),
     };
 
     [Test]

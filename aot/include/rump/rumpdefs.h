@@ -272,6 +272,7 @@
 #define RUMP_IN6_IFF_TENTATIVE          0x02
 #define RUMP_IN6_IFF_DUPLICATED         0x04
 #define RUMP_IN6_IFF_AUTOCONF           0x40
+#define RUMP_SIOCAIFADDR_IN6            0x8080696b
 
 /* open */
 #define RUMP_O_RDONLY                   0x00000000
@@ -956,6 +957,24 @@ struct rump_sockaddr_in6 {
 	uint32_t	sin6_scope_id;
 };
 
+struct rump_in6_addrlifetime {
+	int64_t		ia6t_expire;	/* time_t */
+	int64_t		ia6t_preferred;
+	uint32_t	ia6t_vltime;
+	uint32_t	ia6t_pltime;
+};
+
+/* SIOCAIFADDR_IN6's argument (netinet6/in6_var.h): the prefix length comes from ifra_prefixmask
+ * (sin6_len 0: 128); the destination address, flags and lifetimes are not used here. */
+struct rump_in6_aliasreq {
+	char		ifra_name[16];	/* IFNAMSIZ */
+	struct rump_sockaddr_in6 ifra_addr;
+	struct rump_sockaddr_in6 ifra_dstaddr;
+	struct rump_sockaddr_in6 ifra_prefixmask;
+	int		ifra_flags;
+	struct rump_in6_addrlifetime ifra_lifetime;
+};
+
 
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
@@ -988,6 +1007,8 @@ _Static_assert(sizeof(struct rump_cmsghdr) == 12, "struct rump_cmsghdr must matc
 _Static_assert(sizeof(struct rump_linger) == 8, "struct rump_linger must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_unpcbid) == 12, "struct rump_unpcbid must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_sockaddr_in6) == 28, "struct rump_sockaddr_in6 must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_in6_addrlifetime) == 24, "struct rump_in6_addrlifetime must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_in6_aliasreq) == 128, "struct rump_in6_aliasreq must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */
