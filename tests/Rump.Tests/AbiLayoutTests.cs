@@ -62,6 +62,8 @@ public sealed class AbiLayoutTests
         ["rump_ifdrv"] = new(typeof(Rump.Net.RumpIfdrv), true),
         ["rump_rt_metrics"] = new(typeof(Rump.Net.RumpRtMetrics), true),
         ["rump_rt_msghdr"] = new(typeof(Rump.Net.RumpRtMsghdr), true),
+        ["rump_in6_addrlifetime"] = new(typeof(Rump.Net.RumpIn6Addrlifetime), true),
+        ["rump_in6_aliasreq"] = new(typeof(Rump.Net.RumpIn6Aliasreq), true),
     };
 
     [Test]

@@ -116,6 +116,18 @@ main(void)
 	FIELD(rump_rt_msghdr, rtm_use);
 	FIELD(rump_rt_msghdr, rtm_inits);
 	FIELD(rump_rt_msghdr, rtm_rmx);
+	SIZE(rump_in6_addrlifetime);
+	FIELD(rump_in6_addrlifetime, ia6t_expire);
+	FIELD(rump_in6_addrlifetime, ia6t_preferred);
+	FIELD(rump_in6_addrlifetime, ia6t_vltime);
+	FIELD(rump_in6_addrlifetime, ia6t_pltime);
+	SIZE(rump_in6_aliasreq);
+	FIELD(rump_in6_aliasreq, ifra_name);
+	FIELD(rump_in6_aliasreq, ifra_addr);
+	FIELD(rump_in6_aliasreq, ifra_dstaddr);
+	FIELD(rump_in6_aliasreq, ifra_prefixmask);
+	FIELD(rump_in6_aliasreq, ifra_flags);
+	FIELD(rump_in6_aliasreq, ifra_lifetime);
 	SIZE(rump_timespec);
 	FIELD(rump_timespec, tv_sec);
 	FIELD(rump_timespec, tv_nsec);

@@ -272,6 +272,7 @@
 #define RUMP_IN6_IFF_TENTATIVE          0x02
 #define RUMP_IN6_IFF_DUPLICATED         0x04
 #define RUMP_IN6_IFF_AUTOCONF           0x40
+#define RUMP_SIOCAIFADDR_IN6            0x8080696b
 
 /* open */
 #define RUMP_O_RDONLY                   0x00000000
@@ -1136,6 +1137,24 @@ struct rump_rt_msghdr {
 	struct rump_rt_metrics rtm_rmx;
 };
 
+struct rump_in6_addrlifetime {
+	int64_t		ia6t_expire;	/* time_t */
+	int64_t		ia6t_preferred;
+	uint32_t	ia6t_vltime;
+	uint32_t	ia6t_pltime;
+};
+
+/* SIOCAIFADDR_IN6's argument (netinet6/in6_var.h): the prefix length comes from ifra_prefixmask
+ * (sin6_len 0: 128); the destination address, flags and lifetimes are not used here. */
+struct rump_in6_aliasreq {
+	char		ifra_name[16];	/* IFNAMSIZ */
+	struct rump_sockaddr_in6 ifra_addr;
+	struct rump_sockaddr_in6 ifra_dstaddr;
+	struct rump_sockaddr_in6 ifra_prefixmask;
+	int		ifra_flags;
+	struct rump_in6_addrlifetime ifra_lifetime;
+};
+
 
 /* Sizes in NetBSD amd64: a mismatch here means the layout above is wrong. */
 #ifndef __cplusplus
@@ -1178,6 +1197,8 @@ _Static_assert(sizeof(struct rump_ifconf) == 16, "struct rump_ifconf must match 
 _Static_assert(sizeof(struct rump_ifdrv) == 40, "struct rump_ifdrv must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_rt_metrics) == 80, "struct rump_rt_metrics must match NetBSD amd64");
 _Static_assert(sizeof(struct rump_rt_msghdr) == 120, "struct rump_rt_msghdr must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_in6_addrlifetime) == 24, "struct rump_in6_addrlifetime must match NetBSD amd64");
+_Static_assert(sizeof(struct rump_in6_aliasreq) == 128, "struct rump_in6_aliasreq must match NetBSD amd64");
 #endif
 
 #endif /* !_RUMP_RUMPDEFS_H_ */

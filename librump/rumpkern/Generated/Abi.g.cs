@@ -268,6 +268,7 @@ public static partial class Abi
     public const int IN6_IFF_TENTATIVE = 0x02;
     public const int IN6_IFF_DUPLICATED = 0x04;
     public const int IN6_IFF_AUTOCONF = 0x40;
+    public const uint SIOCAIFADDR_IN6 = 0x8080696b;
 
     // open
     public const int O_RDONLY = 0x00000000;

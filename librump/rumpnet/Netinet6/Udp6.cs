@@ -64,6 +64,7 @@ public sealed class Udp6
 
     private Inet6Stats S => _in.Stats;
     internal Net Net => _in.Net;
+    internal Inet6 Stack => _in;
 
     internal Udp6Pcb Attach(Socket so)
     {
@@ -337,7 +338,8 @@ public sealed class Udp6
 /// struct sockaddr_in6 (28 bytes: sin6_len, sin6_family, port, flow info, address, scope id,
 /// which names the interface of a link-local address). Options at level IPPROTO_IPV6:
 /// IPV6_V6ONLY (always 1: setting 0 is EINVAL, see <see cref="Udp6"/>) and IPV6_UNICAST_HOPS
-/// (-1 for the default, 0-255). Every method runs with the socket's lock held.
+/// (-1 for the default, 0-255). SIOCAIFADDR_IN6 configures addresses, as NetBSD's in6_control
+/// does on any AF_INET6 socket. Every method runs with the socket's lock held.
 /// </summary>
 public sealed class Udp6Proto : Protosw
 {
@@ -472,6 +474,34 @@ public sealed class Udp6Proto : Protosw
         int r = _udp.Send(p, m, dst, port, scope);
         if (r == 0) control?.Dispose(l);
         return r;
+    }
+
+    /// <summary>
+    /// SIOCAIFADDR_IN6 (NetBSD in6_control): adds ifra_addr to the interface ifra_name with the
+    /// prefix length of ifra_prefixmask (contiguous, or absent: 128). EPERM unless root, ENXIO
+    /// for no such interface, EINVAL for a bad address or mask. Other ioctls: EOPNOTSUPP.
+    /// </summary>
+    public override unsafe int Ioctl(Socket so, ulong cmd, UserPtr data, Lwp l)
+    {
+        if (cmd != Abi.SIOCAIFADDR_IN6) return Abi.EOPNOTSUPP;
+        if (!l.Proc.Cred.IsRoot) return Abi.EPERM;
+        int e = l.Proc.Vmspace.CopyIn(data, out RumpIn6Aliasreq r);
+        if (e != 0) return e;
+        var name = new ReadOnlySpan<byte>(r.ifra_name, 16);
+        int nul = name.IndexOf((byte)0);
+        if (nul <= 0) return Abi.EINVAL;
+        Ifnet? ifp = _udp.Net.Find(System.Text.Encoding.ASCII.GetString(name.Slice(0, nul)));
+        if (ifp == null) return Abi.ENXIO;
+        ReadOnlySpan<byte> sa = new(&r.ifra_addr, Sin6Len), sm = new(&r.ifra_prefixmask, Sin6Len);
+        if (sa[0] != Sin6Len || sa[1] != Abi.AF_INET6) return Abi.EINVAL;
+        int plen = 128;
+        if (sm[0] != 0)
+        {
+            Ipv6Addr m = Ipv6Addr.Read(sm.Slice(8));
+            plen = System.Numerics.BitOperations.PopCount(m.Hi) + System.Numerics.BitOperations.PopCount(m.Lo);
+            if (In6.Mask(m, plen) != m || (plen < 128 && In6.Mask(new Ipv6Addr(ulong.MaxValue, ulong.MaxValue), plen) != m)) return Abi.EINVAL;
+        }
+        return _udp.Stack.AddAddress(ifp, Ipv6Addr.Read(sa.Slice(8)), plen);
     }
 
     public override int Ctloutput(Socket so, bool set, int level, int name, Span<byte> val, ref int len)

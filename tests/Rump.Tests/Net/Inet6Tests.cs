@@ -167,6 +167,38 @@ public unsafe class Inet6Tests : KernelTest
         Assert.That(In6Of(k).Stats.Udp6NoPort, Is.EqualTo(1));
     }
 
+    private static long AddAlias(RumpKernel k, int s, string ifname, byte[] addr, byte[]? mask)
+    {
+        var r = new RumpIn6Aliasreq();
+        byte* p = (byte*)&r;
+        Encoding.ASCII.GetBytes(ifname).CopyTo(new Span<byte>(p, 16));
+        addr.CopyTo(new Span<byte>(&r.ifra_addr, 28));
+        mask?.CopyTo(new Span<byte>(&r.ifra_prefixmask, 28));
+        r.ifra_lifetime.ia6t_vltime = r.ifra_lifetime.ia6t_pltime = 0xffffffff;
+        return Sys(k, SysNum.ioctl, s, (long)Abi.SIOCAIFADDR_IN6, (long)&r);
+    }
+
+    [Test]
+    public void SiocaifaddrIn6_AddsAnAddressWithItsPrefix_BadRequestsGiveErrnos()
+    {
+        RumpKernel k = Boot();
+        Inet6 in6 = In6Of(k);
+        int s = Udp6Socket(k);
+        byte[] mask64 = Sin6(A6("ffff:ffff:ffff:ffff::"), 0);
+        Assert.That(AddAlias(k, s, "lo0", Sin6(A6("fd00:9::1"), 0), mask64), Is.EqualTo(0), "SIOCAIFADDR_IN6 on lo0");
+        In6Ifaddr? ia = in6.FindAddress(A6("fd00:9::1"));
+        Assert.That(ia, Is.Not.Null);
+        Assert.That((ia!.Ifp.Name, ia.PrefixLength), Is.EqualTo(("lo0", 64)));
+        Assert.That(in6.Lookup(A6("fd00:9::77"))?.Ifp.Name, Is.EqualTo("lo0"), "the prefix's connected route");
+        Assert.That(Bind(k, Udp6Socket(k), Sin6(A6("fd00:9::1"), 6400)), Is.EqualTo(0), "the new address can be bound");
+        Assert.That(AddAlias(k, s, "lo0", Sin6(A6("fd00:9::2"), 0), null), Is.EqualTo(0), "no mask: a /128");
+        Assert.That(in6.FindAddress(A6("fd00:9::2"))!.PrefixLength, Is.EqualTo(128));
+        Assert.That(AddAlias(k, s, "nosuch0", Sin6(A6("fd00:9::3"), 0), mask64), Is.EqualTo(-Abi.ENXIO));
+        Assert.That(AddAlias(k, s, "lo0", Sin6(A6("fd00:9::3"), 0), Sin6(A6("ffff:0:ffff::"), 0)), Is.EqualTo(-Abi.EINVAL), "a non-contiguous mask");
+        Assert.That(AddAlias(k, s, "lo0", UdpSocketTests.Sin(new Ipv4Addr(10, 0, 0, 1), 0).Concat8(new byte[12]), mask64), Is.EqualTo(-Abi.EINVAL), "an AF_INET address");
+        Assert.That(AddAlias(k, s, "lo0", Sin6(A6("ff02::1"), 0), mask64), Is.EqualTo(-Abi.EINVAL), "a multicast address");
+    }
+
     // ---- two kernels over shmif --------------------------------------------------------------
 
     private sealed record Station(RumpKernel K, ShmifIf If, Inet6 In6, Ipv6Addr LinkLocal);
