@@ -268,6 +268,58 @@ public class BlockLayerTests
         Assert.That(diff, Is.EqualTo(host.Length), $"image differs from the expected bytes at offset {diff}");
     }
 
+    /// <summary>A device in memory that completes each transfer at once, and fails writes while <see cref="FailWrites"/> is set.</summary>
+    private sealed unsafe class MemDisk : BlockDevice
+    {
+        public readonly byte[] Bytes;
+        public volatile bool FailWrites;
+        public int WriteTransfers;
+
+        public MemDisk(int size) : base("memdisk", size, DevBSize, readOnly: false) { Bytes = new byte[size]; }
+
+        public override void Strategy(bool write, byte* data, int length, long offset, BioDone done)
+        {
+            int e = Check(write, length, offset);
+            if (e == 0 && write && FailWrites) e = Abi.EIO;
+            if (e == 0 && write) new ReadOnlySpan<byte>(data, length).CopyTo(Bytes.AsSpan((int)offset));
+            else if (e == 0) Bytes.AsSpan((int)offset, length).CopyTo(new Span<byte>(data, length));
+            if (write) System.Threading.Interlocked.Increment(ref WriteTransfers);
+            done.Done(e == 0 ? length : 0, e);
+        }
+
+        public override int Flush() => 0;
+    }
+
+    [Test]
+    public void BufCache_WriteBehind_WritesFullClustersBeforeAFlush_AndAFailedOneAtTheNextFlush()
+    {
+        var k = RumpKernel.Boot();
+        using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "test");
+        var disk = new MemDisk(8 << 20) { FailWrites = true };
+        var bc = new BufCache(k.Kernel, 4 << 20) { ReadAhead = 0 };
+        int perCluster = bc.ClusterBytes / 4096;
+        int blocks = 2 * perCluster + 5;
+        for (int i = 0; i < blocks; i++)
+        {
+            Assert.That(bc.Getblk(disk, i * 8L, 4096, out Buf bp), Is.EqualTo(0));
+            bp.Data.AsSpan().Fill((byte)(i + 1));
+            bc.Bdwrite(bp);
+        }
+        // Two full aligned clusters, each one transfer, before anything asked for a flush (the
+        // partial third waits). Their writes failed: the buffers must still be dirty.
+        Assert.That(bc.Writes, Is.EqualTo(2), "write-behind transfers of the two full clusters");
+        Assert.That(disk.WriteTransfers, Is.EqualTo(2));
+        Assert.That(bc.Flush(disk), Is.EqualTo(Abi.EIO), "a flush while the device fails writes");
+        disk.FailWrites = false;
+        Assert.That(bc.Flush(disk), Is.EqualTo(0), "the flush after the device recovered");
+        for (int i = 0; i < blocks; i++)
+            Assert.That(disk.Bytes.AsSpan(i * 4096, 4096).IndexOfAnyExcept((byte)(i + 1)), Is.EqualTo(-1), "block " + i + " on the device");
+        // Written now: a further flush has nothing to write.
+        int before = disk.WriteTransfers;
+        Assert.That(bc.Flush(disk), Is.EqualTo(0));
+        Assert.That(disk.WriteTransfers, Is.EqualTo(before), "transfers by a flush with nothing dirty");
+    }
+
     [Test]
     public void BufCache_ReadAheadUnderAFullDirtyCache_LooksAtABoundedNumberOfBuffers()
     {

@@ -19,14 +19,20 @@ namespace Rump.Vfs;
 ///   idle dirty buffers at the blocks around it, and a flush writes each run of consecutive dirty
 ///   blocks, in one transfer of up to <see cref="ClusterBytes"/>. A large file write otherwise
 ///   cost one host transfer, and a wait for another thread, per block.
+/// - Write-behind: a delayed write that completes an aligned cluster of consecutive dirty blocks
+///   starts an asynchronous transfer of that cluster (its buffers are busy until it completes), so
+///   a sequential writer neither waits for the host nor finds only dirty victims. A failed
+///   asynchronous write leaves its buffers dirty: the next flush writes them again and reports it.
 ///
 /// - A file system reads each region of its device with one buffer size (NetBSD's rule too).
 ///   Clustering creates buffers of the caller's size past the block it asked for; a region read
 ///   later with another size finds them with the wrong size and drops them (see GetLocked).
 ///
-/// Locks: <see cref="_lock"/> protects the hash, the LRU list, the byte count and every buffer's
-/// state fields; transfers run without it (the buffer is busy, so nobody else touches it). Order:
-/// file-system locks → <see cref="_lock"/>. Waiters for a busy buffer sleep on <see cref="_cv"/>.
+/// Locks: <see cref="_lock"/> protects the hash, the LRU list, the byte count, the count of
+/// write-behind transfers in flight and every buffer's state fields; transfers run without it (the
+/// buffer is busy, so nobody else touches it). Order: file-system locks → <see cref="_lock"/>.
+/// Waiters for a busy buffer, for room, or for a write-behind slot sleep on <see cref="_cv"/>;
+/// completions (interrupt context) take <see cref="_lock"/> and broadcast it.
 /// Whoever drops the lock (a transfer, a wait) looks everything up again after re-taking it: a
 /// buffer for the same block may have been made meanwhile, and one block must never have two.
 /// </summary>
@@ -53,6 +59,9 @@ public sealed class BufCache
 
     /// <summary>Writes counts write transfers; <see cref="BlocksWritten"/> the buffers they wrote (tests: writes are clustered).</summary>
     public long Hits, Misses, Reads, Writes, ReadAheads, BlocksWritten;
+    /// <summary>Asynchronous (write-behind) transfers started, and those not yet completed.</summary>
+    public long AsyncWrites;
+    private int _asyncInFlight;
     /// <summary>Times a thread slept because a buffer it wanted was busy (tests wait on it for a real condition).</summary>
     public long BusyWaits;
 
@@ -274,7 +283,11 @@ public sealed class BufCache
         _lock.Exit();
     }
 
-    /// <summary>Marks the buffer dirty and releases it: it is written later (flush, eviction).</summary>
+    /// <summary>
+    /// Marks the buffer dirty and releases it: it is written later (flush, eviction), or now,
+    /// asynchronously, with the blocks before it when it is the last block of an aligned cluster
+    /// whose blocks are all dirty and idle (write-behind).
+    /// </summary>
     public void Bdwrite(Buf bp)
     {
         if (bp.Dev.ReadOnly) { Brelse(bp); return; }
@@ -284,7 +297,107 @@ public sealed class BufCache
         LruAppend(bp);
         bp.Busy = false;
         _cv.Broadcast();
+        List<Buf>? run = null;
+        if (EndsCluster(bp))
+        {
+            // Bounded write-behind: a writer faster than the host waits for a transfer to finish.
+            while (_asyncInFlight >= MaxAsyncWrites) _cv.Wait(_lock);
+            run = TakeFullClusterLocked(bp.Dev, bp.Blkno, bp.Size);
+            if (run != null) _asyncInFlight++;
+        }
         _lock.Exit();
+        if (run != null) StartAsyncWrite(run);
+    }
+
+    /// <summary>Write-behind transfers in flight at most (each holds a staging buffer of up to <see cref="ClusterBytes"/>).</summary>
+    public const int MaxAsyncWrites = 8;
+
+    /// <summary>Is <paramref name="bp"/> the last block of an aligned cluster (and clusters have more than one block)?</summary>
+    private bool EndsCluster(Buf bp)
+    {
+        int max = WriteClusterBlocks(bp.Size);
+        long step = bp.Size / BlockDevice.DevBSize;
+        return max >= 2 && (bp.Blkno / step + 1) % max == 0 && bp.Blkno - (max - 1) * step >= 0;
+    }
+
+    /// <summary>
+    /// With <see cref="_lock"/> held: if the aligned cluster (<see cref="WriteClusterBlocks"/> blocks)
+    /// ending at block <paramref name="last"/> is cached in idle dirty buffers of
+    /// <paramref name="size"/>, those buffers, made busy and taken off the LRU list, in block order;
+    /// else null. Only the last block of a cluster asks (<see cref="EndsCluster"/>), so a sequential
+    /// writer pays one look per cluster.
+    /// </summary>
+    private List<Buf>? TakeFullClusterLocked(BlockDevice dev, long last, int size)
+    {
+        int max = WriteClusterBlocks(size);
+        long step = size / BlockDevice.DevBSize;
+        long first = last - (max - 1) * step;
+        for (long b = first; b <= last; b += step)
+            if (!IsIdleDirty(dev, b, size)) return null;
+        var run = new List<Buf>(max);
+        for (long b = first; b <= last; b += step)
+        {
+            Buf x = _hash[(dev.Dev, b)];
+            x.Busy = true;
+            x.InIo = true;
+            LruRemove(x);
+            run.Add(x);
+        }
+        return run;
+    }
+
+    /// <summary>Starts the write of a busy run of consecutive blocks through a staging copy; <see cref="WriteDone"/> finishes it.</summary>
+    private unsafe void StartAsyncWrite(List<Buf> run)
+    {
+        int size = run[0].Size;
+        byte[] staging = _staging.Rent(size * run.Count);
+        for (int j = 0; j < run.Count; j++) run[j].Data.CopyTo(staging.AsSpan(j * size, size));
+        var done = new WriteDone(this, run, staging);
+        System.Threading.Interlocked.Increment(ref AsyncWrites);
+        run[0].Dev.Strategy(write: true, (byte*)done.Pin(), size * run.Count, run[0].Offset, done);
+    }
+
+    /// <summary>Completes a write-behind transfer (interrupt context): the buffers are clean if it all got written, and idle.</summary>
+    private void FinishAsyncWrite(List<Buf> run, byte[] staging, long bytes, int error)
+    {
+        _staging.Return(staging);
+        bool ok = error == 0 && bytes == (long)run[0].Size * run.Count;
+        _lock.Enter();
+        Writes++;
+        BlocksWritten += run.Count;
+        _asyncInFlight--;
+        foreach (Buf bp in run)
+        {
+            bp.InIo = false;
+            if (ok) bp.Dirty = false;
+            bp.Busy = false;
+            LruAppend(bp);
+        }
+        _cv.Broadcast();
+        _lock.Exit();
+    }
+
+    /// <summary>Completion of a write-behind transfer.</summary>
+    private sealed class WriteDone : BioDone
+    {
+        private readonly BufCache _c;
+        private readonly List<Buf> _run;
+        private readonly byte[] _staging;
+        private GCHandle _pin;
+
+        public WriteDone(BufCache c, List<Buf> run, byte[] staging) { _c = c; _run = run; _staging = staging; }
+
+        public nint Pin()
+        {
+            _pin = GCHandle.Alloc(_staging, GCHandleType.Pinned);
+            return _pin.AddrOfPinnedObject();
+        }
+
+        public override void Done(long bytes, int error)
+        {
+            _pin.Free();
+            _c.FinishAsyncWrite(_run, _staging, bytes, error);
+        }
     }
 
     /// <summary>Writes the buffer now and releases it.</summary>
@@ -462,8 +575,10 @@ public sealed class BufCache
     }
 
     /// <summary>With <see cref="_lock"/> held: is block <paramref name="blkno"/> cached in an idle dirty buffer like <paramref name="like"/> (device, size)?</summary>
-    private bool IsIdleDirty(Buf like, long blkno)
-        => _hash.TryGetValue((like.Dev.Dev, blkno), out Buf? b) && !b.Busy && b.Dirty && b.Size == like.Size;
+    private bool IsIdleDirty(Buf like, long blkno) => IsIdleDirty(like.Dev, blkno, like.Size);
+
+    private bool IsIdleDirty(BlockDevice dev, long blkno, int size)
+        => _hash.TryGetValue((dev.Dev, blkno), out Buf? b) && !b.Busy && b.Dirty && b.Size == size;
 
     /// <summary>
     /// With <see cref="_lock"/> held: busy, in-transfer buffers for the consecutive blocks from
@@ -702,6 +817,13 @@ public sealed class BufCache
             }
             Forget(victim);
             KeepData(victim.Data);
+        }
+        // Nothing idle left, but write-behind transfers will make their buffers idle and clean:
+        // wait for one rather than grow past the bound.
+        if (_bytes + need > MaxBytes && _asyncInFlight > 0)
+        {
+            _cv.Wait(_lock);
+            return Evicted.LockDropped;
         }
         return Evicted.Done;
     }
