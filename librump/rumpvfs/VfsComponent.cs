@@ -16,6 +16,7 @@ public sealed class VfsComponent : IComponent
     {
         var vfs = new Vfs(k);
         k.SetService(vfs);
+        k.SetService<ILocalSockNames>(new LocalSockNames());
         vfs.RegisterFs(new Rumpfs.RumpfsVfsOps());
         VfsSyscalls.Register(k.Syscalls);
         k.OnBooted(l => vfs.MountRoot(l));

@@ -241,12 +241,18 @@ public class HostAccessRuleTests
         using var kern = new Meta(typeof(Rump.Kern.Kernel).Assembly);
         using var vfs = new Meta(typeof(Rump.Vfs.Vfs).Assembly);
         using var tmpfs = new Meta(typeof(Rump.Fs.Tmpfs.TmpfsComponent).Assembly);
+        using var net = new Meta(typeof(Rump.Net.Net).Assembly);
+        using var dev = new Meta(typeof(Rump.Dev.Autoconf).Assembly);
         string[] k = AssemblyReferences(kern), v = AssemblyReferences(vfs), t = AssemblyReferences(tmpfs);
+        string[] n = AssemblyReferences(net), d = AssemblyReferences(dev);
         Assert.That(k, Has.None.EqualTo("Rump.Vfs"), "Rump.Kern references Rump.Vfs");
         Assert.That(k, Has.None.StartsWith("Rump.Fs."), "Rump.Kern references a driver");
         Assert.That(v, Has.None.StartsWith("Rump.Fs."), "Rump.Vfs references a driver");
+        // The factions stand side by side on the base: none references another.
+        foreach ((string name, string[] refs) in new[] { ("Rump.Vfs", v), ("Rump.Net", n), ("Rump.Dev", d) })
+            Assert.That(refs.Where(r => r is "Rump.Vfs" or "Rump.Net" or "Rump.Dev" && r != name), Is.Empty, name + " references another faction");
         // Nothing below the API layer knows about it.
-        foreach ((string name, string[] refs) in new[] { ("Rump.Kern", k), ("Rump.Vfs", v), ("Rump.Fs.Tmpfs", t) })
+        foreach ((string name, string[] refs) in new[] { ("Rump.Kern", k), ("Rump.Vfs", v), ("Rump.Net", n), ("Rump.Dev", d), ("Rump.Fs.Tmpfs", t) })
             Assert.That(refs, Has.None.EqualTo("Rump"), name + " references the API/C ABI layer (Rump)");
         Assert.That(k, Does.Contain("Rump.Hypercall"), "Rump.Kern reaches the host through Rump.Hypercall");
     }

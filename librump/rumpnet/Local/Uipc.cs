@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using Rump.Kern;
-using Rump.Vfs;
 
 namespace Rump.Net;
 
@@ -13,15 +12,16 @@ namespace Rump.Net;
 ///   counts the bytes the peer has not read yet (<see cref="SockBuf.Held"/>), so a stream sender
 ///   waits for the reader as with a pipe (the reader's receive returns the space, PR_WANTRCVD).
 /// - Datagrams carry the sender's bound name; a full receiver refuses them (ENOBUFS), as NetBSD's.
-/// - bind(2) makes a VSOCK node at the path and holds its vnode while bound; connect(2) looks the
-///   path up and finds the bound socket through <see cref="_bound"/> (NetBSD's v_socket).
+/// - bind(2) makes a socket node at the path and holds it while bound; connect(2) looks the path
+///   up and finds the bound socket through <see cref="_bound"/> (NetBSD's v_socket). The nodes
+///   come from the VFS through <see cref="ILocalSockNames"/>, so this faction needs only the base.
 /// - Descriptors pass with SCM_RIGHTS (the files travel with the data); LOCAL_PEEREID gives the
 ///   peer's pid and effective ids as of connect (or listen, for the connecting side).
 ///
 /// Locks: one lock for every local socket of the kernel (<see cref="_lock"/>, every socket's
 /// <see cref="Socket.Lock"/>), because a send changes two sockets and connect changes three. It
 /// is dropped around the file-system lookups of bind and connect (the socket is marked busy
-/// meanwhile), so VFS locks are never held while taking it; vnode references are dropped with it
+/// meanwhile), so VFS locks are never held while taking it; node references are dropped with it
 /// held, which takes VFS locks after it (order: local lock, then VFS).
 /// </summary>
 public sealed class Uipc
@@ -36,7 +36,7 @@ public sealed class Uipc
     internal readonly Kernel Kernel;
     private readonly KMutex _lock;
     /// <summary>Bound socket nodes and their sockets (under <see cref="_lock"/>).</summary>
-    private readonly Dictionary<Vnode, UnpCb> _bound = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<object, UnpCb> _bound = new(ReferenceEqualityComparer.Instance);
 
     private Uipc(Kernel k) { Kernel = k; _lock = new KMutex(k); }
 
@@ -59,8 +59,8 @@ public sealed class Uipc
         public UnpCb? Conn;
         /// <summary>Datagram sockets whose default destination is this one (NetBSD unp_refs).</summary>
         public List<UnpCb>? Refs;
-        /// <summary>The socket node while bound; this holds a reference to it.</summary>
-        public Vnode? Vnode;
+        /// <summary>The socket node while bound (an <see cref="ILocalSockNames"/> node); this holds a reference to it.</summary>
+        public object? Node;
         /// <summary>The bound name (a sockaddr_un's bytes); a connected child has its listener's.</summary>
         public byte[]? Addr;
         /// <summary>A bind or connect is in the file system with the lock dropped.</summary>
@@ -135,12 +135,12 @@ public sealed class Uipc
         if (unp.Refs != null)
             while (unp.Refs.Count > 0) Drop(unp.Refs[^1], Abi.ECONNRESET);
         so.IsDisconnected();
-        Vnode? vp = unp.Vnode;
-        if (vp != null)
+        object? node = unp.Node;
+        if (node != null)
         {
-            _bound.Remove(vp);
-            unp.Vnode = null;
-            vp.Rele();
+            _bound.Remove(node);
+            unp.Node = null;
+            Kernel.GetService<ILocalSockNames>()!.Release(node);
         }
         so.Pcb = null;
     }
@@ -177,47 +177,23 @@ public sealed class Uipc
         UnpCb unp = Unp(so);
         int e = PathOf(nam, out ReadOnlySpan<byte> path);
         if (e != 0) return e;
-        if (unp.Vnode != null || unp.Busy) return Abi.EINVAL;
-        if (Kernel.GetService<Vfs.Vfs>() == null) return Abi.EOPNOTSUPP;
-        Span<char> chars = stackalloc char[Namei.PathMax];
-        var pb = new PathBuf(chars);
-        if ((e = pb.Set(path)) != 0) return e;
+        if (unp.Node != null || unp.Busy) return Abi.EINVAL;
+        ILocalSockNames? names = Kernel.GetService<ILocalSockNames>();
+        if (names == null) return Abi.EOPNOTSUPP;
         byte[] addr = nam.ToArray();
         unp.Busy = true;
         _lock.Exit();
-        Vnode? vp = null;
+        object? node = null;
         try
         {
-            e = MakeNode(l, pb, out vp);
+            e = names.Bind(l, path, out node);
         }
         finally { _lock.Enter(); unp.Busy = false; }
-        if (e != 0) return e == Abi.EEXIST ? Abi.EADDRINUSE : e;
-        unp.Vnode = vp;
+        if (e != 0) return e;
+        unp.Node = node;
         unp.Addr = addr;
-        _bound[vp!] = unp;
+        _bound[node!] = unp;
         return 0;
-    }
-
-    /// <summary>Makes the VSOCK node (NetBSD unp_bind's namei and VOP_CREATE), without the local lock.</summary>
-    private static int MakeNode(Lwp l, in PathBuf pb, out Vnode? vp)
-    {
-        vp = null;
-        int e = 0;
-        for (int tries = 0; tries < VnodeLayer.MaxRestarts; tries++)
-        {
-            e = Namei.LookupParent(l, l.Cred, Abi.AT_FDCWD, pb, followLast: false, out NameiParent nd);
-            if (e != 0) return e;
-            try
-            {
-                if (nd.Vp != null || nd.Name == null || nd.IsDot || nd.IsDotDot) return Abi.EADDRINUSE;
-                if (nd.TrailingSlash) return Abi.ENOENT;
-                e = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, VType.VSOCK,
-                    (uint)Abi.ACCESSPERMS & ~l.Proc.Umask, 0, out vp);
-            }
-            finally { nd.Release(); }
-            if (e != Abi.ERESTART) break;
-        }
-        return VnodeLayer.Settle(e);
     }
 
     /// <summary>Finds the socket bound at the path of <paramref name="nam"/> (the lock dropped for the lookup): ECONNREFUSED if nobody is bound there.</summary>
@@ -227,22 +203,19 @@ public sealed class Uipc
         int e = PathOf(nam, out ReadOnlySpan<byte> path);
         if (e != 0) return e;
         if (unp.Busy) return Abi.EALREADY;
-        if (Kernel.GetService<Vfs.Vfs>() == null) return Abi.ECONNREFUSED;
-        Span<char> chars = stackalloc char[Namei.PathMax];
-        var pb = new PathBuf(chars);
-        if ((e = pb.Set(path)) != 0) return e;
+        ILocalSockNames? names = Kernel.GetService<ILocalSockNames>();
+        if (names == null) return Abi.ECONNREFUSED;
         unp.Busy = true;
         _lock.Exit();
-        Vnode? vp = null;
+        object? node = null;
         try
         {
-            e = Namei.Lookup(l, l.Cred, Abi.AT_FDCWD, pb, follow: true, out vp);
-            if (e == 0 && vp!.Type != VType.VSOCK) e = Abi.ENOTSOCK;
+            e = names.Lookup(l, path, out node);
         }
         finally { _lock.Enter(); unp.Busy = false; }
-        if (e != 0) { vp?.Rele(); return e; }
-        _bound.TryGetValue(vp!, out target);
-        vp!.Rele();
+        if (e != 0) return e;
+        _bound.TryGetValue(node!, out target);
+        names.Release(node!);
         return target == null ? Abi.ECONNREFUSED : 0;
     }
 
@@ -304,7 +277,7 @@ public sealed class Uipc
     internal int Listen(Socket so, Lwp l)
     {
         UnpCb unp = Unp(so);
-        if (unp.Vnode == null) return Abi.EINVAL;
+        if (unp.Node == null) return Abi.EINVAL;
         unp.ListenId = IdOf(so, l);
         return 0;
     }

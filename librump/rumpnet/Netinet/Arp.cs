@@ -10,20 +10,22 @@ namespace Rump.Net.Netinet;
 /// The ARP cache of one Ethernet interface (RFC 826; NetBSD if_arp.c, with its timers).
 ///
 /// An entry is incomplete (asked, no answer yet: packets to it wait on its hold queue, at most
-/// <see cref="HoldLimit"/>, and the request is repeated every second up to <see cref="MaxTries"/>
+/// <see cref="HoldLimit"/> and <see cref="MaxHeld"/> over all entries, and the request is repeated every second up to <see cref="MaxTries"/>
 /// times, after which the entry and its packets go) or resolved (kept <see cref="KeepNs"/>, then
 /// forgotten). Learning follows RFC 826's merge rule: a sender already in the cache is updated
 /// by any ARP packet; a new sender is added only when the packet was for one of our addresses.
 /// The cache holds at most <see cref="MaxEntries"/> entries, so a flood of requests from made-up
 /// senders costs bounded memory. One callout per cache runs every second while there are entries.
 ///
-/// Locks: <see cref="_lock"/> protects the map, the entries and <see cref="_timerArmed"/>; it is
+/// Locks: <see cref="_lock"/> protects the map, the entries, <see cref="_held"/> and <see cref="_timerArmed"/>; it is
 /// taken after Inet's configuration lock, and nothing is sent while it is held (packets to send
 /// are collected and sent after).
 /// </summary>
 public sealed class ArpCache
 {
     public const int HoldLimit = 16, MaxTries = 5, MaxEntries = 1024;
+    /// <summary>Packets held for all unresolved entries together: a flood towards spoofed neighbours cannot pin more buffers than this.</summary>
+    public const int MaxHeld = 256;
     public const long RetryNs = 1_000_000_000, KeepNs = 1200L * 1_000_000_000; // NetBSD's arpt_keep: 20 minutes
 
     public readonly Ifnet Ifp;
@@ -33,6 +35,8 @@ public sealed class ArpCache
     private readonly Callout _timer;
     private bool _timerArmed;
     private bool _gone;
+    /// <summary>Packets in every entry's hold queue (under <see cref="_lock"/>).</summary>
+    private int _held;
 
     private sealed class Entry
     {
@@ -76,6 +80,15 @@ public sealed class ArpCache
         return r;
     }
 
+    /// <summary>Packets waiting for resolution, over every entry.</summary>
+    public int Held { get { _lock.Enter(); int n = _held; _lock.Exit(); return n; } }
+
+    private Mbuf? TakeHeldLocked(Entry e)
+    {
+        _held -= e.Hold.Count;
+        return e.Hold.DequeueAll();
+    }
+
     /// <summary>
     /// Sends the IPv4 packet <paramref name="m"/> to <paramref name="nextHop"/> on this link
     /// (NetBSD arpresolve + ether_output): at once if resolved, else held and asked for. Consumes m.
@@ -104,7 +117,9 @@ public sealed class ArpCache
             ask = true;
             ArmLocked();
         }
-        if (!e.Hold.Enqueue(m)) Interlocked.Increment(ref S.ArpDropHeld);
+        if (_held >= MaxHeld) { m.Free(); Interlocked.Increment(ref S.ArpDropHeld); }
+        else if (e.Hold.Enqueue(m)) _held++;
+        else Interlocked.Increment(ref S.ArpDropHeld);
         _lock.Exit();
         if (ask) SendRequest(SourceFor(nextHop), nextHop);
         return 0;
@@ -187,7 +202,7 @@ public sealed class ArpCache
                 e.Resolved = true;
                 e.Tries = 0;
                 e.Expires = Clock.MonotonicNs() + KeepNs;
-                held = e.Hold.DequeueAll();
+                held = TakeHeldLocked(e);
             }
             _lock.Exit();
         }
@@ -209,7 +224,7 @@ public sealed class ArpCache
         _gone = true;
         var held = new List<Mbuf>();
         foreach (Entry e in _map.Values)
-            for (Mbuf? h = e.Hold.DequeueAll(); h != null; h = h.NextPacket) held.Add(h);
+            for (Mbuf? h = TakeHeldLocked(e); h != null; h = h.NextPacket) held.Add(h);
         _map.Clear();
         _lock.Exit();
         _in.Kernel.Callouts.Stop(_timer);
@@ -221,7 +236,7 @@ public sealed class ArpCache
     {
         _lock.Enter();
         bool found = _map.Remove(ip.Value, out Entry? e);
-        Mbuf? h = e?.Hold.DequeueAll();
+        Mbuf? h = e != null ? TakeHeldLocked(e) : null;
         _lock.Exit();
         for (; h != null;) { Mbuf? n = h.NextPacket; h.NextPacket = null; h.Free(); h = n; }
         return found ? 0 : Abi.ESRCH;
@@ -251,7 +266,7 @@ public sealed class ArpCache
             {
                 (remove ??= new()).Add(kv.Key);
                 if (!e.Resolved) Interlocked.Increment(ref S.ArpTimeouts);
-                for (Mbuf? h = e.Hold.DequeueAll(); h != null;)
+                for (Mbuf? h = TakeHeldLocked(e); h != null;)
                 {
                     Mbuf? n = h.NextPacket;
                     h.NextPacket = drop;

@@ -1,0 +1,276 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.Threading;
+using NUnit.Framework;
+using Rump.Kern;
+using Rump.Net;
+using Rump.Net.Netinet;
+using Rump.Net.Wire;
+
+namespace Rump.Tests.Net;
+
+/// <summary>
+/// Hostile packets as normal input: a seeded fuzzer mutates valid frames (ARP, ICMP echo and
+/// errors, UDP to bound and unbound ports, IPv4 fragments, TCP segments, IPv6) and injects them
+/// into an Ethernet interface of a kernel. Mutations flip bytes, truncate, extend, and set length
+/// and offset fields to edge values; half of them fix the checksums afterwards so the damage
+/// reaches the parsers behind the checksum checks. Afterwards the kernel has not panicked,
+/// packet buffers are not leaking, and legitimate traffic (an echo, a UDP datagram) still works.
+/// The seed is in the test's name, so a failure replays exactly.
+/// </summary>
+public class PacketFuzzTests : KernelTest
+{
+    private sealed class EtherTestIf : Ifnet
+    {
+        private readonly List<byte[]> _sent = new();
+        public EtherTestIf(Kernel k, string name, ulong mac) : base(k, name, IFT_ETHER, 1500, IFF_UP | IFF_RUNNING | IFF_BROADCAST, new EtherAddr(mac)) { }
+        protected override int Transmit(Mbuf m) { lock (_sent) _sent.Add(m.Bytes.ToArray()); m.Free(); return 0; }
+        public int SentCount { get { lock (_sent) return _sent.Count; } }
+        public byte[] Last { get { lock (_sent) return _sent[^1]; } }
+        public void Clear() { lock (_sent) _sent.Clear(); }
+    }
+
+    private static readonly Ipv4Addr A = new(10, 9, 0, 2), Peer = new(10, 9, 0, 1), Mask24 = new(255, 255, 255, 0);
+    private const ulong OurMac = 0x02_00_00_00_09_02, PeerMac = 0x02_00_00_00_09_01;
+    private const ushort BoundPort = 7777;
+    private const int Batch = 64;
+
+    private static byte[] Frame(ushort type, int payload, ulong dst = OurMac)
+    {
+        byte[] f = new byte[14 + payload];
+        EthernetFrame.Emit(f, new EtherAddr(dst), new EtherAddr(PeerMac), type);
+        return f;
+    }
+
+    private static byte[] Ipv4Frame(byte proto, ReadOnlySpan<byte> l4, int fragOff = 0, bool more = false, ushort id = 1, Ipv4Addr? dst = null)
+    {
+        byte[] f = Frame(EthernetFrame.TypeIpv4, 20 + l4.Length);
+        Ipv4Packet.Emit(f.AsSpan(14), new Ipv4Header { Source = Peer, Destination = dst ?? A, Protocol = proto, Ttl = 64, Identification = id, FragmentOffset = fragOff, MoreFragments = more }, l4.Length);
+        l4.CopyTo(f.AsSpan(34));
+        return f;
+    }
+
+    private static byte[] Udp(ushort dport, int len)
+    {
+        byte[] u = new byte[8 + len];
+        for (int i = 0; i < len; i++) u[8 + i] = (byte)i;
+        UdpPacket.EmitV4(u, Peer, A, 4000, dport, len);
+        return u;
+    }
+
+    private static byte[] Tcp(byte flags, int len = 0)
+    {
+        var h = new TcpHeader { SourcePort = 4001, DestinationPort = 80, Sequence = 1000, Acknowledgment = (flags & 0x10) != 0 ? 1u : 0u, Flags = flags, Window = 8192 };
+        var o = new TcpOptions { HasMss = (flags & 0x02) != 0, Mss = 1460 };
+        int hl = TcpPacket.HeaderLengthFor(o);
+        byte[] t = new byte[hl + len];
+        TcpPacket.EmitV4(t, Peer, A, h, o, len);
+        return t;
+    }
+
+    /// <summary>The valid frames the mutations start from.</summary>
+    private static List<byte[]> Corpus()
+    {
+        var c = new List<byte[]>();
+        byte[] arp = Frame(EthernetFrame.TypeArp, 28, 0xffff_ffff_ffff);
+        ArpPacket.Emit(arp.AsSpan(14), ArpPacket.OpRequest, new EtherAddr(PeerMac), Peer, default, A);
+        c.Add(arp);
+        byte[] arpr = Frame(EthernetFrame.TypeArp, 28);
+        ArpPacket.Emit(arpr.AsSpan(14), ArpPacket.OpReply, new EtherAddr(PeerMac), Peer, new EtherAddr(OurMac), A);
+        c.Add(arpr);
+        byte[] echo = new byte[8 + 56];
+        Icmpv4Packet.EmitEcho(echo, false, 7, 1, new byte[56]);
+        c.Add(Ipv4Frame(1, echo));
+        // An ICMP error quoting a UDP datagram we might have sent (reaches UDP's ctlinput).
+        byte[] quoted = new byte[28];
+        Ipv4Packet.Emit(quoted, new Ipv4Header { Source = A, Destination = Peer, Protocol = 17, Ttl = 64, Identification = 3 }, 8);
+        UdpPacket.EmitV4(quoted.AsSpan(20), A, Peer, BoundPort, 9, 0);
+        byte[] unreach = new byte[8 + quoted.Length];
+        Icmpv4Packet.EmitError(unreach, 3, 3, 0, quoted);
+        c.Add(Ipv4Frame(1, unreach));
+        c.Add(Ipv4Frame(17, Udp(BoundPort, 40)));
+        c.Add(Ipv4Frame(17, Udp(9, 12)));
+        // The three fragments of one 1200-byte UDP datagram.
+        byte[] big = Udp(BoundPort, 1192);
+        c.Add(Ipv4Frame(17, big.AsSpan(0, 400), 0, true, 99));
+        c.Add(Ipv4Frame(17, big.AsSpan(400, 400), 400, true, 99));
+        c.Add(Ipv4Frame(17, big.AsSpan(800), 800, false, 99));
+        c.Add(Ipv4Frame(6, Tcp(0x02)));          // SYN
+        c.Add(Ipv4Frame(6, Tcp(0x10, 100)));     // ACK with data
+        c.Add(Ipv4Frame(6, Tcp(0x04)));          // RST
+        // IPv6 with an ICMPv6 echo request (dropped or answered, depending on what the kernel has).
+        byte[] v6 = Frame(0x86dd, 40 + 16);
+        v6[14] = 0x60; v6[14 + 4] = 0; v6[14 + 5] = 16; v6[14 + 6] = 58; v6[14 + 7] = 64;
+        v6[14 + 8] = 0xfe; v6[14 + 9] = 0x80; v6[14 + 23] = 1;
+        v6[14 + 24] = 0xfe; v6[14 + 25] = 0x80; v6[14 + 39] = 2;
+        v6[54] = 128;
+        c.Add(v6);
+        return c;
+    }
+
+    /// <summary>Recomputes the IPv4 header checksum and, for an unfragmented UDP, TCP or ICMP datagram, its checksum, where the lengths allow.</summary>
+    private static void FixChecksums(byte[] f)
+    {
+        if (f.Length < 34 || BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12)) != EthernetFrame.TypeIpv4) return;
+        int ihl = (f[14] & 15) * 4;
+        if (ihl < 20 || 14 + ihl > f.Length) return;
+        f[24] = f[25] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Compute(f.AsSpan(14, ihl)));
+        int total = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(16)), f.Length - 14);
+        int l4len = total - ihl;
+        ushort frag = BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(20));
+        if (l4len <= 0 || (frag & 0x3fff) != 0) return;
+        Span<byte> l4 = f.AsSpan(14 + ihl, l4len);
+        byte proto = f[23];
+        int at = proto switch { 17 => 6, 6 => 16, 1 => 2, _ => -1 };
+        if (at < 0 || l4len < at + 2) return;
+        l4[at] = l4[at + 1] = 0;
+        var src = new Ipv4Addr(f[26], f[27], f[28], f[29]);
+        var dst = new Ipv4Addr(f[30], f[31], f[32], f[33]);
+        ulong sum = proto == 1 ? 0 : Checksum.PseudoHeaderV4(src, dst, proto, l4len);
+        ushort ck = Checksum.Finish(Checksum.Add(l4, sum));
+        if (proto == 17 && ck == 0) ck = 0xffff;
+        BinaryPrimitives.WriteUInt16BigEndian(l4.Slice(at), ck);
+    }
+
+    private static byte[] Mutate(Random r, byte[] template)
+    {
+        byte[] f = (byte[])template.Clone();
+        switch (r.Next(6))
+        {
+            case 0: // a few bytes flipped in the headers
+                for (int n = 1 + r.Next(4); n > 0; n--) f[14 + r.Next(Math.Min(f.Length - 14, 60))] ^= (byte)(1 + r.Next(255));
+                break;
+            case 1: // truncated anywhere
+                Array.Resize(ref f, r.Next(f.Length));
+                break;
+            case 2: // extended with garbage
+            {
+                int old = f.Length;
+                Array.Resize(ref f, Math.Min(1514, old + 1 + r.Next(200)));
+                r.NextBytes(f.AsSpan(old));
+                break;
+            }
+            case 3: // a 16-bit field (lengths, offsets, ports, ids) set to an edge value
+            {
+                ushort[] edges = { 0, 1, 7, 8, 19, 20, 21, 0x7fff, 0x8000, 0xfffe, 0xffff, (ushort)(f.Length - 14), (ushort)(f.Length - 13) };
+                int at = 14 + 2 * r.Next(Math.Max(1, Math.Min(f.Length - 15, 60) / 2));
+                if (at + 2 <= f.Length) BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(at), edges[r.Next(edges.Length)]);
+                break;
+            }
+            case 4: // a random payload behind a valid Ethernet header
+                r.NextBytes(f.AsSpan(14));
+                break;
+            default: // IPv4 header length and option bytes
+                if (f.Length > 15) f[14] = (byte)(0x40 | r.Next(16));
+                if (f.Length > 40) r.NextBytes(f.AsSpan(34, Math.Min(6, f.Length - 34)));
+                break;
+        }
+        if (r.Next(2) == 0) FixChecksums(f);
+        return f;
+    }
+
+    /// <summary>Feeds frames to the interface in batches from an interrupt context, each batch after the previous one was taken off the input queue (so nothing is lost to a full queue).</summary>
+    private static void InjectAll(RumpKernel k, Rump.Net.Net n, Ifnet ifp, IReadOnlyList<byte[]> frames)
+    {
+        for (int i = 0; i < frames.Count; i += Batch)
+        {
+            int from = i, to = Math.Min(frames.Count, i + Batch);
+            var t = new Thread(() =>
+            {
+                using IntrContext ic = k.Kernel.EnterInterrupt();
+                for (int j = from; j < to; j++)
+                {
+                    byte[] fr = frames[j];
+                    Mbuf m = n.Mbufs.Get(fr.Length)!;
+                    m.Append(fr);
+                    Ether.EtherInput(ifp, m);
+                }
+            });
+            t.Start();
+            t.Join();
+            Assert.That(Eventually(() => ifp.InputQueueLength == 0 || k.Panicked), Is.True, "the input queue drains");
+            if (k.Panicked) Assert.Fail($"the kernel panicked on the batch from frame {from}: {k.PanicMessage}");
+        }
+    }
+
+    [TestCase(1), TestCase(2), TestCase(3)]
+    public void MutatedFrames_NeverPanicOrLeak_AndLegitimateTrafficSurvives(int seed)
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        Inet inet = k.Kernel.GetService<Inet>()!;
+        Rump.Net.Net n = inet.Net;
+        var ifp = new EtherTestIf(k.Kernel, "eth0", OurMac);
+        Assert.That(n.Attach(ifp), Is.EqualTo(0));
+        Assert.That(inet.AddAddress(ifp, A, Mask24, default), Is.EqualTo(0));
+        UdpPcb pcb = inet.Udp.Attach();
+        pcb.RecvSpace = 4096;   // a few datagrams: the socket does not hold most of the pool
+        Assert.That(inet.Udp.Bind(pcb, Ipv4Addr.Any, BoundPort), Is.EqualTo(0));
+
+        List<byte[]> corpus = Corpus();
+        var r = new Random(seed);
+        var frames = new List<byte[]>();
+        const int count = 20000;
+        for (int i = 0; i < count; i++) frames.Add(Mutate(r, corpus[r.Next(corpus.Count)]));
+        long errs0 = Interlocked.Read(ref ifp.InputErrors);
+        InjectAll(k, n, ifp, frames);
+        Assert.That(k.Panicked, Is.False, k.PanicMessage);
+        Assert.That(Interlocked.Read(ref ifp.InputPackets) + Interlocked.Read(ref ifp.InputErrors) - errs0, Is.GreaterThan(count / 2), "most frames reached the interface's input");
+
+        // Whatever the datagrams left at the UDP socket is read away, so the buffers come back.
+        byte[] buf = new byte[2048];
+        while (inet.Udp.Receive(pcb, buf, out _, out _, out _, out _) is 0 or Abi.ECONNREFUSED) { }
+
+        // Legitimate traffic: ARP learns the peer, an echo is answered, a datagram arrives.
+        ifp.Clear();
+        InjectAll(k, n, ifp, new[] { corpus[1], corpus[2] });
+        Assert.That(Eventually(() => ifp.SentCount >= 1), Is.True, "an echo reply after the fuzzing");
+        EthernetFrame.Parse(ifp.Last, out EthernetFrame eth);
+        Assert.That(Ipv4Packet.Parse(eth.Payload, out Ipv4Packet ip), Is.EqualTo(WireError.Ok));
+        Assert.That(Icmpv4Packet.Parse(ip.Payload, out Icmpv4Packet reply), Is.EqualTo(WireError.Ok));
+        Assert.That((ip.Destination, reply.Type), Is.EqualTo((Peer, Icmpv4Packet.TypeEchoReply)));
+        long dgrams = inet.Udp.State(pcb).Datagrams;
+        InjectAll(k, n, ifp, new[] { corpus[4] });
+        Assert.That(Eventually(() => inet.Udp.State(pcb).Datagrams == dgrams + 1), Is.True, "a UDP datagram after the fuzzing");
+        Assert.That(inet.Udp.Receive(pcb, buf, out int got, out _, out Ipv4Addr from, out ushort sport), Is.EqualTo(0));
+        Assert.That((got, from, sport), Is.EqualTo((40, Peer, (ushort)4000)));
+
+        // Buffers: every one not back in the pool is held by reassembly (one per datagram) or by
+        // ARP (packets waiting for a neighbour); one more would be a leak.
+        Assert.That(n.Mbufs.Allocated, Is.LessThanOrEqualTo(MbufPool.MaxFree), "the pool's count is exact only while every buffer fits its free stack");
+        long outstanding = n.Mbufs.Allocated - n.Mbufs.FreeCount;
+        int reass = inet.Reass.Pending, arp = inet.ArpOf(ifp)!.Held;
+        Assert.That(outstanding, Is.EqualTo(reass + arp), $"packet buffers outstanding: {outstanding}; reassembly holds {reass}, ARP {arp}");
+    }
+
+    [Test]
+    public void EchoFloodFromSpoofedNeighbours_HoldsAtMostArpsBound()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        Inet inet = k.Kernel.GetService<Inet>()!;
+        Rump.Net.Net n = inet.Net;
+        var ifp = new EtherTestIf(k.Kernel, "eth0", OurMac);
+        Assert.That(n.Attach(ifp), Is.EqualTo(0));
+        Assert.That(inet.AddAddress(ifp, A, new Ipv4Addr(255, 255, 0, 0), default), Is.EqualTo(0));
+        // 600 echo requests, each from another address of the /16 that never answers ARP: every
+        // reply waits for its neighbour. Without a bound over all entries, 600 buffers stay pinned.
+        var frames = new List<byte[]>();
+        byte[] echo = new byte[8 + 56];
+        Icmpv4Packet.EmitEcho(echo, false, 7, 1, new byte[56]);
+        for (int i = 0; i < 600; i++)
+        {
+            byte[] f = Ipv4Frame(1, echo);
+            f[28] = (byte)(9 + i / 250); f[29] = (byte)(1 + i % 250);   // source 10.9.x.y
+            FixChecksums(f);
+            frames.Add(f);
+        }
+        long dropped = Interlocked.Read(ref inet.Stats.ArpDropHeld);
+        InjectAll(k, n, ifp, frames);
+        ArpCache arp = inet.ArpOf(ifp)!;
+        Assert.That(Eventually(() => arp.Held + Interlocked.Read(ref inet.Stats.ArpDropHeld) - dropped >= 600), Is.True,
+            $"every reply held or dropped: held {arp.Held}, dropped {Interlocked.Read(ref inet.Stats.ArpDropHeld) - dropped}");
+        Assert.That(arp.Held, Is.EqualTo(ArpCache.MaxHeld), "replies held for unresolved neighbours, at most ArpCache.MaxHeld");
+        Assert.That(n.Mbufs.Allocated - n.Mbufs.FreeCount, Is.EqualTo(ArpCache.MaxHeld), "no other buffer is pinned");
+    }
+}
