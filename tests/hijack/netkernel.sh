@@ -7,7 +7,7 @@
 #
 #   UDP: python3's client in the kernel and socat's echo on the host; nc -u -l in the kernel
 #        taking a datagram from socat.
-#   TCP (once the kernel has TCP sockets): curl and wget from python3 -m http.server (SHA-256),
+#   TCP (TcpProto, merged from branch tcpsock): curl and wget from python3 -m http.server (SHA-256),
 #        nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
 #        kernel (socket(AF_INET, SOCK_STREAM) says EPROTOTYPE or EPROTONOSUPPORT) these say
 #        SKIP, uncounted.
