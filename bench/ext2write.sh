@@ -28,7 +28,7 @@ src=$work/big.bin
 [ -f "$src" ] && [ "$(stat -c %s "$src")" -eq $((size << 20)) ] || head -c $((size << 20)) /dev/urandom > "$src"
 img=$work/ext2.img
 
-fresh() { rm -f "$img"; mke2fs -q -F -t ext2 -b 4096 "$img" $((size * 2 + 256))M; }
+fresh() { rm -f "$img"; mke2fs -q -F -t ext2 -b 4096 "$img" $((size * 2 + 256))M >/dev/null; }
 check() { e2fsck -fn "$img" >/dev/null 2>&1 || { echo "ext2write.sh: e2fsck -fn is not clean after $1" >&2; exit 1; }; }
 # stat LABEL CMD...: runs CMD (and its threads) under perf stat; prints its CPU time, context
 # switches, pwrite and futex calls.

@@ -134,22 +134,84 @@ public static class In6
     /// <summary>The Ethernet group of an IPv6 multicast address (RFC 2464 7): 33:33 and its last 32 bits.</summary>
     public static EtherAddr EtherMulticast(Ipv6Addr a) => new(0x3333UL << 32 | (a.Lo & 0xffff_ffff));
 
+    /// <summary>
+    /// RFC 4291 2.2 text: eight groups of up to four hex digits, one "::" for a run of zero
+    /// groups, and a dotted IPv4 address as the last 32 bits. No zone ("%ifname"): callers split it.
+    /// Pure code: the kernel does not use the host's System.Net.
+    /// </summary>
     public static bool TryParse(string s, out Ipv6Addr a)
     {
         a = default;
-        if (s.Contains('%') || !System.Net.IPAddress.TryParse(s, out System.Net.IPAddress? ip)
-            || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return false;
-        Span<byte> b = stackalloc byte[16];
-        if (!ip.TryWriteBytes(b, out int n) || n != 16) return false;
-        a = Ipv6Addr.Read(b);
+        Span<ushort> g = stackalloc ushort[8];
+        g.Clear(); // the assembly skips locals' zeroing
+        int n = 0, gap = -1, i = 0;
+        if (s.Length < 2 || s.Length > 45) return false;
+        if (s.StartsWith("::")) { gap = 0; i = 2; if (i == s.Length) { a = Ipv6Addr.Unspecified; return true; } }
+        else if (s[0] == ':') return false;
+        while (i < s.Length)
+        {
+            int start = i, v = 0;
+            while (i < s.Length && i - start < 5 && Uri.IsHexDigit(s[i])) { char c = s[i++]; v = v << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); }
+            if (i < s.Length && s[i] == '.')
+            {
+                // The embedded IPv4 address: the last two groups.
+                if (n > 6 || !Netinet.Netconfig.TryParse(s.Substring(start), out Ipv4Addr v4)) return false;
+                g[n++] = (ushort)(v4.Value >> 16);
+                g[n++] = (ushort)v4.Value;
+                i = s.Length;
+                break;
+            }
+            if (i == start || i - start > 4 || n == 8) return false;
+            g[n++] = (ushort)v;
+            if (i == s.Length) break;
+            if (s[i] != ':') return false;
+            i++;
+            if (i < s.Length && s[i] == ':')
+            {
+                if (gap >= 0) return false;
+                gap = n;
+                i++;
+                if (i == s.Length) break;
+            }
+            else if (i == s.Length) return false;
+        }
+        if (gap < 0 ? n != 8 : n > 7) return false;
+        Span<ushort> r = stackalloc ushort[8];
+        r.Clear();
+        if (gap < 0) g.CopyTo(r);
+        else
+        {
+            g.Slice(0, gap).CopyTo(r);
+            g.Slice(gap, n - gap).CopyTo(r.Slice(8 - (n - gap)));
+        }
+        ulong hi = 0, lo = 0;
+        for (int k = 0; k < 4; k++) { hi = hi << 16 | r[k]; lo = lo << 16 | r[k + 4]; }
+        a = new Ipv6Addr(hi, lo);
         return true;
     }
 
+    /// <summary>RFC 5952 text: lower-case hex, no leading zeros, the longest run (two or more) of zero groups as "::".</summary>
     public static string Format(Ipv6Addr a)
     {
-        Span<byte> b = stackalloc byte[16];
-        a.Write(b);
-        return new System.Net.IPAddress(b).ToString();
+        Span<ushort> g = stackalloc ushort[8];
+        for (int k = 0; k < 4; k++) { g[k] = (ushort)(a.Hi >> (48 - 16 * k)); g[k + 4] = (ushort)(a.Lo >> (48 - 16 * k)); }
+        int best = -1, bestLen = 1;
+        for (int k = 0; k < 8;)
+        {
+            if (g[k] != 0) { k++; continue; }
+            int j = k;
+            while (j < 8 && g[j] == 0) j++;
+            if (j - k > bestLen) { best = k; bestLen = j - k; }
+            k = j;
+        }
+        var sb = new System.Text.StringBuilder(40);
+        for (int k = 0; k < 8; k++)
+        {
+            if (k == best) { sb.Append("::"); k += bestLen - 1; continue; }
+            if (sb.Length > 0 && sb[^1] != ':') sb.Append(':');
+            sb.Append(g[k].ToString("x"));
+        }
+        return sb.ToString();
     }
 }
 

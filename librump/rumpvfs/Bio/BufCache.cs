@@ -59,8 +59,9 @@ public sealed class BufCache
 
     /// <summary>Writes counts write transfers; <see cref="BlocksWritten"/> the buffers they wrote (tests: writes are clustered).</summary>
     public long Hits, Misses, Reads, Writes, ReadAheads, BlocksWritten;
-    /// <summary>Asynchronous (write-behind) transfers started, and those not yet completed.</summary>
+    /// <summary>Asynchronous (write-behind) transfers started.</summary>
     public long AsyncWrites;
+    /// <summary>Write-behind transfers not yet completed (at most <see cref="MaxAsyncWrites"/>).</summary>
     private int _asyncInFlight;
     /// <summary>Times a thread slept because a buffer it wanted was busy (tests wait on it for a real condition).</summary>
     public long BusyWaits;

@@ -466,6 +466,16 @@ public unsafe class Inet6Tests : KernelTest
         Assert.That(in6.AddAddress(e0, In6.Loopback, 128), Is.EqualTo(Abi.EINVAL), "::1 belongs to lo0");
         Assert.That(in6.AddAddress(e0, A6("fd00:1::3"), 129), Is.EqualTo(Abi.EINVAL));
 
+        // Text forms (RFC 4291 2.2 in, RFC 5952 out), parsed without the host's System.Net.
+        Assert.That(In6.Format(A6("fd00:78:0:0:0:0:0:1")), Is.EqualTo("fd00:78::1"));
+        Assert.That(In6.Format(A6("::")), Is.EqualTo("::"));
+        Assert.That(In6.Format(A6("1:0:0:2:0:0:0:3")), Is.EqualTo("1:0:0:2::3"));
+        Assert.That(In6.Format(A6("::ffff:10.1.2.3")), Is.EqualTo("::ffff:a01:203"));
+        Assert.That(A6("FE80::1"), Is.EqualTo(new Ipv6Addr(0xfe80UL << 48, 1)));
+        Assert.That(A6("1:2:3:4:5:6:7::"), Is.EqualTo(new Ipv6Addr(0x0001_0002_0003_0004UL, 0x0005_0006_0007_0000UL)));
+        foreach (string bad in new[] { "bogus", "fd00:1::zz", "10.0.0.1", "1::2::3", ":1::", "1:2:3:4:5:6:7:8:9", "12345::", "fe80::1%eth0", "1:", "" })
+            Assert.That(In6.TryParse(bad, out _), Is.False, "not an IPv6 address: '" + bad + "'");
+
         Assert.That(in6.SelectSource(A6("fe80::1234"), e0, out Ipv6Addr src), Is.EqualTo(0));
         Assert.That(src, Is.EqualTo(ll), "a link-local destination gets the link-local source");
         Assert.That(in6.SelectSource(A6("fd00:1::77"), null, out src), Is.EqualTo(0));
