@@ -57,12 +57,21 @@ public sealed class SocketFile : File
             case Abi.FIOASYNC:
                 return 0;
             default:
-                // NetBSD soo_ioctl: interface ioctls ('i') go to ifioctl whatever the socket's protocol.
-                if (IfIoctl.Handles(cmd)) return IfIoctl.Ioctl(l, cmd, data);
+            {
+                // NetBSD soo_ioctl: interface ioctls ('i') go to ifioctl whatever the socket's
+                // protocol; what ifioctl does not know (an address family's own, such as
+                // SIOCAIFADDR_IN6) goes on to the protocol, as ifioctl's default case does.
+                bool ifcmd = IfIoctl.Handles(cmd);
+                if (ifcmd)
+                {
+                    int ie = IfIoctl.Ioctl(l, cmd, data);
+                    if (ie != Abi.ENOTTY) return ie;
+                }
                 So.Lock.Enter();
                 int r = So.Proto.Ioctl(So, cmd, data, l);
                 So.Lock.Exit();
-                return r;
+                return ifcmd && r == Abi.EOPNOTSUPP ? Abi.ENOTTY : r;
+            }
         }
     }
 
