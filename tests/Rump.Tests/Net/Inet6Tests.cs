@@ -276,29 +276,9 @@ public unsafe class Inet6Tests : KernelTest
 
     // ---- hostile input on an Ethernet test interface ------------------------------------------
 
-    private sealed class EtherTestIf : Ifnet
-    {
-        private readonly List<byte[]> _sent = new();
-        public EtherTestIf(Kernel k, ulong mac) : base(k, "eth6", IFT_ETHER, 1500, IFF_UP | IFF_RUNNING | IFF_BROADCAST | IFF_MULTICAST, new EtherAddr(mac)) { }
-        protected override int Transmit(Mbuf m) { lock (_sent) _sent.Add(m.Bytes.ToArray()); m.Free(); return 0; }
-        public byte[][] Frames() { lock (_sent) return _sent.ToArray(); }
-    }
-
     private const ulong OurMac = 0x02_00_00_00_06_02, PeerMac = 0x02_00_00_00_06_01;
 
-    private static void Inject(RumpKernel k, Ifnet ifp, byte[] frame)
-    {
-        Rump.Net.Net n = k.Kernel.GetService<Rump.Net.Net>()!;
-        var t = new Thread(() =>
-        {
-            using IntrContext ic = k.Kernel.EnterInterrupt();
-            Mbuf m = n.Mbufs.Get(frame.Length)!;
-            m.Append(frame);
-            Ether.EtherInput(ifp, m);
-        });
-        t.Start();
-        t.Join();
-    }
+    private static void Inject(RumpKernel k, Ifnet ifp, byte[] frame) => EtherTestIf.Inject(k, ifp, frame);
 
     private static byte[] Frame(Ipv6Addr src, Ipv6Addr dst, byte nh, byte hlim, byte[] payload, EtherAddr? edst = null)
     {
@@ -341,7 +321,7 @@ public unsafe class Inet6Tests : KernelTest
     {
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = In6Of(k);
-        var ifp = new EtherTestIf(k.Kernel, OurMac);
+        var ifp = new EtherTestIf(k.Kernel, "eth6", OurMac, multicast: true);
         Assert.That(in6.Net.Attach(ifp), Is.EqualTo(0));
         Ipv6Addr us = A6("fd00:6::2"), peer = A6("fd00:6::1");
         Assert.That(in6.AddAddress(ifp, us, 64), Is.EqualTo(0));
@@ -456,7 +436,7 @@ public unsafe class Inet6Tests : KernelTest
     {
         RumpKernel k = Boot();
         Inet6 in6 = In6Of(k);
-        var e0 = new EtherTestIf(k.Kernel, OurMac);
+        var e0 = new EtherTestIf(k.Kernel, "eth6", OurMac, multicast: true);
         Assert.That(in6.Net.Attach(e0), Is.EqualTo(0));
         Ipv6Addr ll = In6.LinkLocalOf(e0.LinkAddr);
         Assert.That(in6.AddAddress(e0, ll, 64), Is.EqualTo(0));

@@ -20,14 +20,6 @@ namespace Rump.Tests.Net;
 /// </summary>
 public class InetTests : KernelTest
 {
-    private sealed class EtherTestIf : Ifnet
-    {
-        public readonly List<byte[]> Sent = new();
-        public EtherTestIf(Kernel k, string name, ulong mac) : base(k, name, IFT_ETHER, 1500, IFF_UP | IFF_RUNNING | IFF_BROADCAST, new EtherAddr(mac)) { }
-        protected override int Transmit(Mbuf m) { lock (Sent) Sent.Add(m.Bytes.ToArray()); m.Free(); return 0; }
-        public byte[][] Frames() { lock (Sent) return Sent.ToArray(); }
-    }
-
     private static readonly Ipv4Addr A = new(10, 9, 0, 2), Peer = new(10, 9, 0, 1), Mask24 = new(255, 255, 255, 0);
     private const ulong OurMac = 0x02_00_00_00_09_02, PeerMac = 0x02_00_00_00_09_01;
 
@@ -219,19 +211,7 @@ public class InetTests : KernelTest
 
     // ---- ARP and IP on Ethernet ----
 
-    private static void Inject(RumpKernel k, Ifnet ifp, byte[] frame)
-    {
-        Rump.Net.Net n = k.Kernel.GetService<Rump.Net.Net>()!;
-        var t = new Thread(() =>
-        {
-            using IntrContext ic = k.Kernel.EnterInterrupt();
-            Mbuf m = n.Mbufs.Get(frame.Length)!;
-            m.Append(frame);
-            Ether.EtherInput(ifp, m);
-        });
-        t.Start();
-        t.Join();
-    }
+    private static void Inject(RumpKernel k, Ifnet ifp, byte[] frame) => EtherTestIf.Inject(k, ifp, frame);
 
     private static byte[] ArpFrame(ushort op, EtherAddr dst, EtherAddr sha, Ipv4Addr spa, EtherAddr tha, Ipv4Addr tpa)
     {

@@ -21,16 +21,6 @@ namespace Rump.Tests.Net;
 /// </summary>
 public class PacketFuzzTests : KernelTest
 {
-    private sealed class EtherTestIf : Ifnet
-    {
-        private readonly List<byte[]> _sent = new();
-        public EtherTestIf(Kernel k, string name, ulong mac) : base(k, name, IFT_ETHER, 1500, IFF_UP | IFF_RUNNING | IFF_BROADCAST, new EtherAddr(mac)) { }
-        protected override int Transmit(Mbuf m) { lock (_sent) _sent.Add(m.Bytes.ToArray()); m.Free(); return 0; }
-        public int SentCount { get { lock (_sent) return _sent.Count; } }
-        public byte[] Last { get { lock (_sent) return _sent[^1]; } }
-        public void Clear() { lock (_sent) _sent.Clear(); }
-    }
-
     private static readonly Ipv4Addr A = new(10, 9, 0, 2), Peer = new(10, 9, 0, 1), Mask24 = new(255, 255, 255, 0);
     private const ulong OurMac = 0x02_00_00_00_09_02, PeerMac = 0x02_00_00_00_09_01;
     private const ushort BoundPort = 7777;
@@ -172,24 +162,14 @@ public class PacketFuzzTests : KernelTest
     }
 
     /// <summary>Feeds frames to the interface in batches from an interrupt context, each batch after the previous one was taken off the input queue (so nothing is lost to a full queue).</summary>
-    private static void InjectAll(RumpKernel k, Rump.Net.Net n, Ifnet ifp, IReadOnlyList<byte[]> frames)
+    private static void InjectAll(RumpKernel k, Ifnet ifp, IReadOnlyList<byte[]> frames)
     {
         for (int i = 0; i < frames.Count; i += Batch)
         {
             int from = i, to = Math.Min(frames.Count, i + Batch);
-            var t = new Thread(() =>
-            {
-                using IntrContext ic = k.Kernel.EnterInterrupt();
-                for (int j = from; j < to; j++)
-                {
-                    byte[] fr = frames[j];
-                    Mbuf m = n.Mbufs.Get(fr.Length)!;
-                    m.Append(fr);
-                    Ether.EtherInput(ifp, m);
-                }
-            });
-            t.Start();
-            t.Join();
+            byte[][] batch = new byte[to - from][];
+            for (int j = from; j < to; j++) batch[j - from] = frames[j];
+            EtherTestIf.Inject(k, ifp, batch);
             Assert.That(Eventually(() => ifp.InputQueueLength == 0 || k.Panicked), Is.True, "the input queue drains");
             if (k.Panicked) Assert.Fail($"the kernel panicked on the batch from frame {from}: {k.PanicMessage}");
         }
@@ -214,7 +194,7 @@ public class PacketFuzzTests : KernelTest
         const int count = 20000;
         for (int i = 0; i < count; i++) frames.Add(Mutate(r, corpus[r.Next(corpus.Count)]));
         long errs0 = Interlocked.Read(ref ifp.InputErrors);
-        InjectAll(k, n, ifp, frames);
+        InjectAll(k, ifp, frames);
         Assert.That(k.Panicked, Is.False, k.PanicMessage);
         Assert.That(Interlocked.Read(ref ifp.InputPackets) + Interlocked.Read(ref ifp.InputErrors) - errs0, Is.GreaterThan(count / 2), "most frames reached the interface's input");
 
@@ -224,14 +204,14 @@ public class PacketFuzzTests : KernelTest
 
         // Legitimate traffic: ARP learns the peer, an echo is answered, a datagram arrives.
         ifp.Clear();
-        InjectAll(k, n, ifp, new[] { corpus[1], corpus[2] });
+        InjectAll(k, ifp, new[] { corpus[1], corpus[2] });
         Assert.That(Eventually(() => ifp.SentCount >= 1), Is.True, "an echo reply after the fuzzing");
         EthernetFrame.Parse(ifp.Last, out EthernetFrame eth);
         Assert.That(Ipv4Packet.Parse(eth.Payload, out Ipv4Packet ip), Is.EqualTo(WireError.Ok));
         Assert.That(Icmpv4Packet.Parse(ip.Payload, out Icmpv4Packet reply), Is.EqualTo(WireError.Ok));
         Assert.That((ip.Destination, reply.Type), Is.EqualTo((Peer, Icmpv4Packet.TypeEchoReply)));
         long dgrams = inet.Udp.State(pcb).Datagrams;
-        InjectAll(k, n, ifp, new[] { corpus[4] });
+        InjectAll(k, ifp, new[] { corpus[4] });
         Assert.That(Eventually(() => inet.Udp.State(pcb).Datagrams == dgrams + 1), Is.True, "a UDP datagram after the fuzzing");
         Assert.That(inet.Udp.Receive(pcb, buf, out int got, out _, out Ipv4Addr from, out ushort sport), Is.EqualTo(0));
         Assert.That((got, from, sport), Is.EqualTo((40, Peer, (ushort)4000)));
@@ -266,7 +246,7 @@ public class PacketFuzzTests : KernelTest
             frames.Add(f);
         }
         long dropped = Interlocked.Read(ref inet.Stats.ArpDropHeld);
-        InjectAll(k, n, ifp, frames);
+        InjectAll(k, ifp, frames);
         ArpCache arp = inet.ArpOf(ifp)!;
         Assert.That(Eventually(() => arp.Held + Interlocked.Read(ref inet.Stats.ArpDropHeld) - dropped >= 600), Is.True,
             $"every reply held or dropped: held {arp.Held}, dropped {Interlocked.Read(ref inet.Stats.ArpDropHeld) - dropped}");
