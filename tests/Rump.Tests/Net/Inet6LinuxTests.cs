@@ -27,60 +27,15 @@ public class Inet6LinuxTests : KernelTest
 
     private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
 
-    private sealed class TapNs : IDisposable
-    {
-        public readonly string Ns, Tap;
-        private static int s_seq;
-
-        public TapNs()
-        {
-            HostNet.Require("ip");
-            string id = Environment.ProcessId.ToString("x") + Interlocked.Increment(ref s_seq).ToString("x");
-            Ns = "rump6-" + id;
-            Tap = "r6t" + id;
-            HostNet.Ip("netns add " + Ns);
-            if (!System.IO.File.Exists("/run/netns/" + Ns)) Assert.Fail("ip netns add did not make /run/netns/" + Ns + ": this test needs root and network namespaces");
-            HostNet.Ip($"tuntap add dev {Tap} mode tap");
-        }
-
-        public void MoveIn()
-        {
-            HostNet.Ip($"link set {Tap} netns {Ns}");
-            Run($"sysctl -qw net.ipv6.conf.{Tap}.accept_dad=0");
-            HostNet.Ip($"-n {Ns} link set lo up");
-            HostNet.Ip($"-n {Ns} link set {Tap} up");
-            HostNet.Ip($"-n {Ns} addr add {PeerIp}/64 dev {Tap} nodad");
-        }
-
-        public (int status, string stdout, string stderr) Run(string cmd, string? stdin = null, int seconds = 30)
-            => HostNet.Finish(Start(cmd, stdin), seconds);
-
-        public Process Start(string cmd, string? stdin = null)
-        {
-            HostNet.Require(cmd.Split(' ', 2)[0]);
-            var psi = new ProcessStartInfo("ip", $"netns exec {Ns} {cmd}") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            Process p = Process.Start(psi)!;
-            if (stdin != null) p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
-            return p;
-        }
-
-        public void Dispose()
-        {
-            if (System.IO.File.Exists("/run/netns/" + Ns)) Process.Start(new ProcessStartInfo("ip", "netns del " + Ns))!.WaitForExit();
-            Process.Start(new ProcessStartInfo("ip", $"link del {Tap}") { RedirectStandardError = true })!.WaitForExit();
-        }
-    }
-
     [Test]
     public void Root_HostPings6TheKernel_LinkLocalAndGlobal_NeighbourSeen_Udp6BothWays()
     {
-        using var tn = new TapNs();
+        using var tn = new TapNs("rump6-", "r6t");
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = k.Kernel.GetService<Inet6>()!;
         Ifnet? ifp = null;
         Assert.That(Inet6Tests.In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn();
+        tn.MoveIn($"{PeerIp}/64");
         Assert.That(Inet6Tests.In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
         WaitFor(() => in6.LinkLocalOf(ifp!) != null, "virt0's link-local address");
         string ll = In6.Format(in6.LinkLocalOf(ifp!)!.Addr);

@@ -37,11 +37,11 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         return a;
     }
 
-    private static RumpKernel Up(KernelTest t, VirtifTests.TapNs tn, Func<RumpKernel> boot)
+    private static RumpKernel Up(KernelTest t, TapNs tn, Func<RumpKernel> boot)
     {
         RumpKernel k = boot();
         Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out _), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn();
+        tn.MoveIn($"{VirtifTests.PeerIp}/24");
         Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
         Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", VirtifTests.OurIp, 24), Is.EqualTo(0));
         return k;
@@ -77,13 +77,13 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         return sb.ToString();
     }
 
-    private static void WaitListening(VirtifTests.TapNs tn, int port)
+    private static void WaitListening(TapNs tn, int port)
         => Assert.That(Eventually(() => tn.Run($"ss -Htln sport = :{port}").stdout.Contains(":" + port)), Is.True, "a host listener on " + port);
 
     [Test]
     public void Root_HostCurlFetchesFromTheKernel_AndTheKernelFetchesFromPythonHttpServer()
     {
-        using var tn = new VirtifTests.TapNs();
+        using var tn = new TapNs("rumpvif-", "rvt");
         RumpKernel k = Up(this, tn, () => Boot(ncpu: 2));
 
         // A tiny HTTP/1.0 server in the kernel: one request, 1 MiB of body, close.
@@ -155,7 +155,7 @@ public unsafe class TcpLinuxSocketTests : KernelTest
     [Test]
     public void Root_NcBothWays()
     {
-        using var tn = new VirtifTests.TapNs();
+        using var tn = new TapNs("rumpvif-", "rvt");
         RumpKernel k = Up(this, tn, () => Boot(ncpu: 2));
 
         // Host nc -l: the kernel connects and sends 256 KiB, then closes; nc prints it all.

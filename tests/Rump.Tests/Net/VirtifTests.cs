@@ -27,66 +27,17 @@ public class VirtifTests : KernelTest
 {
     internal const string PeerIp = "10.78.0.1", OurIp = "10.78.0.2";
 
-    internal sealed class TapNs : IDisposable
-    {
-        public readonly string Ns, Tap;
-        private static int s_seq;
-
-        public TapNs()
-        {
-            HostNet.Require("ip");
-            string id = Environment.ProcessId.ToString("x") + Interlocked.Increment(ref s_seq).ToString("x");
-            Ns = "rumpvif-" + id;
-            Tap = "rvt" + id;
-            HostNet.Ip("netns add " + Ns);
-            if (!System.IO.File.Exists("/run/netns/" + Ns)) Assert.Fail("ip netns add did not make /run/netns/" + Ns + ": this test needs root and network namespaces");
-            HostNet.Ip($"tuntap add dev {Tap} mode tap");
-        }
-
-        /// <summary>After the kernel holds the TAP: into the namespace, up, addressed.</summary>
-        public void MoveIn()
-        {
-            HostNet.Ip($"link set {Tap} netns {Ns}");
-            HostNet.Ip($"-n {Ns} link set lo up");
-            HostNet.Ip($"-n {Ns} link set {Tap} up");
-            HostNet.Ip($"-n {Ns} addr add {PeerIp}/24 dev {Tap}");
-        }
-
-        public (int status, string stdout, string stderr) Run(string cmd, string? stdin = null, int seconds = 30)
-        {
-            Process p = Start(cmd, stdin);
-            return HostNet.Finish(p, seconds);
-        }
-
-        public Process Start(string cmd, string? stdin = null)
-        {
-            HostNet.Require(cmd.Split(' ', 2)[0]);
-            var psi = new ProcessStartInfo("ip", $"netns exec {Ns} {cmd}") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            Process p = Process.Start(psi)!;
-            if (stdin != null) p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
-            return p;
-        }
-
-        public void Dispose()
-        {
-            if (System.IO.File.Exists("/run/netns/" + Ns)) Process.Start(new ProcessStartInfo("ip", "netns del " + Ns))!.WaitForExit();
-            // If the TAP never moved in, it is still here.
-            Process.Start(new ProcessStartInfo("ip", $"link del {Tap}") { RedirectStandardError = true })!.WaitForExit();
-        }
-    }
-
     private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
 
     [Test]
     public void Root_HostPingsKernelOverTap_ArpBothWays_FragmentedPings_UdpBothWays()
     {
-        using var tn = new TapNs();
+        using var tn = new TapNs("rumpvif-", "rvt");
         RumpKernel k = Boot(ncpu: 2);
         Inet inet = k.Kernel.GetService<Inet>()!;
         Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out Ifnet? ifp), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
         var vif = (Virtif)ifp!;
-        tn.MoveIn();
+        tn.MoveIn($"{PeerIp}/24");
         Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
         Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", OurIp, 24), Is.EqualTo(0));
 
