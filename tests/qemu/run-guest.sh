@@ -10,7 +10,8 @@
 #   --drive id=ID,file=IMG,format=raw
 #                          an image for a usb-storage device (drive=ID); changed in place
 #   --copy HOST[:GUEST]    a file or directory copied in (default /work/NAME), with the shared
-#                          libraries its ELF files need (ldd), at their host paths
+#                          libraries its ELF files need (ldd, plus glibc's libgcc_s), at their
+#                          host paths
 #   --libdir DIR           a shared library that ldd finds for a copied file comes from DIR instead
 #                          when DIR has one of the same name (at the path ldd gave): e.g.
 #                          build/guest, whose librump.so is built for the guest's CPU
@@ -111,6 +112,14 @@ for c in "${copies[@]}"; do
   cp -rL "$src" "$run$dst" || fail "cannot copy $src"
   while IFS= read -r -d '' f; do add_closure "$f"; done < <(find "$src" -type f -print0)
 done
+# glibc loads libgcc_s.so.1 with dlopen when a thread exits or is cancelled (the kernel's threads do
+# at halt), so ldd never lists it. awk reads to the end: stopping early would kill ldconfig with
+# SIGPIPE, which pipefail turns into a failure.
+if [ -e "$run/lib/x86_64-linux-gnu/libc.so.6" ] || [ -e "$run/usr/lib/x86_64-linux-gnu/libc.so.6" ]; then
+  libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
+  [ -n "$libgcc" ] || fail "libgcc_s.so.1 is not on the host (Debian package libgcc-s1)"
+  add_lib "$libgcc"
+fi
 
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 {

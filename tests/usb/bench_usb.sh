@@ -28,7 +28,6 @@ for t in mkfs.fat mcopy; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_usb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 mkfs.fat -C ${RUMP_BENCH_MKFS:--F 32} "$tmp/fat.img" 131072 >/dev/null
 head -c $((64 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
@@ -64,7 +63,7 @@ done
 G
 "$here/../qemu/run-guest.sh" --timeout 600 --root --smp "${SMP:-1}" \
   --drive id=fat,file="$tmp/fat.img",format=raw --device usb-storage,drive=fat \
-  --copy "$prog" --copy "$libdir:$libdir" --copy "$libgcc:$libgcc" --copy "$tmp/guest.sh" \
+  --copy "$prog" --copy "$libdir:$libdir" --copy "$tmp/guest.sh" \
   ${RUMP_BENCH_DIAG:+--copy "$tmp/fat.img" --copy "$(dirname "$prog")/usbguest"} \
   ${RUMP_BENCH_ALTLIB:+--copy "$RUMP_BENCH_ALTLIB:/work/altlib"} -- sh ./guest.sh | tee "$tmp/out"
 median() { grep "^BENCH $1 " "$tmp/out" | awk '{print $(NF-1)}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }

@@ -11,13 +11,12 @@ command -v socat >/dev/null || { echo "t_usb_kbd: FAILED: socat is missing (Debi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_usb_kbd.XXXXXX")
 gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 cat > "$tmp/guest.sh" <<G
 export LD_LIBRARY_PATH=$libdir RUMP_USB=0627:0001 RUMP_VERBOSE=1
 exec ./usbkbd 3
 G
 "$here/../qemu/run-guest.sh" --timeout 150 --device usb-kbd --monitor "$tmp/mon" \
-  --copy "$usbkbd" --copy "$libdir:$libdir" --copy "$libgcc:$libgcc" --copy "$tmp/guest.sh" \
+  --copy "$usbkbd" --copy "$libdir:$libdir" --copy "$tmp/guest.sh" \
   -- sh ./guest.sh > "$tmp/out" 2>&1 &
 gpid=$!
 # Wait for the guest program's "ready" (or the guest's end), then type.

@@ -13,7 +13,6 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_usb_unplug.XXXXXX")
 gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
-libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !f {print $NF; f = 1}')
 mkfs.fat -C -F 32 "$tmp/fat.img" 65536 >/dev/null
 head -c $((8 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
@@ -23,7 +22,7 @@ exec ./usbunplug
 G
 "$here/../qemu/run-guest.sh" --timeout 150 --monitor "$tmp/mon" \
   --drive id=fat,file="$tmp/fat.img",format=raw --device usb-storage,drive=fat,id=stick \
-  --copy "$prog" --copy "$libdir:$libdir" --copy "$libgcc:$libgcc" --copy "$tmp/guest.sh" \
+  --copy "$prog" --copy "$libdir:$libdir" --copy "$tmp/guest.sh" \
   -- sh ./guest.sh > "$tmp/out" 2>&1 &
 gpid=$!
 while kill -0 $gpid 2>/dev/null && ! grep -q '^ready' "$tmp/out"; do sleep 0.2; done
