@@ -90,6 +90,23 @@ internal sealed unsafe class FuseServer
         if (l.Cpu != null) K.Sched.Unschedule(l);
     }
 
+    /// <summary>A request's kernel work, on the calling thread's lwp with a CPU held.</summary>
+    private delegate int KernelWork<T>(FuseServer s, Lwp l, ref T a);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in the kernel: EIO when the kernel is dead, and an exception
+    /// escaping it is contained as a panic (EIO). Arguments and results travel in
+    /// <paramref name="a"/>, so the work is a static lambda and a request allocates no closure.
+    /// </summary>
+    private int InKernel<T>(ref T a, KernelWork<T> work)
+    {
+        Lwp? l = Begin();
+        if (l == null) return Abi.EIO;
+        try { return work(this, l, ref a); }
+        catch (Exception ex) { return Contain(ex); }
+        finally { End(l); }
+    }
+
     /// <summary>An exception escaped the kernel: the kernel panics (unless this is a panic's unwinding), the session ends; EIO.</summary>
     private int Contain(Exception ex)
     {
@@ -120,35 +137,35 @@ internal sealed unsafe class FuseServer
 
     // ---- Attributes ---------------------------------------------------------------------------
 
-    private static void ToStat(in Vattr va, LinuxStat* st)
+    private static void ToStat(in Vattr va, out LinuxStat st)
     {
-        *st = default;
-        st->Dev = va.Fsid;
-        st->Ino = va.Fileid;
-        st->Nlink = va.Nlink;
-        st->Mode = Vattr.TypeToMode(va.Type) | (va.Mode & 0xfff);
-        st->Uid = va.Uid;
-        st->Gid = va.Gid;
-        st->Size = va.Size;
-        st->Blksize = va.Blocksize;
-        st->Blocks = (va.Bytes + 511) / 512;
-        st->AtimeSec = va.Atime.tv_sec; st->AtimeNsec = va.Atime.tv_nsec;
-        st->MtimeSec = va.Mtime.tv_sec; st->MtimeNsec = va.Mtime.tv_nsec;
-        st->CtimeSec = va.Ctime.tv_sec; st->CtimeNsec = va.Ctime.tv_nsec;
+        st = default;
+        st.Dev = va.Fsid;
+        st.Ino = va.Fileid;
+        st.Nlink = va.Nlink;
+        st.Mode = Vattr.TypeToMode(va.Type) | (va.Mode & 0xfff);
+        st.Uid = va.Uid;
+        st.Gid = va.Gid;
+        st.Size = va.Size;
+        st.Blksize = va.Blocksize;
+        st.Blocks = (va.Bytes + 511) / 512;
+        st.AtimeSec = va.Atime.tv_sec; st.AtimeNsec = va.Atime.tv_nsec;
+        st.MtimeSec = va.Mtime.tv_sec; st.MtimeNsec = va.Mtime.tv_nsec;
+        st.CtimeSec = va.Ctime.tv_sec; st.CtimeNsec = va.Ctime.tv_nsec;
     }
 
     /// <summary>Fills an entry reply for <paramref name="vp"/>, whose reference passes to the node table (one lookup).</summary>
-    private int Entry(Lwp l, Vnode vp, FuseEntryParam* ep)
+    private int Entry(Lwp l, Vnode vp, out FuseEntryParam ep)
     {
+        ep = default;
         int e = VnodeLayer.Getattr(l, vp, out Vattr va);
         if (e != 0) { vp.Rele(); return e; }
         ulong id = _nodes.Add(vp, out bool extra);
         if (extra) vp.Rele();
-        ep->Ino = id;
-        ep->Generation = 0;
-        ToStat(va, &ep->Attr);
-        ep->AttrTimeout = _attrTimeout;
-        ep->EntryTimeout = _entryTimeout;
+        ep.Ino = id;
+        ToStat(va, out ep.Attr);
+        ep.AttrTimeout = _attrTimeout;
+        ep.EntryTimeout = _entryTimeout;
         return 0;
     }
 
@@ -180,28 +197,19 @@ internal sealed unsafe class FuseServer
 
     // ---- Requests -----------------------------------------------------------------------------
     // Each request: its credential and names are read first (host work), then the kernel work runs
-    // between Begin and End (a CPU held), then the reply is sent with no CPU held.
+    // in InKernel (a CPU held), then the reply is sent with no CPU held.
 
     public void Lookup(nint req, ulong parent, byte* name)
     {
-        string n = Name(name);
-        Cred cred = ReqCred(req);
-        FuseEntryParam ep;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = LookupK(l, cred, parent, n, &ep); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
-    }
-
-    private int LookupK(Lwp l, Cred cred, ulong parent, string n, FuseEntryParam* ep)
-    {
-        Vnode? dvp = _nodes.Get(parent);
-        if (dvp == null) return Abi.ESTALE;
-        int r = VnodeLayer.Lookup(l, cred, dvp, n, out Vnode? vp);
-        return r != 0 ? r : Entry(l, vp!, ep);
+        var a = (cred: ReqCred(req), parent, name: Name(name), ep: default(FuseEntryParam));
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? dvp = s._nodes.Get(a.parent);
+            if (dvp == null) return Abi.ESTALE;
+            int r = VnodeLayer.Lookup(l, a.cred, dvp, a.name, out Vnode? vp);
+            return r != 0 ? r : s.Entry(l, vp!, out a.ep);
+        });
+        if (e == 0) LibFuse.ReplyEntry(req, &a.ep); else ReplyErr(req, e);
     }
 
     public void Forget(nint req, ulong ino, ulong nlookup)
@@ -229,32 +237,27 @@ internal sealed unsafe class FuseServer
     /// <summary>Drops vnode references the node table gave up (kernel work: the last one may reclaim).</summary>
     private void ReleaseVnodes(Vnode? one, Vnode[]? many, int n)
     {
-        Lwp? l = Begin();
-        if (l == null) return;
-        try
+        var a = (one, many, n);
+        InKernel(ref a, static (s, l, ref a) =>
         {
-            one?.Rele();
-            for (int i = 0; i < n; i++) many![i].Rele();
-        }
-        catch (Exception ex) { Contain(ex); }
-        finally { End(l); }
+            a.one?.Rele();
+            for (int i = 0; i < a.n; i++) a.many![i].Rele();
+            return 0;
+        });
     }
 
     public void Getattr(nint req, ulong ino)
     {
-        LinuxStat st;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino);
-                if (vp == null) e = Abi.ESTALE;
-                else if ((e = VnodeLayer.Getattr(l, vp, out Vattr va)) == 0) ToStat(va, &st);
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyAttr(req, &st, _attrTimeout); else ReplyErr(req, e);
+        var a = (ino, st: default(LinuxStat));
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? vp = s._nodes.Get(a.ino);
+            if (vp == null) return Abi.ESTALE;
+            int r = VnodeLayer.Getattr(l, vp, out Vattr va);
+            if (r == 0) ToStat(va, out a.st);
+            return r;
+        });
+        if (e == 0) LibFuse.ReplyAttr(req, &a.st, _attrTimeout); else ReplyErr(req, e);
     }
 
     // FUSE_SET_ATTR_* bits.
@@ -262,42 +265,38 @@ internal sealed unsafe class FuseServer
 
     public void Setattr(nint req, ulong ino, LinuxStat* attr, int toSet, FuseFileInfo* fi)
     {
-        Cred cred = ReqCred(req);
         OpenFile? of = fi != null ? _handles.Get(fi->Fh) : null;
-        LinuxStat st;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = SetattrK(l, cred, of?.Vp ?? _nodes.Get(ino), of, attr, toSet, &st); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyAttr(req, &st, _attrTimeout); else ReplyErr(req, e);
+        var a = (cred: ReqCred(req), ino, of, attr: *attr, toSet, st: default(LinuxStat));
+        int e = InKernel(ref a, static (s, l, ref a)
+            => SetattrK(l, a.cred, a.of?.Vp ?? s._nodes.Get(a.ino), a.of, in a.attr, a.toSet, out a.st));
+        if (e == 0) LibFuse.ReplyAttr(req, &a.st, _attrTimeout); else ReplyErr(req, e);
     }
 
-    private static int SetattrK(Lwp l, Cred cred, Vnode? vp, OpenFile? of, LinuxStat* a, int toSet, LinuxStat* st)
+    private static int SetattrK(Lwp l, Cred cred, Vnode? vp, OpenFile? of, in LinuxStat a, int toSet, out LinuxStat st)
     {
+        st = default;
         if (vp == null) return Abi.ESTALE;
         int r = 0;
-        if ((toSet & SetMode) != 0) r = VnodeLayer.Chmod(l, cred, vp, a->Mode & 0xfff);
+        if ((toSet & SetMode) != 0) r = VnodeLayer.Chmod(l, cred, vp, a.Mode & 0xfff);
         if (r == 0 && (toSet & (SetUid | SetGid)) != 0)
-            r = VnodeLayer.Chown(l, cred, vp, (toSet & SetUid) != 0 ? a->Uid : uint.MaxValue, (toSet & SetGid) != 0 ? a->Gid : uint.MaxValue);
+            r = VnodeLayer.Chown(l, cred, vp, (toSet & SetUid) != 0 ? a.Uid : uint.MaxValue, (toSet & SetGid) != 0 ? a.Gid : uint.MaxValue);
         if (r == 0 && (toSet & SetSize) != 0)
-            r = VnodeLayer.Truncate(l, cred, vp, a->Size, opened: of != null && (of.FFlag & File.FWRITE) != 0);
+            r = VnodeLayer.Truncate(l, cred, vp, a.Size, opened: of != null && (of.FFlag & File.FWRITE) != 0);
         if (r == 0 && (toSet & (SetAtime | SetMtime | SetAtimeNow | SetMtimeNow)) != 0)
         {
             RumpTimespec now = Now();
             var va = new Vattr();
             if ((toSet & SetAtimeNow) != 0) { va.Atime = now; va.Mask |= VaMask.Atime; }
-            else if ((toSet & SetAtime) != 0) { va.Atime = new RumpTimespec { tv_sec = a->AtimeSec, tv_nsec = a->AtimeNsec }; va.Mask |= VaMask.Atime; }
+            else if ((toSet & SetAtime) != 0) { va.Atime = new RumpTimespec { tv_sec = a.AtimeSec, tv_nsec = a.AtimeNsec }; va.Mask |= VaMask.Atime; }
             if ((toSet & SetMtimeNow) != 0) { va.Mtime = now; va.Mask |= VaMask.Mtime; }
-            else if ((toSet & SetMtime) != 0) { va.Mtime = new RumpTimespec { tv_sec = a->MtimeSec, tv_nsec = a->MtimeNsec }; va.Mask |= VaMask.Mtime; }
+            else if ((toSet & SetMtime) != 0) { va.Mtime = new RumpTimespec { tv_sec = a.MtimeSec, tv_nsec = a.MtimeNsec }; va.Mask |= VaMask.Mtime; }
             // Only "now" for both (touch, utimes(NULL)) needs write access; chosen times need ownership.
             r = VnodeLayer.SetTimes(l, cred, vp, va, onlyNow: (toSet & (SetAtime | SetMtime)) == 0
                 || ((toSet & SetAtimeNow) != 0 && (toSet & SetMtimeNow) != 0));
         }
         if (r != 0) return r;
         r = VnodeLayer.Getattr(l, vp, out Vattr cur);
-        if (r == 0) ToStat(cur, st);
+        if (r == 0) ToStat(cur, out st);
         return r;
     }
 
@@ -310,28 +309,21 @@ internal sealed unsafe class FuseServer
     public void Readlink(nint req, ulong ino)
     {
         byte* buf = stackalloc byte[Namei.PathMax + 1];
-        int len = 0;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino);
-                if (vp == null) e = Abi.ESTALE;
-                else
-                {
-                    IoVec iov;
-                    iov.Base = new UserPtr((nint)buf);
-                    iov.Len = Namei.PathMax;
-                    var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
-                    e = VnodeLayer.Readlink(l, vp, ref uio);
-                    len = (int)(Namei.PathMax - uio.Resid);
-                }
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
+        var a = (ino, buf: (nint)buf, len: 0);
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? vp = s._nodes.Get(a.ino);
+            if (vp == null) return Abi.ESTALE;
+            IoVec iov;
+            iov.Base = new UserPtr(a.buf);
+            iov.Len = Namei.PathMax;
+            var uio = new Uio(l.Proc.Vmspace, MemoryMarshal.CreateSpan(ref iov, 1), 0, isRead: true);
+            int r = VnodeLayer.Readlink(l, vp, ref uio);
+            a.len = (int)(Namei.PathMax - uio.Resid);
+            return r;
+        });
         if (e != 0) { ReplyErr(req, e); return; }
-        buf[len] = 0;
+        buf[a.len] = 0;
         LibFuse.ReplyReadlink(req, buf);
     }
 
@@ -367,43 +359,27 @@ internal sealed unsafe class FuseServer
 
     private void MakeEntry(nint req, ulong parent, byte* name, Make what, VType type, uint mode, byte[]? target)
     {
-        string n = Name(name);
-        Cred cred = ReqCred(req);
-        FuseEntryParam ep;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
+        var a = (cred: ReqCred(req), parent, name: Name(name), what, type, mode, target, ep: default(FuseEntryParam));
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? dvp = s._nodes.Get(a.parent);
+            if (dvp == null) return Abi.ESTALE;
+            Vnode? vp;
+            int r = a.what switch
             {
-                Vnode? dvp = _nodes.Get(parent), vp = null;
-                if (dvp == null) e = Abi.ESTALE;
-                else
-                {
-                    e = what switch
-                    {
-                        Make.Dir => VnodeLayer.Mkdir(l, cred, dvp, n, mode & 0xfff, out vp),
-                        Make.Link => VnodeLayer.Symlink(l, cred, dvp, n, target, mode, out vp),
-                        _ => VnodeLayer.Create(l, cred, dvp, n, type, mode & 0xfff, 0, out vp),
-                    };
-                    if (e == 0) e = Entry(l, vp!, &ep);
-                }
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
+                Make.Dir => VnodeLayer.Mkdir(l, a.cred, dvp, a.name, a.mode & 0xfff, out vp),
+                Make.Link => VnodeLayer.Symlink(l, a.cred, dvp, a.name, a.target, a.mode, out vp),
+                _ => VnodeLayer.Create(l, a.cred, dvp, a.name, a.type, a.mode & 0xfff, 0, out vp),
+            };
+            return r != 0 ? r : s.Entry(l, vp!, out a.ep);
+        });
+        if (e == 0) LibFuse.ReplyEntry(req, &a.ep); else ReplyErr(req, e);
     }
 
     public void Remove(nint req, ulong parent, byte* name, bool dir)
     {
-        string n = Name(name);
-        Cred cred = ReqCred(req);
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = RemoveK(l, cred, parent, n, dir); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        ReplyErr(req, e);
+        var a = (cred: ReqCred(req), parent, name: Name(name), dir);
+        ReplyErr(req, InKernel(ref a, static (s, l, ref a) => s.RemoveK(l, a.cred, a.parent, a.name, a.dir)));
     }
 
     private int RemoveK(Lwp l, Cred cred, ulong parent, string n, bool dir)
@@ -429,15 +405,8 @@ internal sealed unsafe class FuseServer
     {
         // RENAME_EXCHANGE needs an atomic swap the file systems do not offer; RENAME_WHITEOUT is unionfs's.
         if ((flags & ~RenameNoreplace) != 0) { LibFuse.ReplyErr(req, LinuxEINVAL); return; }
-        string fname = Name(name), tname = Name(newname);
-        Cred cred = ReqCred(req);
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = RenameK(l, cred, parent, fname, newparent, tname, (flags & RenameNoreplace) != 0); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        ReplyErr(req, e);
+        var a = (cred: ReqCred(req), parent, from: Name(name), newparent, to: Name(newname), noreplace: (flags & RenameNoreplace) != 0);
+        ReplyErr(req, InKernel(ref a, static (s, l, ref a) => s.RenameK(l, a.cred, a.parent, a.from, a.newparent, a.to, a.noreplace)));
     }
 
     private int RenameK(Lwp l, Cred cred, ulong parent, string fname, ulong newparent, string tname, bool noreplace)
@@ -464,42 +433,31 @@ internal sealed unsafe class FuseServer
 
     public void Link(nint req, ulong ino, ulong newparent, byte* newname)
     {
-        string n = Name(newname);
-        Cred cred = ReqCred(req);
-        FuseEntryParam ep;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino), dvp = _nodes.Get(newparent);
-                if (vp == null || dvp == null) e = Abi.ESTALE;
-                else if ((e = VnodeLayer.Link(l, cred, dvp, n, vp)) == 0) e = Entry(l, vp.Ref(), &ep);
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyEntry(req, &ep); else ReplyErr(req, e);
+        var a = (cred: ReqCred(req), ino, newparent, name: Name(newname), ep: default(FuseEntryParam));
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? vp = s._nodes.Get(a.ino), dvp = s._nodes.Get(a.newparent);
+            if (vp == null || dvp == null) return Abi.ESTALE;
+            int r = VnodeLayer.Link(l, a.cred, dvp, a.name, vp);
+            return r != 0 ? r : s.Entry(l, vp.Ref(), out a.ep);
+        });
+        if (e == 0) LibFuse.ReplyEntry(req, &a.ep); else ReplyErr(req, e);
     }
 
     public void Open(nint req, ulong ino, FuseFileInfo* fi, bool dir)
     {
-        Cred cred = ReqCred(req);
-        int fflag = FFlagFromLinux(fi->Flags);
-        if (dir) fflag = File.FREAD | Abi.O_DIRECTORY;
-        OpenFile? of = null;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino);
-                if (vp == null) e = Abi.ESTALE;
-                else if ((e = VnodeLayer.OpenVnode(l, cred, vp, fflag)) == 0) of = new OpenFile(vp.Ref(), fflag);
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
+        int fflag = dir ? File.FREAD | Abi.O_DIRECTORY : FFlagFromLinux(fi->Flags);
+        var a = (cred: ReqCred(req), ino, fflag, of: (OpenFile?)null);
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? vp = s._nodes.Get(a.ino);
+            if (vp == null) return Abi.ESTALE;
+            int r = VnodeLayer.OpenVnode(l, a.cred, vp, a.fflag);
+            if (r == 0) a.of = new OpenFile(vp.Ref(), a.fflag);
+            return r;
+        });
         if (e != 0) { ReplyErr(req, e); return; }
-        fi->Fh = _handles.Add(of!);
+        fi->Fh = _handles.Add(a.of!);
         if (!dir) SetOpenBits(fi, fflag);
         if (LibFuse.ReplyOpen(req, fi) != 0) DropHandle(fi->Fh);   // interrupted: the host will not release it
     }
@@ -510,26 +468,19 @@ internal sealed unsafe class FuseServer
 
     public void Create(nint req, ulong parent, byte* name, uint mode, FuseFileInfo* fi)
     {
-        string n = Name(name);
-        Cred cred = ReqCred(req);
         int fflag = FFlagFromLinux(fi->Flags);
-        FuseEntryParam ep;
-        OpenFile? of = null;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = CreateK(l, cred, parent, n, mode, fflag, &ep, out of); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
+        var a = (cred: ReqCred(req), parent, name: Name(name), mode, fflag, ep: default(FuseEntryParam), of: (OpenFile?)null);
+        int e = InKernel(ref a, static (s, l, ref a) => s.CreateK(l, a.cred, a.parent, a.name, a.mode, a.fflag, out a.ep, out a.of));
         if (e != 0) { ReplyErr(req, e); return; }
-        fi->Fh = _handles.Add(of!);
+        fi->Fh = _handles.Add(a.of!);
         SetOpenBits(fi, fflag);
-        if (LibFuse.ReplyCreate(req, &ep, fi) != 0) DropHandle(fi->Fh);
+        if (LibFuse.ReplyCreate(req, &a.ep, fi) != 0) DropHandle(fi->Fh);
     }
 
-    private int CreateK(Lwp l, Cred cred, ulong parent, string n, uint mode, int fflag, FuseEntryParam* ep, out OpenFile? of)
+    private int CreateK(Lwp l, Cred cred, ulong parent, string n, uint mode, int fflag, out FuseEntryParam ep, out OpenFile? of)
     {
         of = null;
+        ep = default;
         Vnode? dvp = _nodes.Get(parent);
         if (dvp == null) return Abi.ESTALE;
         int r = VnodeLayer.Create(l, cred, dvp, n, VType.VREG, mode & 0xfff, 0, out Vnode? vp);
@@ -542,7 +493,7 @@ internal sealed unsafe class FuseServer
         }
         if (r != 0) { vp?.Rele(); return r; }
         var f = new OpenFile(vp!.Ref(), fflag);
-        r = Entry(l, vp, ep);
+        r = Entry(l, vp, out ep);
         if (r != 0) { Vop.Close(l, f.Vp, fflag); f.Vp.Rele(); return r; }
         of = f;
         return 0;
@@ -556,15 +507,11 @@ internal sealed unsafe class FuseServer
         byte[] buf = ArrayPool<byte>.Shared.Rent(Math.Max(n, 1));
         try
         {
-            long resid = n;
-            int e = Abi.EIO;
-            Lwp? l = Begin();
-            if (l != null)
-                try { e = VnodeLayer.Rdwr(l, write: false, of.Vp, buf.AsSpan(0, n), off, 0, l.Cred, out resid); }
-                catch (Exception ex) { e = Contain(ex); }
-                finally { End(l); }
+            var a = (vp: of.Vp, buf, n, off, resid: 0L);
+            int e = InKernel(ref a, static (s, l, ref a)
+                => VnodeLayer.Rdwr(l, write: false, a.vp, a.buf.AsSpan(0, a.n), a.off, 0, l.Cred, out a.resid));
             if (e != 0) { ReplyErr(req, e); return; }
-            fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, (nuint)(n - resid));
+            fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, (nuint)(n - a.resid));
         }
         finally { ArrayPool<byte>.Shared.Return(buf); }
     }
@@ -574,16 +521,12 @@ internal sealed unsafe class FuseServer
         OpenFile? of = _handles.Get(fi->Fh);
         if (of == null) { ReplyErr(req, Abi.EBADF); return; }
         int n = (int)Math.Min(size, (nuint)int.MaxValue);
-        long resid = n;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = VnodeLayer.Rdwr(l, write: true, of.Vp, new Span<byte>(data, n), off, IoFlags(of.FFlag), l.Cred, out resid); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
+        var a = (vp: of.Vp, data: (nint)data, n, off, ioflag: IoFlags(of.FFlag), resid: (long)n);
+        int e = InKernel(ref a, static (s, l, ref a)
+            => VnodeLayer.Rdwr(l, write: true, a.vp, new Span<byte>((void*)a.data, a.n), a.off, a.ioflag, l.Cred, out a.resid));
         // A short write reports what reached the file; an error only when nothing did.
-        if (e != 0 && resid == n) ReplyErr(req, e);
-        else LibFuse.ReplyWrite(req, (nuint)(n - resid));
+        if (e != 0 && a.resid == n) ReplyErr(req, e);
+        else LibFuse.ReplyWrite(req, (nuint)(n - a.resid));
     }
 
     /// <summary>flush (each close of a descriptor): the data is in the kernel's cache, written by fsync or at unmount.</summary>
@@ -599,24 +542,15 @@ internal sealed unsafe class FuseServer
     {
         OpenFile? of = _handles.Remove(fh);
         if (of == null) return;
-        Lwp? l = Begin();
-        if (l == null) return;
-        try { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); }
-        catch (Exception ex) { Contain(ex); }
-        finally { End(l); }
+        InKernel(ref of, static (s, l, ref of) => { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); return 0; });
     }
 
     public void Fsync(nint req, int datasync, FuseFileInfo* fi)
     {
         OpenFile? of = _handles.Get(fi->Fh);
         if (of == null) { ReplyErr(req, Abi.EBADF); return; }
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try { e = Vop.Fsync(l, of.Vp, datasync != 0); }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        ReplyErr(req, e);
+        var a = (vp: of.Vp, datasync: datasync != 0);
+        ReplyErr(req, InKernel(ref a, static (s, l, ref a) => Vop.Fsync(l, a.vp, a.datasync)));
     }
 
     public void Readdir(nint req, nuint size, long off, FuseFileInfo* fi)
@@ -633,15 +567,10 @@ internal sealed unsafe class FuseServer
                 {
                     // Offsets are indexes into the entries read at opendir (or at a rewind), so a
                     // reply cut short by the host's buffer resumes exactly.
-                    var entries = new List<DirEntry>();
-                    int e = Abi.EIO;
-                    Lwp? l = Begin();
-                    if (l != null)
-                        try { e = LoadDir(l, of.Vp, entries); }
-                        catch (Exception ex) { e = Contain(ex); }
-                        finally { End(l); }
+                    var a = (vp: of.Vp, entries: new List<DirEntry>());
+                    int e = InKernel(ref a, static (s, l, ref a) => LoadDir(l, a.vp, a.entries));
                     if (e != 0) { ReplyErr(req, e); return; }
-                    of.Entries = entries;
+                    of.Entries = a.entries;
                 }
                 List<DirEntry> list = of.Entries;
                 nuint pos = 0;
@@ -683,25 +612,21 @@ internal sealed unsafe class FuseServer
         {
             lock (of)
             {
-                int e = Abi.EIO;
-                nuint pos = 0;
-                Lwp? l = Begin();
-                if (l != null)
-                    try
+                var a = (req, cred, of, buf, cap, off, pos: (nuint)0);
+                int e = InKernel(ref a, static (s, l, ref a) =>
+                {
+                    if (a.off == 0 || a.of.Entries == null)
                     {
-                        e = 0;
-                        if (off == 0 || of.Entries == null)
-                        {
-                            var entries = new List<DirEntry>();
-                            e = LoadDir(l, of.Vp, entries);
-                            if (e == 0) of.Entries = entries;
-                        }
-                        if (e == 0) pos = FillPlus(l, req, cred, of, buf, cap, off);
+                        var entries = new List<DirEntry>();
+                        int r = LoadDir(l, a.of.Vp, entries);
+                        if (r != 0) return r;
+                        a.of.Entries = entries;
                     }
-                    catch (Exception ex) { e = Contain(ex); }
-                    finally { End(l); }
+                    a.pos = s.FillPlus(l, a.req, a.cred, a.of, a.buf, a.cap, a.off);
+                    return 0;
+                });
                 if (e != 0) { ReplyErr(req, e); return; }
-                fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, pos);
+                fixed (byte* p = buf) LibFuse.ReplyBuf(req, p, a.pos);
             }
         }
         finally { ArrayPool<byte>.Shared.Return(buf); }
@@ -722,7 +647,7 @@ internal sealed unsafe class FuseServer
                 if (!dot)
                 {
                     string name = Encoding.UTF8.GetString(d.NameZ, 0, d.NameZ.Length - 1);
-                    if (VnodeLayer.Lookup(l, cred, of.Vp, name, out Vnode? vp) == 0 && Entry(l, vp!, &ep) == 0) counted = true;
+                    if (VnodeLayer.Lookup(l, cred, of.Vp, name, out Vnode? vp) == 0 && Entry(l, vp!, out ep) == 0) counted = true;
                 }
                 if (!counted)
                 {
@@ -786,47 +711,33 @@ internal sealed unsafe class FuseServer
 
     public void Statfs(nint req, ulong ino)
     {
-        LinuxStatvfs st = default;
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino) ?? _nodes.Get(NodeTable.RootId);
-                var sv = new RumpStatvfs();
-                if (vp == null) e = Abi.ESTALE;
-                else if ((e = Vop.Statvfs(l, vp.Mount, ref sv)) == 0)
-                {
-                    st.Bsize = sv.f_bsize;
-                    st.Frsize = sv.f_frsize != 0 ? sv.f_frsize : sv.f_bsize;
-                    st.Blocks = sv.f_blocks;
-                    st.Bfree = sv.f_bfree;
-                    st.Bavail = sv.f_bavail;
-                    st.Files = sv.f_files;
-                    st.Ffree = sv.f_ffree;
-                    st.Favail = sv.f_favail;
-                    st.Namemax = sv.f_namemax != 0 ? sv.f_namemax : 255;
-                }
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        if (e == 0) LibFuse.ReplyStatfs(req, &st); else ReplyErr(req, e);
+        var a = (ino, st: default(LinuxStatvfs));
+        int e = InKernel(ref a, static (s, l, ref a) =>
+        {
+            Vnode? vp = s._nodes.Get(a.ino) ?? s._nodes.Get(NodeTable.RootId);
+            if (vp == null) return Abi.ESTALE;
+            var sv = new RumpStatvfs();
+            int r = Vop.Statvfs(l, vp.Mount, ref sv);
+            if (r != 0) return r;
+            a.st.Bsize = sv.f_bsize;
+            a.st.Frsize = sv.f_frsize != 0 ? sv.f_frsize : sv.f_bsize;
+            a.st.Blocks = sv.f_blocks;
+            a.st.Bfree = sv.f_bfree;
+            a.st.Bavail = sv.f_bavail;
+            a.st.Files = sv.f_files;
+            a.st.Ffree = sv.f_ffree;
+            a.st.Favail = sv.f_favail;
+            a.st.Namemax = sv.f_namemax != 0 ? sv.f_namemax : 255;
+            return 0;
+        });
+        if (e == 0) LibFuse.ReplyStatfs(req, &a.st); else ReplyErr(req, e);
     }
 
     public void Access(nint req, ulong ino, int mask)
     {
-        Cred cred = ReqCred(req);
-        int e = Abi.EIO;
-        Lwp? l = Begin();
-        if (l != null)
-            try
-            {
-                Vnode? vp = _nodes.Get(ino);
-                e = vp == null ? Abi.ESTALE : VnodeLayer.CheckAccess(l, cred, vp, mask & 7);
-            }
-            catch (Exception ex) { e = Contain(ex); }
-            finally { End(l); }
-        ReplyErr(req, e);
+        var a = (cred: ReqCred(req), ino, mask);
+        ReplyErr(req, InKernel(ref a, static (s, l, ref a)
+            => s._nodes.Get(a.ino) is Vnode vp ? VnodeLayer.CheckAccess(l, a.cred, vp, a.mask & 7) : Abi.ESTALE));
     }
 
     /// <summary>Extended attributes: none of the file systems has them.</summary>
@@ -837,16 +748,12 @@ internal sealed unsafe class FuseServer
     /// <summary>After the session loop: closes what the host left open and drops every node, so that the unmount can flush.</summary>
     public void ReleaseAll()
     {
-        var files = _handles.Clear();
-        var nodes = _nodes.Clear();
-        Lwp? l = Begin();
-        if (l == null) return;
-        try
+        var a = (files: _handles.Clear(), nodes: _nodes.Clear());
+        InKernel(ref a, static (s, l, ref a) =>
         {
-            foreach (OpenFile of in files) { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); }
-            foreach (Vnode vp in nodes) vp.Rele();
-        }
-        catch (Exception ex) { Contain(ex); }
-        finally { End(l); }
+            foreach (OpenFile of in a.files) { Vop.Close(l, of.Vp, of.FFlag); of.Vp.Rele(); }
+            foreach (Vnode vp in a.nodes) vp.Rele();
+            return 0;
+        });
     }
 }
