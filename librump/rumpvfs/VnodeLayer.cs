@@ -243,26 +243,45 @@ public static class VnodeLayer
     // happen with no file-system lock held.
     private const int BounceChunk = 64 * 1024;
 
-    private static unsafe int BounceRead(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    private enum BounceOp { Read, Write, Readdir }
+
+    /// <summary>
+    /// One file-system transfer on <paramref name="buf"/>[0..<paramref name="len"/>) through a
+    /// kernel uio at <paramref name="off"/>: the bytes moved, and where the transfer ended (an
+    /// append moves it; readdir moves <paramref name="cookie"/> instead).
+    /// </summary>
+    private static unsafe int KernelTransfer(Lwp l, Vnode vp, BounceOp op, byte[] buf, int len, ref long off, int ioflag, ref long cookie, out int done)
+    {
+        fixed (byte* p = buf)
+        {
+            IoVec iov;
+            iov.Base = new UserPtr((nint)p);
+            iov.Len = len;
+            var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), off, isRead: op != BounceOp.Write);
+            int e = op switch
+            {
+                BounceOp.Read => Vop.Read(l, vp, ref k, ioflag),
+                BounceOp.Write => Vop.Write(l, vp, ref k, ioflag),
+                _ => Vop.Readdir(l, vp, ref k, ref cookie),
+            };
+            done = (int)(len - k.Resid);
+            off = k.Offset;
+            return e;
+        }
+    }
+
+    private static int BounceRead(Lwp l, Vnode vp, ref Uio uio, int ioflag)
     {
         byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(uio.Resid, BounceChunk));
         try
         {
+            long noCookie = 0;
             while (uio.Resid > 0)
             {
                 int chunk = (int)Math.Min(uio.Resid, buf.Length);
-                long got;
-                int e;
-                fixed (byte* p = buf)
-                {
-                    IoVec iov;
-                    iov.Base = new UserPtr((nint)p);
-                    iov.Len = chunk;
-                    var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), uio.Offset, isRead: true);
-                    e = Vop.Read(l, vp, ref k, ioflag);
-                    got = chunk - k.Resid;
-                }
-                int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, (int)got)) : 0;
+                long off = uio.Offset;
+                int e = KernelTransfer(l, vp, BounceOp.Read, buf, chunk, ref off, ioflag, ref noCookie, out int got);
+                int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, got)) : 0;
                 if (e != 0 || ce != 0) return e != 0 ? e : ce;
                 if (got < chunk) break;     // end of file
             }
@@ -271,30 +290,22 @@ public static class VnodeLayer
         finally { System.Buffers.ArrayPool<byte>.Shared.Return(buf); }
     }
 
-    private static unsafe int BounceWrite(Lwp l, Vnode vp, ref Uio uio, int ioflag)
+    private static int BounceWrite(Lwp l, Vnode vp, ref Uio uio, int ioflag)
     {
         byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(uio.Resid, BounceChunk));
         try
         {
+            long noCookie = 0;
             while (uio.Resid > 0)
             {
                 int chunk = (int)Math.Min(uio.Resid, buf.Length);
-                long start = uio.Offset;
+                long off = uio.Offset;
                 int e = uio.Move(new Span<byte>(buf, 0, chunk));
                 if (e != 0) return e;
-                long put;
-                fixed (byte* p = buf)
-                {
-                    IoVec iov;
-                    iov.Base = new UserPtr((nint)p);
-                    iov.Len = chunk;
-                    var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), start, isRead: false);
-                    e = Vop.Write(l, vp, ref k, ioflag);
-                    put = chunk - k.Resid;
-                    // What the caller sees: the bytes that reached the file, and where (an append moves it).
-                    uio.Offset = k.Offset;
-                    uio.Resid += k.Resid;
-                }
+                e = KernelTransfer(l, vp, BounceOp.Write, buf, chunk, ref off, ioflag, ref noCookie, out int put);
+                // What the caller sees: the bytes that reached the file, and where (an append moves it).
+                uio.Offset = off;
+                uio.Resid += chunk - put;
                 if (e != 0 || put < chunk) return e;
             }
             return 0;
@@ -339,24 +350,15 @@ public static class VnodeLayer
     }
 
     /// <summary>Readdir for a remote caller: into a kernel buffer, then one copy out with no lock held (see BounceRead).</summary>
-    private static unsafe int BounceReaddir(Lwp l, Vnode vp, ref Uio uio, ref long cookie)
+    private static int BounceReaddir(Lwp l, Vnode vp, ref Uio uio, ref long cookie)
     {
         int chunk = (int)Math.Min(uio.Resid, BounceChunk);
         byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(chunk);
         try
         {
-            long got;
-            int e;
-            fixed (byte* p = buf)
-            {
-                IoVec iov;
-                iov.Base = new UserPtr((nint)p);
-                iov.Len = chunk;
-                var k = new Uio(V(l).KernelVm, MemoryMarshal.CreateSpan(ref iov, 1), uio.Offset, isRead: true);
-                e = Vop.Readdir(l, vp, ref k, ref cookie);
-                got = chunk - k.Resid;
-            }
-            int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, (int)got)) : 0;
+            long off = uio.Offset;
+            int e = KernelTransfer(l, vp, BounceOp.Readdir, buf, chunk, ref off, 0, ref cookie, out int got);
+            int ce = got > 0 ? uio.Move(new ReadOnlySpan<byte>(buf, 0, got)) : 0;
             return e != 0 ? e : ce;
         }
         finally { System.Buffers.ArrayPool<byte>.Shared.Return(buf); }
