@@ -2530,16 +2530,18 @@ cmsg_fds(uint8_t *ctl, size_t len, int tohost, int cloexec)
 	return 0;
 }
 
-EXPORT ssize_t
-sendmsg(int fd, const struct msghdr *m, int flags)
-{
-	int r = rfd(fd), e, nf, al = 0;
-	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[256], *ctl = NULL;
-	struct rump_msghdr nm;
-	ssize_t rv = -1;
+/*
+ * What sendmsg and recvmsg check and translate alike: NetBSD's flags (returned, or -1 with errno),
+ * the sizes, and the iovec (Linux's struct iovec and NetBSD's have one layout on LP64). A control
+ * buffer of up to CTL_STACK bytes lives on the caller's stack, a larger one on the heap.
+ */
+#define CTL_STACK 256
 
-	if (r < 0)
-		return H(sendmsg)(fd, m, flags);
+static int
+msg_begin(const struct msghdr *m, int flags, struct rump_msghdr *nm)
+{
+	int nf;
+
 	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
 		errno = EOPNOTSUPP;
 		return -1;
@@ -2548,20 +2550,50 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 		errno = EMSGSIZE;
 		return -1;
 	}
+	memset(nm, 0, sizeof *nm);
+	nm->msg_iov = (struct rump_iovec *)m->msg_iov;
+	nm->msg_iovlen = (int)m->msg_iovlen;
+	return nf;
+}
+
+/* A zeroed kernel-side control buffer of n bytes, or NULL with ENOMEM. */
+static uint8_t *
+msg_ctl(size_t n, uint8_t stackctl[CTL_STACK])
+{
+	return n <= CTL_STACK ? memset(stackctl, 0, n) : calloc(1, n);
+}
+
+static void
+msg_ctl_free(uint8_t *ctl, const uint8_t stackctl[CTL_STACK])
+{
+	int e = errno;
+
+	if (ctl != NULL && ctl != stackctl)
+		free(ctl);
+	errno = e;
+}
+
+EXPORT ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	int r = rfd(fd), e, nf, al = 0;
+	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[CTL_STACK], *ctl = NULL;
+	struct rump_msghdr nm;
+	ssize_t rv = -1;
+
+	if (r < 0)
+		return H(sendmsg)(fd, m, flags);
+	if ((nf = msg_begin(m, flags, &nm)) < 0)
+		return -1;
 	if (m->msg_name != NULL && (al = xlate_sockaddr_to_nb(m->msg_name, m->msg_namelen, nb, &e)) < 0) {
 		errno = e;
 		return -1;
 	}
-	memset(&nm, 0, sizeof nm);
 	nm.msg_name = m->msg_name != NULL ? nb : NULL;
 	nm.msg_namelen = (uint32_t)al;
-	nm.msg_iov = (struct rump_iovec *)m->msg_iov;
-	nm.msg_iovlen = (int)m->msg_iovlen;
 	if (m->msg_control != NULL && m->msg_controllen > 0) {
-		ctl = m->msg_controllen <= sizeof stackctl ? stackctl : calloc(1, m->msg_controllen);
-		if (ctl == NULL)
+		if ((ctl = msg_ctl(m->msg_controllen, stackctl)) == NULL)
 			return -1;
-		memset(ctl, 0, m->msg_controllen);
 		long n = xlate_cmsg_to_nb(m->msg_control, m->msg_controllen, ctl, &e);
 		if (n < 0) {
 			errno = e;
@@ -2574,40 +2606,26 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 	}
 	rv = rs_sendmsg(r, &nm, nf);
 out:
-	if (ctl != NULL && ctl != stackctl) {
-		e = errno;
-		free(ctl);
-		errno = e;
-	}
+	msg_ctl_free(ctl, stackctl);
 	return rv;
 }
 
 EXPORT ssize_t
 recvmsg(int fd, struct msghdr *m, int flags)
 {
-	int r = rfd(fd), nf, e;
-	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[256], *ctl = NULL;
+	int r = rfd(fd), nf;
+	uint8_t nb[XLATE_SOCKADDR_MAX], stackctl[CTL_STACK], *ctl = NULL;
 	struct rump_msghdr nm;
 	ssize_t rv = -1;
 
 	if (r < 0)
 		return H(recvmsg)(fd, m, flags);
-	if ((nf = xlate_msgflags_to_nb(flags)) < 0) {
-		errno = EOPNOTSUPP;
+	if ((nf = msg_begin(m, flags, &nm)) < 0)
 		return -1;
-	}
-	if (m->msg_iovlen > IOV_MAX || m->msg_controllen > INT_MAX) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	memset(&nm, 0, sizeof nm);
 	nm.msg_name = m->msg_name != NULL ? nb : NULL;
 	nm.msg_namelen = m->msg_name != NULL ? sizeof nb : 0;
-	nm.msg_iov = (struct rump_iovec *)m->msg_iov;
-	nm.msg_iovlen = (int)m->msg_iovlen;
 	if (m->msg_control != NULL && m->msg_controllen > 0) {
-		ctl = m->msg_controllen <= sizeof stackctl ? stackctl : calloc(1, m->msg_controllen);
-		if (ctl == NULL)
+		if ((ctl = msg_ctl(m->msg_controllen, stackctl)) == NULL)
 			return -1;
 		nm.msg_control = ctl;
 		nm.msg_controllen = (uint32_t)m->msg_controllen;
@@ -2626,11 +2644,7 @@ recvmsg(int fd, struct msghdr *m, int flags)
 		m->msg_controllen = 0;
 	m->msg_flags = xlate_msgflags_to_lx(nm.msg_flags);
 out:
-	if (ctl != NULL && ctl != stackctl) {
-		e = errno;
-		free(ctl);
-		errno = e;
-	}
+	msg_ctl_free(ctl, stackctl);
 	return rv;
 }
 
