@@ -5,6 +5,12 @@
 #
 #   bench/rumpfuse.sh [SIZE_MB]        (default 1024: the issue's 1 GiB file)
 #   FSLIST="fat iso" bench/rumpfuse.sh 256      (some of ext2, fat, iso; smaller: see the results' note)
+#   ROUNDS=5 bench/rumpfuse.sh                  (rounds per cell, default 3; the table shows medians)
+#
+# Like with like on a shared machine: in each round every workload runs on rumpfuse and then on the
+# peer right after it, each on its own fresh copy of the same image, so load that comes and goes
+# hits both sides alike; each cell is the median of ROUNDS rounds. Beside the wall time, the
+# driver process's CPU time (user + system, GNU time) is recorded: it hardly depends on the load.
 #
 # Workloads (each on a fresh mount, so neither the driver's caches nor the host's page cache of
 # the mounted files carry over; "warm": the image file is in the host's page cache, "cold": it
@@ -17,7 +23,7 @@
 #   tar-c    tar cf of that tree, piped to cat (GNU tar skips reading files when it writes to /dev/null)
 # ISO 9660 is read-only: write and tar-x do not apply; its tar-c reads the tree xorriso wrote.
 #
-# Needs root (fresh mounts, dropping caches), fuse2fs, fusefat, fuseiso (tools/setup-debian.sh)
+# Needs root (fresh mounts, dropping caches), fuse2fs, fusefat, fuseiso, GNU time (tools/setup-debian.sh)
 # and a built rumpfuse (RUMPFUSE_BIN, default build/bin/rumpfuse).
 set -euo pipefail
 
@@ -25,10 +31,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 rumpfuse=${RUMPFUSE_BIN:-$repo/build/bin/rumpfuse}
 size=${1:-1024}
+rounds=${ROUNDS:-3}
 work=${BENCH_WORK:-/var/tmp/rumpfuse-bench}
 out=${OUT:-$here/results/rumpfuse.md}
 fslist=${FSLIST:-ext2 fat iso}
-for t in "$rumpfuse" fuse2fs fusefat fuseiso mke2fs mkfs.fat mcopy xorriso fusermount fusermount3; do
+for t in "$rumpfuse" /usr/bin/time fuse2fs fusefat fuseiso mke2fs mkfs.fat mcopy xorriso fusermount fusermount3; do
   command -v "$t" >/dev/null || { echo "rumpfuse.sh: $t is missing (tools/setup-debian.sh)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "rumpfuse.sh: run as root" >&2; exit 1; }
@@ -65,12 +72,14 @@ MTOOLS_SKIP_CHECK=1 mcopy -s -i "$work/fat.img" "$src/big.bin" "$src/tree" "$src
 xorriso -as mkisofs -quiet -R -o "$work/cd.iso" "$src"
 
 # mount DRIVER IMAGE: serves IMAGE at $mnt in the foreground (in the background of this script).
+# GNU time writes the driver's CPU seconds to $work/cpu when it exits.
 mount_with() {
+  local tm=(/usr/bin/time -f '%U %S' -o "$work/cpu")
   case $1 in
-    rumpfuse) "$rumpfuse" -f "$2" "$mnt" >>"$work/driver.log" 2>&1 & ;;
-    fuse2fs)  fuse2fs -f "$2" "$mnt" -o rw >>"$work/driver.log" 2>&1 & ;;
-    fusefat)  fusefat "$2" "$mnt" -f -o rw+ >>"$work/driver.log" 2>&1 & ;;
-    fuseiso)  fuseiso -n "$2" "$mnt" -f >>"$work/driver.log" 2>&1 & ;;
+    rumpfuse) "${tm[@]}" "$rumpfuse" -f "$2" "$mnt" >>"$work/driver.log" 2>&1 & ;;
+    fuse2fs)  "${tm[@]}" fuse2fs -f "$2" "$mnt" -o rw >>"$work/driver.log" 2>&1 & ;;
+    fusefat)  "${tm[@]}" fusefat "$2" "$mnt" -f -o rw+ >>"$work/driver.log" 2>&1 & ;;
+    fuseiso)  "${tm[@]}" fuseiso -n "$2" "$mnt" -f >>"$work/driver.log" 2>&1 & ;;
   esac
   pid=$!
   for _ in $(seq 600); do mountpoint -q "$mnt" && return 0; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
@@ -82,11 +91,12 @@ umount_with() {
   wait $pid || true
 }
 
-declare -A T
-# run FS DRIVER IMAGE MODE WORKLOAD: one timed workload on a fresh mount.
+declare -A T C
+# run FS DRIVER IMAGE MODE WORKLOAD ROUND: one timed workload on a fresh mount.
 run() {
-  local fs=$1 drv=$2 img=$3 mode=$4 w=$5 t0 t1
+  local fs=$1 drv=$2 img=$3 mode=$4 w=$5 r=$6 t0 t1
   if [ "$mode" = cold ]; then drop "$img"; else warm "$img"; fi
+  rm -f "$work/cpu"
   mount_with "$drv" "$img"
   t0=$(now)
   case $w in
@@ -102,8 +112,18 @@ run() {
   case $w in write|tar-x) umount_with "$drv" ;; esac
   t1=$(now)
   case $w in write|tar-x) ;; *) umount_with "$drv" ;; esac
-  T[$fs,$drv,$mode,$w]=$(echo "$t1 - $t0" | bc)
-  printf '%-5s %-9s %-4s %-6s %8.2f s\n' "$fs" "$drv" "$mode" "$w" "${T[$fs,$drv,$mode,$w]}"
+  T[$fs,$drv,$mode,$w,$r]=$(echo "$t1 - $t0" | bc)
+  # The driver's whole life (mount and unmount included), the same for both sides.
+  C[$fs,$drv,$mode,$w,$r]=$(awk '{printf "%.2f", $1 + $2}' "$work/cpu" 2>/dev/null || echo "?")
+  printf '%-5s %-9s %-4s %-6s round %d %8.2f s  cpu %s s\n' "$fs" "$drv" "$mode" "$w" "$r" "${T[$fs,$drv,$mode,$w,$r]}" "${C[$fs,$drv,$mode,$w,$r]}"
+}
+# median ARRAY KEY: the median over the rounds of ARRAY[KEY,round] (empty if none ran).
+median() {
+  local -n a=$1
+  local i vals=()
+  for i in $(seq "$rounds"); do [ -n "${a[$2,$i]:-}" ] && vals+=("${a[$2,$i]}"); done
+  [ ${#vals[@]} -gt 0 ] || return 0
+  printf '%s\n' "${vals[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
 rawcat() {
@@ -115,21 +135,22 @@ rawcat() {
 
 for fs in $fslist; do
   case $fs in ext2) img0=$work/ext2.img; peer=fuse2fs;; fat) img0=$work/fat.img; peer=fusefat;; iso) img0=$work/cd.iso; peer=fuseiso;; esac
-  for drv in rumpfuse $peer; do
-    img=$work/$fs-$drv.img
-    cp --sparse=always "$img0" "$img"
+  for r in $(seq "$rounds"); do
+    for drv in rumpfuse $peer; do cp --sparse=always "$img0" "$work/$fs-$drv.img"; done
     for mode in warm cold; do
       for w in read write find ls-lR tar-x tar-c; do
         if [ "$fs" = iso ] && { [ "$w" = write ] || [ "$w" = tar-x ]; }; then continue; fi
-        run "$fs" "$drv" "$img" "$mode" "$w"
+        for drv in rumpfuse $peer; do run "$fs" "$drv" "$work/$fs-$drv.img" "$mode" "$w" "$r"; done
       done
     done
-    rm -f "$img"
+    for drv in rumpfuse $peer; do rm -f "$work/$fs-$drv.img"; done
   done
 done
 # The images are sparse (holes read as zeros without I/O), so the raw reference is cat of the
 # same bytes as a host file on the same disk.
-rawwarm=$(rawcat warm "$src/big.bin"); rawcold=$(rawcat cold "$src/big.bin")
+declare -A R
+for r in $(seq "$rounds"); do R[warm,$r]=$(rawcat warm "$src/big.bin"); R[cold,$r]=$(rawcat cold "$src/big.bin"); done
+rawwarm=$(median R warm); rawcold=$(median R cold)
 
 # ---- The table: seconds, and for read the rate and its ratio to cat of the raw image.
 {
@@ -137,25 +158,33 @@ rawwarm=$(rawcat warm "$src/big.bin"); rawcold=$(rawcat cold "$src/big.bin")
   echo
   echo "Generated by \`bench/rumpfuse.sh $size\` on $(date -u +%Y-%m-%d). $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs,"
   echo "Linux $(uname -r); load average before the run: $LOADAVG."
-  echo "Seconds (lower is better); each cell is one run on a fresh mount. read/write: a $size MiB file."
-  echo "write and tar-x include the unmount (until the driver has written everything back and exited)."
+  echo "Seconds (lower is better), the median of $rounds rounds; in each round rumpfuse and the peer run"
+  echo "each workload one after the other, each on a fresh mount of its own copy of the image. read/write:"
+  echo "a $size MiB file. write and tar-x include the unmount (until the driver has written everything"
+  echo "back and exited). The second table is the driver process's CPU time (user + system) for the same"
+  echo "runs, mount to exit: it depends little on the machine's load."
   echo
-  echo "| file system | driver | cache | read | write | find \\| wc -l | ls -lR | tar x | tar c |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  for fs in $fslist; do
-    case $fs in ext2) peer=fuse2fs;; fat) peer=fusefat;; iso) peer=fuseiso;; esac
-    for mode in warm cold; do
-      for drv in rumpfuse $peer; do
-        row="| $fs | $drv | $mode |"
-        for w in read write find ls-lR tar-x tar-c; do
-          v=${T[$fs,$drv,$mode,$w]:-}
-          if [ -z "$v" ]; then row="$row – |"
-          elif [ "$w" = read ]; then row="$row $(printf '%.2f (%.0f MiB/s)' "$v" "$(echo "$size / $v" | bc -l)") |"
-          else row="$row $(printf '%.2f' "$v") |"; fi
+  for table in T C; do
+    if [ $table = T ]; then echo "### Wall time, seconds"; else echo "### Driver CPU time, seconds"; fi
+    echo
+    echo "| file system | driver | cache | read | write | find \\| wc -l | ls -lR | tar x | tar c |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for fs in $fslist; do
+      case $fs in ext2) peer=fuse2fs;; fat) peer=fusefat;; iso) peer=fuseiso;; esac
+      for mode in warm cold; do
+        for drv in rumpfuse $peer; do
+          row="| $fs | $drv | $mode |"
+          for w in read write find ls-lR tar-x tar-c; do
+            v=$(median $table "$fs,$drv,$mode,$w")
+            if [ -z "$v" ]; then row="$row – |"
+            elif [ $table = T ] && [ "$w" = read ]; then row="$row $(printf '%.2f (%.0f MiB/s)' "$v" "$(echo "$size / $v" | bc -l)") |"
+            else row="$row $(printf '%.2f' "$v") |"; fi
+          done
+          echo "$row"
         done
-        echo "$row"
       done
     done
+    echo
   done
   echo
   printf 'Reference: `cat` of the same %s MiB as a host file on the same disk (the images are sparse, so cat of a whole image reads holes): warm %.2f s (%.0f MiB/s), cold %.2f s (%.0f MiB/s).\n' \

@@ -26,7 +26,7 @@ packages=(
   iperf3                                # bench/tcp.sh: the host's loopback TCP throughput beside the kernels'
   libfuse3-dev fuse3                    # rumpfuse (tools/rumpfuse: libfuse3.so.3, fusermount3) and its layout test's headers
   git rsync                             # rumpfuse's tool tests: git init/add/commit and rsync -a on a mount (RumpfuseTests)
-  fuse2fs fusefat fuseiso               # the FUSE drivers rumpfuse is benchmarked against (bench/rumpfuse.sh)
+  fuse2fs fusefat fuseiso time          # the FUSE drivers rumpfuse is benchmarked against, and GNU time for their CPU (bench/rumpfuse.sh)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
