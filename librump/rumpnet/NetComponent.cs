@@ -22,8 +22,10 @@ public sealed class NetComponent : IComponent
         Uipc.Attach(k, net);
         var inet = new Netinet.Inet(net);
         k.SetService(inet);
-        Netinet.TcpProto.Attach(k, inet);
-        k.SetService(new Netinet6.Inet6(net));
+        Netinet.TcpProto tcp = Netinet.TcpProto.Attach(k, inet);
+        var inet6 = new Netinet6.Inet6(net);
+        k.SetService(inet6);
+        Netinet.TcpProto.AttachInet6(k, tcp, inet6);
         Route.RouteSock.Attach(k, net);
         Netinet.RawIp.Attach(inet);
         NetSyscalls.Register(k.Syscalls);

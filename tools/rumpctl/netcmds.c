@@ -780,8 +780,11 @@ cmd_ping(int argc, char **argv)
  * TCP's control blocks from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs: 32-byte
  * records, little-endian but for the addresses), printed as netstat -an prints them. The kernel
  * exports no UDP or AF_LOCAL lists (NetBSD's net.inet.udp.pcblist, net.local.*.pcblist).
+ * IPv6 connections follow from net.inet6.tcp6.pcblist: 56-byte records, the same fields with
+ * 16-byte addresses (state 0, local 4, foreign 20, ports 36 and 38, Send-Q 40, Recv-Q 44).
  */
 #define PCB_SIZE 32
+#define PCB6_SIZE 56
 
 static const char *const tcpstates[] = {
 	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
@@ -808,6 +811,53 @@ endpoint(const unsigned char *addr, unsigned port, char *out, size_t len)
 		snprintf(out, len, "%s.*", a);
 	else
 		snprintf(out, len, "%s.%u", a, port);
+}
+
+/* "fd00::1.80" or "*.*" (NetBSD's netstat -n for IPv6). */
+static void
+endpoint6(const unsigned char *addr, unsigned port, char *out, size_t len)
+{
+	static const unsigned char any[16];
+	char a[INET6_ADDRSTRLEN];
+
+	if (memcmp(addr, any, 16) == 0)
+		strcpy(a, "*");
+	else
+		inet_ntop(AF_INET6, addr, a, sizeof a);
+	if (port == 0)
+		snprintf(out, len, "%s.*", a);
+	else
+		snprintf(out, len, "%s.%u", a, port);
+}
+
+/* The IPv6 TCBs, after the IPv4 ones; a kernel without net.inet6.tcp6.pcblist has none. */
+static void
+netstat_tcp6(void)
+{
+	int mib[RUMP_CTL_MAXNAME];
+	unsigned mlen;
+	size_t sz = 0;
+	unsigned char *buf;
+
+	if (rsysctl_lookup("net.inet6.tcp6.pcblist", mib, &mlen, NULL) == -1 ||
+	    rump_sys___sysctl(mib, mlen, NULL, &sz, NULL, 0) == -1)
+		return;
+	sz += 64 * PCB6_SIZE;
+	if ((buf = malloc(sz)) == NULL)
+		return;
+	if (rump_sys___sysctl(mib, mlen, buf, &sz, NULL, 0) == -1)
+		sz = 0;
+	for (size_t off = 0; off + PCB6_SIZE <= sz; off += PCB6_SIZE) {
+		const unsigned char *e = buf + off;
+		uint32_t st = le32(e);
+		char l[64], f[64];
+
+		endpoint6(e + 4, (unsigned)(e[36] | e[37] << 8), l, sizeof l);
+		endpoint6(e + 20, (unsigned)(e[38] | e[39] << 8), f, sizeof f);
+		printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp6", le32(e + 44), le32(e + 40),
+		    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+	}
+	free(buf);
 }
 
 int
@@ -846,5 +896,6 @@ cmd_netstat(int argc, char **argv)
 		    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
 	}
 	free(buf);
+	netstat_tcp6();
 	return 0;
 }

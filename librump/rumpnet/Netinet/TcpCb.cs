@@ -98,8 +98,9 @@ public sealed class TcpCb
 {
     internal readonly TcpStack Stack;
     public TcpState State { get; internal set; }
-    public Ipv4Addr LocalAddr { get; internal set; }
-    public Ipv4Addr RemoteAddr { get; internal set; }
+    /// <summary>The local address (<see cref="TcpAddr"/>: IPv4 ones v4-mapped); before a bind, its family's wildcard, which says the TCB's family.</summary>
+    public TcpAddr LocalAddr { get; internal set; }
+    public TcpAddr RemoteAddr { get; internal set; }
     public ushort LocalPort { get; internal set; }
     public ushort RemotePort { get; internal set; }
     /// <summary>Why the connection died (ECONNRESET, ECONNREFUSED, ETIMEDOUT), 0 while it lives; the socket's so_error.</summary>

@@ -11,7 +11,7 @@ namespace Rump.Net.Netinet;
 /// resets, in-window ones get a challenge ACK), SYN (RFC 5961 4: a challenge ACK), trimming to
 /// the window, the ACK (RFC 5961 5's range; new data acknowledged, RTT, NewReno/SACK recovery,
 /// duplicate ACKs, the window update), data into the receive ring (out-of-order data at its place,
-/// recorded for reassembly and SACK), and the FIN. Entered from IPv4 input with no lock held.
+/// recorded for reassembly and SACK), and the FIN. Entered from IPv4 and IPv6 input with no lock held.
 /// </summary>
 public sealed partial class TcpStack
 {
@@ -31,9 +31,27 @@ public sealed partial class TcpStack
         }
     }
 
-    private void InputLocked(ReadOnlySpan<byte> b, Ipv4Addr src, Ipv4Addr dst)
+    /// <summary>
+    /// A TCP segment from IPv6 input, as <see cref="Input(Mbuf, Ipv4Addr, Ipv4Addr)"/>. The caller
+    /// has dropped multicast destinations, and segments between v4-mapped or unspecified
+    /// addresses, which no IPv6 TCP connection has (RFC 4291 2.5.5.2, IPV6_V6ONLY).
+    /// </summary>
+    public void Input6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
     {
-        if (TcpPacket.ParseV4(b, src, dst, out TcpPacket seg) != WireError.Ok
+        Enter();
+        try { InputLocked(m.Bytes, src, dst); }
+        finally
+        {
+            Exit();
+            m.Free();
+        }
+    }
+
+    private void InputLocked(ReadOnlySpan<byte> b, TcpAddr src, TcpAddr dst)
+    {
+        TcpPacket seg;
+        WireError pe = src.IsV4 ? TcpPacket.ParseV4(b, src.V4, dst.V4, out seg) : TcpPacket.ParseV6(b, src.V6, dst.V6, out seg);
+        if (pe != WireError.Ok
             || TcpOptions.Parse(seg.Options, out TcpOptions o) != WireError.Ok
             || seg.SourcePort == 0 || seg.DestinationPort == 0)
         {
@@ -70,7 +88,7 @@ public sealed partial class TcpStack
     }
 
     /// <summary>RFC 9293 3.10.7.1: a segment for no connection gets a RST (never a RST for a RST).</summary>
-    private void RespondReset(in TcpPacket seg, Ipv4Addr src, Ipv4Addr dst)
+    private void RespondReset(in TcpPacket seg, TcpAddr src, TcpAddr dst)
     {
         if (seg.Rst) return;
         if (seg.Ack) SendControl(dst, seg.DestinationPort, src, seg.SourcePort, seg.Acknowledgment, 0, TcpPacket.FlagRst);
@@ -93,7 +111,7 @@ public sealed partial class TcpStack
         tp.Cwnd = InitialWindow(tp);
     }
 
-    private void ListenInput(TcpCb l, in TcpPacket seg, in TcpOptions o, Ipv4Addr src, Ipv4Addr dst)
+    private void ListenInput(TcpCb l, in TcpPacket seg, in TcpOptions o, TcpAddr src, TcpAddr dst)
     {
         if (seg.Rst) return;
         if (seg.Ack)
@@ -105,10 +123,10 @@ public sealed partial class TcpStack
         // The backlog counts embryonic and completed connections (NetBSD's so_qlimit over q0 and q); past it SYNs are dropped and the peer retries.
         // A socket's listener judges by its socket's queues and listen(2) backlog.
         if (l.Upcall is ITcpListenUpcall lu ? !lu.CanQueue(l) : l.Embryonic + l.AcceptQueue!.Count >= l.Backlog) return;
-        if (dst == Ipv4Addr.Any || dst == Ipv4Addr.Broadcast || dst.IsMulticast) return;
+        if (dst.IsUnspecified || dst.IsMulticast || !src.SameFamily(dst)) return;
         TcpCb tp = NewCb(l.ChildSndBuf, l.ChildRcvBuf);
         tp.LocalAddr = dst; tp.LocalPort = seg.DestinationPort; tp.RemoteAddr = src; tp.RemotePort = seg.SourcePort;
-        if (RouteMss != null) tp.OurMss = RouteMss(src);
+        tp.OurMss = MssFor(src);
         if (!Pcbs.InsertConnection(tp)) return;
         tp.Listener = l;
         l.Embryonic++;
@@ -127,7 +145,7 @@ public sealed partial class TcpStack
         Output(tp);
     }
 
-    private void SynSentInput(TcpCb tp, in TcpPacket seg, in TcpOptions o, Ipv4Addr src, Ipv4Addr dst)
+    private void SynSentInput(TcpCb tp, in TcpPacket seg, in TcpOptions o, TcpAddr src, TcpAddr dst)
     {
         uint ack = seg.Acknowledgment;
         if (seg.Ack && (Seq.Leq(ack, tp.Iss) || Seq.Gt(ack, tp.SndMax)))
@@ -172,7 +190,7 @@ public sealed partial class TcpStack
         Output(tp);
     }
 
-    private void SynchronizedInput(TcpCb tp, in TcpPacket seg, in TcpOptions o, Ipv4Addr src, Ipv4Addr dst)
+    private void SynchronizedInput(TcpCb tp, in TcpPacket seg, in TcpOptions o, TcpAddr src, TcpAddr dst)
     {
         long now = Now;
         uint seq = seg.Sequence;

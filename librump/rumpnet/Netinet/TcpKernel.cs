@@ -9,7 +9,7 @@ namespace Rump.Net.Netinet;
 /// The TCP engine inside a kernel: the clock is the kernel's monotonic clock, the timer is one
 /// callout (its function calls <see cref="TcpStack.Tick"/>), segments go to an output routine
 /// (IPv4 output, which the inet layer provides: <see cref="TcpStack.Input"/> is what its input
-/// calls for protocol 6), and the stack's lock is the <see cref="KMutex"/> given (the socket
+/// calls for protocol 6; and IPv6 output, <see cref="Output6Routine"/>, once IPv6 is attached), and the stack's lock is the <see cref="KMutex"/> given (the socket
 /// layer's shared softnet lock, so that a TCP socket's lock and its TCB's are one).
 ///
 /// Lock order: the stack lock, then the callout queue's lock (ArmTimer schedules the callout
@@ -23,6 +23,8 @@ public sealed class TcpKernel : ITcpEnvironment
     private readonly Action<Mbuf, Ipv4Addr, Ipv4Addr> _output;
     private long _ticks;
     public readonly TcpStack Stack;
+    /// <summary>IPv6 output for a segment (set once while components initialise; null: IPv6 segments are dropped).</summary>
+    public Action<Mbuf, Ipv6Addr, Ipv6Addr>? Output6Routine;
 
     /// <param name="output">IP output for a segment (the callee owns the mbuf); called with the stack lock held.</param>
     /// <param name="softnetLock">The lock of the stack and of its sockets (null: a lock of its own).</param>
@@ -39,6 +41,11 @@ public sealed class TcpKernel : ITcpEnvironment
 
     public long NowMs => Clock.MonotonicNs() / 1_000_000;
     public void Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst) => _output(m, src, dst);
+    public void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
+    {
+        if (Output6Routine != null) Output6Routine(m, src, dst);
+        else m.Free();
+    }
     public void ArmTimer(long dueMs) => _k.Callouts.Schedule(_timer, Math.Max(0, dueMs * 1_000_000 - Clock.MonotonicNs()));
 
     /// <summary>Stops the timer (halt).</summary>

@@ -201,7 +201,7 @@ public sealed partial class TcpStack
         if (m == null) return;
         Span<byte> s = m.Append(hlen + len);
         if (len > 0) tp.Snd.ReadAt((int)(seq - tp.SndBufSeq), s.Slice(hlen, len));
-        if (TcpPacket.EmitV4(s, tp.LocalAddr, tp.RemoteAddr, h, o, len) < 0) { m.Free(); return; }
+        if (EmitHeader(s, tp.LocalAddr, tp.RemoteAddr, h, o, len) < 0) { m.Free(); return; }
 
         if ((flags & TcpPacket.FlagAck) != 0)
         {
@@ -221,13 +221,24 @@ public sealed partial class TcpStack
             if (tp.SndWnd > 0) tp.TPersist = TcpCb.Off;
         }
         tp.SegsSent++;
-        _env.Output(m, tp.LocalAddr, tp.RemoteAddr);
+        IpOutput(m, tp.LocalAddr, tp.RemoteAddr);
+    }
+
+    /// <summary>The header and checksum, with the pseudo-header of the connection's family.</summary>
+    private static int EmitHeader(Span<byte> s, TcpAddr src, TcpAddr dst, in TcpHeader h, in TcpOptions o, int len)
+        => src.IsV4 ? TcpPacket.EmitV4(s, src.V4, dst.V4, h, o, len) : TcpPacket.EmitV6(s, src.V6, dst.V6, h, o, len);
+
+    /// <summary>To IPv4 or IPv6 output by the connection's family (the environment owns <paramref name="m"/> from here).</summary>
+    private void IpOutput(Mbuf m, TcpAddr src, TcpAddr dst)
+    {
+        if (src.IsV4) _env.Output(m, src.V4, dst.V4);
+        else _env.Output6(m, src.V6, dst.V6);
     }
 
     private uint TsNow() => (uint)Now + _isnSecret;
 
     /// <summary>A segment outside any connection's flow: a RST, a keepalive probe (with <paramref name="tp"/>'s timestamp and window).</summary>
-    internal void SendControl(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp, uint seq, uint ack, byte flags, TcpCb? tp = null)
+    internal void SendControl(TcpAddr la, ushort lp, TcpAddr fa, ushort fp, uint seq, uint ack, byte flags, TcpCb? tp = null)
     {
         var o = new TcpOptions();
         ushort win = 0;
@@ -241,8 +252,8 @@ public sealed partial class TcpStack
         Mbuf? m = Pool.Get(hlen);
         if (m == null) return;
         Span<byte> s = m.Append(hlen);
-        TcpPacket.EmitV4(s, la, fa, h, o, 0);
+        EmitHeader(s, la, fa, h, o, 0);
         if ((flags & TcpPacket.FlagRst) != 0) RstsSent++;
-        _env.Output(m, la, fa);
+        IpOutput(m, la, fa);
     }
 }

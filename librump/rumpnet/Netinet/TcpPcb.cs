@@ -5,15 +5,16 @@ using Rump.Net.Wire;
 
 namespace Rump.Net.Netinet;
 
-/// <summary>A connection's 4-tuple, the key of the connection hash.</summary>
+/// <summary>A connection's 4-tuple, the key of the connection hash (and, with no foreign end, of the listener and port-use maps).</summary>
 internal readonly struct TcpTuple : IEquatable<TcpTuple>
 {
-    public readonly uint LAddr, FAddr;
+    public readonly TcpAddr LAddr, FAddr;
     public readonly ushort LPort, FPort;
-    public TcpTuple(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp) { LAddr = la.Value; LPort = lp; FAddr = fa.Value; FPort = fp; }
+    public TcpTuple(TcpAddr la, ushort lp, TcpAddr fa, ushort fp) { LAddr = la; LPort = lp; FAddr = fa; FPort = fp; }
+    public TcpTuple(TcpAddr la, ushort lp) { LAddr = la; LPort = lp; FAddr = default; FPort = 0; }
     public bool Equals(TcpTuple o) => LAddr == o.LAddr && FAddr == o.FAddr && LPort == o.LPort && FPort == o.FPort;
     public override bool Equals(object? o) => o is TcpTuple t && Equals(t);
-    public override int GetHashCode() => HashCode.Combine(LAddr, FAddr, (uint)LPort << 16 | FPort);
+    public override int GetHashCode() => HashCode.Combine(LAddr.Lo ^ LAddr.Hi, FAddr.Lo ^ FAddr.Hi, (uint)LPort << 16 | FPort);
 }
 
 /// <summary>
@@ -21,46 +22,48 @@ internal readonly struct TcpTuple : IEquatable<TcpTuple>
 /// (TIME_WAIT ones included, so a late segment finds its TCB), listeners by local address and
 /// port (a wildcard address matches any), and local port allocation (bind's explicit ports, and
 /// ephemeral ports from NetBSD's anonportmin..anonportmax, 49152-65535, from a random start).
-/// Protected by the stack's lock; lookups allocate nothing.
+/// IPv4 and IPv6 share the table (<see cref="TcpAddr"/>) but not their port spaces: each family
+/// has its own wildcard, and an address only clashes with one of its own family (IPv6 sockets
+/// are IPV6_V6ONLY, as NetBSD's default). Protected by the stack's lock; lookups allocate nothing.
 /// </summary>
 internal sealed class TcpPcbTable
 {
     public const ushort AnonPortMin = 49152, AnonPortMax = 65535;
     private readonly Dictionary<TcpTuple, TcpCb> _conns = new();
-    private readonly Dictionary<ulong, TcpCb> _listeners = new();
-    private readonly Dictionary<ulong, int> _portUse = new();
+    private readonly Dictionary<TcpTuple, TcpCb> _listeners = new();
+    private readonly Dictionary<TcpTuple, int> _portUse = new();
     private readonly List<TcpCb> _all = new();
     /// <summary>Sockets bound (bind(2)) that neither listen nor connect yet: they hold their port.</summary>
     private readonly List<TcpCb> _bound = new();
 
-    private static ulong Key(Ipv4Addr a, ushort port) => (ulong)a.Value << 16 | port;
+    private static TcpTuple Key(TcpAddr a, ushort port) => new(a, port);
 
     public int Count => _all.Count;
     /// <summary>Every TCB (connections and listeners): the timer walk. Index-stable until the next insert or remove.</summary>
     public List<TcpCb> All => _all;
 
-    public TcpCb? Lookup(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp)
+    public TcpCb? Lookup(TcpAddr la, ushort lp, TcpAddr fa, ushort fp)
         => _conns.TryGetValue(new TcpTuple(la, lp, fa, fp), out TcpCb? tp) ? tp : null;
 
-    public TcpCb? LookupListener(Ipv4Addr la, ushort lp)
+    public TcpCb? LookupListener(TcpAddr la, ushort lp)
     {
         if (_listeners.TryGetValue(Key(la, lp), out TcpCb? tp)) return tp;
-        return _listeners.TryGetValue(Key(Ipv4Addr.Any, lp), out tp) ? tp : null;
+        return _listeners.TryGetValue(Key(la.AnyOfFamily, lp), out tp) ? tp : null;
     }
 
     /// <summary>Whether a local address and port is taken by anyone (a wildcard clashes with everything on the port).</summary>
-    public bool PortInUse(Ipv4Addr la, ushort lp)
-        => _portUse.ContainsKey(Key(la, lp)) || _portUse.ContainsKey(Key(Ipv4Addr.Any, lp))
-           || (la == Ipv4Addr.Any && AnyOnPort(lp));
+    public bool PortInUse(TcpAddr la, ushort lp)
+        => _portUse.ContainsKey(Key(la, lp)) || _portUse.ContainsKey(Key(la.AnyOfFamily, lp))
+           || (la.IsUnspecified && AnyOnPort(la, lp));
 
-    private bool AnyOnPort(ushort lp)
+    private bool AnyOnPort(TcpAddr family, ushort lp)
     {
-        foreach (TcpCb t in _all) if (t.LocalPort == lp) return true;
+        foreach (TcpCb t in _all) if (t.LocalPort == lp && t.LocalAddr.SameFamily(family)) return true;
         return false;
     }
 
     /// <summary>An ephemeral port free on <paramref name="la"/> towards nobody yet (0 if all are taken: EADDRNOTAVAIL).</summary>
-    public ushort AllocatePort(Ipv4Addr la, Random rnd)
+    public ushort AllocatePort(TcpAddr la, Random rnd)
     {
         int span = AnonPortMax - AnonPortMin + 1;
         int start = rnd.Next(span);
@@ -76,7 +79,7 @@ internal sealed class TcpPcbTable
     public List<TcpCb> Bound => _bound;
 
     /// <summary>The listener on exactly this address and port (not the wildcard's), or null.</summary>
-    public TcpCb? ListenerAt(Ipv4Addr la, ushort lp) => _listeners.TryGetValue(Key(la, lp), out TcpCb? tp) ? tp : null;
+    public TcpCb? ListenerAt(TcpAddr la, ushort lp) => _listeners.TryGetValue(Key(la, lp), out TcpCb? tp) ? tp : null;
 
     /// <summary>
     /// Whether binding <paramref name="la"/>:<paramref name="lp"/> with <paramref name="reuse"/>
@@ -85,13 +88,14 @@ internal sealed class TcpPcbTable
     /// SO_REUSEPORT share; SO_REUSEADDR lets a socket bind over connections (TIME_WAIT ones
     /// after a server restarts) but never over a listener or another bound socket.
     /// </summary>
-    public bool Conflicts(Ipv4Addr la, ushort lp, int reuse)
+    public bool Conflicts(TcpAddr la, ushort lp, int reuse)
     {
         foreach (List<TcpCb> list in new[] { _all, _bound })
             foreach (TcpCb t in list)
             {
                 if (t.LocalPort != lp) continue;
-                if (la != Ipv4Addr.Any && t.LocalAddr != Ipv4Addr.Any && la != t.LocalAddr) continue;
+                if (!la.SameFamily(t.LocalAddr)) continue;
+                if (!la.IsUnspecified && !t.LocalAddr.IsUnspecified && la != t.LocalAddr) continue;
                 if ((reuse & t.Reuse & TcpStack.SoReusePort) != 0) continue;
                 if ((reuse & TcpStack.SoReuseAddr) != 0 && !t.BoundOnly && t.AcceptQueue == null) continue;
                 return true;
@@ -146,7 +150,7 @@ internal sealed class TcpPcbTable
 
     private void Use(TcpCb tp, int d)
     {
-        ulong k = Key(tp.LocalAddr, tp.LocalPort);
+        TcpTuple k = Key(tp.LocalAddr, tp.LocalPort);
         int n = _portUse.GetValueOrDefault(k) + d;
         if (n <= 0) _portUse.Remove(k); else _portUse[k] = n;
     }

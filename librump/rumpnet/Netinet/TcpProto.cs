@@ -2,15 +2,20 @@ using System;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Rump.Kern;
+using Rump.Net.Netinet6;
 using Rump.Net.Wire;
 
 namespace Rump.Net.Netinet;
 
 /// <summary>
-/// TCP's socket interface (NetBSD tcp_usrreq.c over in_pcb.c): (AF_INET, SOCK_STREAM,
-/// IPPROTO_TCP) sockets over the engine (<see cref="TcpStack"/>, run by <see cref="TcpKernel"/>).
-/// IPv4 input hands protocol 6 to the engine, the engine's output goes to IPv4 output, and ICMP
-/// errors reach <see cref="TcpStack.CtlInput"/>.
+/// TCP's socket interface (NetBSD tcp_usrreq.c over in_pcb.c and in6_pcb.c): (AF_INET,
+/// SOCK_STREAM, IPPROTO_TCP) sockets over the engine (<see cref="TcpStack"/>, run by
+/// <see cref="TcpKernel"/>), and (AF_INET6, SOCK_STREAM) ones: a second instance over the same
+/// engine and lock (<see cref="AttachInet6"/>) that differs only in its socket addresses, source
+/// selection and IPV6_V6ONLY (always on). IPv4 and IPv6 input hand protocol 6 to the engine, its
+/// output goes to IPv4 or IPv6 output by the connection's family, and ICMP and ICMPv6 errors
+/// reach <see cref="TcpStack.CtlInput"/>, <see cref="TcpStack.CtlInput6"/> and
+/// <see cref="TcpStack.MtuInput6"/>.
 ///
 /// Data is held once, in the engine's rings: the send ring (what retransmissions read) and the
 /// receive ring (where out-of-order data is reassembled). The socket layer passes send, receive,
@@ -42,6 +47,8 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     public const int DefaultSpace = 128 * 1024;
 
     private readonly Inet _in;
+    /// <summary>IPv6, on the AF_INET6 instance only (null on the AF_INET one).</summary>
+    private readonly Inet6? _in6;
     public readonly TcpKernel Kernel;
     public TcpStack Stack => Kernel.Stack;
     private readonly KMutex _softnet;
@@ -56,14 +63,46 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         Kernel.Stack.RouteMss = MssTo;
     }
 
-    /// <summary>The MSS towards <paramref name="dst"/>: the MTU of the interface its packets leave by, less the IPv4 and TCP headers (NetBSD tcp_mss_to_advertise).</summary>
-    private ushort MssTo(Ipv4Addr dst)
+    /// <summary>The AF_INET6 sockets' protocol: the same engine, lock and sockets' data path as <paramref name="v4"/>, with IPv6 addresses.</summary>
+    private TcpProto(TcpProto v4, Inet6 inet6)
     {
+        _in = v4._in;
+        _in6 = inet6;
+        _softnet = v4._softnet;
+        Kernel = v4.Kernel;
+    }
+
+    /// <summary>
+    /// The MSS towards <paramref name="dst"/>: the MTU of the interface its packets leave by, less
+    /// the IP and TCP headers (NetBSD tcp_mss_to_advertise): 40 bytes over IPv4, 60 over IPv6,
+    /// where it is never under 1220 (IPv6's minimum MTU, RFC 8200 5).
+    /// </summary>
+    private ushort MssTo(TcpAddr dst)
+    {
+        if (!dst.IsV4) return MssTo6(dst.V6);
+        Ipv4Addr d = dst.V4;
         Ifnet ifp;
-        if (dst.IsLoopback || _in.FindAddress(dst) != null) ifp = _in.Net.Lo0;
-        else if (_in.Lookup(dst) is Route.RtEntry rt) ifp = rt.Ifp;
+        if (d.IsLoopback || _in.FindAddress(d) != null) ifp = _in.Net.Lo0;
+        else if (_in.Lookup(d) is Route.RtEntry rt) ifp = rt.Ifp;
         else return Stack.LocalMss;
         return (ushort)Math.Clamp(ifp.Mtu - 40, 536, 65495);
+    }
+
+    private ushort MssTo6(Ipv6Addr d)
+    {
+        Inet6? in6 = _in.Net.Kernel.GetService<Inet6>();
+        Ifnet? ifp = null;
+        if (in6 == null) return (ushort)(Stack.LocalMss - 20);
+        if (In6.IsLoopback(d) || in6.FindAddress(d) != null) ifp = _in.Net.Lo0;
+        else if (d.IsLinkLocal)
+        {
+            // As IPv6 output picks it for an unscoped link-local destination.
+            foreach (In6Ifaddr ia in in6.Addresses())
+                if (ia.Addr.IsLinkLocal && ia.Ifp.Type == Ifnet.IFT_ETHER && ia.Ifp.IsUp) { ifp = ia.Ifp; break; }
+        }
+        else ifp = in6.Lookup(d)?.Ifp;
+        int mtu = ifp?.Mtu ?? Stack.LocalMss + 40;
+        return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
     }
 
     /// <summary>Registers TCP with IPv4 (input and ICMP errors), the socket layer, and net.inet.tcp sysctls.</summary>
@@ -76,6 +115,22 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         if (TcpKernel.AttachSysctl(k, p.Stack) == 0) TcpPcbList.AttachSysctl(k, p.Stack);
         k.SetService(p);
         return p;
+    }
+
+    /// <summary>
+    /// TCP over IPv6 (NetBSD's tcp6 in in6_proto.c): next header 6 from IPv6 input to the same
+    /// engine, ICMPv6 errors (packet too big with its MTU), engine output for IPv6 connections to
+    /// IPv6 output, (AF_INET6, SOCK_STREAM) sockets, and net.inet6.tcp6.pcblist. After
+    /// <see cref="Attach"/> and IPv6's own init, while components initialise.
+    /// </summary>
+    public static void AttachInet6(Kernel k, TcpProto v4, Inet6 inet6)
+    {
+        var p = new TcpProto(v4, inet6);
+        v4.Kernel.Output6Routine = (m, src, dst) => inet6.Ip6.Output(m, src, dst, Ipv6Packet.NextTcp);
+        inet6.SetProtocol(Ipv6Packet.NextTcp, p.Input6, p.Stack.CtlInput6);
+        inet6.SetMtuInput(Ipv6Packet.NextTcp, p.Stack.MtuInput6);
+        inet6.Net.Domains.Register(p);
+        TcpPcbList.AttachSysctl6(k, p.Stack);
     }
 
     /// <summary>Halt: the timer stops.</summary>
@@ -93,7 +148,21 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         Stack.Input(m, ip.Src, ip.Dst);
     }
 
-    public override int Family => Abi.AF_INET;
+    private void Input6(Lwp l, Mbuf m, in Ip6In ip)
+    {
+        // No connection for multicast (RFC 1122 4.2.3.10), and none between v4-mapped addresses:
+        // on the wire they are an attack (RFC 4942 2.2), and in the engine they would be IPv4's.
+        if (ip.Multicast || ip.Dst.IsMulticast || In6.IsUnspecified(ip.Src) || In6.IsV4Mapped(ip.Src) || In6.IsV4Mapped(ip.Dst))
+        {
+            m.Free();
+            return;
+        }
+        m.TrimFront(ip.Offset);
+        Stack.Input6(m, ip.Src, ip.Dst);
+    }
+
+    private bool V6 => _in6 != null;
+    public override int Family => V6 ? Abi.AF_INET6 : Abi.AF_INET;
     public override int Type => Abi.SOCK_STREAM;
     public override int Protocol => IPPROTO_TCP;
     public override int Flags => PR_CONNREQUIRED | PR_WANTRCVD | PR_LISTEN;
@@ -101,23 +170,42 @@ public sealed class TcpProto : Protosw, IStreamProtocol
 
     private static TcpSockPcb Pcb(Socket so) => (TcpSockPcb)so.Pcb!;
 
-    private static int ReadSin(ReadOnlySpan<byte> nam, out Ipv4Addr a, out ushort port)
+    /// <summary>
+    /// The caller's sockaddr_in or sockaddr_in6 (by the socket's family): EINVAL for a wrong
+    /// length or (IPV6_V6ONLY) a v4-mapped address, EAFNOSUPPORT for another family. The IPv6
+    /// scope id is not kept: a link-local peer is reached by the first Ethernet interface, as
+    /// IPv6 output does for unscoped link-local destinations.
+    /// </summary>
+    private int ReadSa(ReadOnlySpan<byte> nam, out TcpAddr a, out ushort port)
     {
         a = default;
         port = 0;
-        if (nam.Length != UdpProto.SinLen) return Abi.EINVAL;
-        if (nam[1] != Abi.AF_INET) return Abi.EAFNOSUPPORT;
+        if (!V6)
+        {
+            if (nam.Length != UdpProto.SinLen) return Abi.EINVAL;
+            if (nam[1] != Abi.AF_INET) return Abi.EAFNOSUPPORT;
+            port = BinaryPrimitives.ReadUInt16BigEndian(nam.Slice(2));
+            a = Ipv4Addr.Read(nam.Slice(4));
+            return 0;
+        }
+        if (nam.Length != Udp6Proto.Sin6Len) return Abi.EINVAL;
+        if (nam[1] != Abi.AF_INET6) return Abi.EAFNOSUPPORT;
         port = BinaryPrimitives.ReadUInt16BigEndian(nam.Slice(2));
-        a = Ipv4Addr.Read(nam.Slice(4));
+        Ipv6Addr a6 = Ipv6Addr.Read(nam.Slice(8));
+        if (In6.IsV4Mapped(a6)) return Abi.EINVAL;
+        a = a6;
         return 0;
     }
 
-    private static int WriteSin(Span<byte> nam, Ipv4Addr a, ushort port, out int len)
+    private int WriteSa(Span<byte> nam, TcpAddr a, ushort port, out int len)
     {
-        Span<byte> sin = stackalloc byte[UdpProto.SinLen];
-        UdpProto.WriteSin(sin, a, port);
-        len = Math.Min(nam.Length, UdpProto.SinLen);
-        sin.Slice(0, len).CopyTo(nam);
+        int size = V6 ? Udp6Proto.Sin6Len : UdpProto.SinLen;
+        Span<byte> sa = stackalloc byte[Udp6Proto.Sin6Len];
+        // A TCB with no address yet holds its family's wildcard (V4 of ::ffff:0.0.0.0 and V6 of :: are both zero).
+        if (V6) Udp6Proto.WriteSin6(sa, a.IsV4 ? default : a.V6, port, 0);
+        else UdpProto.WriteSin(sa, a.IsV4 ? a.V4 : Ipv4Addr.Any, port);
+        len = Math.Min(nam.Length, size);
+        sa.Slice(0, len).CopyTo(nam);
         return 0;
     }
 
@@ -131,7 +219,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             int e = so.Snd.Reserve(DefaultSpace);
             if (e == 0) e = so.Rcv.Reserve(DefaultSpace);
             if (e != 0) return e;
-            tp = Stack.NewSocketCb();
+            tp = Stack.NewSocketCb(V6);
         }
         var p = new TcpSockPcb(this, so, tp);
         tp.Upcall = p;
@@ -147,9 +235,10 @@ public sealed class TcpProto : Protosw, IStreamProtocol
 
     public override int Bind(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = ReadSin(nam, out Ipv4Addr a, out ushort port);
+        int e = ReadSa(nam, out TcpAddr a, out ushort port);
         if (e != 0) return e;
-        if (a != Ipv4Addr.Any && _in.FindAddress(a) == null) return Abi.EADDRNOTAVAIL;
+        if (a.IsMulticast) return Abi.EADDRNOTAVAIL;
+        if (!a.IsUnspecified && (V6 ? _in6!.FindAddress(a.V6) == null : _in.FindAddress(a.V4) == null)) return Abi.EADDRNOTAVAIL;
         return Stack.BindLocked(Pcb(so).Tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
     }
 
@@ -168,16 +257,16 @@ public sealed class TcpProto : Protosw, IStreamProtocol
 
     public override int Connect(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = ReadSin(nam, out Ipv4Addr a, out ushort port);
+        int e = ReadSa(nam, out TcpAddr a, out ushort port);
         if (e != 0) return e;
-        if (a == Ipv4Addr.Any || port == 0 || a.IsMulticast || a == Ipv4Addr.Broadcast) return Abi.EADDRNOTAVAIL;
+        if (a.IsUnspecified || port == 0 || a.IsMulticast) return Abi.EADDRNOTAVAIL;
         TcpSockPcb p = Pcb(so);
         TcpCb tp = p.Tp;
         if (tp.State == TcpState.Listen) return Abi.EOPNOTSUPP;
         if (tp.State != TcpState.Closed || tp.RemotePort != 0)
         {
             // A connection that already ran (failed, reset): a new attempt gets a new TCB with the same options.
-            TcpCb n = Stack.NewSocketCb();
+            TcpCb n = Stack.NewSocketCb(V6);
             n.NoDelay = tp.NoDelay;
             n.KeepAlive = tp.KeepAlive;
             n.OurMss = tp.OurMss;
@@ -186,7 +275,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             p.Reported = false;
             so.State &= ~(Socket.SS_CANTRCVMORE | Socket.SS_CANTSENDMORE | Socket.SS_ISDISCONNECTED);
         }
-        e = _in.SelectSource(a, out Ipv4Addr src);
+        e = SelectSource(a, out TcpAddr src);
         if (e != 0) return e;
         ushort mss = tp.OurMss;
         Stack.SizeBuffers(tp, so.Snd.Hiwat, so.Rcv.Hiwat);
@@ -196,6 +285,30 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         so.IsConnecting();
         e = Stack.ConnectLocked(tp, src, a, port);
         if (e != 0) so.State &= ~Socket.SS_ISCONNECTING;
+        return e;
+    }
+
+    /// <summary>The source address towards <paramref name="dst"/>: IPv4's by the route, IPv6's by RFC 6724 (simplified) on the route's interface.</summary>
+    private int SelectSource(TcpAddr dst, out TcpAddr src)
+    {
+        src = default;
+        int e;
+        if (!V6)
+        {
+            e = _in.SelectSource(dst.V4, out Ipv4Addr s4);
+            src = s4;
+            return e;
+        }
+        Ipv6Addr d = dst.V6;
+        Ifnet? ifp = null;
+        if (!In6.IsLoopback(d) && !d.IsLinkLocal && _in6!.FindAddress(d) == null)
+        {
+            Rt6Entry? rt = _in6.Lookup(d);
+            if (rt == null) return Abi.ENETUNREACH;
+            ifp = rt.Ifp;
+        }
+        e = _in6!.SelectSource(d, ifp, out Ipv6Addr s6);
+        src = s6;
         return e;
     }
 
@@ -237,19 +350,19 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     public override int Accept(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSin(nam, tp.RemoteAddr, tp.RemotePort, out len);
+        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, out len);
     }
 
     public override int SockAddr(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSin(nam, tp.LocalAddr, tp.LocalPort, out len);
+        return WriteSa(nam, tp.LocalAddr, tp.LocalPort, out len);
     }
 
     public override int PeerAddr(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSin(nam, tp.RemoteAddr, tp.RemotePort, out len);
+        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, out len);
     }
 
     /// <summary>Control messages on a TCP socket: EINVAL, as NetBSD's PRU_SEND (the data path is <see cref="StreamSend"/>).</summary>
@@ -267,6 +380,15 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             // Shown after the socket layer stored it: SO_KEEPALIVE starts or stops the idle timer.
             if (set && name == Abi.SO_KEEPALIVE) Stack.SetKeepAliveLocked(tp, (so.Options & Abi.SO_KEEPALIVE) != 0);
             return set ? 0 : Abi.ENOPROTOOPT;
+        }
+        if (level == Abi.IPPROTO_IPV6 && V6 && name == Abi.IPV6_V6ONLY)
+        {
+            // Always on (NetBSD's net.inet6.ip6.v6only=1 default): clearing it is refused, as for UDP.
+            if (set) return val.Length != sizeof(int) ? Abi.EINVAL : MemoryMarshal.Read<int>(val) != 0 ? 0 : Abi.EINVAL;
+            if (val.Length < sizeof(int)) return Abi.EINVAL;
+            MemoryMarshal.Write(val, 1);
+            len = sizeof(int);
+            return 0;
         }
         if (level != IPPROTO_TCP) return Abi.ENOPROTOOPT;
         if (set)

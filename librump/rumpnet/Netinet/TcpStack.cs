@@ -15,6 +15,8 @@ public interface ITcpEnvironment
     long NowMs { get; }
     /// <summary>Sends a TCP segment (header with checksum, and data) from src to dst. The callee owns <paramref name="m"/>.</summary>
     void Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst);
+    /// <summary>The same over IPv6; an environment without IPv6 (the tests' IPv4 wires) drops it.</summary>
+    void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst) => m.Free();
     /// <summary>Asks for <see cref="TcpStack.Tick"/> at <paramref name="dueMs"/> (replacing any earlier request).</summary>
     void ArmTimer(long dueMs);
 }
@@ -28,7 +30,12 @@ public interface ITcpEnvironment
 /// RFCs: 9293 (TCP), 6298 (RTO), 5681 and 6582 (congestion control, NewReno), 9438 (CUBIC),
 /// 2018 and 6675 (SACK, SACK loss recovery), 7323 (window scale, timestamps, PAWS),
 /// 5961 (blind in-window attacks: challenge ACKs), 6528 (initial sequence numbers),
-/// 1122 4.2.3.2 (delayed ACKs), 896 (Nagle).
+/// 1122 4.2.3.2 (delayed ACKs), 896 (Nagle); over IPv6, RFC 8200 8 (the pseudo-header, the MSS:
+/// the path MTU less 60) and RFC 8201 (packet too big).
+///
+/// Both families run in one engine: a TCB's addresses are <see cref="TcpAddr"/>s (IPv4 ones
+/// v4-mapped), and the family decides only the checksum's pseudo-header, the output routine
+/// (<see cref="ITcpEnvironment.Output"/> or <see cref="ITcpEnvironment.Output6"/>) and the MSS.
 ///
 /// Locking: one lock, <see cref="_lock"/> (NetBSD's softnet_lock), protects the PCB table and
 /// every TCB in it with its buffers and timers. Every entry point takes it: segment input (from
@@ -60,8 +67,8 @@ public sealed partial class TcpStack
     public long MslMs = 30_000;
     /// <summary>The MSS we announce: the interface MTU less 40 (set by whoever knows the route).</summary>
     public ushort LocalMss = 1460;
-    /// <summary>The MSS to announce towards an address (its route's interface MTU less 40), where the stack runs under IPv4; null: <see cref="LocalMss"/>. Called with the lock held.</summary>
-    public Func<Ipv4Addr, ushort>? RouteMss;
+    /// <summary>The MSS to announce towards an address (its route's interface MTU less 40, or 60 over IPv6); null: <see cref="LocalMss"/> (less 20 over IPv6). Called with the lock held.</summary>
+    public Func<TcpAddr, ushort>? RouteMss;
     public int SendBufferSize = DefaultBuffer, RecvBufferSize = DefaultBuffer;
     /// <summary>net.inet.tcp.congctl.selected: the algorithm new connections use (a reference written whole, read under the lock).</summary>
     public volatile string CongestionControl = "newreno";
@@ -69,6 +76,8 @@ public sealed partial class TcpStack
 
     // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers.
     public long RstsSent, BadSegments, NoPort;
+    /// <summary>ICMPv6 packet-too-big messages that shrank a connection's segments.</summary>
+    public long PmtuUpdates;
 
     /// <param name="lck">The stack's lock (null: the caller guarantees one thread at a time, as the tests' harnesses do).</param>
     public TcpStack(ITcpEnvironment env, MbufPool pool, KMutex? lck = null, int seed = 0)
@@ -85,10 +94,10 @@ public sealed partial class TcpStack
     internal long Now => _env.NowMs;
 
     /// <summary>RFC 6528: a 4 µs clock plus a keyed hash of the 4-tuple, so a new incarnation starts above the old one.</summary>
-    private uint NewIss(Ipv4Addr la, ushort lp, Ipv4Addr fa, ushort fp)
+    private uint NewIss(TcpAddr la, ushort lp, TcpAddr fa, ushort fp)
     {
         if (IssForTest is uint fixedIss) return fixedIss;
-        uint h = (uint)HashCode.Combine(la.Value ^ _isnSecret, fa.Value, (uint)lp << 16 | fp, _isnSecret);
+        uint h = (uint)HashCode.Combine(la.Hi ^ la.Lo ^ _isnSecret, fa.Hi ^ fa.Lo, (uint)lp << 16 | fp, _isnSecret);
         return (uint)(_env.NowMs * 250) + h;
     }
 
@@ -119,8 +128,11 @@ public sealed partial class TcpStack
 
     // ---- The user's calls (the socket layer's pr_usrreq) ----------------------------------------
 
-    /// <summary>A passive open on <paramref name="la"/>:<paramref name="port"/> (Any for every address); EADDRINUSE if taken.</summary>
-    public int Listen(Ipv4Addr la, ushort port, int backlog, out TcpCb? listener)
+    /// <summary>The MSS to announce to <paramref name="fa"/> when the route is not known (no <see cref="RouteMss"/>): <see cref="LocalMss"/>, less IPv6's 20 more header bytes.</summary>
+    internal ushort MssFor(TcpAddr fa) => RouteMss != null ? RouteMss(fa) : fa.IsV4 ? LocalMss : (ushort)(LocalMss - 20);
+
+    /// <summary>A passive open on <paramref name="la"/>:<paramref name="port"/> (its family's wildcard for every address); EADDRINUSE if taken.</summary>
+    public int Listen(TcpAddr la, ushort port, int backlog, out TcpCb? listener)
     {
         listener = null;
         Enter();
@@ -155,10 +167,10 @@ public sealed partial class TcpStack
     }
 
     /// <summary>An active open (RFC 9293 3.10.1): sends a SYN. Local port 0 picks an ephemeral one.</summary>
-    public int Connect(Ipv4Addr la, ushort lport, Ipv4Addr fa, ushort fport, out TcpCb? conn, ITcpUpcall? upcall = null)
+    public int Connect(TcpAddr la, ushort lport, TcpAddr fa, ushort fport, out TcpCb? conn, ITcpUpcall? upcall = null)
     {
         conn = null;
-        if (la == Ipv4Addr.Any) return Abi.EADDRNOTAVAIL;
+        if (la.IsUnspecified || !la.SameFamily(fa)) return Abi.EADDRNOTAVAIL;
         Enter();
         try
         {
@@ -166,6 +178,7 @@ public sealed partial class TcpStack
             tp.Upcall = upcall;
             tp.LocalAddr = la;
             tp.LocalPort = lport;
+            if (!fa.IsV4) tp.OurMss = MssFor(fa);
             int e = ConnectLocked(tp, la, fa, fport);
             if (e == 0) conn = tp;
             return e;
@@ -178,12 +191,12 @@ public sealed partial class TcpStack
     /// bound: its binding becomes the connection's) from <paramref name="la"/> (used when not bound
     /// to an address) to <paramref name="fa"/>:<paramref name="fport"/>. Lock held.
     /// </summary>
-    internal int ConnectLocked(TcpCb tp, Ipv4Addr la, Ipv4Addr fa, ushort fport)
+    internal int ConnectLocked(TcpCb tp, TcpAddr la, TcpAddr fa, ushort fport)
     {
-        if (fport == 0 || fa == Ipv4Addr.Any || la == Ipv4Addr.Any) return Abi.EADDRNOTAVAIL;
+        if (fport == 0 || fa.IsUnspecified || la.IsUnspecified || !la.SameFamily(fa)) return Abi.EADDRNOTAVAIL;
         bool wasBound = tp.BoundOnly;
         if (wasBound) Pcbs.Remove(tp);
-        if (tp.LocalAddr == Ipv4Addr.Any) tp.LocalAddr = la;
+        if (tp.LocalAddr.IsUnspecified) tp.LocalAddr = la;
         if (tp.LocalPort == 0) tp.LocalPort = Pcbs.AllocatePort(tp.LocalAddr, _rnd);
         if (tp.LocalPort == 0) return Abi.EADDRNOTAVAIL;
         tp.RemoteAddr = fa;

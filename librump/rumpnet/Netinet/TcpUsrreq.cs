@@ -17,10 +17,10 @@ public sealed partial class TcpStack
     internal const int SoReuseAddr = 0x0004, SoReusePort = 0x0200;
 
     /// <summary>A socket's TCB before it connects or listens: options and binding only; buffers come at connect.</summary>
-    internal TcpCb NewSocketCb() => new(this, 0, 0, false);
+    internal TcpCb NewSocketCb(bool v6) => new(this, 0, 0, false) { LocalAddr = v6 ? TcpAddr.AnyV6 : TcpAddr.AnyV4 };
 
     /// <summary>bind(2): <paramref name="la"/>:<paramref name="port"/> (0: an ephemeral port). EINVAL if already bound, EADDRINUSE on a clash (<see cref="TcpPcbTable.Conflicts"/>).</summary>
-    internal int BindLocked(TcpCb tp, Ipv4Addr la, ushort port, int reuse)
+    internal int BindLocked(TcpCb tp, TcpAddr la, ushort port, int reuse)
     {
         if (tp.InTable || tp.LocalPort != 0 || tp.State != TcpState.Closed) return Abi.EINVAL;
         if (port == 0)
@@ -47,7 +47,7 @@ public sealed partial class TcpStack
         if (tp.State != TcpState.Closed || tp.RemotePort != 0) return Abi.EINVAL;
         if (tp.LocalPort == 0)
         {
-            int e = BindLocked(tp, Ipv4Addr.Any, 0, tp.Reuse);
+            int e = BindLocked(tp, tp.LocalAddr.AnyOfFamily, 0, tp.Reuse);
             if (e != 0) return e;
         }
         if (Pcbs.ListenerAt(tp.LocalAddr, tp.LocalPort) != null) return Abi.EADDRINUSE;
@@ -101,9 +101,14 @@ public sealed partial class TcpStack
     /// header names the connection. A connection still opening (SYN_SENT) fails with the error
     /// (ECONNREFUSED for port unreachable, EHOSTUNREACH ...), as Linux reports it at once; an
     /// established one keeps going (the errors are soft: retransmission decides). Fragmentation
-    /// needed is not acted on (no path-MTU discovery: segments go without DF).
+    /// needed is not acted on (no path-MTU discovery over IPv4: segments go without DF).
     /// </summary>
-    public void CtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted)
+    public void CtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted) => Notify(error, src, dst, quoted);
+
+    /// <summary>An ICMPv6 error (NetBSD tcp6_ctlinput), as <see cref="CtlInput"/>; packet too big comes to <see cref="MtuInput6"/> instead.</summary>
+    public void CtlInput6(int error, Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted) => Notify(error, src, dst, quoted);
+
+    private void Notify(int error, TcpAddr src, TcpAddr dst, ReadOnlySpan<byte> quoted)
     {
         if (quoted.Length < 8 || error == Abi.EMSGSIZE) return;
         ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
@@ -120,4 +125,39 @@ public sealed partial class TcpStack
         }
         finally { Exit(); }
     }
+
+    /// <summary>
+    /// ICMPv6 packet too big about a segment of ours (RFC 8201 4, NetBSD tcp6_ctlinput's
+    /// PRC_MSGSIZE and tcp_mtudisc): a router dropped it, so the connection's segments shrink to
+    /// the MTU reported (never below IPv6's minimum 1280) less the headers, and what is in flight
+    /// goes again from SND.UNA in the new size. The quoted sequence number must be in flight, as
+    /// for other errors; an MTU that would not shrink the segments is ignored.
+    /// </summary>
+    public void MtuInput6(Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted, uint mtu)
+    {
+        if (quoted.Length < 8) return;
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
+        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
+        Enter();
+        try
+        {
+            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
+            if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return;
+            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
+            uint mss = Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes;
+            if (tp.TsOk) mss -= 12;
+            if (mss >= tp.Mss) return;
+            tp.Mss = mss;
+            tp.OurMss = (ushort)Math.Min(tp.OurMss, Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes);
+            PmtuUpdates++;
+            if (!tp.Synchronized) return; // the SYN is small; the retransmission timer resends it
+            tp.SndNxt = tp.SndUna;
+            Output(tp);
+        }
+        finally { Exit(); }
+    }
+
+    /// <summary>IPv6's minimum link MTU (RFC 8200 5), and the IPv6 and TCP headers (RFC 8200 8.3: MSS is the MTU less 60).</summary>
+    internal const uint Ipv6MinMtu = 1280, Ipv6HeaderBytes = 60;
 }

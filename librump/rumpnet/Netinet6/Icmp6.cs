@@ -96,6 +96,11 @@ public sealed class Icmp6
             Icmpv6Packet.TypeTimeExceeded => Abi.EHOSTUNREACH,
             _ => Abi.ENOPROTOOPT,
         };
+        if (p.Type == Icmpv6Packet.TypePacketTooBig && _in.MtuInput(nh) is Ip6MtuInput mi)
+        {
+            mi(src, dst, q.Slice(Ipv6Packet.HeaderSize), p.Parameter);
+            return;
+        }
         _in.CtlInput(nh)?.Invoke(error, src, dst, q.Slice(Ipv6Packet.HeaderSize));
     }
 

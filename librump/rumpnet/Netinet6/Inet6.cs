@@ -84,6 +84,9 @@ public delegate void Ip6ProtoInput(Lwp l, Mbuf m, in Ip6In ip);
 /// <summary>An ICMPv6 error about a packet we sent (NetBSD pr_ctlinput): errno, our address, theirs, the quoted upper-layer header (at least 8 bytes).</summary>
 public delegate void Ip6CtlInput(int error, Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted);
 
+/// <summary>An ICMPv6 packet too big about a packet we sent (NetBSD's PRC_MSGSIZE with the MTU): our address, theirs, the quoted upper-layer header, the MTU reported.</summary>
+public delegate void Ip6MtuInput(Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted, uint mtu);
+
 /// <summary>IPv6 counters (NetBSD's ip6stat, icmp6stat, nd6 and udp6 counters).</summary>
 public sealed class Inet6Stats
 {
@@ -262,6 +265,7 @@ public sealed class Inet6
     private readonly Callout _linkUpWork;
     private readonly Ip6ProtoInput?[] _protos = new Ip6ProtoInput?[256];
     private readonly Ip6CtlInput?[] _ctls = new Ip6CtlInput?[256];
+    private readonly Ip6MtuInput?[] _mtus = new Ip6MtuInput?[256];
 
     internal Inet6(Net net)
     {
@@ -294,6 +298,10 @@ public sealed class Inet6
 
     internal Ip6ProtoInput? Protocol(byte nh) => Volatile.Read(ref _protos[nh]);
     internal Ip6CtlInput? CtlInput(byte nh) => Volatile.Read(ref _ctls[nh]);
+
+    /// <summary>Registers who hears packet-too-big errors for next header <paramref name="nh"/> with their MTU (TCP; others hear EMSGSIZE through their ctlinput).</summary>
+    public void SetMtuInput(byte nh, Ip6MtuInput mtu) => Volatile.Write(ref _mtus[nh], mtu);
+    internal Ip6MtuInput? MtuInput(byte nh) => Volatile.Read(ref _mtus[nh]);
 
     // ---- link-local addresses when an interface comes up ----------------------------------------
 

@@ -50,7 +50,7 @@ public class TcpEngineTests
     public void Handshake_NegotiatesMssWindowScaleTimestampsAndSack()
     {
         Pair p = Connect();
-        Assert.That(p.Server.RemoteAddr, Is.EqualTo(A));
+        Assert.That(p.Server.RemoteAddr, Is.EqualTo((TcpAddr)A));
         Assert.That(p.Server.RemotePort, Is.EqualTo(p.Client.LocalPort));
         Assert.That(p.Client.LocalPort, Is.InRange(49152, 65535), "an ephemeral port");
         foreach (TcpCb c in new[] { p.Client, p.Server })
@@ -235,7 +235,7 @@ public class TcpEngineTests
             Flags = (byte)(TcpPacket.FlagRst | (ack ? TcpPacket.FlagAck : 0)), Acknowledgment = ack ? target.SndNxt : 0,
         };
         byte[] b = new byte[20];
-        TcpPacket.EmitV4(b, target.RemoteAddr, target.LocalAddr, h, default, 0);
+        TcpPacket.EmitV4(b, target.RemoteAddr.V4, target.LocalAddr.V4, h, default, 0);
         return b;
     }
 
@@ -253,18 +253,18 @@ public class TcpEngineTests
         Assert.That(victim.State, Is.EqualTo(state), "set-up");
         // First an out-of-window RST (ignored) and an in-window one off by one (a challenge ACK), then the exact one.
         p.Sim.Filter = (_, _, _) => false;
-        p.Sim.Inject(Rst(victim, victim.RcvNxt + 10_000_000), victim.RemoteAddr, victim.LocalAddr);
+        p.Sim.Inject(Rst(victim, victim.RcvNxt + 10_000_000), victim.RemoteAddr.V4, victim.LocalAddr.V4);
         p.Sim.RunFor(1);
         Assert.That(victim.State, Is.EqualTo(state), "an out-of-window RST is ignored");
         Assert.That(victim.ChallengeAcks, Is.EqualTo(0));
         if (state != TcpState.TimeWait)
         {
-            p.Sim.Inject(Rst(victim, victim.RcvNxt + 1), victim.RemoteAddr, victim.LocalAddr);
+            p.Sim.Inject(Rst(victim, victim.RcvNxt + 1), victim.RemoteAddr.V4, victim.LocalAddr.V4);
             p.Sim.RunFor(1);
             Assert.That(victim.State, Is.EqualTo(state), "an inexact in-window RST does not close (RFC 5961 3.2)");
             Assert.That(victim.ChallengeAcks, Is.EqualTo(1), "it gets a challenge ACK");
         }
-        p.Sim.Inject(Rst(victim, victim.RcvNxt), victim.RemoteAddr, victim.LocalAddr);
+        p.Sim.Inject(Rst(victim, victim.RcvNxt), victim.RemoteAddr.V4, victim.LocalAddr.V4);
         p.Sim.RunFor(1);
         Assert.That(victim.State, Is.EqualTo(TcpState.Closed), "the exact RST closes");
         Assert.That(victim.Error, Is.EqualTo(error));

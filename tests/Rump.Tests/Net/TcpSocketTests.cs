@@ -168,7 +168,7 @@ public unsafe class TcpSocketTests : KernelTest
     /// (four threads: a writer and a reader per side), in odd-sized writes; the SHA-256 of what
     /// each reader got must equal the writer's.
     /// </summary>
-    private static void Transfer(RumpKernel ka, int a, RumpKernel kb, int b, int size, int seed)
+    internal static void Transfer(RumpKernel ka, int a, RumpKernel kb, int b, int size, int seed)
     {
         byte[] ab = new byte[size], ba = new byte[size];
         new Random(seed).NextBytes(ab);
@@ -439,7 +439,7 @@ public unsafe class TcpSocketTests : KernelTest
         return k;
     }
 
-    private static T InKernel<T>(RumpKernel k, Func<T> f)
+    internal static T InKernel<T>(RumpKernel k, Func<T> f)
     {
         T r = default!;
         Exception? ex = null;
