@@ -286,6 +286,23 @@ public sealed class Udp
         return 0;
     }
 
+    /// <summary>The entries of net.inet.udp.pcblist (<see cref="UdpPcbList"/>) that fit in <paramref name="dst"/>; returns the length of all of them.</summary>
+    internal int PcbList(Span<byte> dst)
+    {
+        _lock.Enter();
+        try
+        {
+            int n = 0;
+            foreach (UdpPcb p in _pcbs)
+            {
+                if ((n + 1) * UdpPcbList.EntrySize <= dst.Length) UdpPcbList.Write(dst.Slice(n * UdpPcbList.EntrySize, UdpPcbList.EntrySize), p);
+                n++;
+            }
+            return n * UdpPcbList.EntrySize;
+        }
+        finally { _lock.Exit(); }
+    }
+
     /// <summary>Datagrams queued and the pending error (poll: readable when either is non-zero).</summary>
     public (int Datagrams, int Bytes, int Error) State(UdpPcb p)
     {
