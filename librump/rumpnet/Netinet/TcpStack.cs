@@ -67,8 +67,9 @@ public sealed partial class TcpStack
     public volatile string CongestionControl = "newreno";
     public bool UseSack = true, UseTimestamps = true, UseWindowScale = true;
 
-    // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers.
-    public long RstsSent, BadSegments, NoPort;
+    // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers;
+    // SYNs dropped at a full listener, and embryonic connections dropped to make room (a SYN flood).
+    public long RstsSent, BadSegments, NoPort, ListenOverflows, EmbryosDropped;
 
     /// <param name="lck">The stack's lock (null: the caller guarantees one thread at a time, as the tests' harnesses do).</param>
     public TcpStack(ITcpEnvironment env, MbufPool pool, KMutex? lck = null, int seed = 0)
