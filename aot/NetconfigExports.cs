@@ -39,6 +39,9 @@ internal static unsafe class NetconfigExports
     [UnmanagedCallersOnly(EntryPoint = "rump_pub_netconfig_ipv4_gw")]
     private static int Ipv4Gw(byte* gw) => Call("netconfig_ipv4_gw", gw, null, (k, a, _) => Rump.Net.Netinet.Netconfig.Ipv4Gw(k, a));
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_pub_netconfig_dhcp_ipv4_oneshot")]
+    private static int DhcpIpv4Oneshot(byte* ifname) => Call("netconfig_dhcp_ipv4_oneshot", ifname, null, (k, a, _) => Rump.Net.Netinet.Netconfig.DhcpIpv4Oneshot(k, a));
+
     private static int Call(string what, byte* s1, byte* s2, Func<Kernel, string, string?, int> f)
     {
         Kernel? k = CAbi.Default;

@@ -22,6 +22,7 @@ public sealed class NetComponent : IComponent
         Uipc.Attach(k, net);
         var inet = new Netinet.Inet(net);
         k.SetService(inet);
+        Netinet.UdpPcbList.AttachSysctl(k, inet.Udp);
         Netinet.TcpProto tcp = Netinet.TcpProto.Attach(k, inet);
         var inet6 = new Netinet6.Inet6(net);
         k.SetService(inet6);

@@ -27,6 +27,8 @@ main(void)
 	EXPECT_EQ(rump_pub_netconfig_ifcreate("nosuch0"), NB_EINVAL);
 	EXPECT_EQ(rump_pub_netconfig_ifdestroy("lo0"), NB_EINVAL);
 	EXPECT_EQ(rump_pub_netconfig_ifdestroy("virt9"), NB_ENXIO);
+	EXPECT_EQ(rump_pub_netconfig_dhcp_ipv4_oneshot("nosuch0"), NB_ENXIO);
+	EXPECT_EQ(rump_pub_netconfig_dhcp_ipv4_oneshot("lo0"), NB_EINVAL);	/* not Ethernet: no hardware address */
 	EXPECT_EQ(rump_pub_netconfig_ifdown("lo0"), 0);
 	EXPECT_EQ(rump_pub_netconfig_ifup("lo0"), 0);
 	return rtest_done();

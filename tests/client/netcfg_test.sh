@@ -6,9 +6,9 @@
 # ping from each to the other, arp -a shows the peer's Ethernet address (the one ifconfig of the
 # peer shows), route add/get/show/delete through a gateway on the bus, and errors: an unknown
 # interface, a duplicate, a gateway off every subnet, a deleted route, ping without a reply.
-# netstat lists a TCP listener and a connection that python3 holds open in A (its sockets in the
-# kernel through librumphijack). Each output is compared with what is expected. Prints
-# "N passed, N failed" like the C tests.
+# netstat lists a TCP listener and a connection, a bound UDP socket and a local socket pair that
+# python3 holds open in A (its sockets in the kernel through librumphijack); -u and -x choose.
+# Each output is compared with what is expected. Prints "N passed, N failed" like the C tests.
 set -u
 server=$1
 ctl=$2
@@ -124,6 +124,8 @@ import select, socket, sys
 l = socket.socket(); l.bind(("10.3.0.1", 7000)); l.listen(4)
 c = socket.create_connection(("10.3.0.1", 7000)); a, _ = l.accept()
 c.sendall(b"12345")
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("10.3.0.1", 7001))
+p1, p2 = socket.socketpair(); p1.sendall(b"abc")
 select.select([a], [], [])
 print("ready", flush=True)
 open(sys.argv[1]).read()
@@ -138,9 +140,19 @@ has "$dir/out" "^tcp +0 +0 +10\\.3\\.0\\.1\\.7000 +\\*\\.\\* +LISTEN$" "the list
 has "$dir/out" "^tcp +5 +0 +10\\.3\\.0\\.1\\.7000 +10\\.3\\.0\\.1\\.[0-9]+ +ESTABLISHED$" "the accepted side, 5 bytes unread"
 # The sender's 5 bytes may still wait for the receiver's delayed ACK: Send-Q is 5 or 0.
 has "$dir/out" "^tcp +0 +[05] +10\\.3\\.0\\.1\\.[0-9]+ +10\\.3\\.0\\.1\\.7000 +ESTABLISHED$" "the connecting side"
+has "$dir/out" "^udp +0 +0 +10\\.3\\.0\\.1\\.7001 +\\*\\.\\*$" "the bound UDP socket"
+has "$dir/out" "^Active UNIX domain sockets$" "the local sockets' header"
+has "$dir/out" "^[0-9a-f]+ +stream +3 +0 +[0-9a-f]+ *$" "the socket pair's reading end, 3 bytes unread, connected"
+expect 0 "A netstat -u" "$A" netstat -u
+hasnot "$dir/out" "^tcp " "-u lists no TCP"
+has "$dir/out" "^udp .*7001" "-u lists UDP"
+hasnot "$dir/out" "UNIX domain" "-u lists no local sockets"
+expect 0 "A netstat -x" "$A" netstat -x
+has "$dir/out" "^[0-9a-f]+ +stream +0 +3 +[0-9a-f]+ *$" "-x: the writing end, 3 bytes not yet read by its peer"
+hasnot "$dir/out" "^udp " "-x lists no UDP"
 echo >"$dir/hold"
 wait $py
-expect 2 "netstat with an argument" "$A" netstat -x
+expect 2 "netstat with a bad argument" "$A" netstat -q
 
 # Down: pings go nowhere; destroy: the interface is gone.
 expect 0 "B down" "$B" ifconfig shmif0 down

@@ -11,7 +11,8 @@
  *	ping [-c count] [-i wait] ADDR
  *		ICMP echo over a raw socket, one a second by default
  *	arp -a	net.route.inet.llinfo (the ARP cache as RTF_LLINFO routing messages)
- *	netstat	sockets and their states: see cmd_netstat
+ *	netstat [-t] [-u] [-x] [-f inet|local]
+ *		TCP, UDP and local sockets with their states: see cmd_netstat
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,7 +46,7 @@ nusage(void)
 	    "       rumpctl route add|change [-net|-host] DST[/PREFIX] GATEWAY | delete DST[/PREFIX] | get DST | show\n"
 	    "       rumpctl ping [-c count] [-i wait] ADDR\n"
 	    "       rumpctl arp -a\n"
-	    "       rumpctl netstat\n");
+	    "       rumpctl netstat [-a] [-n] [-t] [-u] [-x] [-f inet|local]\n");
 	return 2;
 }
 
@@ -777,14 +778,18 @@ cmd_ping(int argc, char **argv)
 
 /*
  * --- netstat -------------------------------------------------------------------------------
- * TCP's control blocks from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs: 32-byte
- * records, little-endian but for the addresses), printed as netstat -an prints them. The kernel
- * exports no UDP or AF_LOCAL lists (NetBSD's net.inet.udp.pcblist, net.local.*.pcblist).
- * IPv6 connections follow from net.inet6.tcp6.pcblist: 56-byte records, the same fields with
- * 16-byte addresses (state 0, local 4, foreign 20, ports 36 and 38, Send-Q 40, Recv-Q 44).
+ * The protocol control blocks the kernel lists by sysctl, printed as NetBSD's netstat -an prints
+ * them: TCP from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs: 32-byte records),
+ * IPv6 TCP from net.inet6.tcp6.pcblist (56-byte records: the same fields with 16-byte addresses,
+ * state 0, local 4, foreign 20, ports 36 and 38, Send-Q 40, Recv-Q 44), UDP from
+ * net.inet.udp.pcblist (UdpPcbList.cs: 24 bytes), local sockets from
+ * net.local.{stream,dgram,seqpacket}.pcblist (Local/LocalPcbList.cs: 136 bytes); little-endian
+ * but for the addresses. All of them by default; -t, -u, -x (or -f inet, -f local) choose.
  */
-#define PCB_SIZE 32
-#define PCB6_SIZE 56
+#define TCP_PCB_SIZE 32
+#define TCP6_PCB_SIZE 56
+#define UDP_PCB_SIZE 24
+#define LOCAL_PCB_SIZE 136
 
 static const char *const tcpstates[] = {
 	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
@@ -795,6 +800,12 @@ static uint32_t
 le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 /* "10.0.0.1.80" or "*.*", as NetBSD's netstat -n writes an endpoint. */
@@ -830,72 +841,149 @@ endpoint6(const unsigned char *addr, unsigned port, char *out, size_t len)
 		snprintf(out, len, "%s.%u", a, port);
 }
 
-/* The IPv6 TCBs, after the IPv4 ones; a kernel without net.inet6.tcp6.pcblist has none. */
-static void
-netstat_tcp6(void)
+/* The records of sysctl NAME (malloc'd; *szp their bytes), or NULL with errno set. */
+static unsigned char *
+pcblist(const char *name, size_t entry, size_t *szp)
 {
 	int mib[RUMP_CTL_MAXNAME];
 	unsigned mlen;
 	size_t sz = 0;
 	unsigned char *buf;
 
-	if (rsysctl_lookup("net.inet6.tcp6.pcblist", mib, &mlen, NULL) == -1 ||
-	    rump_sys___sysctl(mib, mlen, NULL, &sz, NULL, 0) == -1)
-		return;
-	sz += 64 * PCB6_SIZE;
+	if (rsysctl_lookup(name, mib, &mlen, NULL) == -1)
+		return NULL;
+	if (rump_sys___sysctl(mib, mlen, NULL, &sz, NULL, 0) == -1)
+		return NULL;
+	sz += 64 * entry;	/* sockets made between the two calls */
 	if ((buf = malloc(sz)) == NULL)
-		return;
-	if (rump_sys___sysctl(mib, mlen, buf, &sz, NULL, 0) == -1)
-		sz = 0;
-	for (size_t off = 0; off + PCB6_SIZE <= sz; off += PCB6_SIZE) {
-		const unsigned char *e = buf + off;
-		uint32_t st = le32(e);
-		char l[64], f[64];
-
-		endpoint6(e + 4, (unsigned)(e[36] | e[37] << 8), l, sizeof l);
-		endpoint6(e + 20, (unsigned)(e[38] | e[39] << 8), f, sizeof f);
-		printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp6", le32(e + 44), le32(e + 40),
-		    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+		return NULL;
+	if (rump_sys___sysctl(mib, mlen, buf, &sz, NULL, 0) == -1) {
+		free(buf);
+		return NULL;
 	}
-	free(buf);
+	*szp = sz;
+	return buf;
+}
+
+static int
+netstat_inet(int tcp, int udp)
+{
+	unsigned char *buf;
+	size_t sz;
+
+	printf("Active Internet connections (including servers)\n");
+	printf("%-5s %6s %6s  %-22s %-22s %s\n", "Proto", "Recv-Q", "Send-Q",
+	    "Local Address", "Foreign Address", "State");
+	if (tcp) {
+		if ((buf = pcblist("net.inet.tcp.pcblist", TCP_PCB_SIZE, &sz)) == NULL)
+			return nfail("netstat", "net.inet.tcp.pcblist");
+		for (size_t off = 0; off + TCP_PCB_SIZE <= sz; off += TCP_PCB_SIZE) {
+			const unsigned char *e = buf + off;
+			uint32_t st = le32(e);
+			char l[32], f[32];
+
+			endpoint(e + 4, (unsigned)(e[12] | e[13] << 8), l, sizeof l);
+			endpoint(e + 8, (unsigned)(e[14] | e[15] << 8), f, sizeof f);
+			printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp", le32(e + 20), le32(e + 16),
+			    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+		}
+		free(buf);
+		/* IPv6 connections after the IPv4 ones; a kernel without IPv6 has no list. */
+		if ((buf = pcblist("net.inet6.tcp6.pcblist", TCP6_PCB_SIZE, &sz)) != NULL) {
+			for (size_t off = 0; off + TCP6_PCB_SIZE <= sz; off += TCP6_PCB_SIZE) {
+				const unsigned char *e = buf + off;
+				uint32_t st = le32(e);
+				char l[64], f[64];
+
+				endpoint6(e + 4, (unsigned)(e[36] | e[37] << 8), l, sizeof l);
+				endpoint6(e + 20, (unsigned)(e[38] | e[39] << 8), f, sizeof f);
+				printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp6", le32(e + 44), le32(e + 40),
+				    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+			}
+			free(buf);
+		}
+	}
+	if (udp) {
+		if ((buf = pcblist("net.inet.udp.pcblist", UDP_PCB_SIZE, &sz)) == NULL)
+			return nfail("netstat", "net.inet.udp.pcblist");
+		for (size_t off = 0; off + UDP_PCB_SIZE <= sz; off += UDP_PCB_SIZE) {
+			const unsigned char *e = buf + off;
+			char l[32], f[32];
+
+			endpoint(e, (unsigned)(e[8] | e[9] << 8), l, sizeof l);
+			endpoint(e + 4, (unsigned)(e[10] | e[11] << 8), f, sizeof f);
+			printf("%-5s %6" PRIu32 " %6d  %-22s %s\n", "udp", le32(e + 12), 0, l, f);
+		}
+		free(buf);
+	}
+	return 0;
+}
+
+static int
+netstat_local(void)
+{
+	static const char *const types[][2] = {
+		{ "stream", "net.local.stream.pcblist" },
+		{ "dgram", "net.local.dgram.pcblist" },
+		{ "seqpac", "net.local.seqpacket.pcblist" },
+	};
+
+	printf("Active UNIX domain sockets\n");
+	printf("%-8s %-6s %6s %6s %-8s %s\n", "Address", "Type", "Recv-Q", "Send-Q", "Conn", "Addr");
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+		unsigned char *buf;
+		size_t sz;
+
+		if ((buf = pcblist(types[t][1], LOCAL_PCB_SIZE, &sz)) == NULL)
+			return nfail("netstat", types[t][1]);
+		for (size_t off = 0; off + LOCAL_PCB_SIZE <= sz; off += LOCAL_PCB_SIZE) {
+			const unsigned char *e = buf + off;
+			char path[105];
+			uint64_t conn = le64(e + 24);
+			char cs[20];
+
+			memcpy(path, e + 32, 104);
+			path[104] = '\0';
+			if (conn != 0)
+				snprintf(cs, sizeof cs, "%" PRIx64, conn);
+			else
+				strcpy(cs, "0");
+			printf("%-8" PRIx64 " %-6s %6" PRIu32 " %6" PRIu32 " %-8s%s%s\n", le64(e + 16), types[t][0],
+			    le32(e + 4), le32(e + 8), cs, path[0] != '\0' ? " " : "", path);
+		}
+		free(buf);
+	}
+	return 0;
 }
 
 int
 cmd_netstat(int argc, char **argv)
 {
-	int mib[RUMP_CTL_MAXNAME];
-	unsigned mlen;
-	size_t sz = 0;
-	unsigned char *buf;
+	int tcp = 0, udp = 0, local = 0, r = 0;
 
-	(void)argv;
-	if (argc != 1)
-		return nusage();
-	if (rsysctl_lookup("net.inet.tcp.pcblist", mib, &mlen, NULL) == -1)
-		return nfail("netstat", "net.inet.tcp.pcblist");
-	if (rump_sys___sysctl(mib, mlen, NULL, &sz, NULL, 0) == -1)
-		return nfail("netstat", "net.inet.tcp.pcblist");
-	sz += 64 * PCB_SIZE;	/* connections made between the two calls */
-	if ((buf = malloc(sz)) == NULL)
-		return nfail("netstat", "memory");
-	if (rump_sys___sysctl(mib, mlen, buf, &sz, NULL, 0) == -1) {
-		free(buf);
-		return nfail("netstat", "net.inet.tcp.pcblist");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-t") == 0)
+			tcp = 1;
+		else if (strcmp(argv[i], "-u") == 0)
+			udp = 1;
+		else if (strcmp(argv[i], "-x") == 0)
+			local = 1;
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc && strcmp(argv[i + 1], "inet") == 0)
+			tcp = udp = 1, i++;
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc &&
+		    (strcmp(argv[i + 1], "local") == 0 || strcmp(argv[i + 1], "unix") == 0))
+			local = 1, i++;
+		else if (strcmp(argv[i], "-a") != 0 && strcmp(argv[i], "-n") != 0 && strcmp(argv[i], "-an") != 0)
+			return nusage();
 	}
-	printf("Active Internet connections (including servers)\n");
-	printf("%-5s %6s %6s  %-22s %-22s %s\n", "Proto", "Recv-Q", "Send-Q",
-	    "Local Address", "Foreign Address", "State");
-	for (size_t off = 0; off + PCB_SIZE <= sz; off += PCB_SIZE) {
-		const unsigned char *e = buf + off;
-		uint32_t st = le32(e);
-		char l[32], f[32];
-
-		endpoint(e + 4, (unsigned)(e[12] | e[13] << 8), l, sizeof l);
-		endpoint(e + 8, (unsigned)(e[14] | e[15] << 8), f, sizeof f);
-		printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp", le32(e + 20), le32(e + 16),
-		    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+	if (!tcp && !udp && !local)
+		tcp = udp = local = 1;
+	if (tcp || udp)
+		r = netstat_inet(tcp, udp);
+	if (r == 0 && local) {
+		if (tcp || udp)
+			printf("\n");
+		r = netstat_local();
 	}
-	free(buf);
-	netstat_tcp6();
-	return 0;
+	return r;
 }

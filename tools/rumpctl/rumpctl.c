@@ -40,7 +40,7 @@ static const char manual[] =
 "     rumpctl route delete dst[/prefix] | get dst | show\n"
 "     rumpctl ping [-c count] [-i wait] addr\n"
 "     rumpctl arp -a\n"
-"     rumpctl netstat\n"
+"     rumpctl netstat [-t] [-u] [-x] [-f inet | local]\n"
 "\n"
 "DESCRIPTION\n"
 "     rumpctl connects to the rump kernel named by RUMP_SERVER as a remote\n"
@@ -85,9 +85,10 @@ static const char manual[] =
 "               count of them, default until interrupted) and prints the\n"
 "               replies; exit status 0 if any came back, 2 if none.\n"
 "     arp       Lists the ARP cache (net.route.inet.llinfo).\n"
-"     netstat   Lists the TCP sockets with their queues, endpoints and states\n"
-"               (net.inet.tcp.pcblist), as netstat -an does. UDP and local\n"
-"               sockets are not listed: the kernel exports no list of them.\n"
+"     netstat   Lists the TCP and UDP sockets with their queues, endpoints and\n"
+"               states (net.inet.tcp.pcblist, net.inet.udp.pcblist), then the\n"
+"               local sockets (net.local.*.pcblist), as netstat -an does; -t,\n"
+"               -u, -x (or -f inet, -f local) list only TCP, UDP, local ones.\n"
 "\n"
 "ENVIRONMENT\n"
 "     RUMP_SERVER  the server: unix://path, tcp://addr:port, tcp://[v6addr]:port\n"
@@ -122,7 +123,7 @@ usage(void)
 	    "       rumpctl route add|change|delete|get|show ...\n"
 	    "       rumpctl ping [-c count] [-i wait] ADDR\n"
 	    "       rumpctl arp -a\n"
-	    "       rumpctl netstat\n"
+	    "       rumpctl netstat [-t] [-u] [-x] [-f inet|local]\n"
 	    "       rumpctl --help\n");
 	return 2;
 }

@@ -105,6 +105,12 @@ int rump_pub_netconfig_ipv4_ifaddr_cidr(const char *ifname, const char *addr, in
 int rump_pub_netconfig_ipv4_gw(const char *gwaddr);
 int rump_pub_netconfig_ifdown(const char *ifname);
 int rump_pub_netconfig_ifdestroy(const char *ifname);
+/*
+ * Leases an IPv4 address by DHCP (broadcast on the interface, retried for at most 30 s) and
+ * configures it, its mask and the default route; ETIMEDOUT when no server answers.
+ */
+int rump_pub_netconfig_dhcp_ipv4_oneshot(const char *ifname);
+#define rump_netconfig_dhcp_ipv4_oneshot rump_pub_netconfig_dhcp_ipv4_oneshot
 #define rump_netconfig_ifcreate rump_pub_netconfig_ifcreate
 #define rump_netconfig_ifup rump_pub_netconfig_ifup
 #define rump_netconfig_ipv4_ifaddr rump_pub_netconfig_ipv4_ifaddr

@@ -37,6 +37,9 @@ public sealed class Uipc
     private readonly KMutex _lock;
     /// <summary>Bound socket nodes and their sockets (under <see cref="_lock"/>).</summary>
     private readonly Dictionary<object, UnpCb> _bound = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Every local socket's control block, for the pcblist sysctls (under <see cref="_lock"/>), and the next one's id.</summary>
+    private readonly HashSet<UnpCb> _all = new(ReferenceEqualityComparer.Instance);
+    private ulong _nextId;
 
     private Uipc(Kernel k) { Kernel = k; _lock = new KMutex(k); }
 
@@ -49,6 +52,7 @@ public sealed class Uipc
         net.Domains.Register(new LocalProto(u, Abi.SOCK_DGRAM, Protosw.PR_ATOMIC | Protosw.PR_ADDR | Protosw.PR_RIGHTS));
         net.Domains.Register(new LocalProto(u, Abi.SOCK_SEQPACKET,
             Protosw.PR_ATOMIC | Protosw.PR_CONNREQUIRED | Protosw.PR_WANTRCVD | Protosw.PR_RIGHTS | Protosw.PR_LISTEN));
+        LocalPcbList.AttachSysctl(k, u);
     }
 
     /// <summary>A local socket's control block (NetBSD struct unpcb).</summary>
@@ -70,6 +74,8 @@ public sealed class Uipc
         public bool PeerIdValid;
         /// <summary>This socket's own identity as a listener (given to those who connect).</summary>
         public RumpUnpcbid ListenId;
+        /// <summary>A number naming this block in the pcblist sysctls (NetBSD shows the unpcb's address).</summary>
+        public ulong Id;
 
         public UnpCb(Socket so) { So = so; }
     }
@@ -124,13 +130,37 @@ public sealed class Uipc
             so.Rcv.Lowat = 1;
             so.Snd.Lowat = Math.Min(2048, so.Snd.Hiwat);
         }
-        so.Pcb = new UnpCb(so);
+        var unp = new UnpCb(so) { Id = ++_nextId };
+        so.Pcb = unp;
+        _all.Add(unp);
         return 0;
+    }
+
+    /// <summary>
+    /// The <paramref name="type"/> sockets' entries (<see cref="LocalPcbList"/>) that fit in
+    /// <paramref name="dst"/>; returns the length of all of them. Takes the local lock.
+    /// </summary>
+    internal int PcbList(int type, Span<byte> dst)
+    {
+        _lock.Enter();
+        try
+        {
+            int n = 0;
+            foreach (UnpCb unp in _all)
+            {
+                if (unp.So.Type != type) continue;
+                if ((n + 1) * LocalPcbList.EntrySize <= dst.Length) LocalPcbList.Write(dst.Slice(n * LocalPcbList.EntrySize, LocalPcbList.EntrySize), unp);
+                n++;
+            }
+            return n * LocalPcbList.EntrySize;
+        }
+        finally { _lock.Exit(); }
     }
 
     internal void Detach(Socket so)
     {
         UnpCb unp = Unp(so);
+        _all.Remove(unp);
         Disconnect(unp);
         if (unp.Refs != null)
             while (unp.Refs.Count > 0) Drop(unp.Refs[^1], Abi.ECONNRESET);

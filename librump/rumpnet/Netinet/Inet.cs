@@ -60,6 +60,8 @@ public sealed class InetStats
     public long IcmpIn, IcmpBad, IcmpEchoReplies, IcmpErrorsSent, IcmpErrorsIn;
     public long UdpIn, UdpBadChecksum, UdpBadLength, UdpNoPort, UdpFullSock, UdpOut;
     public long ArpIn, ArpBad, ArpRequestsSent, ArpRepliesSent, ArpDropHeld, ArpTimeouts, ArpDuplicate;
+    /// <summary>The DHCP client's (<see cref="DhcpClient"/>): requests sent, replies seen, and those ignored by reason.</summary>
+    public long DhcpSent, DhcpReplies, DhcpBadFormat, DhcpNotOurs, DhcpNoType, DhcpUnexpected, DhcpNak;
 }
 
 /// <summary>

@@ -101,9 +101,12 @@ public sealed class Ip
     /// header) from <paramref name="src"/> (0.0.0.0: chosen by route) to <paramref name="dst"/>.
     /// Flags: <see cref="AllowBroadcast"/> (the socket has SO_BROADCAST; else EACCES for a
     /// broadcast destination), <see cref="DontFragment"/> (EMSGSIZE past the MTU). Consumes m.
+    /// <paramref name="outIf"/>: a limited broadcast (255.255.255.255) leaves through this
+    /// interface, whether or not it has an address, from <paramref name="src"/> as given (a DHCP
+    /// client's 0.0.0.0; NetBSD's IP_PKTINFO with an interface index).
     /// Returns 0 (sent, or held while ARP resolves) or an errno.
     /// </summary>
-    public int Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst, byte proto, int flags = 0, byte ttl = Inet.DefaultTtl, byte tos = 0)
+    public int Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst, byte proto, int flags = 0, byte ttl = Inet.DefaultTtl, byte tos = 0, Ifnet? outIf = null)
     {
         Interlocked.Increment(ref S.IpOutRequests);
         Ifnet ifp;
@@ -114,6 +117,12 @@ public sealed class Ip
             // Our own address: looped back through lo0, as NetBSD's local routes do.
             ifp = _in.Net.Lo0;
             if (src == Ipv4Addr.Any) src = dst.IsLoopback ? Inet.Loopback : dst;
+        }
+        else if (dst == Ipv4Addr.Broadcast && outIf != null)
+        {
+            if ((outIf.Flags & Ifnet.IFF_BROADCAST) == 0 || !outIf.IsUp || outIf.Owner != _in.Net) return Fail(m, Abi.ENETUNREACH, ref S.IpNoRoute);
+            ifp = outIf;
+            bcast = true;
         }
         else if (dst == Ipv4Addr.Broadcast)
         {

@@ -73,6 +73,9 @@ public static class Netconfig
         return inet.AddRoute(Ipv4Addr.Any, Ipv4Addr.Any, g);
     }
 
+    /// <summary>Leases an address for <paramref name="ifname"/> by DHCP and configures it (<see cref="DhcpClient"/>).</summary>
+    public static int DhcpIpv4Oneshot(Kernel k, string ifname) => DhcpClient.Oneshot(k, ifname);
+
     /// <summary>Dotted-quad IPv4 (inet_pton: exactly four decimal parts 0-255, no leading zeros past one digit).</summary>
     public static bool TryParse(string s, out Ipv4Addr a)
     {

@@ -122,7 +122,19 @@ public sealed partial class TcpStack
         if (!seg.Syn) return;
         // The backlog counts embryonic and completed connections (NetBSD's so_qlimit over q0 and q); past it SYNs are dropped and the peer retries.
         // A socket's listener judges by its socket's queues and listen(2) backlog.
-        if (l.Upcall is ITcpListenUpcall lu ? !lu.CanQueue(l) : l.Embryonic + l.AcceptQueue!.Count >= l.Backlog) return;
+        if (!CanQueue(l))
+        {
+            // Full. An embryo whose SYN-ACK went unanswered for a whole RTO (a spoofed SYN's, most
+            // likely) makes room, the one silent longest first, as NetBSD's SYN cache drops its
+            // oldest entry: a SYN flood cannot lock real clients out for the SYN-ACKs' whole
+            // retransmission time (about two minutes), only until their first SYN retransmission.
+            // Handshakes still within their first RTO and completed connections are never dropped.
+            if (!DropOldestEmbryo(l) || !CanQueue(l))
+            {
+                ListenOverflows++;
+                return;
+            }
+        }
         if (dst.IsUnspecified || dst.IsMulticast || !src.SameFamily(dst)) return;
         TcpCb tp = NewCb(l.ChildSndBuf, l.ChildRcvBuf);
         tp.LocalAddr = dst; tp.LocalPort = seg.DestinationPort; tp.RemoteAddr = src; tp.RemotePort = seg.SourcePort;
@@ -143,6 +155,22 @@ public sealed partial class TcpStack
         tp.State = TcpState.SynReceived;
         tp.LastRecvMs = Now;
         Output(tp);
+    }
+
+    private static bool CanQueue(TcpCb l)
+        => l.Upcall is ITcpListenUpcall lu ? lu.CanQueue(l) : l.Embryonic + l.AcceptQueue!.Count < l.Backlog;
+
+    /// <summary>Closes <paramref name="l"/>'s SYN_RECEIVED connection that heard nothing for the longest among those that have retransmitted their SYN-ACK (stack lock held); false if it has none.</summary>
+    private bool DropOldestEmbryo(TcpCb l)
+    {
+        if (l.Embryonic == 0) return false;
+        TcpCb? oldest = null;
+        foreach (TcpCb tp in Pcbs.All)
+            if (tp.Listener == l && tp.State == TcpState.SynReceived && tp.RxtShift > 0 && (oldest == null || tp.LastRecvMs < oldest.LastRecvMs)) oldest = tp;
+        if (oldest == null) return false;
+        EmbryosDropped++;
+        Close(oldest, Abi.ETIMEDOUT);
+        return true;
     }
 
     private void SynSentInput(TcpCb tp, in TcpPacket seg, in TcpOptions o, TcpAddr src, TcpAddr dst)

@@ -74,8 +74,9 @@ public sealed partial class TcpStack
     public volatile string CongestionControl = "newreno";
     public bool UseSack = true, UseTimestamps = true, UseWindowScale = true;
 
-    // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers.
-    public long RstsSent, BadSegments, NoPort;
+    // Counters (netstat -s): segments that found no connection, bad checksums, malformed headers;
+    // SYNs dropped at a full listener, and embryonic connections dropped to make room (a SYN flood).
+    public long RstsSent, BadSegments, NoPort, ListenOverflows, EmbryosDropped;
     /// <summary>ICMPv6 packet-too-big messages that shrank a connection's segments.</summary>
     public long PmtuUpdates;
 

@@ -29,6 +29,11 @@ public sealed class UdpPcb
     public int RecvSpace = DefaultRecvSpace;
     /// <summary>Called (with no lock held, in the soft interrupt) when a datagram or an error arrives.</summary>
     public Action<UdpPcb>? Upcall;
+    /// <summary>
+    /// The interface a limited broadcast from this PCB leaves by, with its source address as
+    /// bound (0.0.0.0 allowed): the kernel's DHCP client, before the interface has an address.
+    /// </summary>
+    public Ifnet? OutIf { get; internal set; }
     /// <summary>The socket of a PCB made by <see cref="UdpProto"/>: datagrams and errors go to it instead of <see cref="Received"/>.</summary>
     public Socket? So;
 
@@ -179,7 +184,7 @@ public sealed class Udp
     public int Send(UdpPcb p, ReadOnlySpan<byte> data, Ipv4Addr? dst = null, ushort dstPort = 0)
     {
         if (data.Length > MaxPayload) return Abi.EMSGSIZE;
-        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts);
+        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts, out Ifnet? outIf);
         if (e != 0) return e;
         Mbuf? m = _in.Net.Mbufs.Get(UdpPacket.HeaderSize + data.Length);
         if (m == null) return Abi.ENOBUFS;
@@ -187,7 +192,7 @@ public sealed class Udp
         data.CopyTo(d.Slice(UdpPacket.HeaderSize));
         UdpPacket.EmitV4(d, laddr, faddr, lport, fport, data.Length);
         Interlocked.Increment(ref S.UdpOut);
-        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0);
+        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0, outIf: outIf);
     }
 
     /// <summary>
@@ -204,22 +209,23 @@ public sealed class Udp
             return r;
         }
         if (m.Length > MaxPayload) { m.Free(); return Abi.EMSGSIZE; }
-        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts);
+        int e = Route(p, dst, dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts, out Ifnet? outIf);
         if (e != 0) { m.Free(); return e; }
         int len = m.Length;
         m.Prepend(UdpPacket.HeaderSize);
         Span<byte> d = m.Bytes;
         UdpPacket.EmitV4(d, laddr, faddr, lport, fport, len);
         Interlocked.Increment(ref S.UdpOut);
-        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0);
+        return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (opts & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0, outIf: outIf);
     }
 
     /// <summary>The addresses and ports a datagram from <paramref name="p"/> goes with (binding an anonymous port if needed).</summary>
-    private int Route(UdpPcb p, Ipv4Addr? dst, ushort dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts)
+    private int Route(UdpPcb p, Ipv4Addr? dst, ushort dstPort, out Ipv4Addr laddr, out ushort lport, out Ipv4Addr faddr, out ushort fport, out int opts, out Ifnet? outIf)
     {
         laddr = faddr = default;
         lport = fport = 0;
         opts = 0;
+        outIf = null;
         _lock.Enter();
         try
         {
@@ -235,9 +241,11 @@ public sealed class Udp
             laddr = p.LocalAddr;
             lport = p.LocalPort;
             opts = p.Options;
+            if (faddr == Ipv4Addr.Broadcast) outIf = p.OutIf;
         }
         finally { _lock.Exit(); }
         if (fport == 0) return Abi.EADDRNOTAVAIL;
+        if (outIf != null) return 0; // the bound interface's broadcast goes from the bound address, even 0.0.0.0
         if (laddr == Ipv4Addr.Any || laddr.IsMulticast) return _in.SelectSource(faddr, out laddr);
         return 0;
     }
@@ -276,6 +284,23 @@ public sealed class Udp
         m.Bytes.Slice(0, copied).CopyTo(buf);
         m.Free();
         return 0;
+    }
+
+    /// <summary>The entries of net.inet.udp.pcblist (<see cref="UdpPcbList"/>) that fit in <paramref name="dst"/>; returns the length of all of them.</summary>
+    internal int PcbList(Span<byte> dst)
+    {
+        _lock.Enter();
+        try
+        {
+            int n = 0;
+            foreach (UdpPcb p in _pcbs)
+            {
+                if ((n + 1) * UdpPcbList.EntrySize <= dst.Length) UdpPcbList.Write(dst.Slice(n * UdpPcbList.EntrySize, UdpPcbList.EntrySize), p);
+                n++;
+            }
+            return n * UdpPcbList.EntrySize;
+        }
+        finally { _lock.Exit(); }
     }
 
     /// <summary>Datagrams queued and the pending error (poll: readable when either is non-zero).</summary>

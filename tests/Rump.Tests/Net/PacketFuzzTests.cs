@@ -19,7 +19,7 @@ namespace Rump.Tests.Net;
 /// packet buffers are not leaking, and legitimate traffic (an echo, a UDP datagram) still works.
 /// The seed is in the test's name, so a failure replays exactly.
 /// </summary>
-public class PacketFuzzTests : KernelTest
+public unsafe class PacketFuzzTests : KernelTest
 {
     private static readonly Ipv4Addr A = new(10, 9, 0, 2), Peer = new(10, 9, 0, 1), Mask24 = new(255, 255, 255, 0);
     private const ulong OurMac = 0x02_00_00_00_09_02, PeerMac = 0x02_00_00_00_09_01;
@@ -252,5 +252,206 @@ public class PacketFuzzTests : KernelTest
             $"every reply held or dropped: held {arp.Held}, dropped {Interlocked.Read(ref inet.Stats.ArpDropHeld) - dropped}");
         Assert.That(arp.Held, Is.EqualTo(ArpCache.MaxHeld), "replies held for unresolved neighbours, at most ArpCache.MaxHeld");
         Assert.That(n.Mbufs.Allocated - n.Mbufs.FreeCount, Is.EqualTo(ArpCache.MaxHeld), "no other buffer is pinned");
+    }
+
+    // ---- TCP: a SYN flood at a listener, blind RSTs and SYNs on a live connection ----
+
+    private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
+
+    /// <summary>A TCP segment from <paramref name="src"/>:<paramref name="sport"/> to A:<paramref name="dport"/> in a frame from the peer's MAC (off-link sources arrive through the gateway).</summary>
+    private static byte[] TcpFrame(Ipv4Addr src, ushort sport, ushort dport, uint seq, uint ack, byte flags, ReadOnlySpan<byte> data = default, ushort window = 65535)
+    {
+        var h = new TcpHeader { SourcePort = sport, DestinationPort = dport, Sequence = seq, Acknowledgment = ack, Flags = flags, Window = window };
+        var o = new TcpOptions { HasMss = (flags & TcpPacket.FlagSyn) != 0, Mss = 1460 };
+        int hl = TcpPacket.HeaderLengthFor(o);
+        byte[] f = Frame(EthernetFrame.TypeIpv4, 20 + hl + data.Length);
+        Ipv4Packet.Emit(f.AsSpan(14), new Ipv4Header { Source = src, Destination = A, Protocol = 6, Ttl = 64, Identification = 5 }, hl + data.Length);
+        data.CopyTo(f.AsSpan(34 + hl));
+        TcpPacket.EmitV4(f.AsSpan(34), src, A, h, o, data.Length);
+        return f;
+    }
+
+    /// <summary>The TCP segments the kernel sent to <paramref name="dport"/> since frame <paramref name="from"/>: (seq, ack, flags, payload).</summary>
+    private static List<(uint seq, uint ack, byte flags, byte[] data)> SentTo(EtherTestIf ifp, ushort dport, int from = 0)
+    {
+        var r = new List<(uint, uint, byte, byte[])>();
+        byte[][] fr = ifp.Frames();
+        for (int i = from; i < fr.Length; i++)
+        {
+            if (EthernetFrame.Parse(fr[i], out EthernetFrame eth) != WireError.Ok || eth.EtherType != EthernetFrame.TypeIpv4) continue;
+            if (Ipv4Packet.Parse(eth.Payload, out Ipv4Packet ip) != WireError.Ok || ip.Protocol != 6) continue;
+            if (TcpPacket.ParseV4(ip.Payload, ip.Source, ip.Destination, out TcpPacket t) != WireError.Ok || t.DestinationPort != dport) continue;
+            r.Add((t.Sequence, t.Acknowledgment, t.Flags, t.Payload.ToArray()));
+        }
+        return r;
+    }
+
+    /// <summary>A kernel with eth0 at A/24, the peer's MAC learned and the default route through it, and a TCP socket listening on A:80 with <paramref name="backlog"/>.</summary>
+    private RumpKernel TcpSetup(int backlog, out EtherTestIf ifp, out int listener)
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        Inet inet = k.Kernel.GetService<Inet>()!;
+        ifp = new EtherTestIf(k.Kernel, "eth0", OurMac);
+        Assert.That(inet.Net.Attach(ifp), Is.EqualTo(0));
+        Assert.That(inet.AddAddress(ifp, A, Mask24, default), Is.EqualTo(0));
+        InjectAll(k, ifp, new[] { Corpus()[1] });   // the peer's ARP reply: its MAC is known
+        Assert.That(inet.AddRoute(Ipv4Addr.Any, Ipv4Addr.Any, Peer), Is.EqualTo(0));
+        listener = (int)Sys(k, SysNum.socket, Abi.AF_INET, Abi.SOCK_STREAM, 0);
+        Assert.That(UdpSocketTests.Bind(k, listener, UdpSocketTests.Sin(A, 80)), Is.EqualTo(0));
+        Assert.That(Sys(k, SysNum.listen, listener, backlog), Is.EqualTo(0));
+        return k;
+    }
+
+    private static int CountState(TcpStack stack, int netbsdState)
+    {
+        byte[] b = new byte[TcpPcbList.Read(stack, Span<byte>.Empty) + 64 * TcpPcbList.EntrySize];
+        int len = Math.Min(TcpPcbList.Read(stack, b), b.Length), n = 0;
+        for (int off = 0; off + TcpPcbList.EntrySize <= len; off += TcpPcbList.EntrySize)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(off)) == netbsdState) n++;
+        return n;
+    }
+
+    /// <summary>
+    /// A handshake from Peer:<paramref name="sport"/> (ISS <paramref name="iss"/>) to the listener,
+    /// acknowledging the kernel's SYN-ACK; returns the kernel's ISS. Like a real client, the SYN is
+    /// sent again each second (RFC 6298's initial RTO) until a SYN-ACK comes, for at most
+    /// <paramref name="seconds"/>; fails if none comes.
+    /// </summary>
+    private static uint Handshake(RumpKernel k, EtherTestIf ifp, ushort sport, uint iss, int seconds = 1)
+    {
+        int mark = ifp.SentCount;
+        (uint seq, uint ack, byte flags, byte[] data) synAck = default;
+        bool GotSynAck()
+        {
+            foreach (var s in SentTo(ifp, sport, mark))
+                if ((s.flags & (TcpPacket.FlagSyn | TcpPacket.FlagAck)) == (TcpPacket.FlagSyn | TcpPacket.FlagAck)) { synAck = s; return true; }
+            return false;
+        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (int attempt = 0; attempt < seconds && !GotSynAck(); attempt++)
+        {
+            InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, iss, 0, TcpPacket.FlagSyn) });
+            var wait = System.Diagnostics.Stopwatch.StartNew();
+            while (wait.ElapsedMilliseconds < 1000 && !GotSynAck()) Thread.Sleep(5);
+        }
+        if (!GotSynAck()) Assert.That(Eventually(GotSynAck), Is.True, $"a SYN-ACK to the real client's SYN from port {sport}, sent {seconds} times a second apart");
+        Assert.That(synAck.ack, Is.EqualTo(iss + 1));
+        InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, iss + 1, synAck.seq + 1, TcpPacket.FlagAck) });
+        return synAck.seq;
+    }
+
+    [Test]
+    public void SynFlood_EmbryonicConnectionsStayBounded_ThenARealClientConnects()
+    {
+        const int backlog = 8;
+        RumpKernel k = TcpSetup(backlog, out EtherTestIf ifp, out int ls);
+        TcpStack stack = k.Kernel.GetService<TcpProto>()!.Stack;
+        // 2000 SYNs from 500 spoofed off-link addresses that will never answer the SYN-ACKs.
+        var flood = new List<byte[]>();
+        for (int i = 0; i < 2000; i++)
+            flood.Add(TcpFrame(new Ipv4Addr(198, 51, (byte)(i % 2), (byte)(1 + i % 250)), (ushort)(1024 + i), 80, (uint)(i * 7919), 0, TcpPacket.FlagSyn));
+        InjectAll(k, ifp, flood);
+        Assert.That(k.Panicked, Is.False, k.PanicMessage);
+        // sonewconn's limit: queued and embryonic connections within 3/2 of the backlog.
+        int embryos = CountState(stack, 3);
+        Assert.That(embryos, Is.InRange(1, 3 * backlog / 2 + 1), "SYN_RECEIVED connections after the flood, bounded by the backlog");
+        stack.Enter();
+        long dropped = stack.EmbryosDropped, overflows = stack.ListenOverflows;
+        stack.Exit();
+        Assert.That(dropped + embryos + overflows, Is.EqualTo(2000L),
+            $"every SYN made an embryo or was refused at the full queue: {embryos} left, {dropped} pushed out, {overflows} refused");
+        Assert.That(overflows, Is.GreaterThan(0), "the queue filled");
+        Assert.That(CountState(stack, 4), Is.EqualTo(0), "none completed");
+        Assert.That(ifp.SentCount, Is.LessThan(2000 + 50), "at most one SYN-ACK per SYN (and their retransmissions)");
+
+        // A real client right after the flood: once the flood's embryos have waited a whole RTO
+        // for their ACKs, its SYN (sent again each second, as a real client's) pushes out the
+        // oldest, as NetBSD's SYN cache drops its oldest entry; it completes and is accepted.
+        // Without that it would wait for the embryos' last SYN-ACK retransmission (~2 min).
+        uint iss = Handshake(k, ifp, 40000, 5000, seconds: 8);
+        stack.Enter();
+        Assert.That(stack.EmbryosDropped, Is.GreaterThan(dropped), "a flood embryo was pushed out for the real client");
+        stack.Exit();
+        InjectAll(k, ifp, new[] { TcpFrame(Peer, 40000, 80, 5001, iss + 1, TcpPacket.FlagAck | TcpPacket.FlagPsh, "hello"u8) });
+        int c = (int)Sys(k, SysNum.accept, ls, 0, 0);
+        Assert.That(c, Is.GreaterThanOrEqualTo(0), "accept after the flood");
+        byte[] buf = new byte[16];
+        long n;
+        fixed (byte* b = buf) n = Sys(k, SysNum.recvfrom, c, (long)b, buf.Length, 0, 0, 0);
+        Assert.That(System.Text.Encoding.ASCII.GetString(buf, 0, (int)n), Is.EqualTo("hello"), "the real client's data");
+        Assert.That(CountState(stack, 3), Is.LessThanOrEqualTo(3 * backlog / 2 + 1), "still bounded");
+        Assert.That(CountState(stack, 4), Is.EqualTo(1), "the real client's connection is ESTABLISHED");
+    }
+
+    [Test]
+    public void BlindRstsAndSyns_OnALiveConnection_ChallengeAcks_ConnectionSurvives_DataIdentical()
+    {
+        RumpKernel k = TcpSetup(4, out EtherTestIf ifp, out int ls);
+        TcpStack stack = k.Kernel.GetService<TcpProto>()!.Stack;
+        const ushort sport = 40001;
+        const uint iss = 100000;
+        uint kiss = Handshake(k, ifp, sport, iss);
+        int c = (int)Sys(k, SysNum.accept, ls, 0, 0);
+        Assert.That(c, Is.GreaterThanOrEqualTo(0));
+        uint rcvNxt = iss + 1, sndNxt = kiss + 1;   // what the kernel expects next, and what it sends next
+        var got = new List<byte>();
+        var sent = new List<byte>();
+        byte[] buf = new byte[4096];
+
+        void PeerSends(byte[] data)
+        {
+            InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, rcvNxt, sndNxt, TcpPacket.FlagAck | TcpPacket.FlagPsh, data) });
+            rcvNxt += (uint)data.Length;
+            sent.AddRange(data);
+            int want = sent.Count;
+            while (got.Count < want)
+            {
+                long n;
+                fixed (byte* b = buf) n = Sys(k, SysNum.recvfrom, c, (long)b, buf.Length, 0, 0, 0);
+                Assert.That(n, Is.GreaterThan(0), "recv on the live connection");
+                got.AddRange(buf.AsSpan(0, (int)n).ToArray());
+            }
+        }
+
+        int Acks(int from) { int a = 0; foreach (var s in SentTo(ifp, sport, from)) if (s.flags == TcpPacket.FlagAck && s.data.Length == 0) a++; return a; }
+
+        TcpCb? tcb = null;
+        stack.Enter();
+        foreach (TcpCb t in stack.Pcbs.All) if (t.RemotePort == sport) tcb = t;
+        stack.Exit();
+        Assert.That(tcb, Is.Not.Null, "the connection's TCB");
+        var rnd = new Random(5961);
+        PeerSends(System.Text.Encoding.ASCII.GetBytes("first block of data;"));
+        for (int round = 0; round < 20; round++)
+        {
+            int mark = ifp.SentCount;
+            // RFC 5961 3.2: a RST outside the window is dropped without an answer ...
+            uint far = rcvNxt + 0x40000000u + (uint)rnd.Next(1 << 20);
+            InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, far, 0, TcpPacket.FlagRst) });
+            // ... one in the window but not at RCV.NXT gets a challenge ACK ...
+            InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, rcvNxt + 1 + (uint)rnd.Next(1000), 0, TcpPacket.FlagRst) });
+            Assert.That(Eventually(() => Acks(mark) >= 1), Is.True, $"round {round}: a challenge ACK for the in-window RST");
+            // ... and a SYN in a synchronized state, whatever its sequence number, gets one too (4.2).
+            int mark2 = ifp.SentCount;
+            InjectAll(k, ifp, new[] { TcpFrame(Peer, sport, 80, (uint)rnd.Next(), 0, TcpPacket.FlagSyn) });
+            Assert.That(Eventually(() => Acks(mark2) >= 1), Is.True, $"round {round}: a challenge ACK for the SYN");
+            Assert.That(Interlocked.Read(ref tcb!.ChallengeAcks), Is.EqualTo(2L * (round + 1)),
+                "challenge ACKs: one for the in-window RST and one for the SYN each round, none for the RST outside the window");
+            foreach (var s in SentTo(ifp, sport, mark))
+            {
+                Assert.That(s.flags & TcpPacket.FlagRst, Is.EqualTo(0), "the kernel never resets the live connection");
+                if (s.flags == TcpPacket.FlagAck) Assert.That((s.seq, s.ack), Is.EqualTo((sndNxt, rcvNxt)), "a challenge ACK carries SND.NXT and RCV.NXT");
+            }
+            PeerSends(System.Text.Encoding.ASCII.GetBytes($"round {round} data;"));
+        }
+        Assert.That(got.ToArray(), Is.EqualTo(sent.ToArray()), "every byte the peer sent, in order, nothing injected");
+        Assert.That(CountState(stack, 4), Is.EqualTo(1), "the connection is still ESTABLISHED");
+        // And the kernel's side still sends: its data reaches the peer.
+        int m3 = ifp.SentCount;
+        byte[] reply = System.Text.Encoding.ASCII.GetBytes("still here");
+        fixed (byte* b = reply) Assert.That(Sys(k, SysNum.sendto, c, (long)b, reply.Length, 0, 0, 0), Is.EqualTo(reply.Length));
+        Assert.That(Eventually(() => SentTo(ifp, sport, m3).Exists(s => s.data.Length == reply.Length)), Is.True, "the kernel's data on the wire");
+        var seg = SentTo(ifp, sport, m3).Find(s => s.data.Length == reply.Length);
+        Assert.That((seg.seq, seg.data), Is.EqualTo((sndNxt, reply)));
     }
 }
