@@ -52,6 +52,8 @@ public sealed unsafe class ShmifIf : Ifnet
 
     /// <summary>Readers lapped by writers (frames lost), corrupt rings seen, rings reset, lock takeovers from dead holders.</summary>
     public long Lapped, Corrupt, Resets;
+    /// <summary>Bus-lock rounds (each ending in a wake-up) that put this interface's frames on the bus.</summary>
+    public long SendRounds;
 
     internal ShmifIf(Kernel k, int unit, EtherAddr mac)
         : base(k, "shmif" + unit, IFT_ETHER, EthernetMtu, IFF_BROADCAST | IFF_SIMPLEX | IFF_MULTICAST, mac)
@@ -197,6 +199,7 @@ public sealed unsafe class ShmifIf : Ifnet
             }
             if (e == 0)
             {
+                Interlocked.Increment(ref SendRounds);
                 RumpCompShmif.rumpcomp_shmif_unlock(bus);
                 if (RumpCompShmif.rumpcomp_shmif_wakeup(bus) != 0) Interlocked.Increment(ref OutputErrors);
             }
@@ -242,6 +245,7 @@ public sealed unsafe class ShmifIf : Ifnet
         int e = LockBus(out nint bus);
         if (e != 0) return e;
         e = WriteLocked(frame, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Interlocked.Increment(ref SendRounds);
         RumpCompShmif.rumpcomp_shmif_unlock(bus);
         if (e != 0) return e;
         return RumpCompShmif.rumpcomp_shmif_wakeup(bus);

@@ -71,6 +71,7 @@ public abstract class Ifnet
     private readonly KMutex _sndLock;
     private MbufQueue _snd;
     private Softint? _outSoftint;
+    private long _sndQueued, _sndDone;
 
     public long InputPackets, InputBytes, InputDrops, InputErrors, OutputPackets, OutputBytes, OutputErrors, UnknownProtocol;
 
@@ -226,6 +227,7 @@ public abstract class Ifnet
             Interlocked.Increment(ref OutputErrors);
             return Abi.ENOBUFS;
         }
+        Interlocked.Increment(ref _sndQueued);
         Interlocked.Increment(ref OutputPackets);
         Interlocked.Add(ref OutputBytes, len);
         Softint? si = Volatile.Read(ref _outSoftint) ?? EstablishOutputSoftint();
@@ -256,13 +258,18 @@ public abstract class Ifnet
     private void DrainOutput(Lwp l)
     {
         _sndLock.Enter();
+        int n = _snd.Count;
         Mbuf? m = _snd.DequeueAll();
         _sndLock.Exit();
         if (m != null) TransmitBatch(m);
+        Interlocked.Add(ref _sndDone, n);
     }
 
     /// <summary>Frames waiting in the output queue (a batching driver's).</summary>
     public int OutputQueueLength { get { _sndLock.Enter(); int n = _snd.Count; _sndLock.Exit(); return n; } }
+
+    /// <summary>Every frame queued for a batching driver so far has been through it (a test waits for this before it counts frames on the medium).</summary>
+    public bool OutputIdle => Interlocked.Read(ref _sndDone) == Interlocked.Read(ref _sndQueued);
 
     /// <summary>The driver sends in batches: <see cref="TransmitBatch"/> from the output soft interrupt instead of <see cref="Transmit"/> per frame.</summary>
     protected virtual bool BatchesOutput => false;
@@ -297,8 +304,10 @@ public abstract class Ifnet
         Softint? si = Interlocked.Exchange(ref _softint, null);
         if (si != null) k.Softints.Disestablish(si);
         _sndLock.Enter();
+        int on = _snd.Count;
         Mbuf? o = _snd.DequeueAll();
         _sndLock.Exit();
+        Interlocked.Add(ref _sndDone, on);
         Softint? so = Interlocked.Exchange(ref _outSoftint, null);
         if (so != null) k.Softints.Disestablish(so);
         while (o != null)
