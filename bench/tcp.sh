@@ -22,7 +22,6 @@ size=${1:-1024}
 bytes=$((size * 1024 * 1024))
 out=${OUT:-$here/results/tcp-raw.md}
 [ -x "$bin" ] || { echo "tcp.sh: $bin is missing (cmake --build build)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "tcp.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 log=$(mktemp)
 tmp=$(mktemp -d)
 ns=rbench$$ tap=virt$(( $$ % 900 + 100 )) veth=rbv$$
@@ -36,11 +35,17 @@ trap cleanup EXIT
 
 say() { echo "$@" | tee -a "$log"; }
 cpu() { awk -v u="$1" -v s="$2" 'BEGIN { printf "%.2f", u + s }'; }
+# timed FILE CMD...: runs CMD, then writes "wall user sys" (of CMD and its children) to FILE
+timed() {
+  local f=$1; shift
+  local TIMEFORMAT='%R %U %S'
+  { time "$@" 2>&3; } 3>&2 2> "$f"
+}
 # run NAME CMD...: the command's output, then its wall time, CPU seconds and the load average
 run() {
   local name=$1; shift
   say "## $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-  /usr/bin/time -o "$tmp/time" -f "%e %U %S" "$@" 2>&1 | tee -a "$log"
+  timed "$tmp/time" "$@" 2>&1 | tee -a "$log"
   read -r wall user sys < "$tmp/time"
   say "$name: $wall s wall, $(cpu "$user" "$sys") CPU-s (user $user, sys $sys)"
   say
@@ -63,7 +68,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/n
   ip -n "$ns" link set lo up
   # rump kernel over virtif: the kernel opens the TAP by name in this namespace, then it moves in
   ip tuntap add dev "$tap" mode tap
-  /usr/bin/time -o "$tmp/tc.time" -f "%e %U %S" "$bin" tap-client "$tap" 10.94.0.1 10.94.0.2 5100 "$bytes" > "$tmp/tap.out" 2>&1 &
+  timed "$tmp/tc.time" "$bin" tap-client "$tap" 10.94.0.1 10.94.0.2 5100 "$bytes" > "$tmp/tap.out" 2>&1 &
   tc=$!
   touch "$tmp/tap.out"
   for i in $(seq 200); do grep -q "up as" "$tmp/tap.out" && break; sleep 0.05; done
@@ -71,7 +76,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/n
   ip -n "$ns" link set "$tap" up
   ip -n "$ns" addr add 10.94.0.2/24 dev "$tap"
   say "## rump kernel (virtif, TAP) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-  ip netns exec "$ns" /usr/bin/time -o "$tmp/srv.time" -f "%e %U %S" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
+  timed "$tmp/srv.time" ip netns exec "$ns" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
   wait "$tc" || say "tap-client failed"
   cat "$tmp/tap.out" "$tmp/srv.out" | tee -a "$log"
   read -r w u s < "$tmp/tc.time"
@@ -87,7 +92,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/n
   ip link set "$veth" up
   ip -n "$ns" addr add 10.95.0.2/24 dev "${veth}p"
   ip -n "$ns" link set "${veth}p" up
-  ip netns exec "$ns" /usr/bin/time -o "$tmp/vsrv.time" -f "%e %U %S" "$bin" host-server 5101 "$bytes" > "$tmp/vsrv.out" 2>&1 &
+  timed "$tmp/vsrv.time" ip netns exec "$ns" "$bin" host-server 5101 "$bytes" > "$tmp/vsrv.out" 2>&1 &
   vs=$!
   touch "$tmp/vsrv.out"
   for i in $(seq 100); do grep -q listening "$tmp/vsrv.out" && break; sleep 0.05; done
