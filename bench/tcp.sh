@@ -1,42 +1,120 @@
 #!/bin/bash
-# TCP between two rump kernels in two processes over one shmif bus (tests/tcp/tcp_shmif.c's
-# bench mode), beside the host's own TCP over loopback measured the same way where it can be:
-# iperf3 if installed (tools/setup-debian.sh), else none (like with like: a bulk stream).
-# Writes bench/results/tcp.md (or $OUT).
+# TCP benchmarks (tests/tcp/tcp_shmif.c's modes), like with like, in one run:
+#  1. two rump kernels in two processes over one shmif bus: bulk one way, then the 1-byte
+#     ping-pong round trip (TCP_NODELAY, 2000 exchanges) and the connection set-up rate (200
+#     blocking connects in a row) (tcp_shmif bench);
+#  2. the same two kernels, SIZE both directions at once, each checked against its FNV-1a
+#     checksum and byte for byte (tcp_shmif test SIZE 1);
+#  3. as root (ip, network namespaces): the same transfer between a rump kernel on a host TAP
+#     (virtif) and Linux's stack in a namespace, and between two Linux stacks over a veth pair
+#     into a namespace, with the same program on Linux sockets (host-server, host-client);
+#  4. the host's loopback with iperf3, if installed (tools/setup-debian.sh).
+# Every run reports wall time, CPU seconds (user + sys of all its processes) and the load
+# average: numbers measured while others build are noisy, CPU seconds less so.
+# Writes bench/results/tcp-raw.md (or $OUT); bench/results/tcp.md is the commented summary.
 #
 #   bench/tcp.sh [SIZE_MB]      (default 1024: the issue's 1 GiB)
-#
-# Reports: bulk throughput client -> server, the round trip of a 1-byte ping-pong
-# (TCP_NODELAY, 2000 exchanges), and the connection set-up rate (200 blocking connects in a row).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 bin=${TCP_SHMIF_BIN:-$repo/build/bin/tcp_shmif}
 size=${1:-1024}
-out=${OUT:-$here/results/tcp.md}
+bytes=$((size * 1024 * 1024))
+out=${OUT:-$here/results/tcp-raw.md}
 [ -x "$bin" ] || { echo "tcp.sh: $bin is missing (cmake --build build)" >&2; exit 1; }
-LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 log=$(mktemp)
-"$bin" bench $((size * 1024 * 1024)) | tee "$log"
-host=""
+tmp=$(mktemp -d)
+ns=rbench$$ tap=virt$(( $$ % 900 + 100 )) veth=rbv$$
+cleanup() {
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "$tap" 2>/dev/null || true
+  ip link del "$veth" 2>/dev/null || true
+  rm -rf "$tmp" "$log"
+}
+trap cleanup EXIT
+
+say() { echo "$@" | tee -a "$log"; }
+cpu() { awk -v u="$1" -v s="$2" 'BEGIN { printf "%.2f", u + s }'; }
+# timed FILE CMD...: runs CMD, then writes "wall user sys" (of CMD and its children) to FILE
+timed() {
+  local f=$1; shift
+  local TIMEFORMAT='%R %U %S'
+  { time "$@" 2>&3; } 3>&2 2> "$f"
+}
+# run NAME CMD...: the command's output, then its wall time, CPU seconds and the load average
+run() {
+  local name=$1; shift
+  say "## $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  timed "$tmp/time" "$@" 2>&1 | tee -a "$log"
+  read -r wall user sys < "$tmp/time"
+  say "$name: $wall s wall, $(cpu "$user" "$sys") CPU-s (user $user, sys $sys)"
+  say
+}
+
+say "bench/tcp.sh $size on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+say
+if command -v perf >/dev/null; then
+  say "## shmif one way, $size MiB, under perf stat (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  perf stat -x, -o "$tmp/perf" -e task-clock,context-switches,syscalls:sys_enter_futex,syscalls:sys_enter_pwrite64,syscalls:sys_enter_fcntl \
+    "$bin" bench "$bytes" 2>&1 | tee -a "$log"
+  awk -F, '!/^#/ && NF > 2 {print "perf: " $3 " " $1 " " $2}' "$tmp/perf" | tee -a "$log"
+  say
+else
+  run "shmif one way, $size MiB" "$bin" bench "$bytes"
+fi
+run "shmif both directions, $size MiB each" "$bin" test "$bytes" 1
+
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/null; then
+  ip -n "$ns" link set lo up
+  # rump kernel over virtif: the kernel opens the TAP by name in this namespace, then it moves in
+  ip tuntap add dev "$tap" mode tap
+  timed "$tmp/tc.time" "$bin" tap-client "$tap" 10.94.0.1 10.94.0.2 5100 "$bytes" > "$tmp/tap.out" 2>&1 &
+  tc=$!
+  touch "$tmp/tap.out"
+  for i in $(seq 200); do grep -q "up as" "$tmp/tap.out" && break; sleep 0.05; done
+  ip link set "$tap" netns "$ns"
+  ip -n "$ns" link set "$tap" up
+  ip -n "$ns" addr add 10.94.0.2/24 dev "$tap"
+  say "## rump kernel (virtif, TAP) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  timed "$tmp/srv.time" ip netns exec "$ns" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
+  wait "$tc" || say "tap-client failed"
+  cat "$tmp/tap.out" "$tmp/srv.out" | tee -a "$log"
+  read -r w u s < "$tmp/tc.time"
+  say "rump side (client): $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
+  read -r w u s < "$tmp/srv.time"
+  say "Linux side (server): $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
+  say
+
+  # Linux <-> Linux over a veth pair into the namespace
+  ip link add "$veth" type veth peer name "${veth}p"
+  ip link set "${veth}p" netns "$ns"
+  ip addr add 10.95.0.1/24 dev "$veth"
+  ip link set "$veth" up
+  ip -n "$ns" addr add 10.95.0.2/24 dev "${veth}p"
+  ip -n "$ns" link set "${veth}p" up
+  timed "$tmp/vsrv.time" ip netns exec "$ns" "$bin" host-server 5101 "$bytes" > "$tmp/vsrv.out" 2>&1 &
+  vs=$!
+  touch "$tmp/vsrv.out"
+  for i in $(seq 100); do grep -q listening "$tmp/vsrv.out" && break; sleep 0.05; done
+  run "Linux <-> Linux over veth into a namespace, $size MiB each way (client side's CPU; the server's below)" "$bin" host-client 10.95.0.2 5101 "$bytes"
+  wait "$vs" || say "host-server failed"
+  cat "$tmp/vsrv.out" | tee -a "$log"
+  read -r w u s < "$tmp/vsrv.time"
+  say "Linux server side: $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
+  say
+else
+  say "TAP comparison: not run (needs root, ip and network namespaces)."
+  say
+fi
+
 if command -v iperf3 >/dev/null; then
   iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
-  # the server is up once its port listens
   for i in $(seq 100); do ss -Htln "sport = :5299" | grep -q 5299 && break; sleep 0.05; done
-
-  host=$(iperf3 -c 127.0.0.1 -p 5299 -n ${size}M -f m | awk '/receiver/ {print $(NF-2), $(NF-1)}')
+  say "## host loopback, iperf3 -n ${size}M (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  iperf3 -c 127.0.0.1 -p 5299 -n "${size}M" -f m | awk '/receiver/ {print "iperf3 loopback: " $(NF-2), $(NF-1)}' | tee -a "$log"
   wait || true
+else
+  say "Host loopback: iperf3 not installed, not measured."
 fi
-{
-  echo "# TCP between two rump kernels over shmif"
-  echo
-  echo "Run: \`bench/tcp.sh $size\` on $(date -u +%Y-%m-%d), load average before the run: $LOADAVG."
-  echo
-  echo '```'
-  cat "$log"
-  echo '```'
-  echo
-  if [ -n "$host" ]; then echo "Host loopback, iperf3 -n ${size}M: $host"; else echo "Host loopback: iperf3 not installed, not measured."; fi
-} > "$out"
-rm -f "$log"
+{ echo '```'; cat "$log"; echo '```'; } > "$out"
 echo "wrote $out"

@@ -99,6 +99,14 @@ public sealed class Mbuf
         Length = n;
     }
 
+    /// <summary>The next packet of a chain handed over whole (a batch for a driver), unlinked from this one.</summary>
+    public Mbuf? TakeNextPacket()
+    {
+        Mbuf? n = NextPacket;
+        NextPacket = null;
+        return n;
+    }
+
     /// <summary>Gives the buffer back to its pool. The caller must not touch it again.</summary>
     public void Free() => Pool.Put(this);
 }

@@ -13,6 +13,11 @@
  *	a 1-byte ping-pong's round-trip time and the connection set-up rate (bench/tcp.sh).
  *   tcp_shmif server|client BUS SIZE NCONN MODE
  *	one side (run by the above).
+ *   tcp_shmif host-server PORT SIZE | host-client ADDR PORT SIZE
+ *	the transfer of test (both directions at once, checked) over Linux sockets;
+ *   tcp_shmif tap-client IFNAME OURADDR PEERADDR PORT SIZE
+ *	the client's side in a rump kernel whose IFNAME (virtN) is a host TAP of that name:
+ *	bench/tcp.sh's comparison of the kernel over virtif with Linux over veth (root).
  *
  * The client retries its first connect until the server listens (ECONNREFUSED while the
  * server boots: the condition itself is polled, not a guess of how long booting takes).
@@ -20,6 +25,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +36,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <rump/rump.h>
 #include <rump/rump_syscalls.h>
@@ -81,30 +90,101 @@ sin_of(int server, int port)
 	return s;
 }
 
-/* The stream a side sends: xorshift64 from its seed, the same on both ends. */
-static void
-fill(uint64_t *state, uint8_t *b, size_t n)
+/*
+ * The stream a side sends: xorshift64 from its seed, eight bytes (one step, little-endian) at a
+ * time, the same on both ends whatever the sizes of the writes and reads. The checksum is FNV-1a
+ * over the stream's 64-bit words (a partial last word zero-padded). Both work a word at a time:
+ * byte-at-a-time versions cost this harness more CPU than the two kernels' TCP (bench/results/tcp.md).
+ */
+struct gen {
+	uint64_t s;		/* xorshift64 state */
+	uint8_t w[8];		/* the current word's bytes */
+	unsigned left;		/* of w not yet handed out */
+};
+
+static inline uint64_t
+xs_step(uint64_t *s)
 {
-	for (size_t i = 0; i < n; i++) {
-		uint64_t x = *state;
-		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-		*state = x;
-		b[i] = (uint8_t)(x >> 24);
+	uint64_t x = *s;
+	x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void
+fill(struct gen *g, uint8_t *b, size_t n)
+{
+	while (n > 0 && g->left > 0) {
+		*b++ = g->w[8 - g->left--];
+		n--;
+	}
+	for (; n >= 8; n -= 8, b += 8) {
+		uint64_t x = htole64(xs_step(&g->s));
+		memcpy(b, &x, 8);
+	}
+	if (n > 0) {
+		uint64_t x = htole64(xs_step(&g->s));
+		memcpy(g->w, &x, 8);
+		g->left = 8;
+		while (n > 0) {
+			*b++ = g->w[8 - g->left--];
+			n--;
+		}
+	}
+}
+
+struct sum {
+	uint64_t h;
+	uint8_t w[8];		/* a partial word waiting for its other bytes */
+	unsigned have;
+};
+
+static inline void
+fnv_word(struct sum *c, uint64_t w)
+{
+	c->h ^= w;
+	c->h *= 0x100000001b3ULL;
+}
+
+static void
+fnv(struct sum *c, const uint8_t *b, size_t n)
+{
+	while (n > 0 && c->have > 0 && c->have < 8) {
+		c->w[c->have++] = *b++;
+		n--;
+	}
+	if (c->have == 8) {
+		uint64_t w;
+		memcpy(&w, c->w, 8);
+		fnv_word(c, le64toh(w));
+		c->have = 0;
+	}
+	for (; n >= 8; n -= 8, b += 8) {
+		uint64_t w;
+		memcpy(&w, b, 8);
+		fnv_word(c, le64toh(w));
+	}
+	while (n > 0) {
+		c->w[c->have++] = *b++;
+		n--;
 	}
 }
 
 static uint64_t
-fnv(uint64_t h, const uint8_t *b, size_t n)
+fnv_end(struct sum *c)
 {
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
+	if (c->have > 0) {
+		uint64_t w = 0;
+		memcpy(&w, c->w, c->have);
+		fnv_word(c, le64toh(w));
+		c->have = 0;
 	}
-	return h;
+	return c->h;
 }
 
 struct xfer {
 	int fd;
+	int host;		/* a Linux socket (the TAP comparison's peers), not a rump one */
 	long size;
 	uint64_t seed;
 	uint64_t sum;		/* FNV-1a of what went or came */
@@ -117,21 +197,22 @@ sender(void *arg)
 {
 	struct xfer *x = arg;
 	static __thread uint8_t buf[100000];
-	uint64_t st = x->seed;
+	struct gen st = { .s = x->seed };
+	struct sum c = { .h = 0xcbf29ce484222325ULL };
 	long off = 0;
-	x->sum = 0xcbf29ce484222325ULL;
 	while (off < x->size) {
 		size_t n = (size_t)(x->size - off < (long)sizeof buf ? x->size - off : (long)sizeof buf);
 		fill(&st, buf, n);
-		x->sum = fnv(x->sum, buf, n);
+		fnv(&c, buf, n);
 		size_t done = 0;
 		while (done < n) {
-			ssize_t r = rump_sys_write(x->fd, buf + done, n - done);
+			ssize_t r = x->host ? write(x->fd, buf + done, n - done) : rump_sys_write(x->fd, buf + done, n - done);
 			if (r <= 0) { x->err = r < 0 ? errno : -1; return NULL; }
 			done += (size_t)r;
 		}
 		off += (long)n;
 	}
+	x->sum = fnv_end(&c);
 	return NULL;
 }
 
@@ -140,21 +221,23 @@ receiver(void *arg)
 {
 	struct xfer *x = arg;
 	static __thread uint8_t buf[131072], want[131072];
-	uint64_t st = x->seed;
+	struct gen st = { .s = x->seed };
+	struct sum c = { .h = 0xcbf29ce484222325ULL };
 	long off = 0;
-	x->sum = 0xcbf29ce484222325ULL;
 	while (off < x->size) {
 		long left = x->size - off;
-		ssize_t r = rump_sys_read(x->fd, buf, (size_t)(left < (long)sizeof buf ? left : (long)sizeof buf));
+		size_t want_n = (size_t)(left < (long)sizeof buf ? left : (long)sizeof buf);
+		ssize_t r = x->host ? read(x->fd, buf, want_n) : rump_sys_read(x->fd, buf, want_n);
 		if (r <= 0) { x->err = r < 0 ? errno : -1; return NULL; }
 		fill(&st, want, (size_t)r);
 		if (!x->bad && memcmp(buf, want, (size_t)r) != 0) {
 			for (ssize_t i = 0; i < r; i++)
 				if (buf[i] != want[i]) { x->bad = off + i + 1; break; }
 		}
-		x->sum = fnv(x->sum, buf, (size_t)r);
+		fnv(&c, buf, (size_t)r);
 		off += r;
 	}
+	x->sum = fnv_end(&c);
 	return NULL;
 }
 
@@ -223,10 +306,10 @@ write_all(int fd, const void *b, size_t n, const char *what)
 
 /* Both directions at once (or only ours to the server when oneway); returns 0 if all matched. */
 static int
-transfer(int fd, long size, int server, int oneway)
+transfer(int fd, long size, int server, int oneway, int host)
 {
-	struct xfer out = { .fd = fd, .size = size, .seed = server ? 0x5e17e2 : 0xc11e17 };
-	struct xfer in = { .fd = fd, .size = size, .seed = server ? 0xc11e17 : 0x5e17e2 };
+	struct xfer out = { .fd = fd, .host = host, .size = size, .seed = server ? 0x5e17e2 : 0xc11e17 };
+	struct xfer in = { .fd = fd, .host = host, .size = size, .seed = server ? 0xc11e17 : 0x5e17e2 };
 	pthread_t ts, tr;
 	int do_send = !oneway || !server, do_recv = !oneway || server;
 	double t0 = now();
@@ -244,9 +327,9 @@ transfer(int fd, long size, int server, int oneway)
 		return 1;
 	}
 	if (do_send)
-		printf("%s: sent %ld bytes, fnv1a %016llx\n", role, size, (unsigned long long)out.sum);
+		printf("%s: sent %ld bytes, fnv1a-w64 %016llx\n", role, size, (unsigned long long)out.sum);
 	if (do_recv) {
-		printf("%s: received %ld bytes in %.2f s (%.1f Mbit/s), fnv1a %016llx\n", role, size, dt,
+		printf("%s: received %ld bytes in %.2f s (%.1f Mbit/s), fnv1a-w64 %016llx\n", role, size, dt,
 		    size * 8 / dt / 1e6, (unsigned long long)in.sum);
 		if (in.bad) {
 			fprintf(stderr, "tcp_shmif %s: received data differs at byte %ld\n", role, in.bad - 1);
@@ -262,7 +345,8 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 	int unit, e, oneway = strcmp(mode, "bench") == 0;
 	char ifname[16];
 	role = server ? "server" : "client";
-	alarm(oneway ? 600 : 120);	/* a wedged side fails the test instead of hanging it */
+	/* a wedged side fails the test instead of hanging it (the 1 GiB runs of bench/tcp.sh take longer) */
+	alarm(oneway || size > (256L << 20) ? 900 : 120);
 	if ((e = rump_init()) != 0)
 		die("rump_init", e);
 	if ((e = rump_pub_shmif_create(bus, &unit)) != 0)
@@ -278,7 +362,7 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 		int s = rump_sys_accept(l, NULL, NULL);
 		if (s < 0)
 			die("accept", errno);
-		if (transfer(s, size, 1, oneway))
+		if (transfer(s, size, 1, oneway, 0))
 			return 1;
 		char c;
 		if (rump_sys_read(s, &c, 1) != 0)
@@ -325,7 +409,7 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 	}
 
 	int s = connect_to(PORT_DATA, 1);
-	if (transfer(s, size, 0, oneway))
+	if (transfer(s, size, 0, oneway, 0))
 		return 1;
 	rump_sys_close(s);
 
@@ -414,6 +498,106 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 	return 0;
 }
 
+/*
+ * The TAP comparison (bench/tcp.sh, root): the same transfer, both directions at once, between
+ * a rump kernel on a host TAP (tap-client) and Linux's stack in a network namespace
+ * (host-server), and between two Linux stacks over a veth pair (host-client to host-server).
+ */
+static int
+host_server(int port, long size)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	role = "host-server";
+	alarm(900);
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+	    bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0)
+		die("listen", errno);
+	printf("host-server: listening on port %d\n", port);
+	fflush(stdout);
+	int s = accept(l, NULL, NULL);
+	if (s < 0)
+		die("accept", errno);
+	if (transfer(s, size, 1, 0, 1))
+		return 1;
+	char c;
+	if (read(s, &c, 1) != 0)
+		die("end of file after the transfer", errno);
+	close(s);
+	close(l);
+	return 0;
+}
+
+static int
+host_client(const char *addr, int port, long size)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	role = "host-client";
+	alarm(900);
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		die("address", 0);
+	double deadline = now() + 30;
+	int s;
+	for (;;) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0)
+			die("socket", errno);
+		if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+			break;
+		int e = errno;
+		close(s);
+		if ((e != ECONNREFUSED && e != EHOSTUNREACH && e != ETIMEDOUT) || now() > deadline)
+			die("connect", e);
+		usleep(20000);
+	}
+	if (transfer(s, size, 0, 0, 1))
+		return 1;
+	close(s);
+	return 0;
+}
+
+static int
+tap_client(const char *ifname, const char *ours, const char *peer, int port, long size)
+{
+	int e;
+	struct tsin a;
+	role = "tap-client";
+	alarm(900);
+	if ((e = rump_init()) != 0)
+		die("rump_init", e);
+	if ((e = rump_pub_netconfig_ifcreate(ifname)) != 0)
+		die("ifcreate", e);
+	if ((e = rump_pub_netconfig_ifup(ifname)) != 0)
+		die("ifup", e);
+	if ((e = rump_pub_netconfig_ipv4_ifaddr_cidr(ifname, ours, 24)) != 0)
+		die("ipv4_ifaddr", e);
+	memset(&a, 0, sizeof a);
+	a.sin_len = sizeof a;
+	a.sin_family = RUMP_AF_INET;
+	a.sin_port = htobe16((uint16_t)port);
+	if (inet_pton(AF_INET, peer, a.sin_addr) != 1)
+		die("address", 0);
+	printf("tap-client: %s up as %s\n", ifname, ours);
+	fflush(stdout);
+	/* Until the script has moved the TAP into the namespace and the server listens. */
+	double deadline = now() + 60;
+	int s;
+	for (;;) {
+		s = tcp_socket();
+		if (rump_sys_connect(s, (struct rump_sockaddr *)&a, sizeof a) == 0)
+			break;
+		e = errno;
+		rump_sys_close(s);
+		if ((e != ECONNREFUSED && e != EHOSTUNREACH && e != ETIMEDOUT && e != EHOSTDOWN) || now() > deadline)
+			die("connect", e);
+		usleep(50000);
+	}
+	if (transfer(s, size, 0, 0, 0))
+		return 1;
+	rump_sys_close(s);
+	return 0;
+}
+
 static pid_t
 spawn(const char *self, const char *which, const char *bus, const char *size, const char *nconn, const char *mode)
 {
@@ -430,6 +614,12 @@ main(int argc, char **argv)
 {
 	if (argc == 6 && (strcmp(argv[1], "server") == 0 || strcmp(argv[1], "client") == 0))
 		return side(strcmp(argv[1], "server") == 0, argv[2], atol(argv[3]), atoi(argv[4]), argv[5]);
+	if (argc == 4 && strcmp(argv[1], "host-server") == 0)
+		return host_server(atoi(argv[2]), atol(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "host-client") == 0)
+		return host_client(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 7 && strcmp(argv[1], "tap-client") == 0)
+		return tap_client(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]));
 	int bench = argc >= 3 && strcmp(argv[1], "bench") == 0;
 	if (!bench && !(argc >= 4 && strcmp(argv[1], "test") == 0)) {
 		fprintf(stderr, "usage: tcp_shmif test SIZE NCONN [LOSS] | bench SIZE\n");

@@ -11,7 +11,9 @@ namespace Rump.Net.Shmif;
 /// <summary>
 /// shmifN (NetBSD's if_shmem.c): an Ethernet interface on a bus in a host file (its
 /// "linkstr"), which any number of kernels in any processes attach to. Sending is a copy into
-/// the ring under the bus lock, then a wake-up of every reader. Receiving: the component
+/// the ring under the bus lock, then a wake-up of every reader; the kernel's frames wait in the
+/// interface's output queue and go out in batches from its output soft interrupt
+/// (<see cref="TransmitBatch"/>), a bus lock and a wake-up per batch rather than per frame. Receiving: the component
 /// hypercalls run one host thread per interface, which wakes on the bus's wake-up and calls
 /// <see cref="ReaderUp"/>; that takes every new frame out of the ring under the bus lock into
 /// mbufs, and only after dropping the bus lock enters this kernel through its interrupt
@@ -50,6 +52,8 @@ public sealed unsafe class ShmifIf : Ifnet
 
     /// <summary>Readers lapped by writers (frames lost), corrupt rings seen, rings reset, lock takeovers from dead holders.</summary>
     public long Lapped, Corrupt, Resets;
+    /// <summary>Bus-lock rounds (each ending in a wake-up) that put this interface's frames on the bus.</summary>
+    public long SendRounds;
 
     internal ShmifIf(Kernel k, int unit, EtherAddr mac)
         : base(k, "shmif" + unit, IFT_ETHER, EthernetMtu, IFF_BROADCAST | IFF_SIMPLEX | IFF_MULTICAST, mac)
@@ -170,12 +174,43 @@ public sealed unsafe class ShmifIf : Ifnet
         return e;
     }
 
-    /// <summary>Puts one whole Ethernet frame on the bus (thread context). ENXIO without a bus, EMSGSIZE past 1514 bytes.</summary>
-    public int Send(ReadOnlySpan<byte> frame)
+    /// <summary>Frames go out in batches (<see cref="TransmitBatch"/>): one bus lock and one wake-up for up to <see cref="Batch"/> frames.</summary>
+    protected override bool BatchesOutput => true;
+
+    /// <summary>
+    /// The output soft interrupt's batch: up to <see cref="Batch"/> frames per bus lock, then one
+    /// wake-up (NetBSD's shmif_start also wakes once after its loop). The limit keeps the lock
+    /// hold short for the other kernels' senders and readers.
+    /// </summary>
+    protected override void TransmitBatch(Mbuf chain)
     {
-        nint bus = _bus;
+        Mbuf? m = chain;
+        while (m != null)
+        {
+            int e = LockBus(out nint bus);
+            int n = 0;
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            for (; m != null && n < Batch; n++)
+            {
+                Mbuf? next = m.TakeNextPacket();
+                if (e != 0 || WriteLocked(m.Bytes, now) != 0) Interlocked.Increment(ref OutputErrors);
+                m.Free();
+                m = next;
+            }
+            if (e == 0)
+            {
+                Interlocked.Increment(ref SendRounds);
+                RumpCompShmif.rumpcomp_shmif_unlock(bus);
+                if (RumpCompShmif.rumpcomp_shmif_wakeup(bus) != 0) Interlocked.Increment(ref OutputErrors);
+            }
+        }
+    }
+
+    /// <summary>Takes the bus lock: tried while holding the CPU, waited for without it.</summary>
+    private int LockBus(out nint bus)
+    {
+        bus = _bus;
         if (bus == 0) return Abi.ENXIO;
-        if (frame.Length > FrameHeader.MaxFrame) return Abi.EMSGSIZE;
         int e = RumpCompShmif.rumpcomp_shmif_trylock(bus);
         if (e == Abi.EBUSY)
         {
@@ -183,18 +218,36 @@ public sealed unsafe class ShmifIf : Ifnet
             try { e = RumpCompShmif.rumpcomp_shmif_lock(bus); }
             finally { Resched(l); }
         }
-        if (e != 0) return e;
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return e;
+    }
+
+    /// <summary>One frame into the ring, with the bus lock held (a corrupt ring is reset first).</summary>
+    private int WriteLocked(ReadOnlySpan<byte> frame, long nowMs)
+    {
+        if (frame.Length > FrameHeader.MaxFrame) return Abi.EMSGSIZE;
         Span<byte> s = Bus;
-        RingResult r = ShmifRing.Write(s, frame, (uint)(now / 1000), (uint)(now % 1000 * 1000), _sender);
+        uint sec = (uint)(nowMs / 1000), usec = (uint)(nowMs % 1000 * 1000);
+        RingResult r = ShmifRing.Write(s, frame, sec, usec, _sender);
         if (r == RingResult.Corrupt)
         {
             Interlocked.Increment(ref Resets);
             ShmifRing.Reset(s);
-            r = ShmifRing.Write(s, frame, (uint)(now / 1000), (uint)(now % 1000 * 1000), _sender);
+            r = ShmifRing.Write(s, frame, sec, usec, _sender);
         }
+        return r == RingResult.Frame ? 0 : Abi.EIO;
+    }
+
+    /// <summary>Puts one whole Ethernet frame on the bus at once (thread context). ENXIO without a bus, EMSGSIZE past 1514 bytes.</summary>
+    public int Send(ReadOnlySpan<byte> frame)
+    {
+        if (_bus == 0) return Abi.ENXIO;
+        if (frame.Length > FrameHeader.MaxFrame) return Abi.EMSGSIZE;
+        int e = LockBus(out nint bus);
+        if (e != 0) return e;
+        e = WriteLocked(frame, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Interlocked.Increment(ref SendRounds);
         RumpCompShmif.rumpcomp_shmif_unlock(bus);
-        if (r != RingResult.Frame) return Abi.EIO;
+        if (e != 0) return e;
         return RumpCompShmif.rumpcomp_shmif_wakeup(bus);
     }
 

@@ -29,9 +29,18 @@ public delegate void ProtoInput(Lwp l, Mbuf m);
 /// Output (to come) resolves the next hop (ARP, ND) and prepends the Ethernet header; lo0's
 /// loops the packet back to its own input.
 ///
+/// Batched output (NetBSD's if_snd with if_deferred_start): a driver whose medium costs much per
+/// send and little per frame (shmif: a bus lock and a wake-up of every reader) sets
+/// <see cref="BatchesOutput"/> and implements <see cref="TransmitBatch"/>. Its frames then wait in
+/// the output queue, and the interface's output soft interrupt hands everything queued to the
+/// driver at once: TCP's burst of a window's segments, or the ACKs one input batch makes, goes
+/// out as one batch. The cost is one hand-over to the soft-interrupt thread per burst.
+///
 /// Locks: <see cref="_inqLock"/> protects the input queue and <see cref="_detached"/>; it is taken
 /// after <see cref="Net"/>'s interface-list lock, and the mbuf pool's spin flag is taken inside it
-/// (a full queue frees the packet). Counters are updated with interlocked adds.
+/// (a full queue frees the packet). <see cref="_sndLock"/> protects the output queue; it is taken
+/// after the protocols' locks (TCP sends with its stack lock held), the pool's spin flag inside
+/// it; the soft interrupt is scheduled after it is dropped. Counters are updated with interlocked adds.
 /// </summary>
 public abstract class Ifnet
 {
@@ -40,6 +49,8 @@ public abstract class Ifnet
     public const byte IFT_ETHER = 0x06, IFT_LOOP = 0x18;
     /// <summary>NetBSD's IFQ_MAXLEN: packets waiting for the soft interrupt before input drops them.</summary>
     public const int DefaultInputQueueLimit = 256;
+    /// <summary>Frames waiting for a batching driver: TCP's default window (256 KiB, 182 full segments) twice over, with room for ACKs.</summary>
+    public const int DefaultOutputQueueLimit = 512;
 
     public readonly string Name;
     public readonly byte Type;
@@ -57,6 +68,10 @@ public abstract class Ifnet
     private MbufQueue _inq;
     private bool _detached;
     private Softint? _softint;
+    private readonly KMutex _sndLock;
+    private MbufQueue _snd;
+    private Softint? _outSoftint;
+    private long _sndQueued, _sndDone;
 
     public long InputPackets, InputBytes, InputDrops, InputErrors, OutputPackets, OutputBytes, OutputErrors, UnknownProtocol;
 
@@ -69,6 +84,8 @@ public abstract class Ifnet
         LinkAddr = linkAddr;
         _inqLock = new KMutex(k);
         _inq = new MbufQueue(DefaultInputQueueLimit);
+        _sndLock = new KMutex(k);
+        _snd = new MbufQueue(DefaultOutputQueueLimit);
     }
 
     public void SetFlags(int set, int clear)
@@ -177,16 +194,93 @@ public abstract class Ifnet
         return OutputFrame(m);
     }
 
-    /// <summary>A frame whose link header is in place (<see cref="Ether.EtherOutput"/>) to the driver, counted.</summary>
+    /// <summary>
+    /// A frame whose link header is in place (<see cref="Ether.EtherOutput"/>) to the driver,
+    /// counted; for a batching driver, to the output queue (counted there, as NetBSD's
+    /// if_transmit counts at enqueue; ENOBUFS when full, and the driver counts its own errors).
+    /// </summary>
     internal int OutputFrame(Mbuf m)
     {
         int len = m.Length;
+        if (BatchesOutput) return EnqueueOutput(m, len);
         int e = Transmit(m);
         if (e != 0) { Interlocked.Increment(ref OutputErrors); return e; }
         Interlocked.Increment(ref OutputPackets);
         Interlocked.Add(ref OutputBytes, len);
         return 0;
     }
+
+    private int EnqueueOutput(Mbuf m, int len)
+    {
+        _sndLock.Enter();
+        if (_detached)
+        {
+            _sndLock.Exit();
+            m.Free();
+            Interlocked.Increment(ref OutputErrors);
+            return Abi.ENXIO;
+        }
+        bool queued = _snd.Enqueue(m);
+        _sndLock.Exit();
+        if (!queued)
+        {
+            Interlocked.Increment(ref OutputErrors);
+            return Abi.ENOBUFS;
+        }
+        Interlocked.Increment(ref _sndQueued);
+        Interlocked.Increment(ref OutputPackets);
+        Interlocked.Add(ref OutputBytes, len);
+        Softint? si = Volatile.Read(ref _outSoftint) ?? EstablishOutputSoftint();
+        if (si != null) Owner!.Kernel.Softints.Schedule(si);
+        return 0;
+    }
+
+    // As EstablishSoftint, for output (a kernel that never sends on a batching interface has none).
+    private Softint? EstablishOutputSoftint()
+    {
+        Kernel k = Owner!.Kernel;
+        Softint si = k.Softints.Establish("ifoutput " + Name, DrainOutput);
+        Softint? won = Interlocked.CompareExchange(ref _outSoftint, si, null);
+        if (won != null)
+        {
+            k.Softints.Disestablish(si);
+            return won;
+        }
+        if (Volatile.Read(ref _detached) && Interlocked.CompareExchange(ref _outSoftint, null, si) == si)
+        {
+            k.Softints.Disestablish(si);
+            return null;
+        }
+        return si;
+    }
+
+    /// <summary>The output soft interrupt: everything queued so far to the driver in one batch; a frame queued meanwhile schedules another run.</summary>
+    private void DrainOutput(Lwp l)
+    {
+        _sndLock.Enter();
+        int n = _snd.Count;
+        Mbuf? m = _snd.DequeueAll();
+        _sndLock.Exit();
+        if (m != null) TransmitBatch(m);
+        Interlocked.Add(ref _sndDone, n);
+    }
+
+    /// <summary>Frames waiting in the output queue (a batching driver's).</summary>
+    public int OutputQueueLength { get { _sndLock.Enter(); int n = _snd.Count; _sndLock.Exit(); return n; } }
+
+    /// <summary>Every frame queued for a batching driver so far has been through it (a test waits for this before it counts frames on the medium).</summary>
+    public bool OutputIdle => Interlocked.Read(ref _sndDone) == Interlocked.Read(ref _sndQueued);
+
+    /// <summary>The driver sends in batches: <see cref="TransmitBatch"/> from the output soft interrupt instead of <see cref="Transmit"/> per frame.</summary>
+    protected virtual bool BatchesOutput => false;
+
+    /// <summary>
+    /// A batching driver puts the frames of <paramref name="chain"/> (linked by
+    /// <see cref="Mbuf.NextPacket"/>, in order) on its medium and frees every one, counting the
+    /// ones it could not send in <see cref="OutputErrors"/>. In the output soft interrupt (thread
+    /// context: it may give up the CPU around a blocking hypercall).
+    /// </summary>
+    protected virtual void TransmitBatch(Mbuf chain) => Kernel.Panic("interface " + Name + " batches output without TransmitBatch");
 
     /// <summary>
     /// SIOCSLINKSTR (NetBSD's ifdrv link string: shmif's bus file, a tap's name): a driver with a
@@ -209,6 +303,19 @@ public abstract class Ifnet
         _inqLock.Exit();
         Softint? si = Interlocked.Exchange(ref _softint, null);
         if (si != null) k.Softints.Disestablish(si);
+        _sndLock.Enter();
+        int on = _snd.Count;
+        Mbuf? o = _snd.DequeueAll();
+        _sndLock.Exit();
+        Interlocked.Add(ref _sndDone, on);
+        Softint? so = Interlocked.Exchange(ref _outSoftint, null);
+        if (so != null) k.Softints.Disestablish(so);
+        while (o != null)
+        {
+            Mbuf? next = o.NextPacket;
+            o.Free();
+            o = next;
+        }
         // A run that was under way when we took the queue has finished now; anything it queued
         // after our DequeueAll was refused (_detached), so this is all.
         while (m != null)

@@ -106,6 +106,12 @@ public class ShmifTests : KernelTest
         Assert.That(e, Is.EqualTo(0), "shmif_create " + bus);
         if (loss != null) ifp!.SetLoss(loss);
         ifp!.SetFlags(Ifnet.IFF_UP | Ifnet.IFF_RUNNING, 0);
+        // What the kernel sends when the link comes up (IPv6's link-local address and its DAD
+        // probe, from a callout, through the output soft interrupt) is on the bus before the next
+        // station attaches, so that the next one counts only test frames.
+        Rump.Net.Netinet6.Inet6? in6 = k.Kernel.GetService<Rump.Net.Netinet6.Inet6>();
+        WaitFor(() => (in6 == null || (in6.LinkLocalOf(ifp) != null && Interlocked.Read(ref ifp.OutputPackets) > 0)) && ifp.OutputIdle,
+            () => ifp.Name + "'s own frames on the bus");
         return (k, ifp, sink);
     }
 

@@ -425,17 +425,23 @@ public unsafe class TcpSocketTests : KernelTest
     // ---- Two kernels in this process over one shmif bus ----
 
     private static RumpKernel Station(KernelTest t, Func<RumpKernel> boot, string bus, string addr, ShmifLoss? loss = null)
+        => Station(t, boot, bus, addr, out _, loss);
+
+    private static RumpKernel Station(KernelTest t, Func<RumpKernel> boot, string bus, string addr, out ShmifIf shmif, ShmifLoss? loss = null)
     {
         RumpKernel k = boot();
+        ShmifIf? made = null;
         int e = InKernel(k, () =>
         {
             int r = ShmifDriver.Of(k.Kernel)!.Create(bus, out _, out ShmifIf? ifp);
             if (r != 0) return r;
+            made = ifp;
             if (loss != null) ifp!.SetLoss(loss);
             r = Netconfig.IfUp(k.Kernel, ifp!.Name);
             return r != 0 ? r : Netconfig.Ipv4IfaddrCidr(k.Kernel, ifp.Name, addr, 24);
         });
         Assert.That(e, Is.EqualTo(0), $"shmif with {addr} on {bus}");
+        shmif = made!;
         return k;
     }
 
@@ -479,6 +485,35 @@ public unsafe class TcpSocketTests : KernelTest
         a.Close(c);
         var buf = new byte[4];
         Assert.That(b.Read(s, buf), Is.EqualTo(0), "end of file across the bus");
+        b.Close(s);
+        b.Close(l);
+    }
+
+    /// <summary>
+    /// A bulk transfer's segments (and the ACKs of an input batch) leave through the interface's
+    /// output queue in batches, several frames per bus lock and wake-up, not one each: the
+    /// per-frame lock and wake-up were most of the CPU a transfer cost (bench/results/tcp.md).
+    /// </summary>
+    [Test]
+    public void TwoKernelsOverShmif_BulkSendsSeveralFramesPerBusLock()
+    {
+        string bus = Path.Combine(HostWork, "bus");
+        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.2.1", out ShmifIf ifA);
+        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.2.2", out ShmifIf ifB);
+        int l = TcpSocket(b);
+        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8080)), Is.EqualTo(0));
+        Assert.That(Listen(b, l, 4), Is.EqualTo(0));
+        int c = TcpSocket(a);
+        Assert.That(Connect(a, c, Sin(new Ipv4Addr(10, 9, 2, 2), 8080)), Is.EqualTo(0));
+        int s = Accept(b, l, out _, out _);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0));
+        Transfer(a, c, b, s, 8 << 20, 9);
+        long frames = Interlocked.Read(ref ifA.OutputPackets) + Interlocked.Read(ref ifB.OutputPackets);
+        long rounds = Interlocked.Read(ref ifA.SendRounds) + Interlocked.Read(ref ifB.SendRounds);
+        Assert.That(frames, Is.GreaterThan(2 * (8 << 20) / 1500), "the transfer's frames were counted");
+        Assert.That(frames, Is.GreaterThanOrEqualTo(3 * rounds),
+            $"frames per bus-lock round: {frames} frames in {rounds} rounds, expected 3 or more per round");
+        a.Close(c);
         b.Close(s);
         b.Close(l);
     }
