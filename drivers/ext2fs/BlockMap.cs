@@ -18,7 +18,9 @@ internal static class BlockMap
     /// <summary>
     /// Maps <paramref name="lblk"/>. <paramref name="pblk"/> 0 is a hole (or an uninitialised
     /// extent): zeros. <paramref name="run"/> (≥ 1) is how many blocks from lblk are known to be
-    /// the same kind — a hole's length, or an extent's remaining contiguous blocks.
+    /// the same kind — a hole's length, or how many blocks from pblk on are contiguous on disk
+    /// (an extent's remaining blocks; for an indirect map, the following pointers of the same
+    /// block that continue the run, at most <see cref="MaxRun"/>), so a large read is one transfer.
     /// </summary>
     public static int Map(Ext2Node n, long lblk, out ulong pblk, out long run)
     {
@@ -45,6 +47,9 @@ internal static class BlockMap
 
     private static long Pow(long p, int d) { long r = 1; for (int i = 0; i < d; i++) r *= p; return r; }
 
+    /// <summary>The longest contiguous run an indirect map reports: a bound on the pointers scanned per lookup.</summary>
+    public const int MaxRun = 256;
+
     private static int MapIndirect(Ext2Node n, long lblk, out ulong pblk, out long run)
     {
         Ext2Fs fs = n.Fs;
@@ -62,12 +67,29 @@ internal static class BlockMap
                 return 0;
             }
             if (!fs.ValidBlock(ptr)) return Abi.EIO;
-            if (d == 0) { pblk = ptr; return 0; }
+            if (d == 0)
+            {
+                pblk = ptr;
+                // A direct block: the next i_block slots may continue it.
+                if (depth == 0)
+                    while (run < MaxRun && slot + run < Inode.NDirect && n.BlockPtr(slot + (int)run) == ptr + (ulong)run
+                           && fs.ValidBlock(ptr + (ulong)run))
+                        run++;
+                return 0;
+            }
             int e = fs.ReadBlock(ptr, out Buf bp);
             if (e != 0) return e;
             long below = Pow(p, d - 1);
             int idx = (int)(rel / below % p);
             ptr = BinaryPrimitives.ReadUInt32LittleEndian(bp.Data.AsSpan(idx * 4));
+            if (d == 1 && ptr != 0)
+            {
+                // A leaf indirect block: the pointers after this one may continue it on disk.
+                while (run < MaxRun && idx + run < p
+                       && BinaryPrimitives.ReadUInt32LittleEndian(bp.Data.AsSpan((idx + (int)run) * 4)) == ptr + (ulong)run
+                       && fs.ValidBlock(ptr + (ulong)run))
+                    run++;
+            }
             fs.Bc.Brelse(bp);
             rel %= below;
         }

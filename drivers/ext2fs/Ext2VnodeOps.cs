@@ -612,6 +612,9 @@ internal sealed class Ext2VnodeOps : VnodeOps
 
     // ---- Data ----------------------------------------------------------------------------------
 
+    /// <summary>Reads of at least this many bytes of contiguous blocks bypass the buffer cache when it has nothing newer.</summary>
+    internal const int DirectMin = 64 << 10;
+
     public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
     {
         Ext2Node n = N(vp);
@@ -636,6 +639,18 @@ internal sealed class Ext2VnodeOps : VnodeOps
                 e = uio.MoveZeros(len);
                 if (e != 0) break;
                 continue;
+            }
+            // Large reads of contiguous blocks go straight from the device (one transfer, into the
+            // caller's memory when it can be, no per-block buffers or map lookups) unless the cache
+            // holds newer data for them.
+            if (avail >= DirectMin && run << fs.BsShift >= DirectMin)
+            {
+                long blocks = Math.Min(run, Math.Min((boff + avail + fs.Bs - 1) >> fs.BsShift, BufCache.MaxUncached >> fs.BsShift));
+                if (pblk + (ulong)blocks > fs.Sb.BlocksCount) { e = Abi.EIO; break; }
+                int bytes = (int)(blocks << fs.BsShift);
+                bool done = fs.Bc.ReadUncached(ref uio, fs.Dev, (long)pblk * fs.Sect, fs.Bs, bytes, boff, (int)Math.Min(avail, bytes - boff), out e);
+                if (e != 0) break;
+                if (done) continue;
             }
             int n1 = (int)Math.Min(avail, fs.Bs - boff);
             e = fs.ReadBlock(pblk, out Buf bp);

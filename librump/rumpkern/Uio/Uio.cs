@@ -85,6 +85,33 @@ public ref struct Uio
         return 0;
     }
 
+    /// <summary>
+    /// The caller's memory for the next <paramref name="n"/> bytes of a read, when it can be written
+    /// directly: a local address space and one segment holding all n. A transfer can then land
+    /// there with no kernel buffer and no copy; <see cref="Skip"/> accounts for it afterwards.
+    /// </summary>
+    public unsafe bool TryDirect(int n, out Span<byte> dest)
+    {
+        dest = default;
+        if (!IsRead || Vm is not LocalVmspace || n <= 0 || n > Resid) return false;
+        ref IoVec v = ref _iov[_index];
+        if (v.Len - _segDone < n)
+        {
+            // The current segment is used up (or too short): only a fresh, large one will do.
+            if (v.Len != _segDone || _index + 1 >= _iov.Length) return false;
+            v = ref _iov[_index + 1];
+            if (v.Len < n || v.Base.IsNull) return false;
+            _index++;
+            _segDone = 0;
+        }
+        if (v.Base.IsNull) return false;
+        dest = new Span<byte>((void*)v.Base.Add(_segDone).Addr, n);
+        return true;
+    }
+
+    /// <summary>Accounts for <paramref name="n"/> bytes written through <see cref="TryDirect"/>.</summary>
+    public void Skip(int n) => Advance(n);
+
     private void Advance(int n)
     {
         _segDone += n;

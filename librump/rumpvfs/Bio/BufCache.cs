@@ -199,6 +199,8 @@ public sealed class BufCache
 
     /// <summary>Reads that bypassed the cache (<see cref="ReadUncached"/>), and those that had to fall back to it.</summary>
     public long UncachedReads, UncachedFallbacks;
+    /// <summary>Of <see cref="UncachedReads"/>, those that landed in the caller's memory with no staging copy.</summary>
+    public long UncachedInPlace;
 
     /// <summary>Largest read <see cref="ReadUncached"/> takes: its staging buffers come from the cache's pool.</summary>
     public const int MaxUncached = 1 << 20;
@@ -237,6 +239,33 @@ public sealed class BufCache
         fixed (byte* p = dest)
             error = BioWait.Run(_k, dev, write: false, p, dest.Length, blkno * BlockDevice.DevBSize);
         return true;
+    }
+
+    /// <summary>
+    /// A file system's read on the direct path: <paramref name="bytes"/> from block
+    /// <paramref name="blkno"/> (as <see cref="ReadUncached(BlockDevice, long, int, Span{byte}, out int)"/>),
+    /// of which the <paramref name="count"/> bytes from <paramref name="skip"/> on go to
+    /// <paramref name="uio"/>. A whole, aligned range lands in the caller's memory itself when the
+    /// uio allows it (<see cref="Uio.TryDirect"/>): the device's bytes are copied once, by the host.
+    /// Anything else goes through a staging buffer. False, with nothing moved: the cache holds newer
+    /// data for the range, read it through <see cref="Bread"/>.
+    /// </summary>
+    public bool ReadUncached(ref Uio uio, BlockDevice dev, long blkno, int blockSize, int bytes, int skip, int count, out int error)
+    {
+        if (skip == 0 && count == bytes && uio.TryDirect(bytes, out Span<byte> dest))
+        {
+            if (!ReadUncached(dev, blkno, blockSize, dest, out error)) return false;
+            if (error == 0) { uio.Skip(bytes); System.Threading.Interlocked.Increment(ref UncachedInPlace); }
+            return true;
+        }
+        byte[] staging = _staging.Rent(bytes);
+        try
+        {
+            if (!ReadUncached(dev, blkno, blockSize, staging.AsSpan(0, bytes), out error)) return false;
+            if (error == 0) error = uio.Move(new ReadOnlySpan<byte>(staging, skip, count));
+            return true;
+        }
+        finally { _staging.Return(staging); }
     }
 
     /// <summary>A staging buffer of at least <paramref name="length"/> (at most <see cref="MaxUncached"/>) bytes for <see cref="ReadUncached"/>; give it back with <see cref="ReturnStaging"/>.</summary>
