@@ -119,6 +119,8 @@ public class TcpEngineTests
         Assert.That(p.Sim.Dropped, Is.GreaterThan(100), "the channel dropped segments");
         Assert.That(p.Client.FastRetransmits + p.Server.FastRetransmits, Is.GreaterThan(0), "losses were repaired by fast retransmit, not only by timeouts");
         if (sack) Assert.That(p.Client.SackRecoveries + p.Server.SackRecoveries, Is.GreaterThan(0), "SACK drove recovery");
+        // A data segment that also reports SACK blocks carries less data: options and data stay within the MSS (1460 here), or IP would fragment it.
+        Assert.That(p.Sim.LargestOptionsAndData, Is.LessThanOrEqualTo(1460), "options and data of the largest segment");
     }
 
     [Test]
