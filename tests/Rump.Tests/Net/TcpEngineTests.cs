@@ -486,6 +486,29 @@ public class TcpEngineTests
     }
 
     [Test]
+    public void PcbLookups_BothFamilies_AllocateNothing()
+    {
+        Pair p = Connect();
+        var a6 = new Ipv6Addr(0xfd00UL << 48, 1);
+        var b6 = new Ipv6Addr(0xfd00UL << 48, 2);
+        Assert.That(p.SB.Listen(b6, 90, 4, out _), Is.EqualTo(0), "an IPv6 listener beside the IPv4 connection");
+        TcpPcbTable t = p.SB.Pcbs;
+        ushort cport = p.Client.LocalPort;
+        Assert.That(t.Lookup(B, Port, A, cport), Is.SameAs(p.Server));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int found = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            if (t.Lookup(B, Port, A, cport) != null) found++;
+            if (t.LookupListener(b6, 90) != null) found++;
+            if (t.Lookup(b6, 90, a6, 4000) == null) found++;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(found, Is.EqualTo(30_000));
+        Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 30,000 lookups (connection and listener, IPv4 and IPv6)");
+    }
+
+    [Test]
     public void Listen_SamePortTwice_IsAddrInUse()
     {
         var sim = new TcpSim(4);
