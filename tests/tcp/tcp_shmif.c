@@ -8,6 +8,9 @@
  *	time and check what they receive against the other's stream (an FNV-1a checksum of each,
  *	printed, and byte for byte); then the client opens NCONN connections at once and each
  *	carries a message the server echoes. Exits 0 when both processes did.
+ *   tcp_shmif test6 SIZE NCONN [LOSS]
+ *	the same over IPv6 (AF_INET6 sockets, fd00:93::1 and ::2/64 on the bus; neighbour
+ *	discovery instead of ARP). The sides learn it from TCP_SHMIF_V6=1 in their environment.
  *   tcp_shmif bench SIZE
  *	as test with SIZE bytes one way only (client to server), printing the throughput, then
  *	a 1-byte ping-pong's round-trip time and the connection set-up rate (bench/tcp.sh).
@@ -53,14 +56,36 @@ struct tsin {
 	uint8_t		sin_zero[8];
 };
 
+/* NetBSD's struct sockaddr_in6, 28 bytes. */
+struct tsin6 {
+	uint8_t		sin6_len;
+	uint8_t		sin6_family;
+	uint16_t	sin6_port;	/* network order */
+	uint32_t	sin6_flowinfo;
+	uint8_t		sin6_addr[16];
+	uint32_t	sin6_scope_id;
+};
+
+/* Either, by the mode (v6). */
+struct tsa {
+	union {
+		struct tsin	in;
+		struct tsin6	in6;
+	} u;
+	unsigned	len;
+};
+
 #define SERVER_ADDR	"10.93.0.2"
 #define CLIENT_ADDR	"10.93.0.1"
+#define SERVER_ADDR6	"fd00:93::2"
+#define CLIENT_ADDR6	"fd00:93::1"
 #define PORT_DATA	5000
 #define PORT_MANY	5001
 #define PORT_PING	5002
 #define MSG_LEN		1016
 
 static const char *role = "?";
+static int v6;
 
 static void
 die(const char *what, long v)
@@ -77,17 +102,27 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static struct tsin
+static struct tsa
 sin_of(int server, int port)
 {
-	struct tsin s;
-	memset(&s, 0, sizeof s);
-	s.sin_len = sizeof s;
-	s.sin_family = RUMP_AF_INET;
-	s.sin_port = htobe16((uint16_t)port);
-	s.sin_addr[0] = 10; s.sin_addr[1] = 93; s.sin_addr[2] = 0;
-	s.sin_addr[3] = server ? 2 : 1;
-	return s;
+	struct tsa a;
+	memset(&a, 0, sizeof a);
+	if (v6) {
+		struct tsin6 *s = &a.u.in6;
+		a.len = s->sin6_len = sizeof *s;
+		s->sin6_family = RUMP_AF_INET6;
+		s->sin6_port = htobe16((uint16_t)port);
+		s->sin6_addr[0] = 0xfd; s->sin6_addr[2] = 0x00; s->sin6_addr[3] = 0x93;
+		s->sin6_addr[15] = server ? 2 : 1;
+		return a;
+	}
+	struct tsin *s = &a.u.in;
+	a.len = s->sin_len = sizeof *s;
+	s->sin_family = RUMP_AF_INET;
+	s->sin_port = htobe16((uint16_t)port);
+	s->sin_addr[0] = 10; s->sin_addr[1] = 93; s->sin_addr[2] = 0;
+	s->sin_addr[3] = server ? 2 : 1;
+	return a;
 }
 
 /*
@@ -244,7 +279,7 @@ receiver(void *arg)
 static int
 tcp_socket(void)
 {
-	int s = rump_sys_socket(RUMP_AF_INET, RUMP_SOCK_STREAM, 0);
+	int s = rump_sys_socket(v6 ? RUMP_AF_INET6 : RUMP_AF_INET, RUMP_SOCK_STREAM, 0);
 	if (s < 0)
 		die("socket", errno);
 	return s;
@@ -254,9 +289,9 @@ static int
 listener(int port, int backlog)
 {
 	int s = tcp_socket(), on = 1;
-	struct tsin a = sin_of(1, port);
+	struct tsa a = sin_of(1, port);
 	rump_sys_setsockopt(s, RUMP_SOL_SOCKET, RUMP_SO_REUSEADDR, &on, sizeof on);
-	if (rump_sys_bind(s, (struct rump_sockaddr *)&a, sizeof a) != 0)
+	if (rump_sys_bind(s, (struct rump_sockaddr *)&a.u, a.len) != 0)
 		die("bind", errno);
 	if (rump_sys_listen(s, backlog) != 0)
 		die("listen", errno);
@@ -266,11 +301,11 @@ listener(int port, int backlog)
 static int
 connect_to(int port, int retry)
 {
-	struct tsin a = sin_of(1, port);
+	struct tsa a = sin_of(1, port);
 	double deadline = now() + 30;
 	for (;;) {
 		int s = tcp_socket();
-		if (rump_sys_connect(s, (struct rump_sockaddr *)&a, sizeof a) == 0)
+		if (rump_sys_connect(s, (struct rump_sockaddr *)&a.u, a.len) == 0)
 			return s;
 		int e = errno;
 		rump_sys_close(s);
@@ -354,7 +389,10 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 	snprintf(ifname, sizeof ifname, "shmif%d", unit);
 	if ((e = rump_pub_netconfig_ifup(ifname)) != 0)
 		die("ifup", e);
-	if ((e = rump_pub_netconfig_ipv4_ifaddr_cidr(ifname, server ? SERVER_ADDR : CLIENT_ADDR, 24)) != 0)
+	v6 = getenv("TCP_SHMIF_V6") != NULL;
+	if (v6 && (e = rump_pub_netconfig_ipv6_ifaddr(ifname, server ? SERVER_ADDR6 : CLIENT_ADDR6, 64)) != 0)
+		die("ipv6_ifaddr", e);
+	if (!v6 && (e = rump_pub_netconfig_ipv4_ifaddr_cidr(ifname, server ? SERVER_ADDR : CLIENT_ADDR, 24)) != 0)
 		die("ipv4_ifaddr", e);
 
 	if (server) {
@@ -435,12 +473,12 @@ side(int server, const char *bus, long size, int nconn, const char *mode)
 	} else {
 		/* all at once: non-blocking connects (EINPROGRESS), poll for POLLOUT, SO_ERROR */
 		struct rump_pollfd *pf = calloc((size_t)nconn, sizeof *pf);
-		struct tsin a = sin_of(1, PORT_MANY);
+		struct tsa a = sin_of(1, PORT_MANY);
 		for (int i = 0; i < nconn; i++) {
-			fds[i] = rump_sys_socket(RUMP_AF_INET, RUMP_SOCK_STREAM | RUMP_SOCK_NONBLOCK, 0);
+			fds[i] = rump_sys_socket(v6 ? RUMP_AF_INET6 : RUMP_AF_INET, RUMP_SOCK_STREAM | RUMP_SOCK_NONBLOCK, 0);
 			if (fds[i] < 0)
 				die("socket", errno);
-			if (rump_sys_connect(fds[i], (struct rump_sockaddr *)&a, sizeof a) == 0 || errno != EINPROGRESS)
+			if (rump_sys_connect(fds[i], (struct rump_sockaddr *)&a.u, a.len) == 0 || errno != EINPROGRESS)
 				die("a non-blocking connect did not say EINPROGRESS", errno);
 			pf[i].fd = fds[i];
 			pf[i].events = RUMP_POLLOUT;
@@ -621,8 +659,12 @@ main(int argc, char **argv)
 	if (argc == 7 && strcmp(argv[1], "tap-client") == 0)
 		return tap_client(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]));
 	int bench = argc >= 3 && strcmp(argv[1], "bench") == 0;
+	if (argc >= 4 && strcmp(argv[1], "test6") == 0) {
+		setenv("TCP_SHMIF_V6", "1", 1);
+		argv[1] = "test";
+	}
 	if (!bench && !(argc >= 4 && strcmp(argv[1], "test") == 0)) {
-		fprintf(stderr, "usage: tcp_shmif test SIZE NCONN [LOSS] | bench SIZE\n");
+		fprintf(stderr, "usage: tcp_shmif test|test6 SIZE NCONN [LOSS] | bench SIZE\n");
 		return 2;
 	}
 	char dir[] = "/tmp/tcp_shmif.XXXXXX", bus[64];

@@ -505,14 +505,13 @@ public sealed partial class TcpStack
             tp.HighRxt = tp.SndUna;
             // SackRecoveryOutput (through Output) resends the first hole once pipe allows; RFC 6675 5 step 4.3 sends it now regardless.
             uint end = tp.Scoreboard.NextLeftAfter(tp.SndUna, out uint l) ? l : tp.SndMax;
-            int len = (int)Math.Min(tp.Mss, end - tp.SndUna);
-            RetransmitAt(tp, tp.SndUna, len);
+            int len = RetransmitAt(tp, tp.SndUna, (int)Math.Min(tp.Mss, end - tp.SndUna));
             tp.HighRxt = tp.SndUna + (uint)len;
         }
         else
         {
-            RetransmitAt(tp, tp.SndUna, (int)tp.Mss);
-            tp.HighRxt = tp.SndUna + tp.Mss;
+            int len = RetransmitAt(tp, tp.SndUna, (int)tp.Mss);
+            tp.HighRxt = tp.SndUna + (uint)len;
         }
         StartRexmt(tp);
     }

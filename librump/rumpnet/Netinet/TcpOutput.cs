@@ -17,6 +17,15 @@ public sealed partial class TcpStack
 {
     private uint FinSeq(TcpCb tp) => tp.SndBufSeq + (uint)tp.Snd.Count;
 
+    /// <summary>
+    /// The data a segment can carry now: SMSS (which allows for the timestamp option) less the
+    /// SACK option when we have out-of-order data to report, so that data and options never
+    /// exceed what the peer's MSS and the path allow (NetBSD tcp_output's optlen: otherwise IP
+    /// fragments every such segment, and IPv6 input drops fragments).
+    /// </summary>
+    internal static uint DataMss(TcpCb tp)
+        => tp.SackOk && tp.Reass.Count > 0 ? tp.Mss - (uint)(4 + 8 * Math.Min(tp.Reass.Count, tp.TsOk ? 3 : 4)) : tp.Mss;
+
     internal void Output(TcpCb tp)
     {
         if (!tp.InTable || tp.State is TcpState.Closed or TcpState.Listen) return;
@@ -69,7 +78,7 @@ public sealed partial class TcpStack
             if (Seq.Lt(start, hi))
             {
                 uint end = tp.Scoreboard.NextLeftAfter(start, out uint l) ? l : hi;
-                int len = (int)Math.Min(tp.Mss, end - start);
+                int len = (int)Math.Min(DataMss(tp), end - start);
                 RetransmitAt(tp, start, len);
                 tp.HighRxt = start + (uint)len;
                 continue;
@@ -78,18 +87,25 @@ public sealed partial class TcpStack
         }
     }
 
-    /// <summary>Resends up to <paramref name="len"/> bytes from <paramref name="seq"/> (fast retransmit, partial ACKs, holes) without moving SND.NXT.</summary>
-    internal void RetransmitAt(TcpCb tp, uint seq, int len)
+    /// <summary>
+    /// Resends up to <paramref name="len"/> bytes from <paramref name="seq"/> (fast retransmit,
+    /// partial ACKs, holes) without moving SND.NXT; returns the length it aimed at (len, bounded by
+    /// <see cref="DataMss"/>), which the caller counts as resent.
+    /// </summary>
+    internal int RetransmitAt(TcpCb tp, uint seq, int len)
     {
+        len = Math.Min(len, (int)DataMss(tp));
+        int aimed = len;
         int off = (int)(seq - tp.SndBufSeq);
-        if (off < 0) return;
+        if (off < 0) return aimed;
         len = Math.Min(len, tp.Snd.Count - off);
-        if (len < 0) return;
+        if (len < 0) return aimed;
         byte flags = TcpPacket.FlagAck;
         if (tp.FinQueued && seq + (uint)len == FinSeq(tp) && Seq.Gt(tp.SndMax, FinSeq(tp))) flags |= TcpPacket.FlagFin;
-        if (len == 0 && (flags & TcpPacket.FlagFin) == 0) return;
+        if (len == 0 && (flags & TcpPacket.FlagFin) == 0) return aimed;
         tp.Retransmits++;
         Emit(tp, seq, len, flags);
+        return aimed;
     }
 
     /// <summary>One segment at SND.NXT if the windows, Nagle and SWS avoidance allow it (with the FIN if it is the last); false when nothing more goes.</summary>
@@ -103,7 +119,8 @@ public sealed partial class TcpStack
         long win = usePipe
             ? Math.Min((long)tp.SndWnd - (tp.SndNxt - tp.SndUna), (long)tp.Cwnd - Pipe(tp))
             : Math.Min(tp.SndWnd, tp.Cwnd) - (long)(tp.SndNxt - tp.SndUna);
-        int len = (int)Math.Min(Math.Min(avail, Math.Max(win, 0)), tp.Mss);
+        uint mss = DataMss(tp);
+        int len = (int)Math.Min(Math.Min(avail, Math.Max(win, 0)), mss);
         bool probe = false;
         if (tp.Force && tp.SndWnd != 0 && len > 0)
         {
@@ -124,7 +141,7 @@ public sealed partial class TcpStack
         if (len > 0)
         {
             bool emptiesBuffer = off + len == tp.Snd.Count;
-            if (probe || len == tp.Mss || Seq.Lt(tp.SndNxt, tp.SndMax)) send = true;
+            if (probe || len == mss || Seq.Lt(tp.SndNxt, tp.SndMax)) send = true;
             else if (emptiesBuffer && (tp.NoDelay || tp.SndNxt == tp.SndUna || tp.FinQueued)) send = true;
             else if (tp.MaxSndWnd > 0 && len >= tp.MaxSndWnd / 2) send = true;
         }

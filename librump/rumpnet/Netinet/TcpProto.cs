@@ -31,8 +31,9 @@ namespace Rump.Net.Netinet;
 /// engine input and timers take it and report through the upcalls (<see cref="TcpSockPcb"/>)
 /// with it held, so socket state and TCB change together and no second lock is nested. Order:
 /// this lock, then the callout queue's (timer arming), then IPv4 output's (ARP caches, interface
-/// queues, the mbuf pool). Output never calls back into TCP: lo0 and drivers queue, and input
-/// runs later in the soft interrupt.
+/// queues, the mbuf pool) or IPv6 output's (the route table's lock, a neighbour cache's, the
+/// same queues). Output never calls back into TCP: lo0 and drivers queue, and input runs later
+/// in the soft interrupt; ICMPv6 errors reach TCP from IPv6 input with none of those held.
 ///
 /// References: the socket holds its <see cref="TcpSockPcb"/> (<see cref="Socket.Pcb"/>), the pcb
 /// its current TCB and the TCB the pcb (as its upcall) until the socket detaches; from then on

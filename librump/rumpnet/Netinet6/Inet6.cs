@@ -227,9 +227,9 @@ public static class In6
 /// Parts: addresses and the routing table here; <see cref="Ip6"/> (input, output,
 /// fragmentation), <see cref="Nd6Cache"/> (one per Ethernet interface: neighbour discovery),
 /// <see cref="Icmp6"/> and <see cref="Udp6"/>. Upper protocols register by next-header value
-/// with <see cref="SetProtocol"/> (ICMPv6 and UDP at init; TCP can register 6 the same way
-/// later, as it does with <c>Inet.SetProtocol</c> for IPv4: its input gets <see cref="Ip6In"/>
-/// and sends with <see cref="Ip6.Output"/>).
+/// with <see cref="SetProtocol"/> (ICMPv6 and UDP at init; TCP registers 6 after, with
+/// <see cref="SetMtuInput"/> for packet too big: its input gets <see cref="Ip6In"/> and it sends
+/// with <see cref="Ip6.Output"/> holding its own lock, which therefore comes before these).
 ///
 /// Every Ethernet interface that comes up gets its link-local address (fe80::/64 and the
 /// modified EUI-64 of its MAC); lo0 has ::1 from boot. Configured addresses come from

@@ -119,6 +119,8 @@ public class TcpEngineTests
         Assert.That(p.Sim.Dropped, Is.GreaterThan(100), "the channel dropped segments");
         Assert.That(p.Client.FastRetransmits + p.Server.FastRetransmits, Is.GreaterThan(0), "losses were repaired by fast retransmit, not only by timeouts");
         if (sack) Assert.That(p.Client.SackRecoveries + p.Server.SackRecoveries, Is.GreaterThan(0), "SACK drove recovery");
+        // A data segment that also reports SACK blocks carries less data: options and data stay within the MSS (1460 here), or IP would fragment it.
+        Assert.That(p.Sim.LargestOptionsAndData, Is.LessThanOrEqualTo(1460), "options and data of the largest segment");
     }
 
     [Test]
@@ -481,6 +483,29 @@ public class TcpEngineTests
         sim.RunUntil(() => half!.State == TcpState.Closed, "the half-open one is reset when its ACK arrives");
         Assert.That(half!.Error, Is.EqualTo(Abi.ECONNRESET));
         Assert.That(nb.Stack.Pcbs.Count, Is.EqualTo(0), "nothing is left on B");
+    }
+
+    [Test]
+    public void PcbLookups_BothFamilies_AllocateNothing()
+    {
+        Pair p = Connect();
+        var a6 = new Ipv6Addr(0xfd00UL << 48, 1);
+        var b6 = new Ipv6Addr(0xfd00UL << 48, 2);
+        Assert.That(p.SB.Listen(b6, 90, 4, out _), Is.EqualTo(0), "an IPv6 listener beside the IPv4 connection");
+        TcpPcbTable t = p.SB.Pcbs;
+        ushort cport = p.Client.LocalPort;
+        Assert.That(t.Lookup(B, Port, A, cport), Is.SameAs(p.Server));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int found = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            if (t.Lookup(B, Port, A, cport) != null) found++;
+            if (t.LookupListener(b6, 90) != null) found++;
+            if (t.Lookup(b6, 90, a6, 4000) == null) found++;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(found, Is.EqualTo(30_000));
+        Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 30,000 lookups (connection and listener, IPv4 and IPv6)");
     }
 
     [Test]

@@ -24,6 +24,8 @@ internal sealed class TcpSim
     /// <summary>Return false to drop a segment (a test's targeted loss), after the random channel.</summary>
     public Func<Ipv4Addr, Ipv4Addr, byte[], bool>? Filter;
     public long Delivered, Dropped, Duplicated;
+    /// <summary>The most a segment carried past the 20-byte header (options and data): never more than the MSS offered (RFC 9293 3.7.1, the options count).</summary>
+    public int LargestOptionsAndData;
     private long _order;
     private readonly PriorityQueue<(byte[] Seg, Ipv4Addr Src, Ipv4Addr Dst), (long, long)> _inFlight = new();
     private readonly List<Node> _nodes = new();
@@ -62,6 +64,7 @@ internal sealed class TcpSim
 
     private void Transmit(byte[] seg, Ipv4Addr src, Ipv4Addr dst)
     {
+        LargestOptionsAndData = Math.Max(LargestOptionsAndData, seg.Length - TcpPacket.MinHeaderSize);
         if (Loss > 0 && Rnd.NextDouble() < Loss) { Dropped++; return; }
         if (Filter != null && !Filter(src, dst, seg)) { Dropped++; return; }
         Enqueue(seg, src, dst);
