@@ -168,6 +168,7 @@ internal sealed class MsdosMount
     /// </summary>
     public Vnode? ReclaimLocked(MsdosNode n)
     {
+        n.Ahead?.Drop();
         if (n.Type == VType.VDIR && _dirByCluster.TryGetValue(n.FirstCluster, out MsdosNode? d) && d == n) _dirByCluster.Remove(n.FirstCluster);
         if (n.Dir != null)
         {
@@ -677,6 +678,8 @@ internal sealed class MsdosMount
     /// <summary>Sets a file's size: frees clusters past it, or allocates zeroed ones up to it.</summary>
     public int Truncate(MsdosNode n, long size)
     {
+        // Read-ahead windows may cover clusters that are freed here (and reused by another file).
+        n.Ahead?.Drop();
         int e = EnsureMap(n);
         if (e != 0) return e;
         ClusterMap map = n.Map!;

@@ -32,6 +32,10 @@ internal sealed class MsdosNode
     public MsdosDir? Dir;
     /// <summary>No name refers to it any more; its clusters go when its vnode is reclaimed.</summary>
     public bool Unlinked;
+    /// <summary>VREG: where the last read ended (a read starting there is sequential).</summary>
+    public long ReadEnd;
+    /// <summary>VREG: read-ahead windows of the direct read path, made by the first sequential direct read.</summary>
+    public ReadAhead? Ahead;
 
     public MsdosNode(MsdosMount m, Vnode vp, VType type, ulong id, MsdosDirent ent, MsdosNode? parent, Vnode? parentVp, bool isRoot)
     {

@@ -431,6 +431,7 @@ internal sealed class MsdosVnodeOps : VnodeOps
             if (e != 0) return e;
             long size = n.Ent.De.FileSize;
             ClusterMap map = n.Map!;
+            bool sequential = uio.Offset == n.ReadEnd;
             while (uio.Resid > 0 && uio.Offset < size)
             {
                 long off = uio.Offset;
@@ -438,9 +439,18 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 int within = (int)(off % csize);
                 int len = (int)Math.Min(csize - within, Math.Min(uio.Resid, size - off));
                 if (ci >= map.Count) return Abi.EIO;
+                long want = Math.Min(uio.Resid, size - off);
+                // Read-ahead already queued for this part of the file: copy from it.
+                if (n.Ahead != null && !n.Ahead.Empty)
+                {
+                    if (n.Ahead.TryServe(map, ref uio, ci, want, size, out e))
+                    {
+                        if (e != 0) return e;
+                        continue;
+                    }
+                }
                 // Large reads of contiguous clusters go straight from the device (one transfer,
                 // one copy, no per-cluster buffers) unless the cache holds newer data for them.
-                long want = Math.Min(uio.Resid, size - off);
                 if (want >= DirectMin)
                 {
                     uint run = (uint)Math.Min(map.RunFrom(ci), Math.Min((within + want + csize - 1) / csize, BufCache.MaxUncached / csize));
@@ -449,8 +459,16 @@ internal sealed class MsdosVnodeOps : VnodeOps
                         int bytes = (int)run * csize;
                         byte[] staging = bc.RentStaging(bytes);
                         bool done = bc.ReadUncached(m.Dev, m.ClusterBlk(map.Get(ci)), csize, staging.AsSpan(0, bytes), out e);
+                        int copy = (int)Math.Min(want, bytes - within);
+                        // A sequential reader that takes the whole run goes on after it: the next
+                        // runs are read ahead while this one is copied.
+                        if (done && e == 0 && sequential && within + copy == bytes && bc.Direct)
+                        {
+                            n.Ahead ??= new ReadAhead(m);
+                            n.Ahead.Fill(map, ci + run, size);
+                        }
                         if (done && e == 0)
-                            e = uio.Move(new ReadOnlySpan<byte>(staging, within, (int)Math.Min(want, bytes - within)));
+                            e = uio.Move(new ReadOnlySpan<byte>(staging, within, copy));
                         bc.ReturnStaging(staging);
                         if (e != 0) return e;
                         if (done) continue;
@@ -462,6 +480,7 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 bc.Brelse(bp);
                 if (e != 0) return e;
             }
+            n.ReadEnd = uio.Offset;
             if ((ioflag & IoFlag.NoAtime) == 0 && (m.Mp.Flags & (Abi.MNT_NOATIME | Abi.MNT_RDONLY)) == 0)
             {
                 // Access times are dates: the entry is written at most once a day per file.
@@ -490,6 +509,8 @@ internal sealed class MsdosVnodeOps : VnodeOps
         try
         {
             ref DirEntry de = ref n.Ent.De;
+            // Queued read-ahead may hold what this write replaces, or clusters that move.
+            n.Ahead?.Drop();
             if ((ioflag & IoFlag.Append) != 0) uio.Offset = de.FileSize;
             if (uio.Offset < 0) return Abi.EINVAL;
             if (uio.Offset >= MsdosMount.MaxFileSize) return Abi.EFBIG;

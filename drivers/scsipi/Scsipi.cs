@@ -196,10 +196,14 @@ public sealed class ScsipiChannel
         if (_queue.Count > 0) next = _queue.Dequeue();
         else _busy = false;
         _lock.Exit();
+        // The next command goes to the adapter before this one's callback runs: the device works
+        // on it while the callback wakes its waiter (or copies), instead of idling until then.
+        if (next != null)
+        {
+            if (Dead) { next.Error = Abi.ENXIO; Finished(next); }
+            else Adapter.Request(next);
+        }
         xs.Callback?.Invoke(xs);
-        if (next == null) return;
-        if (Dead) { next.Error = Abi.ENXIO; Finished(next); return; }
-        Adapter.Request(next);
     }
 }
 

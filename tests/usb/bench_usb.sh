@@ -17,6 +17,8 @@
 # the bare transport (tests/qemu's usbguest: librumpuser_usb Bulk-Only READ(10)s of 1 MiB into a
 # zero-copy buffer and into an ordinary one, no kernel) and this kernel reading the same msdosfs
 # image from the guest's memory through etfs (no USB), to see where the time goes.
+# RUMP_BENCH_WRITE=1 adds, per round, 64 MiB written in 1 MiB writes and fsync'd (then removed)
+# through this kernel and through Linux's vfat (the image grows to 192 MiB for the room).
 set -euo pipefail
 prog=${1:?usage: bench_usb.sh USBBENCH LIBDIR BASEDIR [ROUNDS]}
 libdir=$(cd "${2:?usage: bench_usb.sh USBBENCH LIBDIR BASEDIR [ROUNDS]}" && pwd)
@@ -28,7 +30,7 @@ for t in mkfs.fat mcopy; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_usb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkfs.fat -C ${RUMP_BENCH_MKFS:--F 32} "$tmp/fat.img" 131072 >/dev/null
+mkfs.fat -C ${RUMP_BENCH_MKFS:--F 32} "$tmp/fat.img" $((${RUMP_BENCH_WRITE:+65536 + }131072)) >/dev/null
 head -c $((64 << 20)) /dev/urandom > "$tmp/BIG.BIN"
 mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
 cat > "$tmp/guest.sh" <<G
@@ -53,6 +55,14 @@ for r in \$(seq $rounds); do
   umount /mnt
   echo 3 > /proc/sys/vm/drop_caches
   ./usbbench -host /dev/sda direct || exit 1
+  if [ -n "${RUMP_BENCH_WRITE:-}" ]; then
+    /sbin/rumpsu 1000 1000 46 -- ./usbbench -write W.BIN || exit 1
+    waitsda
+    mount -t vfat /dev/sda /mnt || exit 1
+    ./usbbench -host-write /mnt/W.BIN || exit 1
+    rm /mnt/W.BIN
+    umount /mnt
+  fi
   if [ -n "${RUMP_BENCH_DIAG:-}" ]; then
     /sbin/rumpsu 1000 1000 46 -- ./usbguest bench 64 || exit 1
     /sbin/rumpsu 1000 1000 46 -- ./usbguest bench 64 malloc || exit 1
@@ -74,6 +84,11 @@ if [ -n "${RUMP_BENCH_DIAG:-}" ]; then
   m() { grep "^BENCH $1 " "$tmp/out" | awk '{print $NF}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
   echo "median MB/s: bare librumpuser_usb reads, zero-copy $(m rumpusb) ordinary buffer $(m rumpusb-malloc);" \
     "this kernel's msdosfs on etfs in guest memory $(median rump-etfs-msdosfs)"
+fi
+if [ -n "${RUMP_BENCH_WRITE:-}" ]; then
+  rw=$(median rump-msdosfs-write) lw=$(median linux-vfat-write)
+  echo "median MB/s writing 64 MiB (with fsync): this kernel $rw; Linux vfat $lw;" \
+    "ratio $(awk -v a="$rw" -v b="$lw" 'BEGIN{printf "%.2f", a/b}')x"
 fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 # The host's load drifts during a boot: each round's own ratio (ours / Linux vfat, read back to

@@ -8,6 +8,10 @@
  *   usbbench -host PATH [direct]
  *                          the same reads from a host path through Linux's own drivers (a file
  *                          on the stick mounted with vfat, or /dev/sda with O_DIRECT).
+ *   usbbench -write FILE   writes /mnt/FILE (64 MiB in 1 MiB writes, then fsync) on the stick
+ *                          through this kernel's stack, and removes it again.
+ *   usbbench -host-write PATH
+ *                          the same writes through Linux's own drivers.
  * Every process starts with nothing cached on our side (a fresh kernel, an empty buffer cache).
  */
 #include <rump/rump.h>
@@ -80,6 +84,43 @@ host_read(const char *path, int direct)
 	return 0;
 }
 
+/* Writes 64 MiB to fd in 1 MiB writes, then fsync: the time of both (nothing stays dirty). */
+static int
+write_all(int fd, ssize_t (*wr)(int, const void *, size_t), int (*sync)(int), const char *what)
+{
+	for (int i = 0; i < (1 << 20); i++)
+		buf[i] = (char)(i * 7 + i / 4096);
+	double t1 = now();
+	long long total = 0;
+	while (total < (64 << 20)) {
+		ssize_t n = wr(fd, buf, 1 << 20);
+		if (n <= 0) {
+			printf("usbbench: write: errno %d\n", errno);
+			return 1;
+		}
+		total += n;
+	}
+	if (sync(fd) != 0) {
+		printf("usbbench: fsync: errno %d\n", errno);
+		return 1;
+	}
+	double t2 = now();
+	printf("BENCH %s %lld bytes in %.3f s: %.1f MB/s\n", what, total, t2 - t1, total / (t2 - t1) / 1e6);
+	return 0;
+}
+
+static ssize_t
+rump_write(int fd, const void *p, size_t n)
+{
+	return rump_sys_write(fd, p, n);
+}
+
+static int
+rump_fsync(int fd)
+{
+	return rump_sys_fsync(fd);
+}
+
 /* Reads fd to its end (at most 64 MiB) in 1 MiB rump_sys_reads, after a first read of `first`
  * bytes (a byte of a file; a sector of a disk). */
 static int
@@ -113,6 +154,21 @@ main(int argc, char **argv)
 		return 1;
 	if (argc >= 3 && strcmp(argv[1], "-host") == 0)
 		return host_read(argv[2], argc > 3 && strcmp(argv[3], "direct") == 0);
+	if (argc == 3 && strcmp(argv[1], "-host-write") == 0) {
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			printf("usbbench: %s: %s\n", argv[2], strerror(errno));
+			return 1;
+		}
+		int r = write_all(fd, write, fsync, "linux-vfat-write");
+		close(fd);
+		return r;
+	}
+	int writing = argc == 3 && strcmp(argv[1], "-write") == 0;
+	if (writing) {
+		argv++;
+		argc--;
+	}
 	/* -etfs IMG FILE: the same file system from an image in the guest's memory (no USB);
 	 * -raw: /dev/sd0 itself, without a file system. */
 	const char *img = NULL, *file = NULL;
@@ -125,8 +181,8 @@ main(int argc, char **argv)
 	} else if (argc == 2) {
 		file = argv[1];
 	} else {
-		printf("usage: usbbench FILE | usbbench -etfs IMG FILE | usbbench -raw | "
-		    "usbbench -host PATH [direct]\n");
+		printf("usage: usbbench FILE | usbbench -write FILE | usbbench -etfs IMG FILE | usbbench -raw | "
+		    "usbbench -host PATH [direct] | usbbench -host-write PATH\n");
 		return 2;
 	}
 	if (rump_init() != 0 || rump_sys_mkdir("/mnt", 0755) != 0) {
@@ -149,12 +205,27 @@ main(int argc, char **argv)
 		struct rump_msdosfs_args a;
 		memset(&a, 0, sizeof a);
 		a.fspec = (char *)dev;
-		if (rump_sys_mount("msdos", "/mnt", RUMP_MNT_RDONLY, &a, sizeof a) != 0) {
+		if (rump_sys_mount("msdos", "/mnt", writing ? 0 : RUMP_MNT_RDONLY, &a, sizeof a) != 0) {
 			printf("usbbench: mount failed: errno %d\n", errno);
 			return 1;
 		}
 		char path[256];
 		snprintf(path, sizeof path, "/mnt/%s", file);
+		if (writing) {
+			fd = rump_sys_open(path, RUMP_O_WRONLY | RUMP_O_CREAT | RUMP_O_TRUNC, 0644);
+			if (fd < 0) {
+				printf("usbbench: create %s: errno %d\n", path, errno);
+				return 1;
+			}
+			int r = write_all(fd, rump_write, rump_fsync, "rump-msdosfs-write");
+			rump_sys_close(fd);
+			if (rump_sys_unlink(path) != 0 || rump_sys_unmount("/mnt", 0) != 0) {
+				printf("usbbench: unlink or unmount after writing: errno %d\n", errno);
+				r = 1;
+			}
+			rump_sys_reboot(RUMP_RB_HALT, NULL);
+			return r;
+		}
 		fd = rump_sys_open(path, RUMP_O_RDONLY, 0);
 	}
 	double tmount = now();

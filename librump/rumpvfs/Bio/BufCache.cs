@@ -28,7 +28,11 @@ namespace Rump.Vfs;
 ///   Clustering creates buffers of the caller's size past the block it asked for; a region read
 ///   later with another size finds them with the wrong size and drops them (see GetLocked).
 ///
-/// Locks: <see cref="_lock"/> protects the hash, the LRU list, the byte count, the count of
+/// - The direct path (<see cref="ReadUncached"/>) reads large ranges without buffers; its
+///   asynchronous form, a read-ahead window (<see cref="DirectRead"/>), is registered here while
+///   it holds data, so that dirtying or writing a block in its range marks it stale.
+///
+/// Locks: <see cref="_lock"/> protects the hash, the list of direct read-ahead windows, the LRU list, the byte count, the count of
 /// write-behind transfers in flight and every buffer's state fields; transfers run without it (the
 /// buffer is busy, so nobody else touches it). Order: file-system locks → <see cref="_lock"/>.
 /// Waiters for a busy buffer, for room, or for a write-behind slot sleep on <see cref="_cv"/>;
@@ -74,7 +78,12 @@ public sealed class BufCache
         MaxBytes = maxBytes;
         // RUMP_BUFCACHE_DIRECT=0 turns the direct path off (an A/B switch for benchmarks).
         Direct = Param.Get("RUMP_BUFCACHE_DIRECT") != "0";
+        // RUMP_BUFCACHE_DIRECTAHEAD=0 turns off only the direct path's read-ahead windows (A/B).
+        DirectAhead = Param.Get("RUMP_BUFCACHE_DIRECTAHEAD") != "0";
     }
+
+    /// <summary>Whether direct read-ahead windows (<see cref="DirectRead"/>) may start.</summary>
+    public bool DirectAhead;
 
     /// <summary>Whether <see cref="ReadUncached"/> bypasses the cache at all (false: every read goes through buffers).</summary>
     public bool Direct;
@@ -183,14 +192,15 @@ public sealed class BufCache
         bool sequential = blkno == sq.next && blkno != 0 && ReadAhead > 0;
         if (!hit && sequential)
             cluster = ReserveRunLocked(dev, blkno + step, size, ClusterBlocks(size) - 1);
-        long end = blkno + step * (1 + (cluster?.Count ?? 0));
+        int clustered = cluster?.Count ?? 0;
+        long end = blkno + step * (1 + clustered);
         // A hit elsewhere (an indirect block, a bitmap) does not end a sequential stream; a miss
         // elsewhere starts a new one.
         if (sequential || !hit) _seq[dev.Dev] = (blkno + step, sequential ? Math.Max(sq.raEnd, end) : end);
         _lock.Exit();
         if (!hit)
         {
-            e = cluster != null && cluster.Count > 0 ? ReadRun(bp, cluster) : Io(bp, write: false);
+            e = cluster != null ? ReadRun(bp, cluster) : Io(bp, write: false);
             if (e != 0) { Brelse(bp, invalidate: true); bp = null!; return e; }
         }
         if (sequential) StartReadAhead(dev, end, size);
@@ -223,17 +233,13 @@ public sealed class BufCache
         if (error == 0 && blkno * BlockDevice.DevBSize + dest.Length > dev.Size) error = Abi.EIO;
         if (error != 0) return true;
         if (!Direct) return false;
-        long step = blockSize / BlockDevice.DevBSize;
-        long end = blkno + dest.Length / BlockDevice.DevBSize;
         _lock.Enter();
-        if (_hash.Count > 0)
-            for (long b = blkno; b < end; b += step)
-                if (_hash.TryGetValue((dev.Dev, b), out Buf? bp) && (bp.Dirty || (bp.Busy && !bp.InIo)))
-                {
-                    UncachedFallbacks++;
-                    _lock.Exit();
-                    return false;
-                }
+        if (NewerLocked(dev, blkno, blockSize, dest.Length))
+        {
+            UncachedFallbacks++;
+            _lock.Exit();
+            return false;
+        }
         UncachedReads++;
         _lock.Exit();
         fixed (byte* p = dest)
@@ -266,6 +272,87 @@ public sealed class BufCache
             return true;
         }
         finally { _staging.Return(staging); }
+    }
+
+    /// <summary>
+    /// With <see cref="_lock"/> held: does the cache hold something newer than the device for the
+    /// <paramref name="length"/> bytes from <paramref name="blkno"/> (a dirty buffer, or a busy one
+    /// that is not being read: a writer may be changing it)? Looked at in steps of <paramref name="blockSize"/>.
+    /// </summary>
+    private bool NewerLocked(BlockDevice dev, long blkno, int blockSize, int length)
+    {
+        if (_hash.Count == 0) return false;
+        long step = blockSize / BlockDevice.DevBSize;
+        long end = blkno + length / BlockDevice.DevBSize;
+        for (long b = blkno; b < end; b += step)
+            if (_hash.TryGetValue((dev.Dev, b), out Buf? bp) && (bp.Dirty || (bp.Busy && !bp.InIo)))
+                return true;
+        return false;
+    }
+
+    // ---- Direct read-ahead windows (DirectRead) ------------------------------------------------
+
+    /// <summary>Direct read-ahead windows holding a staging buffer at most (each up to <see cref="MaxUncached"/>).</summary>
+    public const int MaxDirectWindows = 8;
+    /// <summary>Under <see cref="_lock"/>: the windows holding a staging buffer, and how many.</summary>
+    private DirectRead? _windows;
+    private int _windowCount;
+    /// <summary>Direct read-ahead windows started, served from, and found stale (dropped unread).</summary>
+    public long DirectAheads, DirectAheadHits, DirectAheadStale;
+
+    /// <summary>For <see cref="DirectRead.Start"/>: checks the range as <see cref="ReadUncached"/> does and counts the window in.</summary>
+    internal bool RegisterWindow(DirectRead d, BlockDevice dev, long blkno, int blockSize, int length)
+    {
+        if (!Direct || !DirectAhead || length > MaxUncached || CheckArgs(dev, blkno, blockSize) != 0 || length % blockSize != 0 || length == 0 ||
+            blkno * BlockDevice.DevBSize + length > dev.Size)
+            return false;
+        _lock.Enter();
+        if (_windowCount >= MaxDirectWindows || NewerLocked(dev, blkno, blockSize, length))
+        {
+            _lock.Exit();
+            return false;
+        }
+        d.Stale = false;
+        d.NextWindow = _windows;
+        _windows = d;
+        _windowCount++;
+        DirectAheads++;
+        _lock.Exit();
+        return true;
+    }
+
+    internal void UnregisterWindow(DirectRead d)
+    {
+        _lock.Enter();
+        DirectRead? prev = null;
+        for (DirectRead? w = _windows; w != null; prev = w, w = w.NextWindow)
+            if (w == d)
+            {
+                if (prev == null) _windows = d.NextWindow; else prev.NextWindow = d.NextWindow;
+                _windowCount--;
+                break;
+            }
+        d.NextWindow = null;
+        _lock.Exit();
+    }
+
+    /// <summary>Whether a completed window still holds what the device and the cache hold (counts the outcome).</summary>
+    internal bool WindowFresh(DirectRead d)
+    {
+        _lock.Enter();
+        bool ok = !d.Stale && !NewerLocked(d.Dev!, d.Blkno, d.BlockSize, d.Length);
+        if (ok) DirectAheadHits++; else DirectAheadStale++;
+        _lock.Exit();
+        return ok;
+    }
+
+    /// <summary>With <see cref="_lock"/> held: a block of <paramref name="dev"/> is being dirtied or written; windows over it go stale.</summary>
+    private void MarkStaleLocked(BlockDevice dev, long blkno, int size)
+    {
+        long end = blkno + size / BlockDevice.DevBSize;
+        for (DirectRead? w = _windows; w != null; w = w.NextWindow)
+            if (w.Dev == dev && blkno < w.Blkno + w.Length / BlockDevice.DevBSize && end > w.Blkno)
+                w.Stale = true;
     }
 
     /// <summary>A staging buffer of at least <paramref name="length"/> (at most <see cref="MaxUncached"/>) bytes for <see cref="ReadUncached"/>; give it back with <see cref="ReturnStaging"/>.</summary>
@@ -322,6 +409,7 @@ public sealed class BufCache
     {
         if (bp.Dev.ReadOnly) { Brelse(bp); return; }
         _lock.Enter();
+        if (_windows != null) MarkStaleLocked(bp.Dev, bp.Blkno, bp.Size);
         bp.Dirty = true;
         bp.Valid = true;
         LruAppend(bp);
@@ -433,6 +521,9 @@ public sealed class BufCache
     /// <summary>Writes the buffer now and releases it.</summary>
     public int Bwrite(Buf bp)
     {
+        _lock.Enter();
+        if (_windows != null) MarkStaleLocked(bp.Dev, bp.Blkno, bp.Size);
+        _lock.Exit();
         int e = Io(bp, write: true);
         Brelse(bp);
         return e;
@@ -615,9 +706,10 @@ public sealed class BufCache
     /// <paramref name="b"/> that are not cached, at most <paramref name="max"/>, stopping at the end
     /// of the device, at a cached block, or when only dirty buffers could make room.
     /// </summary>
-    private List<Buf> ReserveRunLocked(BlockDevice dev, long b, int size, int max)
+    private List<Buf>? ReserveRunLocked(BlockDevice dev, long b, int size, int max)
     {
-        var run = new List<Buf>();
+        // The lists are recycled (FinishRun gives them back): a read allocates none.
+        if (!_runLists.TryPop(out List<Buf>? run)) run = new List<Buf>(max);
         long step = size / BlockDevice.DevBSize;
         for (int i = 0; i < max; i++, b += step)
         {
@@ -628,8 +720,13 @@ public sealed class BufCache
             _bytes += size;
             run.Add(nb);
         }
-        return run;
+        if (run.Count > 0) return run;
+        _runLists.Push(run);
+        return null;
     }
+
+    /// <summary>Run lists of <see cref="ReserveRunLocked"/> not in use (under <see cref="_lock"/>).</summary>
+    private readonly Stack<List<Buf>> _runLists = new();
 
     /// <summary>Reads <paramref name="first"/> and the run after it in one synchronous transfer.</summary>
     private unsafe int ReadRun(Buf first, List<Buf> rest)
@@ -661,12 +758,12 @@ public sealed class BufCache
         _seq.TryGetValue(dev.Dev, out var sq);
         // Read-ahead resumes where it stopped; nothing to do while a whole window is ahead already.
         long b = Math.Max(from, sq.raEnd);
-        List<Buf> run = b - from < (long)window * step ? ReserveRunLocked(dev, b, size, cluster) : new List<Buf>();
+        List<Buf>? run = b - from < (long)window * step ? ReserveRunLocked(dev, b, size, cluster) : null;
         // A run that stops at a cached block resumes after it next time.
-        if (b - from < (long)window * step) _seq[dev.Dev] = (sq.next, b + Math.Max(1, run.Count) * step);
-        ReadAheads += run.Count;
+        if (b - from < (long)window * step) _seq[dev.Dev] = (sq.next, b + Math.Max(1, run?.Count ?? 0) * step);
+        ReadAheads += run?.Count ?? 0;
         _lock.Exit();
-        if (run.Count == 0) return;
+        if (run == null) return;
         var done = new RunDone(this, run, _staging.Rent(size * run.Count), size);
         dev.Strategy(write: false, (byte*)done.Pin(), size * run.Count, run[0].Offset, done);
     }
@@ -693,6 +790,8 @@ public sealed class BufCache
                 Forget(bp);
             bp.Busy = false;
         }
+        run.Clear();
+        _runLists.Push(run);
         _cv.Broadcast();
         _lock.Exit();
     }

@@ -214,6 +214,8 @@ public sealed class EmuBotDisk : EmuDevice
     public bool WriteProtected;
     public bool StallNextData, StallNextCsw, BadTagNextCsw, HangNextCsw;
     public int ResetsSeen;
+    /// <summary>READ/WRITE commands seen, as (write, first byte, bytes), in order (tests count commands per MiB).</summary>
+    public readonly List<(bool write, long off, long bytes)> Rw = new();
     /// <summary>The first TEST UNIT READY after power-on reports a unit attention, as real disks do.</summary>
     private bool _unitAttention = true;
     private byte _senseKey, _asc;
@@ -335,6 +337,7 @@ public sealed class EmuBotDisk : EmuDevice
         else if (Rump.Dev.Scsipi.Wire.Cdb.TryDecodeReadWrite(cdb, out bool w, out ulong lba, out uint n))
         {
             long off = (long)lba * 512, bytes = n * 512L;
+            lock (Rw) Rw.Add((w, off, bytes));
             if (off + bytes > Media.Length) { _status = 1; Sense(SenseKey.IllegalRequest, 0x21); }
             else if (w) { _writeOff = off; _writeLen = (int)bytes; }
             else { Media.AsSpan((int)off, (int)bytes).CopyTo(_in); _inLen = (int)bytes; }

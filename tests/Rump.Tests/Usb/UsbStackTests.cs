@@ -305,6 +305,158 @@ public class UsbStackTests : KernelTest
         var back = FsImages.Run("mtype", "-i", img, "::/written.txt");
         Assert.That(back.output, Is.EqualTo("written through umass and sd\n"), "mtools reads our file back");
     }
+
+    // ---- Throughput: commands per MiB, read-ahead on the direct path, clustered writes ----------
+
+    /// <summary>
+    /// A stick with a FAT file system made by mkfs.fat with 32 KiB clusters (as real sticks have)
+    /// holding BIG.BIN, <paramref name="mib"/> MiB of known bytes written by mcopy; mounted at /mnt.
+    /// </summary>
+    private (Rig r, byte[] big, string img, byte[] media) StickWithBigFile(int mib)
+    {
+        FsImages.RequireTool("mkfs.fat");
+        FsImages.RequireTool("mcopy");
+        string img = Path.Combine(HostWork, "stick.img");
+        FsImages.Ok(FsImages.Run("mkfs.fat", "-C", "-s", "64", "-n", "RUMPSTICK", img, (mib * 1024 + 8192).ToString()), "mkfs.fat");
+        byte[] big = new byte[mib << 20];
+        new Random(8).NextBytes(big);
+        string src = Path.Combine(HostWork, "BIG.BIN");
+        File.WriteAllBytes(src, big);
+        FsImages.Ok(FsImages.Run("mcopy", "-i", img, src, "::/BIG.BIN"), "mcopy");
+        byte[] media = File.ReadAllBytes(img);
+        var r = new Rig(Boot(), media);
+        r.Sd();
+        Assert.That(r.K.Mkdir("/mnt", 0x1ed), Is.EqualTo(0));
+        Assert.That(r.K.MountAs("msdos", "/dev/sd0", "/mnt", 0), Is.EqualTo(0), "mount /dev/sd0; dmesg:\n" + r.K.Dmesg());
+        return (r, big, img, media);
+    }
+
+    /// <summary>The READ/WRITE commands the disk saw from the <paramref name="from"/>-th on.</summary>
+    private static List<(bool write, long off, long bytes)> RwSince(EmuBotDisk d, int from)
+    {
+        lock (d.Rw) return d.Rw.GetRange(from, d.Rw.Count - from);
+    }
+
+    [Test]
+    public void SequentialReadKeepsTheNextRunInFlight()
+    {
+        var (r, big, _, _) = StickWithBigFile(4);
+        var bc = r.K.Kernel.GetService<Rump.Vfs.Vfs>()!.BufCache;
+        int fd = r.K.Open("/mnt/BIG.BIN", Abi.O_RDONLY);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        int before;
+        lock (r.Disk.Rw) before = r.Disk.Rw.Count;
+        string Seen() => string.Join(", ", RwSince(r.Disk, before).ConvertAll(c => (c.write ? "W " : "R ") + c.off + "+" + c.bytes));
+        // As usbbench reads: a byte, then 1 MiB reads (so each one ends a byte into a cluster).
+        byte[] buf = new byte[1 << 20];
+        Assert.That(r.K.Read(fd, buf.AsSpan(0, 1)), Is.EqualTo(1));
+        Assert.That(buf[0], Is.EqualTo(big[0]));
+        var first = RwSince(r.Disk, before);
+        // The FAT (the file's cluster map), then the first byte's cluster.
+        Assert.That(first.Count, Is.GreaterThan(0), "the first byte came from the disk");
+        long fileStart = first[^1].off;
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+        Assert.That(buf, Is.EqualTo(big.AsSpan(1, buf.Length).ToArray()), "the first MiB");
+        // With nobody reading, the READ of the file's third MiB reaches the disk: read-ahead.
+        long third = fileStart + (2 << 20);
+        bool ahead = Eventually(() => RwSince(r.Disk, before).Exists(c => !c.write && c.off <= third && c.off + c.bytes > third));
+        Assert.That(ahead, Is.True, "expected a READ of the file's third MiB before the reader asked for it; the disk saw " + Seen());
+        for (int i = 1; i < 3; i++)
+        {
+            Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+            Assert.That(buf, Is.EqualTo(big.AsSpan((i << 20) + 1, buf.Length).ToArray()), "MiB " + i);
+        }
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length - 1), "the file's last bytes");
+        Assert.That(buf.AsSpan(0, buf.Length - 1).ToArray(), Is.EqualTo(big.AsSpan((3 << 20) + 1).ToArray()), "MiB 3");
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(0), "end of file");
+        var all = RwSince(r.Disk, before);
+        long bytes = 0;
+        foreach (var c in all) bytes += c.bytes;
+        // The FAT sector, the first cluster, then one READ per MiB: the byte each read ends with
+        // comes from the run already read ahead, not from another READ of its cluster.
+        Assert.That(all.FindAll(c => !c.write && c.bytes >= 32 << 10).Count, Is.LessThanOrEqualTo(5), "data READ commands for 4 MiB; the disk saw " + Seen());
+        Assert.That(bytes, Is.LessThanOrEqualTo((4L << 20) + (32 << 10) + 4096), "bytes read from the disk for 4 MiB; the disk saw " + Seen());
+        Assert.That(bc.DirectAheadHits, Is.GreaterThanOrEqualTo(3), "reads served from read-ahead windows");
+        Assert.That(r.K.Close(fd), Is.EqualTo(0));
+        Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
+    }
+
+    [Test]
+    public void ReadAheadNeverServesDataTheFileNoLongerHas()
+    {
+        var (r, big, img, media) = StickWithBigFile(4);
+        int fd = r.K.Open("/mnt/BIG.BIN", Abi.O_RDWR);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        byte[] buf = new byte[1 << 20];
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+        // Windows of the second and third MiB are queued now; overwrite part of each.
+        byte[] patch = new byte[5000];
+        Array.Fill(patch, (byte)0xA5);
+        Assert.That(r.K.Pwrite(fd, patch, (1 << 20) + 12345), Is.EqualTo(patch.Length));
+        patch.CopyTo(big, (1 << 20) + 12345);
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+        Assert.That(buf, Is.EqualTo(big.AsSpan(1 << 20, buf.Length).ToArray()), "the second MiB with the write in it");
+        // Shrink and grow back: the third MiB's clusters were freed, the file's new ones are zeros.
+        Assert.That(r.K.Read(fd, buf.AsSpan(0, 4096)), Is.EqualTo(4096), "queue read-ahead of the third MiB");
+        Assert.That(r.K.Ftruncate(fd, (2 << 20) + 4096), Is.EqualTo(0));
+        Assert.That(r.K.Ftruncate(fd, 4 << 20), Is.EqualTo(0));
+        Array.Clear(big, (2 << 20) + 4096, (2 << 20) - 4096);
+        Assert.That(r.K.Pread(fd, buf, 2 << 20), Is.EqualTo(buf.Length));
+        Assert.That(buf, Is.EqualTo(big.AsSpan(2 << 20, buf.Length).ToArray()), "the third MiB after the truncation");
+        // A write through another descriptor over what the windows read.
+        Assert.That(r.K.Lseek(fd, 0, 0), Is.EqualTo(0));
+        Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+        int fd2 = r.K.Open("/mnt/BIG.BIN", Abi.O_WRONLY);
+        Assert.That(r.K.Pwrite(fd2, patch, (3 << 20) - 100), Is.EqualTo(patch.Length));
+        patch.CopyTo(big, (3 << 20) - 100);
+        Assert.That(r.K.Close(fd2), Is.EqualTo(0));
+        for (int i = 1; i < 4; i++)
+        {
+            Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+            Assert.That(buf, Is.EqualTo(big.AsSpan(i << 20, buf.Length).ToArray()), "MiB " + i + " after a write through another descriptor");
+        }
+        Assert.That(r.K.Close(fd), Is.EqualTo(0));
+        Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
+        File.WriteAllBytes(img, media);
+        FsImages.RequireTool("fsck.fat");
+        var fsck = FsImages.Run("fsck.fat", "-n", img);
+        Assert.That(fsck.code, Is.EqualTo(0), "fsck.fat -n after our writes:\n" + fsck.output);
+        string back = Path.Combine(HostWork, "BACK.BIN");
+        FsImages.Ok(FsImages.Run("mcopy", "-i", img, "::/BIG.BIN", back), "mcopy back");
+        Assert.That(File.ReadAllBytes(back), Is.EqualTo(big), "mtools reads what we wrote");
+    }
+
+    [Test]
+    public void LargeFileWritesReachTheStickAsLargeWrites()
+    {
+        var (r, _, img, media) = StickWithBigFile(1);
+        byte[] data = new byte[4 << 20];
+        new Random(9).NextBytes(data);
+        int before;
+        lock (r.Disk.Rw) before = r.Disk.Rw.Count;
+        int fd = r.K.Open("/mnt/NEW.BIN", Abi.O_WRONLY | Abi.O_CREAT, 0x1a4);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        for (int i = 0; i < 4; i++)
+            Assert.That(r.K.Write(fd, data.AsSpan(i << 20, 1 << 20)), Is.EqualTo(1 << 20));
+        Assert.That(r.K.Fsync(fd), Is.EqualTo(0));
+        Assert.That(r.K.Close(fd), Is.EqualTo(0));
+        Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
+        var writes = RwSince(r.Disk, before).FindAll(c => c.write);
+        long bytes = 0;
+        foreach (var c in writes) bytes += c.bytes;
+        string seen = string.Join(", ", writes.ConvertAll(c => c.off + "+" + c.bytes));
+        Assert.That(bytes, Is.GreaterThanOrEqualTo(4L << 20), "the file's bytes were written; the disk saw " + seen);
+        // 256 KiB per WRITE: 16 for the data; the FAT, the directory entry and the FSInfo add a few.
+        Assert.That(writes.Count, Is.LessThanOrEqualTo(16 + 8), "WRITE commands for 4 MiB of file data; the disk saw " + seen);
+        Assert.That(writes.FindAll(c => c.bytes >= 256 << 10).Count, Is.GreaterThanOrEqualTo(15), "256 KiB WRITEs; the disk saw " + seen);
+        File.WriteAllBytes(img, media);
+        FsImages.RequireTool("fsck.fat");
+        var fsck = FsImages.Run("fsck.fat", "-n", img);
+        Assert.That(fsck.code, Is.EqualTo(0), "fsck.fat -n after our writes:\n" + fsck.output);
+        string back = Path.Combine(HostWork, "NEW.BIN");
+        FsImages.Ok(FsImages.Run("mcopy", "-i", img, "::/NEW.BIN", back), "mcopy back");
+        Assert.That(File.ReadAllBytes(back), Is.EqualTo(data), "mtools reads what we wrote");
+    }
 }
 
 /// <summary>RUMP_USB's selection of host devices for ugenhc.</summary>

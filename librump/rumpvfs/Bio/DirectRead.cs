@@ -1,0 +1,115 @@
+using System;
+using System.Runtime.InteropServices;
+using Rump.Kern;
+
+namespace Rump.Vfs;
+
+/// <summary>
+/// One asynchronous read on the buffer cache's direct path (<see cref="BufCache.ReadUncached"/>):
+/// a file system's read-ahead window. A range of a device is read into a staging buffer of the
+/// cache's pool, without making buffers, while its owner consumes the range before it; the owner
+/// then copies straight out of it.
+///
+/// Its data is served only while it is fresh: the cache marks the window stale when a buffer in
+/// its range is dirtied or written (<see cref="BufCache.Bdwrite"/>, <see cref="BufCache.Bwrite"/>),
+/// and <see cref="Fresh"/> looks at the cache again for a dirty buffer or one being changed. The
+/// file system must also drop its windows when a file's clusters move (a write, a truncation): a
+/// new mapping of the file is invisible here.
+///
+/// Locks: <see cref="_m"/> (a leaf) protects the completion's fields (<see cref="_done"/>,
+/// <see cref="_bytes"/>, <see cref="_error"/>); the completion (interrupt context) takes only it.
+/// <see cref="Stale"/> and the cache's list of windows are under the cache's lock. One owner (a
+/// reader under its file system's lock) calls Start, Wait and Release, one at a time.
+/// Lifetime: from Start to <see cref="Release"/> the staging buffer is pinned and lent to the
+/// device; Release waits for the transfer to end before giving it back, so no buffer returns to
+/// the pool while a transfer may still write into it.
+/// </summary>
+public sealed unsafe class DirectRead : BioDone
+{
+    private readonly BufCache _c;
+    private readonly KMutex _m;
+    private readonly KCondvar _cv;
+    private byte[]? _buf;
+    private GCHandle _pin;
+    private bool _done;
+    private long _bytes;
+    private int _error;
+
+    /// <summary>Under the cache's lock: a block in the range was written or dirtied since the start.</summary>
+    internal bool Stale;
+    /// <summary>Under the cache's lock: the cache's list of windows that hold a staging buffer.</summary>
+    internal DirectRead? NextWindow;
+
+    public BlockDevice? Dev { get; private set; }
+    public long Blkno { get; private set; }
+    public int Length { get; private set; }
+    /// <summary>The file system's block size for the range (the unit the cache is checked in).</summary>
+    internal int BlockSize { get; private set; }
+
+    /// <summary>Started and not yet released.</summary>
+    public bool Active => _buf != null;
+
+    public DirectRead(BufCache c, Kernel k)
+    {
+        _c = c;
+        _m = new KMutex(k);
+        _cv = new KCondvar(k);
+    }
+
+    /// <summary>
+    /// Starts reading <paramref name="length"/> bytes from block <paramref name="blkno"/> when the
+    /// cache has nothing newer for them and has room for another window; false (nothing started)
+    /// otherwise. Must not be active.
+    /// </summary>
+    public bool Start(BlockDevice dev, long blkno, int blockSize, int length)
+    {
+        if (_buf != null) Kernel.Panic("direct read: started twice");
+        if (!_c.RegisterWindow(this, dev, blkno, blockSize, length)) return false;
+        Dev = dev; Blkno = blkno; Length = length; BlockSize = blockSize;
+        _done = false;
+        _buf = _c.RentStaging(length);
+        _pin = GCHandle.Alloc(_buf, GCHandleType.Pinned);
+        dev.Strategy(write: false, (byte*)_pin.AddrOfPinnedObject(), length, blkno * BlockDevice.DevBSize, this);
+        return true;
+    }
+
+    /// <summary>Sleeps until the transfer ends; 0 if all of it was read, else the errno.</summary>
+    public int Wait()
+    {
+        _m.Enter();
+        while (!_done) _cv.Wait(_m);
+        long bytes = _bytes;
+        int error = _error;
+        _m.Exit();
+        if (error != 0) return error;
+        return bytes == Length ? 0 : Abi.EIO;
+    }
+
+    /// <summary>After <see cref="Wait"/>: whether the data still is what the device and the cache hold.</summary>
+    public bool Fresh() => _c.WindowFresh(this);
+
+    /// <summary>The data (valid after <see cref="Wait"/> returned 0 and while <see cref="Fresh"/>).</summary>
+    public ReadOnlySpan<byte> Data => new(_buf, 0, Length);
+
+    /// <summary>Waits for the transfer (if any) and gives the staging buffer back.</summary>
+    public void Release()
+    {
+        if (_buf == null) return;
+        Wait();
+        _pin.Free();
+        _c.ReturnStaging(_buf);
+        _buf = null;
+        _c.UnregisterWindow(this);
+        Dev = null;
+    }
+
+    public override void Done(long bytes, int error)
+    {
+        _m.Enter();
+        _bytes = bytes;
+        _error = error;
+        _done = true;
+        _cv.Broadcast();
+        _m.Exit();
+    }
+}
