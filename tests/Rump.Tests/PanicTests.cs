@@ -175,6 +175,29 @@ public unsafe class PanicTests : KernelTest
     }
 
     [Test]
+    public void ACallLeavingAPanickedKernelWaitsForTheProcessLockWithoutUnwinding()
+    {
+        // A call's lent lwp is freed as the call leaves a dead kernel, under its process's lock. If
+        // another thread holds that lock just then, the wait must not unwind: the entry's catch is
+        // behind it, so the unwinding would leave the kernel as an exception (and end the process).
+        RumpKernel k = Boot(ncpu: 1);
+        Assert.That(k.Pipe(out int r, out _), Is.EqualTo(0));
+        long got = 0;
+        var reader = new Thread(() => { var buf = new byte[4]; got = k.Read(r, buf); }) { IsBackground = true };
+        reader.Start();
+        WaitForSleepers(k.Kernel, 1, "the pipe reader");
+        KMutex procLock = k.Kernel.DefaultProc.Lock;
+        procLock.Enter();
+        // The panic comes from outside any call, so the reader is the only thread that can want the lock.
+        k.Kernel.RecordPanic(new InvalidOperationException("test panic from outside"));
+        while (!procLock.MayHaveWaiters) Thread.Yield();
+        procLock.Exit();
+        Assert.That(reader.Join(Generous), Is.True, "the reader never left the panicked kernel");
+        Assert.That(got, Is.EqualTo(-Abi.ENXIO), "the reader's result");
+        AssertNoCpuTaken(k.Kernel);
+    }
+
+    [Test]
     public void HaltWakesThreadsStillAsleepInside()
     {
         RumpKernel k = Boot(ncpu: 1);

@@ -107,17 +107,21 @@ public sealed partial class Kernel
         while (TryTakePooledIntrLwp() is Lwp il) LwpFree(il);
     }
 
-    /// <summary>Frees an lwp; the last one of a (non-kernel, non-default) process ends the process.</summary>
+    /// <summary>
+    /// Frees an lwp; the last one of a (non-kernel, non-default) process ends the process. It runs
+    /// in dead kernels too (a call's lent lwp, freed after the entry caught the panic's unwinding),
+    /// so its two locks are taken without unwinding: both are held only for a few instructions.
+    /// </summary>
     internal void LwpFree(Lwp l)
     {
         Proc p = l.Proc;
-        p.Lock.Enter();
+        p.Lock.EnterNoUnwind();
         p._lwps.Remove(l);
         bool last = p._lwps.Count == 0 && p.Pid > DefaultPid;
         if (last) p.Exiting = true;
         p.Lock.Exit();
         l.Alive = false;
-        _procLock.Enter();
+        _procLock.EnterNoUnwind();
         _lwpHandles.Remove(l.Handle);
         _procLock.Exit();
         RumpUser.rumpuser_curlwpop(RumpUserConst.RUMPUSER_LWP_DESTROY, l.Handle);

@@ -33,6 +33,9 @@ public sealed class KMutex
 
     public bool IsHeld => Volatile.Read(ref _state) != 0;
 
+    /// <summary>Someone may be waiting for the mutex (for tests that wait until a thread has arrived).</summary>
+    internal bool MayHaveWaiters => Volatile.Read(ref _state) == 2;
+
     public void Enter()
     {
 #if LOCKDEBUG
@@ -40,6 +43,36 @@ public sealed class KMutex
 #endif
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
             EnterSlow();
+#if LOCKDEBUG
+        _k.LockDebug.Acquired(_k, this, _class);
+#endif
+    }
+
+    /// <summary>
+    /// Enter on a path that also runs in a dead kernel after its entry point's catch (an lwp freed
+    /// as its call leaves), where a wait must not unwind. A dead kernel's sleeps end at once, so
+    /// there the wait spins instead. Only for locks whose holders never sleep or throw while
+    /// holding them: a panic cannot leave such a lock held, and its holder leaves it in a few
+    /// instructions.
+    /// </summary>
+    public void EnterNoUnwind()
+    {
+#if LOCKDEBUG
+        _k.LockDebug.Acquiring(_k, this, _class, tryOnly: false);
+#endif
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            bool got = false;
+            if (!_k.SleepersAbort)
+            {
+                try { EnterSlow(); got = true; }
+                catch (KernelPanicException) { } // the kernel died while this thread slept for the lock
+            }
+            // State 2 says someone waits, so the holder's exit looks for sleepers (there are none
+            // left to wake in a dead kernel, which costs only that look).
+            if (!got)
+                while (Interlocked.Exchange(ref _state, 2) != 0) CpuPause.Pause(64);
+        }
 #if LOCKDEBUG
         _k.LockDebug.Acquired(_k, this, _class);
 #endif
