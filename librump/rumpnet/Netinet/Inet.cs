@@ -53,7 +53,7 @@ public delegate void IpProtoInput(Lwp l, Mbuf m, in IpIn ip);
 public delegate void IpCtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted);
 
 /// <summary>IPv4 counters (NetBSD's ipstat, icmpstat, udpstat, arpstat: what netstat -s shows).</summary>
-public sealed class InetStats
+public sealed class InetStats : IReassStats
 {
     public long IpTotal, IpBadHeader, IpBadChecksum, IpTooShort, IpBadOptions, IpNotOurs, IpNoProto, IpDelivered,
         IpFragments, IpFragDropped, IpFragTimeout, IpFragOverlap, IpReassembled, IpOutRequests, IpFragmented, IpFragsCreated, IpNoRoute, IpCantFrag, IpOutDiscard, IpMartian;
@@ -62,6 +62,10 @@ public sealed class InetStats
     public long ArpIn, ArpBad, ArpRequestsSent, ArpRepliesSent, ArpDropHeld, ArpTimeouts, ArpDuplicate;
     /// <summary>The DHCP client's (<see cref="DhcpClient"/>): requests sent, replies seen, and those ignored by reason.</summary>
     public long DhcpSent, DhcpReplies, DhcpBadFormat, DhcpNotOurs, DhcpNoType, DhcpUnexpected, DhcpNak;
+
+    ref long IReassStats.FragDropped => ref IpFragDropped;
+    ref long IReassStats.FragOverlap => ref IpFragOverlap;
+    ref long IReassStats.FragTimeout => ref IpFragTimeout;
 }
 
 /// <summary>

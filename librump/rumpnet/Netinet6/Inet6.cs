@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using Rump.Kern;
 using Rump.Net.Wire;
+using Rump.Net.Netinet;
 
 namespace Rump.Net.Netinet6;
 
@@ -88,13 +89,18 @@ public delegate void Ip6CtlInput(int error, Ipv6Addr src, Ipv6Addr dst, ReadOnly
 public delegate void Ip6MtuInput(Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted, uint mtu);
 
 /// <summary>IPv6 counters (NetBSD's ip6stat, icmp6stat, nd6 and udp6 counters).</summary>
-public sealed class Inet6Stats
+public sealed class Inet6Stats : IReassStats
 {
     public long Ip6Total, Ip6TooShort, Ip6BadHeader, Ip6BadExtension, Ip6Martian, Ip6NotOurs, Ip6NoProto, Ip6Delivered,
-        Ip6FragDropped, Ip6OutRequests, Ip6Fragmented, Ip6FragsCreated, Ip6NoRoute, Ip6OutDiscard;
+        Ip6Fragments, Ip6FragDropped, Ip6FragOverlap, Ip6FragTimeout, Ip6Reassembled, Ip6AtomicFragments,
+        Ip6OutRequests, Ip6Fragmented, Ip6FragsCreated, Ip6NoRoute, Ip6OutDiscard;
     public long Icmp6In, Icmp6Bad, Icmp6EchoReplies, Icmp6EchoRepliesIn, Icmp6ErrorsSent, Icmp6ErrorsRateLimited, Icmp6ErrorsIn;
     public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdDropHeld, NdTimeouts, NdDadDuplicate;
     public long Udp6In, Udp6Bad, Udp6NoPort, Udp6FullSock, Udp6Out;
+
+    ref long IReassStats.FragDropped => ref Ip6FragDropped;
+    ref long IReassStats.FragOverlap => ref Ip6FragOverlap;
+    ref long IReassStats.FragTimeout => ref Ip6FragTimeout;
 }
 
 /// <summary>Address helpers IPv6 needs beyond the wire type.</summary>
@@ -107,6 +113,8 @@ public static class In6
     public static bool IsUnspecified(Ipv6Addr a) => a.Hi == 0 && a.Lo == 0;
     /// <summary>::ffff:0:0/96 (v4-mapped; refused here: sockets are IPV6_V6ONLY).</summary>
     public static bool IsV4Mapped(Ipv6Addr a) => a.Hi == 0 && a.Lo >> 32 == 0xffff;
+    /// <summary>::ffff:a.b.c.d, an IPv4 address where both families share one 16-byte key.</summary>
+    public static Ipv6Addr V4Mapped(Ipv4Addr a) => new(0, 0xffffUL << 32 | a.Value);
 
     public static Ipv6Addr Mask(Ipv6Addr a, int plen)
     {
@@ -225,7 +233,7 @@ public static class In6
 /// selection), RFC 2464 (IPv6 over Ethernet).
 ///
 /// Parts: addresses and the routing table here; <see cref="Ip6"/> (input, output,
-/// fragmentation), <see cref="Nd6Cache"/> (one per Ethernet interface: neighbour discovery),
+/// fragmentation), <see cref="Ip6Reass"/> (reassembly), <see cref="Nd6Cache"/> (one per Ethernet interface: neighbour discovery),
 /// <see cref="Icmp6"/> and <see cref="Udp6"/>. Upper protocols register by next-header value
 /// with <see cref="SetProtocol"/> (ICMPv6 and UDP at init; TCP registers 6 after, with
 /// <see cref="SetMtuInput"/> for packet too big: its input gets <see cref="Ip6In"/> and it sends
@@ -253,6 +261,7 @@ public sealed class Inet6
     public readonly Net Net;
     public readonly Inet6Stats Stats = new();
     public readonly Ip6 Ip6;
+    public readonly Ip6Reass Reass;
     public readonly Icmp6 Icmp6;
     public readonly Udp6 Udp6;
 
@@ -274,6 +283,7 @@ public sealed class Inet6
         _cfgLock = new KMutex(Kernel);
         _linkUpWork = new Callout(_ => LinkUpWork());
         Ip6 = new Ip6(this);
+        Reass = new Ip6Reass(this);
         Icmp6 = new Icmp6(this);
         Udp6 = new Udp6(this);
         SetProtocol(Ipv6Packet.NextIcmpv6, Icmp6.Input, null);

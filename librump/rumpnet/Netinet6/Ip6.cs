@@ -16,10 +16,9 @@ namespace Rump.Net.Netinet6;
 /// as this host does not forward. The extension headers are walked with the wire's bound
 /// (at most 8; a longer chain, a truncated one or a misplaced hop-by-hop header is counted in
 /// <see cref="Inet6Stats.Ip6BadExtension"/> and dropped). Options inside hop-by-hop and
-/// destination-options headers are skipped, not interpreted. Fragments are not reassembled:
-/// every packet with a fragment header is dropped and counted in
-/// <see cref="Inet6Stats.Ip6FragDropped"/> (so IPv6 datagrams larger than the link's MTU do
-/// not reach this kernel). An unknown next header gets ICMPv6 parameter problem.
+/// destination-options headers are skipped, not interpreted. A fragment goes to
+/// <see cref="Ip6Reass"/>, and the datagram it completes continues here with its headers walked
+/// again. An unknown next header gets ICMPv6 parameter problem.
 ///
 /// Output (<see cref="Output"/>, in thread context): ::1 and our own addresses go through lo0;
 /// multicast goes out of the interface the caller names; a link-local destination goes out of
@@ -83,10 +82,17 @@ public sealed class Ip6
         }
         if (x.HasFragment)
         {
-            // No reassembly (see the class comment): dropped and counted, never half-delivered.
-            Interlocked.Increment(ref S.Ip6FragDropped);
-            m.Free();
-            return;
+            Mbuf? whole = _in.Reass.Insert(m, x);
+            if (whole == null) return;
+            // The whole datagram's own headers, walked as any packet's; a fragment header among
+            // them is a fragment inside a fragment, which no sender makes.
+            m = whole;
+            if (Ipv6Packet.Parse(m.Bytes, out p) != WireError.Ok || p.WalkExtensions(out x) != WireError.Ok || x.HasFragment)
+            {
+                Interlocked.Increment(ref S.Ip6BadExtension);
+                m.Free();
+                return;
+            }
         }
         byte nh = x.UpperProtocol;
         if (nh == Ipv6Packet.NextNone) { Interlocked.Increment(ref S.Ip6Delivered); m.Free(); return; }

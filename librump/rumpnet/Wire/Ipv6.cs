@@ -12,7 +12,7 @@ namespace Rump.Net.Wire;
 /// next-header value (an upper layer, ESP, or 59 "no next header"). It takes at most
 /// <see cref="MaxExtensionHeaders"/> steps, so a chain of headers crafted to be long costs a
 /// bounded walk; a longer chain is <see cref="WireError.Unsupported"/>. Hop-by-hop options
-/// anywhere but first are malformed (RFC 8200 4.3).
+/// anywhere but first are malformed (RFC 8200 4.3). The walk stops after a fragment header.
 /// </summary>
 public readonly ref struct Ipv6Packet
 {
@@ -78,12 +78,18 @@ public readonly ref struct Ipv6Packet
             if (off + len > _b.Length) return WireError.Truncated;
             if (next == NextFragment)
             {
-                if (r.HasFragment) return WireError.Malformed;
+                // The walk ends here: what follows is a piece of the datagram, whose headers are
+                // walked once it is reassembled (the first piece's bytes are not a header in the others).
                 ushort fo = BinaryPrimitives.ReadUInt16BigEndian(_b.Slice(off + 2));
                 r.HasFragment = true;
+                r.FragmentHeaderOffset = off;
                 r.FragmentOffset = fo & 0xfff8;
                 r.MoreFragments = (fo & 1) != 0;
                 r.FragmentId = BinaryPrimitives.ReadUInt32BigEndian(_b.Slice(off + 4));
+                r.Count++;
+                r.UpperProtocol = _b[off];
+                r.UpperOffset = off + 8;
+                return WireError.Ok;
             }
             r.Count++;
             next = _b[off];
@@ -124,7 +130,13 @@ public struct Ipv6Extensions
     public int UpperOffset;
     /// <summary>Extension headers passed.</summary>
     public int Count;
+    /// <summary>
+    /// A fragment header ends the walk: then <see cref="UpperProtocol"/> and <see cref="UpperOffset"/>
+    /// are its next header and what follows it, a piece of the datagram.
+    /// </summary>
     public bool HasFragment, MoreFragments;
+    /// <summary>Where the fragment header starts in the packet.</summary>
+    public int FragmentHeaderOffset;
     /// <summary>In bytes (a multiple of 8).</summary>
     public int FragmentOffset;
     public uint FragmentId;
