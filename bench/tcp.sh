@@ -8,6 +8,7 @@
 #  3. as root (ip, network namespaces): the same transfer between a rump kernel on a host TAP
 #     (virtif) and Linux's stack in a namespace, and between two Linux stacks over a veth pair
 #     into a namespace, with the same program on Linux sockets (host-server, host-client);
+#     once at Ethernet's MTU and once with jumbo frames (JUMBO_MTU, default 65521) on every link;
 #  4. the host's loopback with iperf3, if installed (tools/setup-debian.sh).
 # Every run reports wall time, CPU seconds (user + sys of all its processes) and the load
 # average: numbers measured while others build are noisy, CPU seconds less so.
@@ -27,8 +28,7 @@ tmp=$(mktemp -d)
 ns=rbench$$ tap=virt$(( $$ % 900 + 100 )) veth=rbv$$
 cleanup() {
   ip netns del "$ns" 2>/dev/null || true
-  ip link del "$tap" 2>/dev/null || true
-  ip link del "$veth" 2>/dev/null || true
+  for i in 0 1; do ip link del "$tap$i" 2>/dev/null || true; ip link del "$veth$i" 2>/dev/null || true; done
   rm -rf "$tmp" "$log"
 }
 trap cleanup EXIT
@@ -64,18 +64,23 @@ else
 fi
 run "shmif both directions, $size MiB each" "$bin" test "$bytes" 1
 
-if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/null; then
-  ip -n "$ns" link set lo up
+# tap_vs_veth MTU N: the kernel on a TAP against Linux over a veth pair, both links at MTU
+# (jumbo frames: the same MTU on the TAP, the kernel's virt0 and the veth pair, like with like)
+tap_vs_veth() {
+  local mtu=$1 n=$2 t="$tap$2" v="$veth$2"
+  local mtuarg=()
+  [ "$mtu" = 1500 ] || mtuarg=("$mtu")
   # rump kernel over virtif: the kernel opens the TAP by name in this namespace, then it moves in
-  ip tuntap add dev "$tap" mode tap
-  timed "$tmp/tc.time" "$bin" tap-client "$tap" 10.94.0.1 10.94.0.2 5100 "$bytes" > "$tmp/tap.out" 2>&1 &
+  ip tuntap add dev "$t" mode tap
+  ip link set "$t" mtu "$mtu"
+  timed "$tmp/tc.time" "$bin" tap-client "$t" 10.94.$n.1 10.94.$n.2 5100 "$bytes" "${mtuarg[@]}" > "$tmp/tap.out" 2>&1 &
   tc=$!
   touch "$tmp/tap.out"
   for i in $(seq 200); do grep -q "up as" "$tmp/tap.out" && break; sleep 0.05; done
-  ip link set "$tap" netns "$ns"
-  ip -n "$ns" link set "$tap" up
-  ip -n "$ns" addr add 10.94.0.2/24 dev "$tap"
-  say "## rump kernel (virtif, TAP) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  ip link set "$t" netns "$ns"
+  ip -n "$ns" link set "$t" up
+  ip -n "$ns" addr add 10.94.$n.2/24 dev "$t"
+  say "## rump kernel (virtif, TAP, MTU $mtu) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   timed "$tmp/srv.time" ip netns exec "$ns" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
   wait "$tc" || say "tap-client failed"
   cat "$tmp/tap.out" "$tmp/srv.out" | tee -a "$log"
@@ -86,22 +91,29 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/n
   say
 
   # Linux <-> Linux over a veth pair into the namespace
-  ip link add "$veth" type veth peer name "${veth}p"
-  ip link set "${veth}p" netns "$ns"
-  ip addr add 10.95.0.1/24 dev "$veth"
-  ip link set "$veth" up
-  ip -n "$ns" addr add 10.95.0.2/24 dev "${veth}p"
-  ip -n "$ns" link set "${veth}p" up
+  ip link add "$v" mtu "$mtu" type veth peer name "${v}p" mtu "$mtu"
+  ip link set "${v}p" netns "$ns"
+  ip addr add 10.95.$n.1/24 dev "$v"
+  ip link set "$v" up
+  ip -n "$ns" addr add 10.95.$n.2/24 dev "${v}p"
+  ip -n "$ns" link set "${v}p" up
   timed "$tmp/vsrv.time" ip netns exec "$ns" "$bin" host-server 5101 "$bytes" > "$tmp/vsrv.out" 2>&1 &
   vs=$!
   touch "$tmp/vsrv.out"
   for i in $(seq 100); do grep -q listening "$tmp/vsrv.out" && break; sleep 0.05; done
-  run "Linux <-> Linux over veth into a namespace, $size MiB each way (client side's CPU; the server's below)" "$bin" host-client 10.95.0.2 5101 "$bytes"
+  run "Linux <-> Linux over veth (MTU $mtu) into a namespace, $size MiB each way (client side's CPU; the server's below)" "$bin" host-client 10.95.$n.2 5101 "$bytes"
   wait "$vs" || say "host-server failed"
   cat "$tmp/vsrv.out" | tee -a "$log"
   read -r w u s < "$tmp/vsrv.time"
   say "Linux server side: $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
   say
+  ip link del "$v" 2>/dev/null || true
+}
+
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$ns" 2>/dev/null; then
+  ip -n "$ns" link set lo up
+  tap_vs_veth 1500 0
+  tap_vs_veth "${JUMBO_MTU:-65521}" 1   # virtif's largest (Virtif.JumboMtu), which is Linux TAP's max_mtu
 else
   say "TAP comparison: not run (needs root, ip and network namespaces)."
   say

@@ -18,9 +18,10 @@
  *	one side (run by the above).
  *   tcp_shmif host-server PORT SIZE | host-client ADDR PORT SIZE
  *	the transfer of test (both directions at once, checked) over Linux sockets;
- *   tcp_shmif tap-client IFNAME OURADDR PEERADDR PORT SIZE
+ *   tcp_shmif tap-client IFNAME OURADDR PEERADDR PORT SIZE [MTU]
  *	the client's side in a rump kernel whose IFNAME (virtN) is a host TAP of that name:
- *	bench/tcp.sh's comparison of the kernel over virtif with Linux over veth (root).
+ *	bench/tcp.sh's comparison of the kernel over virtif with Linux over veth (root). MTU
+ *	sets the interface's MTU first (SIOCSIFMTU: jumbo frames on virtif).
  *
  * The client retries its first connect until the server listens (ECONNREFUSED while the
  * server boots: the condition itself is polled, not a guess of how long booting takes).
@@ -595,7 +596,7 @@ host_client(const char *addr, int port, long size)
 }
 
 static int
-tap_client(const char *ifname, const char *ours, const char *peer, int port, long size)
+tap_client(const char *ifname, const char *ours, const char *peer, int port, long size, int mtu)
 {
 	int e;
 	struct tsin a;
@@ -605,6 +606,16 @@ tap_client(const char *ifname, const char *ours, const char *peer, int port, lon
 		die("rump_init", e);
 	if ((e = rump_pub_netconfig_ifcreate(ifname)) != 0)
 		die("ifcreate", e);
+	if (mtu > 0) {
+		struct rump_ifreq r;
+		int s = rump_sys_socket(RUMP_AF_INET, RUMP_SOCK_DGRAM, 0);
+		memset(&r, 0, sizeof r);
+		snprintf(r.ifr_name, sizeof r.ifr_name, "%s", ifname);
+		r.ifr_ifru.ifru_mtu = mtu;
+		if (s == -1 || rump_sys_ioctl(s, RUMP_SIOCSIFMTU, &r) == -1)
+			die("SIOCSIFMTU", errno);
+		rump_sys_close(s);
+	}
 	if ((e = rump_pub_netconfig_ifup(ifname)) != 0)
 		die("ifup", e);
 	if ((e = rump_pub_netconfig_ipv4_ifaddr_cidr(ifname, ours, 24)) != 0)
@@ -656,8 +667,8 @@ main(int argc, char **argv)
 		return host_server(atoi(argv[2]), atol(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "host-client") == 0)
 		return host_client(argv[2], atoi(argv[3]), atol(argv[4]));
-	if (argc == 7 && strcmp(argv[1], "tap-client") == 0)
-		return tap_client(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]));
+	if ((argc == 7 || argc == 8) && strcmp(argv[1], "tap-client") == 0)
+		return tap_client(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]), argc == 8 ? atoi(argv[7]) : 0);
 	int bench = argc >= 3 && strcmp(argv[1], "bench") == 0;
 	if (argc >= 4 && strcmp(argv[1], "test6") == 0) {
 		setenv("TCP_SHMIF_V6", "1", 1);

@@ -108,9 +108,9 @@ public static class IfIoctl
             case Abi.SIOCSIFMTU:
             {
                 int mtu = BinaryPrimitives.ReadInt32LittleEndian(u);
-                // NetBSD's ether_ioctl: ETHERMIN (46) .. ETHERMTU (1500) on Ethernet; 576 (IP's minimum datagram) .. 65535 otherwise.
-                int min = ifp.Type == Ifnet.IFT_ETHER ? 46 : 576, max = ifp.Type == Ifnet.IFT_ETHER ? 1500 : 65535;
-                if (mtu < min || mtu > max) return Abi.EINVAL;
+                // NetBSD's ether_ioctl: ETHERMIN (46) .. ETHERMTU (1500), or the driver's jumbo size, on Ethernet; 576 (IP's minimum datagram) .. 65535 otherwise.
+                int min = ifp.Type == Ifnet.IFT_ETHER ? 46 : 576;
+                if (mtu < min || mtu > ifp.MaxMtu) return Abi.EINVAL;
                 ifp.Mtu = mtu;
                 rs?.IfInfo(ifp);
                 return 0;

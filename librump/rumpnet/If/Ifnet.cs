@@ -59,6 +59,11 @@ public abstract class Ifnet
     /// <summary>Set by <see cref="Net.Attach"/>, 1 and up (lo0 is 1); 0 before.</summary>
     public int Index { get; internal set; }
     public int Mtu;
+    /// <summary>
+    /// The largest MTU SIOCSIFMTU accepts: Ethernet's 1500 (NetBSD's ETHERMTU) unless the driver
+    /// can carry jumbo frames (NetBSD's ETHERCAP_JUMBO_MTU) and says how large; 65535 elsewhere.
+    /// </summary>
+    public int MaxMtu;
     private int _flags;
     public int Flags => Volatile.Read(ref _flags);
     public bool IsUp => (Flags & IFF_UP) != 0;
@@ -80,6 +85,7 @@ public abstract class Ifnet
         Name = name;
         Type = type;
         Mtu = mtu;
+        MaxMtu = type == IFT_ETHER ? 1500 : 65535;
         _flags = flags;
         LinkAddr = linkAddr;
         _inqLock = new KMutex(k);

@@ -20,14 +20,14 @@ public unsafe class NetcfgTests : KernelTest
 {
     private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
 
-    private static byte[] Ifreq(string name)
+    internal static byte[] Ifreq(string name)
     {
         var b = new byte[NetcfgWire.IfreqSize];
         Encoding.ASCII.GetBytes(name).CopyTo(b, 0);
         return b;
     }
 
-    private static long Ioctl(RumpKernel k, int s, uint cmd, byte[] arg)
+    internal static long Ioctl(RumpKernel k, int s, uint cmd, byte[] arg)
     {
         fixed (byte* p = arg) return Sys(k, SysNum.ioctl, s, cmd, (long)p);
     }
