@@ -449,28 +449,25 @@ internal sealed class MsdosVnodeOps : VnodeOps
                         continue;
                     }
                 }
-                // Large reads of contiguous clusters go straight from the device (one transfer,
-                // one copy, no per-cluster buffers) unless the cache holds newer data for them.
+                // Large reads of a contiguous run of clusters go straight from the device (one
+                // transfer, into the reader's memory when it can be, no per-cluster buffers) unless
+                // the cache holds newer data for them.
                 if (want >= DirectMin)
                 {
                     uint run = (uint)Math.Min(map.RunFrom(ci), Math.Min((within + want + csize - 1) / csize, BufCache.MaxUncached / csize));
                     if ((long)run * csize >= DirectMin)
                     {
                         int bytes = (int)run * csize;
-                        byte[] staging = bc.RentStaging(bytes);
-                        bool done = bc.ReadUncached(m.Dev, m.ClusterBlk(map.Get(ci)), csize, staging.AsSpan(0, bytes), out e);
                         int copy = (int)Math.Min(want, bytes - within);
-                        // A sequential reader that takes the whole run goes on after it: the next
-                        // runs are read ahead while this one is copied.
-                        if (done && e == 0 && sequential && within + copy == bytes && bc.Direct)
+                        bool done = bc.ReadUncached(ref uio, m.Dev, m.ClusterBlk(map.Get(ci)), csize, bytes, within, copy, out e);
+                        if (e != 0) return e;
+                        // A sequential reader that took the whole run goes on after it: the next
+                        // runs are read ahead.
+                        if (done && sequential && within + copy == bytes && bc.Direct)
                         {
                             n.Ahead ??= new ReadAhead(m);
                             n.Ahead.Fill(map, ci + run, size);
                         }
-                        if (done && e == 0)
-                            e = uio.Move(new ReadOnlySpan<byte>(staging, within, copy));
-                        bc.ReturnStaging(staging);
-                        if (e != 0) return e;
                         if (done) continue;
                     }
                 }

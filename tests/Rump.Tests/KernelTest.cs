@@ -149,6 +149,30 @@ public abstract class KernelTest
         return done;
     }
 
+    /// <summary>
+    /// Runs <paramref name="f"/> in <paramref name="k"/> on a fresh host thread with a kernel context
+    /// of its own (drivers' transmit paths need one), whatever context this thread has; an
+    /// exception in it fails the test.
+    /// </summary>
+    protected internal static T In<T>(RumpKernel k, Func<T> f)
+    {
+        T r = default!;
+        Exception? ex = null;
+        var t = new Thread(() =>
+        {
+            try
+            {
+                using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "test");
+                r = f();
+            }
+            catch (Exception e) { ex = e; }
+        });
+        t.Start();
+        t.Join();
+        if (ex != null) throw new AssertionException("in the kernel: " + ex);
+        return r;
+    }
+
     protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until <paramref name="cond"/> holds (polling it) or the generous limit passes.</summary>

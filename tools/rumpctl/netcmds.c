@@ -779,17 +779,30 @@ cmd_ping(int argc, char **argv)
 /*
  * --- netstat -------------------------------------------------------------------------------
  * The protocol control blocks the kernel lists by sysctl, printed as NetBSD's netstat -an prints
- * them: TCP from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs: 32-byte records),
- * IPv6 TCP from net.inet6.tcp6.pcblist (56-byte records: the same fields with 16-byte addresses,
- * state 0, local 4, foreign 20, ports 36 and 38, Send-Q 40, Recv-Q 44), UDP from
- * net.inet.udp.pcblist (UdpPcbList.cs: 24 bytes), local sockets from
- * net.local.{stream,dgram,seqpacket}.pcblist (Local/LocalPcbList.cs: 136 bytes); little-endian
- * but for the addresses. All of them by default; -t, -u, -x (or -f inet, -f local) choose.
+ * them: TCP from net.inet.tcp.pcblist (librump/rumpnet/Netinet/TcpPcbList.cs), IPv6 TCP from
+ * net.inet6.tcp6.pcblist (the same fields with 16-byte addresses), UDP from net.inet.udp.pcblist
+ * (UdpPcbList.cs), local sockets from net.local.{stream,dgram,seqpacket}.pcblist
+ * (Local/LocalPcbList.cs: 136 bytes); little-endian but for the addresses. All of them by
+ * default; -t, -u, -x (or -f inet, -f local) choose.
  */
-#define TCP_PCB_SIZE 32
-#define TCP6_PCB_SIZE 56
-#define UDP_PCB_SIZE 24
 #define LOCAL_PCB_SIZE 136
+
+/* Where an inet record keeps its fields (byte offsets; -1: the record has no such field). */
+struct inetpcb {
+	const char *proto;	/* netstat's Proto column */
+	const char *sysctl;
+	size_t size;
+	int af;
+	int state, laddr, faddr, lport, fport, sendq, recvq;
+	int optional;		/* a kernel without this protocol has no list: not an error */
+};
+
+/* TCP first (its state column), IPv6 after IPv4; state >= 0 marks a TCP record (-t). */
+static const struct inetpcb inetpcbs[] = {
+	{ "tcp", "net.inet.tcp.pcblist", 32, AF_INET, 0, 4, 8, 12, 14, 16, 20, 0 },
+	{ "tcp6", "net.inet6.tcp6.pcblist", 56, AF_INET6, 0, 4, 20, 36, 38, 40, 44, 1 },
+	{ "udp", "net.inet.udp.pcblist", 24, AF_INET, -1, 0, 4, 8, 10, -1, 12, 0 },
+};
 
 static const char *const tcpstates[] = {
 	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
@@ -808,33 +821,17 @@ le64(const unsigned char *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/* "10.0.0.1.80" or "*.*", as NetBSD's netstat -n writes an endpoint. */
+/* "10.0.0.1.80", "fd00::1.80" or "*.*", as NetBSD's netstat -n writes an endpoint. */
 static void
-endpoint(const unsigned char *addr, unsigned port, char *out, size_t len)
-{
-	char a[INET_ADDRSTRLEN];
-
-	if (addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == 0)
-		strcpy(a, "*");
-	else
-		inet_ntop(AF_INET, addr, a, sizeof a);
-	if (port == 0)
-		snprintf(out, len, "%s.*", a);
-	else
-		snprintf(out, len, "%s.%u", a, port);
-}
-
-/* "fd00::1.80" or "*.*" (NetBSD's netstat -n for IPv6). */
-static void
-endpoint6(const unsigned char *addr, unsigned port, char *out, size_t len)
+endpoint(int af, const unsigned char *addr, unsigned port, char *out, size_t len)
 {
 	static const unsigned char any[16];
 	char a[INET6_ADDRSTRLEN];
 
-	if (memcmp(addr, any, 16) == 0)
+	if (memcmp(addr, any, af == AF_INET6 ? 16 : 4) == 0)
 		strcpy(a, "*");
 	else
-		inet_ntop(AF_INET6, addr, a, sizeof a);
+		inet_ntop(af, addr, a, sizeof a);
 	if (port == 0)
 		snprintf(out, len, "%s.*", a);
 	else
@@ -868,51 +865,35 @@ pcblist(const char *name, size_t entry, size_t *szp)
 static int
 netstat_inet(int tcp, int udp)
 {
-	unsigned char *buf;
-	size_t sz;
-
 	printf("Active Internet connections (including servers)\n");
 	printf("%-5s %6s %6s  %-22s %-22s %s\n", "Proto", "Recv-Q", "Send-Q",
 	    "Local Address", "Foreign Address", "State");
-	if (tcp) {
-		if ((buf = pcblist("net.inet.tcp.pcblist", TCP_PCB_SIZE, &sz)) == NULL)
-			return nfail("netstat", "net.inet.tcp.pcblist");
-		for (size_t off = 0; off + TCP_PCB_SIZE <= sz; off += TCP_PCB_SIZE) {
-			const unsigned char *e = buf + off;
-			uint32_t st = le32(e);
-			char l[32], f[32];
+	for (size_t p = 0; p < sizeof inetpcbs / sizeof inetpcbs[0]; p++) {
+		const struct inetpcb *t = &inetpcbs[p];
+		unsigned char *buf;
+		size_t sz;
 
-			endpoint(e + 4, (unsigned)(e[12] | e[13] << 8), l, sizeof l);
-			endpoint(e + 8, (unsigned)(e[14] | e[15] << 8), f, sizeof f);
-			printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp", le32(e + 20), le32(e + 16),
-			    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+		if (!(t->state >= 0 ? tcp : udp))
+			continue;
+		if ((buf = pcblist(t->sysctl, t->size, &sz)) == NULL) {
+			if (t->optional)
+				continue;
+			return nfail("netstat", t->sysctl);
 		}
-		free(buf);
-		/* IPv6 connections after the IPv4 ones; a kernel without IPv6 has no list. */
-		if ((buf = pcblist("net.inet6.tcp6.pcblist", TCP6_PCB_SIZE, &sz)) != NULL) {
-			for (size_t off = 0; off + TCP6_PCB_SIZE <= sz; off += TCP6_PCB_SIZE) {
-				const unsigned char *e = buf + off;
-				uint32_t st = le32(e);
-				char l[64], f[64];
-
-				endpoint6(e + 4, (unsigned)(e[36] | e[37] << 8), l, sizeof l);
-				endpoint6(e + 20, (unsigned)(e[38] | e[39] << 8), f, sizeof f);
-				printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s %-22s %s\n", "tcp6", le32(e + 44), le32(e + 40),
-				    l, f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
-			}
-			free(buf);
-		}
-	}
-	if (udp) {
-		if ((buf = pcblist("net.inet.udp.pcblist", UDP_PCB_SIZE, &sz)) == NULL)
-			return nfail("netstat", "net.inet.udp.pcblist");
-		for (size_t off = 0; off + UDP_PCB_SIZE <= sz; off += UDP_PCB_SIZE) {
+		for (size_t off = 0; off + t->size <= sz; off += t->size) {
 			const unsigned char *e = buf + off;
-			char l[32], f[32];
+			char l[64], f[64];
 
-			endpoint(e, (unsigned)(e[8] | e[9] << 8), l, sizeof l);
-			endpoint(e + 4, (unsigned)(e[10] | e[11] << 8), f, sizeof f);
-			printf("%-5s %6" PRIu32 " %6d  %-22s %s\n", "udp", le32(e + 12), 0, l, f);
+			endpoint(t->af, e + t->laddr, (unsigned)(e[t->lport] | e[t->lport + 1] << 8), l, sizeof l);
+			endpoint(t->af, e + t->faddr, (unsigned)(e[t->fport] | e[t->fport + 1] << 8), f, sizeof f);
+			printf("%-5s %6" PRIu32 " %6" PRIu32 "  %-22s ", t->proto, le32(e + t->recvq),
+			    t->sendq >= 0 ? le32(e + t->sendq) : 0, l);
+			if (t->state >= 0) {
+				uint32_t st = le32(e + t->state);
+
+				printf("%-22s %s\n", f, st < sizeof tcpstates / sizeof tcpstates[0] ? tcpstates[st] : "?");
+			} else
+				printf("%s\n", f);
 		}
 		free(buf);
 	}

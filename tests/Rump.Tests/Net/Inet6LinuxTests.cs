@@ -34,12 +34,12 @@ public class Inet6LinuxTests : KernelTest
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = k.Kernel.GetService<Inet6>()!;
         Ifnet? ifp = null;
-        Assert.That(Inet6Tests.In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
+        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
         tn.MoveIn($"{PeerIp}/64");
-        Assert.That(Inet6Tests.In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
+        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
         WaitFor(() => in6.LinkLocalOf(ifp!) != null, "virt0's link-local address");
         string ll = In6.Format(in6.LinkLocalOf(ifp!)!.Addr);
-        Assert.That(Inet6Tests.In(k, () => Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", OurIp, 64)), Is.EqualTo(0));
+        Assert.That(In(k, () => Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", OurIp, 64)), Is.EqualTo(0));
 
         var (st, so, se) = tn.Run($"ping -6 -c 3 -i 0.2 -W 5 {OurIp}");
         Assert.That(st, Is.EqualTo(0), "ping -6 the kernel's global address: " + so + se);
@@ -72,7 +72,7 @@ public class Inet6LinuxTests : KernelTest
         Assert.That(rs, Is.EqualTo(0), rErr);
         Assert.That(rOut, Is.EqualTo("to the host\n"), "the host got our datagram");
 
-        Assert.That(Inet6Tests.In(k, () => Netconfig.IfDestroy(k.Kernel, "virt0")), Is.EqualTo(0));
+        Assert.That(In(k, () => Netconfig.IfDestroy(k.Kernel, "virt0")), Is.EqualTo(0));
         Assert.That(in6.Lookup(Inet6Tests.A6(PeerIp)), Is.Null, "its connected route went with it");
     }
 }

@@ -92,26 +92,6 @@ public unsafe class Inet6Tests : KernelTest
     internal static int SetInt(RumpKernel k, int s, int level, int name, int v)
         => (int)Sys(k, SysNum.setsockopt, s, level, name, (long)&v, 4);
 
-    /// <summary>Runs <paramref name="f"/> in <paramref name="k"/> on a fresh host thread with a kernel context (drivers' transmit paths need one).</summary>
-    internal static T In<T>(RumpKernel k, Func<T> f)
-    {
-        T r = default!;
-        Exception? ex = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "inet6test");
-                r = f();
-            }
-            catch (Exception e) { ex = e; }
-        });
-        t.Start();
-        t.Join();
-        if (ex != null) throw new AssertionException("in the kernel: " + ex);
-        return r;
-    }
-
     private static void WaitFor(Func<bool> c, Func<string> what) => Assert.That(Eventually(c), Is.True, () => "waited in vain for: " + what());
 
     private static Inet6 In6Of(RumpKernel k) => k.Kernel.GetService<Inet6>() ?? throw new AssertionException("the net component published Inet6");
@@ -206,11 +186,8 @@ public unsafe class Inet6Tests : KernelTest
     private Station Up(string bus, string global)
     {
         RumpKernel k = Boot(ncpu: 2);
-        ShmifIf? ifp = null;
-        Assert.That(In(k, () => ShmifDriver.Of(k.Kernel)!.Create(bus, out _, out ifp)), Is.EqualTo(0), "shmif on " + bus);
+        ShmifIf ifp = ShmifTests.Up(k, bus);
         Inet6 in6 = In6Of(k);
-        ifp!.SetFlags(Ifnet.IFF_UP | Ifnet.IFF_RUNNING, 0);
-        WaitFor(() => in6.LinkLocalOf(ifp) != null, () => "the link-local address when " + ifp.Name + " came up");
         Ipv6Addr ll = in6.LinkLocalOf(ifp)!.Addr;
         Assert.That(ll, Is.EqualTo(In6.LinkLocalOf(ifp.LinkAddr)));
         Assert.That(In(k, () => Netconfig6.Ipv6Ifaddr(k.Kernel, ifp.Name, global, 64)), Is.EqualTo(0));

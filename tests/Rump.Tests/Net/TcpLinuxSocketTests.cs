@@ -1,49 +1,68 @@
 using System;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO;
-using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using NUnit.Framework;
 using Rump.Kern;
 using Rump.Net;
 using Rump.Net.Netinet;
+using Rump.Net.Netinet6;
 using Rump.Net.Virtif;
 using Rump.Net.Wire;
 
 namespace Rump.Tests.Net;
 
 /// <summary>
-/// TCP sockets of the kernel against Linux's own stack and real programs, over a TAP in a
-/// network namespace the test makes (needs root: the tests' names say so; without network
-/// namespaces they fail): host curl fetching from a small HTTP server in the kernel, the kernel
-/// fetching from host python3 -m http.server, and nc -l / nc in both directions.
+/// TCP sockets of the kernel against Linux's own stack and real programs, once over IPv4 and once
+/// over IPv6, over a TAP in a network namespace the test makes (needs root: the tests' names say
+/// so; without network namespaces they fail): host curl fetching from a small HTTP server in the
+/// kernel (the capture shows the options our SYN-ACK negotiated), the kernel fetching from host
+/// python3 -m http.server, and nc -l / nc in both directions.
 /// </summary>
+[TestFixture(Abi.AF_INET)]
+[TestFixture(Abi.AF_INET6)]
 public unsafe class TcpLinuxSocketTests : KernelTest
 {
+    private readonly int _af;
+    private bool V6 => _af == Abi.AF_INET6;
+    private string PeerIp => V6 ? "fd00:79::1" : VirtifTests.PeerIp;
+    private string OurIp => V6 ? "fd00:79::2" : VirtifTests.OurIp;
+    private string Any => V6 ? "::" : "0.0.0.0";
+    /// <summary>An address as a URL's host.</summary>
+    private string UrlHost(string a) => V6 ? $"[{a}]" : a;
+    /// <summary>nc, curl and tcpdump's word for the family.</summary>
+    private string Flag => V6 ? "-6" : "-4";
+    private string IpProto => V6 ? "ip6" : "ip";
+
+    public TcpLinuxSocketTests(int af) => _af = af;
+
     private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
 
-    private static int TcpSocket(RumpKernel k)
+    private int TcpSocket(RumpKernel k)
     {
-        int s = (int)Sys(k, SysNum.socket, Abi.AF_INET, Abi.SOCK_STREAM, 0);
-        Assert.That(s, Is.GreaterThanOrEqualTo(0), "socket(AF_INET, SOCK_STREAM)");
+        int s = (int)Sys(k, SysNum.socket, _af, Abi.SOCK_STREAM, 0);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0), $"socket({_af}, SOCK_STREAM)");
         return s;
     }
 
-    private static Ipv4Addr Ip(string s)
+    private byte[] Sa(string a, ushort port)
     {
-        Assert.That(Netconfig.TryParse(s, out Ipv4Addr a));
-        return a;
+        if (V6) return Inet6Tests.Sin6(Inet6Tests.A6(a), port);
+        Assert.That(Netconfig.TryParse(a, out Ipv4Addr v4));
+        return UdpSocketTests.Sin(v4, port);
     }
 
-    private static RumpKernel Up(KernelTest t, TapNs tn, Func<RumpKernel> boot)
+    private TapNs Tap() => V6 ? new TapNs("rumpt6-", "rt6") : new TapNs("rumpvif-", "rvt");
+
+    private RumpKernel Up(TapNs tn)
     {
-        RumpKernel k = boot();
-        Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out _), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn($"{VirtifTests.PeerIp}/24");
-        Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
-        Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", VirtifTests.OurIp, 24), Is.EqualTo(0));
+        RumpKernel k = Boot(ncpu: 2);
+        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out _)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
+        tn.MoveIn(V6 ? $"{PeerIp}/64" : $"{PeerIp}/24");
+        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
+        Assert.That(In(k, () => V6 ? Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", OurIp, 64) : Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", OurIp, 24)),
+            Is.EqualTo(0));
         return k;
     }
 
@@ -81,15 +100,15 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         => Assert.That(Eventually(() => tn.Run($"ss -Htln sport = :{port}").stdout.Contains(":" + port)), Is.True, "a host listener on " + port);
 
     [Test]
-    public void Root_HostCurlFetchesFromTheKernel_AndTheKernelFetchesFromPythonHttpServer()
+    public void Root_HostCurlFetchesFromTheKernel_OptionsInTheCapture_AndTheKernelFetchesFromPythonHttpServer()
     {
-        using var tn = new TapNs("rumpvif-", "rvt");
-        RumpKernel k = Up(this, tn, () => Boot(ncpu: 2));
+        using TapNs tn = Tap();
+        RumpKernel k = Up(tn);
 
         // A tiny HTTP/1.0 server in the kernel: one request, 1 MiB of body, close.
         string body = Body(1 << 20);
         int l = TcpSocket(k);
-        Assert.That(UdpSocketTests.Bind(k, l, UdpSocketTests.Sin(Ipv4Addr.Any, 8080)), Is.EqualTo(0));
+        Assert.That(Inet6Tests.Bind(k, l, Sa(Any, 8080)), Is.EqualTo(0));
         Assert.That(Sys(k, SysNum.listen, l, 4), Is.EqualTo(0));
         string? request = null;
         var server = new Thread(() =>
@@ -112,10 +131,10 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         server.Start();
         // A capture of the exchange (tcpdump, tools/setup-debian.sh): it is running once its file has the pcap header.
         string pcap = Path.Combine(HostWork, "curl.pcap");
-        Process dump = tn.Start($"tcpdump -i {tn.Tap} -U -Z root -w {pcap} tcp port 8080");
+        Process dump = tn.Start($"tcpdump -i {tn.Tap} -U -Z root -w {pcap} {IpProto} and tcp port 8080");
         Assert.That(Eventually(() => System.IO.File.Exists(pcap) && new FileInfo(pcap).Length >= 24), Is.True, "tcpdump started writing " + pcap);
-        var (st, got, err) = tn.Run($"curl -sS --max-time 30 http://{VirtifTests.OurIp}:8080/big", seconds: 40);
-        Assert.That(st, Is.EqualTo(0), "curl: " + err);
+        var (st, got, err) = tn.Run($"curl {Flag} -sS --max-time 30 http://{UrlHost(OurIp)}:8080/big", seconds: 40);
+        Assert.That(st, Is.EqualTo(0), $"curl {Flag}: " + err);
         Assert.That(server.Join(Generous), Is.True, "the kernel's server did not finish");
         Assert.That(request, Does.StartWith("GET /big HTTP/1.1\r\n"), "curl's request as the kernel read it");
         Assert.That(got.Length, Is.EqualTo(body.Length), "bytes curl got");
@@ -123,24 +142,28 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         k.Close(l);
         try { dump.Kill(); } catch (InvalidOperationException) { }
         dump.WaitForExit();
-        // The options negotiated with Linux, as the capture shows them: our SYN-ACK offers SACK,
-        // timestamps and window scaling back, and our data segments carry timestamps.
-        var (ds, synacks, derr) = tn.Run($"tcpdump -nn -r {pcap} src host {VirtifTests.OurIp} and tcp[tcpflags] & tcp-syn != 0");
+        // The options negotiated with Linux, as the capture shows them: our SYN-ACK has the MSS
+        // from virt0's MTU (1500 less the IP and TCP headers) and offers SACK, timestamps and
+        // window scaling back, and our data segments carry timestamps.
+        int mss = 1500 - (V6 ? 60 : 40);
+        string syn = V6 ? "ip6[40+13] & 2 != 0" : "tcp[tcpflags] & tcp-syn != 0";
+        var (ds, synacks, derr) = tn.Run($"tcpdump -nn -r {pcap} src host {OurIp} and {syn}");
         Assert.That(ds, Is.EqualTo(0), "tcpdump -r: " + derr);
-        Assert.That(synacks, Does.Contain("Flags [S.]"), "our SYN-ACK in the capture");
-        Assert.That(synacks, Does.Contain("sackOK").And.Contain("TS val").And.Contain("wscale"), "SACK, timestamps and window scale in our SYN-ACK: " + synacks);
-        var (_, data, _) = tn.Run($"tcpdump -nn -c 5 -r {pcap} src host {VirtifTests.OurIp} and greater 1000");
+        Assert.That(synacks, Does.Contain("Flags [S.]"), "our SYN-ACK in the capture: " + synacks);
+        Assert.That(synacks, Does.Contain($"mss {mss}").And.Contain("sackOK").And.Contain("TS val").And.Contain("wscale"),
+            $"MSS {mss}, SACK, timestamps and window scale in our SYN-ACK: " + synacks);
+        var (_, data, _) = tn.Run($"tcpdump -nn -c 5 -r {pcap} src host {OurIp} and greater 1000");
         Assert.That(data, Does.Contain("TS val"), "timestamps on our data segments: " + data);
 
         // The kernel as the client of python3 -m http.server in the namespace.
         string file = Body(2 << 20);
         System.IO.File.WriteAllText(Path.Combine(HostWork, "f.txt"), file);
-        Process py = tn.Start($"python3 -m http.server 8000 --bind {VirtifTests.PeerIp} --directory {HostWork}");
+        Process py = tn.Start($"python3 -m http.server 8000 --bind {PeerIp} --directory {HostWork}");
         try
         {
             WaitListening(tn, 8000);
             int c = TcpSocket(k);
-            Assert.That(UdpSocketTests.Connect(k, c, UdpSocketTests.Sin(Ip(VirtifTests.PeerIp), 8000)), Is.EqualTo(0), "connect to the host's server");
+            Assert.That(Inet6Tests.Connect(k, c, Sa(PeerIp, 8000)), Is.EqualTo(0), "connect to the host's server");
             WriteAll(k, c, Encoding.ASCII.GetBytes("GET /f.txt HTTP/1.0\r\nHost: peer\r\n\r\n"));
             string resp = Encoding.ASCII.GetString(ReadToEnd(k, c));
             k.Close(c);
@@ -155,15 +178,15 @@ public unsafe class TcpLinuxSocketTests : KernelTest
     [Test]
     public void Root_NcBothWays()
     {
-        using var tn = new TapNs("rumpvif-", "rvt");
-        RumpKernel k = Up(this, tn, () => Boot(ncpu: 2));
+        using TapNs tn = Tap();
+        RumpKernel k = Up(tn);
 
         // Host nc -l: the kernel connects and sends 256 KiB, then closes; nc prints it all.
         string data = Body(256 * 1024);
-        Process nl = tn.Start("nc -l 9000");
+        Process nl = tn.Start($"nc {Flag} -l 9000");
         WaitListening(tn, 9000);
         int c = TcpSocket(k);
-        Assert.That(UdpSocketTests.Connect(k, c, UdpSocketTests.Sin(Ip(VirtifTests.PeerIp), 9000)), Is.EqualTo(0));
+        Assert.That(Inet6Tests.Connect(k, c, Sa(PeerIp, 9000)), Is.EqualTo(0), "connect to the host's nc");
         WriteAll(k, c, Encoding.ASCII.GetBytes(data));
         Assert.That(k.Close(c), Is.EqualTo(0));
         var (st, outp, err) = HostNet.Finish(nl, 30);
@@ -173,9 +196,9 @@ public unsafe class TcpLinuxSocketTests : KernelTest
 
         // Host nc to a kernel listener: its stdin arrives, its FIN (-N) ends it, our reply comes back.
         int l = TcpSocket(k);
-        Assert.That(UdpSocketTests.Bind(k, l, UdpSocketTests.Sin(Ipv4Addr.Any, 9001)), Is.EqualTo(0));
+        Assert.That(Inet6Tests.Bind(k, l, Sa(Any, 9001)), Is.EqualTo(0));
         Assert.That(Sys(k, SysNum.listen, l, 1), Is.EqualTo(0));
-        Process nc = tn.Start($"nc -N {VirtifTests.OurIp} 9001", data);
+        Process nc = tn.Start($"nc {Flag} -N {OurIp} 9001", data);
         int s = (int)Sys(k, SysNum.accept, l, 0, 0);
         Assert.That(s, Is.GreaterThanOrEqualTo(0));
         byte[] got = ReadToEnd(k, s);

@@ -9,56 +9,99 @@ using NUnit.Framework;
 using Rump.Kern;
 using Rump.Net;
 using Rump.Net.Netinet;
+using Rump.Net.Netinet6;
 using Rump.Net.Shmif;
 using Rump.Net.Wire;
+using IPAddress = System.Net.IPAddress;
 
 namespace Rump.Tests.Net;
 
 /// <summary>
-/// TCP sockets (AF_INET, SOCK_STREAM) through the system-call table: over lo0 in one kernel
-/// (connect and accept, echo, 16 MiB with SHA-256 both ways at once, non-blocking connect with
-/// EINPROGRESS and SO_ERROR, refused connections, the half-close of shutdown(SHUT_WR), SO_LINGER 0
+/// TCP sockets through the system-call table, once over IPv4 (AF_INET, sockaddr_in) and once over
+/// IPv6 (AF_INET6, sockaddr_in6): over lo0 in one kernel (connect and accept, names, options, echo,
+/// 16 MiB with SHA-256 both ways at once, non-blocking connect with EINPROGRESS and SO_ERROR,
+/// refused connections, bad addresses, the half-close of shutdown(SHUT_WR), SO_LINGER 0
 /// resetting, poll readiness, EPIPE, bind's EADDRINUSE and SO_REUSEADDR, many connections, the
-/// pcblist sysctl), and between two kernels of this process over one shmif bus, with their
-/// addresses set through Netconfig.
+/// family's pcblist sysctl, listeners of both families on one port number), and between two
+/// kernels of this process over one shmif bus (ARP or neighbour discovery first), also with the
+/// bus dropping, duplicating and reordering frames.
 /// </summary>
+[TestFixture(Abi.AF_INET)]
+[TestFixture(Abi.AF_INET6)]
 public unsafe class TcpSocketTests : KernelTest
 {
-    private static readonly Ipv4Addr Lo = new(127, 0, 0, 1);
     private const int IPPROTO_TCP = 6, TCP_NODELAY = 1, TCP_MAXSEG = 2;
 
-    private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
-    private static byte[] Sin(Ipv4Addr a, ushort port) => UdpSocketTests.Sin(a, port);
+    /// <summary>The fixture's address family, and what differs with it.</summary>
+    private readonly int _af;
+    private bool V6 => _af == Abi.AF_INET6;
+    private int Other => V6 ? Abi.AF_INET : Abi.AF_INET6;
+    private string Lo => LoOf(_af);
+    private string Any => V6 ? "::" : "0.0.0.0";
+    /// <summary>IP and TCP headers without options: the MSS is the MTU less these (less 12 with timestamps).</summary>
+    private int Headers => V6 ? 60 : 40;
 
-    private static int TcpSocket(RumpKernel k, int flags = 0)
+    public TcpSocketTests(int af) => _af = af;
+
+    private static string LoOf(int af) => af == Abi.AF_INET6 ? "::1" : "127.0.0.1";
+    private static IPAddress A(string a) => IPAddress.Parse(a);
+
+    /// <summary>Host <paramref name="host"/> of test network <paramref name="net"/>: 10.9.NET.HOST/24 or fd00:9:NET::HOST/64.</summary>
+    private string Host(int net, int host) => V6 ? $"fd00:9:{net}::{host}" : $"10.9.{net}.{host}";
+
+    private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
+
+    /// <summary>A sockaddr_in or sockaddr_in6 for <paramref name="a"/> (its family decides which).</summary>
+    private static byte[] Sa(string a, ushort port)
     {
-        int s = (int)Sys(k, SysNum.socket, Abi.AF_INET, Abi.SOCK_STREAM | flags, 0);
-        Assert.That(s, Is.GreaterThanOrEqualTo(0), "socket(AF_INET, SOCK_STREAM)");
+        IPAddress ip = A(a);
+        return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? Inet6Tests.Sin6(Ipv6Addr.Read(ip.GetAddressBytes()), port)
+            : UdpSocketTests.Sin(Ipv4Addr.Read(ip.GetAddressBytes()), port);
+    }
+
+    /// <summary>A sockaddr of family <paramref name="af"/> as the kernel wrote it: length and family checked, then address and port.</summary>
+    private static (IPAddress, ushort) FromSa(int af, byte[] sa, int len)
+    {
+        int size = af == Abi.AF_INET6 ? 28 : 16;
+        Assert.That((len, (int)sa[0], (int)sa[1]), Is.EqualTo((size, size, af)), "a sockaddr (length, its sa_len, its family)");
+        return (new IPAddress(sa.AsSpan(af == Abi.AF_INET6 ? 8 : 4, af == Abi.AF_INET6 ? 16 : 4)), BinaryPrimitives.ReadUInt16BigEndian(sa.AsSpan(2)));
+    }
+
+    private static int SocketOf(RumpKernel k, int af, int flags = 0)
+    {
+        int s = (int)Sys(k, SysNum.socket, af, Abi.SOCK_STREAM | flags, 0);
+        Assert.That(s, Is.GreaterThanOrEqualTo(0), $"socket({af}, SOCK_STREAM)");
         return s;
     }
 
-    private static long Bind(RumpKernel k, int s, byte[] sin) => UdpSocketTests.Bind(k, s, sin);
-    private static long Connect(RumpKernel k, int s, byte[] sin) => UdpSocketTests.Connect(k, s, sin);
+    private int TcpSocket(RumpKernel k, int flags = 0) => SocketOf(k, _af, flags);
+
+    private static long Bind(RumpKernel k, int s, byte[] sa) => Inet6Tests.Bind(k, s, sa);
+    private static long Connect(RumpKernel k, int s, byte[] sa) => Inet6Tests.Connect(k, s, sa);
     private static long Listen(RumpKernel k, int s, int backlog) => Sys(k, SysNum.listen, s, backlog);
 
-    private static int Accept(RumpKernel k, int s, out Ipv4Addr peer, out ushort port, int flags = -1)
+    private static int AcceptOf(int af, RumpKernel k, int s, out IPAddress? peer, out ushort port, int flags = -1)
     {
-        byte[] sin = new byte[16];
-        int len = 16;
+        byte[] sa = new byte[28];
+        int len = 28;
         long r;
-        fixed (byte* p = sin)
+        fixed (byte* p = sa)
             r = flags < 0 ? Sys(k, SysNum.accept, s, (long)p, (long)&len) : Sys(k, SysNum.paccept, s, (long)p, (long)&len, 0, flags);
-        peer = Ipv4Addr.Read(sin.AsSpan(4));
-        port = BinaryPrimitives.ReadUInt16BigEndian(sin.AsSpan(2));
+        peer = null;
+        port = 0;
+        if (r >= 0) (peer, port) = FromSa(af, sa, len);
         return (int)r;
     }
 
-    private static (Ipv4Addr, ushort) Name(RumpKernel k, int s, bool peer = false)
+    private int Accept(RumpKernel k, int s, out IPAddress? peer, out ushort port, int flags = -1) => AcceptOf(_af, k, s, out peer, out port, flags);
+
+    private (IPAddress, ushort) Name(RumpKernel k, int s, bool peer = false)
     {
-        byte[] sin = new byte[16];
-        int len = 16;
-        fixed (byte* f = sin) Assert.That(Sys(k, peer ? SysNum.getpeername : SysNum.getsockname, s, (long)f, (long)&len), Is.EqualTo(0));
-        return (Ipv4Addr.Read(sin.AsSpan(4)), BinaryPrimitives.ReadUInt16BigEndian(sin.AsSpan(2)));
+        byte[] sa = new byte[28];
+        int len = 28;
+        fixed (byte* f = sa) Assert.That(Sys(k, peer ? SysNum.getpeername : SysNum.getsockname, s, (long)f, (long)&len), Is.EqualTo(0));
+        return FromSa(_af, sa, len);
     }
 
     private static long SetInt(RumpKernel k, int s, int level, int name, int v) => Sys(k, SysNum.setsockopt, s, level, name, (long)&v, 4);
@@ -101,36 +144,58 @@ public unsafe class TcpSocketTests : KernelTest
         }
     }
 
-    /// <summary>A listener on lo0 at an ephemeral port, and a connected pair (client, accepted server side).</summary>
-    private static (int L, int C, int S, ushort Port) Pair(RumpKernel k, Ipv4Addr? addr = null)
+    /// <summary>A listener at an ephemeral port of <paramref name="addr"/> (lo0's), and a connected pair (client, accepted server side).</summary>
+    private (int L, int C, int S, ushort Port) Pair(RumpKernel k, string? addr = null)
     {
-        Ipv4Addr a = addr ?? Lo;
+        string a = addr ?? Lo;
         int l = TcpSocket(k);
-        Assert.That(Bind(k, l, Sin(a, 0)), Is.EqualTo(0), "bind to an ephemeral port");
+        Assert.That(Bind(k, l, Sa(a, 0)), Is.EqualTo(0), "bind to an ephemeral port");
         Assert.That(Listen(k, l, 16), Is.EqualTo(0), "listen");
         ushort port = Name(k, l).Item2;
         Assert.That(port, Is.GreaterThanOrEqualTo((ushort)49152));
         int c = TcpSocket(k);
-        Assert.That(Connect(k, c, Sin(a, port)), Is.EqualTo(0), "a blocking connect over lo0");
-        int s = Accept(k, l, out Ipv4Addr peer, out ushort pport);
+        Assert.That(Connect(k, c, Sa(a, port)), Is.EqualTo(0), "a blocking connect over lo0");
+        int s = Accept(k, l, out IPAddress? peer, out ushort pport);
         Assert.That(s, Is.GreaterThanOrEqualTo(0), "accept");
         Assert.That((peer, pport), Is.EqualTo(Name(k, c)), "accept's address is the client's name");
         return (l, c, s, port);
     }
 
+    /// <summary>net.inet.tcp.pcblist or net.inet6.tcp6.pcblist, as the sysctl reads it.</summary>
+    private static byte[] ReadPcbList(RumpKernel k, bool v6)
+    {
+        TcpProto tcp = k.Kernel.GetService<TcpProto>()!;
+        int len = TcpPcbList.Read(tcp.Stack, Span<byte>.Empty, v6);
+        var b = new byte[len + 64 * TcpPcbList.EntrySize6];
+        int full = TcpPcbList.Read(tcp.Stack, b, v6);
+        return b.AsSpan(0, Math.Min(full, b.Length)).ToArray();
+    }
+
+    private int EntrySize => V6 ? TcpPcbList.EntrySize6 : TcpPcbList.EntrySize;
+
     [Test]
-    public void ConnectAcceptEcho_Names_Options_AndOrderlyClose()
+    public void ConnectAcceptEcho_Names_Options_PcbList_AndOrderlyClose()
     {
         RumpKernel k = Boot(ncpu: 2);
         var (l, c, s, port) = Pair(k);
-        Assert.That(Name(k, c, peer: true), Is.EqualTo((Lo, port)), "getpeername");
-        Assert.That(Name(k, s), Is.EqualTo((Lo, port)), "the accepted socket's name");
+        IPAddress lo = A(Lo);
+        Assert.That(Name(k, c, peer: true), Is.EqualTo((lo, port)), "getpeername");
+        Assert.That(Name(k, s), Is.EqualTo((lo, port)), "the accepted socket's name");
+        Assert.That(Name(k, c).Item1, Is.EqualTo(lo), "the client's source is lo0's address");
         Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_TYPE), Is.EqualTo(Abi.SOCK_STREAM));
         Assert.That(SetInt(k, c, IPPROTO_TCP, TCP_NODELAY, 1), Is.EqualTo(0));
         Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_NODELAY), Is.EqualTo(1));
-        Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), Is.InRange(500, 65495), "TCP_MAXSEG of a connection over lo0");
+        // lo0's MTU less the IP and TCP headers, less 12 for the timestamp option.
+        int mtu = k.Kernel.GetService<Rump.Net.Net>()!.Lo0.Mtu;
+        Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), Is.EqualTo(mtu - Headers - 12), "TCP_MAXSEG over lo0");
         Assert.That(SetInt(k, c, Abi.SOL_SOCKET, Abi.SO_KEEPALIVE, 1), Is.EqualTo(0));
         Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_KEEPALIVE), Is.Not.EqualTo(0));
+        if (V6)
+        {
+            Assert.That(GetInt(k, c, Abi.IPPROTO_IPV6, Abi.IPV6_V6ONLY), Is.EqualTo(1), "IPV6_V6ONLY is on");
+            Assert.That(SetInt(k, c, Abi.IPPROTO_IPV6, Abi.IPV6_V6ONLY, 0), Is.EqualTo(-Abi.EINVAL), "and cannot be cleared");
+            Assert.That(SetInt(k, c, Abi.IPPROTO_IPV6, Abi.IPV6_V6ONLY, 1), Is.EqualTo(0));
+        }
 
         Assert.That(k.Write(c, "hello, tcp"u8), Is.EqualTo(10));
         var buf = new byte[64];
@@ -146,6 +211,21 @@ public unsafe class TcpSocketTests : KernelTest
         ReadAll(k, c, buf.AsSpan(0, 11));
         Assert.That(Encoding.ASCII.GetString(buf, 0, 11), Is.EqualTo("echo: hello"));
         Assert.That(Recv(k, c, buf, Abi.MSG_DONTWAIT), Is.EqualTo(-Abi.EAGAIN), "nothing more yet");
+
+        // The family's pcblist shows the listener and both ends; the other family's shows none of them.
+        byte[] list = ReadPcbList(k, V6);
+        int est = 0, listen = 0;
+        int addrLen = V6 ? 16 : 4, lportAt = V6 ? 36 : 12;
+        for (int o = 0; o + EntrySize <= list.Length; o += EntrySize)
+        {
+            int st = BinaryPrimitives.ReadInt32LittleEndian(list.AsSpan(o));
+            var la = new IPAddress(list.AsSpan(o + 4, addrLen));
+            ushort lp = BinaryPrimitives.ReadUInt16LittleEndian(list.AsSpan(o + lportAt));
+            if (st == 4) { est++; Assert.That(la, Is.EqualTo(lo)); }
+            if (st == 1) { listen++; Assert.That((la, lp), Is.EqualTo((lo, port)), "the listener's entry"); }
+        }
+        Assert.That((listen, est), Is.EqualTo((1, 2)), "the pcblist: one LISTEN, two ESTABLISHED");
+        Assert.That(ReadPcbList(k, !V6), Is.Empty, "the other family's pcblist lists none of them");
 
         // Orderly close: the server sees end of file, then closes too.
         Assert.That(k.Close(c), Is.EqualTo(0));
@@ -213,17 +293,19 @@ public unsafe class TcpSocketTests : KernelTest
     {
         RumpKernel k = Boot(ncpu: 2);
         int l = TcpSocket(k);
-        Assert.That(Bind(k, l, Sin(Lo, 7100)), Is.EqualTo(0));
+        Assert.That(Bind(k, l, Sa(Any, 7100)), Is.EqualTo(0));
         Assert.That(Listen(k, l, 4), Is.EqualTo(0));
         int c = TcpSocket(k, Abi.SOCK_NONBLOCK);
-        Assert.That(Connect(k, c, Sin(Lo, 7100)), Is.EqualTo(-Abi.EINPROGRESS));
-        Assert.That(Connect(k, c, Sin(Lo, 7100)), Is.AnyOf(-Abi.EALREADY, -Abi.EISCONN), "a second connect while the first runs");
+        Assert.That(Connect(k, c, Sa(Lo, 7100)), Is.EqualTo(-Abi.EINPROGRESS));
+        Assert.That(Connect(k, c, Sa(Lo, 7100)), Is.AnyOf(-Abi.EALREADY, -Abi.EISCONN), "a second connect while the first runs");
         Assert.That(Poll(k, c, Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0), "writable once connected");
         Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_ERROR), Is.EqualTo(0));
         // The listener is readable: a connection to accept; paccept with SOCK_NONBLOCK.
         Assert.That(Poll(k, l, Abi.POLLIN, 10_000) & Abi.POLLIN, Is.Not.EqualTo(0));
-        int s = Accept(k, l, out _, out _, Abi.SOCK_NONBLOCK);
+        int s = Accept(k, l, out IPAddress? peer, out _, Abi.SOCK_NONBLOCK);
         Assert.That(s, Is.GreaterThanOrEqualTo(0), "paccept");
+        Assert.That(peer, Is.EqualTo(A(Lo)));
+        Assert.That(Name(k, s).Item1, Is.EqualTo(A(Lo)), "a wildcard listener's child has the address it was reached at");
         var buf = new byte[8];
         Assert.That(k.Read(s, buf), Is.EqualTo(-Abi.EAGAIN), "the accepted socket is non-blocking");
         // paccept waits by the listener's mode (SOCK_NONBLOCK is the new descriptor's): a non-blocking listener says EAGAIN.
@@ -232,36 +314,41 @@ public unsafe class TcpSocketTests : KernelTest
 
         // To a port nobody listens on: EINPROGRESS, then the RST makes it ready with ECONNREFUSED.
         int r = TcpSocket(k, Abi.SOCK_NONBLOCK);
-        Assert.That(Connect(k, r, Sin(Lo, 7101)), Is.EqualTo(-Abi.EINPROGRESS));
+        Assert.That(Connect(k, r, Sa(Lo, 7101)), Is.EqualTo(-Abi.EINPROGRESS));
         short ev = Poll(k, r, Abi.POLLOUT, 10_000);
         Assert.That(ev & (Abi.POLLOUT | Abi.POLLERR), Is.Not.EqualTo(0), "ready after the refusal");
         Assert.That(GetInt(k, r, Abi.SOL_SOCKET, Abi.SO_ERROR), Is.EqualTo(Abi.ECONNREFUSED));
     }
 
     [Test]
-    public void BlockingConnectToAClosedPortIsRefused_AndBindClashes()
+    public void BlockingConnectToAClosedPortIsRefused_BadAddresses_AndBindClashes()
     {
         RumpKernel k = Boot(ncpu: 2);
         int c = TcpSocket(k);
-        Assert.That(Connect(k, c, Sin(Lo, 7200)), Is.EqualTo(-Abi.ECONNREFUSED));
+        Assert.That(Connect(k, c, Sa(Lo, 7200)), Is.EqualTo(-Abi.ECONNREFUSED), "nobody on port 7200: a RST");
+        int m = TcpSocket(k);
+        Assert.That(Connect(k, m, Sa(LoOf(Other), 7200)), Is.EqualTo(-Abi.EINVAL), "a sockaddr of the other family (its length is wrong first)");
+        Assert.That(Connect(k, m, Sa(V6 ? "fd00:1234::1" : "10.123.0.1", 7200)), Is.EqualTo(V6 ? -Abi.ENETUNREACH : -Abi.EHOSTUNREACH), "no route (IPv4 says so from ip_output, as NetBSD)");
+        if (V6)
+            Assert.That(Connect(k, m, Sa("::ffff:127.0.0.1", 7200)), Is.EqualTo(-Abi.EINVAL), "v4-mapped: the socket is IPV6_V6ONLY");
         int a = TcpSocket(k), b = TcpSocket(k);
-        Assert.That(Bind(k, a, Sin(Lo, 7201)), Is.EqualTo(0));
-        Assert.That(Bind(k, b, Sin(Lo, 7201)), Is.EqualTo(-Abi.EADDRINUSE));
-        Assert.That(Bind(k, b, Sin(Ipv4Addr.Any, 7201)), Is.EqualTo(-Abi.EADDRINUSE), "the wildcard overlaps");
-        Assert.That(Bind(k, b, Sin(new Ipv4Addr(10, 77, 0, 1), 7202)), Is.EqualTo(-Abi.EADDRNOTAVAIL));
+        Assert.That(Bind(k, a, Sa(Lo, 7201)), Is.EqualTo(0));
+        Assert.That(Bind(k, b, Sa(Lo, 7201)), Is.EqualTo(-Abi.EADDRINUSE));
+        Assert.That(Bind(k, b, Sa(Any, 7201)), Is.EqualTo(-Abi.EADDRINUSE), "the wildcard overlaps");
+        Assert.That(Bind(k, b, Sa(V6 ? "fd00::77" : "10.77.0.1", 7202)), Is.EqualTo(-Abi.EADDRNOTAVAIL), "an address not ours");
         // SO_REUSEPORT on both: they share.
         int p1 = TcpSocket(k), p2 = TcpSocket(k);
         SetInt(k, p1, Abi.SOL_SOCKET, Abi.SO_REUSEPORT, 1);
         SetInt(k, p2, Abi.SOL_SOCKET, Abi.SO_REUSEPORT, 1);
-        Assert.That(Bind(k, p1, Sin(Lo, 7203)), Is.EqualTo(0));
-        Assert.That(Bind(k, p2, Sin(Lo, 7203)), Is.EqualTo(0), "SO_REUSEPORT on both");
+        Assert.That(Bind(k, p1, Sa(Lo, 7203)), Is.EqualTo(0));
+        Assert.That(Bind(k, p2, Sa(Lo, 7203)), Is.EqualTo(0), "SO_REUSEPORT on both");
 
         // A server restarting over its connection's TIME_WAIT: EADDRINUSE without SO_REUSEADDR, fine with it.
         int l = TcpSocket(k);
-        Assert.That(Bind(k, l, Sin(Lo, 7204)), Is.EqualTo(0));
+        Assert.That(Bind(k, l, Sa(Lo, 7204)), Is.EqualTo(0));
         Assert.That(Listen(k, l, 1), Is.EqualTo(0));
         int cc = TcpSocket(k);
-        Assert.That(Connect(k, cc, Sin(Lo, 7204)), Is.EqualTo(0));
+        Assert.That(Connect(k, cc, Sa(Lo, 7204)), Is.EqualTo(0));
         int s = Accept(k, l, out _, out _);
         k.Close(s); // the server closes first: its side goes to TIME_WAIT
         var buf = new byte[4];
@@ -269,12 +356,11 @@ public unsafe class TcpSocketTests : KernelTest
         k.Close(cc);
         k.Close(l);
         int l2 = TcpSocket(k);
-        Assert.That(Bind(k, l2, Sin(Lo, 7204)), Is.EqualTo(-Abi.EADDRINUSE), "the old connection holds the port");
+        Assert.That(Bind(k, l2, Sa(Lo, 7204)), Is.EqualTo(-Abi.EADDRINUSE), "the old connection holds the port");
         Assert.That(SetInt(k, l2, Abi.SOL_SOCKET, Abi.SO_REUSEADDR, 1), Is.EqualTo(0));
-        Assert.That(Bind(k, l2, Sin(Lo, 7204)), Is.EqualTo(0), "SO_REUSEADDR binds over it");
+        Assert.That(Bind(k, l2, Sa(Lo, 7204)), Is.EqualTo(0), "SO_REUSEADDR binds over it");
         Assert.That(Listen(k, l2, 1), Is.EqualTo(0));
     }
-
     [Test]
     public void ShutdownWrIsAHalfClose_AndSendAfterItIsEPIPE()
     {
@@ -366,14 +452,14 @@ public unsafe class TcpSocketTests : KernelTest
     {
         RumpKernel k = Boot(ncpu: 2);
         int l = TcpSocket(k);
-        Assert.That(Bind(k, l, Sin(Lo, 7300)), Is.EqualTo(0));
+        Assert.That(Bind(k, l, Sa(Lo, 7300)), Is.EqualTo(0));
         Assert.That(Listen(k, l, 128), Is.EqualTo(0));
         const int N = 100;
         var cs = new int[N];
         for (int i = 0; i < N; i++)
         {
             cs[i] = TcpSocket(k, Abi.SOCK_NONBLOCK);
-            long r = Connect(k, cs[i], Sin(Lo, 7300));
+            long r = Connect(k, cs[i], Sa(Lo, 7300));
             Assert.That(r, Is.AnyOf(0L, (long)-Abi.EINPROGRESS), "connect " + i);
         }
         var ss = new int[N];
@@ -383,15 +469,15 @@ public unsafe class TcpSocketTests : KernelTest
             Assert.That(ss[i], Is.GreaterThanOrEqualTo(0), "accept " + i);
         }
         // pcblist: the listener and 2 x 100 established ends.
-        byte[] list = ReadPcbList(k);
+        byte[] list = ReadPcbList(k, V6);
         int est = 0, listen = 0;
-        for (int o = 0; o + TcpPcbList.EntrySize <= list.Length; o += TcpPcbList.EntrySize)
+        for (int o = 0; o + EntrySize <= list.Length; o += EntrySize)
         {
             int st = BinaryPrimitives.ReadInt32LittleEndian(list.AsSpan(o));
             if (st == 4) est++;
             if (st == 1) listen++;
         }
-        Assert.That((listen, est), Is.EqualTo((1, 2 * N)), "net.inet.tcp.pcblist: one LISTEN, 200 ESTABLISHED");
+        Assert.That((listen, est), Is.EqualTo((1, 2 * N)), "the pcblist: one LISTEN, 200 ESTABLISHED");
         for (int i = 0; i < N; i++)
         {
             Assert.That(Poll(k, cs[i], Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0));
@@ -417,75 +503,76 @@ public unsafe class TcpSocketTests : KernelTest
         k.Close(l);
     }
 
-    private static byte[] ReadPcbList(RumpKernel k)
+    /// <summary>
+    /// A wildcard listener of each family on one port number (this fixture's family bound first):
+    /// IPV6_V6ONLY keeps them apart, and each gets the connections of its own family.
+    /// </summary>
+    [Test]
+    public void ListenersOfBothFamiliesShareAPortNumber_EachGetsItsOwnFamily()
     {
-        Kernel kern = k.Kernel;
-        TcpProto tcp = kern.GetService<TcpProto>()!;
-        int len = TcpPcbList.Read(tcp.Stack, Span<byte>.Empty);
-        var b = new byte[len + 64 * TcpPcbList.EntrySize];
-        int full = TcpPcbList.Read(tcp.Stack, b);
-        return b.AsSpan(0, Math.Min(full, b.Length)).ToArray();
+        RumpKernel k = Boot(ncpu: 2);
+        int[] l = new int[2];
+        int[] afs = { _af, Other };
+        for (int i = 0; i < 2; i++)
+        {
+            l[i] = SocketOf(k, afs[i]);
+            string any = afs[i] == Abi.AF_INET6 ? "::" : "0.0.0.0";
+            Assert.That(Bind(k, l[i], Sa(any, 7400)), Is.EqualTo(0), $"{any} port 7400 (IPV6_V6ONLY)");
+            Assert.That(Listen(k, l[i], 4), Is.EqualTo(0));
+        }
+        Assert.That(Bind(k, TcpSocket(k), Sa(Lo, 7400)), Is.EqualTo(-Abi.EADDRINUSE), Lo + " port 7400 overlaps the wildcard");
+
+        int[] c = new int[2], s = new int[2];
+        string[] msg = { "ours", "other" };
+        for (int i = 0; i < 2; i++)
+        {
+            c[i] = SocketOf(k, afs[i]);
+            Assert.That(Connect(k, c[i], Sa(LoOf(afs[i]), 7400)), Is.EqualTo(0));
+            Assert.That(k.Write(c[i], Encoding.ASCII.GetBytes(msg[i])), Is.EqualTo(msg[i].Length));
+        }
+        var buf = new byte[8];
+        for (int i = 0; i < 2; i++)
+        {
+            s[i] = AcceptOf(afs[i], k, l[i], out IPAddress? peer, out _);
+            Assert.That((s[i] >= 0, peer), Is.EqualTo((true, A(LoOf(afs[i])))), $"the listener of family {afs[i]} gets the connection of its family");
+            ReadAll(k, s[i], buf.AsSpan(0, msg[i].Length));
+            Assert.That(Encoding.ASCII.GetString(buf, 0, msg[i].Length), Is.EqualTo(msg[i]));
+        }
+        foreach (int fd in new[] { c[0], c[1], s[0], s[1], l[0], l[1] }) k.Close(fd);
     }
 
     // ---- Two kernels in this process over one shmif bus ----
 
-    private static RumpKernel Station(KernelTest t, Func<RumpKernel> boot, string bus, string addr, ShmifLoss? loss = null)
-        => Station(t, boot, bus, addr, out _, loss);
-
-    private static RumpKernel Station(KernelTest t, Func<RumpKernel> boot, string bus, string addr, out ShmifIf shmif, ShmifLoss? loss = null)
+    /// <summary>A kernel with a shmif interface up on <paramref name="bus"/> and <paramref name="addr"/> (/24 or /64) on it.</summary>
+    private RumpKernel Station(string bus, string addr, out ShmifIf shmif, ShmifLoss? loss = null)
     {
-        RumpKernel k = boot();
-        ShmifIf? made = null;
-        int e = InKernel(k, () =>
-        {
-            int r = ShmifDriver.Of(k.Kernel)!.Create(bus, out _, out ShmifIf? ifp);
-            if (r != 0) return r;
-            made = ifp;
-            if (loss != null) ifp!.SetLoss(loss);
-            r = Netconfig.IfUp(k.Kernel, ifp!.Name);
-            return r != 0 ? r : Netconfig.Ipv4IfaddrCidr(k.Kernel, ifp.Name, addr, 24);
-        });
-        Assert.That(e, Is.EqualTo(0), $"shmif with {addr} on {bus}");
-        shmif = made!;
+        RumpKernel k = Boot(ncpu: 2);
+        ShmifIf ifp = shmif = ShmifTests.Up(k, bus, loss);
+        int e = In(k, () => V6 ? Netconfig6.Ipv6Ifaddr(k.Kernel, ifp.Name, addr, 64) : Netconfig.Ipv4IfaddrCidr(k.Kernel, ifp.Name, addr, 24));
+        Assert.That(e, Is.EqualTo(0), $"{addr} on {ifp.Name} on {bus}");
         return k;
     }
 
-    internal static T InKernel<T>(RumpKernel k, Func<T> f)
-    {
-        T r = default!;
-        Exception? ex = null;
-        var th = new Thread(() =>
-        {
-            try
-            {
-                using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "tcptest");
-                r = f();
-            }
-            catch (Exception e) { ex = e; }
-        });
-        th.Start();
-        th.Join();
-        if (ex != null) throw new AssertionException("in the kernel: " + ex);
-        return r;
-    }
+    private RumpKernel Station(string bus, string addr, ShmifLoss? loss = null) => Station(bus, addr, out _, loss);
 
     [Test]
     public void TwoKernelsOverShmif_ConnectAndFourMiBEachWay()
     {
         string bus = Path.Combine(HostWork, "bus");
-        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.0.1");
-        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.0.2");
-        var ipA = new Ipv4Addr(10, 9, 0, 1);
-        var ipB = new Ipv4Addr(10, 9, 0, 2);
+        string ipA = Host(0, 1), ipB = Host(0, 2);
+        RumpKernel a = Station(bus, ipA);
+        RumpKernel b = Station(bus, ipB);
         int l = TcpSocket(b);
-        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8080)), Is.EqualTo(0));
+        Assert.That(Bind(b, l, Sa(Any, 8080)), Is.EqualTo(0));
         Assert.That(Listen(b, l, 4), Is.EqualTo(0));
         int c = TcpSocket(a);
-        Assert.That(Connect(a, c, Sin(ipB, 8080)), Is.EqualTo(0), "connect across the bus (ARP first)");
-        int s = Accept(b, l, out Ipv4Addr peer, out _);
+        Assert.That(Connect(a, c, Sa(ipB, 8080)), Is.EqualTo(0), "connect across the bus (ARP or neighbour discovery first)");
+        int s = Accept(b, l, out IPAddress? peer, out _);
         Assert.That(s, Is.GreaterThanOrEqualTo(0));
-        Assert.That(peer, Is.EqualTo(ipA), "the peer is the other kernel");
-        Assert.That(Name(b, s).Item1, Is.EqualTo(ipB));
+        Assert.That(peer, Is.EqualTo(A(ipA)), "the peer is the other kernel, by the address on its shmif");
+        Assert.That(Name(b, s).Item1, Is.EqualTo(A(ipB)));
+        // shmif's MTU 1500 less the headers, less the timestamp option.
+        Assert.That(GetInt(a, c, IPPROTO_TCP, TCP_MAXSEG), Is.EqualTo(1500 - Headers - 12), "TCP_MAXSEG across the bus");
         Transfer(a, c, b, s, 4 << 20, 7);
         a.Close(c);
         var buf = new byte[4];
@@ -503,13 +590,13 @@ public unsafe class TcpSocketTests : KernelTest
     public void TwoKernelsOverShmif_BulkSendsSeveralFramesPerBusLock()
     {
         string bus = Path.Combine(HostWork, "bus");
-        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.2.1", out ShmifIf ifA);
-        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.2.2", out ShmifIf ifB);
+        RumpKernel a = Station(bus, Host(2, 1), out ShmifIf ifA);
+        RumpKernel b = Station(bus, Host(2, 2), out ShmifIf ifB);
         int l = TcpSocket(b);
-        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8080)), Is.EqualTo(0));
+        Assert.That(Bind(b, l, Sa(Any, 8080)), Is.EqualTo(0));
         Assert.That(Listen(b, l, 4), Is.EqualTo(0));
         int c = TcpSocket(a);
-        Assert.That(Connect(a, c, Sin(new Ipv4Addr(10, 9, 2, 2), 8080)), Is.EqualTo(0));
+        Assert.That(Connect(a, c, Sa(Host(2, 2), 8080)), Is.EqualTo(0));
         int s = Accept(b, l, out _, out _);
         Assert.That(s, Is.GreaterThanOrEqualTo(0));
         Transfer(a, c, b, s, 8 << 20, 9);
@@ -527,13 +614,13 @@ public unsafe class TcpSocketTests : KernelTest
     public void TwoKernelsOverALossyShmif_TheTransferCompletesIntact()
     {
         string bus = Path.Combine(HostWork, "bus");
-        RumpKernel a = Station(this, () => Boot(ncpu: 2), bus, "10.9.1.1", new ShmifLoss(seed: 11, drop: 0.05, duplicate: 0.02, reorder: 0.02));
-        RumpKernel b = Station(this, () => Boot(ncpu: 2), bus, "10.9.1.2", new ShmifLoss(seed: 12, drop: 0.05, duplicate: 0.02, reorder: 0.02));
+        RumpKernel a = Station(bus, Host(1, 1), new ShmifLoss(seed: 11, drop: 0.05, duplicate: 0.02, reorder: 0.02));
+        RumpKernel b = Station(bus, Host(1, 2), new ShmifLoss(seed: 12, drop: 0.05, duplicate: 0.02, reorder: 0.02));
         int l = TcpSocket(b);
-        Assert.That(Bind(b, l, Sin(Ipv4Addr.Any, 8081)), Is.EqualTo(0));
+        Assert.That(Bind(b, l, Sa(Any, 8081)), Is.EqualTo(0));
         Assert.That(Listen(b, l, 4), Is.EqualTo(0));
         int c = TcpSocket(a);
-        Assert.That(Connect(a, c, Sin(new Ipv4Addr(10, 9, 1, 2), 8081)), Is.EqualTo(0));
+        Assert.That(Connect(a, c, Sa(Host(1, 2), 8081)), Is.EqualTo(0));
         int s = Accept(b, l, out _, out _);
         Assert.That(s, Is.GreaterThanOrEqualTo(0));
         Transfer(a, c, b, s, 1 << 20, 21);
