@@ -42,7 +42,11 @@ namespace Rump.Net.Netinet;
 public sealed class TcpProto : Protosw, IStreamProtocol
 {
     /// <summary>NetBSD's netinet/tcp.h socket options (level IPPROTO_TCP).</summary>
-    public const int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_KEEPIDLE = 3, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6;
+    public const int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_KEEPIDLE = 3, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_INFO = 9;
+    /// <summary>NetBSD's struct tcp_info (netinet/tcp.h): 8 bytes of state and options, 57 32-bit words.</summary>
+    public const int TcpInfoSize = 236;
+    /// <summary>tcpi_options bits (NetBSD's TCPI_OPT_*).</summary>
+    public const byte TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
     public const int IPPROTO_TCP = 6;
     /// <summary>Default SO_SNDBUF and SO_RCVBUF: the ring sizes, large enough for a fast LAN's window.</summary>
     public const int DefaultSpace = 128 * 1024;
@@ -420,6 +424,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
                     return Abi.ENOPROTOOPT;
             }
         }
+        if (name == TCP_INFO) return FillInfo(tp, val, out len);
         int v;
         switch (name)
         {
@@ -433,6 +438,49 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         if (val.Length < sizeof(int)) return Abi.EINVAL;
         MemoryMarshal.Write(val, v);
         len = sizeof(int);
+        return 0;
+    }
+
+    /// <summary>
+    /// TCP_INFO (NetBSD tcp_fill_info): the connection's state, options, timers in microseconds,
+    /// and windows, the congestion window and the peer's window in segments as NetBSD (and Linux)
+    /// report them. Fields NetBSD leaves out (its __tcpi_*) stay 0, except the retransmission
+    /// count, which NetBSD also puts in __tcpi_retransmits and __tcpi_retrans. A short buffer
+    /// gets the first bytes (getsockopt truncates, as for NetBSD's sockopt copy-out). Lock held.
+    /// </summary>
+    private int FillInfo(TcpCb tp, Span<byte> val, out int len)
+    {
+        Span<byte> ti = stackalloc byte[TcpInfoSize];
+        ti.Clear();
+        ti[0] = (byte)TcpPcbList.NetBsdState(tp.State);
+        uint seg = Math.Max(tp.Mss, 1u);
+        uint rexmit = (uint)Math.Min(tp.Retransmits, uint.MaxValue);
+        ti[2] = (byte)Math.Min(rexmit, 255u);
+        byte opts = 0;
+        if (tp.Synchronized)
+        {
+            if (tp.TsOk) opts |= TCPI_OPT_TIMESTAMPS;
+            if (tp.SackOk) opts |= TCPI_OPT_SACK;
+            if (tp.WsOk) { opts |= TCPI_OPT_WSCALE; ti[6] = (byte)((tp.SndScale & 0xf) | (tp.RcvScale << 4)); }
+        }
+        ti[5] = opts;
+        static void Put(Span<byte> b, int word, long v) => BinaryPrimitives.WriteUInt32LittleEndian(b.Slice(8 + 4 * word), (uint)Math.Clamp(v, 0, uint.MaxValue));
+        Put(ti, 0, tp.RtoMs * 1000);                         // tcpi_rto
+        Put(ti, 2, tp.Mss);                                  // tcpi_snd_mss
+        Put(ti, 3, tp.Mss);                                  // tcpi_rcv_mss
+        Put(ti, 7, rexmit);                                  // __tcpi_retrans
+        Put(ti, 11, tp.LastRecvMs == 0 ? 0 : (Stack.Now - tp.LastRecvMs) * 1000); // tcpi_last_data_recv
+        Put(ti, 15, tp.HaveRtt ? tp.SrttMs * 1000 : 0);      // tcpi_rtt
+        Put(ti, 16, tp.HaveRtt ? tp.RttvarMs * 1000 : 0);    // tcpi_rttvar
+        Put(ti, 17, tp.Ssthresh);                            // tcpi_snd_ssthresh
+        Put(ti, 18, tp.Cwnd / seg);                          // tcpi_snd_cwnd
+        Put(ti, 22, tp.Rcv == null ? 0 : tp.Rcv.Free);       // tcpi_rcv_space
+        Put(ti, 23, tp.SndWnd / seg);                        // tcpi_snd_wnd
+        Put(ti, 25, tp.SndNxt);                              // tcpi_snd_nxt
+        Put(ti, 26, tp.RcvNxt);                              // tcpi_rcv_nxt
+        Put(ti, 28, rexmit);                                 // tcpi_snd_rexmitpack
+        len = Math.Min(val.Length, TcpInfoSize);
+        ti.Slice(0, len).CopyTo(val);
         return 0;
     }
 
