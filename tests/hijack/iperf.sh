@@ -98,7 +98,9 @@ streams = len(j["end"]["streams"])
 if s["bytes"] < want or (r["bytes"] != s["bytes"] if sys.argv[3] == "exact" else not s["bytes"] // 2 < r["bytes"] <= s["bytes"]):
     print("sent %d, received %d, wanted at least %d sent and %s received" % (s["bytes"], r["bytes"], want,
           "all of it" if sys.argv[3] == "exact" else "more than half of it, no more")); sys.exit()
-print("ok %d of %d bytes received in %d stream(s), %.0f Mbit/s (%.2f s)" % (r["bytes"], s["bytes"], streams, r["bits_per_second"] / 1e6, r["seconds"]))
+cpu = j["end"].get("cpu_utilization_percent", {})
+print("ok %d of %d bytes received in %d stream(s), %.0f Mbit/s (%.2f s), CPU %% client %.0f server %.0f" % (r["bytes"], s["bytes"], streams,
+      r["bits_per_second"] / 1e6, r["seconds"], cpu.get("host_total", -1), cpu.get("remote_total", -1)))
 EOF
 )
 	case $got in
@@ -149,5 +151,8 @@ host_server kernel-client-reverse exact -R
 kernel_server host-client-reverse exact -R
 kernel_server host-client-parallel upto -P 4
 
+# The kernel's process (netserver: TCP/IP and the TAP's I/O, not the hijacked iperf3) in CPU seconds.
+cpu=$(awk -v t="$(getconf CLK_TCK)" '{printf "user %.2f s, sys %.2f s", $14 / t, $15 / t}' /proc/$srv/stat 2>/dev/null)
+echo "kernel process CPU: $cpu; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

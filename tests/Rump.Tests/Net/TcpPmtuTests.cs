@@ -174,6 +174,13 @@ public unsafe class TcpPmtuTests : KernelTest
         var late = Segments(ifp).Skip(before).First(x => x.Seq == syn.Seq + 1 + 4000 && x.Len > 0);
         Assert.That((late.Df, late.Len), Is.EqualTo((false, 500)), "without DF once discovery is off for the route");
         k.Close(c);
+
+        // Ten minutes after the last report the dynamic host route goes (NetBSD's mtudisc_timeout): made to expire now.
+        RtEntry gone = HostRoute(inet, Peer)!;
+        Assert.That(gone.ExpireMs - Clock.MonotonicNs() / 1_000_000, Is.InRange(Inet.MtuDiscTimeoutMs - 60_000, Inet.MtuDiscTimeoutMs), "expires in ten minutes");
+        gone.ExpireMs = 1;
+        Assert.That(inet.Lookup(Peer)!.Flags & RtEntry.RTF_HOST, Is.EqualTo(0), "the connected route again");
+        Assert.That(HostRoute(inet, Peer), Is.Null, "the expired host route deleted");
     }
 
     // ---- through a real Linux router ----
