@@ -2442,6 +2442,14 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		errno = EFAULT;
 		return -1;
 	}
+	if (kind == XLATE_OPT_TCPINFO) {
+		uint8_t nb[NB_TCP_INFO_SIZE];
+		l = sizeof nb;
+		if (rs_getsockopt(r, nl, nn, nb, &l) < 0)
+			return -1;
+		*len = (socklen_t)xlate_tcpinfo_to_lx(nb, l, val, *len);
+		return 0;
+	}
 	l = *len;
 	if (rs_getsockopt(r, nl, nn, val, &l) < 0)
 		return -1;

@@ -4,6 +4,7 @@
 #include "xlate.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,6 +765,7 @@ static const struct {
 	{ IPPROTO_TCP, TCP_KEEPIDLE, NB_IPPROTO_TCP, NB_TCP_KEEPIDLE, XLATE_OPT_PLAIN },
 	{ IPPROTO_TCP, TCP_KEEPINTVL, NB_IPPROTO_TCP, NB_TCP_KEEPINTVL, XLATE_OPT_PLAIN },
 	{ IPPROTO_TCP, TCP_KEEPCNT, NB_IPPROTO_TCP, NB_TCP_KEEPCNT, XLATE_OPT_PLAIN },
+	{ IPPROTO_TCP, TCP_INFO, NB_IPPROTO_TCP, NB_TCP_INFO, XLATE_OPT_TCPINFO },
 	{ IPPROTO_IP, IP_TOS, NB_IPPROTO_IP, NB_IP_TOS, XLATE_OPT_PLAIN },
 	{ IPPROTO_IP, IP_TTL, NB_IPPROTO_IP, NB_IP_TTL, XLATE_OPT_PLAIN },
 	{ IPPROTO_IPV6, IPV6_V6ONLY, NB_IPPROTO_IPV6, NB_IPV6_V6ONLY, XLATE_OPT_BOOL },
@@ -780,6 +782,27 @@ xlate_sockopt_to_nb(int lxlevel, int lxname, int *nblevel, int *nbname)
 			return opttab[i].kind;
 		}
 	return -1;
+}
+
+size_t
+xlate_tcpinfo_to_lx(const void *nb, size_t nblen, void *lx, size_t lxlen)
+{
+	/* NetBSD's TCPS_* (CLOSED .. TIME_WAIT) -> Linux's TCP_* states. */
+	static const uint8_t state[] = { TCP_CLOSE, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RECV,
+	    TCP_ESTABLISHED, TCP_CLOSE_WAIT, TCP_FIN_WAIT1, TCP_CLOSING, TCP_LAST_ACK,
+	    TCP_FIN_WAIT2, TCP_TIME_WAIT };
+	uint8_t in[NB_TCP_INFO_SIZE];
+	struct tcp_info out;
+	size_t n = lxlen < sizeof out ? lxlen : sizeof out;
+
+	memset(in, 0, sizeof in);
+	memcpy(in, nb, nblen < sizeof in ? nblen : sizeof in);
+	memset(&out, 0, sizeof out);
+	memcpy(&out, in, offsetof(struct tcp_info, tcpi_total_retrans));
+	out.tcpi_state = in[0] < sizeof state ? state[in[0]] : TCP_CLOSE;
+	memcpy(&out.tcpi_total_retrans, in + 8 + 4 * 28, sizeof out.tcpi_total_retrans);
+	memcpy(lx, &out, n);
+	return n;
 }
 
 /* Both headers take 16 bytes with the data after them; records are aligned to 8. */

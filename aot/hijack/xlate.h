@@ -128,6 +128,9 @@ int xlate_fdmap_parse(const char *s, void (*fn)(int host, int rump, void *arg), 
 #define NB_TCP_KEEPIDLE		3
 #define NB_TCP_KEEPINTVL	5
 #define NB_TCP_KEEPCNT		6
+#define NB_TCP_INFO		9
+/* NetBSD's struct tcp_info: 8 bytes, then 57 32-bit words (the last 26 padding). */
+#define NB_TCP_INFO_SIZE	236
 
 /* Address families: Linux's AF_* <-> NetBSD's; -1 for a family the other side has no number for. */
 int xlate_af_to_nb(int lx);
@@ -165,8 +168,18 @@ enum xlate_optkind {
 	XLATE_OPT_PLAIN,	/* the bytes pass as they are (ints, struct linger, struct timeval) */
 	XLATE_OPT_BOOL,		/* an int that NetBSD reports as the option's bit: Linux says 0 or 1 */
 	XLATE_OPT_ERRNO,	/* SO_ERROR: a NetBSD errno to translate */
+	XLATE_OPT_TCPINFO,	/* TCP_INFO: NetBSD's struct tcp_info, see xlate_tcpinfo_to_lx */
 };
 int xlate_sockopt_to_nb(int lxlevel, int lxname, int *nblevel, int *nbname);
+
+/*
+ * TCP_INFO: NetBSD's struct tcp_info (nblen bytes) as Linux's, into lx of lxlen bytes; returns
+ * the length written (at most lxlen, at most Linux's struct). Both follow Linux's names and
+ * order for the first 100 bytes (the same units: microseconds, the windows in segments); the
+ * state becomes Linux's number, and tcpi_total_retrans (Linux's next word) is NetBSD's
+ * tcpi_snd_rexmitpack. Linux's later fields stay 0.
+ */
+size_t xlate_tcpinfo_to_lx(const void *nb, size_t nblen, void *lx, size_t lxlen);
 
 /*
  * Control messages: the headers differ (Linux: size_t length, level, type; NetBSD: 32-bit length,

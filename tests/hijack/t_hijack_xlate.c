@@ -448,6 +448,44 @@ test_socket_numbers(void)
 	EQ(lv, 41);
 	EQ(nm, 27);			/* 26 on Linux */
 	EQ(xlate_sockopt_to_nb(IPPROTO_IP, IP_RECVERR, &lv, &nm), -1);
+	EQ(xlate_sockopt_to_nb(IPPROTO_TCP, TCP_INFO, &lv, &nm), XLATE_OPT_TCPINFO);
+	EQ(nm, 9);			/* 11 on Linux */
+
+	/* NetBSD's struct tcp_info (ESTABLISHED is 4 there, 1 on Linux) as Linux's. */
+	{
+		uint8_t nbti[NB_TCP_INFO_SIZE];
+		struct tcp_info ti;
+		uint32_t w;
+		memset(nbti, 0, sizeof nbti);
+		nbti[0] = 4;
+		nbti[5] = 7;		/* timestamps, SACK, window scaling: the same bits */
+		nbti[6] = 0x97;		/* send shift 7, receive shift 9 */
+		w = 1448; memcpy(nbti + 8 + 4 * 2, &w, 4);	/* tcpi_snd_mss */
+		w = 250; memcpy(nbti + 8 + 4 * 15, &w, 4);	/* tcpi_rtt (us) */
+		w = 10; memcpy(nbti + 8 + 4 * 18, &w, 4);	/* tcpi_snd_cwnd (segments) */
+		w = 123; memcpy(nbti + 8 + 4 * 23, &w, 4);	/* tcpi_snd_wnd: NetBSD's extension */
+		w = 5; memcpy(nbti + 8 + 4 * 28, &w, 4);	/* tcpi_snd_rexmitpack */
+		memset(&ti, 0xee, sizeof ti);
+		EQ(xlate_tcpinfo_to_lx(nbti, sizeof nbti, &ti, sizeof ti), sizeof ti);
+		EQ(ti.tcpi_state, TCP_ESTABLISHED);
+		EQ(ti.tcpi_options, 7);
+		EQ(ti.tcpi_snd_wscale, 7);
+		EQ(ti.tcpi_rcv_wscale, 9);
+		EQ(ti.tcpi_snd_mss, 1448);
+		EQ(ti.tcpi_rtt, 250);
+		EQ(ti.tcpi_snd_cwnd, 10);
+		EQ(ti.tcpi_rcv_space, 0);
+		EQ(ti.tcpi_total_retrans, 5);
+		/* A short buffer gets the first bytes; a short answer leaves the rest 0. */
+		memset(&ti, 0xee, sizeof ti);
+		EQ(xlate_tcpinfo_to_lx(nbti, 8, &ti, 4), 4);
+		EQ(ti.tcpi_state, TCP_ESTABLISHED);
+		EQ(ti.tcpi_backoff, 0xee);
+		nbti[0] = 200;		/* no such NetBSD state */
+		EQ(xlate_tcpinfo_to_lx(nbti, 8, &ti, sizeof ti), sizeof ti);
+		EQ(ti.tcpi_state, TCP_CLOSE);
+		EQ(ti.tcpi_snd_mss, 0);
+	}
 	EQ(xlate_sockopt_to_nb(SOL_SOCKET, SO_PEERCRED, &lv, &nm), -1);
 	EQ(xlate_sockopt_to_nb(12345, 1, &lv, &nm), -1);
 }

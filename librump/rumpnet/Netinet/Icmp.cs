@@ -9,7 +9,8 @@ namespace Rump.Net.Netinet;
 /// <summary>
 /// ICMP for IPv4 (RFC 792, RFC 1122 3.2.2; NetBSD ip_icmp.c): echo requests are answered in
 /// place (the request's buffer becomes the reply); errors about datagrams we sent are handed to
-/// the protocol that sent them (its <see cref="IpCtlInput"/>); and <see cref="Error"/> sends
+/// the protocol that sent them (its <see cref="IpCtlInput"/>; fragmentation needed to its
+/// <see cref="IpMtuInput"/> if it does path-MTU discovery, RFC 1191); and <see cref="Error"/> sends
 /// errors about datagrams we received, never about an ICMP error, a later fragment, or a
 /// broadcast (RFC 1122 3.2.2). Broadcast echo requests are ignored (NetBSD's icmpbmcastecho=0).
 /// No locks of its own.
@@ -49,8 +50,9 @@ public sealed class Icmp
             case Icmpv4Packet.TypeUnreachable:
             case Icmpv4Packet.TypeTimeExceeded:
             case Icmpv4Packet.TypeParamProblem:
-                Interlocked.Increment(ref S.IcmpErrorsIn);
                 Notify(p);
+                // Counted once handled: whoever reads the counter sees what the error did.
+                Interlocked.Increment(ref S.IcmpErrorsIn);
                 break;
         }
         m.Free();
@@ -79,6 +81,12 @@ public sealed class Icmp
             Icmpv4Packet.TypeTimeExceeded => Abi.EHOSTUNREACH,
             _ => Abi.ENOPROTOOPT,
         };
+        if (p.Type == Icmpv4Packet.TypeUnreachable && p.Code == Icmpv4Packet.CodeFragNeeded && _in.MtuInput(proto) is IpMtuInput mi)
+        {
+            // RFC 1191 4: the next-hop MTU is in the low 16 bits of the unused word (0 from older routers).
+            mi(src, dst, q.Slice(qhlen), p.NextHopMtu, BinaryPrimitives.ReadUInt16BigEndian(q.Slice(2)), qhlen);
+            return;
+        }
         _in.CtlInput(proto)?.Invoke(error, src, dst, q.Slice(qhlen));
     }
 

@@ -52,12 +52,22 @@ public delegate void IpProtoInput(Lwp l, Mbuf m, in IpIn ip);
 /// </summary>
 public delegate void IpCtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted);
 
+/// <summary>
+/// ICMP "fragmentation needed and DF set" about a datagram this host sent (NetBSD's
+/// PRC_MSGSIZE with the ICMP message): as <see cref="IpCtlInput"/>, with the router's next-hop
+/// MTU (<paramref name="nextMtu"/>, 0 from an RFC 792 router) and the quoted datagram's total
+/// and header lengths, for <see cref="Inet.MtuDisc"/> once the protocol has vouched for it.
+/// </summary>
+public delegate void IpMtuInput(Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted, int nextMtu, int quotedLen, int quotedHlen);
+
 /// <summary>IPv4 counters (NetBSD's ipstat, icmpstat, udpstat, arpstat: what netstat -s shows).</summary>
 public sealed class InetStats : IReassStats
 {
     public long IpTotal, IpBadHeader, IpBadChecksum, IpTooShort, IpBadOptions, IpNotOurs, IpNoProto, IpDelivered,
         IpFragments, IpFragDropped, IpFragTimeout, IpFragOverlap, IpReassembled, IpOutRequests, IpFragmented, IpFragsCreated, IpNoRoute, IpCantFrag, IpOutDiscard, IpMartian;
     public long IcmpIn, IcmpBad, IcmpEchoReplies, IcmpErrorsSent, IcmpErrorsIn;
+    /// <summary>Path-MTU discovery: a route's MTU lowered (NetBSD's icmp pmtuchg), and discovery stopped for a route by an MTU not believed.</summary>
+    public long IcmpPmtuChanged, IcmpPmtuLocked;
     public long UdpIn, UdpBadChecksum, UdpBadLength, UdpNoPort, UdpFullSock, UdpOut;
     public long ArpIn, ArpBad, ArpRequestsSent, ArpRepliesSent, ArpDropHeld, ArpTimeouts, ArpDuplicate;
     /// <summary>The DHCP client's (<see cref="DhcpClient"/>): requests sent, replies seen, and those ignored by reason.</summary>
@@ -103,6 +113,7 @@ public sealed class Inet
     private ArpCache[] _arps = Array.Empty<ArpCache>();
     private readonly IpProtoInput?[] _protos = new IpProtoInput?[256];
     private readonly IpCtlInput?[] _ctls = new IpCtlInput?[256];
+    private readonly IpMtuInput?[] _mtus = new IpMtuInput?[256];
 
     internal Inet(Net net)
     {
@@ -128,6 +139,10 @@ public sealed class Inet
         Volatile.Write(ref _protos[proto], input);
         Volatile.Write(ref _ctls[proto], ctl);
     }
+
+    /// <summary>Registers protocol <paramref name="proto"/>'s path-MTU routine (TCP's); fragmentation needed goes there instead of to its ctlinput.</summary>
+    public void SetMtuInput(byte proto, IpMtuInput mtu) => Volatile.Write(ref _mtus[proto], mtu);
+    internal IpMtuInput? MtuInput(byte proto) => Volatile.Read(ref _mtus[proto]);
 
     internal IpProtoInput? Protocol(byte proto) => Volatile.Read(ref _protos[proto]);
     internal IpCtlInput? CtlInput(byte proto) => Volatile.Read(ref _ctls[proto]);
@@ -271,9 +286,77 @@ public sealed class Inet
     public RtEntry? Lookup(Ipv4Addr dst)
     {
         _cfgLock.Enter();
-        RtEntry? r = _routes.Lookup(dst);
+        RtEntry? r = _routes.Lookup(dst, _routes.HasExpiring ? NowMs : 0);
         _cfgLock.Exit();
         return r;
+    }
+
+    private static long NowMs => Math.Max(1, Clock.MonotonicNs() / 1_000_000);
+
+    /// <summary>How long a learned path MTU lasts (NetBSD's net.inet.ip.mtudisc_timeout, 10 minutes), then the interface's MTU is tried again (RFC 1191 6.3).</summary>
+    public const long MtuDiscTimeoutMs = 600_000;
+    /// <summary>RFC 1191's plateau table (section 7), as NetBSD's ip_icmp.c has it, for routers that report no MTU.</summary>
+    private static ReadOnlySpan<ushort> MtuPlateaus => new ushort[] { 65535, 65280, 32000, 17914, 9180, 8166, 4352, 2002, 1492, 1006, 508, 296, 68 };
+    /// <summary>Below this a reported MTU is not believed (NetBSD's icmp_mtudisc): discovery stops for the route instead.</summary>
+    public const int MinPathMtu = 296;
+
+    /// <summary>
+    /// ICMP "fragmentation needed" about a packet to <paramref name="dst"/> that a protocol has
+    /// vouched for (NetBSD icmp_mtudisc; TCP checks the quoted sequence number first). The MTU is
+    /// stored in a host route: the route to dst if it is one, else a dynamic host route cloned
+    /// from it (RTF_HOST | RTF_DYNAMIC, the parent's gateway, interface and source), which goes
+    /// away <see cref="MtuDiscTimeoutMs"/> after the last report. <paramref name="nextMtu"/> 0 (an
+    /// RFC 792 router) is guessed from the quoted datagram's length <paramref name="quotedLen"/>
+    /// (header length <paramref name="quotedHlen"/>) by the plateau table. An MTU below 296 or above
+    /// the interface's stops discovery for the route (NetBSD's RTV_MTU: DF no longer set); one not
+    /// below the path MTU in force changes nothing. Returns the path MTU now in force (0: no route, or
+    /// discovery off for it).
+    /// </summary>
+    public int MtuDisc(Ipv4Addr dst, int nextMtu, int quotedLen, int quotedHlen)
+    {
+        _cfgLock.Enter();
+        try
+        {
+            long now = NowMs;
+            RtEntry? rt = _routes.Lookup(dst, _routes.HasExpiring ? now : 0);
+            if (rt == null) return 0;
+            if ((rt.Flags & RtEntry.RTF_HOST) == 0)
+            {
+                var h = new RtEntry(dst, new Ipv4Addr(0xffffffff), rt.Gateway, (rt.Flags & RtEntry.RTF_GATEWAY) | RtEntry.RTF_HOST | RtEntry.RTF_DYNAMIC, rt.Ifp, rt.IfAddr)
+                {
+                    Mtu = rt.Mtu, MtuLocked = rt.MtuLocked,
+                };
+                if (_routes.Add(h) != 0) return 0;
+                rt = h;
+            }
+            _routes.HasExpiring = true;
+            rt.ExpireMs = now + MtuDiscTimeoutMs;
+            int mtu = nextMtu;
+            if (mtu == 0)
+            {
+                mtu = quotedLen;
+                // Some 4.2BSD-derived routers report the length less the header.
+                if (rt.Mtu != 0 && mtu > rt.Mtu) mtu -= quotedHlen;
+                if (mtu == 0) mtu = rt.Ifp.Mtu;
+                int guess = 0;
+                foreach (ushort p in MtuPlateaus) if (mtu > p) { guess = p; break; }
+                mtu = guess;
+            }
+            if (rt.MtuLocked) return 0;
+            if (mtu < MinPathMtu || mtu > rt.Ifp.Mtu)
+            {
+                rt.MtuLocked = true;
+                Interlocked.Increment(ref Stats.IcmpPmtuLocked);
+                return 0;
+            }
+            if (mtu < rt.PathMtu)
+            {
+                Volatile.Write(ref rt.Mtu, mtu);
+                Interlocked.Increment(ref Stats.IcmpPmtuChanged);
+            }
+            return rt.PathMtu;
+        }
+        finally { _cfgLock.Exit(); }
     }
 
     public RtEntry[] Routes()

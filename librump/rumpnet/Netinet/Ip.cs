@@ -19,13 +19,17 @@ namespace Rump.Net.Netinet;
 ///
 /// Output (<see cref="Output"/>, in thread context): the route gives the interface and next hop;
 /// our own addresses go through lo0; the header is prepended in the mbuf's headroom; a datagram
-/// larger than the interface's MTU is cut into fragments (or refused with EMSGSIZE if it must
-/// not be). On Ethernet the next hop is resolved through the interface's <see cref="ArpCache"/>.
+/// larger than the route's path MTU (<see cref="Route.RtEntry.PathMtu"/>: the interface's, or
+/// less where path-MTU discovery learned less) is cut into fragments (or refused with EMSGSIZE
+/// if it must not be). On Ethernet the next hop is resolved through the interface's <see cref="ArpCache"/>.
 /// </summary>
 public sealed class Ip
 {
-    /// <summary>Output flags (NetBSD's IP_ALLOWBROADCAST; DF as the caller's choice, e.g. TCP's path-MTU discovery).</summary>
-    public const int AllowBroadcast = 0x20, DontFragment = 0x400;
+    /// <summary>
+    /// Output flags: NetBSD's IP_ALLOWBROADCAST; DF as the caller's choice; and NetBSD's
+    /// IP_MTUDISC (TCP, RFC 1191): DF unless the route has path-MTU discovery off (<see cref="Route.RtEntry.MtuLocked"/>).
+    /// </summary>
+    public const int AllowBroadcast = 0x20, DontFragment = 0x400, MtuDiscovery = 0x800;
 
     private readonly Inet _in;
     private int _nextId;
@@ -112,6 +116,7 @@ public sealed class Ip
         Ifnet ifp;
         Ipv4Addr nextHop = dst;
         bool bcast = false;
+        int mtu = 0;
         if (dst.IsLoopback || _in.FindAddress(dst) != null)
         {
             // Our own address: looped back through lo0, as NetBSD's local routes do.
@@ -143,7 +148,10 @@ public sealed class Ip
             nextHop = rt.NextHop(dst);
             if (src == Ipv4Addr.Any) src = rt.IfAddr;
             bcast = !rt.IsGateway && _in.IsBroadcast(dst, ifp);
+            mtu = rt.PathMtu;
+            if ((flags & MtuDiscovery) != 0 && !rt.MtuLocked) flags |= DontFragment;
         }
+        if (mtu == 0) mtu = ifp.Mtu;
         if (bcast && (flags & AllowBroadcast) == 0) return Fail(m, Abi.EACCES, ref S.IpOutDiscard);
         var h = new Ipv4Header
         {
@@ -153,7 +161,7 @@ public sealed class Ip
         };
         int payload = m.Length;
         if (payload > 0xffff - Ipv4Packet.MinHeaderSize) return Fail(m, Abi.EMSGSIZE, ref S.IpCantFrag);
-        if (Ipv4Packet.MinHeaderSize + payload <= ifp.Mtu)
+        if (Ipv4Packet.MinHeaderSize + payload <= mtu)
         {
             Span<byte> hdr = m.Prepend(Ipv4Packet.MinHeaderSize);
             if (hdr.IsEmpty) return Fail(m, Abi.ENOBUFS, ref S.IpOutDiscard);
@@ -161,7 +169,7 @@ public sealed class Ip
             return LinkOutput(ifp, m, nextHop, bcast);
         }
         if (h.DontFragment) return Fail(m, Abi.EMSGSIZE, ref S.IpCantFrag);
-        return Fragment(ifp, m, h, nextHop, bcast);
+        return Fragment(ifp, mtu, m, h, nextHop, bcast);
     }
 
     private static int Fail(Mbuf m, int error, ref long counter)
@@ -173,11 +181,11 @@ public sealed class Ip
 
     /// <summary>
     /// Cuts the payload of <paramref name="m"/> into fragments of the largest multiple of 8 that
-    /// fits the MTU (RFC 791 3.2), each a fresh mbuf with its own header, sent in order. Consumes m.
+    /// fits <paramref name="mtu"/> (RFC 791 3.2), each a fresh mbuf with its own header, sent in order. Consumes m.
     /// </summary>
-    private int Fragment(Ifnet ifp, Mbuf m, Ipv4Header h, Ipv4Addr nextHop, bool bcast)
+    private int Fragment(Ifnet ifp, int mtu, Mbuf m, Ipv4Header h, Ipv4Addr nextHop, bool bcast)
     {
-        int chunk = (ifp.Mtu - Ipv4Packet.MinHeaderSize) & ~7;
+        int chunk = (mtu - Ipv4Packet.MinHeaderSize) & ~7;
         if (chunk < 8) return Fail(m, Abi.EMSGSIZE, ref S.IpCantFrag);
         Interlocked.Increment(ref S.IpFragmented);
         int error = 0;

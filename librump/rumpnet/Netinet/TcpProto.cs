@@ -14,8 +14,8 @@ namespace Rump.Net.Netinet;
 /// engine and lock (<see cref="AttachInet6"/>) that differs only in its socket addresses, source
 /// selection and IPV6_V6ONLY (always on). IPv4 and IPv6 input hand protocol 6 to the engine, its
 /// output goes to IPv4 or IPv6 output by the connection's family, and ICMP and ICMPv6 errors
-/// reach <see cref="TcpStack.CtlInput"/>, <see cref="TcpStack.CtlInput6"/> and
-/// <see cref="TcpStack.MtuInput6"/>.
+/// reach <see cref="TcpStack.CtlInput"/>, <see cref="TcpStack.CtlInput6"/>, and for path-MTU
+/// discovery (IPv4 segments go with DF) <see cref="TcpStack.MtuInput4"/> and <see cref="TcpStack.MtuInput6"/>.
 ///
 /// Data is held once, in the engine's rings: the send ring (what retransmissions read) and the
 /// receive ring (where out-of-order data is reassembled). The socket layer passes send, receive,
@@ -30,10 +30,11 @@ namespace Rump.Net.Netinet;
 /// <see cref="Socket.Lock"/> (<see cref="NewLock"/>): the socket layer calls in with it held,
 /// engine input and timers take it and report through the upcalls (<see cref="TcpSockPcb"/>)
 /// with it held, so socket state and TCB change together and no second lock is nested. Order:
-/// this lock, then the callout queue's (timer arming), then IPv4 output's (ARP caches, interface
-/// queues, the mbuf pool) or IPv6 output's (the route table's lock, a neighbour cache's, the
+/// this lock, then the callout queue's (timer arming), then IPv4's configuration lock (route
+/// lookups, and path-MTU discovery's host routes from <see cref="TcpStack.MtuInput4"/>), then
+/// IPv4 output's (ARP caches, interface queues, the mbuf pool) or IPv6 output's (the route table's lock, a neighbour cache's, the
 /// same queues). Output never calls back into TCP: lo0 and drivers queue, and input runs later
-/// in the soft interrupt; ICMPv6 errors reach TCP from IPv6 input with none of those held.
+/// in the soft interrupt; ICMP and ICMPv6 errors reach TCP from IP input with none of those held.
 ///
 /// References: the socket holds its <see cref="TcpSockPcb"/> (<see cref="Socket.Pcb"/>), the pcb
 /// its current TCB and the TCB the pcb (as its upcall) until the socket detaches; from then on
@@ -42,7 +43,11 @@ namespace Rump.Net.Netinet;
 public sealed class TcpProto : Protosw, IStreamProtocol
 {
     /// <summary>NetBSD's netinet/tcp.h socket options (level IPPROTO_TCP).</summary>
-    public const int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_KEEPIDLE = 3, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6;
+    public const int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_KEEPIDLE = 3, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_INFO = 9;
+    /// <summary>NetBSD's struct tcp_info (netinet/tcp.h): 8 bytes of state and options, 57 32-bit words.</summary>
+    public const int TcpInfoSize = 236;
+    /// <summary>tcpi_options bits (NetBSD's TCPI_OPT_*).</summary>
+    public const byte TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
     public const int IPPROTO_TCP = 6;
     /// <summary>Default SO_SNDBUF and SO_RCVBUF: the ring sizes, large enough for a fast LAN's window.</summary>
     public const int DefaultSpace = 128 * 1024;
@@ -60,8 +65,10 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     {
         _in = inet;
         _softnet = new KMutex(k);
-        Kernel = new TcpKernel(k, inet.Net.Mbufs, (m, src, dst) => inet.Ip.Output(m, src, dst, Ipv4Packet.ProtoTcp), _softnet);
+        // With DF: path-MTU discovery (RFC 1191), as NetBSD's tcp_output passes IP_MTUDISC.
+        Kernel = new TcpKernel(k, inet.Net.Mbufs, (m, src, dst) => inet.Ip.Output(m, src, dst, Ipv4Packet.ProtoTcp, Ip.MtuDiscovery), _softnet);
         Kernel.Stack.RouteMss = MssTo;
+        Kernel.Stack.RouteMtuDisc = inet.MtuDisc;
     }
 
     /// <summary>The AF_INET6 sockets' protocol: the same engine, lock and sockets' data path as <paramref name="v4"/>, with IPv6 addresses.</summary>
@@ -74,19 +81,20 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     }
 
     /// <summary>
-    /// The MSS towards <paramref name="dst"/>: the MTU of the interface its packets leave by, less
-    /// the IP and TCP headers (NetBSD tcp_mss_to_advertise): 40 bytes over IPv4, 60 over IPv6,
-    /// where it is never under 1220 (IPv6's minimum MTU, RFC 8200 5).
+    /// The MSS towards <paramref name="dst"/>: the MTU of the interface its packets leave by (over
+    /// IPv4 the path MTU if discovery learned a smaller one, NetBSD tcp_mss_from_peer's
+    /// rmx_mtu), less the IP and TCP headers (NetBSD tcp_mss_to_advertise): 40 bytes over IPv4,
+    /// 60 over IPv6, where it is never under 1220 (IPv6's minimum MTU, RFC 8200 5).
     /// </summary>
     private ushort MssTo(TcpAddr dst)
     {
         if (!dst.IsV4) return MssTo6(dst.V6);
         Ipv4Addr d = dst.V4;
-        Ifnet ifp;
-        if (d.IsLoopback || _in.FindAddress(d) != null) ifp = _in.Net.Lo0;
-        else if (_in.Lookup(d) is Route.RtEntry rt) ifp = rt.Ifp;
+        int mtu;
+        if (d.IsLoopback || _in.FindAddress(d) != null) mtu = _in.Net.Lo0.Mtu;
+        else if (_in.Lookup(d) is Route.RtEntry rt) mtu = rt.PathMtu;
         else return Stack.LocalMss;
-        return (ushort)Math.Clamp(ifp.Mtu - 40, 536, 65495);
+        return (ushort)Math.Clamp(mtu - 40, 256, 65495);
     }
 
     private ushort MssTo6(Ipv6Addr d)
@@ -111,6 +119,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     {
         var p = new TcpProto(k, inet);
         inet.SetProtocol(Ipv4Packet.ProtoTcp, p.Input, p.Stack.CtlInput);
+        inet.SetMtuInput(Ipv4Packet.ProtoTcp, p.Stack.MtuInput4);
         inet.Net.Domains.Register(p);
         // The sysctl nodes are for looking and tuning; a kernel whose tree refuses them still does TCP.
         if (TcpKernel.AttachSysctl(k, p.Stack) == 0) TcpPcbList.AttachSysctl(k, p.Stack);
@@ -420,6 +429,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
                     return Abi.ENOPROTOOPT;
             }
         }
+        if (name == TCP_INFO) return FillInfo(tp, val, out len);
         int v;
         switch (name)
         {
@@ -433,6 +443,49 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         if (val.Length < sizeof(int)) return Abi.EINVAL;
         MemoryMarshal.Write(val, v);
         len = sizeof(int);
+        return 0;
+    }
+
+    /// <summary>
+    /// TCP_INFO (NetBSD tcp_fill_info): the connection's state, options, timers in microseconds,
+    /// and windows, the congestion window and the peer's window in segments as NetBSD (and Linux)
+    /// report them. Fields NetBSD leaves out (its __tcpi_*) stay 0, except the retransmission
+    /// count, which NetBSD also puts in __tcpi_retransmits and __tcpi_retrans. A short buffer
+    /// gets the first bytes (getsockopt truncates, as for NetBSD's sockopt copy-out). Lock held.
+    /// </summary>
+    private int FillInfo(TcpCb tp, Span<byte> val, out int len)
+    {
+        Span<byte> ti = stackalloc byte[TcpInfoSize];
+        ti.Clear();
+        ti[0] = (byte)TcpPcbList.NetBsdState(tp.State);
+        uint seg = Math.Max(tp.Mss, 1u);
+        uint rexmit = (uint)Math.Min(tp.Retransmits, uint.MaxValue);
+        ti[2] = (byte)Math.Min(rexmit, 255u);
+        byte opts = 0;
+        if (tp.Synchronized)
+        {
+            if (tp.TsOk) opts |= TCPI_OPT_TIMESTAMPS;
+            if (tp.SackOk) opts |= TCPI_OPT_SACK;
+            if (tp.WsOk) { opts |= TCPI_OPT_WSCALE; ti[6] = (byte)((tp.SndScale & 0xf) | (tp.RcvScale << 4)); }
+        }
+        ti[5] = opts;
+        static void Put(Span<byte> b, int word, long v) => BinaryPrimitives.WriteUInt32LittleEndian(b.Slice(8 + 4 * word), (uint)Math.Clamp(v, 0, uint.MaxValue));
+        Put(ti, 0, tp.RtoMs * 1000);                         // tcpi_rto
+        Put(ti, 2, tp.Mss);                                  // tcpi_snd_mss
+        Put(ti, 3, tp.Mss);                                  // tcpi_rcv_mss
+        Put(ti, 7, rexmit);                                  // __tcpi_retrans
+        Put(ti, 11, tp.LastRecvMs == 0 ? 0 : (Stack.Now - tp.LastRecvMs) * 1000); // tcpi_last_data_recv
+        Put(ti, 15, tp.HaveRtt ? tp.SrttMs * 1000 : 0);      // tcpi_rtt
+        Put(ti, 16, tp.HaveRtt ? tp.RttvarMs * 1000 : 0);    // tcpi_rttvar
+        Put(ti, 17, tp.Ssthresh);                            // tcpi_snd_ssthresh
+        Put(ti, 18, tp.Cwnd / seg);                          // tcpi_snd_cwnd
+        Put(ti, 22, tp.Rcv == null ? 0 : tp.Rcv.Free);       // tcpi_rcv_space
+        Put(ti, 23, tp.SndWnd / seg);                        // tcpi_snd_wnd
+        Put(ti, 25, tp.SndNxt);                              // tcpi_snd_nxt
+        Put(ti, 26, tp.RcvNxt);                              // tcpi_rcv_nxt
+        Put(ti, 28, rexmit);                                 // tcpi_snd_rexmitpack
+        len = Math.Min(val.Length, TcpInfoSize);
+        ti.Slice(0, len).CopyTo(val);
         return 0;
     }
 

@@ -101,7 +101,7 @@ public sealed partial class TcpStack
     /// header names the connection. A connection still opening (SYN_SENT) fails with the error
     /// (ECONNREFUSED for port unreachable, EHOSTUNREACH ...), as Linux reports it at once; an
     /// established one keeps going (the errors are soft: retransmission decides). Fragmentation
-    /// needed is not acted on (no path-MTU discovery over IPv4: segments go without DF).
+    /// needed comes to <see cref="MtuInput4"/> instead (segments go with DF: path-MTU discovery).
     /// </summary>
     public void CtlInput(int error, Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted) => Notify(error, src, dst, quoted);
 
@@ -145,19 +145,59 @@ public sealed partial class TcpStack
             TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
             if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return;
             if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
-            uint mss = Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes;
-            if (tp.TsOk) mss -= 12;
-            if (mss >= tp.Mss) return;
-            tp.Mss = mss;
-            tp.OurMss = (ushort)Math.Min(tp.OurMss, Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes);
-            PmtuUpdates++;
-            if (!tp.Synchronized) return; // the SYN is small; the retransmission timer resends it
-            tp.SndNxt = tp.SndUna;
-            Output(tp);
+            ShrinkLocked(tp, Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes);
         }
         finally { Exit(); }
     }
 
+    /// <summary>
+    /// The route's path-MTU routine (IPv4's <see cref="Inet.MtuDisc"/>): stores what a vouched-for
+    /// "fragmentation needed" says and returns the path MTU in force for the destination (0: none).
+    /// </summary>
+    public Func<Ipv4Addr, int, int, int, int>? RouteMtuDisc;
+
+    /// <summary>
+    /// ICMP fragmentation needed about a segment of ours (RFC 1191, NetBSD tcp_ctlinput's
+    /// PRC_MSGSIZE, icmp_mtudisc and tcp_mtudisc): only if the quoted sequence number is in flight
+    /// on a connection (RFC 5927 4.1), the route learns the MTU (a host route for the destination,
+    /// <see cref="Inet.MtuDisc"/>, which also judges hostile values), and then every connection to
+    /// that destination whose segments no longer fit shrinks them to the path MTU less 40 bytes of
+    /// headers and sends what is in flight again from SND.UNA.
+    /// </summary>
+    public void MtuInput4(Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted, int nextMtu, int quotedLen, int quotedHlen)
+    {
+        if (quoted.Length < 8) return;
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
+        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
+        Enter();
+        try
+        {
+            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
+            if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return;
+            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
+            int mtu = RouteMtuDisc?.Invoke(dst, nextMtu, quotedLen, quotedHlen) ?? 0;
+            if (mtu < Inet.MinPathMtu) return; // no route, or discovery off for it: segments go without DF
+            TcpAddr fa = dst;
+            foreach (TcpCb t in Pcbs.All.ToArray()) // Output may change the table
+                if (t.RemoteAddr == fa && t.State is >= TcpState.SynSent and not TcpState.TimeWait) ShrinkLocked(t, (uint)mtu - Ipv4HeaderBytes);
+        }
+        finally { Exit(); }
+    }
+
+    /// <summary>A path MTU of <paramref name="mss"/> bytes of TCP header and data (the IP header taken off): the connection's segments shrink to it if they are larger, and what is in flight goes again. Lock held.</summary>
+    private void ShrinkLocked(TcpCb tp, uint mss)
+    {
+        tp.OurMss = (ushort)Math.Min(tp.OurMss, mss);
+        if (tp.TsOk) mss -= 12;
+        if (mss >= tp.Mss) return;
+        tp.Mss = mss;
+        PmtuUpdates++;
+        if (!tp.Synchronized) return; // the SYN is small; the retransmission timer resends it
+        tp.SndNxt = tp.SndUna;
+        Output(tp);
+    }
+
     /// <summary>IPv6's minimum link MTU (RFC 8200 5), and the IPv6 and TCP headers (RFC 8200 8.3: MSS is the MTU less 60).</summary>
-    internal const uint Ipv6MinMtu = 1280, Ipv6HeaderBytes = 60;
+    internal const uint Ipv6MinMtu = 1280, Ipv6HeaderBytes = 60, Ipv4HeaderBytes = 40;
 }

@@ -214,7 +214,7 @@ public sealed class RouteSock : Protosw
     private static int Emit(Span<byte> b, int type, RtEntry rt, int pid, int seq, int errno, Inet inet)
     {
         var w = new RtMsgBuilder(b, type, rt.Ifp.Index, rt.Flags | Abi.RTF_DONE, pid, seq, errno);
-        w.SetMtu(rt.Ifp.Mtu);
+        w.SetMtu(rt.PathMtu); // what path-MTU discovery learned for a host route, else the interface's
         w.AddSin(Abi.RTA_DST, rt.Dst);
         if (rt.IsGateway) w.AddSin(Abi.RTA_GATEWAY, rt.Gateway);
         else w.AddSdl(Abi.RTA_GATEWAY, rt.Ifp.Index, rt.Ifp.Type, rt.Ifp.Name, null);
