@@ -234,12 +234,14 @@ public sealed unsafe class SdDisk : BlockDevice
     /// <summary>SYNCHRONIZE CACHE. Thread context.</summary>
     public override int Flush()
     {
-        if (Dead || _ch.Dead) return Abi.ENXIO;
+        // A disk that left is EIO to the file system here too, as in the data path (ChunkDone):
+        // fsync must not fail differently depending on whether a write or the flush met the unplug.
+        if (Dead || _ch.Dead) return Abi.EIO;
         var xs = new ScsipiXfer(_ch);
         Span<byte> cdb = stackalloc byte[16];
         xs.Set(cdb.Slice(0, Cdb.SynchronizeCache(cdb)), _lun);
         int e = xs.Run();
         // Devices without a cache refuse the command: nothing to flush then.
-        return e == Abi.EINVAL ? 0 : e;
+        return e == Abi.EINVAL ? 0 : e == Abi.ENXIO ? Abi.EIO : e;
     }
 }
