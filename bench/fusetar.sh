@@ -8,6 +8,8 @@
 #   STRACE=1 bench/fusetar.sh        one round, and each driver's system calls (strace -c -f)
 #   DEBUG=1 bench/fusetar.sh         one round, and each driver's FUSE requests counted by opcode (-d)
 #   PERFSTAT=1 bench/fusetar.sh      perf stat (task clock, context switches) of each driver
+#   IMAGE=ext2.img COLD=1 bench/fusetar.sh   on copies of that image (default: a fresh 512 MiB one),
+#                                    the host's cache of it dropped before each mount (default: warm)
 #
 # tar-x includes the unmount (until the driver has written everything back and exited).
 # Needs root, fuse2fs, GNU time, and a built rumpfuse (RUMPFUSE_BIN, default build/bin/rumpfuse).
@@ -33,7 +35,8 @@ for d in $(seq -w 0 49); do
   for f in $(seq -w 0 19); do head -c $(( (10#$f % 8 + 1) * 1024 - 17 )) /dev/urandom | base64 > "$work/srctree/src/m$d/s$f.c"; done
 done
 tar cf "$work/src.tar" -C "$work/srctree" src
-mke2fs -q -F -t ext2 -b 4096 -d "$work/empty" "$work/ext2.img" 512M
+if [ -n "${IMAGE:-}" ]; then cp --sparse=always "$IMAGE" "$work/ext2.img"
+else mke2fs -q -F -t ext2 -b 4096 -d "$work/empty" "$work/ext2.img" 512M; fi
 
 mount_with() {
   local wrap=(/usr/bin/time -f '%U %S %c %w' -o "$work/cpu")
@@ -59,7 +62,7 @@ for r in $(seq "$rounds"); do
   for drv in $drivers; do cp --sparse=always "$work/ext2.img" "$work/img-$drv"; done
   for w in tar-x tar-c; do
     for drv in $drivers; do
-      cat "$work/img-$drv" > /dev/null
+      if [ "${COLD:-0}" = 1 ]; then dd if="$work/img-$drv" iflag=nocache count=0 status=none; else cat "$work/img-$drv" > /dev/null; fi
       rm -f "$work/cpu"
       mount_with "$drv" "$w"
       t0=$(now); tu=
