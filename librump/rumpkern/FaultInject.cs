@@ -52,6 +52,9 @@ public sealed partial class Kernel
 
     private int PanicCrashme() => throw new KernelPanicException(PanicWith("crashme: debug.crashme.panic written"));
 
+    /// <summary>A fault is armed at <paramref name="p"/> (a path that would skip that point takes the one that has it).</summary>
+    internal bool FaultArmed(FaultPoint p) => Volatile.Read(ref _fault) == (int)p;
+
     internal void MaybeFault(FaultPoint p)
     {
         if (Volatile.Read(ref _fault) == (int)p && Interlocked.CompareExchange(ref _fault, 0, (int)p) == (int)p)

@@ -184,7 +184,7 @@ internal static unsafe class Callbacks
     [UnmanagedCallersOnly]
     private static void Flush(nint req, ulong ino, FuseFileInfo* fi)
     {
-        try { S(req).Flush(req, fi); } catch (Exception e) { Failed(req, e); }
+        try { FuseServer.Flush(req); } catch (Exception e) { Failed(req, e); }
     }
 
     [UnmanagedCallersOnly]

@@ -977,6 +977,7 @@ internal sealed class BioWait : BioDone
 
     public static unsafe int Run(Kernel k, BlockDevice dev, bool write, byte* data, int length, long offset)
     {
+        if (dev.TransferNow(write, data, length, offset, out int now)) return now;   // a host file: on this thread
         BioWait w = dev.TakeWaiter() ?? new BioWait(k);
         w._done = false;
         dev.Strategy(write, data, length, offset, w);

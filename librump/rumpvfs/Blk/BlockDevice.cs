@@ -56,6 +56,18 @@ public abstract class BlockDevice
     /// </summary>
     public abstract unsafe void Strategy(bool write, byte* data, int length, long offset, BioDone done);
 
+    /// <summary>
+    /// A synchronous transfer done on the calling thread, for a device that can (a host file: one
+    /// preadv/pwritev with the virtual CPU given up around it); false when it cannot, and the
+    /// caller starts <see cref="Strategy"/> and waits. <paramref name="error"/>: 0 once all of it
+    /// moved, else the errno (EIO for a short transfer).
+    /// </summary>
+    internal virtual unsafe bool TransferNow(bool write, byte* data, int length, long offset, out int error)
+    {
+        error = 0;
+        return false;
+    }
+
     /// <summary>Pushes the device's written data to stable storage.</summary>
     public abstract int Flush();
 

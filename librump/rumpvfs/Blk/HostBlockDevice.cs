@@ -8,7 +8,8 @@ namespace Rump.Vfs;
 
 /// <summary>
 /// A block device backed by a host file or host block device (NetBSD's rumpblk): transfers go
-/// through the hypercall layer's asynchronous rumpuser_bio. This file and the etfs registration
+/// through the hypercall layer's asynchronous rumpuser_bio, except those a caller waits for
+/// (<see cref="TransferNow"/>: rumpuser_iovread/iovwrite on the caller's thread). This file and the etfs registration
 /// are the only places the block layer talks to the host. A window (<see cref="_begin"/>, size)
 /// exposes part of the host file, as rump_pub_etfs_register_withsize asks.
 /// </summary>
@@ -56,14 +57,44 @@ public sealed unsafe class HostBlockDevice : BlockDevice
         return 0;
     }
 
+    /// <summary>Transfers handed to rumpuser_bio's worker (tests: waited-for ones are not).</summary>
+    public long Handoffs;
+
     public override void Strategy(bool write, byte* data, int length, long offset, BioDone done)
     {
         int e = Check(write, length, offset);
         if (e != 0 || _fd < 0) { done.Done(0, e != 0 ? e : Abi.ENXIO); return; }
+        System.Threading.Interlocked.Increment(ref Handoffs);
         done.IntrKernel = _k;
         nint arg = GCHandle.ToIntPtr(GCHandle.Alloc(done));
         RumpUser.rumpuser_bio(_fd, write ? RumpUserConst.RUMPUSER_BIO_WRITE : RumpUserConst.RUMPUSER_BIO_READ,
             data, (nuint)length, _begin + offset, &Biodone, arg);
+    }
+
+    /// <summary>
+    /// A waited-for transfer as one preadv/pwritev on the calling thread (rumpuser_iovread and
+    /// iovwrite give the virtual CPU up around it), not a hand-off to rumpuser_bio's worker and a
+    /// sleep until its completion: that costs two host thread switches and a wait for the worker
+    /// to get a host CPU, per block read a file system waits for. Ordering is the cache's: a
+    /// block under an asynchronous transfer is busy until it completes, so nothing here overtakes
+    /// a queued transfer of the same block. With a fault armed at the completion (tests), the
+    /// transfer goes the asynchronous way, where that fault point is.
+    /// </summary>
+    internal override bool TransferNow(bool write, byte* data, int length, long offset, out int error)
+    {
+        if (_k.FaultArmed(FaultPoint.Biodone)) { error = 0; return false; }
+        error = Check(write, length, offset);
+        if (error != 0) return true;
+        int fd = _fd;
+        if (fd < 0) { error = Abi.ENXIO; return true; }
+        RumpUserIovec iov;
+        iov.iov_base = data;
+        iov.iov_len = (nuint)length;
+        nuint moved = 0;
+        error = write ? RumpUser.rumpuser_iovwrite(fd, &iov, 1, _begin + offset, &moved)
+                      : RumpUser.rumpuser_iovread(fd, &iov, 1, _begin + offset, &moved);
+        if (error == 0 && moved != (nuint)length) error = Abi.EIO;   // a short transfer: the image ends early
+        return true;
     }
 
     /// <summary>
@@ -117,6 +148,12 @@ public sealed unsafe class PartitionDevice : BlockDevice
         int e = Check(write, length, offset);
         if (e != 0) { done.Done(0, e); return; }
         Parent.Strategy(write, data, length, Start + offset, done);
+    }
+
+    internal override bool TransferNow(bool write, byte* data, int length, long offset, out int error)
+    {
+        error = Check(write, length, offset);
+        return error != 0 || Parent.TransferNow(write, data, length, Start + offset, out error);
     }
 
     public override int Flush() => Parent.Flush();
