@@ -30,43 +30,9 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 for tool in ip iperf3 python3 ss; do
 	command -v $tool >/dev/null 2>&1 || { echo "FAIL: $tool is missing (tools/setup-debian.sh installs it)" >&2; exit 1; }
 done
-for v in HIJACK_LIB HIJACK_NETSERVER; do
-	eval "f=\${$v:-}"
-	[ -f "$f" ] || { echo "FAIL: $v does not name the file" >&2; exit 1; }
-done
-unset RUMPHIJACK RUMP_SOCKIN
 bytes=${IPERF_BYTES:-64M}
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/hijackiperf.XXXXXX")
-ns=hjperf$$
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns del $ns 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-python=$(python3 -c 'import sys; print(sys.executable)')
-H="ip netns exec $ns"
-host=10.77.0.1
-kern=10.77.0.2
-
-ip netns add $ns || { echo "FAIL: ip netns add $ns" >&2; exit 1; }
-$H ip link set lo up
-
-# The kernel, inside the namespace so that its TAP is made there; ready once its socket exists.
-sock=$work/kern
-$H "$HIJACK_NETSERVER" "unix://$sock" $kern 24 2>"$work/server.err" &
-srv=$!
-pids="$pids $srv"
-end=$(($(date +%s) + 120))
-while [ ! -S "$sock" ] && kill -0 $srv 2>/dev/null && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
-[ -S "$sock" ] || { echo "FAIL: netserver did not start: $(cat "$work/server.err")" >&2; exit 1; }
-$H ip addr add $host/24 dev virt0 && $H ip link set virt0 up ||
-	{ echo "FAIL: configuring the host's end of virt0 in $ns" >&2; exit 1; }
-run() { RUMP_SERVER=unix://$sock LD_PRELOAD=$HIJACK_LIB "$@"; }
+nsname=hjperf workname=hijackiperf
+. "$(dirname "$0")/netns_kernel.sh"
 
 freeport() {
 	$H "$python" -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])'

@@ -23,42 +23,8 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 for tool in ip curl wget nc socat python3 ss sha256sum; do
 	command -v $tool >/dev/null 2>&1 || { echo "FAIL: $tool is missing (tools/setup-debian.sh installs it)" >&2; exit 1; }
 done
-for v in HIJACK_LIB HIJACK_NETSERVER; do
-	eval "f=\${$v:-}"
-	[ -f "$f" ] || { echo "FAIL: $v does not name the file" >&2; exit 1; }
-done
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy ALL_PROXY all_proxy RUMPHIJACK RUMP_SOCKIN
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/hijacknetk.XXXXXX")
-ns=hjnet$$
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns del $ns 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-python=$(python3 -c 'import sys; print(sys.executable)')
-H="ip netns exec $ns"
-host=10.77.0.1
-kern=10.77.0.2
-
-ip netns add $ns || { echo "FAIL: ip netns add $ns" >&2; exit 1; }
-$H ip link set lo up
-
-# The kernel, inside the namespace so that its TAP is made there; ready once its socket exists.
-sock=$work/kern
-$H "$HIJACK_NETSERVER" "unix://$sock" $kern 24 2>"$work/server.err" &
-srv=$!
-pids="$pids $srv"
-end=$(($(date +%s) + 120))
-while [ ! -S "$sock" ] && kill -0 $srv 2>/dev/null && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
-[ -S "$sock" ] || { echo "FAIL: netserver did not start: $(cat "$work/server.err")" >&2; exit 1; }
-$H ip addr add $host/24 dev virt0 && $H ip link set virt0 up ||
-	{ echo "FAIL: configuring the host's end of virt0 in $ns" >&2; exit 1; }
-run() { RUMP_SERVER=unix://$sock LD_PRELOAD=$HIJACK_LIB "$@"; }
+nsname=hjnet workname=hijacknetk
+. "$(dirname "$0")/netns_kernel.sh"
 
 # freeport tcp|udp: a port free in the namespace. wait_listen tcp|udp PORT: until ss there lists it.
 freeport() {

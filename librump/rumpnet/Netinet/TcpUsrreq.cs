@@ -110,20 +110,29 @@ public sealed partial class TcpStack
 
     private void Notify(int error, TcpAddr src, TcpAddr dst, ReadOnlySpan<byte> quoted)
     {
-        if (quoted.Length < 8 || error == Abi.EMSGSIZE) return;
-        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
-        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
-        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
+        if (error == Abi.EMSGSIZE) return;
         Enter();
         try
         {
-            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
-            if (tp == null || tp.State != TcpState.SynSent) return;
-            // Only about what is in flight (RFC 5927 4.1: a blind attacker must guess the sequence number).
-            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
-            Close(tp, error);
+            if (QuotedLocked(src, dst, quoted) is TcpCb tp && tp.State == TcpState.SynSent) Close(tp, error);
         }
         finally { Exit(); }
+    }
+
+    /// <summary>
+    /// The connection whose segment an ICMP error quotes (its first 8 bytes: the ports and the
+    /// sequence number), if that segment is in flight (RFC 5927 4.1: a blind attacker must guess
+    /// the sequence number) on a connection from SYN_SENT to before TIME_WAIT; else null. Lock held.
+    /// </summary>
+    private TcpCb? QuotedLocked(TcpAddr src, TcpAddr dst, ReadOnlySpan<byte> quoted)
+    {
+        if (quoted.Length < 8) return null;
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
+        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
+        TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
+        if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return null;
+        return Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax) ? null : tp;
     }
 
     /// <summary>
@@ -135,17 +144,10 @@ public sealed partial class TcpStack
     /// </summary>
     public void MtuInput6(Ipv6Addr src, Ipv6Addr dst, ReadOnlySpan<byte> quoted, uint mtu)
     {
-        if (quoted.Length < 8) return;
-        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
-        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
-        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
         Enter();
         try
         {
-            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
-            if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return;
-            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
-            ShrinkLocked(tp, Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes);
+            if (QuotedLocked(src, dst, quoted) is TcpCb tp) ShrinkLocked(tp, Math.Max(mtu, Ipv6MinMtu) - Ipv6HeaderBytes);
         }
         finally { Exit(); }
     }
@@ -166,16 +168,10 @@ public sealed partial class TcpStack
     /// </summary>
     public void MtuInput4(Ipv4Addr src, Ipv4Addr dst, ReadOnlySpan<byte> quoted, int nextMtu, int quotedLen, int quotedHlen)
     {
-        if (quoted.Length < 8) return;
-        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
-        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
-        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(4));
         Enter();
         try
         {
-            TcpCb? tp = Pcbs.Lookup(src, sport, dst, dport);
-            if (tp == null || tp.State is < TcpState.SynSent or TcpState.TimeWait) return;
-            if (Seq.Lt(seq, tp.SndUna) || Seq.Geq(seq, tp.SndMax)) return;
+            if (QuotedLocked(src, dst, quoted) == null) return;
             int mtu = RouteMtuDisc?.Invoke(dst, nextMtu, quotedLen, quotedHlen) ?? 0;
             if (mtu < Inet.MinPathMtu) return; // no route, or discovery off for it: segments go without DF
             TcpAddr fa = dst;
