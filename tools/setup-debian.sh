@@ -23,7 +23,8 @@ packages=(
   wget netcat-openbsd                   # unmodified network programs under librumphijack, with curl and socat (tests/hijack/net.sh);
                                         # nc -l / nc against the kernel's TCP (TcpLinuxSocketTests)
   tcpdump                               # the capture of TCP's options negotiated with Linux (TcpLinuxSocketTests)
-  iperf3                                # bench/tcp.sh: the host's loopback TCP throughput beside the kernels'
+  iperf3                                # bench/tcp.sh: the host's loopback TCP throughput beside the kernels'; hijack.net.iperf
+  radvd                                 # Linux as the IPv6 router whose advertisements the kernel's SLAAC takes (SlaacTests)
   libfuse3-dev fuse3                    # rumpfuse (tools/rumpfuse: libfuse3.so.3, fusermount3) and its layout test's headers
   git rsync                             # rumpfuse's tool tests: git init/add/commit and rsync -a on a mount (RumpfuseTests)
   fuse2fs fusefat fuseiso time          # the FUSE drivers rumpfuse is benchmarked against, and GNU time for their CPU (bench/rumpfuse.sh)

@@ -95,7 +95,7 @@ public sealed class Inet6Stats : IReassStats
         Ip6Fragments, Ip6FragDropped, Ip6FragOverlap, Ip6FragTimeout, Ip6Reassembled, Ip6AtomicFragments,
         Ip6OutRequests, Ip6Fragmented, Ip6FragsCreated, Ip6NoRoute, Ip6OutDiscard;
     public long Icmp6In, Icmp6Bad, Icmp6EchoReplies, Icmp6EchoRepliesIn, Icmp6ErrorsSent, Icmp6ErrorsRateLimited, Icmp6ErrorsIn;
-    public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdDropHeld, NdTimeouts, NdDadDuplicate;
+    public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdDropHeld, NdTimeouts, NdDadDuplicate, NdSlaacAddresses;
     public long Udp6In, Udp6Bad, Udp6NoPort, Udp6FullSock, Udp6Out;
 
     ref long IReassStats.FragDropped => ref Ip6FragDropped;

@@ -307,9 +307,20 @@ public sealed class Nd6Cache
             return;
         }
         if (o.HasSourceLinkAddr) Learn(ip.Src, o.SourceLinkAddr);
-        // A router lifetime is all that is used: a default route through it (or its removal at 0).
-        // Prefixes (SLAAC), MTU and the timers the RA carries are not acted on.
+        // The router lifetime: a default route through it (or its removal at 0).
         _in.DefaultRouter(Ifp, ip.Src, p.RaRouterLifetime != 0);
+        // SLAAC (RFC 4862 5.5.3): an autonomous prefix of 64 bits with a valid lifetime gives an
+        // address of that prefix and this interface's identifier (its link-local address's), with
+        // DAD as any address. Not done: the lifetimes (the address stays until the interface goes),
+        // more than the first prefix of an RA, the MTU option and the RA's timers.
+        if (o.HasPrefix && (o.PrefixFlags & NdOptions.PrefixFlagAutonomous) != 0 && o.PrefixLength == 64
+            && o.ValidLifetime != 0 && o.PreferredLifetime <= o.ValidLifetime
+            && !o.Prefix.IsLinkLocal && !o.Prefix.IsMulticast && _in.LinkLocalOf(Ifp) is In6Ifaddr ll)
+        {
+            var a = new Ipv6Addr(o.Prefix.Hi, ll.Addr.Lo);
+            if (_in.FindAddress(a, Ifp) == null && _in.AddAddress(Ifp, a, 64) == 0)
+                Interlocked.Increment(ref S.NdSlaacAddresses);
+        }
     }
 
     private void SendHeld(Mbuf? held, EtherAddr mac)
