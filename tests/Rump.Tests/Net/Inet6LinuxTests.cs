@@ -33,12 +33,9 @@ public class Inet6LinuxTests : KernelTest
         using var tn = new TapNs("rump6-", "r6t");
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = k.Kernel.GetService<Inet6>()!;
-        Ifnet? ifp = null;
-        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn($"{PeerIp}/64");
-        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
-        WaitFor(() => in6.LinkLocalOf(ifp!) != null, "virt0's link-local address");
-        string ll = In6.Format(in6.LinkLocalOf(ifp!)!.Addr);
+        Ifnet ifp = tn.AttachKernel(k, $"{PeerIp}/64");
+        WaitFor(() => in6.LinkLocalOf(ifp) != null, "virt0's link-local address");
+        string ll = In6.Format(in6.LinkLocalOf(ifp)!.Addr);
         Assert.That(In(k, () => Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", OurIp, 64)), Is.EqualTo(0));
 
         var (st, so, se) = tn.Run($"ping -6 -c 3 -i 0.2 -W 5 {OurIp}");
@@ -48,7 +45,7 @@ public class Inet6LinuxTests : KernelTest
         Assert.That(st, Is.EqualTo(0), "ping -6 the kernel's link-local address " + ll + ": " + so + se);
         Assert.That(so, Does.Contain("2 received"));
         string neigh = tn.Run($"ip -6 neigh show {OurIp} dev {tn.Tap}").stdout;
-        Assert.That(neigh, Does.Contain(ifp!.LinkAddr.ToString()), "Linux learned our MAC from our NA: " + neigh);
+        Assert.That(neigh, Does.Contain(ifp.LinkAddr.ToString()), "Linux learned our MAC from our NA: " + neigh);
         Assert.That(in6.NdOf(ifp)!.TryGet(Inet6Tests.A6(PeerIp), out EtherAddr _, out _), Is.True, "we learned the host from its NS");
 
         // The host's datagram to a kernel socket, and the socket's answer.

@@ -150,10 +150,7 @@ public class Ip6ReassTests : KernelTest
         using var tn = new TapNs("rumpfr6-", "rf6");
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = k.Kernel.GetService<Inet6>()!;
-        Ifnet? ifp = null;
-        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn("fd00:79::1/64");
-        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
+        tn.AttachKernel(k, "fd00:79::1/64");
         Assert.That(In(k, () => Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", "fd00:79::2", 64)), Is.EqualTo(0));
         Inet6Stats s = in6.Stats;
         long reass = s.Ip6Reassembled, frag = s.Ip6Fragmented;

@@ -26,12 +26,9 @@ public class SlaacTests : KernelTest
         using var tn = new TapNs("rumpra-", "rra");
         RumpKernel k = Boot(ncpu: 2);
         Inet6 in6 = k.Kernel.GetService<Inet6>()!;
-        Ifnet? ifp = null;
-        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn("fd00:7a::1/64");
-        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
-        Assert.That(Eventually(() => in6.LinkLocalOf(ifp!) != null), Is.True, "virt0's link-local address");
-        Ipv6Addr expected = new(Inet6Tests.A6("fd00:7a::").Hi, in6.LinkLocalOf(ifp!)!.Addr.Lo);
+        Ifnet ifp = tn.AttachKernel(k, "fd00:7a::1/64");
+        Assert.That(Eventually(() => in6.LinkLocalOf(ifp) != null), Is.True, "virt0's link-local address");
+        Ipv6Addr expected = new(Inet6Tests.A6("fd00:7a::").Hi, in6.LinkLocalOf(ifp)!.Addr.Lo);
 
         string dir = Path.Combine(Path.GetTempPath(), "rumpra-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);

@@ -42,6 +42,20 @@ internal sealed class TapNs : IDisposable
         HostNet.Ip($"-n {Ns} addr add {peerAddress} dev {Tap}" + (v6 ? " nodad" : ""));
     }
 
+    /// <summary>
+    /// The usual start of a test with Linux as the peer: <paramref name="k"/>'s virt0 on this TAP,
+    /// the TAP into the namespace with <paramref name="peerAddress"/> (<see cref="MoveIn"/>), and
+    /// virt0 up. Both kernel steps run with a kernel context of their own (<see cref="KernelTest.In"/>).
+    /// </summary>
+    public Rump.Net.Ifnet AttachKernel(RumpKernel k, string peerAddress)
+    {
+        Rump.Net.Ifnet? ifp = null;
+        Assert.That(KernelTest.In(k, () => Rump.Net.Virtif.Virtif.Create(k.Kernel, 0, Tap, out ifp)), Is.EqualTo(0), "virt0 on the host TAP " + Tap);
+        MoveIn(peerAddress);
+        Assert.That(KernelTest.In(k, () => Rump.Net.Netinet.Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0), "virt0 up");
+        return ifp!;
+    }
+
     public (int status, string stdout, string stderr) Run(string cmd, string? stdin = null, int seconds = 30)
         => HostNet.Finish(Start(cmd, stdin), seconds);
 

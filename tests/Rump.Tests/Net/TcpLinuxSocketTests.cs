@@ -58,9 +58,7 @@ public unsafe class TcpLinuxSocketTests : KernelTest
     private RumpKernel Up(TapNs tn)
     {
         RumpKernel k = Boot(ncpu: 2);
-        Assert.That(In(k, () => Virtif.Create(k.Kernel, 0, tn.Tap, out _)), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn(V6 ? $"{PeerIp}/64" : $"{PeerIp}/24");
-        Assert.That(In(k, () => Netconfig.IfUp(k.Kernel, "virt0")), Is.EqualTo(0));
+        tn.AttachKernel(k, V6 ? $"{PeerIp}/64" : $"{PeerIp}/24");
         Assert.That(In(k, () => V6 ? Netconfig6.Ipv6Ifaddr(k.Kernel, "virt0", OurIp, 64) : Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", OurIp, 24)),
             Is.EqualTo(0));
         return k;

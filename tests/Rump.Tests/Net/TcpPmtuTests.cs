@@ -192,9 +192,7 @@ public unsafe class TcpPmtuTests : KernelTest
     {
         using var tn = new TapNs("rumppmtu-", "rpm");
         RumpKernel k = Boot(ncpu: 2);
-        Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out _), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        tn.MoveIn($"{VirtifTests.PeerIp}/24");
-        Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
+        tn.AttachKernel(k, $"{VirtifTests.PeerIp}/24");
         Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", VirtifTests.OurIp, 24), Is.EqualTo(0));
         Assert.That(Netconfig.Ipv4Gw(k.Kernel, VirtifTests.PeerIp), Is.EqualTo(0), "the default route via the Linux router");
 

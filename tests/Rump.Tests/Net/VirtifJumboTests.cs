@@ -23,19 +23,17 @@ public class VirtifJumboTests : KernelTest
         using var tn = new TapNs("rumpjb-", "rjb");
         RumpKernel k = Boot(ncpu: 2);
         Inet inet = k.Kernel.GetService<Inet>()!;
-        Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out Ifnet? ifp), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
+        Ifnet ifp = tn.AttachKernel(k, $"{VirtifTests.PeerIp}/24");
         int s = UdpSocketTests.UdpSocket(k);
         byte[] r = NetcfgTests.Ifreq("virt0");
         BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(16), Virtif.JumboMtu + 1);
         Assert.That(NetcfgTests.Ioctl(k, s, Abi.SIOCSIFMTU, r), Is.EqualTo(-Abi.EINVAL), "an MTU past virtif's jumbo size");
         BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(16), Virtif.JumboMtu);
         Assert.That(NetcfgTests.Ioctl(k, s, Abi.SIOCSIFMTU, r), Is.EqualTo(0), "virtif's jumbo MTU");
-        Assert.That(ifp!.Mtu, Is.EqualTo(Virtif.JumboMtu));
+        Assert.That(ifp.Mtu, Is.EqualTo(Virtif.JumboMtu));
 
-        tn.MoveIn($"{VirtifTests.PeerIp}/24");
         var (st, so, se) = tn.Run($"ip link set dev {tn.Tap} mtu {Virtif.JumboMtu}");
         Assert.That(st, Is.EqualTo(0), "Linux's TAP takes the same MTU: " + so + se);
-        Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
         Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", VirtifTests.OurIp, 24), Is.EqualTo(0));
 
         long reass = inet.Stats.IpReassembled, frag = inet.Stats.IpFragmented;

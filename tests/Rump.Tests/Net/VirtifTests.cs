@@ -35,10 +35,8 @@ public class VirtifTests : KernelTest
         using var tn = new TapNs("rumpvif-", "rvt");
         RumpKernel k = Boot(ncpu: 2);
         Inet inet = k.Kernel.GetService<Inet>()!;
-        Assert.That(Virtif.Create(k.Kernel, 0, tn.Tap, out Ifnet? ifp), Is.EqualTo(0), "virt0 on the host TAP " + tn.Tap);
-        var vif = (Virtif)ifp!;
-        tn.MoveIn($"{PeerIp}/24");
-        Assert.That(Netconfig.IfUp(k.Kernel, "virt0"), Is.EqualTo(0));
+        Ifnet ifp = tn.AttachKernel(k, $"{PeerIp}/24");
+        var vif = (Virtif)ifp;
         Assert.That(Netconfig.Ipv4IfaddrCidr(k.Kernel, "virt0", OurIp, 24), Is.EqualTo(0));
 
         // The host pings us: its ARP request answered, three echo replies right.
