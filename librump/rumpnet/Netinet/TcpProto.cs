@@ -110,7 +110,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
                 if (ia.Addr.IsLinkLocal && ia.Ifp.Type == Ifnet.IFT_ETHER && ia.Ifp.IsUp) { ifp = ia.Ifp; break; }
         }
         else ifp = in6.Lookup(d)?.Ifp;
-        int mtu = ifp?.Mtu ?? Stack.LocalMss + 40;
+        int mtu = ifp != null ? in6.LinkMtu(ifp) : Stack.LocalMss + 40;
         return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
     }
 

@@ -11,7 +11,7 @@ namespace Rump.Net.Netinet6;
 public sealed class In6Ifaddr
 {
     // NetBSD's in6_var.h IN6_IFF_* flags.
-    public const int IN6_IFF_TENTATIVE = 0x02, IN6_IFF_DUPLICATED = 0x04, IN6_IFF_AUTOCONF = 0x40;
+    public const int IN6_IFF_TENTATIVE = 0x02, IN6_IFF_DUPLICATED = 0x04, IN6_IFF_DEPRECATED = 0x10, IN6_IFF_AUTOCONF = 0x40;
 
     public readonly Ifnet Ifp;
     public readonly Ipv6Addr Addr;
@@ -19,6 +19,8 @@ public sealed class In6Ifaddr
     private int _flags;
     /// <summary>When the address was added (DAD's window runs from here).</summary>
     internal readonly long Added;
+    /// <summary>When (monotonic ns) the address stops being valid (it is removed) and preferred (it is deprecated); long.MaxValue: never. Set from router advertisements (RFC 4862 5.5.3); protected by Inet6's configuration lock.</summary>
+    internal long ValidUntil = long.MaxValue, PreferredUntil = long.MaxValue;
 
     public In6Ifaddr(Ifnet ifp, Ipv6Addr addr, int prefixLength, int flags)
     {
@@ -50,6 +52,8 @@ public sealed class Rt6Entry
     public readonly Ipv6Addr Dst, Gateway;
     public readonly int PrefixLength, Flags;
     public readonly Ifnet Ifp;
+    /// <summary>When (monotonic ns) a route learned from a router advertisement goes (its router lifetime); long.MaxValue: never. Protected by Inet6's configuration lock.</summary>
+    internal long Expires = long.MaxValue;
 
     public Rt6Entry(Ipv6Addr dst, int plen, Ipv6Addr gateway, int flags, Ifnet ifp)
     {
@@ -95,7 +99,7 @@ public sealed class Inet6Stats : IReassStats
         Ip6Fragments, Ip6FragDropped, Ip6FragOverlap, Ip6FragTimeout, Ip6Reassembled, Ip6AtomicFragments,
         Ip6OutRequests, Ip6Fragmented, Ip6FragsCreated, Ip6NoRoute, Ip6OutDiscard;
     public long Icmp6In, Icmp6Bad, Icmp6EchoReplies, Icmp6EchoRepliesIn, Icmp6ErrorsSent, Icmp6ErrorsRateLimited, Icmp6ErrorsIn;
-    public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdDropHeld, NdTimeouts, NdDadDuplicate, NdSlaacAddresses;
+    public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdRsOut, NdDropHeld, NdTimeouts, NdDadDuplicate, NdSlaacAddresses, NdSlaacExpired;
     public long Udp6In, Udp6Bad, Udp6NoPort, Udp6FullSock, Udp6Out;
 
     ref long IReassStats.FragDropped => ref Ip6FragDropped;
@@ -272,6 +276,9 @@ public sealed class Inet6
     private Nd6Cache[] _nds = Array.Empty<Nd6Cache>();
     private readonly List<Ifnet> _pendingUp = new();
     private readonly Callout _linkUpWork;
+    /// <summary>Runs when the next address or RA route lifetime ends (<see cref="_lifetimeAt"/>, under <see cref="_cfgLock"/>).</summary>
+    private readonly Callout _lifetimes;
+    private long _lifetimeAt = long.MaxValue;
     private readonly Ip6ProtoInput?[] _protos = new Ip6ProtoInput?[256];
     private readonly Ip6CtlInput?[] _ctls = new Ip6CtlInput?[256];
     private readonly Ip6MtuInput?[] _mtus = new Ip6MtuInput?[256];
@@ -282,6 +289,7 @@ public sealed class Inet6
         Kernel = net.Kernel;
         _cfgLock = new KMutex(Kernel);
         _linkUpWork = new Callout(_ => LinkUpWork());
+        _lifetimes = new Callout(_ => LifetimeTick());
         Ip6 = new Ip6(this);
         Reass = new Ip6Reass(this);
         Icmp6 = new Icmp6(this);
@@ -347,13 +355,17 @@ public sealed class Inet6
     /// EINVAL for multicast, ::, v4-mapped, a prefix length past 128 or an unattached interface;
     /// EADDRINUSE if another interface has the address.
     /// </summary>
-    public int AddAddress(Ifnet ifp, Ipv6Addr addr, int plen, int flags = 0)
+    public int AddAddress(Ifnet ifp, Ipv6Addr addr, int plen, int flags = 0, long validUntil = long.MaxValue, long preferredUntil = long.MaxValue)
     {
         if (ifp.Owner != Net || plen is < 0 or > 128 || addr.IsMulticast || In6.IsUnspecified(addr) || In6.IsV4Mapped(addr)
             || (In6.IsLoopback(addr) && (ifp.Flags & Ifnet.IFF_LOOPBACK) == 0))
             return Abi.EINVAL;
         bool ether = ifp.Type == Ifnet.IFT_ETHER;
-        var ia = new In6Ifaddr(ifp, addr, plen, flags | (ether ? In6Ifaddr.IN6_IFF_TENTATIVE : 0));
+        var ia = new In6Ifaddr(ifp, addr, plen, flags | (ether ? In6Ifaddr.IN6_IFF_TENTATIVE : 0))
+        {
+            ValidUntil = validUntil,
+            PreferredUntil = preferredUntil,
+        };
         Nd6Cache? nd = null;
         _cfgLock.Enter();
         try
@@ -368,6 +380,7 @@ public sealed class Inet6
             if (plen < 128 && GetRouteLocked(addr, plen, ifp) == null)
                 AddRouteLocked(new Rt6Entry(addr, plen, default, Rt6Entry.RTF_CONNECTED, ifp));
             Volatile.Write(ref _addrs, list.ToArray());
+            ArmLifetimesLocked(Math.Min(validUntil, preferredUntil));
             if (ether) nd = NdOfLocked(ifp, create: true);
         }
         finally { _cfgLock.Exit(); }
@@ -519,14 +532,115 @@ public sealed class Inet6
         finally { _cfgLock.Exit(); }
     }
 
-    /// <summary>A router advertisement's default route: added if there is no default route, removed (if it was this router's) when the lifetime is 0.</summary>
-    internal void DefaultRouter(Ifnet ifp, Ipv6Addr router, bool alive)
+    /// <summary>
+    /// A router advertisement's default route (RFC 4861 6.3.4): added if there is no default
+    /// route, kept for the router lifetime of <paramref name="lifetime"/> seconds from each
+    /// advertisement of the same router, removed (if it was this router's) when that is 0 or runs out.
+    /// </summary>
+    internal void DefaultRouter(Ifnet ifp, Ipv6Addr router, ushort lifetime)
     {
         _cfgLock.Enter();
         Rt6Entry? def = GetRouteLocked(Ipv6Addr.Unspecified, 0, null);
-        if (alive && def == null) AddRouteLocked(new Rt6Entry(Ipv6Addr.Unspecified, 0, router, Rt6Entry.RTF_GATEWAY | Rt6Entry.RTF_RA, ifp));
-        else if (!alive && def != null && (def.Flags & Rt6Entry.RTF_RA) != 0 && def.Gateway == router && def.Ifp == ifp) _routes.Remove(def);
+        bool ours = def != null && (def.Flags & Rt6Entry.RTF_RA) != 0 && def.Gateway == router && def.Ifp == ifp;
+        if (lifetime == 0)
+        {
+            if (ours) _routes.Remove(def!);
+        }
+        else
+        {
+            if (def == null)
+            {
+                def = new Rt6Entry(Ipv6Addr.Unspecified, 0, router, Rt6Entry.RTF_GATEWAY | Rt6Entry.RTF_RA, ifp);
+                AddRouteLocked(def);
+                ours = true;
+            }
+            if (ours)
+            {
+                def.Expires = Deadline(Clock.MonotonicNs(), lifetime);
+                ArmLifetimesLocked(def.Expires);
+            }
+        }
         _cfgLock.Exit();
+    }
+
+    // ---- lifetimes from router advertisements ---------------------------------------------------
+
+    /// <summary>RFC 4862 5.5.3 e: an advertisement cannot cut an address's remaining valid lifetime below two hours (so a forged RA cannot take it away at once).</summary>
+    public const long TwoHoursNs = 2L * 3600 * 1_000_000_000;
+
+    /// <summary>The moment <paramref name="seconds"/> from <paramref name="now"/>; long.MaxValue for the infinite lifetime.</summary>
+    internal static long Deadline(long now, uint seconds) => seconds == NdPrefixInfo.Infinite ? long.MaxValue : now + seconds * 1_000_000_000L;
+
+    /// <summary>
+    /// An autonomous prefix's address <paramref name="a"/> on <paramref name="ifp"/> with the
+    /// prefix's lifetimes in seconds (RFC 4862 5.5.3 d and e): a new address is formed (true);
+    /// one formed before gets the new preferred lifetime and a valid lifetime by the two-hour
+    /// rule. An address configured by hand is left alone.
+    /// </summary>
+    internal bool RaPrefix(Ifnet ifp, Ipv6Addr a, uint valid, uint preferred)
+    {
+        long now = Clock.MonotonicNs();
+        long validUntil = Deadline(now, valid), prefUntil = Deadline(now, preferred);
+        _cfgLock.Enter();
+        In6Ifaddr? ia = null;
+        foreach (In6Ifaddr o in _addrs) if (o.Ifp == ifp && o.Addr == a) { ia = o; break; }
+        if (ia != null)
+        {
+            if ((ia.Flags & In6Ifaddr.IN6_IFF_AUTOCONF) != 0)
+            {
+                if (validUntil > ia.ValidUntil || validUntil - now > TwoHoursNs) ia.ValidUntil = validUntil;
+                else if (ia.ValidUntil - now > TwoHoursNs) ia.ValidUntil = now + TwoHoursNs;
+                ia.PreferredUntil = prefUntil;
+                if (prefUntil > now) ia.SetFlags(0, In6Ifaddr.IN6_IFF_DEPRECATED);
+                else ia.SetFlags(In6Ifaddr.IN6_IFF_DEPRECATED, 0);
+                ArmLifetimesLocked(Math.Min(ia.ValidUntil, ia.PreferredUntil));
+            }
+            _cfgLock.Exit();
+            return false;
+        }
+        _cfgLock.Exit();
+        return valid != 0 && AddAddress(ifp, a, 64, In6Ifaddr.IN6_IFF_AUTOCONF, validUntil, prefUntil) == 0;
+    }
+
+    /// <summary>Makes the lifetime callout run by <paramref name="at"/> (monotonic ns; long.MaxValue: nothing to do). Precondition: <see cref="_cfgLock"/> held.</summary>
+    private void ArmLifetimesLocked(long at)
+    {
+        if (at >= _lifetimeAt) return;
+        _lifetimeAt = at;
+        Kernel.Callouts.Schedule(_lifetimes, at - Clock.MonotonicNs());
+    }
+
+    /// <summary>Deprecates addresses past their preferred lifetime, removes those past their valid lifetime and RA routes past their router lifetime, and arms itself for the next such moment.</summary>
+    private void LifetimeTick()
+    {
+        long now = Clock.MonotonicNs(), next = long.MaxValue;
+        List<In6Ifaddr>? expired = null;
+        _cfgLock.Enter();
+        _lifetimeAt = long.MaxValue;
+        foreach (In6Ifaddr ia in _addrs)
+        {
+            if (ia.ValidUntil <= now) { (expired ??= new()).Add(ia); continue; }
+            if (ia.PreferredUntil <= now) ia.SetFlags(In6Ifaddr.IN6_IFF_DEPRECATED, 0);
+            else next = Math.Min(next, ia.PreferredUntil);
+            next = Math.Min(next, ia.ValidUntil);
+        }
+        for (int i = _routes.Count - 1; i >= 0; i--)
+        {
+            if (_routes[i].Expires <= now) _routes.RemoveAt(i);
+            else next = Math.Min(next, _routes[i].Expires);
+        }
+        if (next != long.MaxValue) ArmLifetimesLocked(next);
+        _cfgLock.Exit();
+        if (expired == null) return;
+        foreach (In6Ifaddr ia in expired)
+            if (DeleteAddress(ia.Ifp, ia.Addr) == 0) Interlocked.Increment(ref Stats.NdSlaacExpired);
+    }
+
+    /// <summary>The MTU IPv6 uses on <paramref name="ifp"/> (NetBSD IN6_LINKMTU): a router advertisement's MTU option where it gave one, else the interface's.</summary>
+    public int LinkMtu(Ifnet ifp)
+    {
+        int m = NdOf(ifp)?.LinkMtu ?? 0;
+        return m != 0 && m < ifp.Mtu ? m : ifp.Mtu;
     }
 
     /// <summary>
@@ -553,11 +667,11 @@ public sealed class Inet6
 
     /// <summary>
     /// The source for a packet to <paramref name="dst"/> leaving by <paramref name="ifp"/>
-    /// (RFC 6724 section 5, simplified to its rules 1, 2 and 8 and "prefer the outgoing
-    /// interface"): the destination itself if it is ours; else among usable addresses of
-    /// the destination's scope (link-local for link-local and link-scope multicast
-    /// destinations, global otherwise), one on the outgoing interface first, then the longest
-    /// common prefix. EADDRNOTAVAIL if there is none.
+    /// (RFC 6724 section 5, simplified to its rules 1, 2, 3, 5 and 8): the destination itself if
+    /// it is ours; else among usable addresses of the destination's scope (link-local for
+    /// link-local and link-scope multicast destinations, global otherwise), a preferred one
+    /// before a deprecated one, then one on the outgoing interface, then the longest common
+    /// prefix. EADDRNOTAVAIL if there is none.
     /// </summary>
     public int SelectSource(Ipv6Addr dst, Ifnet? ifp, out Ipv6Addr src)
     {
@@ -571,7 +685,9 @@ public sealed class Inet6
         {
             if (!ia.Usable || In6.IsLoopback(ia.Addr)) continue;
             if (linkScope && (!ia.Addr.IsLinkLocal || (ifp != null && ia.Ifp != ifp))) continue;
-            int score = (ia.Addr.IsLinkLocal == linkScope ? 1000 : 0) + (ia.Ifp == ifp ? 500 : 0) + In6.CommonPrefix(ia.Addr, dst);
+            // Each rule outweighs all the ones after it together (common prefix <= 128).
+            int score = (ia.Addr.IsLinkLocal == linkScope ? 2000 : 0) + ((ia.Flags & In6Ifaddr.IN6_IFF_DEPRECATED) == 0 ? 1000 : 0)
+                + (ia.Ifp == ifp ? 500 : 0) + In6.CommonPrefix(ia.Addr, dst);
             if (score > bestScore) { bestScore = score; best = ia; }
         }
         if (best == null) return Abi.EADDRNOTAVAIL;

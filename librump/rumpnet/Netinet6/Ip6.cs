@@ -154,7 +154,7 @@ public sealed class Ip6
         var h = new Ipv6Header { Source = src, Destination = dst, NextHeader = nh, HopLimit = hlim };
         int payload = m.Length;
         if (payload > 0xffff) return Fail(m, Abi.EMSGSIZE, ref S.Ip6OutDiscard);
-        if (Ipv6Packet.HeaderSize + payload <= ifp.Mtu)
+        if (Ipv6Packet.HeaderSize + payload <= _in.LinkMtu(ifp))
         {
             Span<byte> hdr = m.Prepend(Ipv6Packet.HeaderSize);
             if (hdr.IsEmpty) return Fail(m, Abi.ENOBUFS, ref S.Ip6OutDiscard);
@@ -174,7 +174,7 @@ public sealed class Ip6
     /// <summary>Cuts m's payload into fragments of the largest multiple of 8 that fits the MTU with the two headers, sent in order (RFC 8200 4.5). Consumes m.</summary>
     private int Fragment(Ifnet ifp, Mbuf m, Ipv6Header h, Ipv6Addr nextHop)
     {
-        int chunk = (ifp.Mtu - Ipv6Packet.HeaderSize - FragmentHeaderSize) & ~7;
+        int chunk = (_in.LinkMtu(ifp) - Ipv6Packet.HeaderSize - FragmentHeaderSize) & ~7;
         if (chunk < 8) return Fail(m, Abi.EMSGSIZE, ref S.Ip6OutDiscard);
         Interlocked.Increment(ref S.Ip6Fragmented);
         uint id = (uint)Interlocked.Increment(ref _nextId);

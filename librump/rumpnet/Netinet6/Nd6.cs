@@ -9,7 +9,12 @@ namespace Rump.Net.Netinet6;
 /// <summary>
 /// Neighbour discovery on one Ethernet interface (RFC 4861; NetBSD nd6.c, nd6_nbr.c): the
 /// neighbour cache, neighbour solicitations and advertisements, DAD's probe (RFC 4862 5.4,
-/// simplified: see <see cref="Inet6"/>), and router advertisements reduced to a default route.
+/// simplified: see <see cref="Inet6"/>), and the host's side of router discovery: router
+/// solicitations once the link-local address is ours (6.3.7: up to
+/// <see cref="MaxRtrSolicitations"/>, <see cref="RtrSolicitationIntervalNs"/> apart, until an
+/// advertisement comes), and advertisements giving a default route, the link MTU (6.3.4) and
+/// addresses of their autonomous prefixes with lifetimes (SLAAC, RFC 4862 5.5.3; kept by
+/// <see cref="Inet6"/>).
 ///
 /// Entry states (RFC 4861 7.3.2), each a case of <see cref="Tick"/> and the input routines:
 /// INCOMPLETE (asked by multicast NS every <see cref="RetransNs"/>, up to
@@ -28,16 +33,19 @@ namespace Rump.Net.Netinet6;
 /// no solicited flag on a multicast NA); each failure is counted in
 /// <see cref="Inet6Stats.NdBad"/> and the message dropped.
 ///
-/// Locks: <see cref="_lock"/> protects the map, the entries, <see cref="_timerArmed"/> and the
-/// DAD list; it is taken after Inet6's configuration lock, and nothing is sent while it is held.
+/// Locks: <see cref="_lock"/> protects the map, the entries, <see cref="_timerArmed"/>, the
+/// DAD list and the solicitation count; it is taken after Inet6's configuration lock, and nothing
+/// is sent while it is held.
 /// </summary>
 public sealed class Nd6Cache
 {
     public enum State { Incomplete, Reachable, Stale, Delay, Probe }
 
-    public const int HoldLimit = 16, MaxEntries = 1024, MaxMulticastSolicit = 3, MaxUnicastSolicit = 3;
+    public const int HoldLimit = 16, MaxEntries = 1024, MaxMulticastSolicit = 3, MaxUnicastSolicit = 3, MaxRtrSolicitations = 3;
     public const long RetransNs = 1_000_000_000, ReachableNs = 30L * 1_000_000_000, DelayNs = 5L * 1_000_000_000,
-        StaleKeepNs = 1200L * 1_000_000_000;
+        StaleKeepNs = 1200L * 1_000_000_000, RtrSolicitationIntervalNs = 4L * 1_000_000_000;
+    /// <summary>The smallest MTU IPv6 allows a link (RFC 8200 5): an RA's MTU option below it is ignored.</summary>
+    public const int MinLinkMtu = 1280;
     public const byte NdHopLimit = 255;
 
     public readonly Ifnet Ifp;
@@ -48,6 +56,10 @@ public sealed class Nd6Cache
     private readonly Callout _timer;
     private bool _timerArmed;
     private bool _gone;
+    /// <summary>Router solicitations still to send, and when the next is due.</summary>
+    private int _rsLeft;
+    private long _rsNext;
+    private int _linkMtu;
 
     private sealed class Entry
     {
@@ -81,6 +93,9 @@ public sealed class Nd6Cache
     }
 
     public int Count { get { _lock.Enter(); int n = _map.Count; _lock.Exit(); return n; } }
+
+    /// <summary>The link MTU a router advertised (RFC 4861 4.6.4), or 0 for none; see <see cref="Inet6.LinkMtu"/>.</summary>
+    public int LinkMtu => Volatile.Read(ref _linkMtu);
 
     /// <summary>Sends the IPv6 packet <paramref name="m"/> to <paramref name="nextHop"/> on this link (NetBSD nd6_resolve): at once if known, else held and solicited. Consumes m.</summary>
     internal int Resolve(Mbuf m, Ipv6Addr nextHop)
@@ -148,8 +163,27 @@ public sealed class Nd6Cache
         if (m == null) return;
         Span<byte> d = m.Append(24 + (lla.HasValue ? 8 : 0));
         Icmpv6Packet.EmitNeighbor(d, src, dst, advert, flags, target, lla);
+        Output(m, src, dst, dstMac);
+    }
+
+    /// <summary>A router solicitation to all routers from the link-local address, with our link-layer address (6.3.7).</summary>
+    private void SendRs()
+    {
+        if (!Ifp.IsUp || _in.LinkLocalOf(Ifp) is not In6Ifaddr ll || !ll.Usable) return;
+        Mbuf? m = _in.Net.Mbufs.Get(32);
+        if (m == null) return;
+        Span<byte> d = m.Append(16);
+        Icmpv6Packet.EmitRouterSolicit(d, ll.Addr, Ipv6Addr.AllRouters, Ifp.LinkAddr);
+        Interlocked.Increment(ref S.NdRsOut);
+        Output(m, ll.Addr, Ipv6Addr.AllRouters, null);
+    }
+
+    /// <summary>Puts the IPv6 header with ND's hop limit in front of the ICMPv6 message in <paramref name="m"/> and sends it. Consumes m.</summary>
+    private void Output(Mbuf m, Ipv6Addr src, Ipv6Addr dst, EtherAddr? dstMac)
+    {
+        int len = m.Length;
         Span<byte> h = m.Prepend(Ipv6Packet.HeaderSize);
-        Ipv6Packet.Emit(h, new Ipv6Header { Source = src, Destination = dst, NextHeader = Ipv6Packet.NextIcmpv6, HopLimit = NdHopLimit }, d.Length);
+        Ipv6Packet.Emit(h, new Ipv6Header { Source = src, Destination = dst, NextHeader = Ipv6Packet.NextIcmpv6, HopLimit = NdHopLimit }, len);
         m.Protocol = EthernetFrame.TypeIpv6;
         if (dst.IsMulticast) Ether.EtherOutput(Ifp, m, In6.EtherMulticast(dst));
         else if (dstMac.HasValue) Ether.EtherOutput(Ifp, m, dstMac.Value);
@@ -306,19 +340,26 @@ public sealed class Nd6Cache
             Interlocked.Increment(ref S.NdBad);
             return;
         }
+        _lock.Enter();
+        _rsLeft = 0; // a router answered: no more solicitations
+        _lock.Exit();
         if (o.HasSourceLinkAddr) Learn(ip.Src, o.SourceLinkAddr);
-        // The router lifetime: a default route through it (or its removal at 0).
-        _in.DefaultRouter(Ifp, ip.Src, p.RaRouterLifetime != 0);
-        // SLAAC (RFC 4862 5.5.3): an autonomous prefix of 64 bits with a valid lifetime gives an
-        // address of that prefix and this interface's identifier (its link-local address's), with
-        // DAD as any address. Not done: the lifetimes (the address stays until the interface goes),
-        // more than the first prefix of an RA, the MTU option and the RA's timers.
-        if (o.HasPrefix && (o.PrefixFlags & NdOptions.PrefixFlagAutonomous) != 0 && o.PrefixLength == 64
-            && o.ValidLifetime != 0 && o.PreferredLifetime <= o.ValidLifetime
-            && !o.Prefix.IsLinkLocal && !o.Prefix.IsMulticast && _in.LinkLocalOf(Ifp) is In6Ifaddr ll)
+        // The router lifetime: a default route through it for that long (or its removal at 0).
+        _in.DefaultRouter(Ifp, ip.Src, p.RaRouterLifetime);
+        // The link MTU, if it is one IPv6 may use and the interface can carry (6.3.4).
+        if (o.HasMtu && o.Mtu >= MinLinkMtu && o.Mtu <= (uint)Ifp.Mtu) Volatile.Write(ref _linkMtu, (int)o.Mtu);
+        // SLAAC (RFC 4862 5.5.3): each autonomous prefix of 64 bits gives an address of that
+        // prefix and this interface's identifier (its link-local address's), with DAD as any
+        // address, kept for the prefix's lifetimes. Not done: on-link prefixes without the
+        // autonomous flag get no route of their own (an autonomous one's address brings its
+        // connected route), and the RA's reachable-time and retransmission-timer fields.
+        if (_in.LinkLocalOf(Ifp) is not In6Ifaddr ll) return;
+        foreach (NdPrefixInfo pi in NdOptions.Prefixes(p.NdOptionBytes))
         {
-            var a = new Ipv6Addr(o.Prefix.Hi, ll.Addr.Lo);
-            if (_in.FindAddress(a, Ifp) == null && _in.AddAddress(Ifp, a, 64) == 0)
+            if (!pi.Autonomous || pi.Length != 64 || pi.PreferredLifetime > pi.ValidLifetime
+                || pi.Prefix.IsLinkLocal || pi.Prefix.IsMulticast)
+                continue;
+            if (_in.RaPrefix(Ifp, new Ipv6Addr(pi.Prefix.Hi, ll.Addr.Lo), pi.ValidLifetime, pi.PreferredLifetime))
                 Interlocked.Increment(ref S.NdSlaacAddresses);
         }
     }
@@ -424,11 +465,26 @@ public sealed class Nd6Cache
         for (int i = _dad.Count - 1; i >= 0; i--)
             if (now - _dad[i].Added >= Inet6.DadWindowNs)
             {
-                _dad[i].SetFlags(0, In6Ifaddr.IN6_IFF_TENTATIVE);
+                In6Ifaddr ia = _dad[i];
+                ia.SetFlags(0, In6Ifaddr.IN6_IFF_TENTATIVE);
                 _dad.RemoveAt(i);
+                // The link-local address is ours: ask the routers now rather than wait for
+                // their next periodic advertisement (which may be minutes away).
+                if (ia.Addr.IsLinkLocal && ia.Usable)
+                {
+                    _rsLeft = MaxRtrSolicitations;
+                    _rsNext = now;
+                }
             }
-        if (_map.Count > 0 || _dad.Count > 0) ArmLocked();
+        bool solicit = _rsLeft > 0 && _rsNext <= now;
+        if (solicit)
+        {
+            _rsLeft--;
+            _rsNext = now + RtrSolicitationIntervalNs;
+        }
+        if (_map.Count > 0 || _dad.Count > 0 || _rsLeft > 0) ArmLocked();
         _lock.Exit();
+        if (solicit) SendRs();
         while (drop != null)
         {
             Mbuf? n = drop.NextPacket;

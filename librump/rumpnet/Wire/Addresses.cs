@@ -71,6 +71,7 @@ public readonly struct Ipv6Addr : IEquatable<Ipv6Addr>
     public static readonly Ipv6Addr Unspecified = new(0, 0);
     /// <summary>ff02::1, all nodes on the link.</summary>
     public static readonly Ipv6Addr AllNodes = new(0xff02UL << 48, 1);
+    public static readonly Ipv6Addr AllRouters = new(0xff02UL << 48, 2);
 
     public static Ipv6Addr Read(ReadOnlySpan<byte> s)
         => new(BinaryPrimitives.ReadUInt64BigEndian(s), BinaryPrimitives.ReadUInt64BigEndian(s.Slice(8)));

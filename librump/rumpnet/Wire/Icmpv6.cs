@@ -121,6 +121,23 @@ public readonly ref struct Icmpv6Packet
         return Finish(d.Slice(0, len), src, dst);
     }
 
+    /// <summary>A router solicitation (RFC 4861 4.1) with a source link-layer address option unless <paramref name="linkAddr"/> is null (one sent from the unspecified address has none).</summary>
+    public static int EmitRouterSolicit(Span<byte> d, Ipv6Addr src, Ipv6Addr dst, EtherAddr? linkAddr)
+    {
+        int len = 8 + (linkAddr.HasValue ? 8 : 0);
+        if (d.Length < len) return -1;
+        d[0] = TypeRouterSolicit;
+        d[1] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(d.Slice(4), 0);
+        if (linkAddr.HasValue)
+        {
+            d[8] = NdOptions.TypeSourceLinkAddr;
+            d[9] = 1;
+            linkAddr.Value.Write(d.Slice(10));
+        }
+        return Finish(d.Slice(0, len), src, dst);
+    }
+
     private static int Finish(Span<byte> m, Ipv6Addr src, Ipv6Addr dst)
     {
         m[2] = m[3] = 0;
@@ -132,19 +149,20 @@ public readonly ref struct Icmpv6Packet
 /// <summary>
 /// Neighbour discovery options (RFC 4861 4.6): type, length in 8-byte units (0 is invalid and
 /// the whole message is dropped), value. Kept: source and target link-layer addresses (Ethernet,
-/// length 1), the first prefix information (length 4) and the MTU (length 1); others skipped.
+/// length 1) and the MTU (length 1); others skipped. Prefix information options (length 4), of
+/// which an RA may carry several, are checked here and walked by <see cref="Prefixes"/>.
 /// </summary>
 public struct NdOptions
 {
     public const byte TypeSourceLinkAddr = 1, TypeTargetLinkAddr = 2, TypePrefixInfo = 3, TypeRedirected = 4, TypeMtu = 5;
     public const byte PrefixFlagOnLink = 0x80, PrefixFlagAutonomous = 0x40;
 
-    public bool HasSourceLinkAddr, HasTargetLinkAddr, HasMtu, HasPrefix;
+    public bool HasSourceLinkAddr, HasTargetLinkAddr, HasMtu;
     public EtherAddr SourceLinkAddr, TargetLinkAddr;
     public uint Mtu;
-    public byte PrefixLength, PrefixFlags;
-    public uint ValidLifetime, PreferredLifetime;
-    public Ipv6Addr Prefix;
+
+    /// <summary>The prefix information options of options that <see cref="Parse"/> accepted, in order.</summary>
+    public static NdPrefixEnumerator Prefixes(ReadOnlySpan<byte> options) => new(options);
 
     public static WireError Parse(ReadOnlySpan<byte> b, out NdOptions o)
     {
@@ -171,18 +189,64 @@ public struct NdOptions
                     o.Mtu = BinaryPrimitives.ReadUInt32BigEndian(v.Slice(4));
                     break;
                 case TypePrefixInfo:
-                    if (len != 32) return WireError.Malformed;
-                    if (o.HasPrefix) break;
-                    o.HasPrefix = true;
-                    o.PrefixLength = v[2];
-                    o.PrefixFlags = v[3];
-                    o.ValidLifetime = BinaryPrimitives.ReadUInt32BigEndian(v.Slice(4));
-                    o.PreferredLifetime = BinaryPrimitives.ReadUInt32BigEndian(v.Slice(8));
-                    o.Prefix = Ipv6Addr.Read(v.Slice(16));
+                    if (len != NdPrefixInfo.Size) return WireError.Malformed;
                     break;
             }
             i += len;
         }
         return WireError.Ok;
+    }
+}
+
+/// <summary>A prefix information option (RFC 4861 4.6.2). Lifetimes are in seconds; <see cref="Infinite"/> is forever.</summary>
+public readonly struct NdPrefixInfo
+{
+    public const int Size = 32;
+    public const uint Infinite = 0xffffffff;
+    public readonly byte Length, Flags;
+    public readonly uint ValidLifetime, PreferredLifetime;
+    public readonly Ipv6Addr Prefix;
+
+    public NdPrefixInfo(ReadOnlySpan<byte> v)
+    {
+        Length = v[2];
+        Flags = v[3];
+        ValidLifetime = BinaryPrimitives.ReadUInt32BigEndian(v.Slice(4));
+        PreferredLifetime = BinaryPrimitives.ReadUInt32BigEndian(v.Slice(8));
+        Prefix = Ipv6Addr.Read(v.Slice(16));
+    }
+
+    public bool OnLink => (Flags & NdOptions.PrefixFlagOnLink) != 0;
+    public bool Autonomous => (Flags & NdOptions.PrefixFlagAutonomous) != 0;
+}
+
+/// <summary>Walks the prefix information options of ND options (foreach); stops at anything malformed.</summary>
+public ref struct NdPrefixEnumerator
+{
+    private readonly ReadOnlySpan<byte> _b;
+    private int _i;
+    private NdPrefixInfo _cur;
+
+    internal NdPrefixEnumerator(ReadOnlySpan<byte> b) { _b = b; _i = 0; _cur = default; }
+
+    public readonly NdPrefixEnumerator GetEnumerator() => this;
+    public readonly NdPrefixInfo Current => _cur;
+
+    public bool MoveNext()
+    {
+        while (_i + 2 <= _b.Length)
+        {
+            int len = _b[_i + 1] * 8;
+            if (len == 0 || _i + len > _b.Length) break;
+            int at = _i;
+            _i += len;
+            if (_b[at] == NdOptions.TypePrefixInfo && len == NdPrefixInfo.Size)
+            {
+                _cur = new NdPrefixInfo(_b.Slice(at, len));
+                return true;
+            }
+        }
+        _i = _b.Length;
+        return false;
     }
 }

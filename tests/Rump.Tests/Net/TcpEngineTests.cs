@@ -495,7 +495,19 @@ public class TcpEngineTests
         TcpPcbTable t = p.SB.Pcbs;
         ushort cport = p.Client.LocalPort;
         Assert.That(t.Lookup(B, Port, A, cport), Is.SameAs(p.Server));
+        // Once unmeasured: the runtime's tiering counts calls and, at its threshold, queues the
+        // method for recompilation, allocating that work item on the calling thread (6,600 bytes
+        // seen once in a full run, where earlier tests had already called these methods).
+        Lookups(t, cport, a6, b6);
         long before = GC.GetAllocatedBytesForCurrentThread();
+        int found = Lookups(t, cport, a6, b6);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(found, Is.EqualTo(30_000));
+        Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 30,000 lookups (connection and listener, IPv4 and IPv6)");
+    }
+
+    private static int Lookups(TcpPcbTable t, ushort cport, Ipv6Addr a6, Ipv6Addr b6)
+    {
         int found = 0;
         for (int i = 0; i < 10_000; i++)
         {
@@ -503,9 +515,7 @@ public class TcpEngineTests
             if (t.LookupListener(b6, 90) != null) found++;
             if (t.Lookup(b6, 90, a6, 4000) == null) found++;
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.That(found, Is.EqualTo(30_000));
-        Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 30,000 lookups (connection and listener, IPv4 and IPv6)");
+        return found;
     }
 
     [Test]
