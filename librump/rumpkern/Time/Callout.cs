@@ -50,9 +50,14 @@ public sealed class CalloutQueue
         c.Generation++;
         c.Due = Clock.MonotonicNs() + Math.Max(0, delayNs);
         c.Pending = true;
+        // The thread sleeps until the head's due time (a cancelled entry's too), so it needs waking
+        // only for a new head: most callouts are timeouts that are cancelled long before they come
+        // due (one per USB transfer, TCP's timers), and waking the thread for each costs two
+        // context switches for nothing.
+        bool head = !_queue.TryPeek(out _, out long headDue) || c.Due < headDue;
         _queue.Enqueue((c, c.Generation), c.Due);
         if (_thread == null) { if (!_stopping) StartLocked(); }
-        else _cv.Signal();
+        else if (head) _cv.Signal();
         _lock.Exit();
     }
 
