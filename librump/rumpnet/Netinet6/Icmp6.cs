@@ -77,6 +77,9 @@ public sealed class Icmp6
                 Nd6Cache? nd = m.RcvIf == null ? null : _in.NdOf(m.RcvIf);
                 if (nd != null) nd.Input(p, ip);
                 break;
+            case Icmpv6Packet.TypeMldQuery:
+                if (m.RcvIf != null && _in.NdOf(m.RcvIf) is Nd6Cache c) c.Mld.Query(p, ip);
+                break;
         }
         m.Free();
     }

@@ -100,6 +100,7 @@ public sealed class Inet6Stats : IReassStats
         Ip6OutRequests, Ip6Fragmented, Ip6FragsCreated, Ip6NoRoute, Ip6OutDiscard;
     public long Icmp6In, Icmp6Bad, Icmp6EchoReplies, Icmp6EchoRepliesIn, Icmp6ErrorsSent, Icmp6ErrorsRateLimited, Icmp6ErrorsIn;
     public long NdBad, NdNsIn, NdNaIn, NdRaIn, NdNsOut, NdNaOut, NdRsOut, NdDropHeld, NdTimeouts, NdDadDuplicate, NdSlaacAddresses, NdSlaacExpired;
+    public long MldQueriesIn, MldBad, MldReportsOut;
     public long Udp6In, Udp6Bad, Udp6NoPort, Udp6FullSock, Udp6Out;
 
     ref long IReassStats.FragDropped => ref Ip6FragDropped;
@@ -384,7 +385,12 @@ public sealed class Inet6
             if (ether) nd = NdOfLocked(ifp, create: true);
         }
         finally { _cfgLock.Exit(); }
-        nd?.StartDad(ia);
+        if (nd != null)
+        {
+            // Join the solicited-node group before probing for the address (RFC 4862 5.4.2).
+            nd.Mld.Changed(addr, joined: true);
+            nd.StartDad(ia);
+        }
         return 0;
     }
 
@@ -405,9 +411,10 @@ public sealed class Inet6
             if (!kept)
                 _routes.RemoveAll(r => r.Ifp == ifp && (r.Flags & Rt6Entry.RTF_CONNECTED) != 0 && r.PrefixLength == gone.PrefixLength && r.Matches(addr));
             Volatile.Write(ref _addrs, list.ToArray());
-            return 0;
         }
         finally { _cfgLock.Exit(); }
+        NdOf(ifp)?.Mld.Changed(addr, joined: false);
+        return 0;
     }
 
     /// <summary>An address DAD found in use by another node: it stays listed (flagged duplicated) but is never used or answered for.</summary>

@@ -49,6 +49,8 @@ public sealed class Nd6Cache
     public const byte NdHopLimit = 255;
 
     public readonly Ifnet Ifp;
+    /// <summary>The interface's multicast listener reports (its solicited-node groups are ND's).</summary>
+    public readonly Mld6 Mld;
     private readonly Inet6 _in;
     private readonly KMutex _lock;
     private readonly Dictionary<Ipv6Addr, Entry> _map = new();
@@ -77,6 +79,7 @@ public sealed class Nd6Cache
         Ifp = ifp;
         _lock = new KMutex(inet.Kernel);
         _timer = new Callout(_ => Tick());
+        Mld = new Mld6(inet, ifp);
     }
 
     private Inet6Stats S => _in.Stats;

@@ -72,6 +72,8 @@ public readonly struct Ipv6Addr : IEquatable<Ipv6Addr>
     /// <summary>ff02::1, all nodes on the link.</summary>
     public static readonly Ipv6Addr AllNodes = new(0xff02UL << 48, 1);
     public static readonly Ipv6Addr AllRouters = new(0xff02UL << 48, 2);
+    /// <summary>ff02::16, where MLDv2 reports go (RFC 3810 5.2.14).</summary>
+    public static readonly Ipv6Addr AllMldRouters = new(0xff02UL << 48, 0x16);
 
     public static Ipv6Addr Read(ReadOnlySpan<byte> s)
         => new(BinaryPrimitives.ReadUInt64BigEndian(s), BinaryPrimitives.ReadUInt64BigEndian(s.Slice(8)));

@@ -18,7 +18,12 @@ public readonly ref struct Icmpv6Packet
     public const int HeaderSize = 8;
     public const byte TypeUnreachable = 1, TypePacketTooBig = 2, TypeTimeExceeded = 3, TypeParamProblem = 4,
         TypeEchoRequest = 128, TypeEchoReply = 129,
-        TypeRouterSolicit = 133, TypeRouterAdvert = 134, TypeNeighborSolicit = 135, TypeNeighborAdvert = 136, TypeRedirect = 137;
+        TypeRouterSolicit = 133, TypeRouterAdvert = 134, TypeNeighborSolicit = 135, TypeNeighborAdvert = 136, TypeRedirect = 137,
+        TypeMldQuery = 130, TypeMldV2Report = 143;
+    /// <summary>MLDv2 multicast address record types (RFC 3810 5.2.12).</summary>
+    public const byte MldModeIsExclude = 2, MldChangeToInclude = 3, MldChangeToExclude = 4;
+    /// <summary>An MLDv1 query is 24 bytes, an MLDv2 query at least 28 (RFC 3810 8.1).</summary>
+    public const int MldV1QueryLength = 24, MldV2QueryMinLength = 28;
     public const byte NaFlagRouter = 0x80, NaFlagSolicited = 0x40, NaFlagOverride = 0x20;
     public const byte RaFlagManaged = 0x80, RaFlagOther = 0x40;
 
@@ -72,6 +77,20 @@ public readonly ref struct Icmpv6Packet
     public ushort RaRouterLifetime => BinaryPrimitives.ReadUInt16BigEndian(_b.Slice(6));
     public uint RaReachableTime => BinaryPrimitives.ReadUInt32BigEndian(_b.Slice(8));
     public uint RaRetransTimer => BinaryPrimitives.ReadUInt32BigEndian(_b.Slice(12));
+    /// <summary>MLD query: the group asked about (:: for a general query).</summary>
+    public Ipv6Addr MldGroup => Ipv6Addr.Read(_b.Slice(8));
+    /// <summary>MLD query: the longest a reply may be delayed, in milliseconds (RFC 3810 5.1.3; MLDv1's field is milliseconds already).</summary>
+    public uint MldMaxResponseMs
+    {
+        get
+        {
+            ushort code = BinaryPrimitives.ReadUInt16BigEndian(_b.Slice(4));
+            if (code < 32768 || _b.Length < MldV2QueryMinLength) return code;
+            // 1 | exp (3 bits) | mant (12 bits): (mant | 0x1000) << (exp + 3).
+            return (uint)((code & 0xfff) | 0x1000) << (((code >> 12) & 7) + 3);
+        }
+    }
+
     /// <summary>The options after an ND message's fixed part.</summary>
     public ReadOnlySpan<byte> NdOptionBytes => _b.Slice(FixedLength(Type));
 
@@ -134,6 +153,29 @@ public readonly ref struct Icmpv6Packet
             d[8] = NdOptions.TypeSourceLinkAddr;
             d[9] = 1;
             linkAddr.Value.Write(d.Slice(10));
+        }
+        return Finish(d.Slice(0, len), src, dst);
+    }
+
+    /// <summary>The bytes of an MLDv2 report with <paramref name="groups"/> records.</summary>
+    public static int MldV2ReportLength(int groups) => 8 + 20 * groups;
+
+    /// <summary>An MLDv2 report (RFC 3810 5.2): one record of <paramref name="recordType"/> with no sources for each group.</summary>
+    public static int EmitMldV2Report(Span<byte> d, Ipv6Addr src, Ipv6Addr dst, byte recordType, ReadOnlySpan<Ipv6Addr> groups)
+    {
+        int len = MldV2ReportLength(groups.Length);
+        if (d.Length < len || groups.Length > 0xffff) return -1;
+        d[0] = TypeMldV2Report;
+        d[1] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(4), 0);
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(6), (ushort)groups.Length);
+        for (int i = 0; i < groups.Length; i++)
+        {
+            Span<byte> r = d.Slice(8 + 20 * i, 20);
+            r[0] = recordType;
+            r[1] = 0; // no auxiliary data
+            BinaryPrimitives.WriteUInt16BigEndian(r.Slice(2), 0); // no sources: any-source
+            groups[i].Write(r.Slice(4));
         }
         return Finish(d.Slice(0, len), src, dst);
     }
