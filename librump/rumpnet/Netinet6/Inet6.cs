@@ -46,7 +46,7 @@ public sealed class In6Ifaddr
 public sealed class Rt6Entry
 {
     public const int RTF_GATEWAY = 0x2, RTF_HOST = 0x4, RTF_STATIC = 0x800, RTF_CONNECTED = 0x40000;
-    /// <summary>A default route learned from a router advertisement (NetBSD's defrouter list).</summary>
+    /// <summary>Learned from a router advertisement: the default route (NetBSD's defrouter list) or an on-link prefix (its prefix list).</summary>
     public const int RTF_RA = 0x1000000;
 
     public readonly Ipv6Addr Dst, Gateway;
@@ -409,7 +409,8 @@ public sealed class Inet6
             foreach (In6Ifaddr o in list)
                 if (o.Ifp == ifp && o.PrefixLength == gone.PrefixLength && In6.Mask(o.Addr, o.PrefixLength) == In6.Mask(addr, gone.PrefixLength)) kept = true;
             if (!kept)
-                _routes.RemoveAll(r => r.Ifp == ifp && (r.Flags & Rt6Entry.RTF_CONNECTED) != 0 && r.PrefixLength == gone.PrefixLength && r.Matches(addr));
+                _routes.RemoveAll(r => r.Ifp == ifp && (r.Flags & (Rt6Entry.RTF_CONNECTED | Rt6Entry.RTF_RA)) == Rt6Entry.RTF_CONNECTED
+                    && r.PrefixLength == gone.PrefixLength && r.Matches(addr));
             Volatile.Write(ref _addrs, list.ToArray());
         }
         finally { _cfgLock.Exit(); }
@@ -565,6 +566,33 @@ public sealed class Inet6
             {
                 def.Expires = Deadline(Clock.MonotonicNs(), lifetime);
                 ArmLifetimesLocked(def.Expires);
+            }
+        }
+        _cfgLock.Exit();
+    }
+
+    /// <summary>
+    /// An on-link prefix of a router advertisement (RFC 4861 6.3.4): destinations in it are
+    /// neighbours, reached directly on <paramref name="ifp"/>, for <paramref name="valid"/> seconds
+    /// from this advertisement (0: no longer). A prefix with a route of another kind (an address's,
+    /// or configured) is left alone.
+    /// </summary>
+    internal void RaOnLink(Ifnet ifp, Ipv6Addr prefix, int plen, uint valid)
+    {
+        _cfgLock.Enter();
+        Rt6Entry? r = GetRouteLocked(prefix, plen, ifp);
+        if (r == null && valid != 0)
+        {
+            r = new Rt6Entry(prefix, plen, default, Rt6Entry.RTF_CONNECTED | Rt6Entry.RTF_RA, ifp);
+            AddRouteLocked(r);
+        }
+        if (r != null && (r.Flags & Rt6Entry.RTF_RA) != 0)
+        {
+            if (valid == 0) _routes.Remove(r);
+            else
+            {
+                r.Expires = Deadline(Clock.MonotonicNs(), valid);
+                ArmLifetimesLocked(r.Expires);
             }
         }
         _cfgLock.Exit();

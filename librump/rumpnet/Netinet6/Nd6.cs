@@ -351,17 +351,17 @@ public sealed class Nd6Cache
         _in.DefaultRouter(Ifp, ip.Src, p.RaRouterLifetime);
         // The link MTU, if it is one IPv6 may use and the interface can carry (6.3.4).
         if (o.HasMtu && o.Mtu >= MinLinkMtu && o.Mtu <= (uint)Ifp.Mtu) Volatile.Write(ref _linkMtu, (int)o.Mtu);
-        // SLAAC (RFC 4862 5.5.3): each autonomous prefix of 64 bits gives an address of that
+        // Each prefix (RFC 4861 6.3.4, RFC 4862 5.5.3): an on-link one is a route straight to
+        // the link for its valid lifetime; an autonomous one of 64 bits gives an address of that
         // prefix and this interface's identifier (its link-local address's), with DAD as any
-        // address, kept for the prefix's lifetimes. Not done: on-link prefixes without the
-        // autonomous flag get no route of their own (an autonomous one's address brings its
-        // connected route), and the RA's reachable-time and retransmission-timer fields.
-        if (_in.LinkLocalOf(Ifp) is not In6Ifaddr ll) return;
+        // address, kept for the prefix's lifetimes. Not done: the RA's reachable-time and
+        // retransmission-timer fields.
+        In6Ifaddr? ll = _in.LinkLocalOf(Ifp);
         foreach (NdPrefixInfo pi in NdOptions.Prefixes(p.NdOptionBytes))
         {
-            if (!pi.Autonomous || pi.Length != 64 || pi.PreferredLifetime > pi.ValidLifetime
-                || pi.Prefix.IsLinkLocal || pi.Prefix.IsMulticast)
-                continue;
+            if (pi.Prefix.IsLinkLocal || pi.Prefix.IsMulticast || pi.Length is 0 or > 128) continue;
+            if (pi.OnLink) _in.RaOnLink(Ifp, pi.Prefix, pi.Length, pi.ValidLifetime);
+            if (!pi.Autonomous || pi.Length != 64 || pi.PreferredLifetime > pi.ValidLifetime || ll == null) continue;
             if (_in.RaPrefix(Ifp, new Ipv6Addr(pi.Prefix.Hi, ll.Addr.Lo), pi.ValidLifetime, pi.PreferredLifetime))
                 Interlocked.Increment(ref S.NdSlaacAddresses);
         }

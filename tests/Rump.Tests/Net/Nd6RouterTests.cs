@@ -57,6 +57,8 @@ public class Nd6RouterTests : KernelTest
         Assert.That(in6.Stats.NdSlaacAddresses, Is.EqualTo(1L), "only the good prefix gives an address");
         Assert.That(in6.LinkMtu(ifp), Is.EqualTo(1400), "the usable MTU option");
         Assert.That(in6.Lookup(Inet6Tests.A6("2001:db8::1"))?.Gateway, Is.EqualTo(Router), "a default route through the router");
+        Rt6Entry? onLink = in6.Lookup(Inet6Tests.A6("fd00:4::9"));
+        Assert.That((onLink?.IsGateway, onLink?.PrefixLength, onLink?.Ifp), Is.EqualTo(((bool?)false, (int?)64, (Ifnet?)ifp)), "the on-link-only prefix: reached directly on the link");
 
         // A later advertisement with a 10-second valid lifetime cannot take the 4-hour address
         // away: it is cut to two hours (RFC 4862 5.5.3 e 3). An MTU above the interface's is ignored.
@@ -69,9 +71,10 @@ public class Nd6RouterTests : KernelTest
         Assert.That(in6.LinkMtu(ifp), Is.EqualTo(1400), "an MTU past the interface's is ignored");
         Assert.That(in6.Stats.NdSlaacAddresses, Is.EqualTo(1L), "no new address for a known prefix");
 
-        // Router lifetime 0: the router is no default router any more.
-        EtherTestIf.Inject(k, ifp, Inet6Tests.Frame(Router, Ipv6Addr.AllNodes, Ipv6Packet.NextIcmpv6, 255, Ra(0)));
+        // Router lifetime 0: the router is no default router any more; valid lifetime 0: the prefix is not on the link.
+        EtherTestIf.Inject(k, ifp, Inet6Tests.Frame(Router, Ipv6Addr.AllNodes, Ipv6Packet.NextIcmpv6, 255, Ra(0, Prefix("fd00:4::", 64, NdOptions.PrefixFlagOnLink, 0, 0))));
         Assert.That(Eventually(() => in6.Lookup(Inet6Tests.A6("2001:db8::1")) == null), Is.True, "the default route removed");
+        Assert.That(Eventually(() => in6.Lookup(Inet6Tests.A6("fd00:4::9")) == null), Is.True, "the on-link prefix removed");
     }
 
     /// <summary>A router advertisement from <see cref="Router"/> to all nodes with <paramref name="options"/>, checksummed.</summary>
