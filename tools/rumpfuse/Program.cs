@@ -141,7 +141,7 @@ internal static unsafe class Program
         // up again on each walk: otherwise another user could open a file in a 0700 directory
         // for a second after its owner did.
         double entryTimeout = o.AllowOther && !o.DefaultPermissions ? 0.0 : 1.0;
-        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: entryTimeout);
+        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: entryTimeout) { DirectIo = o.DirectIo };
         GCHandle self = GCHandle.Alloc(server);
 
         nint se = NewSession(o, file, fstype!, GCHandle.ToIntPtr(self));
@@ -175,6 +175,12 @@ internal static unsafe class Program
         // The host no longer sends requests (or, after a panic, is about to be cut off).
         LibFuse.SessionUnmount(se);
         LibFuse.SessionDestroy(se);
+        string? stats = Environment.GetEnvironmentVariable("RUMPFUSE_STATS");
+        if (!string.IsNullOrEmpty(stats))
+        {
+            try { File.WriteAllText(stats, server.ReadStats()); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Console.Error.WriteLine("rumpfuse: RUMPFUSE_STATS: " + e.Message); }
+        }
         if (server.Failed)
         {
             Console.Error.WriteLine("rumpfuse: the kernel panicked: " + k.PanicMessage);
