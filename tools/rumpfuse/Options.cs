@@ -10,7 +10,7 @@ internal sealed class Options
     public string? Image;
     public string? MountPoint;
     public string? FsType;
-    public bool Foreground, Debug, ReadOnly, AllowOther, DefaultPermissions, DirectIo, Help;
+    public bool Foreground, Debug, ReadOnly, AllowOther, DefaultPermissions, Help;
     public uint? Uid, Gid, Umask;
     public string? FsName, Subtype;
 
@@ -50,12 +50,6 @@ OPTIONS
           allow_other          let other users use the mount (needs user_allow_other in
                                /etc/fuse.conf unless run as root)
           default_permissions  let the host kernel check permissions as well
-          direct_io            bypass the host's page cache for every open file (as
-                               O_DIRECT): large sequential reads go from the image to
-                               the reader with one copy, but nothing is cached, small
-                               reads each cost a round trip, and shared writable
-                               mmap(2) of files fails with ENODEV (private mappings and
-                               exec work)
           uid=N, gid=N         owner and group of every file (msdos, which stores none;
                                default: the user running rumpfuse)
           umask=NNN            permission bits taken away from every file (msdos; octal;
@@ -137,7 +131,6 @@ SEE ALSO
                 case "rw": ReadOnly = false; break;
                 case "allow_other": AllowOther = true; break;
                 case "default_permissions": DefaultPermissions = true; break;
-                case "direct_io": DirectIo = true; break;
                 case "uid": if (!Number(val, 10, out uint u)) { error = "uid= needs a number"; return false; } Uid = u; break;
                 case "gid": if (!Number(val, 10, out uint g)) { error = "gid= needs a number"; return false; } Gid = g; break;
                 case "umask": if (!Number(val, 8, out uint m) || m > 0x1ff) { error = "umask= needs an octal mask (at most 777)"; return false; } Umask = m; break;
