@@ -6,6 +6,8 @@
 #   bench/rumpfuse.sh [SIZE_MB]        (default 1024: the issue's 1 GiB file)
 #   FSLIST="fat iso" bench/rumpfuse.sh 256      (some of ext2, fat, iso; smaller: see the results' note)
 #   ROUNDS=5 bench/rumpfuse.sh                  (rounds per cell, default 3; the table shows medians)
+#   WORKLOADS="read" bench/rumpfuse.sh          (some of the workloads below; the others' cells stay empty)
+#   RUMPFUSE_SPLICE=0 bench/rumpfuse.sh         (rumpfuse's A/B switch: reads copied, not spliced)
 #
 # Like with like on a shared machine: in each round every workload runs on rumpfuse and then on the
 # peer right after it, each on its own fresh copy of the same image, so load that comes and goes
@@ -35,6 +37,7 @@ rounds=${ROUNDS:-3}
 work=${BENCH_WORK:-/var/tmp/rumpfuse-bench}
 out=${OUT:-$here/results/rumpfuse.md}
 fslist=${FSLIST:-ext2 fat iso}
+workloads=${WORKLOADS:-read write find ls-lR tar-x tar-c}
 for t in "$rumpfuse" /usr/bin/time fuse2fs fusefat fuseiso mke2fs mkfs.fat mcopy xorriso fusermount fusermount3; do
   command -v "$t" >/dev/null || { echo "rumpfuse.sh: $t is missing (tools/setup-debian.sh)" >&2; exit 1; }
 done
@@ -76,7 +79,7 @@ xorriso -as mkisofs -quiet -R -o "$work/cd.iso" "$src"
 mount_with() {
   local tm=(/usr/bin/time -f '%U %S' -o "$work/cpu")
   case $1 in
-    rumpfuse) "${tm[@]}" "$rumpfuse" -f "$2" "$mnt" >>"$work/driver.log" 2>&1 & ;;
+    rumpfuse) RUMPFUSE_STATS=$work/stats "${tm[@]}" "$rumpfuse" -f "$2" "$mnt" >>"$work/driver.log" 2>&1 & ;;
     fuse2fs)  "${tm[@]}" fuse2fs -f "$2" "$mnt" -o rw >>"$work/driver.log" 2>&1 & ;;
     fusefat)  "${tm[@]}" fusefat "$2" "$mnt" -f -o rw+ >>"$work/driver.log" 2>&1 & ;;
     fuseiso)  "${tm[@]}" fuseiso -n "$2" "$mnt" -f >>"$work/driver.log" 2>&1 & ;;
@@ -114,7 +117,7 @@ workload() {
 run() {
   local fs=$1 drv=$2 img=$3 mode=$4 w=$5 r=$6 t0 t1 ok=1
   if [ "$mode" = cold ]; then drop "$img"; else warm "$img"; fi
-  rm -f "$work/cpu"
+  rm -f "$work/cpu" "$work/stats"
   mount_with "$drv" "$img"
   t0=$(now)
   workload "$fs" "$drv" "$mode" "$w" 2>>"$work/workload.err" || ok=0
@@ -126,7 +129,8 @@ run() {
   # The driver's whole life (mount and unmount included), the same for both sides.
   C[$fs,$drv,$mode,$w,$r]=$(awk '{printf "%.2f", $1 + $2}' "$work/cpu" 2>/dev/null || echo "?")
   [ $ok -eq 1 ] || { T[$fs,$drv,$mode,$w,$r]=fail; C[$fs,$drv,$mode,$w,$r]=fail; }
-  printf '%-5s %-9s %-4s %-6s round %d %8s s  cpu %s s\n' "$fs" "$drv" "$mode" "$w" "$r" "${T[$fs,$drv,$mode,$w,$r]}" "${C[$fs,$drv,$mode,$w,$r]}"
+  # rumpfuse's reads: "spliced READS BYTES copied READS BYTES" (RUMPFUSE_STATS).
+  printf '%-5s %-9s %-4s %-6s round %d %8s s  cpu %s s  %s\n' "$fs" "$drv" "$mode" "$w" "$r" "${T[$fs,$drv,$mode,$w,$r]}" "${C[$fs,$drv,$mode,$w,$r]}" "$(cat "$work/stats" 2>/dev/null || true)"
 }
 # median ARRAY KEY: the median over the rounds of ARRAY[KEY,round] (empty if none ran, "fail"
 # if the driver failed the workload in any round).
@@ -151,7 +155,7 @@ for fs in $fslist; do
   for r in $(seq "$rounds"); do
     for drv in rumpfuse $peer; do cp --sparse=always "$img0" "$work/$fs-$drv.img"; done
     for mode in warm cold; do
-      for w in read write find ls-lR tar-x tar-c; do
+      for w in $workloads; do
         if [ "$fs" = iso ] && { [ "$w" = write ] || [ "$w" = tar-x ]; }; then continue; fi
         for drv in rumpfuse $peer; do run "$fs" "$drv" "$work/$fs-$drv.img" "$mode" "$w" "$r"; done
       done

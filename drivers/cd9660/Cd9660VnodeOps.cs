@@ -132,6 +132,40 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         return uio.Resid != start ? 0 : err;
     }
 
+    /// <summary>
+    /// VOP_BMAP for a reader that moves the bytes itself (<see cref="VnodeOps.Bmap"/>): the file's
+    /// extents under the range. Nothing on an ISO 9660 mount is ever written, so the cache can hold
+    /// nothing newer than the device, and no lock is needed to keep the extents still.
+    /// </summary>
+    public override int Bmap(Vnode vp, long offset, int length, int ioflag, DeviceRunSink sink, Lwp l)
+    {
+        IsoAttr a = N(vp).Attr;
+        if (a.Type != VType.VREG || a.Unreadable || offset < 0 || length <= 0) return Abi.EOPNOTSUPP;
+        Cd9660Mount imp = N(vp).Imp;
+        long end = Math.Min(a.Size, offset + length);
+        if (offset >= end) return Abi.EOPNOTSUPP;
+        int xi = 0;
+        long xStart = 0;
+        for (long off = offset; off < end;)
+        {
+            uint xLbn, xLen;
+            if (a.Extents == null) { xLbn = a.DataLbn; xLen = (uint)Math.Min(a.Size, uint.MaxValue); }
+            else
+            {
+                while (xi < a.Extents.Length && off >= xStart + a.Extents[xi].Length) { xStart += a.Extents[xi].Length; xi++; }
+                if (xi >= a.Extents.Length) return Abi.EIO;
+                xLbn = a.Extents[xi].Lbn; xLen = a.Extents[xi].Length;
+            }
+            long within = off - xStart;
+            int take = (int)Math.Min(xLen - within, end - off);
+            long addr = ((long)xLbn << imp.BlockShift) + within;
+            if (take <= 0 || addr + take > imp.Dev.Size) return Abi.EIO;   // a corrupt extent: Read says EIO too
+            if (!sink.Add(imp.Dev, addr, take)) return Abi.EOPNOTSUPP;
+            off += take;
+        }
+        return sink.Transfer(l);
+    }
+
     private static int ReadLoop(Cd9660Mount imp, IsoAttr a, ref Uio uio)
     {
         BlockDevice dev = imp.Dev;

@@ -664,6 +664,44 @@ internal sealed class Ext2VnodeOps : VnodeOps
         return e;
     }
 
+    /// <summary>
+    /// VOP_BMAP for a reader that moves the bytes itself (<see cref="VnodeOps.Bmap"/>): the runs of
+    /// allocated blocks under the range, each checked against the buffer cache, and the transfer,
+    /// under the shared FsLock (writers, truncation and allocation take it exclusively, so no block
+    /// of the range changes or moves until the transfer is done).
+    /// </summary>
+    public override int Bmap(Vnode vp, long offset, int length, int ioflag, DeviceRunSink sink, Lwp l)
+    {
+        Ext2Node n = N(vp);
+        if (n.Type != VType.VREG || offset < 0 || length <= 0) return Abi.EOPNOTSUPP;
+        Ext2Fs fs = n.Fs;
+        fs.FsLock.EnterRead();
+        try
+        {
+            long end = Math.Min(n.Size, offset + length);
+            if (offset >= end) return Abi.EOPNOTSUPP;
+            for (long off = offset; off < end;)
+            {
+                int boff = (int)(off & (fs.Bs - 1));
+                int e = BlockMap.Map(n, off >> fs.BsShift, out ulong pblk, out long run);
+                if (e != 0) return e;
+                if (pblk == 0) return Abi.EOPNOTSUPP;   // a hole: Read makes the zeros
+                long blocks = Math.Min(run, (boff + end - off + fs.Bs - 1) >> fs.BsShift);
+                if (pblk + (ulong)blocks > fs.Sb.BlocksCount) return Abi.EIO;
+                int bytes = (int)(blocks << fs.BsShift);
+                long blkno = (long)pblk * fs.Sect;
+                if (fs.Bc.HoldsNewer(fs.Dev, blkno, fs.Bs, bytes)) return Abi.EOPNOTSUPP;
+                int take = (int)Math.Min(end - off, bytes - boff);
+                if (!sink.Add(fs.Dev, blkno * BlockDevice.DevBSize + boff, take)) return Abi.EOPNOTSUPP;
+                off += take;
+            }
+            int r = sink.Transfer(l);
+            if (r == 0 && fs.UpdateAtime && (ioflag & IoFlag.NoAtime) == 0) TouchAtime(n);
+            return r;
+        }
+        finally { fs.FsLock.Exit(); }
+    }
+
     /// <summary>Records an access under the shared FsLock; the inode is written at the next change or sync.</summary>
     private static void TouchAtime(Ext2Node n)
     {

@@ -491,6 +491,52 @@ internal sealed class MsdosVnodeOps : VnodeOps
         finally { m.Lock.Exit(); }
     }
 
+    /// <summary>
+    /// VOP_BMAP for a reader that moves the bytes itself (<see cref="VnodeOps.Bmap"/>): the runs of
+    /// consecutive clusters under the range, each checked against the buffer cache, and the
+    /// transfer, under the mount's lock (which every write, truncation and allocation takes).
+    /// </summary>
+    public override int Bmap(Vnode vp, long offset, int length, int ioflag, DeviceRunSink sink, Lwp l)
+    {
+        MsdosNode n = N(vp);
+        if (n.Type != VType.VREG || offset < 0 || length <= 0) return Abi.EOPNOTSUPP;
+        MsdosMount m = n.M;
+        int csize = m.ClusterBytes;
+        m.Lock.Enter();
+        try
+        {
+            int e = m.EnsureMap(n);
+            if (e != 0) return e;
+            long end = Math.Min(n.Ent.De.FileSize, offset + length);
+            if (offset >= end) return Abi.EOPNOTSUPP;
+            ClusterMap map = n.Map!;
+            for (long off = offset; off < end;)
+            {
+                uint ci = (uint)(off / csize);
+                int within = (int)(off % csize);
+                if (ci >= map.Count) return Abi.EIO;
+                long run = Math.Min(map.RunFrom(ci), (within + end - off + csize - 1) / csize);
+                int bytes = (int)(run * csize);
+                long blkno = m.ClusterBlk(map.Get(ci));
+                if (m.Bc.HoldsNewer(m.Dev, blkno, csize, bytes)) return Abi.EOPNOTSUPP;
+                int take = (int)Math.Min(end - off, bytes - within);
+                if (!sink.Add(m.Dev, blkno * BlockDevice.DevBSize + within, take)) return Abi.EOPNOTSUPP;
+                off += take;
+            }
+            e = sink.Transfer(l);
+            if (e == 0 && (ioflag & IoFlag.NoAtime) == 0 && (m.Mp.Flags & (Abi.MNT_NOATIME | Abi.MNT_RDONLY)) == 0)
+            {
+                // As Read: access times are dates, the entry is written at most once a day per file.
+                ref DirEntry de = ref n.Ent.De;
+                ushort old = de.ADate;
+                m.Stamp(ref de, Clock.Now(), create: false, modify: false, access: true);
+                if (de.ADate != old) m.WriteEntry(n);
+            }
+            return e;
+        }
+        finally { m.Lock.Exit(); }
+    }
+
     public override int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l)
     {
         MsdosNode n = N(vp);

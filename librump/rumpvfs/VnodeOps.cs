@@ -46,6 +46,18 @@ public abstract class VnodeOps
     public virtual int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EOPNOTSUPP;
     public virtual int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l) => Abi.EOPNOTSUPP;
     /// <summary>
+    /// Where on its device regular file <paramref name="vp"/> keeps the bytes from
+    /// <paramref name="offset"/> on (<paramref name="length"/> of them, cut at the end of the file),
+    /// for a reader that moves them itself (NetBSD's VOP_BMAP, for a byte range): the runs go to
+    /// <paramref name="sink"/>, then its Transfer runs, all under the file system's locks. Only when
+    /// every block of the range is allocated (no hole) and the buffer cache holds nothing newer for
+    /// it (no dirty or changing buffer), and the range is not empty; otherwise EOPNOTSUPP with
+    /// nothing moved: read it with <see cref="Read"/>. A successful transfer is an access, as a read
+    /// (<see cref="IoFlag.NoAtime"/> in <paramref name="ioflag"/> leaves the access time).
+    /// Returns Transfer's result, or an errno of the mapping (a damaged map: EIO).
+    /// </summary>
+    public virtual int Bmap(Vnode vp, long offset, int length, int ioflag, DeviceRunSink sink, Lwp l) => Abi.EOPNOTSUPP;
+    /// <summary>
     /// Fills <paramref name="uio"/> with NetBSD dirents starting at directory cookie <paramref name="cookie"/>
     /// (0 is the first entry) and advances it. Whole entries only: EINVAL if not even one fits.
     /// </summary>

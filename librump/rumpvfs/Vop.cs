@@ -154,6 +154,15 @@ public static class Vop
         finally { mp.Unbusy(l); }
     }
 
+    /// <summary>VOP_BMAP for a reader that moves the bytes itself (<see cref="VnodeOps.Bmap"/>); EOPNOTSUPP once the mount is gone.</summary>
+    public static int Bmap(Lwp l, Vnode vp, long offset, int length, int ioflag, DeviceRunSink sink)
+    {
+        Mount mp = vp.Mount;
+        if (mp.Busy(l) != 0) return Abi.EOPNOTSUPP;
+        try { return vp.Ops.Bmap(vp, offset, length, ioflag, sink, l); }
+        finally { mp.Unbusy(l); }
+    }
+
     public static int Readdir(Lwp l, Vnode vp, ref Uio uio, ref long cookie)
     {
         Mount mp = vp.Mount;

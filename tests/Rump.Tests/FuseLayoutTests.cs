@@ -100,6 +100,21 @@ public sealed unsafe class FuseLayoutTests
         FuseForgetData f; Check(c, "fuse_forget_data", sizeof(FuseForgetData));
         Check(c, "fuse_forget_data.nlookup", (byte*)&f.Nlookup - (byte*)&f);
 
+        FuseBuf b; Check(c, "fuse_buf", sizeof(FuseBuf));
+        Check(c, "fuse_buf.flags", (byte*)&b.Flags - (byte*)&b);
+        Check(c, "fuse_buf.mem", (byte*)&b.Mem - (byte*)&b);
+        Check(c, "fuse_buf.fd", (byte*)&b.Fd - (byte*)&b);
+        Check(c, "fuse_buf.pos", (byte*)&b.Pos - (byte*)&b);
+        FuseBufvec bv; Check(c, "fuse_bufvec", sizeof(FuseBufvec));
+        Check(c, "fuse_bufvec.idx", (byte*)&bv.Idx - (byte*)&bv);
+        Check(c, "fuse_bufvec.off", (byte*)&bv.Off - (byte*)&bv);
+        Check(c, "fuse_bufvec.buf", (byte*)&bv.Buf0 - (byte*)&bv);
+        Check(c, "FUSE_CAP_SPLICE_WRITE", FuseConnInfo.CapSpliceWrite);
+        Check(c, "FUSE_CAP_SPLICE_MOVE", FuseConnInfo.CapSpliceMove);
+        Check(c, "FUSE_BUF_IS_FD", FuseBuf.IsFd);
+        Check(c, "FUSE_BUF_FD_SEEK", FuseBuf.FdSeek);
+        Check(c, "FUSE_BUF_SPLICE_MOVE", FuseBuf.CopySpliceMove);
+
         FuseLowlevelOps o; Check(c, "fuse_lowlevel_ops", sizeof(FuseLowlevelOps));
         Check(c, "fuse_lowlevel_ops.lookup", (byte*)&o.Lookup - (byte*)&o);
         Check(c, "fuse_lowlevel_ops.setattr", (byte*)&o.Setattr - (byte*)&o);

@@ -28,6 +28,8 @@ int main(void)
 	S(fuse_conn_info); O(fuse_conn_info, max_write); O(fuse_conn_info, max_read); O(fuse_conn_info, max_readahead);
 	O(fuse_conn_info, capable); O(fuse_conn_info, want); O(fuse_conn_info, time_gran);
 	S(fuse_forget_data); O(fuse_forget_data, ino); O(fuse_forget_data, nlookup);
+	S(fuse_buf); O(fuse_buf, size); O(fuse_buf, flags); O(fuse_buf, mem); O(fuse_buf, fd); O(fuse_buf, pos);
+	S(fuse_bufvec); O(fuse_bufvec, count); O(fuse_bufvec, idx); O(fuse_bufvec, off); O(fuse_bufvec, buf);
 	S(fuse_lowlevel_ops); O(fuse_lowlevel_ops, lookup); O(fuse_lowlevel_ops, setattr); O(fuse_lowlevel_ops, rename);
 	O(fuse_lowlevel_ops, write); O(fuse_lowlevel_ops, readdir); O(fuse_lowlevel_ops, statfs); O(fuse_lowlevel_ops, access);
 	O(fuse_lowlevel_ops, create); O(fuse_lowlevel_ops, forget_multi); O(fuse_lowlevel_ops, readdirplus); O(fuse_lowlevel_ops, lseek);
@@ -39,5 +41,7 @@ int main(void)
 	memset(&fi, 0, sizeof fi); fi.keep_cache = 1; memcpy(&w, (char *)&fi + 4, 4); printf("fuse_file_info.keep_cache.bit %u\n", w);
 	printf("FUSE_CAP_ASYNC_READ %u\nFUSE_CAP_WRITEBACK_CACHE %u\nFUSE_CAP_PARALLEL_DIROPS %u\nFUSE_CAP_ASYNC_DIO %u\n",
 	       FUSE_CAP_ASYNC_READ, FUSE_CAP_WRITEBACK_CACHE, FUSE_CAP_PARALLEL_DIROPS, FUSE_CAP_ASYNC_DIO);
+	printf("FUSE_CAP_SPLICE_WRITE %u\nFUSE_CAP_SPLICE_MOVE %u\n", FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE);
+	printf("FUSE_BUF_IS_FD %u\nFUSE_BUF_FD_SEEK %u\nFUSE_BUF_SPLICE_MOVE %u\n", FUSE_BUF_IS_FD, FUSE_BUF_FD_SEEK, FUSE_BUF_SPLICE_MOVE);
 	return 0;
 }

@@ -74,6 +74,8 @@ internal static unsafe class Callbacks
         conn->Want |= conn->Capable & (FuseConnInfo.CapAsyncRead | FuseConnInfo.CapParallelDirops | FuseConnInfo.CapAsyncDio);
         conn->Want &= ~FuseConnInfo.CapWritebackCache;
         conn->TimeGran = 1;
+        try { ((FuseServer)GCHandle.FromIntPtr(userdata).Target!).InitSplice(conn); }
+        catch (Exception e) { Console.Error.WriteLine("rumpfuse: init: " + e.Message); }
     }
 
     [UnmanagedCallersOnly]

@@ -175,6 +175,12 @@ internal static unsafe class Program
         // The host no longer sends requests (or, after a panic, is about to be cut off).
         LibFuse.SessionUnmount(se);
         LibFuse.SessionDestroy(se);
+        string? stats = Environment.GetEnvironmentVariable("RUMPFUSE_STATS");
+        if (!string.IsNullOrEmpty(stats))
+        {
+            try { File.WriteAllText(stats, server.ReadStats()); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Console.Error.WriteLine("rumpfuse: RUMPFUSE_STATS: " + e.Message); }
+        }
         if (server.Failed)
         {
             Console.Error.WriteLine("rumpfuse: the kernel panicked: " + k.PanicMessage);

@@ -275,6 +275,21 @@ public sealed class BufCache
     }
 
     /// <summary>
+    /// Does the cache hold something newer than the device for the <paramref name="length"/> bytes
+    /// from block <paramref name="blkno"/> (looked at in steps of <paramref name="blockSize"/>, the
+    /// file system's block size there)? False means the device's bytes are the range's, for as long
+    /// as the caller's file-system locks keep writers out (<see cref="VnodeOps.Bmap"/>).
+    /// </summary>
+    public bool HoldsNewer(BlockDevice dev, long blkno, int blockSize, int length)
+    {
+        if (blockSize <= 0 || blockSize % BlockDevice.DevBSize != 0) return true;
+        _lock.Enter();
+        bool newer = NewerLocked(dev, blkno, blockSize, length);
+        _lock.Exit();
+        return newer;
+    }
+
+    /// <summary>
     /// With <see cref="_lock"/> held: does the cache hold something newer than the device for the
     /// <paramref name="length"/> bytes from <paramref name="blkno"/> (a dirty buffer, or a busy one
     /// that is not being read: a writer may be changing it)? Looked at in steps of <paramref name="blockSize"/>.

@@ -68,6 +68,21 @@ public abstract class BlockDevice
         return false;
     }
 
+    /// <summary>
+    /// Where the <paramref name="length"/> bytes at <paramref name="offset"/> of this device lie in
+    /// a host file: its descriptor (the hypervisor's, open while the device is registered) and the
+    /// offset in it. False for a device that is no window of a host file (a USB disk) and for a
+    /// range outside the device. For a reader outside the kernel that moves the bytes itself
+    /// (<see cref="DeviceRunSink"/>: rumpfuse's spliced replies); the kernel's own transfers go
+    /// through <see cref="Strategy"/>.
+    /// </summary>
+    public virtual bool HostRange(long offset, int length, out int fd, out long hostOffset)
+    {
+        fd = -1;
+        hostOffset = 0;
+        return false;
+    }
+
     /// <summary>Pushes the device's written data to stable storage.</summary>
     public abstract int Flush();
 

@@ -120,6 +120,13 @@ public sealed unsafe class HostBlockDevice : BlockDevice
         catch (Exception e) { k?.RecordPanic(e, "biodone: "); }
     }
 
+    public override bool HostRange(long offset, int length, out int fd, out long hostOffset)
+    {
+        fd = _fd;
+        hostOffset = _begin + offset;
+        return fd >= 0 && offset >= 0 && length >= 0 && offset + length <= Size;
+    }
+
     public override int Flush() => _fd < 0 ? 0 : RumpUser.rumpuser_syncfd(_fd, RumpUserConst.RUMPUSER_SYNCFD_WRITE, 0, 0);
 
     /// <summary>Closes the host file (etfs removal); later transfers fail with ENXIO.</summary>
@@ -154,6 +161,13 @@ public sealed unsafe class PartitionDevice : BlockDevice
     {
         error = Check(write, length, offset);
         return error != 0 || Parent.TransferNow(write, data, length, Start + offset, out error);
+    }
+
+    public override bool HostRange(long offset, int length, out int fd, out long hostOffset)
+    {
+        fd = -1;
+        hostOffset = 0;
+        return offset >= 0 && length >= 0 && offset + length <= Size && Parent.HostRange(Start + offset, length, out fd, out hostOffset);
     }
 
     public override int Flush() => Parent.Flush();

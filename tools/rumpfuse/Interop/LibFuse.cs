@@ -93,6 +93,31 @@ internal unsafe struct FuseConnInfo
         CapAsyncDio = 1 << 15, CapWritebackCache = 1 << 16, CapParallelDirops = 1 << 18;
 }
 
+/// <summary>struct fuse_buf (40 bytes): memory, or a descriptor and (with FdSeek) a position in it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct FuseBuf
+{
+    public nuint Size;
+    public int Flags;
+    public void* Mem;
+    public int Fd;
+    public long Pos;
+
+    // enum fuse_buf_flags and enum fuse_buf_copy_flags.
+    public const int IsFd = 1 << 1, FdSeek = 1 << 2;
+    public const int CopyNoSplice = 1 << 1, CopySpliceMove = 1 << 3;
+}
+
+/// <summary>struct fuse_bufvec: a header of 24 bytes followed by <see cref="Count"/> fuse_bufs (the C struct declares one).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseBufvec
+{
+    public nuint Count;
+    public nuint Idx;
+    public nuint Off;
+    public FuseBuf Buf0;
+}
+
 /// <summary>struct fuse_forget_data.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct FuseForgetData
@@ -217,6 +242,10 @@ internal static unsafe partial class LibFuse
 
     [LibraryImport(Lib, EntryPoint = "fuse_reply_buf")]
     public static partial int ReplyBuf(nint req, byte* buf, nuint size);
+
+    /// <summary>A reply from buffers; descriptor-backed ones are spliced into /dev/fuse when the connection allows (FUSE_CAP_SPLICE_WRITE).</summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_data")]
+    public static partial int ReplyData(nint req, FuseBufvec* bufv, int flags);
 
     [LibraryImport(Lib, EntryPoint = "fuse_reply_statfs")]
     public static partial int ReplyStatfs(nint req, LinuxStatvfs* stbuf);

@@ -20,6 +20,9 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "getuid")]
     public static partial uint Getuid();
 
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint Geteuid();
+
     [LibraryImport("libc", EntryPoint = "getgid")]
     public static partial uint Getgid();
 
