@@ -8,7 +8,8 @@
 #  3. as root (ip, network namespaces): the same transfer between a rump kernel on a host TAP
 #     (virtif) and Linux's stack in a namespace, and between two Linux stacks over a veth pair
 #     into a namespace, with the same program on Linux sockets (host-server, host-client);
-#     once at Ethernet's MTU and once with jumbo frames (JUMBO_MTU, default 65521) on every link;
+#     once at Ethernet's MTU and once with jumbo frames (JUMBO_MTU, default 65521) on every link,
+#     and the TAP runs each twice: without virtif's offloads and with them (IFF_VNET_HDR);
 #  4. the host's loopback with iperf3, if installed (tools/setup-debian.sh).
 # Every run reports wall time, CPU seconds (user + sys of all its processes) and the load
 # average: numbers measured while others build are noisy, CPU seconds less so.
@@ -28,7 +29,7 @@ tmp=$(mktemp -d)
 ns=rbench$$ tap=virt$(( $$ % 900 + 100 )) veth=rbv$$
 cleanup() {
   ip netns del "$ns" 2>/dev/null || true
-  for i in 0 1; do ip link del "$tap$i" 2>/dev/null || true; ip link del "$veth$i" 2>/dev/null || true; done
+  for i in 0 1 2 3; do ip link del "$tap$i" 2>/dev/null || true; ip link del "$veth$i" 2>/dev/null || true; done
   rm -rf "$tmp" "$log"
 }
 trap cleanup EXIT
@@ -64,31 +65,46 @@ else
 fi
 run "shmif both directions, $size MiB each" "$bin" test "$bytes" 1
 
-# tap_vs_veth MTU N: the kernel on a TAP against Linux over a veth pair, both links at MTU
-# (jumbo frames: the same MTU on the TAP, the kernel's virt0 and the veth pair, like with like)
-tap_vs_veth() {
-  local mtu=$1 n=$2 t="$tap$2" v="$veth$2"
-  local mtuarg=()
+# tap_run MTU N OFFLOAD: the kernel on a TAP (virt<N>, 10.<NET>.N.0/24) against Linux's stack in
+# the namespace, with virtif's offloads (IFF_VNET_HDR: checksums and TSO/GSO) on or off
+# (RUMP_VIRTIF_OFFLOAD=0: one frame per MSS, as before them). Under perf stat if there is perf:
+# the rump side's write(2) and read(2) counts (one per frame on the TAP, and the socket's).
+tap_run() {
+  local mtu=$1 n=$2 off=$3 t="$tap$2" net=94 what="offloads on"
+  local mtuarg=() perfcmd=()
   [ "$mtu" = 1500 ] || mtuarg=("$mtu")
+  [ "$off" = 1 ] || { t="$tap$(( $2 + 2 ))"; net=96; what="offloads off"; }
+  command -v perf >/dev/null && perfcmd=(perf stat -x, -o "$tmp/tap.perf" -e task-clock,syscalls:sys_enter_write,syscalls:sys_enter_read --)
+  rm -f "$tmp/tap.perf"
   # rump kernel over virtif: the kernel opens the TAP by name in this namespace, then it moves in
   ip tuntap add dev "$t" mode tap
   ip link set "$t" mtu "$mtu"
-  timed "$tmp/tc.time" "$bin" tap-client "$t" 10.94.$n.1 10.94.$n.2 5100 "$bytes" "${mtuarg[@]}" > "$tmp/tap.out" 2>&1 &
+  timed "$tmp/tc.time" env RUMP_VIRTIF_OFFLOAD="$off" "${perfcmd[@]}" "$bin" tap-client "$t" 10.$net.$n.1 10.$net.$n.2 5100 "$bytes" "${mtuarg[@]}" > "$tmp/tap.out" 2>&1 &
   tc=$!
   touch "$tmp/tap.out"
   for i in $(seq 200); do grep -q "up as" "$tmp/tap.out" && break; sleep 0.05; done
   ip link set "$t" netns "$ns"
   ip -n "$ns" link set "$t" up
-  ip -n "$ns" addr add 10.94.$n.2/24 dev "$t"
-  say "## rump kernel (virtif, TAP, MTU $mtu) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  ip -n "$ns" addr add 10.$net.$n.2/24 dev "$t"
+  say "## rump kernel (virtif, TAP, MTU $mtu, $what) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   timed "$tmp/srv.time" ip netns exec "$ns" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
   wait "$tc" || say "tap-client failed"
   cat "$tmp/tap.out" "$tmp/srv.out" | tee -a "$log"
   read -r w u s < "$tmp/tc.time"
   say "rump side (client): $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
+  [ -f "$tmp/tap.perf" ] && awk -F, '!/^#/ && NF > 2 {print "perf (rump side): " $3 " " $1 " " $2}' "$tmp/tap.perf" | tee -a "$log"
   read -r w u s < "$tmp/srv.time"
   say "Linux side (server): $w s wall, $(cpu "$u" "$s") CPU-s (user $u, sys $s)"
   say
+}
+
+# tap_vs_veth MTU N: the kernel on a TAP (without and with offloads) against Linux over a veth
+# pair, both links at MTU (jumbo frames: the same MTU on the TAP, the kernel's virt0 and the veth
+# pair, like with like)
+tap_vs_veth() {
+  local mtu=$1 n=$2 v="$veth$2"
+  tap_run "$mtu" "$n" 0
+  tap_run "$mtu" "$n" 1
 
   # Linux <-> Linux over a veth pair into the namespace
   ip link add "$v" mtu "$mtu" type veth peer name "${v}p" mtu "$mtu"

@@ -23,6 +23,17 @@ public sealed class Mbuf
     /// <summary>Headroom a fresh packet gets: Ethernet with a VLAN tag (18), IPv6 (40) and TCP with full options (60) fit, rounded up.</summary>
     public const int Headroom = 128;
     public const byte FlagBroadcast = 0x01, FlagMulticast = 0x02;
+    /// <summary>
+    /// Checksum and segmentation offload (NetBSD's m_pkthdr.csum_flags, M_CSUM_*), in
+    /// <see cref="CsumFlags"/>. In: <see cref="CsumTcpOk"/>, the interface verified the TCP
+    /// checksum or the host vouched for it (virtif: a Linux TAP's NEEDS_CSUM or DATA_VALID), so TCP
+    /// input skips it. Out: <see cref="CsumTcpPartial"/>, the TCP checksum field holds only the
+    /// pseudo-header's sum and the interface completes it; <see cref="CsumTsoV4"/> and
+    /// <see cref="CsumTsoV6"/>, a TCP segment larger than the MTU that the interface cuts into
+    /// pieces of <see cref="TsoSegSize"/> bytes. IP output completes the checksum itself (and drops
+    /// a TSO segment) when the interface it picks cannot.
+    /// </summary>
+    public const byte CsumTcpOk = 0x01, CsumTcpPartial = 0x02, CsumTsoV4 = 0x04, CsumTsoV6 = 0x08;
 
     internal readonly byte[] Data;
     internal readonly MbufPool Pool;
@@ -34,6 +45,12 @@ public sealed class Mbuf
     public ushort Protocol;
     /// <summary>Link-level broadcast or multicast (<see cref="FlagBroadcast"/>, <see cref="FlagMulticast"/>).</summary>
     public byte Flags;
+    /// <summary>Offload flags (<see cref="CsumTcpOk"/> and the others).</summary>
+    public byte CsumFlags;
+    /// <summary>TSO: the data bytes of each piece (the connection's MSS).</summary>
+    public ushort TsoSegSize;
+    /// <summary>With <see cref="CsumTcpPartial"/>: where the TCP header starts, as an index into the buffer (headers prepended later do not move it).</summary>
+    public int L4Start;
     /// <summary>The next packet in a queue (NetBSD m_nextpkt).</summary>
     internal Mbuf? NextPacket;
     /// <summary>1 while in the pool: a double free is a kernel bug, caught at once.</summary>
@@ -54,8 +71,14 @@ public sealed class Mbuf
         RcvIf = null;
         Protocol = 0;
         Flags = 0;
+        CsumFlags = 0;
+        TsoSegSize = 0;
+        L4Start = 0;
         NextPacket = null;
     }
+
+    /// <summary>Where the TCP header of an outgoing <see cref="CsumTcpPartial"/> segment starts, from the packet's first byte.</summary>
+    public int L4Offset => L4Start - Offset;
 
     /// <summary>Makes room for <paramref name="n"/> bytes in front (a header) and returns it; empty if the headroom is short (the caller drops the packet: ENOBUFS).</summary>
     public Span<byte> Prepend(int n)
@@ -114,14 +137,15 @@ public sealed class Mbuf
 /// <summary>
 /// A kernel's packet buffers, in two sizes: <see cref="ClusterSize"/> (an Ethernet frame with
 /// headroom, NetBSD's MCLBYTES) and <see cref="LargeSize"/> (a whole IP datagram: loopback's MTU,
-/// reassembly). Free buffers wait on a stack per size; a spin flag held for a few instructions
+/// reassembly; a 65,535-byte one with Ethernet and virtio-net headers in front, which a TAP's
+/// coalesced segments are). Free buffers wait on a stack per size; a spin flag held for a few instructions
 /// guards each (taken in any context, interrupt included, and never with another lock taken
 /// inside it: it is a leaf). Buffers beyond <see cref="MaxFree"/> are left to the GC, and the
 /// pool only allocates when its stack is empty, so a steady flow of packets allocates nothing.
 /// </summary>
 public sealed class MbufPool
 {
-    public const int ClusterSize = 2048, LargeSize = 65536 + Mbuf.Headroom;
+    public const int ClusterSize = 2048, LargeSize = 65536 + 2 * Mbuf.Headroom;
     public const int MaxFree = 512;
 
     private readonly Stack _small = new(ClusterSize), _large = new(LargeSize);

@@ -11,6 +11,8 @@ internal static unsafe partial class RumpUserVirtif
 {
     private const string Library = "rumpuser_virtif";
     public const int Batch = 32;
+    /// <summary>rumpvif_create's flag: the TAP with IFF_VNET_HDR and the host's offloads, if it has them.</summary>
+    public const int Offload = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct Hyperup
@@ -20,7 +22,8 @@ internal static unsafe partial class RumpUserVirtif
     }
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int rumpvif_create(string devname, Hyperup* up, nint* vifp);
+    public static partial int rumpvif_create(string devname, int flags, Hyperup* up, nint* vifp);
+    [LibraryImport(Library)] public static partial int rumpvif_hdrlen(nint vif);
     [LibraryImport(Library)] public static partial int rumpvif_send(nint vif, byte* frame, nuint len);
     [LibraryImport(Library)] public static partial void rumpvif_destroy(nint vif);
 

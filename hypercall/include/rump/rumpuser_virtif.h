@@ -10,6 +10,11 @@
  *    TUNSETIFF (IFF_TAP | IFF_NO_PI). A persistent TAP made beforehand and owned by the
  *    user (ip tuntap add dev NAME mode tap user USER) needs no privileges; otherwise the
  *    caller needs CAP_NET_ADMIN and the device is made (and goes away with the descriptor).
+ *  - With RUMPVIF_OFFLOAD in flags it asks for IFF_VNET_HDR too, with a 10-byte struct
+ *    virtio_net_hdr (little-endian) and the host's offloads TUN_F_CSUM | TUN_F_TSO4 |
+ *    TUN_F_TSO6; if the host refuses, the device is opened without them. rumpvif_hdrlen says
+ *    which: 10, and every received frame (in buf, counted in lens) and every frame given to
+ *    rumpvif_send starts with that header; or 0, plain Ethernet frames.
  *  - Received frames come through up->rx on the library's reader thread, one thread per
  *    interface: as many frames as the device had ready (up to RUMPVIF_BATCH) per call, laid one
  *    after another in buf with their lengths in lens. The buffer is the library's: the upcall
@@ -30,8 +35,9 @@
 extern "C" {
 #endif
 
-#define RUMPUSER_VIRTIF_VERSION 1
+#define RUMPUSER_VIRTIF_VERSION 2
 #define RUMPVIF_BATCH 32
+#define RUMPVIF_OFFLOAD 0x1
 
 struct rumpvif;
 
@@ -40,7 +46,8 @@ struct rumpvif_hyperup {
 	void *arg;
 };
 
-int  rumpvif_create(const char *devname, const struct rumpvif_hyperup *up, struct rumpvif **vifp);
+int  rumpvif_create(const char *devname, int flags, const struct rumpvif_hyperup *up, struct rumpvif **vifp);
+int  rumpvif_hdrlen(struct rumpvif *vif);
 int  rumpvif_send(struct rumpvif *vif, const void *frame, size_t len);
 void rumpvif_destroy(struct rumpvif *vif);
 

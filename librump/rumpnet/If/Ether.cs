@@ -42,11 +42,12 @@ public static class Ether
     /// <summary>
     /// Sends <paramref name="m"/> (its <see cref="Mbuf.Protocol"/> set) to <paramref name="dst"/>:
     /// prepends the Ethernet header in the headroom (ENOBUFS without room) and hands the frame to
-    /// <see cref="Ifnet.Output"/>, whose MTU check is about the payload, as NetBSD's is. Consumes <paramref name="m"/>.
+    /// <see cref="Ifnet.Output"/>, whose MTU check is about the payload, as NetBSD's is (a TSO segment
+    /// passes it on an interface that cuts it). Consumes <paramref name="m"/>.
     /// </summary>
     public static int EtherOutput(Ifnet ifp, Mbuf m, EtherAddr dst)
     {
-        int e = !ifp.IsUp ? Abi.ENETDOWN : m.Length > ifp.Mtu ? Abi.EMSGSIZE : 0;
+        int e = !ifp.IsUp ? Abi.ENETDOWN : m.Length > ifp.Mtu && !ifp.TsoFits(m) ? Abi.EMSGSIZE : 0;
         System.Span<byte> h = e == 0 ? m.Prepend(EthernetFrame.HeaderSize) : default;
         if (e == 0 && h.IsEmpty) e = Abi.ENOBUFS;
         if (e != 0)

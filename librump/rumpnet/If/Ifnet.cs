@@ -47,6 +47,9 @@ public abstract class Ifnet
     // NetBSD's if.h flags and if_types.h types.
     public const int IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40, IFF_SIMPLEX = 0x800, IFF_MULTICAST = 0x8000;
     public const byte IFT_ETHER = 0x06, IFT_LOOP = 0x18;
+    /// <summary>NetBSD's if.h capabilities (IFCAP_*) that this stack uses: TCP segmentation and TCP checksums, each family.</summary>
+    public const int IFCAP_TSOv4 = 0x00080, IFCAP_CSUM_TCPv4_Rx = 0x00400, IFCAP_CSUM_TCPv4_Tx = 0x00800,
+        IFCAP_CSUM_TCPv6_Rx = 0x04000, IFCAP_CSUM_TCPv6_Tx = 0x08000, IFCAP_TSOv6 = 0x40000;
     /// <summary>NetBSD's IFQ_MAXLEN: packets waiting for the soft interrupt before input drops them.</summary>
     public const int DefaultInputQueueLimit = 256;
     /// <summary>Frames waiting for a batching driver: TCP's default window (256 KiB, 182 full segments) twice over, with room for ACKs.</summary>
@@ -64,6 +67,12 @@ public abstract class Ifnet
     /// can carry jumbo frames (NetBSD's ETHERCAP_JUMBO_MTU) and says how large; 65535 elsewhere.
     /// </summary>
     public int MaxMtu;
+    /// <summary>
+    /// Offloads the interface does (NetBSD's if_capenable, IFCAP_*): none by default, so lo0,
+    /// shmif and every driver that does not say otherwise get checksums computed and packets cut
+    /// to the MTU by the stack. Set by the driver before it attaches; read without a lock.
+    /// </summary>
+    public int Capabilities;
     private int _flags;
     public int Flags => Volatile.Read(ref _flags);
     public bool IsUp => (Flags & IFF_UP) != 0;
@@ -190,7 +199,7 @@ public abstract class Ifnet
     /// </summary>
     public int Output(Mbuf m)
     {
-        int e = !IsUp ? Abi.ENETDOWN : m.Length > Mtu ? Abi.EMSGSIZE : 0;
+        int e = !IsUp ? Abi.ENETDOWN : m.Length > Mtu && !TsoFits(m) ? Abi.EMSGSIZE : 0;
         if (e != 0)
         {
             Interlocked.Increment(ref OutputErrors);
@@ -199,6 +208,11 @@ public abstract class Ifnet
         }
         return OutputFrame(m);
     }
+
+    /// <summary>A TSO segment (larger than the MTU, cut by the interface) that this interface takes: the MTU check lets it by.</summary>
+    internal bool TsoFits(Mbuf m)
+        => (m.CsumFlags & Mbuf.CsumTsoV4) != 0 && (Capabilities & IFCAP_TSOv4) != 0
+           || (m.CsumFlags & Mbuf.CsumTsoV6) != 0 && (Capabilities & IFCAP_TSOv6) != 0;
 
     /// <summary>
     /// A frame whose link header is in place (<see cref="Ether.EtherOutput"/>) to the driver,

@@ -161,7 +161,12 @@ public sealed class Ip
         };
         int payload = m.Length;
         if (payload > 0xffff - Ipv4Packet.MinHeaderSize) return Fail(m, Abi.EMSGSIZE, ref S.IpCantFrag);
-        if (Ipv4Packet.MinHeaderSize + payload <= mtu)
+        // A TSO segment goes whole to an interface that cuts it; on another (the route changed
+        // under TCP) it is dropped, and TCP resends its bytes a segment at a time.
+        bool tso = (m.CsumFlags & Mbuf.CsumTsoV4) != 0;
+        if (tso && !ifp.TsoFits(m)) return Fail(m, Abi.EMSGSIZE, ref S.IpOutDiscard);
+        if ((m.CsumFlags & Mbuf.CsumTcpPartial) != 0 && (ifp.Capabilities & Ifnet.IFCAP_CSUM_TCPv4_Tx) == 0) CompleteTcpChecksum(m);
+        if (Ipv4Packet.MinHeaderSize + payload <= mtu || tso)
         {
             Span<byte> hdr = m.Prepend(Ipv4Packet.MinHeaderSize);
             if (hdr.IsEmpty) return Fail(m, Abi.ENOBUFS, ref S.IpOutDiscard);
@@ -169,7 +174,20 @@ public sealed class Ip
             return LinkOutput(ifp, m, nextHop, bcast);
         }
         if (h.DontFragment) return Fail(m, Abi.EMSGSIZE, ref S.IpCantFrag);
+        CompleteTcpChecksum(m);
         return Fragment(ifp, mtu, m, h, nextHop, bcast);
+    }
+
+    /// <summary>
+    /// A TCP segment whose checksum was left to the interface (<see cref="Mbuf.CsumTcpPartial"/>)
+    /// gets it computed here: for an interface that cannot, and before fragmenting (the fragments
+    /// are new buffers the interface knows nothing about).
+    /// </summary>
+    internal static void CompleteTcpChecksum(Mbuf m)
+    {
+        if ((m.CsumFlags & Mbuf.CsumTcpPartial) == 0) return;
+        TcpPacket.CompletePartialChecksum(m.Bytes.Slice(m.L4Offset));
+        m.CsumFlags &= unchecked((byte)~Mbuf.CsumTcpPartial);
     }
 
     private static int Fail(Mbuf m, int error, ref long counter)

@@ -124,6 +124,8 @@ public sealed class TcpCb
     /// <summary>SMSS: the peer's MSS option bounded by our interface, less the timestamp option when on.</summary>
     public uint Mss { get; internal set; } = 536;
     internal ushort OurMss;
+    /// <summary>The offloads (IFCAP_*) of the interface the segments leave by, as the last <see cref="TcpStack.Output"/> call found them.</summary>
+    internal int OutCaps;
     public uint Cwnd, Ssthresh = uint.MaxValue / 2;
     internal CongestionControl Cc = null!;
 

@@ -23,7 +23,7 @@ public sealed partial class TcpStack
     public void Input(Mbuf m, Ipv4Addr src, Ipv4Addr dst)
     {
         Enter();
-        try { InputLocked(m.Bytes, src, dst); }
+        try { InputLocked(m.Bytes, src, dst, (m.CsumFlags & Mbuf.CsumTcpOk) != 0); }
         finally
         {
             Exit();
@@ -39,7 +39,7 @@ public sealed partial class TcpStack
     public void Input6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
     {
         Enter();
-        try { InputLocked(m.Bytes, src, dst); }
+        try { InputLocked(m.Bytes, src, dst, (m.CsumFlags & Mbuf.CsumTcpOk) != 0); }
         finally
         {
             Exit();
@@ -47,10 +47,13 @@ public sealed partial class TcpStack
         }
     }
 
-    private void InputLocked(ReadOnlySpan<byte> b, TcpAddr src, TcpAddr dst)
+    /// <param name="csumOk">The interface verified the checksum, or its host vouched for it (<see cref="Mbuf.CsumTcpOk"/>): not checked again.</param>
+    private void InputLocked(ReadOnlySpan<byte> b, TcpAddr src, TcpAddr dst, bool csumOk)
     {
         TcpPacket seg;
-        WireError pe = src.IsV4 ? TcpPacket.ParseV4(b, src.V4, dst.V4, out seg) : TcpPacket.ParseV6(b, src.V6, dst.V6, out seg);
+        WireError pe = csumOk ? TcpPacket.ParseVerified(b, out seg)
+            : src.IsV4 ? TcpPacket.ParseV4(b, src.V4, dst.V4, out seg) : TcpPacket.ParseV6(b, src.V6, dst.V6, out seg);
+        if (csumOk) CsumOffloadedIn++;
         if (pe != WireError.Ok
             || TcpOptions.Parse(seg.Options, out TcpOptions o) != WireError.Ok
             || seg.SourcePort == 0 || seg.DestinationPort == 0)
@@ -534,7 +537,9 @@ public sealed partial class TcpStack
                 tp.RcvNxt = end;
             }
             // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK every second full segment at once, a hole's filling at once, else within DelAckMs.
-            if (hadHoles || ++tp.SegsSinceAck >= 2) tp.AckNow = true;
+            // A coalesced segment (an interface's GRO/LRO) counts as the full segments it holds, as Linux counts by rcv_mss.
+            tp.SegsSinceAck += Math.Max(1, data.Length / (int)tp.Mss);
+            if (hadHoles || tp.SegsSinceAck >= 2) tp.AckNow = true;
             else if (tp.TDelAck == TcpCb.Off) { tp.TDelAck = now + DelAckMs; Rearm(tp); }
             tp.Upcall?.Readable(tp);
         }

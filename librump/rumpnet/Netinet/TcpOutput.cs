@@ -12,6 +12,12 @@ namespace Rump.Net.Netinet;
 /// and sender silly-window avoidance (RFC 9293 3.8.6.2.1) unless TCP_NODELAY; a FIN after the last
 /// byte; a zero-window probe when the persist timer asks; and a lone ACK when one is owed.
 /// Segments are built in pool mbufs; nothing is allocated per segment. Precondition: lock held.
+///
+/// Offloads (<see cref="RouteCaps"/>): on an interface with TSO, new data goes in segments of
+/// several MSS-sized pieces, up to 64 KiB, which the interface cuts as if they had been sent one by
+/// one: each piece carries the MSS, the FIN only the last (this stack sets no PSH); the windows,
+/// cwnd, Nagle and retransmissions decide how much goes exactly as without it, and only the number
+/// of frames changes. With checksum offload the checksum is left to the interface.
 /// </summary>
 public sealed partial class TcpStack
 {
@@ -29,6 +35,7 @@ public sealed partial class TcpStack
     internal void Output(TcpCb tp)
     {
         if (!tp.InTable || tp.State is TcpState.Closed or TcpState.Listen) return;
+        tp.OutCaps = RouteCaps?.Invoke(tp.RemoteAddr) ?? 0;
         if (tp.State == TcpState.TimeWait)
         {
             if (tp.AckNow) Emit(tp, tp.SndMax, 0, TcpPacket.FlagAck);
@@ -120,7 +127,18 @@ public sealed partial class TcpStack
             ? Math.Min((long)tp.SndWnd - (tp.SndNxt - tp.SndUna), (long)tp.Cwnd - Pipe(tp))
             : Math.Min(tp.SndWnd, tp.Cwnd) - (long)(tp.SndNxt - tp.SndUna);
         uint mss = DataMss(tp);
-        int len = (int)Math.Min(Math.Min(avail, Math.Max(win, 0)), mss);
+        // TSO: one segment of several MSS-sized pieces that the interface cuts (not for the
+        // persist timer's probes, nor in SACK recovery, where pipe is counted a segment at a time).
+        bool tso = !usePipe && !tp.Force && (tp.OutCaps & (tp.RemoteAddr.IsV4 ? Ifnet.IFCAP_TSOv4 : Ifnet.IFCAP_TSOv6)) != 0;
+        int len = (int)Math.Min(Math.Min(avail, Math.Max(win, 0)), tso ? TsoMaxData(tp, mss) : (long)mss);
+        if (len > mss)
+        {
+            // Whole pieces only, as many separate segments would be: a short last piece goes now only
+            // if Nagle would let it go right after them (TCP_NODELAY, or the FIN follows), else the
+            // next round judges it alone.
+            bool tailGoes = off + len == tp.Snd.Count && (tp.NoDelay || tp.FinQueued);
+            if (!tailGoes) len -= len % (int)mss;
+        }
         bool probe = false;
         if (tp.Force && tp.SndWnd != 0 && len > 0)
         {
@@ -141,7 +159,7 @@ public sealed partial class TcpStack
         if (len > 0)
         {
             bool emptiesBuffer = off + len == tp.Snd.Count;
-            if (probe || len == mss || Seq.Lt(tp.SndNxt, tp.SndMax)) send = true;
+            if (probe || len >= mss || Seq.Lt(tp.SndNxt, tp.SndMax)) send = true;
             else if (emptiesBuffer && (tp.NoDelay || tp.SndNxt == tp.SndUna || tp.FinQueued)) send = true;
             else if (tp.MaxSndWnd > 0 && len >= tp.MaxSndWnd / 2) send = true;
         }
@@ -162,6 +180,16 @@ public sealed partial class TcpStack
             else if (tp.State == TcpState.CloseWait) tp.State = TcpState.LastAck;
         }
         return !fin && !probe;
+    }
+
+    /// <summary>
+    /// The most data a TSO segment carries: whole MSS-sized pieces within IP's 65,535-byte limit
+    /// (IPv4's total length, IPv6's payload length) with room for the largest headers.
+    /// </summary>
+    private static int TsoMaxData(TcpCb tp, uint mss)
+    {
+        int limit = 0xffff - TcpPacket.MaxHeaderSize - (tp.RemoteAddr.IsV4 ? Ipv4Packet.MinHeaderSize : 0);
+        return Math.Max((int)mss, limit / (int)mss * (int)mss);
     }
 
     /// <summary>
@@ -218,7 +246,28 @@ public sealed partial class TcpStack
         if (m == null) return;
         Span<byte> s = m.Append(hlen + len);
         if (len > 0) tp.Snd.ReadAt((int)(seq - tp.SndBufSeq), s.Slice(hlen, len));
-        if (EmitHeader(s, tp.LocalAddr, tp.RemoteAddr, h, o, len) < 0) { m.Free(); return; }
+        // Offloads of the route's interface: the checksum left to it, and a segment of more than
+        // one MSS (SendNext makes those only for an interface with TSO) cut by it.
+        bool v4 = tp.LocalAddr.IsV4;
+        int mss = (int)DataMss(tp);
+        bool tso = len > mss && (tp.OutCaps & (v4 ? Ifnet.IFCAP_TSOv4 : Ifnet.IFCAP_TSOv6)) != 0;
+        bool partial = tso || (tp.OutCaps & (v4 ? Ifnet.IFCAP_CSUM_TCPv4_Tx : Ifnet.IFCAP_CSUM_TCPv6_Tx)) != 0;
+        if (EmitHeader(s, tp.LocalAddr, tp.RemoteAddr, h, o, len, partial) < 0) { m.Free(); return; }
+        int pieces = 1;
+        if (partial)
+        {
+            m.CsumFlags = Mbuf.CsumTcpPartial;
+            m.L4Start = m.Offset;
+            CsumOffloadedOut++;
+        }
+        if (tso)
+        {
+            m.CsumFlags |= v4 ? Mbuf.CsumTsoV4 : Mbuf.CsumTsoV6;
+            m.TsoSegSize = (ushort)mss;
+            pieces = (len + mss - 1) / mss;
+            TsoSegmentsSent++;
+            TsoPiecesSent += pieces;
+        }
 
         if ((flags & TcpPacket.FlagAck) != 0)
         {
@@ -237,13 +286,15 @@ public sealed partial class TcpStack
             if (tp.TRexmt == TcpCb.Off) StartRexmt(tp);
             if (tp.SndWnd > 0) tp.TPersist = TcpCb.Off;
         }
-        tp.SegsSent++;
+        tp.SegsSent += pieces;
         IpOutput(m, tp.LocalAddr, tp.RemoteAddr);
     }
 
-    /// <summary>The header and checksum, with the pseudo-header of the connection's family.</summary>
-    private static int EmitHeader(Span<byte> s, TcpAddr src, TcpAddr dst, in TcpHeader h, in TcpOptions o, int len)
-        => src.IsV4 ? TcpPacket.EmitV4(s, src.V4, dst.V4, h, o, len) : TcpPacket.EmitV6(s, src.V6, dst.V6, h, o, len);
+    /// <summary>The header and checksum (or only the pseudo-header's sum, <paramref name="partial"/>: the interface completes it), with the pseudo-header of the connection's family.</summary>
+    private static int EmitHeader(Span<byte> s, TcpAddr src, TcpAddr dst, in TcpHeader h, in TcpOptions o, int len, bool partial = false)
+        => partial
+            ? src.IsV4 ? TcpPacket.EmitV4Partial(s, src.V4, dst.V4, h, o, len) : TcpPacket.EmitV6Partial(s, src.V6, dst.V6, h, o, len)
+            : src.IsV4 ? TcpPacket.EmitV4(s, src.V4, dst.V4, h, o, len) : TcpPacket.EmitV6(s, src.V6, dst.V6, h, o, len);
 
     /// <summary>To IPv4 or IPv6 output by the connection's family (the environment owns <paramref name="m"/> from here).</summary>
     private void IpOutput(Mbuf m, TcpAddr src, TcpAddr dst)

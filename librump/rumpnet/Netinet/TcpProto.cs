@@ -68,6 +68,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         // With DF: path-MTU discovery (RFC 1191), as NetBSD's tcp_output passes IP_MTUDISC.
         Kernel = new TcpKernel(k, inet.Net.Mbufs, (m, src, dst) => inet.Ip.Output(m, src, dst, Ipv4Packet.ProtoTcp, Ip.MtuDiscovery), _softnet);
         Kernel.Stack.RouteMss = MssTo;
+        Kernel.Stack.RouteCaps = CapsTo;
         Kernel.Stack.RouteMtuDisc = inet.MtuDisc;
     }
 
@@ -100,18 +101,41 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     private ushort MssTo6(Ipv6Addr d)
     {
         Inet6? in6 = _in.Net.Kernel.GetService<Inet6>();
-        Ifnet? ifp = null;
         if (in6 == null) return (ushort)(Stack.LocalMss - 20);
-        if (In6.IsLoopback(d) || in6.FindAddress(d) != null) ifp = _in.Net.Lo0;
-        else if (d.IsLinkLocal)
+        Ifnet? ifp = IfTo6(in6, d);
+        int mtu = ifp != null ? in6.LinkMtu(ifp) : Stack.LocalMss + 40;
+        return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
+    }
+
+    /// <summary>The interface IPv6 output sends to <paramref name="d"/> by (null: no route).</summary>
+    private Ifnet? IfTo6(Inet6 in6, Ipv6Addr d)
+    {
+        if (In6.IsLoopback(d) || in6.FindAddress(d) != null) return _in.Net.Lo0;
+        if (d.IsLinkLocal)
         {
             // As IPv6 output picks it for an unscoped link-local destination.
             foreach (In6Ifaddr ia in in6.Addresses())
-                if (ia.Addr.IsLinkLocal && ia.Ifp.Type == Ifnet.IFT_ETHER && ia.Ifp.IsUp) { ifp = ia.Ifp; break; }
+                if (ia.Addr.IsLinkLocal && ia.Ifp.Type == Ifnet.IFT_ETHER && ia.Ifp.IsUp) return ia.Ifp;
+            return null;
         }
-        else ifp = in6.Lookup(d)?.Ifp;
-        int mtu = ifp != null ? in6.LinkMtu(ifp) : Stack.LocalMss + 40;
-        return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
+        return in6.Lookup(d)?.Ifp;
+    }
+
+    /// <summary>The offloads of the interface segments to <paramref name="dst"/> leave by, as IP output picks it (lo0 has none).</summary>
+    private int CapsTo(TcpAddr dst)
+    {
+        Ifnet? ifp;
+        if (dst.IsV4)
+        {
+            Ipv4Addr d = dst.V4;
+            ifp = d.IsLoopback || _in.FindAddress(d) != null ? _in.Net.Lo0 : _in.Lookup(d)?.Ifp;
+        }
+        else
+        {
+            Inet6? in6 = _in.Net.Kernel.GetService<Inet6>();
+            ifp = in6 == null ? null : IfTo6(in6, dst.V6);
+        }
+        return ifp?.Capabilities ?? 0;
     }
 
     /// <summary>Registers TCP with IPv4 (input and ICMP errors), the socket layer, and net.inet.tcp sysctls.</summary>

@@ -79,6 +79,19 @@ public sealed partial class TcpStack
     public long RstsSent, BadSegments, NoPort, ListenOverflows, EmbryosDropped;
     /// <summary>ICMPv6 packet-too-big messages that shrank a connection's segments.</summary>
     public long PmtuUpdates;
+    /// <summary>
+    /// Offloads: segments whose checksum the interface vouched for (not checked here), segments
+    /// sent with the checksum left to the interface, and TSO segments sent with the MSS-sized
+    /// pieces they stand for.
+    /// </summary>
+    public long CsumOffloadedIn, CsumOffloadedOut, TsoSegmentsSent, TsoPiecesSent;
+
+    /// <summary>
+    /// The offloads (<see cref="Ifnet.Capabilities"/>, IFCAP_*) of the interface a connection's
+    /// segments leave by, looked up once per <see cref="Output"/> call; null or 0: none (checksums
+    /// computed here, one segment per MSS). Called with the lock held.
+    /// </summary>
+    public Func<TcpAddr, int>? RouteCaps;
 
     /// <param name="lck">The stack's lock (null: the caller guarantees one thread at a time, as the tests' harnesses do).</param>
     public TcpStack(ITcpEnvironment env, MbufPool pool, KMutex? lck = null, int seed = 0)

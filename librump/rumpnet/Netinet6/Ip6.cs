@@ -154,13 +154,19 @@ public sealed class Ip6
         var h = new Ipv6Header { Source = src, Destination = dst, NextHeader = nh, HopLimit = hlim };
         int payload = m.Length;
         if (payload > 0xffff) return Fail(m, Abi.EMSGSIZE, ref S.Ip6OutDiscard);
-        if (Ipv6Packet.HeaderSize + payload <= _in.LinkMtu(ifp))
+        // TCP's offloads, as IPv4 output (Ip.Output): a TSO segment whole to an interface that
+        // cuts it, else dropped; a partial checksum completed unless the interface completes it.
+        bool tso = (m.CsumFlags & Mbuf.CsumTsoV6) != 0;
+        if (tso && !ifp.TsoFits(m)) return Fail(m, Abi.EMSGSIZE, ref S.Ip6OutDiscard);
+        if ((m.CsumFlags & Mbuf.CsumTcpPartial) != 0 && (ifp.Capabilities & Ifnet.IFCAP_CSUM_TCPv6_Tx) == 0) Netinet.Ip.CompleteTcpChecksum(m);
+        if (Ipv6Packet.HeaderSize + payload <= _in.LinkMtu(ifp) || tso)
         {
             Span<byte> hdr = m.Prepend(Ipv6Packet.HeaderSize);
             if (hdr.IsEmpty) return Fail(m, Abi.ENOBUFS, ref S.Ip6OutDiscard);
             Ipv6Packet.Emit(hdr, h, payload);
             return LinkOutput(ifp, m, nextHop);
         }
+        Netinet.Ip.CompleteTcpChecksum(m);
         return Fragment(ifp, m, h, nextHop);
     }
 

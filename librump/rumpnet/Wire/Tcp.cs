@@ -43,6 +43,13 @@ public readonly ref struct TcpPacket
         return e;
     }
 
+    /// <summary>
+    /// A segment whose checksum the interface has verified, or whose host vouched for it (a
+    /// partial checksum from the host's own stack over a TAP): the header checks of
+    /// <see cref="ParseV4"/> without the checksum.
+    /// </summary>
+    public static WireError ParseVerified(ReadOnlySpan<byte> b, out TcpPacket p) => ParseHeader(b, out p);
+
     private static WireError ParseHeader(ReadOnlySpan<byte> b, out TcpPacket p)
     {
         p = default;
@@ -88,6 +95,36 @@ public readonly ref struct TcpPacket
         BinaryPrimitives.WriteUInt16BigEndian(d.Slice(16), Checksum.Finish(Checksum.Add(d.Slice(0, len), Checksum.PseudoHeaderV4(src, dst, Ipv4Packet.ProtoTcp, len))));
         return len;
     }
+
+    /// <summary>
+    /// As <see cref="EmitV4"/>, but the checksum field gets only the pseudo-header's sum, folded
+    /// and not complemented, for an interface that completes it over the segment (checksum
+    /// offload: virtio-net's NEEDS_CSUM, Linux's CHECKSUM_PARTIAL). The pseudo-header's length is
+    /// the whole segment's, also for one the interface cuts into pieces (TSO adjusts it per piece).
+    /// </summary>
+    public static int EmitV4Partial(Span<byte> d, Ipv4Addr src, Ipv4Addr dst, in TcpHeader h, in TcpOptions o, int payloadLength)
+    {
+        int len = Header(d, h, o, payloadLength);
+        if (len < 0) return -1;
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(16), (ushort)~Checksum.Finish(Checksum.PseudoHeaderV4(src, dst, Ipv4Packet.ProtoTcp, len)));
+        return len;
+    }
+
+    /// <summary>As <see cref="EmitV4Partial"/>, with the IPv6 pseudo-header.</summary>
+    public static int EmitV6Partial(Span<byte> d, Ipv6Addr src, Ipv6Addr dst, in TcpHeader h, in TcpOptions o, int payloadLength)
+    {
+        int len = Header(d, h, o, payloadLength);
+        if (len < 0) return -1;
+        BinaryPrimitives.WriteUInt16BigEndian(d.Slice(16), (ushort)~Checksum.Finish(Checksum.PseudoHeaderV6(src, dst, Ipv6Packet.NextTcp, len)));
+        return len;
+    }
+
+    /// <summary>
+    /// Completes a partial checksum (<see cref="EmitV4Partial"/>) over <paramref name="segment"/>
+    /// (the TCP header and data): what the interface would have done, for one that cannot.
+    /// </summary>
+    public static void CompletePartialChecksum(Span<byte> segment)
+        => BinaryPrimitives.WriteUInt16BigEndian(segment.Slice(16), Checksum.Finish(Checksum.Add(segment)));
 
     /// <summary>As <see cref="EmitV4"/>, with the IPv6 pseudo-header.</summary>
     public static int EmitV6(Span<byte> d, Ipv6Addr src, Ipv6Addr dst, in TcpHeader h, in TcpOptions o, int payloadLength)
