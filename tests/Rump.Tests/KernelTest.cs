@@ -176,7 +176,7 @@ public abstract class KernelTest
     protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until <paramref name="cond"/> holds (polling it) or the generous limit passes.</summary>
-    protected static bool Eventually(Func<bool> cond)
+    protected internal static bool Eventually(Func<bool> cond)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (!cond())
