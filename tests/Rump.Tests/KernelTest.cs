@@ -187,6 +187,12 @@ public abstract class KernelTest
         return true;
     }
 
+    /// <summary>Waits until <paramref name="cond"/> holds (as <see cref="Eventually"/>) and fails saying what it waited for otherwise.</summary>
+    protected static void WaitFor(Func<bool> cond, string what) => Assert.That(Eventually(cond), Is.True, "waited in vain for: " + what);
+
+    /// <summary>As <see cref="WaitFor(Func{bool}, string)"/>, the message made only when it fails.</summary>
+    protected static void WaitFor(Func<bool> cond, Func<string> what) => Assert.That(Eventually(cond), Is.True, () => "waited in vain for: " + what());
+
     /// <summary>Waits until <paramref name="n"/> client lwps sleep in the kernel (on a lock or condition variable): the real "it has blocked".</summary>
     protected static void WaitForSleepers(Kernel k, int n, string who)
         => Assert.That(Eventually(() => k.SleepingLwps >= n), Is.True, who + ": expected " + n + " lwps asleep in the kernel, got " + k.SleepingLwps);
