@@ -251,7 +251,12 @@ internal sealed class Ext2VnodeOps : VnodeOps
         finally { fs.FsLock.Exit(); }
     }
 
-    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l)
+    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => Unlink(dvp, name, vp, dir: false);
+
+    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => Unlink(dvp, name, vp, dir: true);
+
+    /// <summary>Removes a file's name (remove) or an empty directory (rmdir, <paramref name="dir"/>).</summary>
+    private static int Unlink(Vnode dvp, string name, Vnode vp, bool dir)
     {
         Ext2Node d = N(dvp);
         if (d.Type != VType.VDIR) return Abi.ENOTDIR;
@@ -267,46 +272,26 @@ internal sealed class Ext2VnodeOps : VnodeOps
             Ext2Node n = N(vp);
             // The name now names another file than the VFS looked up: it looks again.
             if (s.Ino != n.Ino) return Abi.ERESTART;
-            if (n.Type == VType.VDIR) return Abi.EPERM;
+            if (!dir && n.Type == VType.VDIR) return Abi.EPERM;
+            if (dir)
+            {
+                if (n.Type != VType.VDIR) return Abi.ENOTDIR;
+                if (n == d) return Abi.EINVAL;
+                if (vp.MountedHere != null) return Abi.EBUSY;
+                e = Dir.GetCache(n, out DirCache? nc);
+                if (e != 0) return e;
+                if (nc!.RealEntries != 0) return Abi.ENOTEMPTY;
+            }
             e = Dir.Remove(d, c, name);
             if (e != 0) return e;
-            if (n.I.LinksCount > 0) n.I.LinksCount--;
+            if (dir)
+            {
+                // Its name and its "." go; its ".." no longer links the parent.
+                n.I.LinksCount = 0;
+                if (d.I.LinksCount > 1) d.I.LinksCount--;
+            }
+            else if (n.I.LinksCount > 0) n.I.LinksCount--;
             n.I.Ctime = now;
-            d.I.Mtime = d.I.Ctime = now;
-            e = fs.WriteInode(d);
-            int e2 = fs.WriteInode(n);
-            return e != 0 ? e : e2;
-        }
-        finally { fs.FsLock.Exit(); }
-    }
-
-    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l)
-    {
-        Ext2Node d = N(dvp);
-        if (d.Type != VType.VDIR) return Abi.ENOTDIR;
-        Ext2Fs fs = d.Fs;
-        if (!fs.Writable) return Abi.EROFS;
-        RumpTimespec now = Clock.Now();
-        fs.FsLock.EnterWrite();
-        try
-        {
-            int e = Dir.GetCache(d, out DirCache? c);
-            if (e != 0) return e;
-            if (!c!.Names.TryGetValue(name, out DirSlot s)) return Abi.ENOENT;
-            Ext2Node n = N(vp);
-            if (s.Ino != n.Ino) return Abi.ERESTART;
-            if (n.Type != VType.VDIR) return Abi.ENOTDIR;
-            if (n == d) return Abi.EINVAL;
-            if (vp.MountedHere != null) return Abi.EBUSY;
-            e = Dir.GetCache(n, out DirCache? nc);
-            if (e != 0) return e;
-            if (nc!.RealEntries != 0) return Abi.ENOTEMPTY;
-            e = Dir.Remove(d, c, name);
-            if (e != 0) return e;
-            // Its name and its "." go; its ".." no longer links the parent.
-            n.I.LinksCount = 0;
-            n.I.Ctime = now;
-            if (d.I.LinksCount > 1) d.I.LinksCount--;
             d.I.Mtime = d.I.Ctime = now;
             e = fs.WriteInode(d);
             int e2 = fs.WriteInode(n);

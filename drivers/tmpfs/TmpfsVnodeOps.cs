@@ -143,7 +143,12 @@ internal sealed class TmpfsVnodeOps : VnodeOps
         finally { tm.NsLock.Exit(); }
     }
 
-    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l)
+    public override int Remove(Vnode dvp, string name, Vnode vp, Lwp l) => Unlink(dvp, name, vp, dir: false);
+
+    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l) => Unlink(dvp, name, vp, dir: true);
+
+    /// <summary>Removes a file's name (remove) or an empty directory (rmdir, <paramref name="dir"/>).</summary>
+    private static int Unlink(Vnode dvp, string name, Vnode vp, bool dir)
     {
         TmpfsNode dn = N(dvp);
         if (dn.Dir == null) return Abi.ENOTDIR;
@@ -157,41 +162,24 @@ internal sealed class TmpfsVnodeOps : VnodeOps
             TmpfsNode n = d.Node;
             // The name now names another file than the VFS looked up: it looks again.
             if (n != N(vp)) return Abi.ERESTART;
-            if (n.Type == VType.VDIR) return Abi.EPERM;
+            if (!dir && n.Type == VType.VDIR) return Abi.EPERM;
+            if (dir)
+            {
+                if (n.Type != VType.VDIR) return Abi.ENOTDIR;
+                if (n == dn) return Abi.EINVAL;
+                if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
+                if (vp.MountedHere != null) return Abi.EBUSY;
+            }
             dn.Dir.Remove(d);
             tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
-            n.Nlink--;
-            n.Touch(TimeFields.Change, now);
-            dn.Touch(TimeFields.Modify | TimeFields.Change, now);
-            tm.FreeIfUnusedLocked(n);
-            return 0;
-        }
-        finally { tm.NsLock.Exit(); }
-    }
-
-    public override int Rmdir(Vnode dvp, string name, Vnode vp, Lwp l)
-    {
-        TmpfsNode dn = N(dvp);
-        if (dn.Dir == null) return Abi.ENOTDIR;
-        TmpfsMount tm = dn.Tm;
-        RumpTimespec now = Clock.Now();
-        tm.NsLock.EnterWrite();
-        try
-        {
-            TmpfsDirent? d = dn.Dir.Lookup(name);
-            if (d == null) return Abi.ENOENT;
-            TmpfsNode n = d.Node;
-            if (n != N(vp)) return Abi.ERESTART;
-            if (n.Type != VType.VDIR) return Abi.ENOTDIR;
-            if (n == dn) return Abi.EINVAL;
-            if (n.Dir!.Count != 0) return Abi.ENOTEMPTY;
-            if (vp.MountedHere != null) return Abi.EBUSY;
-            dn.Dir.Remove(d);
-            tm.UnchargeMeta(TmpfsMount.EntryCost(d.Name));
-            // Its own "." and the parent's entry go; so does its ".." link to the parent.
-            n.Nlink = 0;
-            n.Parent = null;
-            dn.Nlink--;
+            if (dir)
+            {
+                // Its own "." and the parent's entry go; so does its ".." link to the parent.
+                n.Nlink = 0;
+                n.Parent = null;
+                dn.Nlink--;
+            }
+            else n.Nlink--;
             n.Touch(TimeFields.Change, now);
             dn.Touch(TimeFields.Modify | TimeFields.Change, now);
             tm.FreeIfUnusedLocked(n);

@@ -176,7 +176,7 @@ public abstract class KernelTest
     protected static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until <paramref name="cond"/> holds (polling it) or the generous limit passes.</summary>
-    protected static bool Eventually(Func<bool> cond)
+    protected internal static bool Eventually(Func<bool> cond)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (!cond())
@@ -186,6 +186,12 @@ public abstract class KernelTest
         }
         return true;
     }
+
+    /// <summary>Waits until <paramref name="cond"/> holds (as <see cref="Eventually"/>) and fails saying what it waited for otherwise.</summary>
+    protected static void WaitFor(Func<bool> cond, string what) => Assert.That(Eventually(cond), Is.True, "waited in vain for: " + what);
+
+    /// <summary>As <see cref="WaitFor(Func{bool}, string)"/>, the message made only when it fails.</summary>
+    protected static void WaitFor(Func<bool> cond, Func<string> what) => Assert.That(Eventually(cond), Is.True, () => "waited in vain for: " + what());
 
     /// <summary>Waits until <paramref name="n"/> client lwps sleep in the kernel (on a lock or condition variable): the real "it has blocked".</summary>
     protected static void WaitForSleepers(Kernel k, int n, string who)

@@ -6,13 +6,14 @@ namespace Rump.Net.Netinet;
 
 /// <summary>
 /// An address of either family as the TCP engine keeps it (TCBs, the PCB table's keys, the ISN
-/// hash): 16 bytes, an IPv6 address as it is and an IPv4 one as the v4-mapped ::ffff:a.b.c.d
-/// (RFC 4291 2.5.5.2). Why mapped rather than a family field: one fixed-size value keys both
-/// families' connections in one table, hashing and comparing are two 64-bit words whatever the
-/// family (no branch, no allocation), and the family is the prefix (<see cref="IsV4"/>). The two
+/// hash), and as UDP's PCBs do (<see cref="UdpEngine"/>): 16 bytes, an IPv6 address as it is and
+/// an IPv4 one as the v4-mapped ::ffff:a.b.c.d (RFC 4291 2.5.5.2). Why mapped rather than a
+/// family field: one fixed-size value keys both families' connections in one table, hashing and
+/// comparing are two 64-bit words whatever the family (no branch, no allocation), and the family
+/// is the prefix (<see cref="IsV4"/>). The two
 /// wildcards differ (0.0.0.0 is ::ffff:0.0.0.0, IPv6's is ::), so v4 and v6 listeners on one
-/// port are different keys. Nothing is ambiguous because AF_INET6 TCP sockets are IPV6_V6ONLY:
-/// a v6 socket never binds or connects to a v4-mapped address, and IPv6 input drops segments
+/// port are different keys. Nothing is ambiguous because AF_INET6 sockets are IPV6_V6ONLY:
+/// a v6 socket never binds or connects to a v4-mapped address, and IPv6 input drops packets
 /// that carry one, so every mapped address here came from IPv4.
 /// </summary>
 public readonly struct TcpAddr : IEquatable<TcpAddr>

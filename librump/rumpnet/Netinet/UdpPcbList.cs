@@ -39,8 +39,8 @@ public static class UdpPcbList
     internal static void Write(Span<byte> d, UdpPcb p)
     {
         d.Clear();
-        p.LocalAddr.Write(d);
-        p.ForeignAddr.Write(d.Slice(4));
+        p.LocalAddr.V4.Write(d);
+        p.ForeignAddr.V4.Write(d.Slice(4));
         BinaryPrimitives.WriteUInt16LittleEndian(d.Slice(8), p.LocalPort);
         BinaryPrimitives.WriteUInt16LittleEndian(d.Slice(10), p.ForeignPort);
         int q = p.So is Socket so ? so.Rcv.Cc : p.QueuedBytes;

@@ -979,40 +979,20 @@ public sealed class BufCache
 /// host objects that cannot be freed safely while a completing thread may still be signalling, so
 /// recycling them (a late signal is harmless) bounds them by the number of concurrent waiters.
 /// </summary>
-internal sealed class BioWait : BioDone
+internal sealed class BioWait : BioCompletion
 {
-    private readonly KMutex _m;
-    private readonly KCondvar _cv;
-    private bool _done;
-    private long _bytes;
-    private int _error;
     internal BioWait? Next;
 
-    private BioWait(Kernel k) { _m = new KMutex(k); _cv = new KCondvar(k); }
+    private BioWait(Kernel k) : base(k) { }
 
     public static unsafe int Run(Kernel k, BlockDevice dev, bool write, byte* data, int length, long offset)
     {
         if (dev.TransferNow(write, data, length, offset, out int now)) return now;   // a host file: on this thread
         BioWait w = dev.TakeWaiter() ?? new BioWait(k);
-        w._done = false;
+        w.Arm();
         dev.Strategy(write, data, length, offset, w);
-        w._m.Enter();
-        while (!w._done) w._cv.Wait(w._m);
-        long bytes = w._bytes;
-        int error = w._error;
-        w._m.Exit();
+        int error = w.WaitDone(length);
         dev.ReturnWaiter(w);
-        if (error != 0) return error;
-        return bytes == length ? 0 : Abi.EIO; // a short transfer: the image ends early
-    }
-
-    public override void Done(long bytes, int error)
-    {
-        _m.Enter();
-        _bytes = bytes;
-        _error = error;
-        _done = true;
-        _cv.Broadcast();
-        _m.Exit();
+        return error;
     }
 }

@@ -16,24 +16,19 @@ namespace Rump.Vfs;
 /// file system must also drop its windows when a file's clusters move (a write, a truncation): a
 /// new mapping of the file is invisible here.
 ///
-/// Locks: <see cref="_m"/> (a leaf) protects the completion's fields (<see cref="_done"/>,
-/// <see cref="_bytes"/>, <see cref="_error"/>); the completion (interrupt context) takes only it.
-/// <see cref="Stale"/> and the cache's list of windows are under the cache's lock. One owner (a
-/// reader under its file system's lock) calls Start, Wait and Release, one at a time.
+/// Locks: the completion's fields are under its own leaf lock (<see cref="BioCompletion"/>; the
+/// completion, in interrupt context, takes only it). <see cref="Stale"/> and the cache's list of
+/// windows are under the cache's lock. One owner (a reader under its file system's lock) calls
+/// Start, Wait and Release, one at a time.
 /// Lifetime: from Start to <see cref="Release"/> the staging buffer is pinned and lent to the
 /// device; Release waits for the transfer to end before giving it back, so no buffer returns to
 /// the pool while a transfer may still write into it.
 /// </summary>
-public sealed unsafe class DirectRead : BioDone
+public sealed unsafe class DirectRead : BioCompletion
 {
     private readonly BufCache _c;
-    private readonly KMutex _m;
-    private readonly KCondvar _cv;
     private byte[]? _buf;
     private GCHandle _pin;
-    private bool _done;
-    private long _bytes;
-    private int _error;
 
     /// <summary>Under the cache's lock: a block in the range was written or dirtied since the start.</summary>
     internal bool Stale;
@@ -49,11 +44,9 @@ public sealed unsafe class DirectRead : BioDone
     /// <summary>Started and not yet released.</summary>
     public bool Active => _buf != null;
 
-    public DirectRead(BufCache c, Kernel k)
+    public DirectRead(BufCache c, Kernel k) : base(k)
     {
         _c = c;
-        _m = new KMutex(k);
-        _cv = new KCondvar(k);
     }
 
     /// <summary>
@@ -66,7 +59,7 @@ public sealed unsafe class DirectRead : BioDone
         if (_buf != null) Kernel.Panic("direct read: started twice");
         if (!_c.RegisterWindow(this, dev, blkno, blockSize, length)) return false;
         Dev = dev; Blkno = blkno; Length = length; BlockSize = blockSize;
-        _done = false;
+        Arm();
         _buf = _c.RentStaging(length);
         _pin = GCHandle.Alloc(_buf, GCHandleType.Pinned);
         dev.Strategy(write: false, (byte*)_pin.AddrOfPinnedObject(), length, blkno * BlockDevice.DevBSize, this);
@@ -74,16 +67,7 @@ public sealed unsafe class DirectRead : BioDone
     }
 
     /// <summary>Sleeps until the transfer ends; 0 if all of it was read, else the errno.</summary>
-    public int Wait()
-    {
-        _m.Enter();
-        while (!_done) _cv.Wait(_m);
-        long bytes = _bytes;
-        int error = _error;
-        _m.Exit();
-        if (error != 0) return error;
-        return bytes == Length ? 0 : Abi.EIO;
-    }
+    public int Wait() => WaitDone(Length);
 
     /// <summary>After <see cref="Wait"/>: whether the data still is what the device and the cache hold.</summary>
     public bool Fresh() => _c.WindowFresh(this);
@@ -101,15 +85,5 @@ public sealed unsafe class DirectRead : BioDone
         _buf = null;
         _c.UnregisterWindow(this);
         Dev = null;
-    }
-
-    public override void Done(long bytes, int error)
-    {
-        _m.Enter();
-        _bytes = bytes;
-        _error = error;
-        _done = true;
-        _cv.Broadcast();
-        _m.Exit();
     }
 }

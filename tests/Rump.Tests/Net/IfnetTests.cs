@@ -73,8 +73,6 @@ public class IfnetTests : KernelTest
         return m;
     }
 
-    private static void WaitFor(Func<bool> cond, string what)
-        => Assert.That(Eventually(cond), Is.True, "waited in vain for: " + what);
 
     [Test]
     public void Lo0IsAttachedAndUpAtBoot()

@@ -25,7 +25,6 @@ public class Inet6LinuxTests : KernelTest
 {
     private const string PeerIp = "fd00:78::1", OurIp = "fd00:78::2";
 
-    private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
 
     [Test]
     public void Root_HostPings6TheKernel_LinkLocalAndGlobal_NeighbourSeen_Udp6BothWays()

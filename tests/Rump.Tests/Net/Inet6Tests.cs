@@ -92,7 +92,6 @@ public unsafe class Inet6Tests : KernelTest
     internal static int SetInt(RumpKernel k, int s, int level, int name, int v)
         => (int)Sys(k, SysNum.setsockopt, s, level, name, (long)&v, 4);
 
-    private static void WaitFor(Func<bool> c, Func<string> what) => Assert.That(Eventually(c), Is.True, () => "waited in vain for: " + what());
 
     private static Inet6 In6Of(RumpKernel k) => k.Kernel.GetService<Inet6>() ?? throw new AssertionException("the net component published Inet6");
 

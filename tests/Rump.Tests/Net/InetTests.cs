@@ -25,7 +25,6 @@ public class InetTests : KernelTest
 
     private static Inet InetOf(RumpKernel k) => k.Kernel.GetService<Inet>() ?? throw new AssertionException("the net component published Inet");
 
-    private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
 
     // ---- routing table (pure) ----
 

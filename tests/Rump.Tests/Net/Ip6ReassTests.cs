@@ -25,7 +25,6 @@ public class Ip6ReassTests : KernelTest
     private static readonly Ipv6Addr Us = A6("fd00:6::2"), Peer = A6("fd00:6::1");
     private const ushort Port = 7600;
 
-    private static void WaitFor(Func<bool> c, Func<string> what) => Assert.That(Eventually(c), Is.True, () => "waited in vain for: " + what());
 
     /// <summary>A kernel with <see cref="Us"/> on an Ethernet test interface and a UDP6 socket bound to <see cref="Port"/>.</summary>
     private RumpKernel Setup(out Inet6 in6, out EtherTestIf ifp, out int sk)

@@ -122,8 +122,6 @@ public class ShmifTests : KernelTest
         Assert.That(e, Is.EqualTo(0), "send");
     }
 
-    private static void WaitFor(Func<bool> cond, Func<string> what)
-        => Assert.That(Eventually(cond), Is.True, () => "waited in vain for: " + what());
 
     private static void AssertInOrder(List<int> seqs, int count, string who)
     {

@@ -38,43 +38,12 @@ public unsafe class TcpPmtuTests : KernelTest
         return v;
     }
 
-    private static short Poll(RumpKernel k, int fd, short events, int timeoutMs)
-    {
-        long pfd = (long)(uint)fd | ((long)(ushort)events << 32);
-        long r = Sys(k, SysNum.poll, (long)&pfd, 1, timeoutMs);
-        Assert.That(r, Is.GreaterThanOrEqualTo(0), "poll");
-        return (short)(pfd >> 48);
-    }
-
-    private static byte[] Frame4(Ipv4Addr src, Ipv4Addr dst, byte proto, ReadOnlySpan<byte> payload)
-    {
-        byte[] f = new byte[14 + 20 + payload.Length];
-        EthernetFrame.Emit(f, new EtherAddr(OurMac), new EtherAddr(PeerMac), EthernetFrame.TypeIpv4);
-        Ipv4Packet.Emit(f.AsSpan(14), new Ipv4Header { Source = src, Destination = dst, Protocol = proto, Ttl = 64, Identification = 1 }, payload.Length);
-        payload.CopyTo(f.AsSpan(34));
-        return f;
-    }
-
-    /// <summary>The TCP segments the kernel sent, in order: (the IPv4 packet, DF, sequence number, flags, payload length).</summary>
-    private static List<(byte[] Ip, bool Df, uint Seq, byte Flags, int Len)> Segments(EtherTestIf ifp)
-    {
-        var r = new List<(byte[], bool, uint, byte, int)>();
-        foreach (byte[] f in ifp.Frames())
-        {
-            if (EthernetFrame.Parse(f, out EthernetFrame eth) != WireError.Ok || eth.EtherType != EthernetFrame.TypeIpv4) continue;
-            if (Ipv4Packet.Parse(eth.Payload, out Ipv4Packet ip) != WireError.Ok || ip.Protocol != Ipv4Packet.ProtoTcp) continue;
-            Assert.That(TcpPacket.ParseV4(ip.Payload, ip.Source, ip.Destination, out TcpPacket t), Is.EqualTo(WireError.Ok), "our segment");
-            r.Add((ip.Bytes.ToArray(), ip.DontFragment, t.Sequence, t.Flags, t.Payload.Length));
-        }
-        return r;
-    }
-
     /// <summary>A router's fragmentation needed (type 3 code 4) with next-hop MTU <paramref name="mtu"/>, quoting the IP header and 28 bytes of <paramref name="packet"/>.</summary>
-    private static byte[] FragNeeded(ushort mtu, byte[] packet)
+    private static byte[] FragNeeded(TcpPeer p, ushort mtu, byte[] packet)
     {
         byte[] m = new byte[8 + 48];
         int n = Icmpv4Packet.EmitError(m, Icmpv4Packet.TypeUnreachable, Icmpv4Packet.CodeFragNeeded, mtu, packet.AsSpan(0, 48));
-        return Frame4(Peer, Us, Ipv4Packet.ProtoIcmp, m.AsSpan(0, n));
+        return p.FromPeer(Ipv4Packet.ProtoIcmp, m.AsSpan(0, n));
     }
 
     private static RtEntry? HostRoute(Inet inet, Ipv4Addr dst)
@@ -89,38 +58,26 @@ public unsafe class TcpPmtuTests : KernelTest
         var ifp = new EtherTestIf(k.Kernel, "eth0", OurMac);
         Assert.That(inet.Net.Attach(ifp), Is.EqualTo(0));
         Assert.That(inet.AddAddress(ifp, Us, new Ipv4Addr(255, 255, 255, 0), default), Is.EqualTo(0));
-        byte[] arp = new byte[14 + 28];
-        EthernetFrame.Emit(arp, new EtherAddr(OurMac), new EtherAddr(PeerMac), EthernetFrame.TypeArp);
-        ArpPacket.Emit(arp.AsSpan(14), ArpPacket.OpReply, new EtherAddr(PeerMac), Peer, new EtherAddr(OurMac), Us);
-        EtherTestIf.Inject(k, ifp, arp);
-        Assert.That(Eventually(() => inet.ArpOf(ifp)!.TryGet(Peer, out _)), Is.True, "the peer in the ARP cache");
+        var tp = new TcpPeer(k, ifp, OurMac, PeerMac, Us, Peer);
+        tp.Introduce();
 
         int c = (int)Sys(k, SysNum.socket, Abi.AF_INET, Abi.SOCK_STREAM | Abi.SOCK_NONBLOCK, 0);
         Assert.That(c, Is.GreaterThanOrEqualTo(0));
         // No Nagle: every byte written goes at once (within the window), so what is in flight is known.
         Assert.That(Inet6Tests.SetInt(k, c, IPPROTO_TCP, 1, 1), Is.EqualTo(0), "TCP_NODELAY");
-        Assert.That(UdpSocketTests.Connect(k, c, UdpSocketTests.Sin(Peer, 80)), Is.EqualTo(-Abi.EINPROGRESS));
-        Assert.That(Eventually(() => Segments(ifp).Exists(x => x.Flags == TcpPacket.FlagSyn)), Is.True, "our SYN on the wire");
-        var syn = Segments(ifp).Find(x => x.Flags == TcpPacket.FlagSyn);
+        var syn = tp.Open(c, 80, 1460);
         Assert.That(syn.Df, Is.True, "the SYN goes with DF (path-MTU discovery)");
-        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(syn.Ip.AsSpan(20));
-        var o = new TcpOptions { HasMss = true, Mss = 1460 };
-        var h = new TcpHeader { SourcePort = 80, DestinationPort = sport, Sequence = 7000, Acknowledgment = syn.Seq + 1, Flags = TcpPacket.FlagSyn | TcpPacket.FlagAck, Window = 65535 };
-        byte[] sa = new byte[TcpPacket.HeaderLengthFor(o)];
-        TcpPacket.EmitV4(sa, Peer, Us, h, o, 0);
-        EtherTestIf.Inject(k, ifp, Frame4(Peer, Us, Ipv4Packet.ProtoTcp, sa));
-        Assert.That(Poll(k, c, Abi.POLLOUT, 10_000) & Abi.POLLOUT, Is.Not.EqualTo(0), "established");
         Assert.That(GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), Is.EqualTo(1460), "the peer's MSS");
 
         // Full segments, unacknowledged, with DF.
         Assert.That(k.Write(c, new byte[4000]), Is.EqualTo(4000));
-        Assert.That(Eventually(() => Segments(ifp).Any(x => x.Seq + (uint)x.Len == syn.Seq + 1 + 4000)), Is.True, "all 4000 bytes sent");
-        var first = Segments(ifp).Find(x => x.Len == 1460);
+        Assert.That(Eventually(() => tp.Segments().Any(x => x.Seq + (uint)x.Len == syn.Seq + 1 + 4000)), Is.True, "all 4000 bytes sent");
+        var first = tp.Segments().Find(x => x.Len == 1460);
         Assert.That(first.Df, Is.True, "data goes with DF");
         long errs = 0;
         void Icmp(byte[] frame, string what)
         {
-            EtherTestIf.Inject(k, ifp, frame);
+            tp.Inject(frame);
             errs++;
             Assert.That(Eventually(() => Interlocked.Read(ref inet.Stats.IcmpErrorsIn) == errs), Is.True, what + ": the ICMP error processed");
         }
@@ -128,50 +85,47 @@ public unsafe class TcpPmtuTests : KernelTest
         // Quoting a sequence number not in flight: nothing learned, no host route (RFC 5927 4.1).
         byte[] stale = (byte[])first.Ip.Clone();
         BinaryPrimitives.WriteUInt32BigEndian(stale.AsSpan(24), first.Seq - 100_000);
-        Icmp(FragNeeded(1280, stale), "stale");
+        Icmp(FragNeeded(tp, 1280, stale), "stale");
         Assert.That((inet.Stats.IcmpPmtuChanged, stack.PmtuUpdates, HostRoute(inet, Peer)), Is.EqualTo((0L, 0L, (RtEntry?)null)), "a report about no segment in flight");
         // An MTU no smaller than the interface's: the host route is made (as NetBSD's), nothing lowered.
-        Icmp(FragNeeded(1500, first.Ip), "1500");
+        Icmp(FragNeeded(tp, 1500, first.Ip), "1500");
         Assert.That((inet.Stats.IcmpPmtuChanged, stack.PmtuUpdates, GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG)), Is.EqualTo((0L, 0L, 1460)), "MTU 1500 changes nothing");
-        int before = Segments(ifp).Count;
+        int before = tp.Segments().Count;
 
         // The router's MTU 1280: a dynamic host route holds it, and the first segment goes again in 1240-byte segments.
-        Icmp(FragNeeded(1280, first.Ip), "1280");
+        Icmp(FragNeeded(tp, 1280, first.Ip), "1280");
         Assert.That((inet.Stats.IcmpPmtuChanged, stack.PmtuUpdates, GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG)), Is.EqualTo((1L, 1L, 1240)), "MTU 1280 learned");
         RtEntry? hr = HostRoute(inet, Peer);
         Assert.That(hr, Is.Not.Null, "a host route to the peer: " + string.Join("; ", inet.Routes().Select(r => r.ToString())));
         Assert.That((hr!.Mtu, hr.Flags & (RtEntry.RTF_DYNAMIC | RtEntry.RTF_HOST), hr.MtuLocked, hr.ExpireMs > 0), Is.EqualTo((1280, RtEntry.RTF_DYNAMIC | RtEntry.RTF_HOST, false, true)));
-        Assert.That(Eventually(() => Segments(ifp).Skip(before).Any(x => x.Seq == first.Seq && x.Len > 0)), Is.True, "the first segment resent");
-        var resent = Segments(ifp).Skip(before).Where(x => x.Len > 0).ToList();
+        Assert.That(Eventually(() => tp.Segments().Skip(before).Any(x => x.Seq == first.Seq && x.Len > 0)), Is.True, "the first segment resent");
+        var resent = tp.Segments().Skip(before).Where(x => x.Len > 0).ToList();
         Assert.That(resent[0].Seq, Is.EqualTo(first.Seq), "from SND.UNA");
         Assert.That(resent.Max(x => x.Len), Is.EqualTo(1240), "no segment above the new MSS: " + string.Join(",", resent.Select(x => x.Len)));
         Assert.That(resent.All(x => x.Df), Is.True, "still with DF");
         var small = resent[0];
 
         // Larger than the path MTU now in force: ignored.
-        Icmp(FragNeeded(1400, small.Ip), "1400");
+        Icmp(FragNeeded(tp, 1400, small.Ip), "1400");
         Assert.That((inet.Stats.IcmpPmtuChanged, GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), HostRoute(inet, Peer)!.Mtu), Is.EqualTo((1L, 1240, 1280)), "MTU 1400 after 1280 changes nothing");
         // MTU 0 (an RFC 792 router): the next plateau below the quoted length 1280 (RFC 1191 7), 1006.
-        before = Segments(ifp).Count;
-        Icmp(FragNeeded(0, small.Ip), "0");
+        before = tp.Segments().Count;
+        Icmp(FragNeeded(tp, 0, small.Ip), "0");
         Assert.That((inet.Stats.IcmpPmtuChanged, GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), HostRoute(inet, Peer)!.Mtu), Is.EqualTo((2L, 966, 1006)), "MTU 0 guessed from the plateau table");
-        Assert.That(Eventually(() => Segments(ifp).Skip(before).Any(x => x.Len > 0)), Is.True, "resent again");
-        var again = Segments(ifp).Skip(before).First(x => x.Len > 0);
+        Assert.That(Eventually(() => tp.Segments().Skip(before).Any(x => x.Len > 0)), Is.True, "resent again");
+        var again = tp.Segments().Skip(before).First(x => x.Len > 0);
         Assert.That((again.Seq, again.Len), Is.EqualTo((first.Seq, 966)));
         // MTU 40 (below 296, not believed): discovery stops for the route (NetBSD's RTV_MTU lock), segments stay as they are.
-        Icmp(FragNeeded(40, again.Ip), "40");
+        Icmp(FragNeeded(tp, 40, again.Ip), "40");
         Assert.That((inet.Stats.IcmpPmtuLocked, inet.Stats.IcmpPmtuChanged, GetInt(k, c, IPPROTO_TCP, TCP_MAXSEG), HostRoute(inet, Peer)!.MtuLocked), Is.EqualTo((1L, 2L, 966, true)), "MTU 40");
 
         // The connection goes on: everything acknowledged, new data leaves without DF now.
-        before = Segments(ifp).Count;
-        var ack = new TcpHeader { SourcePort = 80, DestinationPort = sport, Sequence = 7001, Acknowledgment = syn.Seq + 1 + 4000, Flags = TcpPacket.FlagAck, Window = 65535 };
-        byte[] ab = new byte[20];
-        TcpPacket.EmitV4(ab, Peer, Us, ack, default, 0);
-        EtherTestIf.Inject(k, ifp, Frame4(Peer, Us, Ipv4Packet.ProtoTcp, ab));
+        before = tp.Segments().Count;
+        tp.SendTcp(new TcpHeader { SourcePort = 80, DestinationPort = syn.SPort, Sequence = 7001, Acknowledgment = syn.Seq + 1 + 4000, Flags = TcpPacket.FlagAck, Window = 65535 });
         Assert.That(k.Write(c, new byte[500]), Is.EqualTo(500), "more data written");
-        Assert.That(Eventually(() => Segments(ifp).Skip(before).Any(x => x.Seq == syn.Seq + 1 + 4000 && x.Len > 0)), Is.True,
-            "the new data sent: " + string.Join(", ", Segments(ifp).Skip(before).Select(x => $"{x.Seq - syn.Seq}+{x.Len}")));
-        var late = Segments(ifp).Skip(before).First(x => x.Seq == syn.Seq + 1 + 4000 && x.Len > 0);
+        Assert.That(Eventually(() => tp.Segments().Skip(before).Any(x => x.Seq == syn.Seq + 1 + 4000 && x.Len > 0)), Is.True,
+            "the new data sent: " + string.Join(", ", tp.Segments().Skip(before).Select(x => $"{x.Seq - syn.Seq}+{x.Len}")));
+        var late = tp.Segments().Skip(before).First(x => x.Seq == syn.Seq + 1 + 4000 && x.Len > 0);
         Assert.That((late.Df, late.Len), Is.EqualTo((false, 500)), "without DF once discovery is off for the route");
         k.Close(c);
 

@@ -27,7 +27,6 @@ public class VirtifTests : KernelTest
 {
     internal const string PeerIp = "10.78.0.1", OurIp = "10.78.0.2";
 
-    private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
 
     [Test]
     public void Root_HostPingsKernelOverTap_ArpBothWays_FragmentedPings_UdpBothWays()
