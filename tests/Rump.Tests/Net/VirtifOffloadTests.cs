@@ -25,8 +25,6 @@ public class VirtifOffloadTests : KernelTest
     private const string PeerIp = "10.81.0.1", OurIp = "10.81.0.2";
     private static readonly Ipv4Addr Peer4 = new(10, 81, 0, 1), Our4 = new(10, 81, 0, 2);
 
-    private static void WaitFor(Func<bool> c, string what) => Assert.That(Eventually(c), Is.True, "waited in vain for: " + what);
-
     private RumpKernel Up(TapNs tn, bool? offload, bool v6, string peer, string ours, out Virtif vif)
     {
         RumpKernel k = Boot(ncpu: 2);
