@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
+using System.Threading.Tasks;
 using NUnit.Framework;
 
 namespace Rump.Tests.Net;
@@ -107,6 +108,15 @@ internal sealed partial class HostNet : IDisposable
     }
 
     /// <summary>Waits for <paramref name="p"/> to exit and returns its output; fails the test if it outlives the deadline.</summary>
+    /// <summary>
+    /// <see cref="Finish"/> on another thread, started now: for a program that prints what the
+    /// test is about to send it (nc -l), whose output must be read while the test sends, or the
+    /// program blocks on its full stdout pipe, stops reading its socket, and the sender waits for
+    /// window space forever.
+    /// </summary>
+    public static Task<(int status, string stdout, string stderr)> FinishWhileSending(Process p, int seconds = 20)
+        => Task.Run(() => Finish(p, seconds));
+
     public static (int status, string stdout, string stderr) Finish(Process p, int seconds = 20)
     {
         var so = p.StandardOutput.ReadToEndAsync();

@@ -183,11 +183,12 @@ public unsafe class TcpLinuxSocketTests : KernelTest
         string data = Body(256 * 1024);
         Process nl = tn.Start($"nc {Flag} -l 9000");
         WaitListening(tn, 9000);
+        var printed = HostNet.FinishWhileSending(nl, 30);
         int c = TcpSocket(k);
         Assert.That(Inet6Tests.Connect(k, c, Sa(PeerIp, 9000)), Is.EqualTo(0), "connect to the host's nc");
         WriteAll(k, c, Encoding.ASCII.GetBytes(data));
         Assert.That(k.Close(c), Is.EqualTo(0));
-        var (st, outp, err) = HostNet.Finish(nl, 30);
+        var (st, outp, err) = printed.Result;
         Assert.That(st, Is.EqualTo(0), "nc -l: " + err);
         Assert.That(outp.Length, Is.EqualTo(data.Length));
         Assert.That(outp == data, "nc -l printed what the kernel sent");
