@@ -41,4 +41,36 @@ public partial class RumpfuseTests
         Assert.That(FsImages.Run("debugfs", "-R", "cat /src/d3/f024", img).output, Does.Contain(System.Text.Encoding.ASCII.GetString(FsImages.Content(3, 24))),
             "debugfs reads back a file tar wrote");
     }
+
+    /// <summary>
+    /// Directory listings: plain READDIR by default (find needs no attributes, and READDIRPLUS
+    /// would cost a kernel lookup and a host inode per entry), READDIRPLUS with -o readdirplus;
+    /// ls -lR shows the same tree either way.
+    /// </summary>
+    [Test]
+    public void Ext2_ListingsArePlainReaddirUnlessAskedForReaddirplus_AndLookTheSame()
+    {
+        string src = FsImages.MakeTree(HostWork, 3, 20);   // 60 files in 3 directories
+        string img = Path.Combine(HostWork, "ext2.img");
+        FsImages.Ok(FsImages.Run("mke2fs", "-q", "-F", "-t", "ext2", "-d", src, img, "8192k"), "mke2fs -d");
+        (string listing, int plain, int plus) Walk(params string[] opts)
+        {
+            string mnt = Mnt();
+            Process p = Start(img, mnt, ["-o", "ro", "-d", .. opts]);
+            Task<string> log = p.StandardError.ReadToEndAsync();
+            Task<string> outp = p.StandardOutput.ReadToEndAsync();
+            string found = Sh($"cd {Q(mnt)} && find . | sort && ls -lRn --time-style=+%s .", "find and ls -lR on the mount");
+            FsImages.Ok(FsImages.Run("fusermount3", "-u", mnt), "fusermount3 -u " + mnt);
+            if (!p.WaitForExit(120_000)) { p.Kill(); Assert.Fail("rumpfuse did not exit within 120 s after fusermount3 -u"); }
+            string err = log.Result + outp.Result;
+            Assert.That(p.ExitCode, Is.EqualTo(0), "rumpfuse's exit status after fusermount3 -u");
+            return (found, Regex.Matches(err, @"opcode: READDIR \(").Count, Regex.Matches(err, @"opcode: READDIRPLUS \(").Count);
+        }
+        var plainWalk = Walk();
+        Assert.That((plainWalk.plain > 0, plainWalk.plus), Is.EqualTo((true, 0)), "by default: READDIR requests and no READDIRPLUS");
+        var plusWalk = Walk("-o", "readdirplus");
+        Assert.That(plusWalk.plus, Is.GreaterThan(0), "with -o readdirplus: READDIRPLUS requests");
+        Assert.That(plusWalk.listing, Is.EqualTo(plainWalk.listing), "find and ls -lR see the same tree either way");
+        Assert.That(plainWalk.listing, Does.Contain("f019"), "the listing has the files");
+    }
 }

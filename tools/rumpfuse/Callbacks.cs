@@ -74,7 +74,12 @@ internal static unsafe class Callbacks
         conn->Want |= conn->Capable & (FuseConnInfo.CapAsyncRead | FuseConnInfo.CapParallelDirops | FuseConnInfo.CapAsyncDio);
         conn->Want &= ~FuseConnInfo.CapWritebackCache;
         conn->TimeGran = 1;
-        try { ((FuseServer)GCHandle.FromIntPtr(userdata).Target!).InitSplice(conn); }
+        try
+        {
+            var server = (FuseServer)GCHandle.FromIntPtr(userdata).Target!;
+            server.InitReaddir(conn);
+            server.InitSplice(conn);
+        }
         catch (Exception e) { Console.Error.WriteLine("rumpfuse: init: " + e.Message); }
     }
 

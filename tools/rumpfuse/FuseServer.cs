@@ -163,6 +163,19 @@ internal sealed unsafe class FuseServer
     /// libfuse falls back to a copy (a malloc, pread and write per read) for a reply its pipe cannot
     /// hold. So an unprivileged rumpfuse splices only the reads that fit, and copies the rest itself.
     /// </summary>
+    /// <summary>Whether directory listings carry attributes (-o readdirplus); set before the session starts.</summary>
+    public bool UseReaddirplus;
+
+    /// <summary>
+    /// Plain READDIR unless asked: with READDIRPLUS the host sends it at the start of every
+    /// directory it lists, even for find, and each entry then costs a kernel lookup and a host
+    /// inode nobody asked for (10,000 entries: find 0.11 s against 0.03 s; ls -lR 0.13 against 0.38).
+    /// </summary>
+    public void InitReaddir(FuseConnInfo* conn)
+    {
+        if (!UseReaddirplus) conn->Want &= ~(FuseConnInfo.CapReaddirplus | FuseConnInfo.CapReaddirplusAuto);
+    }
+
     public void InitSplice(FuseConnInfo* conn)
     {
         string? mode = Environment.GetEnvironmentVariable("RUMPFUSE_SPLICE");

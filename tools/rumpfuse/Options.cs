@@ -10,7 +10,7 @@ internal sealed class Options
     public string? Image;
     public string? MountPoint;
     public string? FsType;
-    public bool Foreground, Debug, ReadOnly, AllowOther, DefaultPermissions, Help;
+    public bool Foreground, Debug, ReadOnly, AllowOther, DefaultPermissions, Readdirplus, Help;
     public uint? Uid, Gid, Umask;
     public string? FsName, Subtype;
 
@@ -56,6 +56,9 @@ OPTIONS
                                default 022)
           fsname=NAME          the source shown by mount(8) (default: the image path)
           subtype=NAME         the type shown as fuse.NAME (default: rumpfs.TYPE)
+          readdirplus          list directories with each entry's attributes (READDIRPLUS):
+                               ls -l of a large tree is faster, find and other walks that
+                               need no attributes are slower (the default: plain READDIR)
 
 EXIT STATUS
      0 once the file system is mounted (and, in the foreground, once it is unmounted cleanly);
@@ -131,6 +134,7 @@ SEE ALSO
                 case "rw": ReadOnly = false; break;
                 case "allow_other": AllowOther = true; break;
                 case "default_permissions": DefaultPermissions = true; break;
+                case "readdirplus": Readdirplus = true; break;
                 case "uid": if (!Number(val, 10, out uint u)) { error = "uid= needs a number"; return false; } Uid = u; break;
                 case "gid": if (!Number(val, 10, out uint g)) { error = "gid= needs a number"; return false; } Gid = g; break;
                 case "umask": if (!Number(val, 8, out uint m) || m > 0x1ff) { error = "umask= needs an octal mask (at most 777)"; return false; } Umask = m; break;

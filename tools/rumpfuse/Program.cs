@@ -141,7 +141,7 @@ internal static unsafe class Program
         // up again on each walk: otherwise another user could open a file in a 0700 directory
         // for a second after its owner did.
         double entryTimeout = o.AllowOther && !o.DefaultPermissions ? 0.0 : 1.0;
-        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: entryTimeout);
+        var server = new FuseServer(k.Kernel, Kernel.DefaultPid, root, attrTimeout: 1.0, entryTimeout: entryTimeout) { UseReaddirplus = o.Readdirplus };
         GCHandle self = GCHandle.Alloc(server);
 
         nint se = NewSession(o, file, fstype!, GCHandle.ToIntPtr(self));
