@@ -148,14 +148,7 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         long xStart = 0;
         for (long off = offset; off < end;)
         {
-            uint xLbn, xLen;
-            if (a.Extents == null) { xLbn = a.DataLbn; xLen = (uint)Math.Min(a.Size, uint.MaxValue); }
-            else
-            {
-                while (xi < a.Extents.Length && off >= xStart + a.Extents[xi].Length) { xStart += a.Extents[xi].Length; xi++; }
-                if (xi >= a.Extents.Length) return Abi.EIO;
-                xLbn = a.Extents[xi].Lbn; xLen = a.Extents[xi].Length;
-            }
+            if (!ExtentAt(a, off, ref xi, ref xStart, out uint xLbn, out uint xLen)) return Abi.EIO;
             long within = off - xStart;
             int take = (int)Math.Min(xLen - within, end - off);
             long addr = ((long)xLbn << imp.BlockShift) + within;
@@ -164,6 +157,27 @@ internal sealed class Cd9660VnodeOps : VnodeOps
             off += take;
         }
         return sink.Transfer(l);
+    }
+
+    /// <summary>
+    /// The extent holding file offset <paramref name="off"/>: its first block and length. One
+    /// extent is the common case; a multi-extent file's list is walked forward from extent
+    /// <paramref name="xi"/> (starting at file offset <paramref name="xStart"/>), which the caller
+    /// keeps between calls for offsets that only grow. False past the last extent (a corrupt size).
+    /// </summary>
+    private static bool ExtentAt(IsoAttr a, long off, ref int xi, ref long xStart, out uint lbn, out uint len)
+    {
+        if (a.Extents == null)
+        {
+            lbn = a.DataLbn;
+            len = (uint)Math.Min(a.Size, uint.MaxValue);
+            return true;
+        }
+        while (xi < a.Extents.Length && off >= xStart + a.Extents[xi].Length) { xStart += a.Extents[xi].Length; xi++; }
+        if (xi >= a.Extents.Length) { lbn = len = 0; return false; }
+        lbn = a.Extents[xi].Lbn;
+        len = a.Extents[xi].Length;
+        return true;
     }
 
     private static int ReadLoop(Cd9660Mount imp, IsoAttr a, ref Uio uio)
@@ -177,14 +191,7 @@ internal sealed class Cd9660VnodeOps : VnodeOps
         while (uio.Resid > 0 && uio.Offset < a.Size)
         {
             long off = uio.Offset;
-            uint xLbn, xLen;
-            if (a.Extents == null) { xLbn = a.DataLbn; xLen = (uint)Math.Min(a.Size, uint.MaxValue); }
-            else
-            {
-                while (xi < a.Extents.Length && off >= xStart + a.Extents[xi].Length) { xStart += a.Extents[xi].Length; xi++; }
-                if (xi >= a.Extents.Length) return Abi.EIO;
-                xLbn = a.Extents[xi].Lbn; xLen = a.Extents[xi].Length;
-            }
+            if (!ExtentAt(a, off, ref xi, ref xStart, out uint xLbn, out uint xLen)) return Abi.EIO;
             long within = off - xStart;
             long addr = ((long)xLbn << imp.BlockShift) + within;
             long n0 = Math.Min(Math.Min(xLen - within, a.Size - off), uio.Resid);

@@ -478,14 +478,7 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 if (e != 0) return e;
             }
             n.ReadEnd = uio.Offset;
-            if ((ioflag & IoFlag.NoAtime) == 0 && (m.Mp.Flags & (Abi.MNT_NOATIME | Abi.MNT_RDONLY)) == 0)
-            {
-                // Access times are dates: the entry is written at most once a day per file.
-                ref DirEntry de = ref n.Ent.De;
-                ushort old = de.ADate;
-                m.Stamp(ref de, Clock.Now(), create: false, modify: false, access: true);
-                if (de.ADate != old) m.WriteEntry(n);
-            }
+            TouchAccess(m, n, ioflag);
             return 0;
         }
         finally { m.Lock.Exit(); }
@@ -524,17 +517,20 @@ internal sealed class MsdosVnodeOps : VnodeOps
                 off += take;
             }
             e = sink.Transfer(l);
-            if (e == 0 && (ioflag & IoFlag.NoAtime) == 0 && (m.Mp.Flags & (Abi.MNT_NOATIME | Abi.MNT_RDONLY)) == 0)
-            {
-                // As Read: access times are dates, the entry is written at most once a day per file.
-                ref DirEntry de = ref n.Ent.De;
-                ushort old = de.ADate;
-                m.Stamp(ref de, Clock.Now(), create: false, modify: false, access: true);
-                if (de.ADate != old) m.WriteEntry(n);
-            }
+            if (e == 0) TouchAccess(m, n, ioflag);
             return e;
         }
         finally { m.Lock.Exit(); }
+    }
+
+    /// <summary>Records a read's access unless the mount or the caller says not to. Access times are dates: the entry is written at most once a day per file. Precondition: the mount's lock held.</summary>
+    private static void TouchAccess(MsdosMount m, MsdosNode n, int ioflag)
+    {
+        if ((ioflag & IoFlag.NoAtime) != 0 || (m.Mp.Flags & (Abi.MNT_NOATIME | Abi.MNT_RDONLY)) != 0) return;
+        ref DirEntry de = ref n.Ent.De;
+        ushort old = de.ADate;
+        m.Stamp(ref de, Clock.Now(), create: false, modify: false, access: true);
+        if (de.ADate != old) m.WriteEntry(n);
     }
 
     public override int Write(Vnode vp, ref Uio uio, int ioflag, Lwp l)
