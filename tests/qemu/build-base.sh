@@ -22,7 +22,8 @@ for f in $(ls -1v /boot/vmlinuz-* 2>/dev/null | sort -rV); do
   if [ -d "/lib/modules/$v/kernel/drivers/usb" ]; then kver=$v; break; fi
 done
 [ -n "$kver" ] || missing "a guest kernel (/boot/vmlinuz-* with /lib/modules/VERSION)" linux-image-amd64
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx mdev || missing "busybox (static, with mdev)" busybox-static
+# grep reads the whole list: with -q it may exit first, and busybox, writing a name at a time, dies of SIGPIPE (pipefail).
+[ -x /bin/busybox ] && /bin/busybox --list | grep -x mdev >/dev/null || missing "busybox (static, with mdev)" busybox-static
 [ -x /lib/systemd/systemd-udevd ] || missing /lib/systemd/systemd-udevd udev
 command -v cpio >/dev/null || missing cpio cpio
 command -v depmod >/dev/null && command -v modprobe >/dev/null || missing "depmod/modprobe" kmod
