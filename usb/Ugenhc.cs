@@ -26,13 +26,15 @@ namespace Rump.Usb;
 /// bus) take the first free root port.
 ///
 /// Transfers go to rumpusb_submit with the caller's buffer; control requests get a small native
-/// buffer for setup + data. Bulk transfers of <see cref="MinZeroCopy"/> bytes or more go through a
-/// zero-copy buffer of the device (rumpusb_alloc memory that is libusb_dev_mem_alloc's, mapped from
-/// the host kernel): usbfs then neither allocates a kernel buffer per transfer nor copies the data
-/// in or out of it, which under emulation costs more than our one copy between that buffer and
-/// the caller's. Where the host kernel gives no such memory (rumpusb_is_zerocopy says so), the
-/// caller's buffer goes to usbfs as before; <see cref="ZeroCopyXfers"/> and
-/// <see cref="CopiedXfers"/> count which path the large transfers took. The requests the host
+/// buffer for setup + data. A bulk transfer into or out of the device's zero-copy memory
+/// (<see cref="ZeroCopyPool"/>: lent to the drivers above as DMA memory, <see cref="AllocDma"/>)
+/// goes as it is, with no copy anywhere. Other bulk transfers of <see cref="MinZeroCopy"/> bytes
+/// or more bounce through an idle zero-copy buffer: usbfs then neither allocates a kernel buffer
+/// per transfer nor copies the data in or out of it, which under emulation costs more than our one
+/// copy between that buffer and the caller's. Where the host kernel gives no such memory
+/// (rumpusb_is_zerocopy says so), the caller's buffer goes to usbfs as before;
+/// <see cref="DmaXfers"/>, <see cref="ZeroCopyXfers"/> and <see cref="CopiedXfers"/> count which
+/// path the large transfers took. The requests the host
 /// owns are not sent on the wire but done by their hypercalls on the controller's worker thread,
 /// because they block: SET_ADDRESS (the host addressed the device: nothing to do),
 /// SET_CONFIGURATION (rumpusb_set_config, then claiming every interface), SET_INTERFACE
@@ -43,9 +45,9 @@ namespace Rump.Usb;
 /// Locks: <see cref="UsbBus.Lock"/> protects the port tables (<see cref="SoftHub"/>'s,
 /// <see cref="_hubs"/>, <see cref="_where"/>); a software hub's own lock is taken after it is
 /// released (<see cref="RootHub.SetConnected"/>). <see cref="_wlock"/> (a leaf) protects the
-/// worker's queue; each open device's spin flag (a leaf, held for a few instructions, also in
-/// interrupt context) its idle zero-copy buffers. Blocking hypercalls are made without the
-/// virtual CPU and without any of these.
+/// worker's queue and the count of closes in progress; each open device's zero-copy pool has a
+/// spin flag of its own (a leaf, also in interrupt context). Blocking hypercalls are made without
+/// the virtual CPU and without any of these.
 /// </summary>
 public sealed unsafe class UgenhcBus : UsbBus
 {
@@ -54,13 +56,12 @@ public sealed unsafe class UgenhcBus : UsbBus
     public const int HubPorts = 15;
     /// <summary>Bulk transfers from this size up go through a zero-copy buffer (smaller ones cost usbfs little).</summary>
     public const int MinZeroCopy = 16 << 10;
-    /// <summary>The zero-copy buffers' size: umass's largest transfer (larger ones use the caller's buffer).</summary>
-    public const int ZeroCopyBytes = 1 << 20;
-    /// <summary>Zero-copy buffers per device at most (usbfs's memory for them is bounded host-wide, 16 MiB by default).</summary>
-    public const int MaxZeroCopyBufs = 4;
-
-    /// <summary>Bulk transfers of at least <see cref="MinZeroCopy"/> bytes done through a zero-copy buffer, and done with the caller's buffer (usbfs copies).</summary>
-    public long ZeroCopyXfers, CopiedXfers;
+    /// <summary>
+    /// Bulk transfers straight into or out of lent DMA memory; and of those of at least
+    /// <see cref="MinZeroCopy"/> bytes in ordinary memory, the ones that bounced through a
+    /// zero-copy buffer and the ones done with the caller's buffer (usbfs copies).
+    /// </summary>
+    public long DmaXfers, ZeroCopyXfers, CopiedXfers;
 
     public readonly RootHub Root;
     private readonly string _selection;
@@ -91,18 +92,17 @@ public sealed unsafe class UgenhcBus : UsbBus
     private readonly Queue<UsbXfer> _work = new();
     private Kthread? _worker;
     private bool _stopping;
+    /// <summary>Under <see cref="_wlock"/>: devices being closed by their pools (<see cref="CloseHost"/>).</summary>
+    private int _closing;
 
     /// <summary>A host device open for one UsbDevice.</summary>
     private sealed class HostDev
     {
+        /// <summary>0 once the device is going away (its pool closes the host's handle).</summary>
         public nint Handle;
         public ulong DevId;
         public readonly List<int> Claimed = new();
-        /// <summary>Idle zero-copy buffers (under <see cref="BufLock"/>); <see cref="BufsMade"/> made so far.</summary>
-        public readonly nint[] IdleBufs = new nint[MaxZeroCopyBufs];
-        public int IdleCount, BufsMade, BufLock;
-        /// <summary>Set once the host gave ordinary memory instead of zero-copy memory: no more tries.</summary>
-        public volatile bool NoZeroCopy;
+        public ZeroCopyPool Pool = null!;
     }
 
     /// <summary>One submitted transfer: what the completion needs.</summary>
@@ -112,7 +112,7 @@ public sealed unsafe class UgenhcBus : UsbBus
         public UgenhcBus Bus = null!;
         public byte* Ctl;
         /// <summary>The zero-copy buffer the transfer uses instead of the caller's, or null.</summary>
-        public byte* Bounce;
+        public ZeroCopyBuf? Bounce;
         public HostDev Dev = null!;
         public nint Handle;
         public int AbortAsked;
@@ -187,6 +187,8 @@ public sealed unsafe class UgenhcBus : UsbBus
         _wlock.Enter();
         _stopping = true;
         _wcv.Broadcast();
+        // rumpusb_fini closes every device still open: a pool's deferred close must not race it.
+        while (_closing > 0) _wcv.Wait(_wlock);
         Kthread? w = _worker;
         _worker = null;
         _wlock.Exit();
@@ -329,21 +331,40 @@ public sealed unsafe class UgenhcBus : UsbBus
             if (_probe) Kernel.Aprint("usb probe: " + UsbNames.VidPid(info.Vendor, info.Product) + " (" + HostLocation(dev) + "): cannot open (error " + e + (e == Abi.EACCES ? ": no permission on the node" : "") + ")\n");
             return e;
         }
-        dev.HcPriv = new HostDev { Handle = h, DevId = id };
+        dev.HcPriv = new HostDev { Handle = h, DevId = id, Pool = new ZeroCopyPool(this, h, UsbNames.VidPid(info.Vendor, info.Product) + " (" + HostLocation(dev) + ")") };
         return 0;
     }
 
     public override void FreeDevice(UsbDevice dev)
     {
         if (dev.HcPriv is not HostDev hd || hd.Handle == 0) return;
-        nint h = hd.Handle;
         hd.Handle = 0;
-        Lwp? ul = Unsched();
-        RumpUserUsb.rumpusb_close(h);   // every completion has run; it frees the zero-copy buffers
-        Resched(ul);
-        hd.IdleCount = 0;
-        hd.BufsMade = 0;
+        // Every completion has run. rumpusb_close frees the zero-copy buffers, so the pool closes
+        // the device, once the buffers it has lent are back.
+        hd.Pool.Close();
     }
+
+    /// <summary>Closes a host device for its pool (<see cref="ZeroCopyPool.Close"/>), unless the bus is stopping (rumpusb_fini closes it). Thread context.</summary>
+    internal void CloseHost(nint h)
+    {
+        _wlock.Enter();
+        if (_stopping) { _wlock.Exit(); return; }
+        _closing++;
+        _wlock.Exit();
+        Lwp? ul = Unsched();
+        RumpUserUsb.rumpusb_close(h);
+        Resched(ul);
+        _wlock.Enter();
+        if (--_closing == 0) _wcv.Broadcast();
+        _wlock.Exit();
+    }
+
+    /// <summary>
+    /// DMA memory of <paramref name="dev"/> for <paramref name="length"/> bytes of bulk transfers:
+    /// a zero-copy buffer lent from its pool, or null (none left, or the host has no such memory).
+    /// </summary>
+    public override DmaMem? AllocDma(UsbDevice dev, int length)
+        => dev.HcPriv is HostDev hd && hd.Handle != 0 ? hd.Pool.Take(length, loan: true) : null;
 
     public override int OpenPipe(UsbPipe pipe)
     {
@@ -382,6 +403,7 @@ public sealed unsafe class UgenhcBus : UsbBus
             }
         }
         var p = new Pending { X = x, Bus = this, Run = x.RunNumber };
+        bool dma = false;
         byte* buf;
         nuint len;
         int type;
@@ -402,13 +424,14 @@ public sealed unsafe class UgenhcBus : UsbBus
             len = (nuint)x.Length;
             type = x.Pipe.Endpoint.Type == UsbXferType.Interrupt ? RumpUserUsb.XferInterrupt : RumpUserUsb.XferBulk;
             ep = x.Pipe.Endpoint.Address;
-            if (type == RumpUserUsb.XferBulk && x.Length >= MinZeroCopy)
+            if (type == RumpUserUsb.XferBulk && x.Length > 0 && hd.Pool.Contains(x.Data, x.Length) != null) dma = true;
+            else if (type == RumpUserUsb.XferBulk && x.Length >= MinZeroCopy)
             {
-                p.Bounce = (byte*)TakeZeroCopy(hd, x.Length);
+                p.Bounce = hd.Pool.Take(x.Length, loan: false);
                 if (p.Bounce != null)
                 {
-                    if (!x.IsIn) new Span<byte>(x.Data, x.Length).CopyTo(new Span<byte>(p.Bounce, x.Length));
-                    buf = p.Bounce;
+                    if (!x.IsIn) new Span<byte>(x.Data, x.Length).CopyTo(new Span<byte>(p.Bounce.Pointer, x.Length));
+                    buf = p.Bounce.Pointer;
                 }
             }
         }
@@ -422,56 +445,17 @@ public sealed unsafe class UgenhcBus : UsbBus
         {
             gh.Free();
             if (p.Ctl != null) NativeMemory.Free(p.Ctl);
-            if (p.Bounce != null) ReturnZeroCopy(hd, (nint)p.Bounce);
+            if (p.Bounce != null) hd.Pool.Return(p.Bounce);
             x.HcPriv = null;
             return e;
         }
-        if (zeroCopy) Interlocked.Increment(ref ZeroCopyXfers);
+        if (dma) Interlocked.Increment(ref DmaXfers);
+        else if (zeroCopy) Interlocked.Increment(ref ZeroCopyXfers);
         else if (type == RumpUserUsb.XferBulk && x.Length >= MinZeroCopy) Interlocked.Increment(ref CopiedXfers);
         Volatile.Write(ref p.Handle, handle);
         // An abort that came before the handle was known is done now (a late cancel is harmless).
         if (Volatile.Read(ref p.AbortAsked) != 0) RumpUserUsb.rumpusb_cancel(handle);
         return 0;
-    }
-
-    /// <summary>
-    /// An idle zero-copy buffer of the device for a transfer of <paramref name="len"/> bytes, made
-    /// if there are fewer than <see cref="MaxZeroCopyBufs"/>; 0 if none can be had (the caller
-    /// uses its own buffer). rumpusb_alloc maps memory and does not wait. Any context.
-    /// </summary>
-    private static nint TakeZeroCopy(HostDev hd, int len)
-    {
-        if (len > ZeroCopyBytes || hd.NoZeroCopy) return 0;
-        nint b = 0;
-        bool make = false;
-        while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
-        if (hd.IdleCount > 0) b = hd.IdleBufs[--hd.IdleCount];
-        else if (hd.BufsMade < MaxZeroCopyBufs) { hd.BufsMade++; make = true; }
-        Volatile.Write(ref hd.BufLock, 0);
-        if (!make) return b;
-        nint h = hd.Handle;
-        b = h == 0 ? 0 : (nint)RumpUserUsb.rumpusb_alloc(h, ZeroCopyBytes);
-        if (b != 0 && RumpUserUsb.rumpusb_is_zerocopy(h, (void*)b) == 0)
-        {
-            // Ordinary memory: bouncing through it would only add a copy. Stop trying.
-            RumpUserUsb.rumpusb_free(h, (void*)b, ZeroCopyBytes);
-            hd.NoZeroCopy = true;
-            b = 0;
-        }
-        if (b == 0)
-        {
-            while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
-            hd.BufsMade--;
-            Volatile.Write(ref hd.BufLock, 0);
-        }
-        return b;
-    }
-
-    private static void ReturnZeroCopy(HostDev hd, nint b)
-    {
-        while (Interlocked.CompareExchange(ref hd.BufLock, 1, 0) != 0) Thread.SpinWait(4);
-        hd.IdleBufs[hd.IdleCount++] = b;
-        Volatile.Write(ref hd.BufLock, 0);
     }
 
     private void AbortXfer(UsbXfer x, int run)
@@ -504,8 +488,8 @@ public sealed unsafe class UgenhcBus : UsbBus
             }
             if (p.Bounce != null)
             {
-                if (x.IsIn && act > 0) new Span<byte>(p.Bounce, act).CopyTo(new Span<byte>(x.Data, act));
-                ReturnZeroCopy(p.Dev, (nint)p.Bounce);
+                if (x.IsIn && act > 0) new Span<byte>(p.Bounce.Pointer, act).CopyTo(new Span<byte>(x.Data, act));
+                p.Dev.Pool.Return(p.Bounce);
                 p.Bounce = null;
             }
             if (x.HcPriv == p) x.HcPriv = null;
@@ -639,8 +623,9 @@ public sealed class Ugenhc : Driver
     {
         if (self.Softc is not UgenhcBus bus) return 0;
         bus.RootHub?.Disconnect(self.Autoconf);
-        long zc = Interlocked.Read(ref bus.ZeroCopyXfers), cp = Interlocked.Read(ref bus.CopiedXfers);
-        if (zc + cp > 0) self.Aprint("bulk transfers of " + (UgenhcBus.MinZeroCopy >> 10) + " KiB or more: " + zc + " through zero-copy buffers, " + cp + " copied by the host kernel\n");
+        long dma = Interlocked.Read(ref bus.DmaXfers), zc = Interlocked.Read(ref bus.ZeroCopyXfers), cp = Interlocked.Read(ref bus.CopiedXfers);
+        if (dma + zc + cp > 0)
+            self.Aprint("bulk transfers: " + dma + " in DMA memory; of " + (UgenhcBus.MinZeroCopy >> 10) + " KiB or more in ordinary memory, " + zc + " through zero-copy buffers, " + cp + " copied by the host kernel\n");
         bus.Fini();
         return 0;
     }

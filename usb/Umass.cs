@@ -110,6 +110,8 @@ public sealed unsafe class BulkOnlyMachine : ScsipiAdapter
 
     public override int MaxLun => _maxLun;
     public override int MaxTransfer => 1 << 20;
+    /// <summary>The data stages are bulk transfers of this device: its controller's DMA memory serves them.</summary>
+    public override DmaMem? AllocDma(int length) => Device.Gone ? null : Device.Bus.AllocDma(Device, length);
     public State Current => _state;
     /// <summary>Reset recoveries so far.</summary>
     public int Resets => Volatile.Read(ref _resets);

@@ -415,6 +415,22 @@ internal sealed class MsdosVnodeOps : VnodeOps
     /// <summary>Reads of at least this many bytes of contiguous clusters bypass the buffer cache when it has nothing newer.</summary>
     internal const int DirectMin = 64 << 10;
 
+    /// <summary>
+    /// VOP_CLOSE: the file's read-ahead windows go with its reader (with any of its readers: another
+    /// descriptor's reader starts them again with its next read). They hold the device's DMA
+    /// memory or the cache's staging buffers, of which there are few, and a cached node may sit
+    /// unread for a long time.
+    /// </summary>
+    public override int Close(Vnode vp, int fflag, Lwp l)
+    {
+        MsdosNode n = N(vp);
+        if (n.Ahead == null) return 0;
+        n.M.Lock.Enter();
+        try { n.Ahead.Drop(); }
+        finally { n.M.Lock.Exit(); }
+        return 0;
+    }
+
     public override int Read(Vnode vp, ref Uio uio, int ioflag, Lwp l)
     {
         MsdosNode n = N(vp);

@@ -31,6 +31,9 @@ public abstract class ScsipiAdapter
 
     /// <summary>Largest data transfer one command may move.</summary>
     public virtual int MaxTransfer => 64 * 1024;
+
+    /// <summary>Memory the transport moves commands' data with no copy (<see cref="Rump.Vfs.BlockDevice.AllocDma"/>), or null.</summary>
+    public virtual DmaMem? AllocDma(int length) => null;
 }
 
 /// <summary>One SCSI command and its outcome (NetBSD scsipi_xfer).</summary>

@@ -183,6 +183,8 @@ public sealed unsafe class SdDisk : BlockDevice
         public BioDone Bio = null!;
     }
 
+    public override DmaMem? AllocDma(int length) => Dead || _ch.Dead ? null : _ch.Adapter.AllocDma(length);
+
     public override void Strategy(bool write, byte* data, int length, long offset, BioDone done)
     {
         int e = Check(write, length, offset);

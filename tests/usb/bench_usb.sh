@@ -76,6 +76,17 @@ G
   --copy "$prog" --copy "$libdir:$libdir" --copy "$tmp/guest.sh" \
   ${RUMP_BENCH_DIAG:+--copy "$tmp/fat.img" --copy "$(dirname "$prog")/usbguest"} \
   ${RUMP_BENCH_ALTLIB:+--copy "$RUMP_BENCH_ALTLIB:/work/altlib"} -- sh ./guest.sh | tee "$tmp/out"
+# Every read of BIG.BIN must have given its bytes (usbbench's digest: 8 bytes of each sector).
+want=$(python3 -c '
+import sys
+h = 0xcbf29ce484222325
+d = open(sys.argv[1], "rb").read()
+for off in range(0, len(d) - 7, 512):
+    h = ((h ^ int.from_bytes(d[off:off + 8], "little")) * 0x100000001b3) & (2**64 - 1)
+print("%016x" % h)' "$tmp/BIG.BIN")
+bad=$(grep '^DIGEST ' "$tmp/out" | grep -v '^DIGEST linux-raw ' | grep -vc " $want\$" || true)
+[ "$(grep -c '^DIGEST rump-msdosfs ' "$tmp/out")" -ge 1 ] && [ "$bad" -eq 0 ] ||
+  { echo "bench_usb: FAILED: $bad reads of BIG.BIN did not give its bytes (digest $want expected)"; exit 1; }
 median() { grep "^BENCH $1 " "$tmp/out" | awk '{print $(NF-1)}' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 r=$(median rump-msdosfs) v=$(median linux-vfat) w=$(median linux-raw)
 [ -z "${RUMP_BENCH_ALTLIB:-}${RUMP_BENCH_ALTENV:-}" ] ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t_usb_unplug.sh USBUNPLUG LIBDIR BASEDIR: a stick pulled (QEMU monitor device_del) while the
 # rump kernel reads and writes a file system on it: the I/O fails with EIO instead of
-# hanging, sd0 and umass0 detach, the dead file system unmounts, the kernel halts, no crash.
+# hanging, sd0 and umass0 detach, the dead file system unmounts, the kernel halts, no crash;
+# read-ahead held in the stick's DMA memory at the unplug stays readable until it is given back.
 set -euo pipefail
 prog=${1:?usage: t_usb_unplug.sh USBUNPLUG LIBDIR BASEDIR}
 libdir=${2:?usage: t_usb_unplug.sh USBUNPLUG LIBDIR BASEDIR}
@@ -15,7 +16,8 @@ gpid=
 trap '[ -n "$gpid" ] && kill $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
 mkfs.fat -C -F 32 "$tmp/fat.img" 65536 >/dev/null
 head -c $((8 << 20)) /dev/urandom > "$tmp/BIG.BIN"
-mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" ::/BIG.BIN
+head -c $((4 << 20)) /dev/urandom > "$tmp/HOLD.BIN"
+mcopy -i "$tmp/fat.img" "$tmp/BIG.BIN" "$tmp/HOLD.BIN" ::/
 cat > "$tmp/guest.sh" <<G
 export LD_LIBRARY_PATH=$libdir RUMP_USB=46f4:0001
 exec ./usbunplug

@@ -4,6 +4,10 @@
  * the host unplugs the stick (device_del). Checks: I/O fails with EIO instead of
  * hanging, the kernel detaches sd0 and umass0 (dmesg), the file system can still be unmounted
  * (forcibly), and the kernel halts. Exit 0 when all of that happened.
+ * Before "ready" it also starts reading /mnt/HOLD.BIN and leaves it open: its read-ahead windows
+ * sit in the stick's zero-copy memory (lent DMA memory) when the stick goes, so ugenhc must keep
+ * that memory mapped, and close the device only when the forced unmount gives the windows back
+ * (dmesg says so).
  */
 #include <rump/rump.h>
 #include <rump/rump_syscalls.h>
@@ -48,9 +52,14 @@ main(void)
 		printf("not ok - mount /dev/sd0: errno %d\n", errno);
 		return 1;
 	}
+	static char buf[1 << 16];
+	int hold = rump_sys_open("/mnt/HOLD.BIN", RUMP_O_RDONLY, 0);
+	if (hold < 0 || rump_sys_read(hold, buf, sizeof buf) != (ssize_t)sizeof buf) {
+		printf("not ok - open and read /mnt/HOLD.BIN: errno %d\n", errno);
+		return 1;
+	}
 	printf("ready\n");
 	fflush(stdout);
-	static char buf[1 << 16];
 	int err = 0;
 	long rounds = 0;
 	time_t start = time(NULL);
@@ -89,9 +98,17 @@ main(void)
 		}
 	}
 	printf("%s - sd0 and umass0 detached\n", detached ? "ok" : "not ok");
+	/* HOLD.BIN's next bytes come from a window read before the unplug (in the gone stick's
+	 * memory, which must still be mapped), or fail with EIO; nothing else. */
+	ssize_t h = rump_sys_read(hold, buf, sizeof buf);
+	int herr = h < 0 ? errno : 0;
+	int held = h == (ssize_t)sizeof buf || (h < 0 && herr == RUMP_EIO);
+	printf("%s - HOLD.BIN read after the unplug: %zd bytes (errno %d)\n", held ? "ok" : "not ok", h, herr);
 	int u = rump_sys_unmount("/mnt", RUMP_MNT_FORCE);
 	printf("%s - forced unmount of the dead stick (errno %d)\n", u == 0 ? "ok" : "not ok", u == 0 ? 0 : errno);
+	int closed = dmesg_has("closed, now that the DMA memory it lent is back");
+	printf("%s - the stick was closed once HOLD.BIN's windows gave its DMA memory back\n", closed ? "ok" : "not ok");
 	rump_sys_reboot(RUMP_RB_HALT, NULL);
 	printf("halted\n");
-	return err == RUMP_EIO && detached && u == 0 ? 0 : 1;
+	return err == RUMP_EIO && detached && held && u == 0 && closed ? 0 : 1;
 }

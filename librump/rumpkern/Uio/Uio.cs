@@ -35,9 +35,13 @@ public ref struct Uio
         Resid = total;
     }
 
-    /// <summary>Copies kernel data out to the caller (a read). Moves at most <see cref="Resid"/> bytes.</summary>
+    /// <summary>
+    /// Copies kernel data out to the caller (a read; EINVAL for a write's uio: read-only data cannot
+    /// take the caller's bytes). Moves at most <see cref="Resid"/> bytes.
+    /// </summary>
     public int Move(scoped ReadOnlySpan<byte> kbuf)
     {
+        if (!IsRead) return Abi.EINVAL;
         while (kbuf.Length > 0 && Resid > 0)
         {
             ref IoVec v = ref _iov[_index];
@@ -52,9 +56,15 @@ public ref struct Uio
         return 0;
     }
 
-    /// <summary>Copies caller data into the kernel buffer (a write). Moves at most <see cref="Resid"/> bytes.</summary>
+    /// <summary>
+    /// uiomove(9): the direction is the uio's. A read copies <paramref name="kbuf"/> out to the
+    /// caller, a write copies the caller's data into it. Moves at most <see cref="Resid"/> bytes.
+    /// (The direction must not follow the span's type: a writable span of data to be read out
+    /// would otherwise be overwritten by the caller's buffer.)
+    /// </summary>
     public int Move(scoped Span<byte> kbuf)
     {
+        if (IsRead) return Move((ReadOnlySpan<byte>)kbuf);
         while (kbuf.Length > 0 && Resid > 0)
         {
             ref IoVec v = ref _iov[_index];

@@ -253,10 +253,10 @@ public sealed class BufCache
     /// of which the <paramref name="count"/> bytes from <paramref name="skip"/> on go to
     /// <paramref name="uio"/>. A whole, aligned range lands in the caller's memory itself when the
     /// uio allows it (<see cref="Uio.TryDirect"/>): the device's bytes are copied once, by the host.
-    /// Anything else goes through a staging buffer. False, with nothing moved: the cache holds newer
+    /// Anything else is staged (in the device's DMA memory when it lends some). False, with nothing moved: the cache holds newer
     /// data for the range, read it through <see cref="Bread"/>.
     /// </summary>
-    public bool ReadUncached(ref Uio uio, BlockDevice dev, long blkno, int blockSize, int bytes, int skip, int count, out int error)
+    public unsafe bool ReadUncached(ref Uio uio, BlockDevice dev, long blkno, int blockSize, int bytes, int skip, int count, out int error)
     {
         if (skip == 0 && count == bytes && uio.TryDirect(bytes, out Span<byte> dest))
         {
@@ -264,14 +264,23 @@ public sealed class BufCache
             if (error == 0) { uio.Skip(bytes); System.Threading.Interlocked.Increment(ref UncachedInPlace); }
             return true;
         }
-        byte[] staging = _staging.Rent(bytes);
+        // Staged: in the device's DMA memory when it lends some (the bytes then come in with no
+        // copy), else in a buffer of the pool.
+        DmaMem? dma = dev.AllocDma(bytes);
+        if (dma != null && dma.Length < bytes) { dma.Release(); dma = null; }
+        byte[]? staging = dma == null ? _staging.Rent(bytes) : null;
         try
         {
-            if (!ReadUncached(dev, blkno, blockSize, staging.AsSpan(0, bytes), out error)) return false;
-            if (error == 0) error = uio.Move(new ReadOnlySpan<byte>(staging, skip, count));
+            Span<byte> stage = dma != null ? new Span<byte>(dma.Pointer, bytes) : staging.AsSpan(0, bytes);
+            if (!ReadUncached(dev, blkno, blockSize, stage, out error)) return false;
+            if (error == 0) error = uio.Move(stage.Slice(skip, count));
             return true;
         }
-        finally { _staging.Return(staging); }
+        finally
+        {
+            if (dma != null) dma.Release();
+            else _staging.Return(staging!);
+        }
     }
 
     /// <summary>

@@ -83,6 +83,13 @@ public abstract class BlockDevice
         return false;
     }
 
+    /// <summary>
+    /// Memory this device reads into (and writes from) without a copy, for a buffer of
+    /// <paramref name="length"/> bytes that lives across transfers (<see cref="DmaMem"/>: a
+    /// read-ahead window), or null when it has none to lend; the caller then uses ordinary memory.
+    /// </summary>
+    public virtual DmaMem? AllocDma(int length) => null;
+
     /// <summary>Pushes the device's written data to stable storage.</summary>
     public abstract int Flush();
 

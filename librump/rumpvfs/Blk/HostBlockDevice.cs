@@ -170,5 +170,7 @@ public sealed unsafe class PartitionDevice : BlockDevice
         return offset >= 0 && length >= 0 && offset + length <= Size && Parent.HostRange(Start + offset, length, out fd, out hostOffset);
     }
 
+    public override DmaMem? AllocDma(int length) => Parent.AllocDma(length);
+
     public override int Flush() => Parent.Flush();
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Rump.Dev;
 using Rump.Dev.Scsipi.Wire;
@@ -44,6 +45,36 @@ public sealed class TestHc : UsbBus
     }
 
     public void Stop() => _work.CompleteAdding();
+
+    /// <summary>
+    /// DMA memory (<see cref="UsbBus.AllocDma"/>) as ugenhc lends its zero-copy buffers, so that
+    /// the drivers above are tested with it: here ordinary native memory, which the emulated
+    /// devices fill as any buffer. Counts what was lent and what is still out; a second release of
+    /// a loan fails the test.
+    /// </summary>
+    public bool LendDma = true;
+    public int DmaLent, DmaOut;
+
+    public override DmaMem? AllocDma(UsbDevice dev, int length)
+    {
+        if (!LendDma || length <= 0) return null;
+        Interlocked.Increment(ref DmaLent);
+        Interlocked.Increment(ref DmaOut);
+        return new TestDma(this, length);
+    }
+
+    private sealed unsafe class TestDma : DmaMem
+    {
+        private readonly TestHc _hc;
+        public TestDma(TestHc hc, int length) { _hc = hc; Pointer = (byte*)NativeMemory.Alloc((nuint)length); Length = length; }
+        public override void Release()
+        {
+            if (Pointer == null) throw new InvalidOperationException("DMA memory released twice");
+            NativeMemory.Free(Pointer);
+            Pointer = null;
+            Interlocked.Decrement(ref _hc.DmaOut);
+        }
+    }
 
     private long _added, _finished;
 

@@ -377,7 +377,9 @@ public class UsbStackTests : KernelTest
         Assert.That(all.FindAll(c => !c.write && c.bytes >= 32 << 10).Count, Is.LessThanOrEqualTo(5), "data READ commands for 4 MiB; the disk saw " + Seen());
         Assert.That(bytes, Is.LessThanOrEqualTo((4L << 20) + (32 << 10) + 4096), "bytes read from the disk for 4 MiB; the disk saw " + Seen());
         Assert.That(bc.DirectAheadHits, Is.GreaterThanOrEqualTo(3), "reads served from read-ahead windows");
+        Assert.That(r.Hc.DmaLent, Is.GreaterThanOrEqualTo(3), "windows in the controller's DMA memory");
         Assert.That(r.K.Close(fd), Is.EqualTo(0));
+        Assert.That(r.Hc.DmaOut, Is.EqualTo(0), "DMA memory still lent after the reader closed the file");
         Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
     }
 
@@ -406,16 +408,18 @@ public class UsbStackTests : KernelTest
         // A write through another descriptor over what the windows read.
         Assert.That(r.K.Lseek(fd, 0, 0), Is.EqualTo(0));
         Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
+        // (It stays open: closing it would drop the windows, which then could not go stale.)
         int fd2 = r.K.Open("/mnt/BIG.BIN", Abi.O_WRONLY);
         Assert.That(r.K.Pwrite(fd2, patch, (3 << 20) - 100), Is.EqualTo(patch.Length));
         patch.CopyTo(big, (3 << 20) - 100);
-        Assert.That(r.K.Close(fd2), Is.EqualTo(0));
         for (int i = 1; i < 4; i++)
         {
             Assert.That(r.K.Read(fd, buf), Is.EqualTo(buf.Length));
             Assert.That(buf, Is.EqualTo(big.AsSpan(i << 20, buf.Length).ToArray()), "MiB " + i + " after a write through another descriptor");
         }
+        Assert.That(r.K.Close(fd2), Is.EqualTo(0));
         Assert.That(r.K.Close(fd), Is.EqualTo(0));
+        Assert.That(r.Hc.DmaOut, Is.EqualTo(0), "DMA memory still lent after the files were closed");
         Assert.That(r.K.Unmount("/mnt"), Is.EqualTo(0));
         File.WriteAllBytes(img, media);
         FsImages.RequireTool("fsck.fat");
