@@ -16,6 +16,8 @@
 # Writes bench/results/tcp-raw.md (or $OUT); bench/results/tcp.md is the commented summary.
 #
 #   bench/tcp.sh [SIZE_MB]      (default 1024: the issue's 1 GiB)
+#   ONEWAY=1 bench/tcp.sh ...   the TAP, veth and loopback cases only, each one way (the kernel or
+#                               Linux's client sending to the namespace's server), like iperf3's
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -52,9 +54,13 @@ run() {
   say
 }
 
-say "bench/tcp.sh $size on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+say "bench/tcp.sh $size on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores${ONEWAY:+, one way only}"
 say
-if command -v perf >/dev/null; then
+way="each way"
+if [ -n "${ONEWAY:-}" ]; then
+  export TCP_ONEWAY=1
+  way="one way"
+elif command -v perf >/dev/null; then
   say "## shmif one way, $size MiB, under perf stat (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   perf stat -x, -o "$tmp/perf" -e task-clock,context-switches,syscalls:sys_enter_futex,syscalls:sys_enter_pwrite64,syscalls:sys_enter_fcntl \
     "$bin" bench "$bytes" 2>&1 | tee -a "$log"
@@ -63,7 +69,7 @@ if command -v perf >/dev/null; then
 else
   run "shmif one way, $size MiB" "$bin" bench "$bytes"
 fi
-run "shmif both directions, $size MiB each" "$bin" test "$bytes" 1
+[ -n "${ONEWAY:-}" ] || run "shmif both directions, $size MiB each" "$bin" test "$bytes" 1
 
 # tap_run MTU N OFFLOAD: the kernel on a TAP (virt<N>, 10.<NET>.N.0/24) against Linux's stack in
 # the namespace, with virtif's offloads (IFF_VNET_HDR: checksums and TSO/GSO) on or off
@@ -86,7 +92,7 @@ tap_run() {
   ip link set "$t" netns "$ns"
   ip -n "$ns" link set "$t" up
   ip -n "$ns" addr add 10.$net.$n.2/24 dev "$t"
-  say "## rump kernel (virtif, TAP, MTU $mtu, $what) <-> Linux in a namespace, $size MiB each way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  say "## rump kernel (virtif, TAP, MTU $mtu, $what) <-> Linux in a namespace, $size MiB $way (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   timed "$tmp/srv.time" ip netns exec "$ns" "$bin" host-server 5100 "$bytes" > "$tmp/srv.out" 2>&1
   wait "$tc" || say "tap-client failed"
   cat "$tmp/tap.out" "$tmp/srv.out" | tee -a "$log"
@@ -117,7 +123,7 @@ tap_vs_veth() {
   vs=$!
   touch "$tmp/vsrv.out"
   for i in $(seq 100); do grep -q listening "$tmp/vsrv.out" && break; sleep 0.05; done
-  run "Linux <-> Linux over veth (MTU $mtu) into a namespace, $size MiB each way (client side's CPU; the server's below)" "$bin" host-client 10.95.$n.2 5101 "$bytes"
+  run "Linux <-> Linux over veth (MTU $mtu) into a namespace, $size MiB $way (client side's CPU; the server's below)" "$bin" host-client 10.95.$n.2 5101 "$bytes"
   wait "$vs" || say "host-server failed"
   cat "$tmp/vsrv.out" | tee -a "$log"
   read -r w u s < "$tmp/vsrv.time"

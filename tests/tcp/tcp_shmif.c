@@ -22,6 +22,8 @@
  *	the client's side in a rump kernel whose IFNAME (virtN) is a host TAP of that name:
  *	bench/tcp.sh's comparison of the kernel over virtif with Linux over veth (root). MTU
  *	sets the interface's MTU first (SIOCSIFMTU: jumbo frames on virtif).
+ *	With TCP_ONEWAY=1 in the environment these three send one way only, client to server
+ *	(checked as before), to compare with iperf3's one-way number on the host's loopback.
  *
  * The client retries its first connect until the server listens (ECONNREFUSED while the
  * server boots: the condition itself is polled, not a guess of how long booting takes).
@@ -557,7 +559,7 @@ host_server(int port, long size)
 	int s = accept(l, NULL, NULL);
 	if (s < 0)
 		die("accept", errno);
-	if (transfer(s, size, 1, 0, 1))
+	if (transfer(s, size, 1, getenv("TCP_ONEWAY") != NULL, 1))
 		return 1;
 	char c;
 	if (read(s, &c, 1) != 0)
@@ -589,7 +591,7 @@ host_client(const char *addr, int port, long size)
 			die("connect", e);
 		usleep(20000);
 	}
-	if (transfer(s, size, 0, 0, 1))
+	if (transfer(s, size, 0, getenv("TCP_ONEWAY") != NULL, 1))
 		return 1;
 	close(s);
 	return 0;
@@ -641,7 +643,7 @@ tap_client(const char *ifname, const char *ours, const char *peer, int port, lon
 			die("connect", e);
 		usleep(50000);
 	}
-	if (transfer(s, size, 0, 0, 0))
+	if (transfer(s, size, 0, getenv("TCP_ONEWAY") != NULL, 0))
 		return 1;
 	rump_sys_close(s);
 	return 0;

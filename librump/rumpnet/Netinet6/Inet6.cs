@@ -608,11 +608,11 @@ public sealed class Inet6
 
     /// <summary>
     /// An autonomous prefix's address <paramref name="a"/> on <paramref name="ifp"/> with the
-    /// prefix's lifetimes in seconds (RFC 4862 5.5.3 d and e): a new address is formed (true);
+    /// prefix's lifetimes in seconds (RFC 4862 5.5.3 d and e): a new address is formed (and counted);
     /// one formed before gets the new preferred lifetime and a valid lifetime by the two-hour
     /// rule. An address configured by hand is left alone.
     /// </summary>
-    internal bool RaPrefix(Ifnet ifp, Ipv6Addr a, uint valid, uint preferred)
+    internal void RaPrefix(Ifnet ifp, Ipv6Addr a, uint valid, uint preferred)
     {
         long now = Clock.MonotonicNs();
         long validUntil = Deadline(now, valid), prefUntil = Deadline(now, preferred);
@@ -631,10 +631,14 @@ public sealed class Inet6
                 ArmLifetimesLocked(Math.Min(ia.ValidUntil, ia.PreferredUntil));
             }
             _cfgLock.Exit();
-            return false;
+            return;
         }
         _cfgLock.Exit();
-        return valid != 0 && AddAddress(ifp, a, 64, In6Ifaddr.IN6_IFF_AUTOCONF, validUntil, prefUntil) == 0;
+        if (valid == 0) return;
+        // Counted before the address is visible: whoever finds it sees it counted.
+        Interlocked.Increment(ref Stats.NdSlaacAddresses);
+        if (AddAddress(ifp, a, 64, In6Ifaddr.IN6_IFF_AUTOCONF, validUntil, prefUntil) != 0)
+            Interlocked.Decrement(ref Stats.NdSlaacAddresses);
     }
 
     /// <summary>Makes the lifetime callout run by <paramref name="at"/> (monotonic ns; long.MaxValue: nothing to do). Precondition: <see cref="_cfgLock"/> held.</summary>

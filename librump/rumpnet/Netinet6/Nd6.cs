@@ -362,8 +362,7 @@ public sealed class Nd6Cache
             if (pi.Prefix.IsLinkLocal || pi.Prefix.IsMulticast || pi.Length is 0 or > 128) continue;
             if (pi.OnLink) _in.RaOnLink(Ifp, pi.Prefix, pi.Length, pi.ValidLifetime);
             if (!pi.Autonomous || pi.Length != 64 || pi.PreferredLifetime > pi.ValidLifetime || ll == null) continue;
-            if (_in.RaPrefix(Ifp, new Ipv6Addr(pi.Prefix.Hi, ll.Addr.Lo), pi.ValidLifetime, pi.PreferredLifetime))
-                Interlocked.Increment(ref S.NdSlaacAddresses);
+            _in.RaPrefix(Ifp, new Ipv6Addr(pi.Prefix.Hi, ll.Addr.Lo), pi.ValidLifetime, pi.PreferredLifetime);
         }
     }
 

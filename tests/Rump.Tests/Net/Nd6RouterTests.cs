@@ -53,7 +53,9 @@ public class Nd6RouterTests : KernelTest
             Mtu(1000), Mtu(1400));
         EtherTestIf.Inject(k, ifp, Inet6Tests.Frame(Router, Ipv6Addr.AllNodes, Ipv6Packet.NextIcmpv6, 255, ra));
         var a = new Ipv6Addr(Inet6Tests.A6("fd00:1::").Hi, ll.Addr.Lo);
-        Assert.That(Eventually(() => in6.FindAddress(a, ifp) != null), Is.True, () => $"the address of the good prefix (advertisements seen: {in6.Stats.NdRaIn}, bad: {in6.Stats.NdBad})");
+        // The on-link-only prefix is the advertisement's last: once it is a route, all of it was taken.
+        Assert.That(Eventually(() => in6.FindAddress(a, ifp) != null && in6.Lookup(Inet6Tests.A6("fd00:4::9")) != null), Is.True,
+            () => $"the address of the good prefix and the on-link route (advertisements seen: {in6.Stats.NdRaIn}, bad: {in6.Stats.NdBad})");
         Assert.That(in6.Stats.NdSlaacAddresses, Is.EqualTo(1L), "only the good prefix gives an address");
         Assert.That(in6.LinkMtu(ifp), Is.EqualTo(1400), "the usable MTU option");
         Assert.That(in6.Lookup(Inet6Tests.A6("2001:db8::1"))?.Gateway, Is.EqualTo(Router), "a default route through the router");
