@@ -61,7 +61,7 @@ public abstract class UsbBus
     /// <summary>The device is going away: its pipes are closed already.</summary>
     public virtual void FreeDevice(UsbDevice dev) { }
 
-    /// <summary>Memory for <paramref name="dev"/>'s bulk transfers that the controller moves with no copy (<see cref="DmaMem"/>), or null.</summary>
+    /// <summary>Memory for <paramref name="dev"/>'s bulk transfers that the controller moves with no copy (<see cref="DmaMem"/>), at least <paramref name="length"/> bytes, or null.</summary>
     public virtual DmaMem? AllocDma(UsbDevice dev, int length) => null;
 
     /// <summary>A free address 1..127, or 0 when none is left.</summary>

@@ -253,8 +253,8 @@ public sealed class BufCache
     /// of which the <paramref name="count"/> bytes from <paramref name="skip"/> on go to
     /// <paramref name="uio"/>. A whole, aligned range lands in the caller's memory itself when the
     /// uio allows it (<see cref="Uio.TryDirect"/>): the device's bytes are copied once, by the host.
-    /// Anything else is staged (in the device's DMA memory when it lends some). False, with nothing moved: the cache holds newer
-    /// data for the range, read it through <see cref="Bread"/>.
+    /// Anything else is staged (in the device's DMA memory when it lends some). False, with
+    /// nothing moved: the cache holds newer data for the range, read it through <see cref="Bread"/>.
     /// </summary>
     public unsafe bool ReadUncached(ref Uio uio, BlockDevice dev, long blkno, int blockSize, int bytes, int skip, int count, out int error)
     {
@@ -267,7 +267,6 @@ public sealed class BufCache
         // Staged: in the device's DMA memory when it lends some (the bytes then come in with no
         // copy), else in a buffer of the pool.
         DmaMem? dma = dev.AllocDma(bytes);
-        if (dma != null && dma.Length < bytes) { dma.Release(); dma = null; }
         byte[]? staging = dma == null ? _staging.Rent(bytes) : null;
         try
         {

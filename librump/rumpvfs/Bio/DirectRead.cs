@@ -49,9 +49,6 @@ public sealed unsafe class DirectRead : BioCompletion
     /// <summary>Started and not yet released.</summary>
     public bool Active => _data != null;
 
-    /// <summary>Whether the window's memory is the device's (no copy on the way in).</summary>
-    public bool InDeviceMemory => _dma != null;
-
     public DirectRead(BufCache c, Kernel k) : base(k)
     {
         _c = c;
@@ -69,7 +66,6 @@ public sealed unsafe class DirectRead : BioCompletion
         Dev = dev; Blkno = blkno; Length = length; BlockSize = blockSize;
         Arm();
         _dma = dev.AllocDma(length);
-        if (_dma != null && _dma.Length < length) { _dma.Release(); _dma = null; }
         if (_dma != null) _data = _dma.Pointer;
         else
         {

@@ -86,7 +86,8 @@ public abstract class BlockDevice
     /// <summary>
     /// Memory this device reads into (and writes from) without a copy, for a buffer of
     /// <paramref name="length"/> bytes that lives across transfers (<see cref="DmaMem"/>: a
-    /// read-ahead window), or null when it has none to lend; the caller then uses ordinary memory.
+    /// read-ahead window): at least that long, or null when it has none to lend; the caller then
+    /// uses ordinary memory.
     /// </summary>
     public virtual DmaMem? AllocDma(int length) => null;
 
