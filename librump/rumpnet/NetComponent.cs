@@ -26,6 +26,8 @@ public sealed class NetComponent : IComponent
         Netinet.TcpProto tcp = Netinet.TcpProto.Attach(k, inet);
         var inet6 = new Netinet6.Inet6(net);
         k.SetService(inet6);
+        // For looking and tuning; a kernel whose tree refuses it still does IPv6.
+        inet6.AttachSysctl();
         Netinet.TcpProto.AttachInet6(k, tcp, inet6);
         Route.RouteSock.Attach(k, net);
         Netinet.RawIp.Attach(inet);

@@ -8,7 +8,8 @@
 #   UDP: python3's client in the kernel and socat's echo on the host; nc -u -l in the kernel
 #        taking a datagram from socat.
 #   TCP (TcpProto, merged from branch tcpsock): curl and wget from python3 -m http.server (SHA-256),
-#        nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
+#        the host's curl -4 from python3 -m http.server on :: in the kernel (dual-stack, the
+#        client logged v4-mapped), nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
 #        kernel (socket(AF_INET, SOCK_STREAM) says EPROTOTYPE or EPROTONOSUPPORT) these say
 #        SKIP, uncounted.
 #
@@ -108,6 +109,23 @@ else
 		else
 			bad "wget over the kernel's TCP: status $? ($(cat "$work/wget.err"))"
 		fi
+	fi
+	# A dual-stack server in the kernel: python3's http.server on :: clears IPV6_V6ONLY (its
+	# DualStackServer does), so the host's curl -4 reaches it, and it logs the client v4-mapped.
+	run "$python" -u -m http.server --bind :: --directory "$work/www" 0 >"$work/http6.log" 2>&1 &
+	pids="$pids $!"
+	end=$(($(date +%s) + 60))
+	while ! grep -q 'port [0-9]' "$work/http6.log" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
+	dport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http6.log" | head -n 1)
+	if [ -z "$dport" ]; then
+		bad "hijacked http.server on :: did not start: $(cat "$work/http6.log")"
+	elif $H curl -4 -sS -o "$work/curl6.out" "http://$kern:$dport/big.bin" 2>"$work/curl6.err"; then
+		got=$(sha256sum <"$work/curl6.out" | cut -d' ' -f1)
+		[ "$got" = "$want" ] && ok || bad "host curl -4 -> hijacked http.server on ::: SHA-256 expected $want, got $got"
+		grep -q "^::ffff:$host - .*GET /big.bin" "$work/http6.log" && ok ||
+			bad "hijacked http.server on :: should log the IPv4 client as ::ffff:$host; its log: $(cat "$work/http6.log")"
+	else
+		bad "host curl -4 -> hijacked http.server on :: (port $dport): status $? ($(cat "$work/curl6.err"); server: $(cat "$work/http6.log"))"
 	fi
 	# nc in the kernel to the host's nc -l.
 	port=$(freeport tcp)

@@ -12,9 +12,10 @@ namespace Rump.Net.Netinet;
 /// comparing are two 64-bit words whatever the family (no branch, no allocation), and the family
 /// is the prefix (<see cref="IsV4"/>). The two
 /// wildcards differ (0.0.0.0 is ::ffff:0.0.0.0, IPv6's is ::), so v4 and v6 listeners on one
-/// port are different keys. Nothing is ambiguous because AF_INET6 sockets are IPV6_V6ONLY:
-/// a v6 socket never binds or connects to a v4-mapped address, and IPv6 input drops packets
-/// that carry one, so every mapped address here came from IPv4.
+/// port are different keys. Nothing is ambiguous: IPv6 input drops packets that carry a
+/// v4-mapped address, so every mapped address here is IPv4's, whether an AF_INET socket or a
+/// dual-stack AF_INET6 one (IPV6_V6ONLY off, binding or connecting to ::ffff:a.b.c.d, or
+/// accepting IPv4 on ::) uses it; the socket alone decides how it is named.
 /// </summary>
 public readonly struct TcpAddr : IEquatable<TcpAddr>
 {

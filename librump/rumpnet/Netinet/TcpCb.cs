@@ -182,6 +182,13 @@ public sealed class TcpCb
     internal bool BoundOnly;
     /// <summary>The binding socket's SO_REUSEADDR/SO_REUSEPORT bits (<see cref="TcpPcbTable.Conflicts"/>).</summary>
     internal int Reuse;
+    /// <summary>
+    /// An AF_INET6 socket's TCB with IPV6_V6ONLY off: bound to ::, its listener also takes IPv4
+    /// connections (<see cref="TcpPcbTable.LookupListener"/>), and a v4 bind of its port clashes
+    /// with it (<see cref="TcpPcbTable.Conflicts"/>). Its IPv4 connections are IPv4 TCBs like
+    /// any other: only the socket's names (sockaddr_in6, v4-mapped) tell them apart.
+    /// </summary>
+    internal bool DualStack;
 
     // Counters a test (and netstat) reads.
     public long SegsSent, SegsReceived, Retransmits, FastRetransmits, Timeouts, ChallengeAcks, SackRecoveries;

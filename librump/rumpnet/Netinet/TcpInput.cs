@@ -34,7 +34,8 @@ public sealed partial class TcpStack
     /// <summary>
     /// A TCP segment from IPv6 input, as <see cref="Input(Mbuf, Ipv4Addr, Ipv4Addr)"/>. The caller
     /// has dropped multicast destinations, and segments between v4-mapped or unspecified
-    /// addresses, which no IPv6 TCP connection has (RFC 4291 2.5.5.2, IPV6_V6ONLY).
+    /// addresses: on the wire they are never real (RFC 4291 2.5.5.2, RFC 4942 2.2), and here a
+    /// v4-mapped address is an IPv4 one (a dual-stack socket's IPv4 connection).
     /// </summary>
     public void Input6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
     {

@@ -23,8 +23,11 @@ internal readonly struct TcpTuple : IEquatable<TcpTuple>
 /// port (a wildcard address matches any), and local port allocation (bind's explicit ports, and
 /// ephemeral ports from NetBSD's anonportmin..anonportmax, 49152-65535, from a random start).
 /// IPv4 and IPv6 share the table (<see cref="TcpAddr"/>) but not their port spaces: each family
-/// has its own wildcard, and an address only clashes with one of its own family (IPv6 sockets
-/// are IPV6_V6ONLY, as NetBSD's default). Protected by the stack's lock; lookups allocate nothing.
+/// has its own wildcard, and an address only clashes with one of its own family, except for a
+/// dual-stack AF_INET6 socket (IPV6_V6ONLY off, <see cref="TcpCb.DualStack"/>) on ::, which
+/// NetBSD's in6_pcb.c lets into IPv4's: its listener takes the IPv4 connections no IPv4 listener
+/// takes, and an IPv4 bind of its port clashes with it. Such a socket on a v4-mapped address, and
+/// its IPv4 connections, simply are IPv4 keys. Protected by the stack's lock; lookups allocate nothing.
 /// </summary>
 internal sealed class TcpPcbTable
 {
@@ -45,10 +48,16 @@ internal sealed class TcpPcbTable
     public TcpCb? Lookup(TcpAddr la, ushort lp, TcpAddr fa, ushort fp)
         => _conns.TryGetValue(new TcpTuple(la, lp, fa, fp), out TcpCb? tp) ? tp : null;
 
+    /// <summary>
+    /// The listener for a connection to <paramref name="la"/>:<paramref name="lp"/>: one on that
+    /// address, else its family's wildcard, else (an IPv4 address) a dual-stack one on ::, as
+    /// NetBSD's tcp_input looks up IPv4's PCBs before the v4-mapped ones of IPv6.
+    /// </summary>
     public TcpCb? LookupListener(TcpAddr la, ushort lp)
     {
         if (_listeners.TryGetValue(Key(la, lp), out TcpCb? tp)) return tp;
-        return _listeners.TryGetValue(Key(la.AnyOfFamily, lp), out tp) ? tp : null;
+        if (_listeners.TryGetValue(Key(la.AnyOfFamily, lp), out tp)) return tp;
+        return la.IsV4 && _listeners.TryGetValue(Key(TcpAddr.AnyV6, lp), out tp) && tp.DualStack ? tp : null;
     }
 
     /// <summary>Whether a local address and port is taken by anyone (a wildcard clashes with everything on the port).</summary>
@@ -62,15 +71,19 @@ internal sealed class TcpPcbTable
         return false;
     }
 
-    /// <summary>An ephemeral port free on <paramref name="la"/> towards nobody yet (0 if all are taken: EADDRNOTAVAIL).</summary>
-    public ushort AllocatePort(TcpAddr la, Random rnd)
+    /// <summary>
+    /// An ephemeral port free on <paramref name="la"/> towards nobody yet (0 if all are taken:
+    /// EADDRNOTAVAIL); with <paramref name="dual"/> (a dual-stack socket on ::) free in IPv4 too,
+    /// so IPv4 connections to it reach it rather than an IPv4 socket of the port.
+    /// </summary>
+    public ushort AllocatePort(TcpAddr la, Random rnd, bool dual = false)
     {
         int span = AnonPortMax - AnonPortMin + 1;
         int start = rnd.Next(span);
         for (int i = 0; i < span; i++)
         {
             ushort p = (ushort)(AnonPortMin + (start + i) % span);
-            if (!PortInUse(la, p)) return p;
+            if (!PortInUse(la, p) && !(dual && PortInUse(TcpAddr.AnyV4, p))) return p;
         }
         return 0;
     }
@@ -86,7 +99,11 @@ internal sealed class TcpPcbTable
     /// (SO_REUSEADDR/SO_REUSEPORT bits) collides with a TCB on the port whose address overlaps
     /// (equal, or either is the wildcard), as NetBSD's in_pcbbind_port: sockets that both set
     /// SO_REUSEPORT share; SO_REUSEADDR lets a socket bind over connections (TIME_WAIT ones
-    /// after a server restarts) but never over a listener or another bound socket.
+    /// after a server restarts) but never over a listener or another bound socket. An IPv4
+    /// address (an AF_INET socket's, or a dual-stack one's v4-mapped) also clashes with a
+    /// dual-stack socket on :: of the port unless it sets SO_REUSEADDR or SO_REUSEPORT (NetBSD's
+    /// in_pcbbind_port and in6_pcbbind_port look up the v4-mapped address among IPv6's PCBs with
+    /// wildcards only then); binding :: looks at IPv6's PCBs alone, dual-stack or not, as NetBSD's.
     /// </summary>
     public bool Conflicts(TcpAddr la, ushort lp, int reuse)
     {
@@ -94,6 +111,11 @@ internal sealed class TcpPcbTable
             foreach (TcpCb t in list)
             {
                 if (t.LocalPort != lp) continue;
+                if (la.IsV4 && t.DualStack && t.LocalAddr == TcpAddr.AnyV6)
+                {
+                    if ((reuse & (TcpStack.SoReuseAddr | TcpStack.SoReusePort)) == 0) return true;
+                    continue;
+                }
                 if (!la.SameFamily(t.LocalAddr)) continue;
                 if (!la.IsUnspecified && !t.LocalAddr.IsUnspecified && la != t.LocalAddr) continue;
                 if ((reuse & t.Reuse & TcpStack.SoReusePort) != 0) continue;

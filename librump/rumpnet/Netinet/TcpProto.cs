@@ -12,7 +12,11 @@ namespace Rump.Net.Netinet;
 /// SOCK_STREAM, IPPROTO_TCP) sockets over the engine (<see cref="TcpStack"/>, run by
 /// <see cref="TcpKernel"/>), and (AF_INET6, SOCK_STREAM) ones: a second instance over the same
 /// engine and lock (<see cref="AttachInet6"/>) that differs only in its socket addresses, source
-/// selection and IPV6_V6ONLY (always on). IPv4 and IPv6 input hand protocol 6 to the engine, its
+/// selection and IPV6_V6ONLY. With IPV6_V6ONLY off (net.inet6.ip6.v6only's default is 1, as
+/// NetBSD's; a socket may clear it before it binds) an AF_INET6 socket is dual-stack: on :: it
+/// also takes IPv4 connections, and it binds and connects to v4-mapped addresses (::ffff:a.b.c.d),
+/// which make it an IPv4 TCB in the engine (<see cref="TcpCb.DualStack"/>); its names are still
+/// sockaddr_in6, v4-mapped. IPv4 and IPv6 input hand protocol 6 to the engine, its
 /// output goes to IPv4 or IPv6 output by the connection's family, and ICMP and ICMPv6 errors
 /// reach <see cref="TcpStack.CtlInput"/>, <see cref="TcpStack.CtlInput6"/>, and for path-MTU
 /// discovery (IPv4 segments go with DF) <see cref="TcpStack.MtuInput4"/> and <see cref="TcpStack.MtuInput6"/>.
@@ -206,11 +210,12 @@ public sealed class TcpProto : Protosw, IStreamProtocol
 
     /// <summary>
     /// The caller's sockaddr_in or sockaddr_in6 (by the socket's family): EINVAL for a wrong
-    /// length or (IPV6_V6ONLY) a v4-mapped address, EAFNOSUPPORT for another family. The IPv6
-    /// scope id is not kept: a link-local peer is reached by the first Ethernet interface, as
-    /// IPv6 output does for unscoped link-local destinations.
+    /// length or a v4-mapped address on an IPV6_V6ONLY socket (<paramref name="tp"/>'s),
+    /// EAFNOSUPPORT for another family. A v4-mapped address comes back as the IPv4 address it
+    /// maps (the same <see cref="TcpAddr"/>). The IPv6 scope id is not kept: a link-local peer is
+    /// reached by the first Ethernet interface, as IPv6 output does for unscoped link-local destinations.
     /// </summary>
-    private int ReadSa(ReadOnlySpan<byte> nam, out TcpAddr a, out ushort port)
+    private int ReadSa(ReadOnlySpan<byte> nam, TcpCb tp, out TcpAddr a, out ushort port)
     {
         a = default;
         port = 0;
@@ -226,7 +231,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         if (nam[1] != Abi.AF_INET6) return Abi.EAFNOSUPPORT;
         port = BinaryPrimitives.ReadUInt16BigEndian(nam.Slice(2));
         Ipv6Addr a6 = Ipv6Addr.Read(nam.Slice(8));
-        if (In6.IsV4Mapped(a6)) return Abi.EINVAL;
+        if (In6.IsV4Mapped(a6) && !tp.DualStack) return Abi.EINVAL;
         a = a6;
         return 0;
     }
@@ -235,8 +240,9 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     {
         int size = V6 ? Udp6Proto.Sin6Len : UdpProto.SinLen;
         Span<byte> sa = stackalloc byte[Udp6Proto.Sin6Len];
-        // A TCB with no address yet holds its family's wildcard (V4 of ::ffff:0.0.0.0 and V6 of :: are both zero).
-        if (V6) Udp6Proto.WriteSin6(sa, a.IsV4 ? default : a.V6, port, 0);
+        // A TCB with no address yet holds its family's wildcard (V4 of ::ffff:0.0.0.0 is zero).
+        // An AF_INET6 socket's IPv4 addresses (dual-stack) show v4-mapped, as they are kept.
+        if (V6) Udp6Proto.WriteSin6(sa, a.V6, port, 0);
         else UdpProto.WriteSin(sa, a.IsV4 ? a.V4 : Ipv4Addr.Any, port);
         len = Math.Min(nam.Length, size);
         sa.Slice(0, len).CopyTo(nam);
@@ -253,7 +259,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             int e = so.Snd.Reserve(DefaultSpace);
             if (e == 0) e = so.Rcv.Reserve(DefaultSpace);
             if (e != 0) return e;
-            tp = Stack.NewSocketCb(V6);
+            tp = NewSocketCb();
         }
         var p = new TcpSockPcb(this, so, tp);
         tp.Upcall = p;
@@ -267,13 +273,22 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         so.Pcb = null;
     }
 
+    /// <summary>A new socket's TCB: an AF_INET6 one is dual-stack when net.inet6.ip6.v6only is 0.</summary>
+    private TcpCb NewSocketCb()
+    {
+        TcpCb tp = Stack.NewSocketCb(V6);
+        tp.DualStack = V6 && !_in6!.V6OnlyDefault;
+        return tp;
+    }
+
     public override int Bind(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = ReadSa(nam, out TcpAddr a, out ushort port);
+        TcpCb tp = Pcb(so).Tp;
+        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port);
         if (e != 0) return e;
         if (a.IsMulticast) return Abi.EADDRNOTAVAIL;
-        if (!a.IsUnspecified && (V6 ? _in6!.FindAddress(a.V6) == null : _in.FindAddress(a.V4) == null)) return Abi.EADDRNOTAVAIL;
-        return Stack.BindLocked(Pcb(so).Tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
+        if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : _in6!.FindAddress(a.V6) == null)) return Abi.EADDRNOTAVAIL;
+        return Stack.BindLocked(tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
     }
 
     public override int Listen(Socket so, Lwp l)
@@ -291,11 +306,11 @@ public sealed class TcpProto : Protosw, IStreamProtocol
 
     public override int Connect(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = ReadSa(nam, out TcpAddr a, out ushort port);
-        if (e != 0) return e;
-        if (a.IsUnspecified || port == 0 || a.IsMulticast) return Abi.EADDRNOTAVAIL;
         TcpSockPcb p = Pcb(so);
         TcpCb tp = p.Tp;
+        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port);
+        if (e != 0) return e;
+        if (a.IsUnspecified || port == 0 || a.IsMulticast) return Abi.EADDRNOTAVAIL;
         if (tp.State == TcpState.Listen) return Abi.EOPNOTSUPP;
         if (tp.State != TcpState.Closed || tp.RemotePort != 0)
         {
@@ -304,11 +319,14 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             n.NoDelay = tp.NoDelay;
             n.KeepAlive = tp.KeepAlive;
             n.OurMss = tp.OurMss;
+            n.DualStack = tp.DualStack;
             tp.Upcall = null;
             p.Tp = tp = n;
             p.Reported = false;
             so.State &= ~(Socket.SS_CANTRCVMORE | Socket.SS_CANTSENDMORE | Socket.SS_ISDISCONNECTED);
         }
+        // A dual-stack socket bound to an address of one family (::ffff:0.0.0.0 is IPv4's) reaches only that family (NetBSD's in6_pcbconnect).
+        if (V6 && tp.LocalAddr != TcpAddr.AnyV6 && !tp.LocalAddr.SameFamily(a)) return Abi.EINVAL;
         e = SelectSource(a, out TcpAddr src);
         if (e != 0) return e;
         ushort mss = tp.OurMss;
@@ -322,12 +340,12 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         return e;
     }
 
-    /// <summary>The source address towards <paramref name="dst"/>: IPv4's by the route, IPv6's by RFC 6724 (simplified) on the route's interface.</summary>
+    /// <summary>The source address towards <paramref name="dst"/>: IPv4's by the route (a dual-stack socket's v4-mapped peer too), IPv6's by RFC 6724 (simplified) on the route's interface.</summary>
     private int SelectSource(TcpAddr dst, out TcpAddr src)
     {
         src = default;
         int e;
-        if (!V6)
+        if (dst.IsV4)
         {
             e = _in.SelectSource(dst.V4, out Ipv4Addr s4);
             src = s4;
@@ -417,10 +435,16 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         }
         if (level == Abi.IPPROTO_IPV6 && V6 && name == Abi.IPV6_V6ONLY)
         {
-            // Always on (NetBSD's net.inet6.ip6.v6only=1 default): clearing it is refused, as for UDP.
-            if (set) return val.Length != sizeof(int) ? Abi.EINVAL : MemoryMarshal.Read<int>(val) != 0 ? 0 : Abi.EINVAL;
+            if (set)
+            {
+                if (val.Length != sizeof(int)) return Abi.EINVAL;
+                // Before bind only (NetBSD's ip6_ctloutput): a bound TCB's table entry was chosen by it.
+                if (tp.InTable || tp.LocalPort != 0 || !tp.LocalAddr.IsUnspecified) return Abi.EINVAL;
+                tp.DualStack = MemoryMarshal.Read<int>(val) == 0;
+                return 0;
+            }
             if (val.Length < sizeof(int)) return Abi.EINVAL;
-            MemoryMarshal.Write(val, 1);
+            MemoryMarshal.Write(val, tp.DualStack ? 0 : 1);
             len = sizeof(int);
             return 0;
         }

@@ -25,7 +25,7 @@ public sealed partial class TcpStack
         if (tp.InTable || tp.LocalPort != 0 || tp.State != TcpState.Closed) return Abi.EINVAL;
         if (port == 0)
         {
-            port = Pcbs.AllocatePort(la, _rnd);
+            port = Pcbs.AllocatePort(la, _rnd, tp.DualStack && la == TcpAddr.AnyV6);
             if (port == 0) return Abi.EADDRNOTAVAIL;
         }
         else if (Pcbs.Conflicts(la, port, reuse)) return Abi.EADDRINUSE;
@@ -55,7 +55,7 @@ public sealed partial class TcpStack
         var l = new TcpCb(this, 0, 0, true)
         {
             State = TcpState.Listen, LocalAddr = tp.LocalAddr, LocalPort = tp.LocalPort, Backlog = 4096,
-            ChildSndBuf = childSnd, ChildRcvBuf = childRcv, NoDelay = tp.NoDelay, Reuse = tp.Reuse,
+            ChildSndBuf = childSnd, ChildRcvBuf = childRcv, NoDelay = tp.NoDelay, Reuse = tp.Reuse, DualStack = tp.DualStack,
         };
         Pcbs.InsertListener(l);
         listener = l;

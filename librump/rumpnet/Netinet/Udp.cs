@@ -93,13 +93,19 @@ public sealed class Udp : UdpEngine
         return _in.Ip.Output(m, laddr, faddr, Ipv4Packet.ProtoUdp, (r.Options & UdpPcb.SO_BROADCAST) != 0 ? Ip.AllowBroadcast : 0, outIf: r.Ifp);
     }
 
+    // IPv6's dual-stack PCBs (IPV6_V6ONLY off) send to and bind v4-mapped addresses through these: IPv4's rules and output.
+    internal int CheckLocalMapped(TcpAddr a) => CheckLocal(a, null);
+    internal int SelectSourceMapped(TcpAddr dst, out TcpAddr src) => SelectSource(dst, null, out src);
+    internal int RouteOutMapped(ref UdpRoute r) => RouteOut(ref r, null);
+    internal int OutputMapped(Mbuf m, in UdpRoute r, int len) => Output(m, r, len);
+
     private protected override void PortUnreachable(Mbuf m, bool multi)
         => _in.Icmp.Error(m, Icmpv4Packet.TypeUnreachable, Icmpv4Packet.CodePortUnreachable, 0, multi);
 
     internal override void WriteSockaddr(Span<byte> d, TcpAddr a, ushort port, Ifnet? ifp) => UdpProto.WriteSin(d, a.V4, port);
 
     /// <summary>A sockaddr_in: EINVAL unless 16 bytes long, EAFNOSUPPORT for another family (NetBSD in_pcbbind/udp_send).</summary>
-    internal override int ReadSockaddr(ReadOnlySpan<byte> nam, out TcpAddr a, out ushort port, out Ifnet? scope)
+    internal override int ReadSockaddr(ReadOnlySpan<byte> nam, UdpPcb p, out TcpAddr a, out ushort port, out Ifnet? scope)
     {
         scope = null;
         int e = UdpProto.ReadSin(nam, out Ipv4Addr v, out port);

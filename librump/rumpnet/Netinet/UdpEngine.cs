@@ -15,8 +15,9 @@ namespace Rump.Net.Netinet;
 /// <see cref="Received"/>, errors to <see cref="Error"/>, and <see cref="Upcall"/> says they came.
 /// Addresses are <see cref="TcpAddr"/>s, as TCP keeps them: IPv4 ones v4-mapped, so the code that
 /// does not care about the family compares 16 bytes and never branches on it.
-/// The addresses, ports, <see cref="OutIf"/>, <see cref="ScopeIf"/>, the queue and the error are
-/// protected by the engine's lock (<see cref="UdpEngine"/>); <see cref="Options"/> and
+/// The addresses, ports, <see cref="OutIf"/>, <see cref="ScopeIf"/>, <see cref="DualStack"/>, the
+/// queue and the error are protected by the engine's lock (<see cref="UdpEngine"/>; written with
+/// the socket's lock held too, so the socket's calls read them under it); <see cref="Options"/> and
 /// <see cref="HopLimit"/> are copied from the socket under the socket's lock.
 /// </summary>
 public sealed class UdpPcb
@@ -44,6 +45,11 @@ public sealed class UdpPcb
     public Ifnet? ScopeIf { get; internal set; }
     /// <summary>IPv6's IPV6_UNICAST_HOPS: -1 is the kernel's default.</summary>
     public int HopLimit = -1;
+    /// <summary>
+    /// IPv6: IPV6_V6ONLY is off. On :: (or a v4-mapped address) the PCB also takes IPv4
+    /// datagrams that no IPv4 PCB takes, and it sends to v4-mapped addresses over IPv4.
+    /// </summary>
+    public bool DualStack { get; internal set; }
     /// <summary>The socket of a PCB made by <see cref="UdpProto"/>: datagrams and errors go to it instead of <see cref="Received"/>.</summary>
     public Socket? So { get; }
 
@@ -65,6 +71,8 @@ internal struct UdpRoute
     public TcpAddr LAddr, FAddr;
     public ushort LPort, FPort;
     public int Options, HopLimit;
+    /// <summary>The PCB is dual-stack (IPv6's): a v4-mapped destination goes over IPv4.</summary>
+    public bool DualStack;
     /// <summary>The interface it must leave by, or null for the route's.</summary>
     public Ifnet? Ifp;
 }
@@ -77,15 +85,20 @@ internal struct UdpRoute
 /// broadcast or multicast one to every matching PCB, the family's port unreachable when nobody
 /// listens, and ICMP errors to connected PCBs as their pending error.
 ///
-/// Each family is a subclass with its own instance (<see cref="Udp"/>, <c>Udp6</c>): its own PCB
-/// list, port space and lock, because sockets are IPV6_V6ONLY always (NetBSD's default,
-/// net.inet6.ip6.v6only=1), so nothing matches a v4 datagram against a v6 PCB or the reverse. A
-/// subclass adds what differs: checking a local address, source selection, the header and its
-/// pseudo-header checksum, the output routine, the ICMP error, and the sockaddr.
+/// Each family is a subclass with its own instance (<see cref="Udp"/>, <c>Udp6</c>) and PCB list.
+/// An IPv6 PCB is IPV6_V6ONLY by default (NetBSD's net.inet6.ip6.v6only=1) and then never meets
+/// IPv4. A dual-stack one (<see cref="UdpPcb.DualStack"/>) does, as in NetBSD's udp_input and
+/// in6_pcb.c: IPv4 input offers a datagram that no IPv4 PCB takes to IPv6's dual-stack PCBs
+/// (every matching one, for a broadcast or multicast), and binding an IPv4 address (or a
+/// v4-mapped one) looks at both lists (<see cref="PortTakenLocked"/>). The two engines are
+/// paired (<see cref="_other"/>) for that. A subclass adds what differs: checking a local
+/// address, source selection, the header and its pseudo-header checksum, the output routine, the
+/// ICMP error, and the sockaddr.
 ///
-/// Locks: <see cref="Lock"/> protects the PCB list and every PCB's fields and queue. It is taken
-/// with a socket's lock held (the socket layer's calls), and released before a socket's lock is
-/// taken from input, before packets are sent, and before upcalls.
+/// Locks: <see cref="Lock"/> protects the PCB list and every PCB's fields and queue; the paired
+/// engines share one, so the lookups across both lists see them still. It is taken with a
+/// socket's lock held (the socket layer's calls), and released before a socket's lock is taken
+/// from input, before packets are sent, and before upcalls.
 /// </summary>
 public abstract class UdpEngine
 {
@@ -97,13 +110,25 @@ public abstract class UdpEngine
     private protected readonly List<UdpPcb> Pcbs = new();
     private ushort _nextAnon = AnonPortMin;
     internal readonly Net Net;
+    /// <summary>IPv4's engine: IPv6's, whose dual-stack PCBs also take IPv4. IPv6's: IPv4's, whose port space its v4-mapped bindings share. Set while components initialise.</summary>
+    private UdpEngine? _other;
 
-    /// <summary>The lock's class for LockDebug is the subclass's constructor's call site: one per family.</summary>
-    private protected UdpEngine(Kernel k, Net net, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    /// <summary>
+    /// <paramref name="v4"/>: for IPv6's engine, IPv4's, which it pairs with and whose lock it
+    /// shares. The lock's class for LockDebug is IPv4's constructor's call site.
+    /// </summary>
+    private protected UdpEngine(Kernel k, Net net, UdpEngine? v4 = null, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         Net = net;
-        Lock = new KMutex(k, file, line);
+        Lock = v4?.Lock ?? new KMutex(k, file, line);
+        if (v4 != null)
+        {
+            _other = v4;
+            v4._other = this;
+        }
     }
+
+    private bool IsV6 => Family == Abi.AF_INET6;
 
     // ---- what each family says ----
 
@@ -139,15 +164,17 @@ public abstract class UdpEngine
     public abstract int SockaddrLen { get; }
     /// <summary>Writes the family's sockaddr (<see cref="SockaddrLen"/> bytes); <paramref name="ifp"/> names a link-local address's scope.</summary>
     internal abstract void WriteSockaddr(Span<byte> d, TcpAddr a, ushort port, Ifnet? ifp);
-    /// <summary>A sockaddr from the caller: EINVAL for a bad length, EAFNOSUPPORT for another family, and the family's own checks.</summary>
-    internal abstract int ReadSockaddr(ReadOnlySpan<byte> nam, out TcpAddr a, out ushort port, out Ifnet? scope);
+    /// <summary>A sockaddr from the caller for <paramref name="p"/>: EINVAL for a bad length, EAFNOSUPPORT for another family, and the family's own checks.</summary>
+    internal abstract int ReadSockaddr(ReadOnlySpan<byte> nam, UdpPcb p, out TcpAddr a, out ushort port, out Ifnet? scope);
+    /// <summary>Whether a new socket's PCB is dual-stack (IPv6's net.inet6.ip6.v6only is 0).</summary>
+    private protected virtual bool NewDualStack => false;
 
     // ---- PCBs ----
 
     /// <summary>A new PCB of the family: for <paramref name="so"/>, or (null) a kernel PCB read with <see cref="State"/> and the family's Receive.</summary>
     internal UdpPcb AttachPcb(Socket? so)
     {
-        var p = new UdpPcb(Any, so);
+        var p = new UdpPcb(Any, so) { DualStack = so != null && NewDualStack };
         Lock.Enter();
         Pcbs.Add(p);
         Lock.Exit();
@@ -186,16 +213,38 @@ public abstract class UdpEngine
         finally { Lock.Exit(); }
     }
 
+    /// <summary>
+    /// IPV6_V6ONLY (<paramref name="on"/>) or dual-stack: before bind only, as NetBSD's
+    /// ip6_ctloutput (EINVAL after: the binding was checked for one or the other).
+    /// </summary>
+    internal int SetV6Only(UdpPcb p, bool on)
+    {
+        Lock.Enter();
+        try
+        {
+            if (p.LocalPort != 0 || !p.LocalAddr.IsUnspecified) return Abi.EINVAL;
+            p.DualStack = !on;
+            return 0;
+        }
+        finally { Lock.Exit(); }
+    }
+
     private int BindLocked(UdpPcb p, TcpAddr addr, ushort port)
     {
         if (p.Detached || p.LocalPort != 0) return Abi.EINVAL;
         if (port == 0)
         {
+            // A dual-stack PCB on :: takes a port free in IPv4 too, so IPv4 datagrams to it reach it.
+            bool dual = p.DualStack && addr == TcpAddr.AnyV6 && _other != null;
             for (int n = 0; n <= AnonPortMax - AnonPortMin; n++)
             {
                 ushort cand = _nextAnon;
                 _nextAnon = cand == AnonPortMax ? AnonPortMin : (ushort)(cand + 1);
-                if (!PortTakenLocked(null, addr, cand, 0)) { port = cand; break; }
+                if (!PortTakenLocked(null, addr, cand, 0) && !(dual && SameFamilyTaken(_other!.Pcbs, null, TcpAddr.AnyV4, cand, 0)))
+                {
+                    port = cand;
+                    break;
+                }
             }
             if (port == 0) return Abi.EAGAIN;
         }
@@ -207,21 +256,64 @@ public abstract class UdpEngine
 
     /// <summary>
     /// Whether binding <paramref name="addr"/>:<paramref name="port"/> with <paramref name="opts"/>
-    /// collides (NetBSD in_pcbbind_port): two PCBs share a port if both set SO_REUSEPORT, or if
-    /// their local addresses differ and neither is the wildcard, or, with SO_REUSEADDR, if one
-    /// of them is the wildcard and the other a specific address.
+    /// collides (NetBSD in_pcbbind_port, in6_pcbbind_port): with the PCBs of its family
+    /// (<see cref="SameFamilyTaken"/>), and an IPv4 address (an IPv4 PCB's, or a dual-stack IPv6
+    /// one's v4-mapped) also with IPv6's dual-stack PCBs (<see cref="MappedTaken"/>). IPv6's
+    /// addresses, :: included, meet IPv6's PCBs only (NetBSD's in6_pcbbind_port does not look at
+    /// IPv4's for them).
     /// </summary>
     private bool PortTakenLocked(UdpPcb? self, TcpAddr addr, ushort port, int opts)
     {
+        if (!IsV6) return SameFamilyTaken(Pcbs, self, addr, port, opts) || (_other != null && MappedTaken(_other.Pcbs, self, addr, port, opts));
+        if (addr.IsV4) return (_other != null && SameFamilyTaken(_other.Pcbs, self, addr, port, opts)) || MappedTaken(Pcbs, self, addr, port, opts);
+        return SameFamilyTaken(Pcbs, self, addr, port, opts);
+    }
+
+    /// <summary>
+    /// The collision rule among PCBs of one family (those of <paramref name="pcbs"/> whose local
+    /// address is of <paramref name="addr"/>'s): two PCBs share a port if both set SO_REUSEPORT,
+    /// or if their local addresses differ and neither is the wildcard, or, with SO_REUSEADDR, if
+    /// one of them is the wildcard and the other a specific address.
+    /// </summary>
+    private static bool SameFamilyTaken(List<UdpPcb> pcbs, UdpPcb? self, TcpAddr addr, ushort port, int opts)
+    {
         bool any = addr.IsUnspecified;
-        foreach (UdpPcb o in Pcbs)
+        foreach (UdpPcb o in pcbs)
         {
-            if (o == self || o.LocalPort != port) continue;
+            if (o == self || o.LocalPort != port || o.LocalAddr.IsV4 != addr.IsV4) continue;
             if ((opts & o.Options & UdpPcb.SO_REUSEPORT) != 0) continue;
             if (addr == o.LocalAddr) return true;
             bool oany = o.LocalAddr.IsUnspecified;
             if (!any && !oany) continue;
             if ((opts & (UdpPcb.SO_REUSEADDR | UdpPcb.SO_REUSEPORT)) != 0 && any != oany) continue;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Whether an IPv4 address <paramref name="addr"/>:<paramref name="port"/> meets a dual-stack
+    /// PCB of IPv6's <paramref name="pcbs"/>, as NetBSD's in6_pcblookup_port does for a v4-mapped
+    /// address: a PCB on :: or on an overlapping IPv4 address (equal, or either 0.0.0.0). A match
+    /// through a wildcard (either address, or the PCB's foreign end) counts only for a binding
+    /// without SO_REUSEADDR or SO_REUSEPORT; PCBs that both set SO_REUSEPORT share.
+    /// </summary>
+    private static bool MappedTaken(List<UdpPcb> pcbs, UdpPcb? self, TcpAddr addr, ushort port, int opts)
+    {
+        bool wild = (opts & (UdpPcb.SO_REUSEADDR | UdpPcb.SO_REUSEPORT)) == 0;
+        foreach (UdpPcb o in pcbs)
+        {
+            if (o == self || o.LocalPort != port || !o.DualStack) continue;
+            bool wildcard = o.IsConnected;
+            if (o.LocalAddr.IsV4)
+            {
+                if (o.LocalAddr.IsUnspecified != addr.IsUnspecified) wildcard = true;
+                else if (o.LocalAddr != addr) continue;
+            }
+            else if (o.LocalAddr == TcpAddr.AnyV6) wildcard = true;
+            else continue; // an IPv6 address never meets an IPv4 one
+            if (wildcard && !wild) continue;
+            if ((opts & o.Options & UdpPcb.SO_REUSEPORT) != 0) continue;
             return true;
         }
         return false;
@@ -320,6 +412,7 @@ public abstract class UdpEngine
             r.LPort = p.LocalPort;
             r.Options = p.Options;
             r.HopLimit = p.HopLimit;
+            r.DualStack = p.DualStack;
             r.Ifp = OutIfLocked(p, r.FAddr, scope);
         }
         finally { Lock.Exit(); }
@@ -389,6 +482,8 @@ public abstract class UdpEngine
     private static int MatchScore(UdpPcb p, TcpAddr src, ushort sport, TcpAddr dst, ushort dport)
     {
         if (p.LocalPort != dport) return -1;
+        // A dual-stack PCB on an IPv4 address (::ffff:0.0.0.0 too) takes IPv4 only.
+        if (p.LocalAddr.IsV4 && !dst.IsV4) return -1;
         int score = 0;
         if (!p.LocalAddr.IsUnspecified)
         {
@@ -407,7 +502,9 @@ public abstract class UdpEngine
     /// Delivers a datagram the family's input has checked (its UDP header at <paramref name="off"/>
     /// in m, <paramref name="ulen"/> bytes with it): a unicast one to the best-matching PCB, a
     /// broadcast or multicast one (<paramref name="multi"/>) to every matching PCB, each its own
-    /// copy (NetBSD delivers them to all sharers). Consumes m.
+    /// copy (NetBSD delivers them to all sharers). IPv4's PCBs come first; IPv6's dual-stack ones
+    /// get an IPv4 unicast datagram none of them takes, and every broadcast or multicast one
+    /// they match (NetBSD's udp_input and udp6_realinput). Consumes m.
     /// </summary>
     private protected void Deliver(Mbuf m, TcpAddr src, ushort sport, TcpAddr dst, ushort dport, int off, int ulen, bool multi)
     {
@@ -415,6 +512,7 @@ public abstract class UdpEngine
         UdpPcb? single = null;
         bool delivered = false;
         List<(UdpPcb, Mbuf)>? toSockets = null;
+        List<UdpPcb>? dual = IsV6 ? null : _other?.Pcbs;
         Lock.Enter();
         if (!multi)
         {
@@ -424,6 +522,13 @@ public abstract class UdpEngine
                 int s = MatchScore(p, src, sport, dst, dport);
                 if (s > best) { best = s; single = p; }
             }
+            if (single == null && dual != null)
+                foreach (UdpPcb p in dual)
+                {
+                    if (!p.DualStack) continue;
+                    int s = MatchScore(p, src, sport, dst, dport);
+                    if (s > best) { best = s; single = p; }
+                }
             if (single != null)
             {
                 delivered = true;
@@ -436,15 +541,21 @@ public abstract class UdpEngine
         }
         else
         {
-            foreach (UdpPcb p in Pcbs)
+            for (int i = 0; i < 2; i++)
             {
-                if (MatchScore(p, src, sport, dst, dport) < 0) continue;
-                delivered = true;
-                Mbuf? c = Net.Mbufs.Get(ulen - UdpPacket.HeaderSize);
-                if (c == null) { Interlocked.Increment(ref FullSockCount); continue; }
-                c.Append(m.Bytes.Slice(off + UdpPacket.HeaderSize, ulen - UdpPacket.HeaderSize));
-                if (p.So != null) (toSockets ??= new()).Add((p, c));
-                else if (EnqueueLocked(p, src, sport, c)) (wake ??= new()).Add(p);
+                List<UdpPcb>? list = i == 0 ? Pcbs : dual;
+                if (list == null) break;
+                foreach (UdpPcb p in list)
+                {
+                    if (i == 1 && !p.DualStack) continue;
+                    if (MatchScore(p, src, sport, dst, dport) < 0) continue;
+                    delivered = true;
+                    Mbuf? c = Net.Mbufs.Get(ulen - UdpPacket.HeaderSize);
+                    if (c == null) { Interlocked.Increment(ref FullSockCount); continue; }
+                    c.Append(m.Bytes.Slice(off + UdpPacket.HeaderSize, ulen - UdpPacket.HeaderSize));
+                    if (p.So != null) (toSockets ??= new()).Add((p, c));
+                    else if (EnqueueLocked(p, src, sport, c)) (wake ??= new()).Add(p);
+                }
             }
         }
         Lock.Exit();
@@ -468,9 +579,11 @@ public abstract class UdpEngine
     private void ToSocket(UdpPcb p, TcpAddr src, ushort sport, Ifnet? rcvif, Mbuf d)
     {
         Socket so = p.So!;
+        // An IPv4 datagram for IPv6's dual-stack PCB: a sockaddr_in6 with the v4-mapped source.
+        UdpEngine fam = p.DualStack && !IsV6 ? _other! : this;
         Span<byte> sa = stackalloc byte[SockaddrMax];
-        sa = sa.Slice(0, SockaddrLen);
-        WriteSockaddr(sa, src, sport, rcvif);
+        sa = sa.Slice(0, fam.SockaddrLen);
+        fam.WriteSockaddr(sa, src, sport, rcvif);
         so.Lock.Enter();
         try
         {
@@ -503,7 +616,7 @@ public abstract class UdpEngine
     /// <summary>
     /// An ICMP error about a datagram we sent (<paramref name="quoted"/>: its UDP header): the
     /// connected PCBs it came from get it as their pending error (unconnected ones cannot be told,
-    /// as in NetBSD).
+    /// as in NetBSD), IPv6's dual-stack ones connected over IPv4 included.
     /// </summary>
     private protected void CtlInput(int error, TcpAddr src, TcpAddr dst, ReadOnlySpan<byte> quoted)
     {
@@ -511,13 +624,19 @@ public abstract class UdpEngine
         ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted);
         ushort dport = BinaryPrimitives.ReadUInt16BigEndian(quoted.Slice(2));
         List<UdpPcb>? hit = null;
+        List<UdpPcb>? dual = IsV6 ? null : _other?.Pcbs;
         Lock.Enter();
-        foreach (UdpPcb p in Pcbs)
+        for (int i = 0; i < 2; i++)
         {
-            if (!p.IsConnected || p.LocalPort != sport || p.ForeignPort != dport || p.ForeignAddr != dst) continue;
-            if (!p.LocalAddr.IsUnspecified && p.LocalAddr != src) continue;
-            if (p.So == null) p.Error = error; // a kernel PCB reads it with Receive
-            (hit ??= new()).Add(p);
+            List<UdpPcb>? list = i == 0 ? Pcbs : dual;
+            if (list == null) break;
+            foreach (UdpPcb p in list)
+            {
+                if (!p.IsConnected || p.LocalPort != sport || p.ForeignPort != dport || p.ForeignAddr != dst) continue;
+                if (!p.LocalAddr.IsUnspecified && p.LocalAddr != src) continue;
+                if (p.So == null) p.Error = error; // a kernel PCB reads it with Receive
+                (hit ??= new()).Add(p);
+            }
         }
         Lock.Exit();
         if (hit == null) return;

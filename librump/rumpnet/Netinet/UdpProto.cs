@@ -72,18 +72,18 @@ public class UdpProto : Protosw
 
     public override int Bind(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = _udp.ReadSockaddr(nam, out TcpAddr a, out ushort port, out Ifnet? scope);
-        if (e != 0) return e;
         UdpPcb p = Pcb(so);
+        int e = _udp.ReadSockaddr(nam, p, out TcpAddr a, out ushort port, out Ifnet? scope);
+        if (e != 0) return e;
         p.Options = so.Options;
         return _udp.Bind(p, a, port, scope);
     }
 
     public override int Connect(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
-        int e = _udp.ReadSockaddr(nam, out TcpAddr a, out ushort port, out Ifnet? scope);
-        if (e != 0) return e;
         UdpPcb p = Pcb(so);
+        int e = _udp.ReadSockaddr(nam, p, out TcpAddr a, out ushort port, out Ifnet? scope);
+        if (e != 0) return e;
         p.Options = so.Options;
         if (a.IsUnspecified) return Abi.EADDRNOTAVAIL;
         e = _udp.Connect(p, a, port, scope);
@@ -136,7 +136,7 @@ public class UdpProto : Protosw
         Ifnet? scope = null;
         if (!nam.IsEmpty)
         {
-            int e = _udp.ReadSockaddr(nam, out TcpAddr a, out port, out scope);
+            int e = _udp.ReadSockaddr(nam, p, out TcpAddr a, out port, out scope);
             if (e != 0) { m?.Free(); return e; }
             dst = a;
         }

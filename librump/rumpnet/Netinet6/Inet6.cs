@@ -116,7 +116,7 @@ public static class In6
     public static bool IsSolicitedNode(Ipv6Addr a) => a.Hi == 0xff02UL << 48 && a.Lo >> 24 == 0x1_ff;
     public static bool IsLoopback(Ipv6Addr a) => a == Loopback;
     public static bool IsUnspecified(Ipv6Addr a) => a.Hi == 0 && a.Lo == 0;
-    /// <summary>::ffff:0:0/96 (v4-mapped; refused here: sockets are IPV6_V6ONLY).</summary>
+    /// <summary>::ffff:0:0/96 (v4-mapped: IPv4 addresses as a dual-stack socket names them; never on the wire).</summary>
     public static bool IsV4Mapped(Ipv6Addr a) => a.Hi == 0 && a.Lo >> 32 == 0xffff;
     /// <summary>::ffff:a.b.c.d, an IPv4 address where both families share one 16-byte key.</summary>
     public static Ipv6Addr V4Mapped(Ipv4Addr a) => new(0, 0xffffUL << 32 | a.Value);
@@ -270,6 +270,13 @@ public sealed class Inet6
     public readonly Icmp6 Icmp6;
     public readonly Udp6 Udp6;
 
+    /// <summary>
+    /// net.inet6.ip6.v6only: whether a new AF_INET6 socket starts IPV6_V6ONLY (1, NetBSD's
+    /// default) or dual-stack. Read when a socket is made; no lock, a socket takes what it sees.
+    /// </summary>
+    private volatile bool _v6only = true;
+    public bool V6OnlyDefault { get => _v6only; set => _v6only = value; }
+
     private readonly KMutex _cfgLock;
     /// <summary>Longest prefix first; protected by <see cref="_cfgLock"/>.</summary>
     private readonly List<Rt6Entry> _routes = new();
@@ -294,7 +301,7 @@ public sealed class Inet6
         Ip6 = new Ip6(this);
         Reass = new Ip6Reass(this);
         Icmp6 = new Icmp6(this);
-        Udp6 = new Udp6(this);
+        Udp6 = new Udp6(this, Kernel.GetService<Inet>()?.Udp);
         SetProtocol(Ipv6Packet.NextIcmpv6, Icmp6.Input, null);
         SetProtocol(Ipv6Packet.NextUdp, Udp6.Input, Udp6.CtlInput);
         net.SetProtocolInput(EthernetFrame.TypeIpv6, Ip6.Input);
@@ -302,6 +309,30 @@ public sealed class Inet6
         net.OnLinkUp(LinkUp);
         net.OnDetach(InterfaceGone);
         if (AddAddress(net.Lo0, In6.Loopback, 128) != 0) Kernel.Panic("cannot configure ::1 on lo0");
+    }
+
+    /// <summary>
+    /// net.inet6.ip6.v6only (CTL_NET 4, PF_INET6 24, IPPROTO_IPV6 41, IPV6CTL_V6ONLY 24, as
+    /// NetBSD numbers it), making the directories nobody has made. 0 or 1; anything else is EINVAL.
+    /// </summary>
+    internal int AttachSysctl()
+    {
+        Sysctl s = Kernel.Sysctl;
+        int e;
+        Sysctl.Node? net = s.FindByName("net");
+        if (net == null && (e = s.CreateNode(null, "net", out net, Abi.CTL_NET)) != 0) return e;
+        Sysctl.Node? inet6 = s.FindByName("net.inet6");
+        if (inet6 == null && (e = s.CreateNode(net, "inet6", out inet6, Abi.AF_INET6)) != 0) return e;
+        Sysctl.Node? ip6 = s.FindByName("net.inet6.ip6");
+        if (ip6 == null && (e = s.CreateNode(inet6, "ip6", out ip6, Abi.IPPROTO_IPV6)) != 0) return e;
+        return s.CreateInt(ip6, "v6only", 1, out _, 24, Abi.CTLFLAG_READWRITE,
+            read: () => V6OnlyDefault ? 1 : 0,
+            write: v =>
+            {
+                if (v is not (0 or 1)) return Abi.EINVAL;
+                V6OnlyDefault = v == 1;
+                return 0;
+            }, desc: "Disallow PF_INET6 sockets from connecting to PF_INET sockets");
     }
 
     /// <summary>

@@ -14,17 +14,22 @@ namespace Rump.Net.Netinet6;
 /// goes to every PCB bound to its port. A link-local address carries its interface
 /// (<see cref="UdpPcb.ScopeIf"/>, from sin6_scope_id or the address's own), and a datagram to a
 /// link-local or multicast address leaves by it. PCBs exist for sockets only (<see cref="Udp6Proto"/>).
-/// Locks: the engine's (see there); binding looks up the address's interface under it.
+/// A dual-stack PCB (IPV6_V6ONLY off) binds, connects and sends to v4-mapped addresses through
+/// IPv4's engine (<see cref="_v4"/>, which also hands it IPv4 datagrams: <see cref="UdpEngine"/>).
+/// Locks: the engine's, which is IPv4's (see there); binding looks up the address's interface under it.
 /// </summary>
 public sealed class Udp6 : UdpEngine
 {
     public const int MaxPayload = 0xffff - UdpPacket.HeaderSize;
 
     private readonly Inet6 _in;
+    /// <summary>IPv4's UDP (null in a kernel without IPv4: then dual-stack PCBs reach IPv6 only).</summary>
+    private readonly Udp? _v4;
 
-    internal Udp6(Inet6 inet) : base(inet.Kernel, inet.Net)
+    internal Udp6(Inet6 inet, Udp? v4) : base(inet.Kernel, inet.Net, v4)
     {
         _in = inet;
+        _v4 = v4;
     }
 
     private Inet6Stats S => _in.Stats;
@@ -37,9 +42,11 @@ public sealed class Udp6 : UdpEngine
     private protected override ref long NoPortCount => ref S.Udp6NoPort;
     private protected override ref long FullSockCount => ref S.Udp6FullSock;
     public override int SockaddrLen => Udp6Proto.Sin6Len;
+    private protected override bool NewDualStack => !_in.V6OnlyDefault;
 
     private protected override int CheckLocal(TcpAddr a, Ifnet? scope)
     {
+        if (a.IsV4) return _v4 == null ? Abi.EADDRNOTAVAIL : _v4.CheckLocalMapped(a);
         Ipv6Addr v = a.V6;
         return !In6.IsUnspecified(v) && !v.IsMulticast && _in.FindAddress(v, scope) == null ? Abi.EADDRNOTAVAIL : 0;
     }
@@ -49,8 +56,10 @@ public sealed class Udp6 : UdpEngine
         if (a.V6.IsLinkLocal) p.ScopeIf = scope ?? _in.FindAddress(a.V6)?.Ifp;
     }
 
+    /// <summary>A PCB bound to (or connected from) an address of one family reaches only that family (NetBSD's in6_pcbconnect); :: reaches both.</summary>
     private protected override int CheckForeign(UdpPcb p, TcpAddr a, ref Ifnet? scope)
     {
+        if (p.LocalAddr != TcpAddr.AnyV6 && p.LocalAddr.IsV4 != a.IsV4) return Abi.EINVAL;
         if (a.V6.IsLinkLocal) scope ??= p.ScopeIf;
         return 0;
     }
@@ -62,6 +71,11 @@ public sealed class Udp6 : UdpEngine
 
     private protected override int SelectSource(TcpAddr dst, Ifnet? ifp, out TcpAddr src)
     {
+        if (dst.IsV4)
+        {
+            src = default;
+            return _v4 == null ? Abi.ENETUNREACH : _v4.SelectSourceMapped(dst, out src);
+        }
         int e = _in.SelectSource(dst.V6, ifp, out Ipv6Addr s);
         src = s;
         return e;
@@ -72,7 +86,16 @@ public sealed class Udp6 : UdpEngine
     private protected override int RouteOut(ref UdpRoute r, Ifnet? scope)
     {
         Ipv6Addr faddr = r.FAddr.V6;
-        if (In6.IsV4Mapped(faddr)) return Abi.EINVAL; // IPV6_V6ONLY
+        if (r.FAddr.IsV4)
+        {
+            // A v4-mapped destination goes over IPv4, from :: or an IPv4 address (NetBSD's udp6_output).
+            if (!r.DualStack || _v4 == null) return Abi.EINVAL; // IPV6_V6ONLY
+            if (r.LAddr != TcpAddr.AnyV6 && !r.LAddr.IsV4) return Abi.EINVAL;
+            if (r.LAddr == TcpAddr.AnyV6) r.LAddr = TcpAddr.AnyV4;
+            r.Ifp = null;
+            return _v4.RouteOutMapped(ref r);
+        }
+        if (r.LAddr.IsV4) return Abi.EINVAL; // bound to an IPv4 address: IPv4 only
         if (!faddr.IsLinkLocal && !faddr.IsMulticast && scope == null) r.Ifp = null;
         if (In6.IsUnspecified(r.LAddr.V6) || r.LAddr.V6.IsMulticast) return SelectSource(r.FAddr, r.Ifp, out r.LAddr);
         return 0;
@@ -80,6 +103,12 @@ public sealed class Udp6 : UdpEngine
 
     private protected override int Output(Mbuf m, in UdpRoute r, int len)
     {
+        if (r.FAddr.IsV4)
+        {
+            if (len <= Udp.MaxPayload) return _v4!.OutputMapped(m, r, len);
+            m.Free();
+            return Abi.EMSGSIZE;
+        }
         Ipv6Addr laddr = r.LAddr.V6, faddr = r.FAddr.V6;
         UdpPacket.EmitV6(m.Bytes, laddr, faddr, r.LPort, r.FPort, len);
         Interlocked.Increment(ref S.Udp6Out);
@@ -96,7 +125,7 @@ public sealed class Udp6 : UdpEngine
     }
 
     /// <summary>A sockaddr_in6 from the caller: EINVAL unless 28 bytes, EAFNOSUPPORT for another family, ENXIO for a scope id naming no interface.</summary>
-    internal override int ReadSockaddr(ReadOnlySpan<byte> nam, out TcpAddr a, out ushort port, out Ifnet? scope)
+    internal override int ReadSockaddr(ReadOnlySpan<byte> nam, UdpPcb p, out TcpAddr a, out ushort port, out Ifnet? scope)
     {
         a = TcpAddr.AnyV6;
         port = 0;
@@ -107,7 +136,7 @@ public sealed class Udp6 : UdpEngine
         Ipv6Addr v = Ipv6Addr.Read(nam.Slice(8));
         a = v;
         uint sid = MemoryMarshal.Read<uint>(nam.Slice(24));
-        if (In6.IsV4Mapped(v)) return Abi.EINVAL; // IPV6_V6ONLY
+        if (In6.IsV4Mapped(v) && !p.DualStack) return Abi.EINVAL; // IPV6_V6ONLY
         if (sid != 0 && (v.IsLinkLocal || v.IsMulticast))
         {
             foreach (Ifnet i in Net.Interfaces())
@@ -137,8 +166,9 @@ public sealed class Udp6 : UdpEngine
 /// (AF_INET6, SOCK_DGRAM, IPPROTO_UDP) sockets over <see cref="Udp6"/>: <see cref="UdpProto"/>
 /// and what only IPv6 has. Addresses are NetBSD's struct sockaddr_in6 (28 bytes: sin6_len,
 /// sin6_family, port, flow info, address, scope id, which names the interface of a link-local
-/// address). Options at level IPPROTO_IPV6: IPV6_V6ONLY (always 1: setting 0 is EINVAL, see
-/// <see cref="UdpEngine"/>) and IPV6_UNICAST_HOPS (-1 for the default, 0-255). SIOCAIFADDR_IN6
+/// address). Options at level IPPROTO_IPV6: IPV6_V6ONLY (net.inet6.ip6.v6only's default, 1; 0
+/// makes the socket dual-stack, see <see cref="UdpEngine"/>; before bind only, EINVAL after, as
+/// NetBSD) and IPV6_UNICAST_HOPS (-1 for the default, 0-255). SIOCAIFADDR_IN6
 /// configures addresses, as NetBSD's in6_control does on any AF_INET6 socket. Every method runs
 /// with the socket's lock held.
 /// </summary>
@@ -196,13 +226,9 @@ public sealed class Udp6Proto : UdpProto
         switch (name)
         {
             case Abi.IPV6_V6ONLY:
-                if (set)
-                {
-                    if (val.Length != 4) return Abi.EINVAL;
-                    return MemoryMarshal.Read<int>(val) != 0 ? 0 : Abi.EINVAL;
-                }
+                if (set) return val.Length != 4 ? Abi.EINVAL : _udp.SetV6Only(p, MemoryMarshal.Read<int>(val) != 0);
                 if (val.Length < 4) return Abi.EINVAL;
-                MemoryMarshal.Write(val, 1);
+                MemoryMarshal.Write(val, p.DualStack ? 0 : 1);
                 len = 4;
                 return 0;
             case Abi.IPV6_UNICAST_HOPS:
