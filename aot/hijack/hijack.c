@@ -2258,6 +2258,29 @@ sock_routed(int domain)
 	return hijacking && !in_rump_socket && domain >= 0 && domain < XLATE_NAF && cfg.sockets[domain];
 }
 
+/* Linux starts an AF_INET6 socket's IPV6_V6ONLY at the host's net.ipv6.bindv6only (0 unless an
+ * administrator changed it), NetBSD's kernel at 1 (net.inet6.ip6.v6only): a Linux program that
+ * binds :: expects IPv4 connections too, so the kernel's socket gets Linux's default. Read once;
+ * two threads racing both read the same value. */
+static int
+linux_bindv6only(void)
+{
+	static int v = -1;
+	int got = __atomic_load_n(&v, __ATOMIC_RELAXED);
+	if (got >= 0)
+		return got;
+	int x = 0;
+	FILE *f = fopen("/proc/sys/net/ipv6/bindv6only", "re");
+	if (f != NULL) {
+		if (fscanf(f, "%d", &x) != 1)
+			x = 0;
+		fclose(f);
+	}
+	got = x != 0;
+	__atomic_store_n(&v, got, __ATOMIC_RELAXED);
+	return got;
+}
+
 EXPORT int
 socket(int domain, int type, int protocol)
 {
@@ -2277,6 +2300,10 @@ socket(int domain, int type, int protocol)
 	in_rump_socket = 0;
 	if (r < 0)
 		return -1;
+	if (domain == AF_INET6 && ((type & 0xf) == SOCK_STREAM || (type & 0xf) == SOCK_DGRAM)) {
+		int v6only = linux_bindv6only();
+		(void)rs_setsockopt(r, NB_IPPROTO_IPV6, NB_IPV6_V6ONLY, &v6only, sizeof v6only);
+	}
 	return place(r, cfg.fdoff, -1, (type & SOCK_CLOEXEC) != 0);
 }
 

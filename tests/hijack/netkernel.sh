@@ -9,7 +9,8 @@
 #        taking a datagram from socat.
 #   TCP (TcpProto, merged from branch tcpsock): curl and wget from python3 -m http.server (SHA-256),
 #        the host's curl -4 from python3 -m http.server on :: in the kernel (dual-stack, the
-#        client logged v4-mapped), nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
+#        client logged v4-mapped), a socket on :: with Linux's default IPV6_V6ONLY (the host's
+#        bindv6only: 0) taking the host's nc -4, nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
 #        kernel (socket(AF_INET, SOCK_STREAM) says EPROTOTYPE or EPROTONOSUPPORT) these say
 #        SKIP, uncounted.
 #
@@ -126,6 +127,30 @@ else
 			bad "hijacked http.server on :: should log the IPv4 client as ::ffff:$host; its log: $(cat "$work/http6.log")"
 	else
 		bad "host curl -4 -> hijacked http.server on :: (port $dport): status $? ($(cat "$work/curl6.err"); server: $(cat "$work/http6.log"))"
+	fi
+	# Linux's default for IPV6_V6ONLY (the host's net.ipv6.bindv6only, 0 here) on the kernel's
+	# sockets: a program that binds :: without touching the option takes the host's nc -4.
+	rport=$(freeport tcp)
+	run "$python" -u -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", int(sys.argv[1])))
+s.listen(1)
+print("v6only", s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), "kernel", s.fileno() >= 128)
+c, a = s.accept()
+c.sendall(b"hi " + a[0].encode() + b"\n")
+c.close()' "$rport" >"$work/raw6.log" 2>&1 &
+	pids="$pids $!"
+	# It prints its line once it listens.
+	end=$(($(date +%s) + 60))
+	while ! grep -q '^v6only' "$work/raw6.log" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
+	if grep -q '^v6only' "$work/raw6.log"; then
+		got=$($H nc -4 -w 10 "$kern" "$rport" </dev/null 2>&1)
+		[ "$got" = "hi ::ffff:$host" ] && grep -q '^v6only 0 kernel True$' "$work/raw6.log" && ok ||
+			bad "a kernel socket bound to :: with Linux's default IPV6_V6ONLY: the host's nc -4 expected 'hi ::ffff:$host', got '$got'; the server said: $(cat "$work/raw6.log")"
+	else
+		bad "python3 on :: in the kernel did not listen: $(cat "$work/raw6.log")"
 	fi
 	# nc in the kernel to the host's nc -l.
 	port=$(freeport tcp)
