@@ -33,7 +33,8 @@ internal interface IReassStats
 /// - at most <see cref="MaxDatagrams"/> datagrams are in reassembly at once (a new one evicts the
 ///   oldest), so a flood of first fragments costs bounded memory;
 /// - an incomplete datagram is dropped after its family's time (IPv4 30 s as NetBSD's IPFRAGTTL,
-///   IPv6 60 s as RFC 8200 says).
+///   IPv6 60 s as RFC 8200 says); a family that answers that (IPv6's time exceeded, RFC 8200
+///   4.5) is given the first fragment as it came, when it came.
 /// Each discard is counted in the family's <see cref="IReassStats"/>.
 ///
 /// Locks: <see cref="_lock"/> protects the queue list and each queue; it is a leaf, and packets
@@ -42,10 +43,15 @@ internal interface IReassStats
 internal sealed class FragReass
 {
     public const int MaxDatagrams = 16, MaxFragments = 64;
+    /// <summary>Bytes of a first fragment kept for the time-exceeded message: what an ICMPv6 error quotes at most (1280 - 40 - 8).</summary>
+    public const int FirstQuote = 1232;
 
     private readonly Net _net;
     private readonly IReassStats _stats;
-    private readonly long _timeoutNs;
+    /// <summary>How long a datagram may take; new datagrams get the current value (tests shorten it).</summary>
+    internal long TimeoutNs;
+    /// <summary>Called (without the lock) for a timed-out datagram whose first fragment came: its first bytes as received, and its interface.</summary>
+    private readonly Action<byte[], Ifnet?>? _timedOut;
     /// <summary>Room before the payload for the family's largest header (IPv4 60, IPv6 40).</summary>
     private readonly int _headerRoom;
     /// <summary>The largest whole datagram, header included.</summary>
@@ -67,13 +73,17 @@ internal sealed class FragReass
         public int End = -1;
         /// <summary>Received [start, end) ranges, sorted and disjoint.</summary>
         public readonly List<(int Start, int End)> Ranges = new();
+        /// <summary>With a time-exceeded handler: the first fragment's first bytes as received, and where it came in.</summary>
+        public byte[]? First;
+        public Ifnet? RcvIf;
     }
 
-    internal FragReass(Net net, IReassStats stats, long timeoutNs, int headerRoom, int maxDatagram)
+    internal FragReass(Net net, IReassStats stats, long timeoutNs, int headerRoom, int maxDatagram, Action<byte[], Ifnet?>? timedOut = null)
     {
         _net = net;
         _stats = stats;
-        _timeoutNs = timeoutNs;
+        TimeoutNs = timeoutNs;
+        _timedOut = timedOut;
         _headerRoom = headerRoom;
         _maxDatagram = maxDatagram;
         _lock = new KMutex(net.Kernel);
@@ -116,12 +126,12 @@ internal sealed class FragReass
                     Interlocked.Increment(ref _stats.FragDropped);
                     evicted = RemoveLocked(_queues[0]);
                 }
-                q = new Queue { Key = key, Expires = Clock.MonotonicNs() + _timeoutNs, Buf = buf, Header = new byte[_headerRoom] };
+                q = new Queue { Key = key, Expires = Clock.MonotonicNs() + TimeoutNs, Buf = buf, Header = new byte[_headerRoom] };
                 _queues.Add(q);
                 if (!_timerArmed)
                 {
                     _timerArmed = true;
-                    _net.Kernel.Callouts.Schedule(_timer, _timeoutNs / 30);
+                    _net.Kernel.Callouts.Schedule(_timer, TimeoutNs / 30);
                 }
             }
             Span<byte> payload = q.Buf.Data.AsSpan(q.Buf.Offset + _headerRoom);
@@ -160,6 +170,11 @@ internal sealed class FragReass
             {
                 header.CopyTo(q.Header);
                 q.HeaderLength = header.Length;
+                if (_timedOut != null)
+                {
+                    q.First = m.Bytes.Slice(0, Math.Min(m.Length, FirstQuote)).ToArray();
+                    q.RcvIf = m.RcvIf;
+                }
             }
             if (!more) q.End = end;
             if (q.End < 0 || q.HeaderLength == 0 || q.Ranges.Count != 1 || q.Ranges[0].Start != 0 || q.Ranges[0].End != q.End) return null;
@@ -200,20 +215,24 @@ internal sealed class FragReass
     {
         long now = Clock.MonotonicNs();
         List<Mbuf>? free = null;
+        List<(byte[], Ifnet?)>? answer = null;
         _lock.Enter();
         _timerArmed = false;
         for (int i = _queues.Count - 1; i >= 0; i--)
         {
-            if (_queues[i].Expires > now) continue;
-            (free ??= new()).Add(RemoveLocked(_queues[i]));
+            Queue q = _queues[i];
+            if (q.Expires > now) continue;
+            if (q.First != null) (answer ??= new()).Add((q.First, q.RcvIf));
+            (free ??= new()).Add(RemoveLocked(q));
             Interlocked.Increment(ref _stats.FragTimeout);
         }
         if (_queues.Count > 0)
         {
             _timerArmed = true;
-            _net.Kernel.Callouts.Schedule(_timer, _timeoutNs / 30);
+            _net.Kernel.Callouts.Schedule(_timer, TimeoutNs / 30);
         }
         _lock.Exit();
         if (free != null) foreach (Mbuf b in free) b.Free();
+        if (answer != null) foreach ((byte[] first, Ifnet? ifp) in answer) _timedOut!(first, ifp);
     }
 }

@@ -22,8 +22,11 @@ namespace Rump.Net.Netinet6;
 /// and one whose datagram would exceed 65,535 bytes of payload, get a parameter problem (RFC 8200
 /// 4.5). Counted in <see cref="Inet6Stats"/>: Ip6Fragments, Ip6Reassembled, Ip6AtomicFragments,
 /// Ip6FragDropped, Ip6FragOverlap, Ip6FragTimeout. No locks of its own.
-/// Not done: the time-exceeded message a timed-out datagram's source should get, and RFC 7112's
-/// check that the first fragment holds the whole header chain.
+/// A datagram that times out after its first fragment came gets its source an ICMPv6 time
+/// exceeded, fragment reassembly (code 1), quoting that fragment (RFC 8200 4.5, as NetBSD's
+/// frag6_freef); one whose first fragment never came gets nothing (there is nothing to quote that
+/// names the datagram's upper layer).
+/// Not done: RFC 7112's check that the first fragment holds the whole header chain.
 /// </summary>
 public sealed class Ip6Reass
 {
@@ -36,7 +39,21 @@ public sealed class Ip6Reass
     internal Ip6Reass(Inet6 inet)
     {
         _in = inet;
-        _q = new FragReass(inet.Net, inet.Stats, TimeoutNs, Ipv6Packet.HeaderSize, Ipv6Packet.HeaderSize + 0xffff);
+        _q = new FragReass(inet.Net, inet.Stats, TimeoutNs, Ipv6Packet.HeaderSize, Ipv6Packet.HeaderSize + 0xffff, TimedOut);
+    }
+
+    /// <summary>How long a datagram may take (RFC 8200: 60 s); tests shorten it. New datagrams get the new value.</summary>
+    internal long Timeout { get => _q.TimeoutNs; set => _q.TimeoutNs = value; }
+
+    /// <summary>A datagram timed out after its first fragment (<paramref name="first"/>, as received) came in on <paramref name="ifp"/>.</summary>
+    private void TimedOut(byte[] first, Ifnet? ifp)
+    {
+        Mbuf? m = _in.Net.Mbufs.Get(first.Length);
+        if (m == null) return;
+        first.CopyTo(m.Append(first.Length));
+        m.RcvIf = ifp;
+        _in.Icmp6.Error(m, Icmpv6Packet.TypeTimeExceeded, Icmpv6Packet.CodeReassemblyTimeExceeded, 0);
+        m.Free();
     }
 
     /// <summary>Datagrams in reassembly now.</summary>

@@ -24,6 +24,8 @@ public readonly ref struct Icmpv6Packet
     public const byte MldModeIsExclude = 2, MldChangeToInclude = 3, MldChangeToExclude = 4;
     /// <summary>An MLDv1 query is 24 bytes, an MLDv2 query at least 28 (RFC 3810 8.1).</summary>
     public const int MldV1QueryLength = 24, MldV2QueryMinLength = 28;
+    /// <summary>Time exceeded's codes (RFC 4443 3.3): the hop limit ran out in transit, or a datagram's reassembly timed out.</summary>
+    public const byte CodeHopLimitExceeded = 0, CodeReassemblyTimeExceeded = 1;
     public const byte NaFlagRouter = 0x80, NaFlagSolicited = 0x40, NaFlagOverride = 0x20;
     public const byte RaFlagManaged = 0x80, RaFlagOther = 0x40;
 

@@ -269,7 +269,7 @@ public unsafe class Inet6Tests : KernelTest
         return f;
     }
 
-    private static byte[] Ns(Ipv6Addr src, Ipv6Addr dst, Ipv6Addr target, EtherAddr? sll)
+    internal static byte[] Ns(Ipv6Addr src, Ipv6Addr dst, Ipv6Addr target, EtherAddr? sll)
     {
         byte[] p = new byte[32];
         int n = Icmpv6Packet.EmitNeighbor(p, src, dst, false, 0, target, sll);

@@ -100,6 +100,44 @@ public class Ip6ReassTests : KernelTest
         ExpectDatagram(k, sk, big, "the datagram the atomic fragment shared an identification with");
     }
 
+    /// <summary>
+    /// RFC 8200 4.5: a datagram whose reassembly times out after its first fragment came gets its
+    /// source an ICMPv6 time exceeded, fragment reassembly time exceeded (code 1), quoting that
+    /// fragment as it came; one whose first fragment never came gets nothing.
+    /// </summary>
+    [Test]
+    public void ATimedOutDatagram_GetsItsSourceATimeExceeded_OnlyIfItsFirstFragmentCame()
+    {
+        RumpKernel k = Setup(out Inet6 in6, out EtherTestIf ifp, out _);
+        Inet6Stats s = in6.Stats;
+        in6.Reass.Timeout = 200_000_000;
+        // The peer's link address is known (its solicitation carries it): the error goes out at once.
+        EtherTestIf.Inject(k, ifp, Frame(Peer, Us, Ipv6Packet.NextIcmpv6, 255, Ns(Peer, Us, Us, new EtherAddr(PeerMac))));
+        WaitFor(() => Interlocked.Read(ref s.NdNsIn) == 1, () => "the peer's solicitation seen");
+        ifp.Clear();
+        byte[] d = Datagram(3000, 5);
+        byte[] first = FragFrame(Piece(d, 21, 0, 1232, true));
+        long errors = s.Icmp6ErrorsSent, timeouts = s.Ip6FragTimeout;
+        EtherTestIf.Inject(k, ifp, first, FragFrame(Piece(d, 22, 1232, 1232, true)));
+        WaitFor(() => Interlocked.Read(ref s.Ip6FragTimeout) == timeouts + 2, () => $"both datagrams timed out (timeouts now {s.Ip6FragTimeout - timeouts})");
+        Assert.That(s.Icmp6ErrorsSent - errors, Is.EqualTo(1L), "one error: for the datagram whose first fragment came");
+        // Other frames may go out meanwhile (our MLD reports, DAD): find the ICMPv6 error among them.
+        byte[]? f = null;
+        Assert.That(Eventually(() => (f = Array.Find(ifp.Frames(), IsIcmp6Error)) != null), Is.True, "the error on the wire");
+        Assert.That(Ipv6Packet.Parse(f.AsSpan(14), out Ipv6Packet ip), Is.EqualTo(WireError.Ok));
+        Assert.That((ip.Source, ip.Destination, ip.NextHeader), Is.EqualTo((Us, Peer, Ipv6Packet.NextIcmpv6)), "from us to the fragment's source");
+        Assert.That(Icmpv6Packet.Parse(ip.Payload, ip.Source, ip.Destination, out Icmpv6Packet p), Is.EqualTo(WireError.Ok), "a valid ICMPv6 checksum");
+        Assert.That((p.Type, p.Code), Is.EqualTo((Icmpv6Packet.TypeTimeExceeded, Icmpv6Packet.CodeReassemblyTimeExceeded)), "time exceeded, fragment reassembly");
+        ReadOnlySpan<byte> quoted = ip.Payload.Slice(Icmpv6Packet.HeaderSize);
+        int want = Math.Min(first.Length - 14, 1280 - 40 - 8);
+        Assert.That(quoted.Length, Is.EqualTo(want), "as much of the first fragment as fits the minimum MTU");
+        Assert.That(quoted.SequenceEqual(first.AsSpan(14, want)), Is.True, "the first fragment as it came, IPv6 and fragment headers included");
+    }
+
+    private static bool IsIcmp6Error(byte[] frame)
+        => frame.Length > 14 + 40 && Ipv6Packet.Parse(frame.AsSpan(14), out Ipv6Packet ip) == WireError.Ok
+           && ip.NextHeader == Ipv6Packet.NextIcmpv6 && ip.Payload.Length > 0 && ip.Payload[0] < 128;
+
     [Test]
     public void HostileFragments_AreDroppedAndCounted_NeverDelivered()
     {
