@@ -28,21 +28,8 @@ public unsafe class DualStackTests : KernelTest
     private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
     private static IPAddress A(string a) => IPAddress.Parse(a);
 
-    /// <summary>A sockaddr_in or sockaddr_in6 for <paramref name="a"/> (its family decides which; ::ffff:a.b.c.d is a sockaddr_in6).</summary>
-    private static byte[] Sa(string a, ushort port)
-    {
-        IPAddress ip = A(a);
-        return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
-            ? Inet6Tests.Sin6(Ipv6Addr.Read(ip.GetAddressBytes()), port)
-            : UdpSocketTests.Sin(Ipv4Addr.Read(ip.GetAddressBytes()), port);
-    }
-
-    private static (IPAddress, ushort) FromSa(int af, byte[] sa, int len)
-    {
-        int size = af == Abi.AF_INET6 ? 28 : 16;
-        Assert.That((len, (int)sa[0], (int)sa[1]), Is.EqualTo((size, size, af)), "a sockaddr (length, its sa_len, its family)");
-        return (new IPAddress(sa.AsSpan(af == Abi.AF_INET6 ? 8 : 4, af == Abi.AF_INET6 ? 16 : 4)), BinaryPrimitives.ReadUInt16BigEndian(sa.AsSpan(2)));
-    }
+    private static byte[] Sa(string a, ushort port) => TcpSocketTests.Sa(a, port);
+    private static (IPAddress, ushort) FromSa(int af, byte[] sa, int len) => TcpSocketTests.FromSa(af, sa, len);
 
     private static int Socket(RumpKernel k, int af, int type)
     {

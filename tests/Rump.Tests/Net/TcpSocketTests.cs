@@ -51,8 +51,8 @@ public unsafe class TcpSocketTests : KernelTest
 
     private static long Sys(RumpKernel k, int num, params long[] a) => k.Syscall(num, a);
 
-    /// <summary>A sockaddr_in or sockaddr_in6 for <paramref name="a"/> (its family decides which).</summary>
-    private static byte[] Sa(string a, ushort port)
+    /// <summary>A sockaddr_in or sockaddr_in6 for <paramref name="a"/> (its family decides which; ::ffff:a.b.c.d is a sockaddr_in6).</summary>
+    internal static byte[] Sa(string a, ushort port)
     {
         IPAddress ip = A(a);
         return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
@@ -61,7 +61,7 @@ public unsafe class TcpSocketTests : KernelTest
     }
 
     /// <summary>A sockaddr of family <paramref name="af"/> as the kernel wrote it: length and family checked, then address and port.</summary>
-    private static (IPAddress, ushort) FromSa(int af, byte[] sa, int len)
+    internal static (IPAddress, ushort) FromSa(int af, byte[] sa, int len)
     {
         int size = af == Abi.AF_INET6 ? 28 : 16;
         Assert.That((len, (int)sa[0], (int)sa[1]), Is.EqualTo((size, size, af)), "a sockaddr (length, its sa_len, its family)");
