@@ -90,11 +90,15 @@ else
 	mkdir "$work/www"
 	head -c 3000000 /dev/urandom >"$work/www/big.bin"
 	want=$(sha256sum <"$work/www/big.bin" | cut -d' ' -f1)
+	# port_of LOG: http.server's port, once its log says it serves (nothing after 60 s).
+	port_of() {
+		end=$(($(date +%s) + 60))
+		while ! grep -q 'port [0-9]' "$1" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
+		sed -n 's/.* port \([0-9]*\).*/\1/p' "$1" | head -n 1
+	}
 	$H "$python" -u -m http.server --bind $host --directory "$work/www" 0 >"$work/http.log" 2>&1 &
 	pids="$pids $!"
-	end=$(($(date +%s) + 60))
-	while ! grep -q 'port [0-9]' "$work/http.log" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
-	hport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http.log" | head -n 1)
+	hport=$(port_of "$work/http.log")
 	if [ -z "$hport" ]; then
 		bad "http.server did not start in $ns: $(cat "$work/http.log")"
 	else
@@ -115,9 +119,7 @@ else
 	# DualStackServer does), so the host's curl -4 reaches it, and it logs the client v4-mapped.
 	run "$python" -u -m http.server --bind :: --directory "$work/www" 0 >"$work/http6.log" 2>&1 &
 	pids="$pids $!"
-	end=$(($(date +%s) + 60))
-	while ! grep -q 'port [0-9]' "$work/http6.log" && [ "$(date +%s)" -le $end ]; do sleep 0.05; done
-	dport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http6.log" | head -n 1)
+	dport=$(port_of "$work/http6.log")
 	if [ -z "$dport" ]; then
 		bad "hijacked http.server on :: did not start: $(cat "$work/http6.log")"
 	elif $H curl -4 -sS -o "$work/curl6.out" "http://$kern:$dport/big.bin" 2>"$work/curl6.err"; then
