@@ -119,7 +119,9 @@ public class Ip6ReassTests : KernelTest
         byte[] first = FragFrame(Piece(d, 21, 0, 1232, true));
         long errors = s.Icmp6ErrorsSent, timeouts = s.Ip6FragTimeout;
         EtherTestIf.Inject(k, ifp, first, FragFrame(Piece(d, 22, 1232, 1232, true)));
-        WaitFor(() => Interlocked.Read(ref s.Ip6FragTimeout) == timeouts + 2, () => $"both datagrams timed out (timeouts now {s.Ip6FragTimeout - timeouts})");
+        // The timeouts are counted under the reassembly lock, the errors sent after it is released.
+        WaitFor(() => Interlocked.Read(ref s.Ip6FragTimeout) == timeouts + 2 && Interlocked.Read(ref s.Icmp6ErrorsSent) > errors,
+            () => $"both datagrams timed out (timeouts now {s.Ip6FragTimeout - timeouts}) and an error went (errors now {s.Icmp6ErrorsSent - errors})");
         Assert.That(s.Icmp6ErrorsSent - errors, Is.EqualTo(1L), "one error: for the datagram whose first fragment came");
         // Other frames may go out meanwhile (our MLD reports, DAD): find the ICMPv6 error among them.
         byte[]? f = null;
