@@ -45,6 +45,8 @@ public sealed class Mount
     public object? Data;
     /// <summary>This mount's vnodes by key (the vnode cache's, under its lock).</summary>
     internal readonly Dictionary<ulong, Vnode> Vnodes = new();
+    /// <summary>Keys chosen by a VFS_NEWVNODE whose vnode is not in <see cref="Vnodes"/> yet, with how many (the vnode cache's, under its lock).</summary>
+    internal readonly Dictionary<ulong, int> Creating = new();
     /// <summary>Flushed by unmount: no more vnodes are loaded (under the vnode cache's lock).</summary>
     internal bool Gone;
     /// <summary>The root file system: never unmounted, so its operations are not counted.</summary>

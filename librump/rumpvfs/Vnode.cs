@@ -86,10 +86,13 @@ public sealed class Vnode
         if (!IsNew) Kernel.Panic("vnode key chosen outside VFS_NEWVNODE: " + this);
         Key = key;
         Init(type, ops, data);
+        Mount.Vfs.Vcache.Reserve(this);
     }
 
     /// <summary>Made by <see cref="VnodeCache.New"/> and not in the cache yet.</summary>
     internal bool IsNew;
+    /// <summary>Its key is reserved in <see cref="Vfs.Mount.Creating"/> (set by <see cref="InitNew"/>, under the cache's lock).</summary>
+    internal bool Reserved;
 
     public VnodeOps Ops => _ops;
 

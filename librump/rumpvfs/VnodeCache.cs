@@ -16,10 +16,12 @@ namespace Rump.Vfs;
 /// last release of a file the file system wants recycled (removed files), by the LRU bound
 /// (<see cref="MaxFree"/>), or by an unmount (<see cref="Flush"/>) — then VOP_RECLAIM frees the
 /// file system's node and it is Reclaimed: out of the cache. Lookups of a key that is Loading or
-/// Reclaiming wait and look again (and so load a fresh vnode after a reclaim).
+/// Reclaiming wait and look again (and so load a fresh vnode after a reclaim); so do lookups of a
+/// key a VFS_NEWVNODE has chosen and <see cref="New"/> has not yet put in the cache (reserved in
+/// <see cref="Mount.Creating"/>): a file half made must not be loaded.
 ///
 /// Locks: <see cref="_lock"/> (one per kernel) protects the per-mount tables
-/// (<see cref="Mount.Vnodes"/>), the states, the LRU lists and their counts. It is the innermost
+/// (<see cref="Mount.Vnodes"/>, <see cref="Mount.Creating"/>), the states, the LRU lists and their counts. It is the innermost
 /// lock: nothing is taken under it, and it is never held across a file-system call. File systems
 /// call <see cref="Get"/> and <see cref="New"/> with none of their locks held that their
 /// LoadVnode or Reclaim take (a Get may wait for a reclaim to finish). The use count is changed
@@ -63,6 +65,9 @@ public sealed class VnodeCache
     /// <summary>Vnodes on the free list (unreferenced, or referenced since they were put there).</summary>
     public int FreeCount => Volatile.Read(ref _freeLen);
 
+    /// <summary>Threads waiting for a key to settle (tests: "the lookup is waiting").</summary>
+    internal int Waiters => _cv.Waiters;
+
     /// <summary>Vnodes reclaimed so far (a counter for tests and statistics).</summary>
     public long Reclaims => Volatile.Read(ref _reclaims);
 
@@ -88,6 +93,9 @@ public sealed class VnodeCache
                 _cv.Wait(_lock);
                 continue;
             }
+            // Being created: the file is allocated but not finished, and loading it now would read
+            // a half-made inode (ext2fs: one with no links yet, which it rightly calls corrupt).
+            if (mp.Creating.ContainsKey(key)) { _cv.Wait(_lock); continue; }
             if (mp.Gone) { _lock.Exit(); return Abi.ENOENT; }
             v = new Vnode(mp, key);
             mp.Vnodes.Add(key, v);
@@ -111,14 +119,46 @@ public sealed class VnodeCache
         var v = new Vnode(mp, 0) { IsNew = true };
         int e = init(v);
         v.IsNew = false;
-        if (e != 0) return e;
         _lock.Enter();
-        while (mp.Vnodes.ContainsKey(v.Key)) _cv.Wait(_lock);
-        if (mp.Gone) { _lock.Exit(); v.Kill(); return Abi.ENOENT; }
+        if (e == 0) while (mp.Vnodes.ContainsKey(v.Key)) _cv.Wait(_lock);
+        if (e != 0 || mp.Gone)
+        {
+            Unreserve(v);
+            _cv.Broadcast();
+            _lock.Exit();
+            if (e != 0) return e;
+            v.Kill();
+            return Abi.ENOENT;
+        }
         mp.Vnodes.Add(v.Key, v);
+        Unreserve(v);
         _count++;
         _lock.Exit();
         return Loaded(v, 0, out vp);
+    }
+
+    /// <summary>
+    /// Called by <see cref="Vnode.InitNew"/> as a file system's VFS_NEWVNODE chooses the key, under
+    /// that file system's lock, so that no <see cref="Get"/> of the key loads the file between its
+    /// allocation and <see cref="New"/> putting the vnode in the cache: such a Get waits instead.
+    /// </summary>
+    internal void Reserve(Vnode v)
+    {
+        _lock.Enter();
+        Dictionary<ulong, int> c = v.Mount.Creating;
+        c[v.Key] = c.GetValueOrDefault(v.Key) + 1;
+        v.Reserved = true;
+        _lock.Exit();
+    }
+
+    /// <summary>Ends <paramref name="v"/>'s reservation. Precondition: lock held; the caller wakes the waiters.</summary>
+    private static void Unreserve(Vnode v)
+    {
+        if (!v.Reserved) return;
+        v.Reserved = false;
+        Dictionary<ulong, int> c = v.Mount.Creating;
+        int n = c[v.Key] - 1;
+        if (n == 0) c.Remove(v.Key); else c[v.Key] = n;
     }
 
     private int Loaded(Vnode v, int e, out Vnode? vp)

@@ -128,6 +128,70 @@ public class VnodeCacheTests : KernelTest
     }
 
     /// <summary>
+    /// A file system that makes a file (VFS_NEWVNODE) holds its key before the vnode is in the
+    /// cache. A lookup of that key in between (a stale name whose inode was freed and reused) must
+    /// wait for the new vnode, not load the half-made file: ext2fs would read an inode with no
+    /// links yet and call it corrupt (EIO), as CI once saw in the rename race below.
+    /// </summary>
+    [Test]
+    public void AGetOfAKeyBeingCreated_WaitsForTheNewVnode_InsteadOfLoadingIt()
+    {
+        RumpKernel k = Boot();
+        Vfs.Vfs vfs = V(k);
+        var ops = new CreatingFs();
+        var mp = new Mount(vfs, ops, 0, "creating", 0x7e57);
+        Vnode? made = null;
+        int newErr = -1;
+        var creator = new Thread(() =>
+        {
+            using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "creator");
+            newErr = vfs.Vcache.New(mp, v =>
+            {
+                v.InitNew(CreatingFs.Key, VType.VREG, DeadVnodeOps.Instance, new object());
+                ops.Chosen.Set();
+                ops.Finish.Wait();
+                return 0;
+            }, out made);
+        });
+        creator.Start();
+        ops.Chosen.Wait();
+
+        Vnode? got = null;
+        int getErr = -1;
+        var getter = new Thread(() =>
+        {
+            using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "getter");
+            getErr = vfs.Vcache.Get(mp, CreatingFs.Key, null, out got);
+        });
+        getter.Start();
+        WaitFor(() => vfs.Vcache.Waiters == 1 || !getter.IsAlive, "the lookup to wait, or to finish");
+        Assert.That(getter.IsAlive, Is.True, "the lookup finished while the file was half made (error " + getErr + ", loads " + ops.Loads + ")");
+        ops.Finish.Set();
+        Assert.That(creator.Join(TimeSpan.FromSeconds(30)) && getter.Join(TimeSpan.FromSeconds(30)), Is.True, "hung");
+        Assert.That(newErr, Is.EqualTo(0), "New");
+        Assert.That(getErr, Is.EqualTo(0), "Get");
+        Assert.That(got, Is.SameAs(made), "the lookup must get the new vnode");
+        Assert.That(ops.Loads, Is.EqualTo(0), "VFS_LOADVNODE calls");
+        Assert.That(made!.UseCount, Is.EqualTo(2), "references: the creator's and the lookup's");
+    }
+
+    /// <summary>A file system whose loads fail as a half-made file would; <see cref="Chosen"/> and <see cref="Finish"/> pace a creation.</summary>
+    private sealed class CreatingFs : VfsOps
+    {
+        public const ulong Key = 42;
+        public readonly ManualResetEventSlim Chosen = new(), Finish = new();
+        public int Loads;
+        public override string Name => "creating";
+        public override int Mount(Mount mp, ReadOnlySpan<byte> args, Lwp l) => 0;
+        public override int Statvfs(Mount mp, ref RumpStatvfs sv) => 0;
+        public override int LoadVnode(Mount mp, Vnode vp, ulong key, object? hint)
+        {
+            Interlocked.Increment(ref Loads);
+            return Abi.EIO;
+        }
+    }
+
+    /// <summary>
     /// Readers look files up (mostly through the name cache) while a writer replaces them by rename
     /// and removes them, with a cache bound of 2 so that vnodes are reclaimed all the time. Every file
     /// ever named is 4096 bytes of one value: a stat or a read that succeeds must see exactly that
