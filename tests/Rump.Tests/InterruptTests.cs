@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Threading;
+using System.Threading.Tasks;
 using NUnit.Framework;
 using Rump.Kern;
 using Rump.Vfs;
@@ -115,6 +116,57 @@ public unsafe class InterruptTests : KernelTest
         k.Softints.Schedule(sentinel);
         Assert.That(Eventually(() => Volatile.Read(ref runs) == 3), Is.True, "the sentinel never ran");
         Assert.That(runs, Is.EqualTo(3), "a disestablished soft interrupt ran");
+    }
+
+    /// <summary>
+    /// RunHere (a driver's receive thread running the soft interrupt it raised): it runs on the
+    /// caller's lwp when the soft interrupt is idle, without the soft-interrupt thread; a schedule
+    /// during that run gets one more run on the thread; and while the thread runs it, RunHere does
+    /// not run it beside that run but asks for one more after it.
+    /// </summary>
+    [Test]
+    public void RunHere_RunsOnTheCaller_NeverBesideAnotherRun_AndARequestDuringARunGetsAnother()
+    {
+        Kernel k = Boot(ncpu: 2).Kernel;
+        int runs = 0, inside = 0, overlaps = 0;
+        bool again = false;
+        Lwp? ranOn = null;
+        var gate = new ManualResetEventSlim(true);
+        Softint? si = null;
+        si = k.Softints.Establish("here", l =>
+        {
+            if (Interlocked.Increment(ref inside) != 1) Interlocked.Increment(ref overlaps);
+            ranOn = l;
+            gate.Wait();
+            if (again) { again = false; k.Softints.Schedule(si!); }
+            Interlocked.Decrement(ref inside);
+            Interlocked.Increment(ref runs);
+        });
+
+        Lwp? caller = null;
+        RumpKernel.InKernel(k, "caller", l => { caller = l; k.Softints.RunHere(si, l); return 0; });
+        Assert.That(runs, Is.EqualTo(1), "runs once RunHere returned");
+        Assert.That(ranOn, Is.SameAs(caller), "the lwp it ran on");
+        Assert.That((k.Softints.Runs, k.Softints.RunsHere), Is.EqualTo((1L, 1L)), "(runs, runs here)");
+
+        again = true;
+        RumpKernel.InKernel(k, "caller", l => { k.Softints.RunHere(si, l); return 0; });
+        WaitFor(() => Volatile.Read(ref runs) == 3, "the run asked for during RunHere's");
+        Assert.That(ranOn, Is.Not.SameAs(caller), "the run asked for during RunHere's ran on the soft-interrupt thread");
+        Assert.That(k.Softints.RunsHere, Is.EqualTo(2));
+
+        gate.Reset();
+        k.Softints.Schedule(si);
+        WaitFor(() => Volatile.Read(ref inside) == 1, "the soft-interrupt thread's run to start");
+        var here = Task.Run(() => RumpKernel.InKernel(k, "caller", l => { k.Softints.RunHere(si, l); return 0; }));
+        Assert.That(here.Wait(TimeSpan.FromSeconds(30)), Is.True, "RunHere waited for (or joined) the run under way instead of returning");
+        Assert.That(k.Softints.RunsHere, Is.EqualTo(2), "RunHere ran it while it was running elsewhere");
+        gate.Set();
+        WaitFor(() => Volatile.Read(ref runs) == 5, "the run under way and the one RunHere asked for");
+        Assert.That(overlaps, Is.EqualTo(0), "runs that overlapped another");
+        k.Softints.Disestablish(si);
+        RumpKernel.InKernel(k, "caller", l => { k.Softints.RunHere(si, l); return 0; });
+        Assert.That(runs, Is.EqualTo(5), "RunHere ran a disestablished soft interrupt");
     }
 
     [Test]

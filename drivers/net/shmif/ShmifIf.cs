@@ -327,18 +327,29 @@ public sealed unsafe class ShmifIf : Ifnet
             RumpCompShmif.rumpcomp_shmif_unlock(_bus);
             m?.Free();
             if (n == 0) return;
-            using (K.EnterInterrupt())
+            using IntrContext ic = K.EnterInterrupt();
+            if (ic.Lwp == null) { FreeBatch(n); return; }
+            // The frames go to their protocols on this thread at the batch's end (Ifnet.InputBatchBegin).
+            InputBatchBegin();
+            for (int i = 0; i < n; i++)
             {
-                for (int i = 0; i < n; i++)
-                {
-                    Mbuf f = _batch[i]!;
-                    _batch[i] = null;
-                    if (!IsUp || K.IsDead) { f.Free(); continue; }
-                    ShmifLoss? loss = _loss;
-                    if (loss != null) loss.Input(f);
-                    else Ether.EtherInput(this, f);
-                }
+                Mbuf f = _batch[i]!;
+                _batch[i] = null;
+                if (!IsUp || K.IsDead) { f.Free(); continue; }
+                ShmifLoss? loss = _loss;
+                if (loss != null) loss.Input(f);
+                else Ether.EtherInput(this, f);
             }
+            InputBatchEnd(ic.Lwp);
+        }
+    }
+
+    private void FreeBatch(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            _batch[i]!.Free();
+            _batch[i] = null;
         }
     }
 

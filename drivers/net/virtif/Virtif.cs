@@ -14,7 +14,9 @@ namespace Rump.Net.Virtif;
 ///
 /// Receive: the library's reader thread calls <see cref="RxUp"/> with a batch of frames; that
 /// enters the kernel once through interrupt context and hands each frame to the Ethernet layer,
-/// which queues it for the interface's soft interrupt. Transmit: the frame is written with the
+/// which queues it for the interface's soft interrupt; at the batch's end the reader thread runs
+/// that soft interrupt itself (<see cref="Ifnet.InputBatchBegin"/>): it has nothing else to do
+/// meanwhile, and the soft-interrupt thread is not woken. Transmit: the frame is written with the
 /// CPU given up around the hypercall (it may block when the host's queue is full).
 ///
 /// Offloads (NetBSD's IFCAP_CSUM_TCPv4/v6 and IFCAP_TSOv4/v6, as virtio-net over a TAP in QEMU):
@@ -229,6 +231,7 @@ public sealed unsafe class Virtif : Ifnet
         Interlocked.Increment(ref RxBatches);
         using IntrContext ic = _k.EnterInterrupt();
         if (ic.Lwp == null || !IsUp) return;
+        InputBatchBegin();
         int off = 0;
         foreach (uint len in lens)
         {
@@ -237,6 +240,7 @@ public sealed unsafe class Virtif : Ifnet
             off += (int)len;
             InputFrame(raw);
         }
+        InputBatchEnd(ic.Lwp);
     }
 
     private void InputFrame(ReadOnlySpan<byte> raw)
