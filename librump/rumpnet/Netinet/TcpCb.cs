@@ -26,13 +26,14 @@ public interface ITcpListenUpcall
 }
 
 /// <summary>
-/// A byte ring of fixed capacity, made once per connection: the send buffer (bytes from SND.UNA's
-/// first data byte on) and the receive buffer (bytes the user has not read, then out-of-order
-/// data at its offset from RCV.NXT).
+/// A byte ring, made once per connection: the send buffer (bytes from SND.UNA's first data byte
+/// on) and the receive buffer (bytes the user has not read, then out-of-order data at its offset
+/// from RCV.NXT). Its capacity is fixed, except that the send buffer may grow
+/// (<see cref="Grow"/>, by its one sender, which holds no span of it then).
 /// </summary>
 internal sealed class ByteRing
 {
-    private readonly byte[] _b;
+    private byte[] _b;
     private int _head;
     public int Count;
 
@@ -80,6 +81,16 @@ internal sealed class ByteRing
     {
         int pos = (_head + at) % _b.Length;
         return _b.AsSpan(pos, Math.Min(max, _b.Length - pos));
+    }
+
+    /// <summary>Moves the held bytes to a larger ring of <paramref name="capacity"/> bytes, starting at its head.</summary>
+    public void Grow(int capacity)
+    {
+        if (capacity <= _b.Length) return;
+        var b = new byte[capacity];
+        ReadAt(0, b.AsSpan(0, Count));
+        _b = b;
+        _head = 0;
     }
 
     public void Consume(int n)

@@ -53,7 +53,8 @@ public sealed class TcpKernel : ITcpEnvironment
 
     /// <summary>
     /// net.inet.tcp.congctl.selected (read-write: "newreno" or "cubic", for connections made from
-    /// then on) and net.inet.tcp.congctl.available, as NetBSD names them. The directories above
+    /// then on) and net.inet.tcp.congctl.available, as NetBSD names them; net.inet.tcp.sendbuf_auto
+    /// and sendbuf_max (send-buffer autosizing, <see cref="TcpStack.GrowSendBufferLocked"/>). The directories above
     /// are made if nobody has (CTL_NET 4, PF_INET 2, IPPROTO_TCP 6). The handler stores a string
     /// reference, which the stack reads when it makes a connection: no lock is shared with sysctl.
     /// </summary>
@@ -76,6 +77,15 @@ public sealed class TcpKernel : ITcpEnvironment
                     stack.CongestionControl = v;
                     return 0;
                 }, desc: "Selected congestion control")) != 0) return e;
-        return s.CreateString(cc, "available", "newreno cubic", out _, desc: "Available congestion controls");
+        if ((e = s.CreateString(cc, "available", "newreno cubic", out _, desc: "Available congestion controls")) != 0) return e;
+        if ((e = s.CreateInt(tcp, "sendbuf_auto", 1, out _, flags: Abi.CTLFLAG_READWRITE, read: () => stack.SendBufferAuto ? 1 : 0,
+                write: v => { stack.SendBufferAuto = v != 0; return 0; }, desc: "Enable automatic send buffer sizing")) != 0) return e;
+        return s.CreateInt(tcp, "sendbuf_max", stack.SendBufferMax, out _, flags: Abi.CTLFLAG_READWRITE, read: () => stack.SendBufferMax,
+            write: v =>
+            {
+                if (v < 1 || v > SockBuf.SbMax) return Abi.EINVAL;
+                stack.SendBufferMax = (int)v;
+                return 0;
+            }, desc: "Maximum send buffer size for automatic sizing");
     }
 }

@@ -259,6 +259,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             int e = so.Snd.Reserve(DefaultSpace);
             if (e == 0) e = so.Rcv.Reserve(DefaultSpace);
             if (e != 0) return e;
+            so.Snd.AutoSize = true;
             tp = NewSocketCb();
         }
         var p = new TcpSockPcb(this, so, tp);
@@ -592,6 +593,12 @@ public sealed class TcpProto : Protosw, IStreamProtocol
                 int space = tp.Snd.Free;
                 if (space < Math.Min(uio.Resid, Math.Max(so.Snd.Lowat, 1)))
                 {
+                    // The buffer, not the peer, holds the sender back: a larger one instead of a sleep.
+                    if (so.Snd.AutoSize && Stack.GrowSendBufferLocked(tp))
+                    {
+                        so.Snd.Hiwat = tp.Snd.Capacity;
+                        continue;
+                    }
                     if (dontwait) return moved > 0 ? 0 : Abi.EWOULDBLOCK;
                     // Other senders may go while this one sleeps (as sosend drops sblock).
                     so.Snd.SbUnlock();

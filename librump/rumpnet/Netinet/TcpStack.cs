@@ -70,6 +70,9 @@ public sealed partial class TcpStack
     /// <summary>The MSS to announce towards an address (its route's interface MTU less 40, or 60 over IPv6); null: <see cref="LocalMss"/> (less 20 over IPv6). Called with the lock held.</summary>
     public Func<TcpAddr, ushort>? RouteMss;
     public int SendBufferSize = DefaultBuffer, RecvBufferSize = DefaultBuffer;
+    /// <summary>net.inet.tcp.sendbuf_auto and sendbuf_max: whether send buffers grow, and to what size at most (NetBSD's 256 KiB).</summary>
+    public volatile bool SendBufferAuto = true;
+    public volatile int SendBufferMax = 256 * 1024;
     /// <summary>net.inet.tcp.congctl.selected: the algorithm new connections use (a reference written whole, read under the lock).</summary>
     public volatile string CongestionControl = "newreno";
     public bool UseSack = true, UseTimestamps = true, UseWindowScale = true;
@@ -127,6 +130,23 @@ public sealed partial class TcpStack
     /// congestion control and window scale that go with them: the smallest shift that lets the
     /// whole receive buffer be advertised. Lock held (or a TCB nobody else sees yet).
     /// </summary>
+    /// <summary>
+    /// NetBSD's send-buffer autosizing (tcp_output with net.inet.tcp.sendbuf_auto): doubles a
+    /// full send buffer, up to <see cref="SendBufferMax"/>, when the peer's window and the
+    /// congestion window would both take more than it holds, so that the buffer is not what
+    /// bounds the connection's rate (over a fast link, a 128 KiB buffer is two 64 KiB TSO
+    /// segments in flight). False if it should not grow. Lock held.
+    /// </summary>
+    internal bool GrowSendBufferLocked(TcpCb tp)
+    {
+        int cap = tp.Snd.Capacity, max = SendBufferMax;
+        if (!SendBufferAuto || cap >= max || tp.State != TcpState.Established) return false;
+        // NetBSD's tests: the peer's window is at least 4/5 of the buffer, and every byte queued could be sent now.
+        if ((long)tp.SndWnd * 5 < (long)cap * 4 || Math.Min(tp.SndWnd, tp.Cwnd) < (uint)tp.Snd.Count) return false;
+        tp.Snd.Grow(Math.Min(cap * 2, max));
+        return true;
+    }
+
     internal void SizeBuffers(TcpCb tp, int sndBuf, int rcvBuf)
     {
         if (sndBuf <= 0) sndBuf = SendBufferSize;

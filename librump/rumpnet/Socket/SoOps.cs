@@ -478,6 +478,7 @@ public sealed partial class Socket
                     if (name == Abi.SO_SNDBUF || name == Abi.SO_RCVBUF)
                     {
                         if ((e = sb.Reserve(x)) != 0) return e;
+                        sb.AutoSize = false;
                     }
                     else sb.Lowat = Math.Min(x, sb.Hiwat);
                     // More room, or a lower mark, may make waiters ready.

@@ -40,6 +40,11 @@ public sealed class SockBuf
     public int Cc { get; private set; }
     public int Hiwat;
     public int Lowat;
+    /// <summary>
+    /// The protocol may raise <see cref="Hiwat"/> as the connection shows it needs more (NetBSD's
+    /// SB_AUTOSIZE: TCP's send buffer); cleared when the user sets the size (SO_SNDBUF, SO_RCVBUF).
+    /// </summary>
+    public bool AutoSize;
     /// <summary>SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds; 0: wait for ever.</summary>
     public long TimeoutNs;
     /// <summary>Pollers of this direction (NetBSD sb_sel).</summary>

@@ -217,6 +217,7 @@ public sealed partial class Socket
         so.SetLock(Lock);
         so.Rcv.Hiwat = Rcv.Hiwat; so.Rcv.Lowat = Rcv.Lowat; so.Rcv.TimeoutNs = Rcv.TimeoutNs;
         so.Snd.Hiwat = Snd.Hiwat; so.Snd.Lowat = Snd.Lowat; so.Snd.TimeoutNs = Snd.TimeoutNs;
+        so.Rcv.AutoSize = Rcv.AutoSize; so.Snd.AutoSize = Snd.AutoSize;
         if (Proto.Attach(so, 0) != 0) return null;
         so.Head = this;
         if (connected)

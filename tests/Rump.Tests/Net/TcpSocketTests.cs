@@ -245,6 +245,30 @@ public unsafe class TcpSocketTests : KernelTest
     }
 
     /// <summary>
+    /// Send-buffer autosizing (NetBSD's sendbuf_auto): a bulk sender's buffer doubles from 128 KiB
+    /// to 256 KiB (net.inet.tcp.sendbuf_max) when the peer would take more than it holds; one the
+    /// user sized with SO_SNDBUF keeps that size. The data arrives intact either way.
+    /// </summary>
+    [Test]
+    public void ABulkSendersBufferGrowsToTheMax_UnlessTheUserSetItsSize()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (l, c, s, port) = Pair(k);
+        int c2 = TcpSocket(k);
+        Assert.That(SetInt(k, c2, Abi.SOL_SOCKET, Abi.SO_SNDBUF, 64 * 1024), Is.EqualTo(0));
+        Assert.That(Connect(k, c2, Sa(Lo, port)), Is.EqualTo(0));
+        int s2 = Accept(k, l, out _, out _);
+        Assert.That(s2, Is.GreaterThanOrEqualTo(0), "accept");
+        Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_SNDBUF), Is.EqualTo(TcpProto.DefaultSpace), "SO_SNDBUF before any data");
+
+        Transfer(k, c, k, s, 8 << 20, 3);
+        Transfer(k, c2, k, s2, 8 << 20, 4);
+        Assert.That(GetInt(k, c, Abi.SOL_SOCKET, Abi.SO_SNDBUF), Is.EqualTo(256 * 1024), "SO_SNDBUF after a bulk transfer");
+        Assert.That(GetInt(k, c2, Abi.SOL_SOCKET, Abi.SO_SNDBUF), Is.EqualTo(64 * 1024), "SO_SNDBUF the user set");
+        foreach (int fd in new[] { c, s, c2, s2, l }) k.Close(fd);
+    }
+
+    /// <summary>
     /// <paramref name="size"/> pseudo-random bytes from a to b and from b to a at the same time
     /// (four threads: a writer and a reader per side), in odd-sized writes; the SHA-256 of what
     /// each reader got must equal the writer's.
