@@ -147,7 +147,7 @@ public unsafe class InterruptTests : KernelTest
         RumpKernel.InKernel(k, "caller", l => { caller = l; k.Softints.RunHere(si, l); return 0; });
         Assert.That(runs, Is.EqualTo(1), "runs once RunHere returned");
         Assert.That(ranOn, Is.SameAs(caller), "the lwp it ran on");
-        Assert.That((k.Softints.Runs, k.Softints.RunsHere), Is.EqualTo((1L, 1L)), "(runs, runs here)");
+        Assert.That(k.Softints.RunsHere, Is.EqualTo(1), "runs done by RunHere's caller");
 
         again = true;
         RumpKernel.InKernel(k, "caller", l => { k.Softints.RunHere(si, l); return 0; });
