@@ -89,6 +89,16 @@ public sealed class Net
         return r;
     }
 
+    /// <summary>The attached interface of index <paramref name="index"/> (an IPv6 scope id), or null; allocates nothing.</summary>
+    public Ifnet? ByIndex(int index)
+    {
+        _ifLock.Enter();
+        Ifnet? r = null;
+        foreach (Ifnet i in _ifs) if (i.Index == index) { r = i; break; }
+        _ifLock.Exit();
+        return r;
+    }
+
     /// <summary>The attached interfaces, in index order (a copy: configuration and listing, not the data path).</summary>
     public Ifnet[] Interfaces()
     {

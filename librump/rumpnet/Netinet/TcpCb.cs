@@ -117,6 +117,12 @@ public sealed class TcpCb
     /// <summary>Why the connection died (ECONNRESET, ECONNREFUSED, ETIMEDOUT), 0 while it lives; the socket's so_error.</summary>
     public int Error { get; internal set; }
     public ITcpUpcall? Upcall;
+    /// <summary>
+    /// The zone (RFC 4007) of an IPv6 link-local connection: the index of the interface it runs
+    /// over (the user's sin6_scope_id, or the one its SYN came in by); 0 for any other, and for a
+    /// link-local peer named without one (IPv6 output then picks the first Ethernet interface).
+    /// </summary>
+    public uint ScopeId { get; internal set; }
     internal bool InTable;
     /// <summary>The user is done with it (close(2)): it lingers only to finish the exchange, and FIN_WAIT_2 is bounded.</summary>
     internal bool Detached;

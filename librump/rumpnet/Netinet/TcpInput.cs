@@ -23,6 +23,7 @@ public sealed partial class TcpStack
     public void Input(Mbuf m, Ipv4Addr src, Ipv4Addr dst)
     {
         Enter();
+        _inScope = 0;
         try { InputLocked(m.Bytes, src, dst, (m.CsumFlags & Mbuf.CsumTcpOk) != 0); }
         finally
         {
@@ -40,6 +41,8 @@ public sealed partial class TcpStack
     public void Input6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
     {
         Enter();
+        // A link-local peer's zone is the interface its segment came in by (RFC 4007 6).
+        _inScope = (src.IsLinkLocal || dst.IsLinkLocal) && m.RcvIf != null ? (uint)m.RcvIf.Index : 0;
         try { InputLocked(m.Bytes, src, dst, (m.CsumFlags & Mbuf.CsumTcpOk) != 0); }
         finally
         {
@@ -95,8 +98,8 @@ public sealed partial class TcpStack
     private void RespondReset(in TcpPacket seg, TcpAddr src, TcpAddr dst)
     {
         if (seg.Rst) return;
-        if (seg.Ack) SendControl(dst, seg.DestinationPort, src, seg.SourcePort, seg.Acknowledgment, 0, TcpPacket.FlagRst);
-        else SendControl(dst, seg.DestinationPort, src, seg.SourcePort, 0, seg.Sequence + (uint)seg.SegmentLength, TcpPacket.FlagRst | TcpPacket.FlagAck);
+        if (seg.Ack) SendControl(dst, seg.DestinationPort, src, seg.SourcePort, seg.Acknowledgment, 0, TcpPacket.FlagRst, _inScope);
+        else SendControl(dst, seg.DestinationPort, src, seg.SourcePort, 0, seg.Sequence + (uint)seg.SegmentLength, TcpPacket.FlagRst | TcpPacket.FlagAck, _inScope);
     }
 
     /// <summary>The options of a SYN or SYN-ACK (RFC 9293 3.7.1, RFC 7323 2.2 and 3.2, RFC 2018 2): both sides must offer scaling, timestamps, SACK.</summary>
@@ -142,7 +145,8 @@ public sealed partial class TcpStack
         if (dst.IsUnspecified || dst.IsMulticast || !src.SameFamily(dst)) return;
         TcpCb tp = NewCb(l.ChildSndBuf, l.ChildRcvBuf);
         tp.LocalAddr = dst; tp.LocalPort = seg.DestinationPort; tp.RemoteAddr = src; tp.RemotePort = seg.SourcePort;
-        tp.OurMss = MssFor(src);
+        tp.ScopeId = _inScope;
+        tp.OurMss = MssFor(src, _inScope);
         if (!Pcbs.InsertConnection(tp)) return;
         tp.Listener = l;
         l.Embryonic++;
@@ -182,7 +186,7 @@ public sealed partial class TcpStack
         uint ack = seg.Acknowledgment;
         if (seg.Ack && (Seq.Leq(ack, tp.Iss) || Seq.Gt(ack, tp.SndMax)))
         {
-            if (!seg.Rst) SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst);
+            if (!seg.Rst) SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst, _inScope);
             return;
         }
         if (seg.Rst)
@@ -325,14 +329,14 @@ public sealed partial class TcpStack
         {
             if (!Seq.Gt(ack, tp.SndUna) || Seq.Gt(ack, tp.SndMax))
             {
-                SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst);
+                SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst, _inScope);
                 return;
             }
             TcpCb? l = tp.Listener;
             if (l != null && !l.InTable)
             {
                 // Its listener closed while the handshake was under way: nobody will accept it.
-                SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst);
+                SendControl(dst, seg.DestinationPort, src, seg.SourcePort, ack, 0, TcpPacket.FlagRst, _inScope);
                 Close(tp, Abi.ECONNABORTED);
                 return;
             }

@@ -23,8 +23,8 @@ public sealed class TcpKernel : ITcpEnvironment
     private readonly Action<Mbuf, Ipv4Addr, Ipv4Addr> _output;
     private long _ticks;
     public readonly TcpStack Stack;
-    /// <summary>IPv6 output for a segment (set once while components initialise; null: IPv6 segments are dropped).</summary>
-    public Action<Mbuf, Ipv6Addr, Ipv6Addr>? Output6Routine;
+    /// <summary>IPv6 output for a segment, with its zone (set once while components initialise; null: IPv6 segments are dropped).</summary>
+    public Action<Mbuf, Ipv6Addr, Ipv6Addr, uint>? Output6Routine;
 
     /// <param name="output">IP output for a segment (the callee owns the mbuf); called with the stack lock held.</param>
     /// <param name="softnetLock">The lock of the stack and of its sockets (null: a lock of its own).</param>
@@ -41,9 +41,9 @@ public sealed class TcpKernel : ITcpEnvironment
 
     public long NowMs => Clock.MonotonicNs() / 1_000_000;
     public void Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst) => _output(m, src, dst);
-    public void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst)
+    public void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst, uint scope)
     {
-        if (Output6Routine != null) Output6Routine(m, src, dst);
+        if (Output6Routine != null) Output6Routine(m, src, dst, scope);
         else m.Free();
     }
     public void ArmTimer(long dueMs) => _k.Callouts.Schedule(_timer, Math.Max(0, dueMs * 1_000_000 - Clock.MonotonicNs()));

@@ -35,7 +35,7 @@ public sealed partial class TcpStack
     internal void Output(TcpCb tp)
     {
         if (!tp.InTable || tp.State is TcpState.Closed or TcpState.Listen) return;
-        tp.OutCaps = RouteCaps?.Invoke(tp.RemoteAddr) ?? 0;
+        tp.OutCaps = RouteCaps?.Invoke(tp.RemoteAddr, tp.ScopeId) ?? 0;
         if (tp.State == TcpState.TimeWait)
         {
             if (tp.AckNow) Emit(tp, tp.SndMax, 0, TcpPacket.FlagAck);
@@ -287,7 +287,7 @@ public sealed partial class TcpStack
             if (tp.SndWnd > 0) tp.TPersist = TcpCb.Off;
         }
         tp.SegsSent += pieces;
-        IpOutput(m, tp.LocalAddr, tp.RemoteAddr);
+        IpOutput(m, tp.LocalAddr, tp.RemoteAddr, tp.ScopeId);
     }
 
     /// <summary>The header and checksum (or only the pseudo-header's sum, <paramref name="partial"/>: the interface completes it), with the pseudo-header of the connection's family.</summary>
@@ -297,16 +297,16 @@ public sealed partial class TcpStack
             : src.IsV4 ? TcpPacket.EmitV4(s, src.V4, dst.V4, h, o, len) : TcpPacket.EmitV6(s, src.V6, dst.V6, h, o, len);
 
     /// <summary>To IPv4 or IPv6 output by the connection's family (the environment owns <paramref name="m"/> from here).</summary>
-    private void IpOutput(Mbuf m, TcpAddr src, TcpAddr dst)
+    private void IpOutput(Mbuf m, TcpAddr src, TcpAddr dst, uint scope)
     {
         if (src.IsV4) _env.Output(m, src.V4, dst.V4);
-        else _env.Output6(m, src.V6, dst.V6);
+        else _env.Output6(m, src.V6, dst.V6, scope);
     }
 
     private uint TsNow() => (uint)Now + _isnSecret;
 
-    /// <summary>A segment outside any connection's flow: a RST, a keepalive probe (with <paramref name="tp"/>'s timestamp and window).</summary>
-    internal void SendControl(TcpAddr la, ushort lp, TcpAddr fa, ushort fp, uint seq, uint ack, byte flags, TcpCb? tp = null)
+    /// <summary>A segment outside any connection's flow: a RST, a keepalive probe (with <paramref name="tp"/>'s timestamp and window); <paramref name="scope"/> as <see cref="TcpCb.ScopeId"/>.</summary>
+    internal void SendControl(TcpAddr la, ushort lp, TcpAddr fa, ushort fp, uint seq, uint ack, byte flags, uint scope, TcpCb? tp = null)
     {
         var o = new TcpOptions();
         ushort win = 0;
@@ -322,6 +322,6 @@ public sealed partial class TcpStack
         Span<byte> s = m.Append(hlen);
         EmitHeader(s, la, fa, h, o, 0);
         if ((flags & TcpPacket.FlagRst) != 0) RstsSent++;
-        IpOutput(m, la, fa);
+        IpOutput(m, la, fa, scope);
     }
 }

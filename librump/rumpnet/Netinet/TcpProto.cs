@@ -91,9 +91,9 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     /// rmx_mtu), less the IP and TCP headers (NetBSD tcp_mss_to_advertise): 40 bytes over IPv4,
     /// 60 over IPv6, where it is never under 1220 (IPv6's minimum MTU, RFC 8200 5).
     /// </summary>
-    private ushort MssTo(TcpAddr dst)
+    private ushort MssTo(TcpAddr dst, uint scope)
     {
-        if (!dst.IsV4) return MssTo6(dst.V6);
+        if (!dst.IsV4) return MssTo6(dst.V6, scope);
         Ipv4Addr d = dst.V4;
         int mtu;
         if (d.IsLoopback || _in.FindAddress(d) != null) mtu = _in.Net.Lo0.Mtu;
@@ -102,21 +102,23 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         return (ushort)Math.Clamp(mtu - 40, 256, 65495);
     }
 
-    private ushort MssTo6(Ipv6Addr d)
+    private ushort MssTo6(Ipv6Addr d, uint scope)
     {
         Inet6? in6 = _in.Net.Kernel.GetService<Inet6>();
         if (in6 == null) return (ushort)(Stack.LocalMss - 20);
-        Ifnet? ifp = IfTo6(in6, d);
+        Ifnet? ifp = IfTo6(in6, d, scope);
         int mtu = ifp != null ? in6.LinkMtu(ifp) : Stack.LocalMss + 40;
         return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
     }
 
-    /// <summary>The interface IPv6 output sends to <paramref name="d"/> by (null: no route).</summary>
-    private Ifnet? IfTo6(Inet6 in6, Ipv6Addr d)
+    /// <summary>The interface IPv6 output sends to <paramref name="d"/> in zone <paramref name="scope"/> by (null: no route).</summary>
+    private Ifnet? IfTo6(Inet6 in6, Ipv6Addr d, uint scope)
     {
-        if (In6.IsLoopback(d) || in6.FindAddress(d) != null) return _in.Net.Lo0;
+        Ifnet? zone = d.IsLinkLocal && scope != 0 ? _in.Net.ByIndex((int)scope) : null;
+        if (In6.IsLoopback(d) || in6.FindAddress(d, zone) != null) return _in.Net.Lo0;
         if (d.IsLinkLocal)
         {
+            if (zone != null) return zone;
             // As IPv6 output picks it for an unscoped link-local destination.
             foreach (In6Ifaddr ia in in6.Addresses())
                 if (ia.Addr.IsLinkLocal && ia.Ifp.Type == Ifnet.IFT_ETHER && ia.Ifp.IsUp) return ia.Ifp;
@@ -126,7 +128,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     }
 
     /// <summary>The offloads of the interface segments to <paramref name="dst"/> leave by, as IP output picks it (lo0 has none).</summary>
-    private int CapsTo(TcpAddr dst)
+    private int CapsTo(TcpAddr dst, uint scope)
     {
         Ifnet? ifp;
         if (dst.IsV4)
@@ -137,7 +139,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         else
         {
             Inet6? in6 = _in.Net.Kernel.GetService<Inet6>();
-            ifp = in6 == null ? null : IfTo6(in6, dst.V6);
+            ifp = in6 == null ? null : IfTo6(in6, dst.V6, scope);
         }
         return ifp?.Capabilities ?? 0;
     }
@@ -164,7 +166,8 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     public static void AttachInet6(Kernel k, TcpProto v4, Inet6 inet6)
     {
         var p = new TcpProto(v4, inet6);
-        v4.Kernel.Output6Routine = (m, src, dst) => inet6.Ip6.Output(m, src, dst, Ipv6Packet.NextTcp);
+        v4.Kernel.Output6Routine = (m, src, dst, scope) =>
+            inet6.Ip6.Output(m, src, dst, Ipv6Packet.NextTcp, Inet6.DefaultHopLimit, scope != 0 ? inet6.Net.ByIndex((int)scope) : null);
         inet6.SetProtocol(Ipv6Packet.NextTcp, p.Input6, p.Stack.CtlInput6);
         inet6.SetMtuInput(Ipv6Packet.NextTcp, p.Stack.MtuInput6);
         inet6.Net.Domains.Register(p);
@@ -212,13 +215,14 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     /// The caller's sockaddr_in or sockaddr_in6 (by the socket's family): EINVAL for a wrong
     /// length or a v4-mapped address on an IPV6_V6ONLY socket (<paramref name="tp"/>'s),
     /// EAFNOSUPPORT for another family. A v4-mapped address comes back as the IPv4 address it
-    /// maps (the same <see cref="TcpAddr"/>). The IPv6 scope id is not kept: a link-local peer is
-    /// reached by the first Ethernet interface, as IPv6 output does for unscoped link-local destinations.
+    /// maps (the same <see cref="TcpAddr"/>). A link-local address's sin6_scope_id is its zone
+    /// (<see cref="TcpCb.ScopeId"/>; ENXIO if no interface has that index; 0: none given).
     /// </summary>
-    private int ReadSa(ReadOnlySpan<byte> nam, TcpCb tp, out TcpAddr a, out ushort port)
+    private int ReadSa(ReadOnlySpan<byte> nam, TcpCb tp, out TcpAddr a, out ushort port, out uint scope)
     {
         a = default;
         port = 0;
+        scope = 0;
         if (!V6)
         {
             if (nam.Length != UdpProto.SinLen) return Abi.EINVAL;
@@ -233,16 +237,23 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         Ipv6Addr a6 = Ipv6Addr.Read(nam.Slice(8));
         if (In6.IsV4Mapped(a6) && !tp.DualStack) return Abi.EINVAL;
         a = a6;
+        uint sid = MemoryMarshal.Read<uint>(nam.Slice(24));
+        if (sid != 0 && a6.IsLinkLocal)
+        {
+            if (_in.Net.ByIndex((int)sid) == null) return Abi.ENXIO;
+            scope = sid;
+        }
         return 0;
     }
 
-    private int WriteSa(Span<byte> nam, TcpAddr a, ushort port, out int len)
+    private int WriteSa(Span<byte> nam, TcpAddr a, ushort port, uint scope, out int len)
     {
         int size = V6 ? Udp6Proto.Sin6Len : UdpProto.SinLen;
         Span<byte> sa = stackalloc byte[Udp6Proto.Sin6Len];
         // A TCB with no address yet holds its family's wildcard (V4 of ::ffff:0.0.0.0 is zero).
         // An AF_INET6 socket's IPv4 addresses (dual-stack) show v4-mapped, as they are kept.
-        if (V6) Udp6Proto.WriteSin6(sa, a.V6, port, 0);
+        // A link-local address carries its zone in sin6_scope_id (RFC 3493 3.3, as NetBSD's sa6_recoverscope).
+        if (V6) Udp6Proto.WriteSin6(sa, a.V6, port, a.V6.IsLinkLocal ? scope : 0);
         else UdpProto.WriteSin(sa, a.IsV4 ? a.V4 : Ipv4Addr.Any, port);
         len = Math.Min(nam.Length, size);
         sa.Slice(0, len).CopyTo(nam);
@@ -285,11 +296,15 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     public override int Bind(Socket so, ReadOnlySpan<byte> nam, Lwp l)
     {
         TcpCb tp = Pcb(so).Tp;
-        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port);
+        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port, out uint scope);
         if (e != 0) return e;
         if (a.IsMulticast) return Abi.EADDRNOTAVAIL;
-        if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : _in6!.FindAddress(a.V6) == null)) return Abi.EADDRNOTAVAIL;
-        return Stack.BindLocked(tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
+        Ifnet? zone = scope != 0 ? _in.Net.ByIndex((int)scope) : null;
+        if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : _in6!.FindAddress(a.V6, zone) == null)) return Abi.EADDRNOTAVAIL;
+        e = Stack.BindLocked(tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
+        // A link-local address's zone is where it is: connections from it run there.
+        if (e == 0 && !a.IsV4 && a.V6.IsLinkLocal) tp.ScopeId = (uint)(zone ?? _in6!.FindAddress(a.V6)!.Ifp).Index;
+        return e;
     }
 
     public override int Listen(Socket so, Lwp l)
@@ -309,7 +324,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     {
         TcpSockPcb p = Pcb(so);
         TcpCb tp = p.Tp;
-        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port);
+        int e = ReadSa(nam, tp, out TcpAddr a, out ushort port, out uint scope);
         if (e != 0) return e;
         if (a.IsUnspecified || port == 0 || a.IsMulticast) return Abi.EADDRNOTAVAIL;
         if (tp.State == TcpState.Listen) return Abi.EOPNOTSUPP;
@@ -328,11 +343,18 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         }
         // A dual-stack socket bound to an address of one family (::ffff:0.0.0.0 is IPv4's) reaches only that family (NetBSD's in6_pcbconnect).
         if (V6 && tp.LocalAddr != TcpAddr.AnyV6 && !tp.LocalAddr.SameFamily(a)) return Abi.EINVAL;
-        e = SelectSource(a, out TcpAddr src);
+        if (!a.IsV4 && a.V6.IsLinkLocal)
+        {
+            // The peer's zone: the one named, else the bound address's; two that differ cannot meet.
+            if (scope != 0 && tp.ScopeId != 0 && scope != tp.ScopeId) return Abi.EADDRNOTAVAIL;
+            if (scope != 0) tp.ScopeId = scope;
+        }
+        else tp.ScopeId = 0;
+        e = SelectSource(a, tp.ScopeId, out TcpAddr src);
         if (e != 0) return e;
         ushort mss = tp.OurMss;
         Stack.SizeBuffers(tp, so.Snd.Hiwat, so.Rcv.Hiwat);
-        tp.OurMss = MssTo(a);
+        tp.OurMss = MssTo(a, tp.ScopeId);
         if (mss != 0) tp.OurMss = Math.Min(mss, tp.OurMss);
         tp.Upcall = p;
         so.IsConnecting();
@@ -342,7 +364,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     }
 
     /// <summary>The source address towards <paramref name="dst"/>: IPv4's by the route (a dual-stack socket's v4-mapped peer too), IPv6's by RFC 6724 (simplified) on the route's interface.</summary>
-    private int SelectSource(TcpAddr dst, out TcpAddr src)
+    private int SelectSource(TcpAddr dst, uint scope, out TcpAddr src)
     {
         src = default;
         int e;
@@ -353,7 +375,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             return e;
         }
         Ipv6Addr d = dst.V6;
-        Ifnet? ifp = null;
+        Ifnet? ifp = d.IsLinkLocal && scope != 0 ? _in.Net.ByIndex((int)scope) : null;
         if (!In6.IsLoopback(d) && !d.IsLinkLocal && _in6!.FindAddress(d) == null)
         {
             Rt6Entry? rt = _in6.Lookup(d);
@@ -403,19 +425,19 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     public override int Accept(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, out len);
+        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, tp.ScopeId, out len);
     }
 
     public override int SockAddr(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSa(nam, tp.LocalAddr, tp.LocalPort, out len);
+        return WriteSa(nam, tp.LocalAddr, tp.LocalPort, tp.ScopeId, out len);
     }
 
     public override int PeerAddr(Socket so, Span<byte> nam, out int len)
     {
         TcpCb tp = Pcb(so).Tp;
-        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, out len);
+        return WriteSa(nam, tp.RemoteAddr, tp.RemotePort, tp.ScopeId, out len);
     }
 
     /// <summary>Control messages on a TCP socket: EINVAL, as NetBSD's PRU_SEND (the data path is <see cref="StreamSend"/>).</summary>

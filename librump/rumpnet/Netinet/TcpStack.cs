@@ -15,8 +15,8 @@ public interface ITcpEnvironment
     long NowMs { get; }
     /// <summary>Sends a TCP segment (header with checksum, and data) from src to dst. The callee owns <paramref name="m"/>.</summary>
     void Output(Mbuf m, Ipv4Addr src, Ipv4Addr dst);
-    /// <summary>The same over IPv6; an environment without IPv6 (the tests' IPv4 wires) drops it.</summary>
-    void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst) => m.Free();
+    /// <summary>The same over IPv6, by the interface of index <paramref name="scope"/> for a link-local peer (0: IPv6's choice); an environment without IPv6 (the tests' IPv4 wires) drops it.</summary>
+    void Output6(Mbuf m, Ipv6Addr src, Ipv6Addr dst, uint scope) => m.Free();
     /// <summary>Asks for <see cref="TcpStack.Tick"/> at <paramref name="dueMs"/> (replacing any earlier request).</summary>
     void ArmTimer(long dueMs);
 }
@@ -60,6 +60,8 @@ public sealed partial class TcpStack
     private readonly Random _rnd;
     private readonly uint _isnSecret;
     private long _armedMs = long.MaxValue;
+    /// <summary>The zone of the segment being input (<see cref="TcpCb.ScopeId"/>), for the connections and replies it makes. Under the lock.</summary>
+    private uint _inScope;
     /// <summary>Tests start sequence numbers where they want them (wraparound).</summary>
     internal uint? IssForTest;
 
@@ -67,8 +69,8 @@ public sealed partial class TcpStack
     public long MslMs = 30_000;
     /// <summary>The MSS we announce: the interface MTU less 40 (set by whoever knows the route).</summary>
     public ushort LocalMss = 1460;
-    /// <summary>The MSS to announce towards an address (its route's interface MTU less 40, or 60 over IPv6); null: <see cref="LocalMss"/> (less 20 over IPv6). Called with the lock held.</summary>
-    public Func<TcpAddr, ushort>? RouteMss;
+    /// <summary>The MSS to announce towards an address in a zone (<see cref="TcpCb.ScopeId"/>): its route's interface MTU less 40, or 60 over IPv6; null: <see cref="LocalMss"/> (less 20 over IPv6). Called with the lock held.</summary>
+    public Func<TcpAddr, uint, ushort>? RouteMss;
     public int SendBufferSize = DefaultBuffer, RecvBufferSize = DefaultBuffer;
     /// <summary>net.inet.tcp.sendbuf_auto and sendbuf_max: whether send buffers grow, and to what size at most (NetBSD's 256 KiB).</summary>
     public volatile bool SendBufferAuto = true;
@@ -94,7 +96,7 @@ public sealed partial class TcpStack
     /// segments leave by, looked up once per <see cref="Output"/> call; null or 0: none (checksums
     /// computed here, one segment per MSS). Called with the lock held.
     /// </summary>
-    public Func<TcpAddr, int>? RouteCaps;
+    public Func<TcpAddr, uint, int>? RouteCaps;
 
     /// <param name="lck">The stack's lock (null: the caller guarantees one thread at a time, as the tests' harnesses do).</param>
     public TcpStack(ITcpEnvironment env, MbufPool pool, KMutex? lck = null, int seed = 0)
@@ -163,7 +165,7 @@ public sealed partial class TcpStack
     // ---- The user's calls (the socket layer's pr_usrreq) ----------------------------------------
 
     /// <summary>The MSS to announce to <paramref name="fa"/> when the route is not known (no <see cref="RouteMss"/>): <see cref="LocalMss"/>, less IPv6's 20 more header bytes.</summary>
-    internal ushort MssFor(TcpAddr fa) => RouteMss != null ? RouteMss(fa) : fa.IsV4 ? LocalMss : (ushort)(LocalMss - 20);
+    internal ushort MssFor(TcpAddr fa, uint scope) => RouteMss != null ? RouteMss(fa, scope) : fa.IsV4 ? LocalMss : (ushort)(LocalMss - 20);
 
     /// <summary>A passive open on <paramref name="la"/>:<paramref name="port"/> (its family's wildcard for every address); EADDRINUSE if taken.</summary>
     public int Listen(TcpAddr la, ushort port, int backlog, out TcpCb? listener)
@@ -212,7 +214,7 @@ public sealed partial class TcpStack
             tp.Upcall = upcall;
             tp.LocalAddr = la;
             tp.LocalPort = lport;
-            if (!fa.IsV4) tp.OurMss = MssFor(fa);
+            if (!fa.IsV4) tp.OurMss = MssFor(fa, 0);
             int e = ConnectLocked(tp, la, fa, fport);
             if (e == 0) conn = tp;
             return e;
@@ -351,7 +353,7 @@ public sealed partial class TcpStack
     {
         {
             if (tp.State is TcpState.SynReceived or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
-                SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndMax, 0, TcpPacket.FlagRst);
+                SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndMax, 0, TcpPacket.FlagRst, tp.ScopeId);
             Close(tp, 0);
         }
     }
@@ -374,7 +376,7 @@ public sealed partial class TcpStack
             {
                 TcpCb q = tp.AcceptQueue.Dequeue();
                 q.Listener = null;
-                SendControl(q.LocalAddr, q.LocalPort, q.RemoteAddr, q.RemotePort, q.SndMax, 0, TcpPacket.FlagRst);
+                SendControl(q.LocalAddr, q.LocalPort, q.RemoteAddr, q.RemotePort, q.SndMax, 0, TcpPacket.FlagRst, q.ScopeId);
                 Close(q, Abi.ECONNABORTED);
             }
         tp.Upcall?.Readable(tp);

@@ -119,7 +119,7 @@ public sealed partial class TcpStack
             return;
         }
         tp.KeepProbes++;
-        SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndUna - 1, tp.RcvNxt, TcpPacket.FlagAck, tp);
+        SendControl(tp.LocalAddr, tp.LocalPort, tp.RemoteAddr, tp.RemotePort, tp.SndUna - 1, tp.RcvNxt, TcpPacket.FlagAck, tp.ScopeId, tp);
         tp.TKeep = now + tp.KeepIntvlMs;
         Rearm(tp);
     }
