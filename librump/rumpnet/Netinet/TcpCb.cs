@@ -206,6 +206,12 @@ public sealed class TcpCb
     /// any other: only the socket's names (sockaddr_in6, v4-mapped) tell them apart.
     /// </summary>
     internal bool DualStack;
+    /// <summary>
+    /// Made for an AF_INET6 socket (or accepted by one's listener): listed in net.inet6.tcp6.pcblist
+    /// whatever its addresses, a dual-stack socket's IPv4 connections v4-mapped, as NetBSD lists
+    /// in6pcbs there.
+    /// </summary>
+    internal bool Inet6;
 
     // Counters a test (and netstat) reads.
     public long SegsSent, SegsReceived, Retransmits, FastRetransmits, Timeouts, ChallengeAcks, SackRecoveries;

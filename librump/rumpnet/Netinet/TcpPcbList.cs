@@ -19,8 +19,9 @@ namespace Rump.Net.Netinet;
 ///  20  u32 bytes in the receive buffer (unread)
 ///  24  u32 flags: 1 the socket is gone (the engine finishes the close alone)
 ///  28  u32 reserved (0)
-/// IPv4 TCBs only. net.inet6.tcp6.pcblist lists the IPv6 ones, in <see cref="EntrySize6"/>-byte
-/// entries with the same fields and 16-byte addresses:
+/// IPv4 TCBs only. net.inet6.tcp6.pcblist lists the IPv6 ones and those of AF_INET6 sockets
+/// (<see cref="TcpCb.Inet6"/>: a dual-stack socket's IPv4 connections, v4-mapped), in
+/// <see cref="EntrySize6"/>-byte entries with the same fields and 16-byte addresses:
 ///   0  u32 state                 4  16 bytes local address     20  16 bytes foreign address
 ///  36  u16 local port           38  u16 foreign port
 ///  40  u32 send buffer          44  u32 receive buffer         48  u32 flags      52  u32 reserved
@@ -70,7 +71,7 @@ public static class TcpPcbList
             foreach (List<TcpCb> list in new[] { stack.Pcbs.All, stack.Pcbs.Bound })
                 foreach (TcpCb tp in list)
                 {
-                    if (tp.LocalAddr.IsV4 == v6) continue;
+                    if ((tp.Inet6 || !tp.LocalAddr.IsV4) != v6) continue;
                     if ((n + 1) * size <= dst.Length) Write(dst.Slice(n * size, size), tp, v6);
                     n++;
                 }

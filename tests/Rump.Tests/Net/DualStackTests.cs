@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Text;
@@ -114,6 +115,21 @@ public unsafe class DualStackTests : KernelTest
 
     // ---- lo0 ---------------------------------------------------------------------------------
 
+    /// <summary>The pcblist's entries as (local address, local port, foreign port); IPv4 addresses of tcp's list as IPAddress of 4 bytes.</summary>
+    private static List<(System.Net.IPAddress, ushort, ushort)> PcbPorts(TcpStack stack, bool v6)
+    {
+        int size = v6 ? TcpPcbList.EntrySize6 : TcpPcbList.EntrySize, addr = v6 ? 16 : 4, ports = v6 ? 36 : 12;
+        byte[] b = new byte[128 * size];
+        int n = Math.Min(TcpPcbList.Read(stack, b, v6), b.Length) / size;
+        var r = new List<(System.Net.IPAddress, ushort, ushort)>();
+        for (int i = 0; i < n; i++)
+        {
+            Span<byte> e = b.AsSpan(i * size, size);
+            r.Add((new System.Net.IPAddress(e.Slice(4, addr)), BinaryPrimitives.ReadUInt16LittleEndian(e.Slice(ports)), BinaryPrimitives.ReadUInt16LittleEndian(e.Slice(ports + 2))));
+        }
+        return r;
+    }
+
     [Test]
     public void Loopback_TcpDualStackListener_TakesBothFamilies_NamesIPv4Mapped_ConnectsToMapped()
     {
@@ -153,14 +169,15 @@ public unsafe class DualStackTests : KernelTest
         Assert.That(peerm, Is.EqualTo((A("::ffff:127.0.0.1"), cmPort)));
         Assert.That(k.Write(cm, "mapped"u8), Is.EqualTo(6));
         ReadExactly(k, sm, "mapped");
-        // It is an IPv4 connection: net.inet.tcp.pcblist lists it, net.inet6.tcp6.pcblist does not.
+        // As NetBSD lists in6pcbs: the AF_INET6 sockets' IPv4 connections (the dual-stack client's,
+        // and the listener's accepted one) in net.inet6.tcp6.pcblist, v4-mapped; the AF_INET client's in net.inet.tcp.pcblist.
         TcpStack stack = k.Kernel.GetService<TcpProto>()!.Stack;
-        byte[] v4list = new byte[64 * TcpPcbList.EntrySize];
-        int n4 = Math.Min(TcpPcbList.Read(stack, v4list), v4list.Length) / TcpPcbList.EntrySize;
-        bool listed = false;
-        for (int i = 0; i < n4; i++)
-            listed |= BinaryPrimitives.ReadUInt16LittleEndian(v4list.AsSpan(i * TcpPcbList.EntrySize + 12)) == cmPort;
-        Assert.That(listed, Is.True, $"the mapped connection (local port {cmPort}) in net.inet.tcp.pcblist");
+        var tcp = PcbPorts(stack, v6: false);
+        var tcp6 = PcbPorts(stack, v6: true);
+        Assert.That(tcp6, Does.Contain((A("::ffff:127.0.0.1"), cmPort, (ushort)7500)), "the dual-stack client's connection in tcp6's pcblist, v4-mapped");
+        Assert.That(tcp6, Does.Contain((A("::ffff:127.0.0.1"), (ushort)7500, c4port)), "the dual-stack listener's accepted IPv4 connection in tcp6's pcblist");
+        Assert.That(tcp, Does.Contain((A("127.0.0.1"), c4port, (ushort)7500)), "the AF_INET client's connection in tcp's pcblist");
+        Assert.That(tcp.Exists(e => e.Item2 == cmPort || e.Item3 == c4port), Is.False, "tcp's pcblist lists no AF_INET6 socket's connection: " + string.Join(", ", tcp));
 
         // An IPV6_V6ONLY socket still refuses v4-mapped addresses, and its listener sees no IPv4.
         int v6only = Socket(k, Abi.AF_INET6, Abi.SOCK_STREAM);
