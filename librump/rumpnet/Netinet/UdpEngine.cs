@@ -89,8 +89,8 @@ internal struct UdpRoute
 /// An IPv6 PCB is IPV6_V6ONLY by default (NetBSD's net.inet6.ip6.v6only=1) and then never meets
 /// IPv4. A dual-stack one (<see cref="UdpPcb.DualStack"/>) does, as in NetBSD's udp_input and
 /// in6_pcb.c: IPv4 input offers a datagram that no IPv4 PCB takes to IPv6's dual-stack PCBs
-/// (every matching one, for a broadcast or multicast), and binding an IPv4 address (or a
-/// v4-mapped one) looks at both lists (<see cref="PortTakenLocked"/>). The two engines are
+/// (every matching one for a multicast, which they get even when IPv4 PCBs took it), and
+/// binding an IPv4 address (or a v4-mapped one) looks at both lists (<see cref="PortTakenLocked"/>). The two engines are
 /// paired (<see cref="_other"/>) for that. A subclass adds what differs: checking a local
 /// address, source selection, the header and its pseudo-header checksum, the output routine, the
 /// ICMP error, and the sockaddr.
@@ -503,8 +503,9 @@ public abstract class UdpEngine
     /// in m, <paramref name="ulen"/> bytes with it): a unicast one to the best-matching PCB, a
     /// broadcast or multicast one (<paramref name="multi"/>) to every matching PCB, each its own
     /// copy (NetBSD delivers them to all sharers). IPv4's PCBs come first; IPv6's dual-stack ones
-    /// get an IPv4 unicast datagram none of them takes, and every broadcast or multicast one
-    /// they match (NetBSD's udp_input and udp6_realinput). Consumes m.
+    /// get an IPv4 unicast or broadcast datagram none of them takes (a broadcast to the best
+    /// match only), and every multicast one they match (NetBSD's udp_input and udp6_realinput).
+    /// Consumes m.
     /// </summary>
     private protected void Deliver(Mbuf m, TcpAddr src, ushort sport, TcpAddr dst, ushort dport, int off, int ulen, bool multi)
     {
@@ -513,6 +514,16 @@ public abstract class UdpEngine
         bool delivered = false;
         List<(UdpPcb, Mbuf)>? toSockets = null;
         List<UdpPcb>? dual = IsV6 ? null : _other?.Pcbs;
+        // A broadcast or multicast datagram's own copy for p (lock held).
+        void CopyTo(UdpPcb p)
+        {
+            delivered = true;
+            Mbuf? c = Net.Mbufs.Get(ulen - UdpPacket.HeaderSize);
+            if (c == null) { Interlocked.Increment(ref FullSockCount); return; }
+            c.Append(m.Bytes.Slice(off + UdpPacket.HeaderSize, ulen - UdpPacket.HeaderSize));
+            if (p.So != null) (toSockets ??= new()).Add((p, c));
+            else if (EnqueueLocked(p, src, sport, c)) (wake ??= new()).Add(p);
+        }
         Lock.Enter();
         if (!multi)
         {
@@ -541,21 +552,24 @@ public abstract class UdpEngine
         }
         else
         {
-            for (int i = 0; i < 2; i++)
+            foreach (UdpPcb p in Pcbs)
+                if (MatchScore(p, src, sport, dst, dport) >= 0) CopyTo(p);
+            // NetBSD's udp_input: IPv6's dual-stack PCBs get every IPv4 multicast they match, and
+            // an IPv4 broadcast only when no IPv4 PCB took it, and then as a unicast (the best match).
+            bool mcast = dual != null && dst.V4.IsMulticast;
+            if (dual != null && (mcast || !delivered))
             {
-                List<UdpPcb>? list = i == 0 ? Pcbs : dual;
-                if (list == null) break;
-                foreach (UdpPcb p in list)
+                UdpPcb? best = null;
+                int bestScore = -1;
+                foreach (UdpPcb p in dual)
                 {
-                    if (i == 1 && !p.DualStack) continue;
-                    if (MatchScore(p, src, sport, dst, dport) < 0) continue;
-                    delivered = true;
-                    Mbuf? c = Net.Mbufs.Get(ulen - UdpPacket.HeaderSize);
-                    if (c == null) { Interlocked.Increment(ref FullSockCount); continue; }
-                    c.Append(m.Bytes.Slice(off + UdpPacket.HeaderSize, ulen - UdpPacket.HeaderSize));
-                    if (p.So != null) (toSockets ??= new()).Add((p, c));
-                    else if (EnqueueLocked(p, src, sport, c)) (wake ??= new()).Add(p);
+                    if (!p.DualStack) continue;
+                    int sc = MatchScore(p, src, sport, dst, dport);
+                    if (sc < 0) continue;
+                    if (mcast) CopyTo(p);
+                    else if (sc > bestScore) { bestScore = sc; best = p; }
                 }
+                if (best != null) CopyTo(best);
             }
         }
         Lock.Exit();

@@ -6,6 +6,7 @@ using NUnit.Framework;
 using Rump.Kern;
 using Rump.Net;
 using Rump.Net.Netinet;
+using Rump.Net.Netinet6;
 using Rump.Net.Route;
 using Rump.Net.Wire;
 
@@ -227,6 +228,44 @@ public class InetTests : KernelTest
         Assert.That(inet.Net.Attach(ifp), Is.EqualTo(0));
         Assert.That(inet.AddAddress(ifp, A, Mask24, default), Is.EqualTo(0));
         return (ifp, inet);
+    }
+
+    /// <summary>An IPv4 UDP datagram from the peer, broadcast on the link (255.255.255.255), to <paramref name="port"/>.</summary>
+    private static byte[] UdpBroadcast(ushort port, byte payload)
+    {
+        byte[] f = new byte[14 + 20 + 8 + 1];
+        EthernetFrame.Emit(f, EtherAddr.Broadcast, new EtherAddr(PeerMac), EthernetFrame.TypeIpv4);
+        Ipv4Packet.Emit(f.AsSpan(14), new Ipv4Header { Source = Peer, Destination = Ipv4Addr.Broadcast, Protocol = 17, Ttl = 64, Identification = port }, 9);
+        f[42] = payload;
+        UdpPacket.EmitV4(f.AsSpan(34), Peer, Ipv4Addr.Broadcast, 5555, port, 1);
+        return f;
+    }
+
+    /// <summary>
+    /// An IPv4 broadcast reaches IPv6's dual-stack PCBs only when no IPv4 PCB takes it (NetBSD's
+    /// udp_input): with an IPv4 PCB and a dual-stack one on the port, only the IPv4 one gets it;
+    /// on a port only a dual-stack PCB has, that one does. The frames are input in order, so once
+    /// the second is in, the first was delivered wherever it went.
+    /// </summary>
+    [Test]
+    public void Udp_ABroadcastReachesDualStackPcbsOnlyWhenNoIpv4PcbTakesIt()
+    {
+        RumpKernel k = Boot(ncpu: 2);
+        var (ifp, inet) = EtherSetup(k);
+        Udp6 udp6 = k.Kernel.GetService<Inet6>()!.Udp6;
+        UdpPcb v4 = inet.Udp.Attach(), both = udp6.AttachPcb(null), alone = udp6.AttachPcb(null);
+        v4.Options = both.Options = UdpPcb.SO_REUSEADDR;
+        Assert.That(udp6.SetV6Only(both, false), Is.EqualTo(0));
+        Assert.That(udp6.SetV6Only(alone, false), Is.EqualTo(0));
+        Assert.That(inet.Udp.Bind(v4, Ipv4Addr.Any, 5700), Is.EqualTo(0));
+        Assert.That(udp6.Bind(both, TcpAddr.AnyV6, 5700, null), Is.EqualTo(0), "a dual-stack PCB on the IPv4 PCB's port (SO_REUSEADDR)");
+        Assert.That(udp6.Bind(alone, TcpAddr.AnyV6, 5701, null), Is.EqualTo(0));
+
+        Inject(k, ifp, UdpBroadcast(5700, 1));
+        Inject(k, ifp, UdpBroadcast(5701, 2));
+        WaitFor(() => udp6.State(alone).Datagrams == 1, "the broadcast to the port only a dual-stack PCB has");
+        Assert.That(inet.Udp.State(v4).Datagrams, Is.EqualTo(1), "the IPv4 PCB's broadcast");
+        Assert.That(udp6.State(both).Datagrams, Is.Zero, "a dual-stack PCB got a broadcast an IPv4 PCB took");
     }
 
     [Test]
