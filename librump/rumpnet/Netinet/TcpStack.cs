@@ -128,11 +128,6 @@ public sealed partial class TcpStack
     }
 
     /// <summary>
-    /// Gives a TCB that has not started its buffers (0: the stack's default sizes) and picks the
-    /// congestion control and window scale that go with them: the smallest shift that lets the
-    /// whole receive buffer be advertised. Lock held (or a TCB nobody else sees yet).
-    /// </summary>
-    /// <summary>
     /// NetBSD's send-buffer autosizing (tcp_output with net.inet.tcp.sendbuf_auto): doubles a
     /// full send buffer, up to <see cref="SendBufferMax"/>, when the peer's window and the
     /// congestion window would both take more than it holds, so that the buffer is not what
@@ -149,6 +144,11 @@ public sealed partial class TcpStack
         return true;
     }
 
+    /// <summary>
+    /// Gives a TCB that has not started its buffers (0: the stack's default sizes) and picks the
+    /// congestion control and window scale that go with them: the smallest shift that lets the
+    /// whole receive buffer be advertised. Lock held (or a TCB nobody else sees yet).
+    /// </summary>
     internal void SizeBuffers(TcpCb tp, int sndBuf, int rcvBuf)
     {
         if (sndBuf <= 0) sndBuf = SendBufferSize;
