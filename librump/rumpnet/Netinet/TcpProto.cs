@@ -111,10 +111,13 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         return (ushort)Math.Clamp(mtu - (int)TcpStack.Ipv6HeaderBytes, (int)(TcpStack.Ipv6MinMtu - TcpStack.Ipv6HeaderBytes), 65475);
     }
 
+    /// <summary>The interface a zone (<see cref="TcpCb.ScopeId"/>) names; null for none (0).</summary>
+    private static Ifnet? Zone(Net net, uint scope) => scope != 0 ? net.ByIndex((int)scope) : null;
+
     /// <summary>The interface IPv6 output sends to <paramref name="d"/> in zone <paramref name="scope"/> by (null: no route).</summary>
     private Ifnet? IfTo6(Inet6 in6, Ipv6Addr d, uint scope)
     {
-        Ifnet? zone = d.IsLinkLocal && scope != 0 ? _in.Net.ByIndex((int)scope) : null;
+        Ifnet? zone = d.IsLinkLocal ? Zone(_in.Net, scope) : null;
         if (In6.IsLoopback(d) || in6.FindAddress(d, zone) != null) return _in.Net.Lo0;
         if (d.IsLinkLocal)
         {
@@ -167,7 +170,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
     {
         var p = new TcpProto(v4, inet6);
         v4.Kernel.Output6Routine = (m, src, dst, scope) =>
-            inet6.Ip6.Output(m, src, dst, Ipv6Packet.NextTcp, Inet6.DefaultHopLimit, scope != 0 ? inet6.Net.ByIndex((int)scope) : null);
+            inet6.Ip6.Output(m, src, dst, Ipv6Packet.NextTcp, Inet6.DefaultHopLimit, Zone(inet6.Net, scope));
         inet6.SetProtocol(Ipv6Packet.NextTcp, p.Input6, p.Stack.CtlInput6);
         inet6.SetMtuInput(Ipv6Packet.NextTcp, p.Stack.MtuInput6);
         inet6.Net.Domains.Register(p);
@@ -240,7 +243,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         uint sid = MemoryMarshal.Read<uint>(nam.Slice(24));
         if (sid != 0 && a6.IsLinkLocal)
         {
-            if (_in.Net.ByIndex((int)sid) == null) return Abi.ENXIO;
+            if (Zone(_in.Net, sid) == null) return Abi.ENXIO;
             scope = sid;
         }
         return 0;
@@ -299,7 +302,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         int e = ReadSa(nam, tp, out TcpAddr a, out ushort port, out uint scope);
         if (e != 0) return e;
         if (a.IsMulticast) return Abi.EADDRNOTAVAIL;
-        Ifnet? zone = scope != 0 ? _in.Net.ByIndex((int)scope) : null;
+        Ifnet? zone = Zone(_in.Net, scope);
         if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : _in6!.FindAddress(a.V6, zone) == null)) return Abi.EADDRNOTAVAIL;
         e = Stack.BindLocked(tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
         // A link-local address's zone is where it is: connections from it run there.
@@ -375,7 +378,7 @@ public sealed class TcpProto : Protosw, IStreamProtocol
             return e;
         }
         Ipv6Addr d = dst.V6;
-        Ifnet? ifp = d.IsLinkLocal && scope != 0 ? _in.Net.ByIndex((int)scope) : null;
+        Ifnet? ifp = d.IsLinkLocal ? Zone(_in.Net, scope) : null;
         if (!In6.IsLoopback(d) && !d.IsLinkLocal && _in6!.FindAddress(d) == null)
         {
             Rt6Entry? rt = _in6.Lookup(d);
