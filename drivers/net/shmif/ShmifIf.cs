@@ -328,9 +328,9 @@ public sealed unsafe class ShmifIf : Ifnet
             m?.Free();
             if (n == 0) return;
             using IntrContext ic = K.EnterInterrupt();
-            if (ic.Lwp == null) { FreeBatch(n); return; }
             // The frames go to their protocols on this thread at the batch's end (Ifnet.InputBatchBegin).
-            InputBatchBegin();
+            // A dead kernel gives no lwp: no batch, and the loop frees every frame.
+            if (ic.Lwp != null) InputBatchBegin();
             for (int i = 0; i < n; i++)
             {
                 Mbuf f = _batch[i]!;
@@ -340,16 +340,7 @@ public sealed unsafe class ShmifIf : Ifnet
                 if (loss != null) loss.Input(f);
                 else Ether.EtherInput(this, f);
             }
-            InputBatchEnd(ic.Lwp);
-        }
-    }
-
-    private void FreeBatch(int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            _batch[i]!.Free();
-            _batch[i] = null;
+            if (ic.Lwp != null) InputBatchEnd(ic.Lwp);
         }
     }
 
