@@ -95,6 +95,7 @@ internal static class Alloc
             e = fs.WriteGroupDesc(g);
             if (e != 0) return e;
             ino = g * ipg + (uint)bit + 1;
+            fs.InodeAllocs++;
             return 0;
         }
         return Abi.ENOSPC;

@@ -70,6 +70,12 @@ internal sealed class Ext2Fs
     /// <summary>Largest file size this driver writes (ext2 block maps and the 32-bit i_blocks).</summary>
     public readonly long MaxFileSize;
     private uint _genCounter;
+    /// <summary>
+    /// Inodes allocated since the mount (changed under FsLock exclusive, read under it shared).
+    /// A lookup whose load failed compares it to tell a number freed and handed out again
+    /// meanwhile (stale: look again) from a corrupt inode (the error stands).
+    /// </summary>
+    public ulong InodeAllocs;
 
     private Ext2Fs(Mount mp, BlockDevice dev, Superblock sb, Ext2VnodeOps ops, bool writable)
     {

@@ -29,6 +29,7 @@ internal sealed class Ext2VnodeOps : VnodeOps
         {
             fs.FsLock.EnterRead();
             int e = NameIno(d, name, out uint ino);
+            ulong allocs = fs.InodeAllocs;
             // "." and the root's "..": the directory itself (any other name for it is a loop: EIO).
             if (e == 0 && ino == d.Ino) e = Dir.CheckTreeLink(d, name, d);
             fs.FsLock.Exit();
@@ -40,8 +41,11 @@ internal sealed class Ext2VnodeOps : VnodeOps
             fs.FsLock.EnterRead();
             e = NameIno(d, name, out uint now);
             if (e == 0 && now == ino && ge == 0) e = Dir.CheckTreeLink(d, name, N(vp!));
+            // A failed load is the inode's fault only if it cannot have been reused meanwhile:
+            // one freed (links 0) or half made when loaded may name the file this name names now.
+            bool stale = ge != 0 && fs.InodeAllocs != allocs;
             fs.FsLock.Exit();
-            if (e == 0 && now == ino) return ge;
+            if (e == 0 && now == ino && !stale) return ge;
             if (ge == 0) { vp!.Rele(); vp = null; }
             if (e != 0) return e;
             if (tries == 8) return Abi.EIO; // renamed over on every try: give up rather than spin

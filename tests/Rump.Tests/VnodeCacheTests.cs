@@ -266,4 +266,73 @@ public class VnodeCacheTests : KernelTest
         Assert.That(k.Unmount("/mnt"), Is.EqualTo(0), "unmount");
         FsImages.AssertClean(fstype, img);
     }
+
+    /// <summary>
+    /// A writer removes a file and creates it again, over and over, so that the file system hands
+    /// the freed inode (or node, or directory slot) straight back to the new file; a reader opens
+    /// the name meanwhile. A lookup that read the old inode number, found it freed when it loaded
+    /// it, and then saw the name naming that same number again (the new file) must look again:
+    /// the only answers are the file (whole) or ENOENT, never an error about the freed inode.
+    /// </summary>
+    [TestCase("tmpfs")]
+    [TestCase("ext2fs")]
+    [TestCase("msdos")]
+    public void AFileRemovedAndMadeAgainDuringALookup_IsFoundOrMissing_NeverAnError(string fstype)
+    {
+        string src = FsImages.MakeTree(HostWork, 1, 1);
+        RumpKernel k = Boot(ncpu: 2);
+        string? img = FsImages.MountTree(k, fstype, src, HostWork);
+        const int Rounds = 10000;
+        int done = 0, opened = 0;
+        var errors = new List<string>();
+        void Fail(string s) { lock (errors) if (errors.Count < 20) errors.Add(s); }
+
+        var writer = new Thread(() =>
+        {
+            try
+            {
+                var data = new byte[512];
+                for (int r = 0; r < Rounds; r++)
+                {
+                    Array.Fill(data, (byte)(1 + r % 250));
+                    int fd = k.Open("/mnt/f", Abi.O_WRONLY | Abi.O_CREAT | Abi.O_EXCL, 0x1a4);
+                    if (fd < 0) { Fail("create: " + fd); break; }
+                    if (k.Write(fd, data) != data.Length) Fail("write");
+                    k.Close(fd);
+                    int e = k.Unlink("/mnt/f");
+                    if (e != 0) { Fail("unlink: " + e); break; }
+                }
+            }
+            catch (Exception ex) { Fail(ex.ToString()); }
+            finally { Volatile.Write(ref done, 1); }
+        });
+        void readerBody()
+        {
+            try
+            {
+                while (Volatile.Read(ref done) == 0)
+                {
+                    int fd = k.Open("/mnt/f", Abi.O_RDONLY);
+                    if (fd < 0)
+                    {
+                        if (fd != -Abi.ENOENT) Fail("open /mnt/f: " + fd);
+                        continue;
+                    }
+                    Interlocked.Increment(ref opened);
+                    k.Close(fd);
+                }
+            }
+            catch (Exception ex) { Fail(ex.ToString()); }
+        }
+        var readers = new Thread[4];
+        for (int i = 0; i < readers.Length; i++) readers[i] = new Thread(readerBody);
+        writer.Start();
+        foreach (Thread t in readers) t.Start();
+        Assert.That(writer.Join(TimeSpan.FromMinutes(3)), Is.True, "writer hung");
+        foreach (Thread t in readers) Assert.That(t.Join(TimeSpan.FromMinutes(1)), Is.True, "reader hung");
+        Assert.That(errors, Is.Empty, string.Join("\n", errors));
+        TestContext.Out.WriteLine($"{opened} opens succeeded");
+        Assert.That(k.Unmount("/mnt"), Is.EqualTo(0), "unmount");
+        FsImages.AssertClean(fstype, img);
+    }
 }
