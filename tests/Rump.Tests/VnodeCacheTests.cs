@@ -273,6 +273,9 @@ public class VnodeCacheTests : KernelTest
     /// the name meanwhile. A lookup that read the old inode number, found it freed when it loaded
     /// it, and then saw the name naming that same number again (the new file) must look again:
     /// the only answers are the file (whole) or ENOENT, never an error about the freed inode.
+    /// The window is a few instructions wide, so this is a stress test that meets it only now and
+    /// then (as the race test above did in CI); with a 1 ms delay put into ext2fs's lookup between
+    /// reading the name and loading the inode, it failed with EIO on every run before the fix.
     /// </summary>
     [TestCase("tmpfs")]
     [TestCase("ext2fs")]
