@@ -203,15 +203,10 @@ public sealed class TcpCb
     /// An AF_INET6 socket's TCB with IPV6_V6ONLY off: bound to ::, its listener also takes IPv4
     /// connections (<see cref="TcpPcbTable.LookupListener"/>), and a v4 bind of its port clashes
     /// with it (<see cref="TcpPcbTable.Conflicts"/>). Its IPv4 connections are IPv4 TCBs like
-    /// any other: only the socket's names (sockaddr_in6, v4-mapped) tell them apart.
+    /// any other: only the socket's names (sockaddr_in6, v4-mapped) and the pcblist they are in
+    /// tell them apart. Connections a dual-stack listener accepts inherit it.
     /// </summary>
     internal bool DualStack;
-    /// <summary>
-    /// Made for an AF_INET6 socket (or accepted by one's listener): listed in net.inet6.tcp6.pcblist
-    /// whatever its addresses, a dual-stack socket's IPv4 connections v4-mapped, as NetBSD lists
-    /// in6pcbs there.
-    /// </summary>
-    internal bool Inet6;
 
     // Counters a test (and netstat) reads.
     public long SegsSent, SegsReceived, Retransmits, FastRetransmits, Timeouts, ChallengeAcks, SackRecoveries;

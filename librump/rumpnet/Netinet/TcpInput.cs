@@ -146,7 +146,7 @@ public sealed partial class TcpStack
         TcpCb tp = NewCb(l.ChildSndBuf, l.ChildRcvBuf);
         tp.LocalAddr = dst; tp.LocalPort = seg.DestinationPort; tp.RemoteAddr = src; tp.RemotePort = seg.SourcePort;
         tp.ScopeId = _inScope;
-        tp.Inet6 = l.Inet6;
+        tp.DualStack = l.DualStack; // as NetBSD's child inherits the listener's in6p flags
         tp.OurMss = MssFor(src, _inScope);
         if (!Pcbs.InsertConnection(tp)) return;
         tp.Listener = l;

@@ -20,7 +20,7 @@ namespace Rump.Net.Netinet;
 ///  24  u32 flags: 1 the socket is gone (the engine finishes the close alone)
 ///  28  u32 reserved (0)
 /// IPv4 TCBs only. net.inet6.tcp6.pcblist lists the IPv6 ones and those of AF_INET6 sockets
-/// (<see cref="TcpCb.Inet6"/>: a dual-stack socket's IPv4 connections, v4-mapped), in
+/// (a dual-stack socket's IPv4 connections, <see cref="TcpCb.DualStack"/>, v4-mapped), in
 /// <see cref="EntrySize6"/>-byte entries with the same fields and 16-byte addresses:
 ///   0  u32 state                 4  16 bytes local address     20  16 bytes foreign address
 ///  36  u16 local port           38  u16 foreign port
@@ -71,7 +71,8 @@ public static class TcpPcbList
             foreach (List<TcpCb> list in new[] { stack.Pcbs.All, stack.Pcbs.Bound })
                 foreach (TcpCb tp in list)
                 {
-                    if ((tp.Inet6 || !tp.LocalAddr.IsV4) != v6) continue;
+                    // An IPv4 TCB is an AF_INET6 socket's only if it is dual-stack (a V6ONLY one has no IPv4 addresses).
+                    if ((tp.DualStack || !tp.LocalAddr.IsV4) != v6) continue;
                     if ((n + 1) * size <= dst.Length) Write(dst.Slice(n * size, size), tp, v6);
                     n++;
                 }

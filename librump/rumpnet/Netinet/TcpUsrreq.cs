@@ -17,7 +17,7 @@ public sealed partial class TcpStack
     internal const int SoReuseAddr = 0x0004, SoReusePort = 0x0200;
 
     /// <summary>A socket's TCB before it connects or listens: options and binding only; buffers come at connect.</summary>
-    internal TcpCb NewSocketCb(bool v6) => new(this, 0, 0, false) { LocalAddr = v6 ? TcpAddr.AnyV6 : TcpAddr.AnyV4, Inet6 = v6 };
+    internal TcpCb NewSocketCb(bool v6) => new(this, 0, 0, false) { LocalAddr = v6 ? TcpAddr.AnyV6 : TcpAddr.AnyV4 };
 
     /// <summary>bind(2): <paramref name="la"/>:<paramref name="port"/> (0: an ephemeral port). EINVAL if already bound, EADDRINUSE on a clash (<see cref="TcpPcbTable.Conflicts"/>).</summary>
     internal int BindLocked(TcpCb tp, TcpAddr la, ushort port, int reuse)
@@ -56,7 +56,6 @@ public sealed partial class TcpStack
         {
             State = TcpState.Listen, LocalAddr = tp.LocalAddr, LocalPort = tp.LocalPort, Backlog = 4096,
             ChildSndBuf = childSnd, ChildRcvBuf = childRcv, NoDelay = tp.NoDelay, Reuse = tp.Reuse, DualStack = tp.DualStack,
-            Inet6 = tp.Inet6,
         };
         Pcbs.InsertListener(l);
         listener = l;

@@ -148,6 +148,7 @@ public unsafe class DualStackTests : KernelTest
         Assert.That(peer4, Is.EqualTo((A("::ffff:127.0.0.1"), c4port)), "accept's sockaddr_in6 of an IPv4 peer");
         Assert.That(Name(k, s4, Abi.AF_INET6, peer: true), Is.EqualTo((A("::ffff:127.0.0.1"), c4port)), "getpeername");
         Assert.That(Name(k, s4, Abi.AF_INET6), Is.EqualTo((A("::ffff:127.0.0.1"), (ushort)7500)), "getsockname of the accepted socket");
+        Assert.That(V6Only(k, s4), Is.EqualTo(0), "IPV6_V6ONLY of a connection the dual-stack listener accepted (inherited, as in NetBSD)");
         Assert.That(k.Write(c4, "over ipv4"u8), Is.EqualTo(9));
         ReadExactly(k, s4, "over ipv4");
         Assert.That(k.Write(s4, "back"u8), Is.EqualTo(4));
