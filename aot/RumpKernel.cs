@@ -104,6 +104,11 @@ public sealed unsafe class RumpKernel
         fixed (byte* p = Z(path)) return (int)Sys(SysNum.mkdir, (long)p, mode);
     }
 
+    public int Mkfifo(string path, uint mode)
+    {
+        fixed (byte* p = Z(path)) return (int)Sys(SysNum.mkfifo, (long)p, mode);
+    }
+
     public int Rmdir(string path)
     {
         fixed (byte* p = Z(path)) return (int)Sys(SysNum.rmdir, (long)p);

@@ -423,6 +423,15 @@ internal static unsafe class SyscallExports
         return (int)CAbi.Syscall(SysNum.rename, ref a);
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_mkfifo")]
+    private static int rump_sys_mkfifo(nint path, uint mode)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = path;
+        a[1] = mode;
+        return (int)CAbi.Syscall(SysNum.mkfifo, ref a);
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_sendto")]
     private static nint rump_sys_sendto(int s, nint buf, nuint len, int flags, nint to, uint tolen)
     {
@@ -747,6 +756,16 @@ internal static unsafe class SyscallExports
         a[2] = tofd;
         a[3] = to;
         return (int)CAbi.Syscall(SysNum.renameat, ref a);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rump_sys_mkfifoat")]
+    private static int rump_sys_mkfifoat(int fd, nint path, uint mode)
+    {
+        Unsafe.SkipInit(out SyscallArgs a);
+        a[0] = fd;
+        a[1] = path;
+        a[2] = mode;
+        return (int)CAbi.Syscall(SysNum.mkfifoat, ref a);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "rump_sys_mknodat")]

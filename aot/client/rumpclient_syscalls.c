@@ -837,6 +837,27 @@ rump_sys_rename(const char *from, const char *to)
 	return (int)rv[0];
 }
 
+/* 132 mkfifo */
+int
+rump_sys_mkfifo(const char *path, mode_t mode)
+{
+	uint64_t a[2];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uintptr_t)path;
+	a[1] = (uint64_t)(uint32_t)mode;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mkfifo, a, sizeof a, rv, b, 1);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
 /* 133 sendto */
 ssize_t
 rump_sys_sendto(int s, const void *buf, size_t len, int flags, const struct rump_sockaddr *to, unsigned int tolen)
@@ -1478,6 +1499,28 @@ rump_sys_renameat(int fromfd, const char *from, int tofd, const char *to)
 			{ to, 1024, 1 },
 		};
 		e = rumpclient__syscallb(RUMP_SYS_renameat, a, sizeof a, rv, b, 2);
+	}
+	if (e != 0)
+		return rumpclient__seterrno(e);
+	return (int)rv[0];
+}
+
+/* 459 mkfifoat */
+int
+rump_sys_mkfifoat(int fd, const char *path, mode_t mode)
+{
+	uint64_t a[3];
+	int64_t rv[2] = { 0, 0 };
+	int e;
+
+	a[0] = (uint64_t)(uint32_t)fd;
+	a[1] = (uint64_t)(uintptr_t)path;
+	a[2] = (uint64_t)(uint32_t)mode;
+	{
+		const struct rumpclient__buf b[1] = {
+			{ path, 1024, 1 },
+		};
+		e = rumpclient__syscallb(RUMP_SYS_mkfifoat, a, sizeof a, rv, b, 1);
 	}
 	if (e != 0)
 		return rumpclient__seterrno(e);

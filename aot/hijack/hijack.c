@@ -174,7 +174,7 @@ RUMPFN(read); RUMPFN(write); RUMPFN(close); RUMPFN(fchdir); RUMPFN(chdir); RUMPF
 RUMPFN(fcntl); RUMPFN(fsync); RUMPFN(readv); RUMPFN(writev); RUMPFN(fchown); RUMPFN(fchmod);
 RUMPFN(pread); RUMPFN(pwrite); RUMPFN(lseek); RUMPFN(truncate); RUMPFN(ftruncate); RUMPFN(poll);
 RUMPFN(__getcwd); RUMPFN(getdents); RUMPFN(fstat); RUMPFN(pipe2); RUMPFN(linkat);
-RUMPFN(renameat); RUMPFN(mknodat); RUMPFN(mkdirat); RUMPFN(faccessat); RUMPFN(fchmodat);
+RUMPFN(renameat); RUMPFN(mknodat); RUMPFN(mkfifoat); RUMPFN(mkdirat); RUMPFN(faccessat); RUMPFN(fchmodat);
 RUMPFN(fchownat); RUMPFN(fstatat); RUMPFN(utimensat); RUMPFN(openat); RUMPFN(readlinkat);
 RUMPFN(symlinkat); RUMPFN(unlinkat); RUMPFN(statvfs1); RUMPFN(fstatvfs1); RUMPFN(umask);
 RUMPFN(sync); RUMPFN(socket); RUMPFN(socketpair); RUMPFN(bind); RUMPFN(connect); RUMPFN(listen);
@@ -416,7 +416,8 @@ hijack_init(void)
 	RESOLVE(fcntl); RESOLVE(fsync); RESOLVE(readv); RESOLVE(writev); RESOLVE(fchown);
 	RESOLVE(fchmod); RESOLVE(pread); RESOLVE(pwrite); RESOLVE(lseek); RESOLVE(truncate);
 	RESOLVE(ftruncate); RESOLVE(poll); RESOLVE(__getcwd); RESOLVE(getdents); RESOLVE(fstat);
-	RESOLVE(pipe2); RESOLVE(linkat); RESOLVE(renameat); RESOLVE(mknodat); RESOLVE(mkdirat);
+	RESOLVE(pipe2); RESOLVE(linkat); RESOLVE(renameat); RESOLVE(mknodat); RESOLVE(mkfifoat);
+	RESOLVE(mkdirat);
 	RESOLVE(faccessat); RESOLVE(fchmodat); RESOLVE(fchownat); RESOLVE(fstatat);
 	RESOLVE(utimensat); RESOLVE(openat); RESOLVE(readlinkat); RESOLVE(symlinkat);
 	RESOLVE(unlinkat); RESOLVE(statvfs1); RESOLVE(fstatvfs1); RESOLVE(umask); RESOLVE(sync);
@@ -1236,7 +1237,12 @@ mknodat(int d, const char *p, mode_t m, dev_t dev)
 {
 	int rdir;
 	const char *rp = route_at(d, p, &rdir);
-	return rp == NULL ? H(mknodat)(d, p, m, dev) : rs_mknodat(rdir, rp, m, (dev_t)nbdev(dev));
+	if (rp == NULL)
+		return H(mknodat)(d, p, m, dev);
+	/* Linux makes FIFOs with mknod (glibc's mkfifo does); NetBSD's mknod refuses them: mkfifoat. */
+	if (S_ISFIFO(m))
+		return rs_mkfifoat(rdir, rp, m & 07777);
+	return rs_mknodat(rdir, rp, m, (dev_t)nbdev(dev));
 }
 EXPORT int mknod(const char *p, mode_t m, dev_t dev) { return mknodat(AT_FDCWD, p, m, dev); }
 EXPORT int mkfifoat(int d, const char *p, mode_t m) { return mknodat(d, p, (m & 07777) | S_IFIFO, 0); }

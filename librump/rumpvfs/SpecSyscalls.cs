@@ -10,7 +10,8 @@ namespace Rump.Vfs;
 /// NetBSD's errors: EEXIST for a name that exists, EINVAL for a type mknod does not make (FIFOs
 /// are mkfifo's, directories mkdir's) or a special file without a device number (VNOVAL),
 /// EOPNOTSUPP for whiteouts (no file system here has them). Opening the node is specfs's
-/// (Spec/SpecFs.cs). mkfifo(2) is not implemented yet: there are no FIFOs.
+/// (Spec/SpecFs.cs). mkfifo(2) and mkfifoat(2) make FIFOs (NetBSD do_sys_mkfifoat): anyone may,
+/// with the same errors; opening one is fifofs's (Spec/FifoFs.cs).
 /// </summary>
 internal static partial class VfsSyscalls
 {
@@ -34,11 +35,26 @@ internal static partial class VfsSyscalls
             case (uint)Abi.S_IFBLK: type = VType.VBLK; break;
             case (uint)Abi.S_IFREG: type = VType.VREG; break;
             case (uint)Abi.S_IFWHT: typeError = Abi.EOPNOTSUPP; break;
-            default: typeError = Abi.EINVAL; break;
+            default: typeError = Abi.EINVAL; break; // S_IFIFO too, as NetBSD: FIFOs are mkfifo's
         }
+        return MakeNode(l, fd, path, type, typeError, mode, dev);
+    }
+
+    private static int Mkfifo(Lwp l, UserPtr path, uint mode, out long rv) => Mkfifoat(l, Abi.AT_FDCWD, path, mode, out rv);
+
+    /// <summary>NetBSD do_sys_mkfifoat: no privilege needed; EEXIST for a name that exists.</summary>
+    private static int Mkfifoat(Lwp l, int fd, UserPtr path, uint mode, out long rv)
+    {
+        rv = 0;
+        return MakeNode(l, fd, path, VType.VFIFO, 0, mode, 0);
+    }
+
+    /// <summary>Copies the path in once and makes the node, trying again while a concurrent namespace change makes the file system answer ERESTART.</summary>
+    private static int MakeNode(Lwp l, int fd, UserPtr path, VType type, int typeError, uint mode, ulong dev)
+    {
         Span<char> s = stackalloc char[Namei.PathMax];
         var pb = new PathBuf(s);
-        e = pb.CopyIn(l, path);
+        int e = pb.CopyIn(l, path);
         if (e != 0) return e;
         int tries = 0;
         do e = MknodatOnce(l, fd, pb, type, typeError, mode, dev);
@@ -58,7 +74,7 @@ internal static partial class VfsSyscalls
             if (type != VType.VREG && dev == NoDev) return Abi.EINVAL;
             if (nd.TrailingSlash) return Abi.ENOENT;
             e = VnodeLayer.Create(l, l.Cred, nd.Dvp, nd.Name, type, mode & (uint)Abi.ALLPERMS & ~l.Proc.Umask,
-                type == VType.VREG ? 0 : dev, out Vnode? vp);
+                type is VType.VCHR or VType.VBLK or VType.VBAD ? dev : 0, out Vnode? vp);
             vp?.Rele();
             return e;
         }

@@ -25,6 +25,8 @@ public sealed partial class Vfs : IProcHooks
     internal readonly KRwLock MountLock;
     /// <summary>Serialises renames (NetBSD's vfs_rename_lock) so tree-shape checks stay valid.</summary>
     internal readonly KMutex RenameLock;
+    /// <summary>Protects every vnode's <see cref="Vnode.Fifo"/> and <see cref="Vnode.FifoFiles"/> (Spec/FifoFs.cs); a leaf.</summary>
+    internal readonly KMutex FifoLock;
     /// <summary>Address space for I/O into kernel buffers (symlink targets, getcwd's directory scans).</summary>
     internal readonly Vmspace KernelVm = new LocalVmspace();
     /// <summary>Block devices by number.</summary>
@@ -47,6 +49,7 @@ public sealed partial class Vfs : IProcHooks
         Vcache = new VnodeCache(this);
         MountLock = new KRwLock(k);
         RenameLock = new KMutex(k);
+        FifoLock = new KMutex(k);
         Devices = new Devsw(k);
         _etfsLock = new KMutex(k);
         BufCache = new BufCache(k, DefaultBufCacheBytes);

@@ -89,6 +89,10 @@ public sealed class Vnode
         Mount.Vfs.Vcache.Reserve(this);
     }
 
+    /// <summary>A FIFO's pipe while files are open on it, and how many (fifofs; under <see cref="Vfs.FifoLock"/>).</summary>
+    internal Pipe? Fifo;
+    internal int FifoFiles;
+
     /// <summary>Made by <see cref="VnodeCache.New"/> and not in the cache yet.</summary>
     internal bool IsNew;
     /// <summary>Its key is reserved in <see cref="Vfs.Mount.Creating"/> (set by <see cref="InitNew"/>, under the cache's lock).</summary>

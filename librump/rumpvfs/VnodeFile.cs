@@ -12,6 +12,11 @@ public sealed class VnodeFile : File
     public readonly Vnode Vp;
     /// <summary>For an open character device: its driver (specfs, Spec/SpecFs.cs), which gets the I/O instead of the file system.</summary>
     internal SpecOpen? Spec;
+    /// <summary>For an open FIFO: its pipe (fifofs, Spec/FifoFs.cs), which gets the I/O instead of the file system.</summary>
+    internal Pipe? Fifo;
+
+    internal bool CanRead => (Flag & FREAD) != 0;
+    internal bool CanWrite => (Flag & FWRITE) != 0;
 
     public VnodeFile(Lwp l, Vnode vp, int fflag) : base(l.Kernel, fflag)
     {
@@ -23,6 +28,7 @@ public sealed class VnodeFile : File
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Read(l, this, ref uio, useOffset);
+        if (Fifo != null) return CanRead ? Fifo.Read(ref uio, (Flag & Abi.O_NONBLOCK) != 0) : Abi.EBADF;
         if (!useOffset) return VnodeLayer.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
@@ -35,6 +41,7 @@ public sealed class VnodeFile : File
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Write(l, this, ref uio, useOffset);
+        if (Fifo != null) return CanWrite ? SigPipeOnEpipe(l, Fifo.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)) : Abi.EBADF;
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
         if (!useOffset) return VnodeLayer.Write(l, Vp, ref uio, ioflag);
@@ -60,6 +67,7 @@ public sealed class VnodeFile : File
     public override int Seek(Lwp l, long offset, int whence, out long newOffset)
     {
         newOffset = 0;
+        if (Vp.Type == VType.VFIFO) return Abi.ESPIPE; // NetBSD sys_lseek: a FIFO is a pipe
         OffsetLock.Enter();
         try
         {
@@ -95,6 +103,7 @@ public sealed class VnodeFile : File
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {
         if (Spec != null) return Spec.Ioctl(l, this, cmd, data);
+        if (Fifo != null) return FifoIoctl(l, cmd, data);
         // NetBSD vn_ioctl: regular files and directories answer the FIO* queries themselves.
         bool regOrDir = Vp.Type is VType.VREG or VType.VDIR;
         if ((cmd == Abi.FIONWRITE || cmd == Abi.FIONSPACE) && regOrDir)
@@ -118,14 +127,44 @@ public sealed class VnodeFile : File
         return Vop.Ioctl(l, Vp, cmd, data);
     }
 
-    /// <summary>vn_poll: a device's driver answers; files and directories are always ready (NetBSD genfs_poll).</summary>
-    public override int Poll(Lwp l, int events) => Spec != null ? Spec.Poll(l, events) : base.Poll(l, events);
+    /// <summary>A FIFO's FIONREAD (bytes waiting, for a reader) and FIONBIO (the file's O_NONBLOCK), as a pipe's.</summary>
+    private int FifoIoctl(Lwp l, ulong cmd, UserPtr data)
+    {
+        if (cmd == Abi.FIONREAD)
+        {
+            int n = CanRead ? Fifo!.Available : 0;
+            return l.Proc.Vmspace.CopyOut(in n, data);
+        }
+        if (cmd == Abi.FIONBIO)
+        {
+            int e = l.Proc.Vmspace.CopyIn(data, out int on);
+            if (e != 0) return e;
+            SetFlags(Abi.O_NONBLOCK, on != 0 ? Abi.O_NONBLOCK : 0);
+            return 0;
+        }
+        return Abi.ENOTTY;
+    }
+
+    /// <summary>
+    /// vn_poll: a device's driver answers, a FIFO as a pipe's ends (both for a file open for
+    /// both); files and directories are always ready (NetBSD genfs_poll).
+    /// </summary>
+    public override int Poll(Lwp l, int events)
+    {
+        if (Spec != null) return Spec.Poll(l, events);
+        if (Fifo == null) return base.Poll(l, events);
+        int r = 0;
+        if (CanRead) r |= Fifo.Poll(l, events, reader: true);
+        if (CanWrite) r |= Fifo.Poll(l, events, reader: false);
+        return r;
+    }
 
     public override int Fsync(Lwp l, bool dataOnly) => Vop.Fsync(l, Vp, dataOnly);
 
     protected override void Close(Lwp l)
     {
         Spec?.Close(l, this);
+        if (Fifo != null) FifoFs.Close(this);
         Vop.Close(l, Vp, Flag);
         Vp.Rele();
     }

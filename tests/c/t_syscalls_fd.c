@@ -2,11 +2,21 @@
  * Descriptors through the C ABI: numbering, close, dup/dup2/fcntl(F_DUPFD...) and the
  * offset duplicates share, close-on-exec and status flags, ioctl (FIONREAD, FIONBIO,
  * FIOCLEX), and pipes made by pipe2: data flow, blocking across threads, non-blocking
- * EAGAIN, EOF, EPIPE and ESPIPE.
+ * EAGAIN, EOF, EPIPE (with SIGPIPE unless O_NOSIGPIPE) and ESPIPE.
  */
+#include <signal.h>
 #include <time.h>
 
 #include "rtest.h"
+
+static volatile sig_atomic_t sigpipes;
+
+static void
+on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
 
 static void
 test_numbering_and_dup(void)
@@ -271,11 +281,23 @@ test_pipes(void)
 	EXPECT_EQ(rump_sys_read(p[0], buf, sizeof buf), 0);
 	EXPECT_OK(rump_sys_close(p[0]));
 
-	/* With the reader gone a write is EPIPE (no signals here). */
+	/* With the reader gone a write is EPIPE, and raises SIGPIPE in this process (the default
+	 * signal model raises it on the host, as NetBSD's dofilewrite does) unless the pipe is
+	 * O_NOSIGPIPE. */
+	struct sigaction sa = { .sa_handler = on_sigpipe }, old;
+	sigemptyset(&sa.sa_mask);
+	EXPECT_OK(sigaction(SIGPIPE, &sa, &old));
 	EXPECT_OK(rump_sys_pipe2(p, 0));
 	EXPECT_OK(rump_sys_close(p[0]));
 	EXPECT_ERR(rump_sys_write(p[1], "x", 1), EPIPE);
+	EXPECT_EQ(sigpipes, 1);
 	EXPECT_OK(rump_sys_close(p[1]));
+	EXPECT_OK(rump_sys_pipe2(p, RUMP_O_NOSIGPIPE));
+	EXPECT_OK(rump_sys_close(p[0]));
+	EXPECT_ERR(rump_sys_write(p[1], "x", 1), EPIPE);
+	EXPECT_EQ(sigpipes, 1);
+	EXPECT_OK(rump_sys_close(p[1]));
+	EXPECT_OK(sigaction(SIGPIPE, &old, NULL));
 
 	/* pipe2 flags: O_CLOEXEC on both ends, O_NONBLOCK on both, others EINVAL. */
 	EXPECT_OK(rump_sys_pipe2(p, RUMP_O_CLOEXEC | RUMP_O_NONBLOCK));

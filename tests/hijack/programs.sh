@@ -169,6 +169,8 @@ check "sed -i (mkstemp, rename)" run sh -c "cp $R/x/moved.txt $R/x/sed.txt && se
 check_eq "sed -i's result" "HELLO" run cat $R/x/sed.txt
 check_eq "mode after chmod" "600" run stat -c %a $R/x/t
 check_eq "ln across the kernels: EXDEV" "Invalid cross-device link" sh -c "$HJ ln $R/x/t '$work/cross' 2>&1 | sed 's/.*: //'"
+check "mkfifo" run mkfifo -m 0640 $R/fifo
+check_eq "stat of the FIFO" "fifo 640" run stat -c '%F %a' $R/fifo
 
 # tar c from the kernel, tar x into it, and both checked against the source.
 check "tar c" run tar cf $R/x/t.tar -C "$work/src" .
@@ -206,6 +208,7 @@ y
 	check_eq "sh: cd into the kernel, the host's files by absolute path" "hello" run sh -c "cd $R/x && cat '$work/src/a.txt'"
 	check_eq "tar c | tar x, both hijacked" "" run sh -c "mkdir $R/tp && tar cf - -C $R/tx . | tar xf - -C $R/tp && diff -r '$work/src' $R/tp"
 	check "rm -r of the pipeline's copy" run rm -r $R/tp $R/p $R/n2
+	check_eq "a FIFO between two programs, through the kernel" "through the fifo" run sh -c "echo 'through the fifo' > $R/fifo & cat $R/fifo; wait"
 fi
 stop_fs
 
@@ -213,6 +216,7 @@ stop_fs
 check "e2fsck -fn" e2fsck -fn "$img"
 check_eq "debugfs reads the shell's file" "hi from sh" debugfs -R "cat /x/f" "$img"
 check_eq "debugfs reads the moved file" "hello" debugfs -R "cat /x/moved.txt" "$img"
+check_eq "debugfs: mkfifo made a FIFO inode" "Type: FIFO" sh -c "debugfs -R 'stat /fifo' '$img' 2>/dev/null | grep -o 'Type: FIFO'"
 check_eq "debugfs reads tar's copy" "$(cat "$work/src/d1/d2/numbers" | md5sum)" sh -c "debugfs -R 'cat /tx/d1/d2/numbers' '$img' 2>/dev/null | md5sum"
 check_eq "debugfs: the symlink" "../a.txt" sh -c "debugfs -R 'stat /x/sl' '$img' 2>/dev/null | sed -n 's/^Fast link dest: \"\\(.*\\)\"\$/\\1/p'"
 check "debugfs: rm -r left nothing" sh -c "! debugfs -R 'ls /' '$img' 2>/dev/null | grep -qw copy"

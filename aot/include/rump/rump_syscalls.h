@@ -58,6 +58,7 @@
 #define RUMP_SYS_fchown      123
 #define RUMP_SYS_fchmod      124
 #define RUMP_SYS_rename      128
+#define RUMP_SYS_mkfifo      132
 #define RUMP_SYS_sendto      133
 #define RUMP_SYS_shutdown    134
 #define RUMP_SYS_socketpair  135
@@ -90,6 +91,7 @@
 #define RUMP_SYS_paccept     456
 #define RUMP_SYS_linkat      457
 #define RUMP_SYS_renameat    458
+#define RUMP_SYS_mkfifoat    459
 #define RUMP_SYS_mknodat     460
 #define RUMP_SYS_mkdirat     461
 #define RUMP_SYS_faccessat   462
@@ -154,6 +156,7 @@ ssize_t rump_sys_writev(int, const struct rump_iovec *, int);
 int rump_sys_fchown(int, uid_t, gid_t);
 int rump_sys_fchmod(int, mode_t);
 int rump_sys_rename(const char *, const char *);
+int rump_sys_mkfifo(const char *, mode_t);
 ssize_t rump_sys_sendto(int, const void *, size_t, int, const struct rump_sockaddr *, unsigned int);
 int rump_sys_shutdown(int, int);
 int rump_sys_socketpair(int, int, int, int *);
@@ -186,6 +189,7 @@ int rump_sys_pipe2(int *, int);
 int rump_sys_paccept(int, struct rump_sockaddr *, unsigned int *, const struct rump_sigset *, int);
 int rump_sys_linkat(int, const char *, int, const char *, int);
 int rump_sys_renameat(int, const char *, int, const char *);
+int rump_sys_mkfifoat(int, const char *, mode_t);
 int rump_sys_mknodat(int, const char *, mode_t, dev_t);
 int rump_sys_mkdirat(int, const char *, mode_t);
 int rump_sys_faccessat(int, const char *, int, int);

@@ -24,6 +24,16 @@ public abstract class File
 
     protected File(Kernel k, int flag) { _flag = flag; OffsetLock = new KMutex(k); }
 
+    /// <summary>
+    /// NetBSD dofilewrite's rule for pipes and FIFOs: a write that failed with EPIPE (no reader)
+    /// raises SIGPIPE in the writer's process unless the file is O_NOSIGPIPE. Returns <paramref name="e"/>.
+    /// </summary>
+    internal int SigPipeOnEpipe(Lwp l, int e)
+    {
+        if (e == Abi.EPIPE && (Flag & Abi.O_NOSIGPIPE) == 0) l.Kernel.Psignal(l.Proc, Abi.SIGPIPE);
+        return e;
+    }
+
     /// <summary>A file that is never open (a descriptor table's marker): it takes no references.</summary>
     private protected File() { _refs = 0; OffsetLock = null!; }
 

@@ -3,12 +3,14 @@ using System;
 namespace Rump.Kern;
 
 /// <summary>
-/// A pipe (NetBSD sys_pipe.c, simplified): a bounded ring buffer shared by a read end and a write
-/// end. Reads block until data arrives or every writer is gone (then EOF); writes block until there
-/// is room, and fail with EPIPE once the reader is gone. Writes of at most <see cref="PipeBuf"/>
+/// A pipe (NetBSD sys_pipe.c, simplified): a bounded ring buffer shared by read ends and write
+/// ends. Reads block until data arrives or every writer is gone (then EOF); writes block until there
+/// is room, and fail with EPIPE once every reader is gone. Writes of at most <see cref="PipeBuf"/>
 /// bytes are atomic. Both sleeps are interruptible (EINTR, or the bytes moved so far). Pollers of
 /// each end are kept in <see cref="_rsel"/> and <see cref="_wsel"/> and notified as data and room
-/// come and go. <see cref="Lock"/> protects the buffer and the two end flags.
+/// come and go. An anonymous pipe (pipe(2)) has one end of each kind; a named pipe (fifofs in the
+/// VFS) opens and closes ends as files are opened on its vnode (<see cref="OpenEnds"/>).
+/// <see cref="Lock"/> protects the buffer, the end counts and their generations.
 /// </summary>
 public sealed class Pipe
 {
@@ -19,16 +21,20 @@ public sealed class Pipe
     private readonly KCondvar _cv;
     private readonly byte[] _buf = new byte[Capacity];
     private int _head, _count;
-    internal bool ReaderGone, WriterGone;
+    /// <summary>Open read and write ends; and how many of each were ever opened (a FIFO's opener waits for a change).</summary>
+    private int _readers, _writers, _readerGen, _writerGen;
     /// <summary>Who polls the read end (for data) and the write end (for room).</summary>
     private readonly SelInfo _rsel = new(), _wsel = new();
 
     private Pipe(Kernel k) { Lock = new KMutex(k); _cv = new KCondvar(k); }
 
+    /// <summary>A named pipe's buffer, with no end open yet (<see cref="OpenEnds"/> opens them).</summary>
+    public static Pipe CreateNamed(Kernel k) => new(k);
+
     /// <summary>Makes the two ends; each holds one reference.</summary>
     public static (PipeFile read, PipeFile write) Create(Kernel k, int extraFlags)
     {
-        var p = new Pipe(k);
+        var p = new Pipe(k) { _readers = 1, _writers = 1 };
         return (new PipeFile(k, p, File.FREAD | extraFlags, isReader: true),
                 new PipeFile(k, p, File.FWRITE | extraFlags, isReader: false));
     }
@@ -42,7 +48,7 @@ public sealed class Pipe
         {
             while (_count == 0)
             {
-                if (WriterGone || uio.Resid == 0) return 0;
+                if (_writers == 0 || uio.Resid == 0) return 0;
                 if (nonblock) return Abi.EAGAIN;
                 int w = _cv.WaitSig(Lock);
                 if (w != 0) return w;
@@ -71,7 +77,7 @@ public sealed class Pipe
             bool atomic = uio.Resid <= PipeBuf;
             while (uio.Resid > 0)
             {
-                if (ReaderGone) return Abi.EPIPE;
+                if (_readers == 0) return Abi.EPIPE;
                 int room = Capacity - _count;
                 if (room == 0 || (atomic && room < uio.Resid))
                 {
@@ -94,14 +100,62 @@ public sealed class Pipe
         finally { Lock.Exit(); }
     }
 
-    internal void CloseEnd(bool reader)
+    /// <summary>
+    /// Opens a named pipe's ends for a file opened with <paramref name="read"/> and/or
+    /// <paramref name="write"/> (NetBSD fifo_open): a reader waits for a writer unless data is
+    /// waiting or <paramref name="nonblock"/>; a writer waits for a reader, or with
+    /// <paramref name="nonblock"/> fails with ENXIO if there is none. A file open for both waits
+    /// for nothing. A wait ends when an end of the other kind opens, even one that has closed again
+    /// by the time the waiter runs. An interrupted wait (EINTR) or a failure opens nothing.
+    /// </summary>
+    public int OpenEnds(bool read, bool write, bool nonblock)
     {
         Lock.Enter();
-        if (reader) ReaderGone = true; else WriterGone = true;
+        try
+        {
+            if (read) { _readers++; _readerGen++; }
+            if (write) { _writers++; _writerGen++; }
+            if (read || write) { _cv.Broadcast(); _rsel.Notify(); _wsel.Notify(); }
+            int e = 0;
+            if (read && !nonblock)
+                for (int gen = _writerGen; e == 0 && _writers == 0 && _count == 0 && _writerGen == gen;)
+                    e = _cv.WaitSig(Lock);
+            if (e == 0 && write)
+            {
+                if (nonblock && _readers == 0) e = Abi.ENXIO;
+                for (int gen = _readerGen; e == 0 && _readers == 0 && _readerGen == gen;)
+                    e = _cv.WaitSig(Lock);
+            }
+            if (e != 0) CloseEndsLocked(read, write);
+            return e;
+        }
+        finally { Lock.Exit(); }
+    }
+
+    /// <summary>Open ends of each kind (tests: who a FIFO's opener is waiting for).</summary>
+    public (int readers, int writers) Ends { get { Lock.Enter(); var r = (_readers, _writers); Lock.Exit(); return r; } }
+
+    /// <summary>Threads asleep on the pipe (tests: "the opener is waiting").</summary>
+    internal int Waiters => _cv.Waiters;
+
+    internal void CloseEnd(bool reader) => CloseEnds(reader, !reader);
+
+    /// <summary>A file's ends close. When the last of all goes, what is left unread is discarded (NetBSD frees a FIFO's sockets).</summary>
+    public void CloseEnds(bool read, bool write)
+    {
+        Lock.Enter();
+        CloseEndsLocked(read, write);
+        Lock.Exit();
+    }
+
+    private void CloseEndsLocked(bool read, bool write)
+    {
+        if (read) _readers--;
+        if (write) _writers--;
+        if (_readers == 0 && _writers == 0) _head = _count = 0;
         _cv.Broadcast();
         _rsel.Notify();
         _wsel.Notify();
-        Lock.Exit();
     }
 
     /// <summary>
@@ -115,14 +169,14 @@ public sealed class Pipe
         Lock.Enter();
         if (reader)
         {
-            if (_count > 0 || WriterGone) r |= events & (Abi.POLLIN | Abi.POLLRDNORM);
-            if (WriterGone) r |= Abi.POLLHUP;
+            if (_count > 0 || _writers == 0) r |= events & (Abi.POLLIN | Abi.POLLRDNORM);
+            if (_writers == 0) r |= Abi.POLLHUP;
             if ((r & (Abi.POLLIN | Abi.POLLRDNORM)) == 0 && (events & (Abi.POLLIN | Abi.POLLRDNORM)) != 0) _rsel.Record(l);
         }
         else
         {
-            if (ReaderGone || Capacity - _count >= PipeBuf) r |= events & (Abi.POLLOUT | Abi.POLLWRNORM);
-            if (ReaderGone) r |= Abi.POLLHUP;
+            if (_readers == 0 || Capacity - _count >= PipeBuf) r |= events & (Abi.POLLOUT | Abi.POLLWRNORM);
+            if (_readers == 0) r |= Abi.POLLHUP;
             if ((r & (Abi.POLLOUT | Abi.POLLWRNORM)) == 0 && (events & (Abi.POLLOUT | Abi.POLLWRNORM)) != 0) _wsel.Record(l);
         }
         Lock.Exit();
@@ -142,7 +196,7 @@ public sealed class PipeFile : File
         => _isReader ? _pipe.Read(ref uio, (Flag & Abi.O_NONBLOCK) != 0) : Abi.EBADF;
 
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
-        => !_isReader ? _pipe.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0) : Abi.EBADF;
+        => !_isReader ? SigPipeOnEpipe(l, _pipe.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)) : Abi.EBADF;
 
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {

@@ -52,6 +52,7 @@ public static class SysNum
     public const int fchown = 123;
     public const int fchmod = 124;
     public const int rename = 128;
+    public const int mkfifo = 132;
     public const int sendto = 133;
     public const int shutdown = 134;
     public const int socketpair = 135;
@@ -84,6 +85,7 @@ public static class SysNum
     public const int paccept = 456;
     public const int linkat = 457;
     public const int renameat = 458;
+    public const int mkfifoat = 459;
     public const int mknodat = 460;
     public const int mkdirat = 461;
     public const int faccessat = 462;
@@ -151,6 +153,7 @@ public static class SyscallInfo
         SysNum.fchown => "fchown",
         SysNum.fchmod => "fchmod",
         SysNum.rename => "rename",
+        SysNum.mkfifo => "mkfifo",
         SysNum.sendto => "sendto",
         SysNum.shutdown => "shutdown",
         SysNum.socketpair => "socketpair",
@@ -183,6 +186,7 @@ public static class SyscallInfo
         SysNum.paccept => "paccept",
         SysNum.linkat => "linkat",
         SysNum.renameat => "renameat",
+        SysNum.mkfifoat => "mkfifoat",
         SysNum.mknodat => "mknodat",
         SysNum.mkdirat => "mkdirat",
         SysNum.faccessat => "faccessat",
@@ -248,6 +252,7 @@ public static class SyscallInfo
         SysNum.fchown => 3,
         SysNum.fchmod => 2,
         SysNum.rename => 2,
+        SysNum.mkfifo => 2,
         SysNum.sendto => 6,
         SysNum.shutdown => 2,
         SysNum.socketpair => 4,
@@ -280,6 +285,7 @@ public static class SyscallInfo
         SysNum.paccept => 5,
         SysNum.linkat => 5,
         SysNum.renameat => 4,
+        SysNum.mkfifoat => 3,
         SysNum.mknodat => 4,
         SysNum.mkdirat => 3,
         SysNum.faccessat => 4,

@@ -199,7 +199,7 @@ internal static partial class KernSyscalls
     {
         rv = 0;
         if ((flags & ~(Abi.O_CLOEXEC | Abi.O_NONBLOCK | Abi.O_NOSIGPIPE)) != 0) return Abi.EINVAL;
-        var (r, w) = Pipe.Create(l.Kernel, flags & Abi.O_NONBLOCK);
+        var (r, w) = Pipe.Create(l.Kernel, flags & (Abi.O_NONBLOCK | Abi.O_NOSIGPIPE));
         bool cloexec = (flags & Abi.O_CLOEXEC) != 0;
         Filedesc fdt = l.Proc.Fd;
         int e = fdt.Alloc(r, cloexec, out int rfd);

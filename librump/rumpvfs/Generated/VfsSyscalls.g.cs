@@ -79,6 +79,10 @@ static unsafe partial class VfsSyscalls
     private static int sys_rename(Lwp l, ref SyscallArgs a, out long rv)
         => Rename(l, new UserPtr(a[0]), new UserPtr(a[1]), out rv);
 
+    // 132 mkfifo: int mkfifo(const char *path, mode_t mode);
+    private static int sys_mkfifo(Lwp l, ref SyscallArgs a, out long rv)
+        => Mkfifo(l, new UserPtr(a[0]), (uint)a[1], out rv);
+
     // 136 mkdir: int mkdir(const char *path, mode_t mode);
     private static int sys_mkdir(Lwp l, ref SyscallArgs a, out long rv)
         => Mkdir(l, new UserPtr(a[0]), (uint)a[1], out rv);
@@ -130,6 +134,10 @@ static unsafe partial class VfsSyscalls
     // 458 renameat: int renameat(int fromfd, const char *from, int tofd, const char *to);
     private static int sys_renameat(Lwp l, ref SyscallArgs a, out long rv)
         => Renameat(l, (int)a[0], new UserPtr(a[1]), (int)a[2], new UserPtr(a[3]), out rv);
+
+    // 459 mkfifoat: int mkfifoat(int fd, const char *path, mode_t mode);
+    private static int sys_mkfifoat(Lwp l, ref SyscallArgs a, out long rv)
+        => Mkfifoat(l, (int)a[0], new UserPtr(a[1]), (uint)a[2], out rv);
 
     // 460 mknodat: int mknodat(int fd, const char *path, mode_t mode, PAD, dev_t dev);
     private static int sys_mknodat(Lwp l, ref SyscallArgs a, out long rv)
@@ -206,6 +214,7 @@ static unsafe partial class VfsSyscalls
         t.Register(SysNum.fchown, &sys_fchown);
         t.Register(SysNum.fchmod, &sys_fchmod);
         t.Register(SysNum.rename, &sys_rename);
+        t.Register(SysNum.mkfifo, &sys_mkfifo);
         t.Register(SysNum.mkdir, &sys_mkdir);
         t.Register(SysNum.rmdir, &sys_rmdir);
         t.Register(SysNum.truncate, &sys_truncate);
@@ -219,6 +228,7 @@ static unsafe partial class VfsSyscalls
         t.Register(SysNum.mknod, &sys_mknod);
         t.Register(SysNum.linkat, &sys_linkat);
         t.Register(SysNum.renameat, &sys_renameat);
+        t.Register(SysNum.mkfifoat, &sys_mkfifoat);
         t.Register(SysNum.mknodat, &sys_mknodat);
         t.Register(SysNum.mkdirat, &sys_mkdirat);
         t.Register(SysNum.faccessat, &sys_faccessat);
