@@ -177,6 +177,30 @@ public unsafe class FifoTests : KernelTest
         k.Close(fd);
     }
 
+    /// <summary>An open waiting for a writer ends with EINTR when its lwp is interrupted, and leaves no end open behind it.</summary>
+    [Test]
+    public void AnInterruptedOpenEndsWithEintr_AndOpensNothing()
+    {
+        RumpKernel k = Tmpfs();
+        Assert.That(k.Mkfifo("/mnt/p", Rw), Is.EqualTo(0));
+        Lwp? opener = null;
+        int got = 0;
+        var t = new Thread(() =>
+        {
+            Volatile.Write(ref opener, k.Kernel.Curlwp());
+            got = k.Open("/mnt/p", Abi.O_RDONLY);
+        });
+        t.Start();
+        WaitForSleeper(k, "/mnt/p", t);
+        Pipe p = PipeOf(k, "/mnt/p")!;
+        Volatile.Read(ref opener)!.Interrupt();
+        Assert.That(t.Join(TimeSpan.FromMinutes(1)), Is.True, "the interrupted open did not return");
+        Assert.That(got, Is.EqualTo(-Abi.EINTR));
+        Assert.That(p.Ends, Is.EqualTo((0, 0)), "the interrupted reader's end was closed again");
+        Assert.That(PipeOf(k, "/mnt/p"), Is.Null, "and the vnode let the pipe go");
+        Assert.That(k.Open("/mnt/p", Abi.O_WRONLY | Abi.O_NONBLOCK), Is.EqualTo(-Abi.ENXIO), "no reader is left for a writer to find");
+    }
+
     /// <summary>mkfifo on ext2fs: e2fsck finds the image clean and debugfs sees a FIFO inode.</summary>
     [Test]
     public void Ext2fs_MkfifoMakesAFifoInodeThatE2fsckAndDebugfsAccept()
