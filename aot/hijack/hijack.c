@@ -41,8 +41,9 @@
  * child, which gets a new kernel process); writable shared mappings of kernel files (ENODEV;
  * other mappings of them are copies); ioctl on kernel
  * descriptors other than FIONBIO, FIONREAD, FIOCLEX and FIONCLEX (ENOTTY); extended attributes
- * (ENOTSUP); raw syscall(2); executing a file that is in the kernel (EACCES); epoll on kernel
- * descriptors (ENOSYS); name resolution, which stays the host's (see "sockets" below).
+ * (ENOTSUP); raw syscall(2); executing a file that is in the kernel (EACCES); name resolution,
+ * which stays the host's (see "sockets" below). epoll watches kernel descriptors through a list
+ * of this library's and a mixed poll (see "epoll over kernel descriptors"), level-triggered.
  *
  * Sockets (RUMPHIJACK's socket=, NetBSD's syntax; the default RUMPHIJACK is NetBSD's,
  * "path=/rump,socket=all:nolocal": every family but AF_LOCAL in the kernel, since local sockets
@@ -165,7 +166,7 @@ HOSTFN(mkstemps); HOSTFN(mkostemps); HOSTFN(mkdtemp); HOSTFN(fileno); HOSTFN(fil
 HOSTFN(socket); HOSTFN(socketpair); HOSTFN(bind); HOSTFN(connect); HOSTFN(listen); HOSTFN(accept4);
 HOSTFN(shutdown); HOSTFN(getsockname); HOSTFN(getpeername); HOSTFN(setsockopt); HOSTFN(getsockopt);
 HOSTFN(sendto); HOSTFN(recvfrom); HOSTFN(sendmsg); HOSTFN(recvmsg); HOSTFN(sendmmsg); HOSTFN(recvmmsg);
-HOSTFN(epoll_ctl); HOSTFN(ppoll); HOSTFN(pselect);
+HOSTFN(epoll_ctl); HOSTFN(epoll_wait); HOSTFN(ppoll); HOSTFN(pselect);
 
 /* --- the kernel's calls, from the client library --- */
 
@@ -210,6 +211,7 @@ struct dirbuf {
 };
 static struct dirbuf *dirbufs[MAXFD];
 static pthread_mutex_t maplock = PTHREAD_MUTEX_INITIALIZER;
+static void ep_forget(int h);
 
 static inline int
 rfd(int fd)
@@ -284,6 +286,7 @@ close_mapped(int h, int r)
 	int rv, e;
 
 	unmap(h);
+	ep_forget(h);
 	rv = rs_close(r);
 	e = errno;
 	H(close)(h);
@@ -532,6 +535,7 @@ close(int fd)
 	if (r < 0) {
 		if (rc_closenotify != NULL && hijacking && rc_closenotify(&fd, CLOSENOTIFY_CLOSE) < 0)
 			return -1;
+		ep_forget(fd);
 		return H(close)(fd);
 	}
 	return close_mapped(fd, r);
@@ -2727,16 +2731,303 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *
 	return (int)i;
 }
 
-/* epoll cannot watch a kernel descriptor (the host would watch its placeholder): curl, wget and
- * nc do not use epoll, so adding one fails with ENOSYS rather than watching /dev/null. */
+/*
+ * epoll over kernel descriptors. The host's epoll instance cannot watch one (it would watch the
+ * placeholder), so this library keeps the kernel's descriptors of each epoll instance in a list
+ * of its own (descriptor, events, data) and the host's instance keeps the host's. epoll_wait
+ * polls the listed descriptors and the epoll descriptor itself (readable while the host's have
+ * events) in one mixed poll, then takes the host's events with a zero timeout and adds the
+ * kernel's. Level-triggered: EPOLLET is served as level-triggered (more wake-ups, none missed);
+ * EPOLLONESHOT disarms a descriptor after it is reported, until EPOLL_CTL_MOD, as Linux does.
+ * A kernel descriptor leaves every list when it is closed, an epoll descriptor's list goes with
+ * it. Locks: eplock protects the lists; it is never held across a poll or a host call.
+ */
+struct epent {
+	int fd;
+	uint32_t events;
+	epoll_data_t data;
+};
+struct epset {
+	struct epset *next;
+	int epfd, n, cap;
+	unsigned rot;		/* where the next report starts: every ready descriptor gets its turn */
+	struct epent *v;
+};
+static struct epset *epsets;
+static pthread_mutex_t eplock = PTHREAD_MUTEX_INITIALIZER;
+static int epsets_any;		/* a lock-free "no list at all" for close()'s fast path */
+
+/* The list of epfd, made if `make`. Precondition: eplock held. */
+static struct epset *
+epset_of(int epfd, int make)
+{
+	struct epset *s;
+
+	for (s = epsets; s != NULL; s = s->next)
+		if (s->epfd == epfd)
+			return s;
+	if (!make || (s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	s->epfd = epfd;
+	s->next = epsets;
+	epsets = s;
+	__atomic_store_n(&epsets_any, 1, __ATOMIC_RELEASE);
+	return s;
+}
+
+/* Host number h is being closed: it leaves every list, and an epoll descriptor's list goes. */
+static void
+ep_forget(int h)
+{
+	if (!__atomic_load_n(&epsets_any, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&eplock);
+	for (struct epset **pp = &epsets; *pp != NULL;) {
+		struct epset *s = *pp;
+		if (s->epfd == h) {
+			*pp = s->next;
+			free(s->v);
+			free(s);
+			continue;
+		}
+		for (int i = 0; i < s->n; i++)
+			if (s->v[i].fd == h)
+				s->v[i--] = s->v[--s->n];
+		pp = &s->next;
+	}
+	pthread_mutex_unlock(&eplock);
+}
+
+/* The host's answers about epfd: EBADF if it is not open, EINVAL if it is no epoll instance. */
+static int
+ep_check(int epfd)
+{
+	char path[32], link[64];
+
+	if (H(fcntl)(epfd, F_GETFD) < 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", epfd);
+	ssize_t n = H(readlink)(path, link, sizeof link - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventpoll]") != 0) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 EXPORT int
 epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	if (rfd(fd) >= 0 || rfd(epfd) >= 0) {
-		errno = ENOSYS;
+	if (rfd(epfd) >= 0) {
+		errno = EINVAL;		/* a kernel descriptor is no epoll instance */
 		return -1;
 	}
-	return H(epoll_ctl)(epfd, op, fd, ev);
+	if (rfd(fd) < 0)
+		return H(epoll_ctl)(epfd, op, fd, ev);
+	if (ep_check(epfd) < 0)
+		return -1;
+	if (op != EPOLL_CTL_DEL && ev == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	int rv = -1, e = 0;
+	pthread_mutex_lock(&eplock);
+	struct epset *s = epset_of(epfd, op == EPOLL_CTL_ADD);
+	int i = 0;
+	if (s != NULL)
+		while (i < s->n && s->v[i].fd != fd)
+			i++;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (s == NULL)
+			e = ENOMEM;
+		else if (i < s->n)
+			e = EEXIST;
+		else if (s->n == s->cap) {
+			int cap = s->cap ? 2 * s->cap : 8;
+			struct epent *v = realloc(s->v, (size_t)cap * sizeof *v);
+			if (v == NULL)
+				e = ENOMEM;
+			else {
+				s->v = v;
+				s->cap = cap;
+			}
+		}
+		if (e == 0) {
+			s->v[s->n++] = (struct epent){ fd, ev->events, ev->data };
+			rv = 0;
+		}
+		break;
+	case EPOLL_CTL_MOD:
+	case EPOLL_CTL_DEL:
+		if (s == NULL || i == s->n)
+			e = ENOENT;
+		else if (op == EPOLL_CTL_MOD) {
+			s->v[i].events = ev->events;
+			s->v[i].data = ev->data;
+			rv = 0;
+		} else {
+			s->v[i] = s->v[--s->n];
+			rv = 0;
+		}
+		break;
+	default:
+		e = EINVAL;
+	}
+	pthread_mutex_unlock(&eplock);
+	if (rv < 0)
+		errno = e;
+	return rv;
+}
+
+/* What a descriptor asks for, as poll(2) events (0: disarmed by EPOLLONESHOT). */
+static short
+ep_pollevents(uint32_t ev)
+{
+	short p = 0;
+
+	if (ev & EPOLLIN)
+		p |= POLLIN;
+	if (ev & EPOLLOUT)
+		p |= POLLOUT;
+	if (ev & EPOLLPRI)
+		p |= POLLPRI;
+	return p;
+}
+
+/* The kernel's descriptors of epfd's list as a poll set, with epfd itself last; NULL if there are none. */
+static struct pollfd *
+ep_snapshot(int epfd, int *np)
+{
+	pthread_mutex_lock(&eplock);
+	struct epset *s = epset_of(epfd, 0);
+	int n = s != NULL ? s->n : 0;
+	struct pollfd *pf = n > 0 ? calloc((size_t)n + 1, sizeof *pf) : NULL;
+	for (int i = 0; pf != NULL && i < n; i++) {
+		/* A disarmed descriptor is left out (poll skips a negative one): not even its hang-up is reported. */
+		short pe = ep_pollevents(s->v[i].events);
+		pf[i] = (struct pollfd){ .fd = pe != 0 ? s->v[i].fd : -1, .events = pe };
+	}
+	pthread_mutex_unlock(&eplock);
+	if (pf != NULL)
+		pf[n] = (struct pollfd){ .fd = epfd, .events = POLLIN };
+	*np = n;
+	return pf;
+}
+
+/* Adds the kernel's ready descriptors of epfd's list to evs[k..max); returns the new count. */
+static int
+ep_collect(int epfd, struct pollfd *pf, int n, struct epoll_event *evs, int k, int max)
+{
+	pthread_mutex_lock(&eplock);
+	struct epset *s = epset_of(epfd, 0);
+	for (int j = 0; s != NULL && j < n && k < max; j++) {
+		struct pollfd *p = &pf[(s->rot + (unsigned)j) % (unsigned)n];
+		if (p->fd < 0 || p->revents == 0 || (p->revents & POLLNVAL))
+			continue;
+		/* Still listed with the same events (another thread may have changed them meanwhile). */
+		int i = 0;
+		while (i < s->n && s->v[i].fd != p->fd)
+			i++;
+		if (i == s->n || ep_pollevents(s->v[i].events) != p->events)
+			continue;
+		evs[k].events = (p->revents & POLLIN ? EPOLLIN : 0) | (p->revents & POLLOUT ? EPOLLOUT : 0) |
+		    (p->revents & POLLPRI ? EPOLLPRI : 0) | (p->revents & POLLERR ? EPOLLERR : 0) |
+		    (p->revents & POLLHUP ? EPOLLHUP : 0);
+		evs[k++].data = s->v[i].data;
+		if (s->v[i].events & EPOLLONESHOT)
+			s->v[i].events &= EPOLLONESHOT | EPOLLET;
+	}
+	if (s != NULL)
+		s->rot++;
+	pthread_mutex_unlock(&eplock);
+	return k;
+}
+
+static int
+ep_wait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	if (max <= 0 || evs == NULL) {
+		errno = max <= 0 ? EINVAL : EFAULT;
+		return -1;
+	}
+	sigset_t old;
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rv, e = 0, left = timeout;
+	for (;;) {
+		int n;
+		struct pollfd *pf = ep_snapshot(epfd, &n);
+		if (pf == NULL) {
+			if (n > 0) {
+				rv = -1;
+				e = ENOMEM;
+			} else {
+				rv = H(epoll_wait)(epfd, evs, max, left);
+				e = errno;
+			}
+			break;
+		}
+		rv = poll(pf, (nfds_t)n + 1, left);
+		e = errno;
+		int k = 0;
+		if (rv > 0 && (pf[n].revents & POLLIN) && (k = H(epoll_wait)(epfd, evs, max, 0)) < 0) {
+			e = errno;
+			rv = -1;
+		}
+		if (rv > 0)
+			rv = k = ep_collect(epfd, pf, n, evs, k, max);
+		free(pf);
+		if (rv != 0 || timeout == 0)
+			break;
+		/* Nothing to report after all (the host's events went, or a descriptor changed): wait
+		 * again, with what is left of the timeout, on the list as it is now. */
+		if (timeout > 0) {
+			struct timespec t1;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			if (spent >= timeout)
+				break;
+			left = timeout - (int)spent;
+		}
+	}
+	if (mask != NULL)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rv < 0)
+		errno = e;
+	return rv;
+}
+
+EXPORT int
+epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	return ep_wait(epfd, evs, max, timeout, NULL);
+}
+
+EXPORT int
+epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	return ep_wait(epfd, evs, max, timeout, mask);
+}
+
+EXPORT int
+epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *ts, const sigset_t *mask)
+{
+	int timeout = -1;
+	if (ts != NULL) {
+		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+			errno = EINVAL;
+			return -1;
+		}
+		long long ms = (long long)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+		timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+	}
+	return ep_wait(epfd, evs, max, timeout, mask);
 }
 
 /*

@@ -10,7 +10,8 @@
 #   TCP (TcpProto, merged from branch tcpsock): curl and wget from python3 -m http.server (SHA-256),
 #        the host's curl -4 from python3 -m http.server on :: in the kernel (dual-stack, the
 #        client logged v4-mapped), a socket on :: with Linux's default IPV6_V6ONLY (the host's
-#        bindv6only: 0) taking the host's nc -4, nc to the host's nc -l, and the host's nc to nc -l in the kernel. Without TCP in the
+#        bindv6only: 0) taking the host's nc -4, nc to the host's nc -l, the host's nc to nc -l in
+#        the kernel, and an asyncio client (epoll) fetching from http.server. Without TCP in the
 #        kernel (socket(AF_INET, SOCK_STREAM) says EPROTOTYPE or EPROTONOSUPPORT) these say
 #        SKIP, uncounted.
 #
@@ -114,6 +115,19 @@ else
 		else
 			bad "wget over the kernel's TCP: status $? ($(cat "$work/wget.err"))"
 		fi
+		# An asyncio program (its event loop waits in epoll_wait: the library's epoll over a
+		# kernel socket and the loop's own host socketpair) fetching the same file.
+		got=$(run "$python" -c '
+import asyncio, hashlib, selectors, sys
+assert selectors.DefaultSelector is selectors.EpollSelector, "asyncio would not use epoll"
+async def fetch(host, port):
+    r, w = await asyncio.open_connection(host, port)
+    w.write(b"GET /big.bin HTTP/1.0\r\n\r\n")
+    data = await r.read()
+    w.close()
+    return hashlib.sha256(data.split(b"\r\n\r\n", 1)[1]).hexdigest()
+print(asyncio.run(fetch(sys.argv[1], int(sys.argv[2]))))' $host $hport 2>"$work/asyncio.err")
+		[ "$got" = "$want" ] && ok || bad "asyncio (epoll) over the kernel's TCP: SHA-256 expected $want, got '$got' ($(head -c 600 "$work/asyncio.err"))"
 	fi
 	# A dual-stack server in the kernel: python3's http.server on :: clears IPV6_V6ONLY (its
 	# DualStackServer does), so the host's curl -4 reaches it, and it logs the client v4-mapped.

@@ -1,6 +1,6 @@
 /*
  * t_hijack_sockets: an ordinary program (no rump headers) checking librumphijack's socket calls one
- * by one, run under the hijack against a kernel whose AF_INET sockets are the host's (sockin,
+ * by one (epoll over kernel descriptors among them), run under the hijack against a kernel whose AF_INET sockets are the host's (sockin,
  * RUMP_SOCKIN=1): rump_server's (net.sh) or one in this process (localclient.c), and, with
  * "all", RUMPHIJACK=path=/rump,socket=all (AF_LOCAL in the kernel too).
  *
@@ -227,10 +227,6 @@ test_tcp(void)
 	FAILS(bind(c, &nl, sizeof nl), EAFNOSUPPORT);
 	FAILS(socket(AF_INET, SOCK_STREAM | 0x400000, 0), EINVAL);
 	FAILS(accept4(c, NULL, NULL, 0x1), EINVAL);
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN };
-	FAILS(epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev), ENOSYS);
-	close(ep);
 	int dead_fd = c;
 	OK(close(c));
 	FAILS(connect(dead_fd, (struct sockaddr *)&la, sizeof la), EBADF);
@@ -385,6 +381,83 @@ test_mixed_poll(void)
 	close(l);
 }
 
+/* epoll over kernel and host descriptors together (the library's list and a mixed poll). */
+static void
+test_epoll(void)
+{
+	struct sockaddr_in la;
+	int l = listener(&la), c = socket(AF_INET, SOCK_STREAM, 0), a, hp[2], n;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev, out[4];
+	char b;
+
+	CHECK(ep >= 0 && !KFD(ep), "epoll_create1: expected a host descriptor, got %d", ep);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev));
+	FAILS(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev), EEXIST);
+	CHECK(epoll_wait(ep, out, 4, 0) == 0, "epoll_wait with nothing ready: expected 0");
+	/* The listener is readable once a connection waits. */
+	OK(connect(c, (struct sockaddr *)&la, sizeof la));
+	n = epoll_wait(ep, out, 4, -1);
+	CHECK(n == 1 && out[0].data.u32 == 1 && (out[0].events & EPOLLIN),
+	    "the listener: expected 1 event EPOLLIN data 1, got %d (events %#x data %u)", n, out[0].events, out[0].data.u32);
+	a = accept(l, NULL, NULL);
+	CHECK(KFD(a), "accept: expected a kernel descriptor, got %d", a);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, l, NULL));
+	FAILS(epoll_ctl(ep, EPOLL_CTL_DEL, l, NULL), ENOENT);
+
+	/* A host pipe and a kernel socket in one instance: the host's event alone. */
+	OK(pipe(hp));
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, hp[0], &ev));
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 3 };
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev));
+	CHECK(write(hp[1], "h", 1) == 1, "write to the host pipe");
+	n = epoll_wait(ep, out, 4, -1);
+	CHECK(n == 1 && out[0].data.u32 == 2, "host pipe ready: expected 1 event with data 2, got %d (data %u)", n, out[0].data.u32);
+	CHECK(read(hp[0], &b, 1) == 1, "read the host pipe");
+
+	/* Blocked on both; the kernel side's data ends the wait (whenever the thread sends). */
+	pthread_t t;
+	pthread_create(&t, NULL, late_send, &c);
+	n = epoll_wait(ep, out, 4, -1);
+	CHECK(n == 1 && out[0].data.u32 == 3 && (out[0].events & EPOLLIN),
+	    "kernel socket ready: expected 1 event EPOLLIN data 3, got %d (events %#x data %u)", n, out[0].events, out[0].data.u32);
+	pthread_join(t, NULL);
+	CHECK(epoll_wait(ep, out, 4, 0) == 1, "level-triggered: reported again while unread");
+	CHECK(recv(a, &b, 1, 0) == 1 && b == 'k', "the kernel side's byte");
+	CHECK(epoll_wait(ep, out, 4, 0) == 0, "nothing left after the read");
+
+	/* EPOLLONESHOT: one report, then disarmed until EPOLL_CTL_MOD. */
+	ev = (struct epoll_event){ .events = EPOLLOUT | EPOLLONESHOT, .data.u32 = 4 };
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, a, &ev));
+	n = epoll_wait(ep, out, 4, 0);
+	CHECK(n == 1 && out[0].data.u32 == 4 && (out[0].events & EPOLLOUT), "EPOLLOUT: expected 1 event data 4, got %d (data %u)", n, out[0].data.u32);
+	CHECK(epoll_wait(ep, out, 4, 0) == 0, "EPOLLONESHOT: disarmed after one report");
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, a, &ev));
+	CHECK(epoll_wait(ep, out, 4, 0) == 1, "EPOLL_CTL_MOD re-arms it");
+
+	/* The peer's close: readable (EOF). A closed kernel descriptor leaves the instance. */
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 5 };
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, a, &ev));
+	OK(close(c));
+	n = epoll_wait(ep, out, 4, -1);
+	CHECK(n == 1 && out[0].data.u32 == 5 && (out[0].events & EPOLLIN), "the peer closed: expected EPOLLIN, got %d (events %#x)", n, out[0].events);
+	OK(close(a));
+	CHECK(epoll_wait(ep, out, 4, 0) == 0, "a closed descriptor is watched no more");
+
+	/* Errors: a kernel descriptor is no epoll instance, nor is a pipe. */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	FAILS(epoll_ctl(c, EPOLL_CTL_ADD, hp[0], &ev), EINVAL);
+	FAILS(epoll_ctl(hp[0], EPOLL_CTL_ADD, c, &ev), EINVAL);
+	FAILS(epoll_ctl(ep, EPOLL_CTL_ADD, c, NULL), EFAULT);
+	close(c);
+	close(hp[0]);
+	close(hp[1]);
+	close(ep);
+	close(l);
+}
+
 static void
 test_local_all(void)
 {
@@ -494,6 +567,7 @@ main(int argc, char **argv)
 		if (strcmp(mode, "kernel") != 0)
 			test_inet6();
 		test_mixed_poll();
+		test_epoll();
 		test_local_all();
 	}
 	printf("%d passed, %d failed\n", npass, nfail);
