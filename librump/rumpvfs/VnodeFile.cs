@@ -28,7 +28,7 @@ public sealed class VnodeFile : File
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Read(l, this, ref uio, useOffset);
-        if (Fifo != null) return CanRead ? Fifo.Read(ref uio, (Flag & Abi.O_NONBLOCK) != 0) : Abi.EBADF;
+        if (Fifo != null) return Fifo.Read(ref uio, (Flag & Abi.O_NONBLOCK) != 0); // the call checked FREAD
         if (!useOffset) return VnodeLayer.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
@@ -41,7 +41,7 @@ public sealed class VnodeFile : File
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
         if (Spec != null) return Spec.Write(l, this, ref uio, useOffset);
-        if (Fifo != null) return CanWrite ? SigPipeOnEpipe(l, Fifo.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)) : Abi.EBADF;
+        if (Fifo != null) return SigPipeOnEpipe(l, Fifo.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)); // the call checked FWRITE
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
         if (!useOffset) return VnodeLayer.Write(l, Vp, ref uio, ioflag);
@@ -103,7 +103,7 @@ public sealed class VnodeFile : File
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {
         if (Spec != null) return Spec.Ioctl(l, this, cmd, data);
-        if (Fifo != null) return FifoIoctl(l, cmd, data);
+        if (Fifo != null) return Fifo.Ioctl(l, this, CanRead, cmd, data);
         // NetBSD vn_ioctl: regular files and directories answer the FIO* queries themselves.
         bool regOrDir = Vp.Type is VType.VREG or VType.VDIR;
         if ((cmd == Abi.FIONWRITE || cmd == Abi.FIONSPACE) && regOrDir)
@@ -125,24 +125,6 @@ public sealed class VnodeFile : File
         if (cmd == Abi.FIONBIO || cmd == Abi.FIOASYNC)
             return 0; // regular files never block
         return Vop.Ioctl(l, Vp, cmd, data);
-    }
-
-    /// <summary>A FIFO's FIONREAD (bytes waiting, for a reader) and FIONBIO (the file's O_NONBLOCK), as a pipe's.</summary>
-    private int FifoIoctl(Lwp l, ulong cmd, UserPtr data)
-    {
-        if (cmd == Abi.FIONREAD)
-        {
-            int n = CanRead ? Fifo!.Available : 0;
-            return l.Proc.Vmspace.CopyOut(in n, data);
-        }
-        if (cmd == Abi.FIONBIO)
-        {
-            int e = l.Proc.Vmspace.CopyIn(data, out int on);
-            if (e != 0) return e;
-            SetFlags(Abi.O_NONBLOCK, on != 0 ? Abi.O_NONBLOCK : 0);
-            return 0;
-        }
-        return Abi.ENOTTY;
     }
 
     /// <summary>

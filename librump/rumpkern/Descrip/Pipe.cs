@@ -158,6 +158,24 @@ public sealed class Pipe
         _wsel.Notify();
     }
 
+    /// <summary>An end's FIONREAD (bytes waiting, for a reader; 0 for a writer) and FIONBIO (the file's O_NONBLOCK); ENOTTY for the rest.</summary>
+    internal int Ioctl(Lwp l, File f, bool reader, ulong cmd, UserPtr data)
+    {
+        if (cmd == Abi.FIONREAD)
+        {
+            int n = reader ? Available : 0;
+            return l.Proc.Vmspace.CopyOut(in n, data);
+        }
+        if (cmd == Abi.FIONBIO)
+        {
+            int e = l.Proc.Vmspace.CopyIn(data, out int on);
+            if (e != 0) return e;
+            f.SetFlags(Abi.O_NONBLOCK, on != 0 ? Abi.O_NONBLOCK : 0);
+            return 0;
+        }
+        return Abi.ENOTTY;
+    }
+
     /// <summary>
     /// NetBSD pipe_poll: the read end is readable with data or once every writer is gone (then also
     /// POLLHUP); the write end is writable with room for an atomic write, or once the reader is gone
@@ -198,22 +216,7 @@ public sealed class PipeFile : File
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
         => !_isReader ? SigPipeOnEpipe(l, _pipe.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)) : Abi.EBADF;
 
-    public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
-    {
-        if (cmd == Abi.FIONREAD)
-        {
-            int n = _isReader ? _pipe.Available : 0;
-            return l.Proc.Vmspace.CopyOut(in n, data);
-        }
-        if (cmd == Abi.FIONBIO)
-        {
-            int e = l.Proc.Vmspace.CopyIn(data, out int on);
-            if (e != 0) return e;
-            SetFlags(Abi.O_NONBLOCK, on != 0 ? Abi.O_NONBLOCK : 0);
-            return 0;
-        }
-        return Abi.ENOTTY;
-    }
+    public override int Ioctl(Lwp l, ulong cmd, UserPtr data) => _pipe.Ioctl(l, this, _isReader, cmd, data);
 
     public override int Stat(Lwp l, out RumpStat st)
     {
