@@ -57,9 +57,8 @@ internal static partial class VfsSyscalls
         e = VnodeLayer.Open(l, l.Cred, fd, pb, fflag, mode & ~l.Proc.Umask, out Vnode? vp);
         if (e != 0) return e;
         var f = new VnodeFile(l, vp!, fflag & ~(Abi.O_CREAT | Abi.O_EXCL | Abi.O_TRUNC | Abi.O_NOFOLLOW | Abi.O_DIRECTORY | Abi.O_CLOEXEC));
-        // A character device's driver opens too (specfs), and gets the file's I/O; so does a FIFO's pipe (fifofs).
-        if (vp!.Type == VType.VCHR && (e = SpecFs.Open(l, f)) != 0) { f.Release(l); return e; }
-        if (vp.Type == VType.VFIFO && (e = FifoFs.Open(l, f)) != 0) { f.Release(l); return e; }
+        // A device's driver or a FIFO's pipe opens too (specfs, fifofs), and gets the file's I/O.
+        if ((e = SpecialIo.Attach(l, f)) != 0) { f.Release(l); return e; }
         e = l.Proc.Fd.Alloc(f, (flags & Abi.O_CLOEXEC) != 0, out int nfd);
         if (e != 0) { f.Release(l); return e; }
         rv = nfd;

@@ -10,10 +10,8 @@ namespace Rump.Vfs;
 public sealed class VnodeFile : File
 {
     public readonly Vnode Vp;
-    /// <summary>For an open character device: its driver (specfs, Spec/SpecFs.cs), which gets the I/O instead of the file system.</summary>
-    internal SpecOpen? Spec;
-    /// <summary>For an open FIFO: its pipe (fifofs, Spec/FifoFs.cs), which gets the I/O instead of the file system.</summary>
-    internal Pipe? Fifo;
+    /// <summary>For an open device or FIFO: its driver, block device or pipe (Spec/SpecialIo.cs), which gets the I/O instead of the file system.</summary>
+    internal SpecialIo? Special;
 
     internal bool CanRead => (Flag & FREAD) != 0;
     internal bool CanWrite => (Flag & FWRITE) != 0;
@@ -27,8 +25,7 @@ public sealed class VnodeFile : File
 
     public override int Read(Lwp l, ref Uio uio, bool useOffset)
     {
-        if (Spec != null) return Spec.Read(l, this, ref uio, useOffset);
-        if (Fifo != null) return Fifo.Read(ref uio, (Flag & Abi.O_NONBLOCK) != 0); // the call checked FREAD
+        if (Special != null) return Special.Read(l, this, ref uio, useOffset);
         if (!useOffset) return VnodeLayer.Read(l, Vp, ref uio, 0);
         OffsetLock.Enter();
         uio.Offset = Offset;
@@ -40,8 +37,7 @@ public sealed class VnodeFile : File
 
     public override int Write(Lwp l, ref Uio uio, bool useOffset)
     {
-        if (Spec != null) return Spec.Write(l, this, ref uio, useOffset);
-        if (Fifo != null) return SigPipeOnEpipe(l, Fifo.Write(ref uio, (Flag & Abi.O_NONBLOCK) != 0)); // the call checked FWRITE
+        if (Special != null) return Special.Write(l, this, ref uio, useOffset);
         int ioflag = (Flag & Abi.O_APPEND) != 0 ? IoFlag.Append : 0;
         if ((Flag & (Abi.O_SYNC | Abi.O_DSYNC)) != 0) ioflag |= IoFlag.Sync;
         if (!useOffset) return VnodeLayer.Write(l, Vp, ref uio, ioflag);
@@ -102,8 +98,7 @@ public sealed class VnodeFile : File
 
     public override int Ioctl(Lwp l, ulong cmd, UserPtr data)
     {
-        if (Spec != null) return Spec.Ioctl(l, this, cmd, data);
-        if (Fifo != null) return Fifo.Ioctl(l, this, CanRead, cmd, data);
+        if (Special != null) return Special.Ioctl(l, this, cmd, data);
         // NetBSD vn_ioctl: regular files and directories answer the FIO* queries themselves.
         bool regOrDir = Vp.Type is VType.VREG or VType.VDIR;
         if ((cmd == Abi.FIONWRITE || cmd == Abi.FIONSPACE) && regOrDir)
@@ -127,26 +122,14 @@ public sealed class VnodeFile : File
         return Vop.Ioctl(l, Vp, cmd, data);
     }
 
-    /// <summary>
-    /// vn_poll: a device's driver answers, a FIFO as a pipe's ends (both for a file open for
-    /// both); files and directories are always ready (NetBSD genfs_poll).
-    /// </summary>
-    public override int Poll(Lwp l, int events)
-    {
-        if (Spec != null) return Spec.Poll(l, events);
-        if (Fifo == null) return base.Poll(l, events);
-        int r = 0;
-        if (CanRead) r |= Fifo.Poll(l, events, reader: true);
-        if (CanWrite) r |= Fifo.Poll(l, events, reader: false);
-        return r;
-    }
+    /// <summary>vn_poll: a device's driver or a FIFO's pipe answers; files and directories are always ready (NetBSD genfs_poll).</summary>
+    public override int Poll(Lwp l, int events) => Special != null ? Special.Poll(l, this, events) : base.Poll(l, events);
 
     public override int Fsync(Lwp l, bool dataOnly) => Vop.Fsync(l, Vp, dataOnly);
 
     protected override void Close(Lwp l)
     {
-        Spec?.Close(l, this);
-        if (Fifo != null) FifoFs.Close(this);
+        Special?.Close(l, this);
         Vop.Close(l, Vp, Flag);
         Vp.Rele();
     }

@@ -23,6 +23,12 @@ public abstract class BlockDevice
     public ulong Dev { get; internal set; }
     /// <summary>Set while a file system is mounted from it: a second mount gets EBUSY.</summary>
     internal Mount? MountedBy;
+    /// <summary>
+    /// Files open on a block-device node of it (<see cref="BlkOpen"/>). Mounting and opening are
+    /// exclusive: each side publishes its claim (an interlocked operation, a full fence), then
+    /// looks at the other's and backs out if it is there, so of two racing at least one sees the other.
+    /// </summary>
+    internal int OpenFiles;
     /// <summary>Idle synchronous waiters, reused by <see cref="BioWait"/>; a short spin lock guards the list.</summary>
     private BioWait? _waiters;
     private int _waitersLock;

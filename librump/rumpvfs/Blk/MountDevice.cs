@@ -12,7 +12,8 @@ public sealed partial class Vfs
     /// <summary>
     /// Resolves the fspec pointer at the start of <paramref name="args"/> to a block device and
     /// claims it for <paramref name="mp"/>: ENOENT/ENOTDIR from the lookup, ENOTBLK if the node is
-    /// not a block device, ENXIO if no device has that number, EBUSY if it is mounted already,
+    /// not a block device, ENXIO if no device has that number, EBUSY if it is mounted already or
+    /// open through its node,
     /// EROFS for a read-write mount of a read-only device, EINVAL for arguments too short.
     /// </summary>
     public int OpenMountDevice(Lwp l, ReadOnlySpan<byte> args, Mount mp, out BlockDevice? dev)
@@ -38,6 +39,12 @@ public sealed partial class Vfs
         // A compare-and-swap, not MountLock: the file system's mount routine calls this while
         // DoMount holds MountLock.
         if (System.Threading.Interlocked.CompareExchange(ref d.MountedBy, mp, null) != null) return Abi.EBUSY;
+        // Open through its node (BlkOpen): the file and the file system would cache apart.
+        if (System.Threading.Volatile.Read(ref d.OpenFiles) > 0)
+        {
+            System.Threading.Volatile.Write(ref d.MountedBy, null);
+            return Abi.EBUSY;
+        }
         mp.MountedFrom = pb.ToString();
         dev = d;
         return 0;

@@ -8,8 +8,8 @@ namespace Rump.Vfs;
 /// the driver its rdev names. The file system keeps the node (name, mode, owner, rdev); opening it
 /// finds the driver in the kernel's <see cref="Cdevsw"/> (ENXIO if there is none, or on a mount with
 /// MNT_NODEV) and calls its open, and the open file's read, write, ioctl and close go to the driver
-/// instead of the file system (VnodeFile's hook). Block-device nodes still open through the file
-/// system only: their I/O goes through the buffer cache by mount.
+/// instead of the file system (<see cref="SpecOpen"/>, the file's <see cref="SpecialIo"/>).
+/// Block-device nodes are <see cref="BlkOpen"/>'s, FIFOs fifofs's.
 ///
 /// No lock of its own: the switch's lock covers the driver references and open counts, and the
 /// file's offset lock is held only to read and advance the offset, never across a driver call, so
@@ -22,7 +22,7 @@ public static class SpecFs
     /// <summary>NetBSD's IOCPARM_MAX: the largest ioctl argument (one page).</summary>
     public const int IocparmMax = 4096;
 
-    /// <summary>spec_open, called by open(2) for a VCHR vnode just opened by its file system. Sets <see cref="VnodeFile.Spec"/> on success.</summary>
+    /// <summary>spec_open, called by open(2) for a VCHR vnode just opened by its file system. Sets <see cref="VnodeFile.Special"/> on success.</summary>
     internal static int Open(Lwp l, VnodeFile f)
     {
         Vnode vp = f.Vp;
@@ -37,7 +37,7 @@ public static class SpecFs
         e = ent.Driver.Open(va.Rdev, f.Flag, l);
         if (e != 0) sw.AdjustOpens(va.Rdev, -1);
         sw.Release(ent);
-        if (e == 0) f.Spec = new SpecOpen(sw, ent, va.Rdev);
+        if (e == 0) f.Special = new SpecOpen(sw, ent, va.Rdev);
         return e;
     }
 }
@@ -46,7 +46,7 @@ public static class SpecFs
 /// An open character device (one per open file): the driver entry it was opened through and the
 /// device number. Calls after the driver detached are ENXIO.
 /// </summary>
-public sealed class SpecOpen
+internal sealed class SpecOpen : SpecialIo
 {
     private readonly Cdevsw _sw;
     private readonly Cdevsw.Entry _ent;
@@ -56,33 +56,21 @@ public sealed class SpecOpen
 
     private static int IoFlags(File f) => (f.Flag & Abi.O_NONBLOCK) != 0 ? SpecFs.IoNdelay : 0;
 
-    internal int Read(Lwp l, File f, ref Uio uio, bool useOffset) => Transfer(l, f, ref uio, useOffset, write: false);
-    internal int Write(Lwp l, File f, ref Uio uio, bool useOffset) => Transfer(l, f, ref uio, useOffset, write: true);
+    internal override int Read(Lwp l, VnodeFile f, ref Uio uio, bool useOffset) => Transfer(l, f, ref uio, useOffset, write: false);
+    internal override int Write(Lwp l, VnodeFile f, ref Uio uio, bool useOffset) => Transfer(l, f, ref uio, useOffset, write: true);
 
-    private int Transfer(Lwp l, File f, ref Uio uio, bool useOffset, bool write)
+    private int Transfer(Lwp l, VnodeFile f, ref Uio uio, bool useOffset, bool write)
     {
         if (!_sw.Acquire(_ent)) return Abi.ENXIO;
-        if (useOffset)
-        {
-            f.OffsetLock.Enter();
-            uio.Offset = f.Offset;
-            f.OffsetLock.Exit();
-        }
-        long before = uio.Resid;
-        int e = write ? _ent.Driver.Write(Dev, ref uio, IoFlags(f), l) : _ent.Driver.Read(Dev, ref uio, IoFlags(f), l);
+        int e = AtOffset(f, ref uio, useOffset, (o: this, l, io: IoFlags(f), write), static (s, ref u) => s.write
+            ? s.o._ent.Driver.Write(s.o.Dev, ref u, s.io, s.l)
+            : s.o._ent.Driver.Read(s.o.Dev, ref u, s.io, s.l));
         _sw.Release(_ent);
-        if (useOffset)
-        {
-            // NetBSD's vn_read/vn_write: the offset moves by what was transferred.
-            f.OffsetLock.Enter();
-            f.Offset += before - uio.Resid;
-            f.OffsetLock.Exit();
-        }
         return e;
     }
 
     /// <summary>sys_ioctl's argument handling (copy in, zero, copy out after success), then the driver's ioctl.</summary>
-    internal int Ioctl(Lwp l, File f, ulong cmd, UserPtr data)
+    internal override int Ioctl(Lwp l, VnodeFile f, ulong cmd, UserPtr data)
     {
         int size = (int)((cmd >> Abi.IOCPARM_SHIFT) & (ulong)Abi.IOCPARM_MASK);
         if (size > SpecFs.IocparmMax) return Abi.ENOTTY;
@@ -111,7 +99,7 @@ public sealed class SpecOpen
     }
 
     /// <summary>spec_poll: the driver's poll; a detached driver's device reports POLLERR.</summary>
-    internal int Poll(Lwp l, int events)
+    internal override int Poll(Lwp l, VnodeFile f, int events)
     {
         if (!_sw.Acquire(_ent)) return Abi.POLLERR;
         int r = _ent.Driver.Poll(Dev, events, l);
@@ -120,7 +108,7 @@ public sealed class SpecOpen
     }
 
     /// <summary>The file is closing: the driver's close runs if it was the device's last open file.</summary>
-    internal void Close(Lwp l, File f)
+    internal override void Close(Lwp l, VnodeFile f)
     {
         if (_sw.AdjustOpens(Dev, -1) > 0) return;
         if (!_sw.Acquire(_ent)) return;
