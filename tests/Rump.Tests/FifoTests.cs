@@ -29,19 +29,30 @@ public unsafe class FifoTests : KernelTest
         return k;
     }
 
-    /// <summary>The pipe of the FIFO at <paramref name="path"/> (null while no file is open on it).</summary>
-    private static Pipe? PipeOf(RumpKernel k, string path)
+    /// <summary>
+    /// The FIFO's pipe (null while no file is open on it), its open ends and the threads asleep in
+    /// it, read in a kernel context of the test thread's own (kernel locks are taken only by lwps:
+    /// a bare host thread would share whatever lwp its last system call was lent).
+    /// </summary>
+    private static (Pipe pipe, (int readers, int writers) ends, int sleepers)? PipeState(RumpKernel k, string path)
     {
-        Vnode vp = VnodeCacheTests.Lookup(k, path);
-        Pipe? p = vp.Fifo;
-        VnodeCacheTests.Release(k, vp);
-        return p;
+        using var ctx = k.Kernel.EnterTemporary(k.Kernel.Proc0, "test");
+        Span<char> buf = stackalloc char[Namei.PathMax];
+        var pb = new PathBuf(buf);
+        Assert.That(pb.Set(path), Is.EqualTo(0));
+        Assert.That(Namei.Lookup(ctx.Lwp, ctx.Lwp.Cred, Abi.AT_FDCWD, pb, true, out Vnode? vp), Is.EqualTo(0), "lookup of " + path);
+        Pipe? p = vp!.Fifo;
+        vp.Rele();
+        return p == null ? null : (p, p.Ends, p.Waiters);
     }
+
+    /// <summary>The open ends of the FIFO's pipe, or null while no file is open on it.</summary>
+    private static (int readers, int writers)? Ends(RumpKernel k, string path) => PipeState(k, path)?.ends;
 
     /// <summary>Waits until a thread is asleep in the FIFO's pipe (an open waiting for the other side).</summary>
     private static void WaitForSleeper(RumpKernel k, string path, Thread t)
     {
-        while (PipeOf(k, path) is not Pipe p || p.Waiters == 0)
+        while (PipeState(k, path) is not { sleepers: > 0 })
         {
             Assert.That(t.IsAlive, Is.True, "the opener finished instead of waiting");
             Thread.Yield();
@@ -81,7 +92,7 @@ public unsafe class FifoTests : KernelTest
         var reader = new Thread(() => rfd = k.Open("/mnt/p", Abi.O_RDONLY));
         reader.Start();
         WaitForSleeper(k, "/mnt/p", reader);
-        Assert.That(PipeOf(k, "/mnt/p")!.Ends, Is.EqualTo((1, 0)), "the reader's end is open, waiting for a writer");
+        Assert.That(Ends(k, "/mnt/p"), Is.EqualTo(((int, int)?)(1, 0)), "the reader's end is open, waiting for a writer");
 
         int wfd = k.Open("/mnt/p", Abi.O_WRONLY);
         Assert.That(wfd, Is.GreaterThanOrEqualTo(0), "a writer's open (a reader is there: no wait)");
@@ -101,7 +112,7 @@ public unsafe class FifoTests : KernelTest
         Assert.That(k.Close(wfd), Is.EqualTo(0));
         Assert.That(k.Read(rfd, buf), Is.EqualTo(0), "EOF once the writer is gone");
         Assert.That(k.Close(rfd), Is.EqualTo(0));
-        Assert.That(PipeOf(k, "/mnt/p"), Is.Null, "the last close lets the pipe go");
+        Assert.That(Ends(k, "/mnt/p"), Is.Null, "the last close lets the pipe go");
     }
 
     [Test]
@@ -113,7 +124,7 @@ public unsafe class FifoTests : KernelTest
         var writer = new Thread(() => wfd = k.Open("/mnt/p", Abi.O_WRONLY));
         writer.Start();
         WaitForSleeper(k, "/mnt/p", writer);
-        Assert.That(PipeOf(k, "/mnt/p")!.Ends, Is.EqualTo((0, 1)));
+        Assert.That(Ends(k, "/mnt/p"), Is.EqualTo(((int, int)?)(0, 1)), "the writer's end is open, waiting for a reader");
         int rfd = k.Open("/mnt/p", Abi.O_RDONLY | Abi.O_NONBLOCK);
         Assert.That(rfd, Is.GreaterThanOrEqualTo(0));
         Assert.That(writer.Join(TimeSpan.FromMinutes(1)), Is.True, "the reader's open woke the writer");
@@ -128,7 +139,7 @@ public unsafe class FifoTests : KernelTest
         RumpKernel k = Tmpfs();
         Assert.That(k.Mkfifo("/mnt/p", Rw), Is.EqualTo(0));
         Assert.That(k.Open("/mnt/p", Abi.O_WRONLY | Abi.O_NONBLOCK), Is.EqualTo(-Abi.ENXIO), "a non-blocking writer with no reader");
-        Assert.That(PipeOf(k, "/mnt/p"), Is.Null, "the failed open left nothing open");
+        Assert.That(Ends(k, "/mnt/p"), Is.Null, "the failed open left nothing open");
 
         int rfd = k.Open("/mnt/p", Abi.O_RDONLY | Abi.O_NONBLOCK);
         Assert.That(rfd, Is.GreaterThanOrEqualTo(0), "a non-blocking reader opens at once");
@@ -192,12 +203,13 @@ public unsafe class FifoTests : KernelTest
         });
         t.Start();
         WaitForSleeper(k, "/mnt/p", t);
-        Pipe p = PipeOf(k, "/mnt/p")!;
+        Pipe p = PipeState(k, "/mnt/p")!.Value.pipe;
         Volatile.Read(ref opener)!.Interrupt();
         Assert.That(t.Join(TimeSpan.FromMinutes(1)), Is.True, "the interrupted open did not return");
         Assert.That(got, Is.EqualTo(-Abi.EINTR));
-        Assert.That(p.Ends, Is.EqualTo((0, 0)), "the interrupted reader's end was closed again");
-        Assert.That(PipeOf(k, "/mnt/p"), Is.Null, "and the vnode let the pipe go");
+        using (k.Kernel.EnterTemporary(k.Kernel.Proc0, "test"))
+            Assert.That(p.Ends, Is.EqualTo((0, 0)), "the interrupted reader's end was closed again");
+        Assert.That(Ends(k, "/mnt/p"), Is.Null, "and the vnode let the pipe go");
         Assert.That(k.Open("/mnt/p", Abi.O_WRONLY | Abi.O_NONBLOCK), Is.EqualTo(-Abi.ENXIO), "no reader is left for a writer to find");
     }
 
