@@ -302,11 +302,12 @@ public sealed class TcpProto : Protosw, IStreamProtocol
         int e = ReadSa(nam, tp, out TcpAddr a, out ushort port, out uint scope);
         if (e != 0) return e;
         if (a.IsMulticast) return Abi.EADDRNOTAVAIL;
-        Ifnet? zone = Zone(_in.Net, scope);
-        if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : _in6!.FindAddress(a.V6, zone) == null)) return Abi.EADDRNOTAVAIL;
+        In6Ifaddr? ia6 = null;
+        if (!a.IsUnspecified && (a.IsV4 ? _in.FindAddress(a.V4) == null : (ia6 = _in6!.FindAddress(a.V6, Zone(_in.Net, scope))) == null))
+            return Abi.EADDRNOTAVAIL;
         e = Stack.BindLocked(tp, a, port, so.Options & (Abi.SO_REUSEADDR | Abi.SO_REUSEPORT));
-        // A link-local address's zone is where it is: connections from it run there.
-        if (e == 0 && !a.IsV4 && a.V6.IsLinkLocal) tp.ScopeId = (uint)(zone ?? _in6!.FindAddress(a.V6)!.Ifp).Index;
+        // A link-local address's zone is where it is (the one named, as FindAddress matched it there): connections from it run there.
+        if (e == 0 && ia6 != null && a.V6.IsLinkLocal) tp.ScopeId = (uint)ia6.Ifp.Index;
         return e;
     }
 

@@ -533,13 +533,7 @@ public abstract class UdpEngine
                 int s = MatchScore(p, src, sport, dst, dport);
                 if (s > best) { best = s; single = p; }
             }
-            if (single == null && dual != null)
-                foreach (UdpPcb p in dual)
-                {
-                    if (!p.DualStack) continue;
-                    int s = MatchScore(p, src, sport, dst, dport);
-                    if (s > best) { best = s; single = p; }
-                }
+            if (single == null && dual != null) single = BestDualLocked(dual, src, sport, dst, dport);
             if (single != null)
             {
                 delivered = true;
@@ -556,21 +550,12 @@ public abstract class UdpEngine
                 if (MatchScore(p, src, sport, dst, dport) >= 0) CopyTo(p);
             // NetBSD's udp_input: IPv6's dual-stack PCBs get every IPv4 multicast they match, and
             // an IPv4 broadcast only when no IPv4 PCB took it, and then as a unicast (the best match).
-            bool mcast = dual != null && dst.V4.IsMulticast;
-            if (dual != null && (mcast || !delivered))
+            if (dual != null && dst.V4.IsMulticast)
             {
-                UdpPcb? best = null;
-                int bestScore = -1;
                 foreach (UdpPcb p in dual)
-                {
-                    if (!p.DualStack) continue;
-                    int sc = MatchScore(p, src, sport, dst, dport);
-                    if (sc < 0) continue;
-                    if (mcast) CopyTo(p);
-                    else if (sc > bestScore) { bestScore = sc; best = p; }
-                }
-                if (best != null) CopyTo(best);
+                    if (p.DualStack && MatchScore(p, src, sport, dst, dport) >= 0) CopyTo(p);
             }
+            else if (dual != null && !delivered && BestDualLocked(dual, src, sport, dst, dport) is UdpPcb b) CopyTo(b);
         }
         Lock.Exit();
         if (!delivered)
@@ -583,6 +568,24 @@ public abstract class UdpEngine
         if (toSockets != null) foreach (var (p, d) in toSockets) ToSocket(p, src, sport, d.RcvIf ?? rcvif, d);
         else single?.Upcall?.Invoke(single);
         if (wake != null) foreach (UdpPcb p in wake) p.Upcall?.Invoke(p);
+    }
+
+    /// <summary>
+    /// The dual-stack PCB of IPv6's list (<paramref name="dual"/>) that matches an IPv4 datagram
+    /// best, or null: NetBSD's udp_input hands an IPv4 unicast or broadcast that no IPv4 PCB took
+    /// to udp6_realinput, which delivers it as a unicast. Precondition: lock held.
+    /// </summary>
+    private UdpPcb? BestDualLocked(List<UdpPcb> dual, TcpAddr src, ushort sport, TcpAddr dst, ushort dport)
+    {
+        UdpPcb? best = null;
+        int bestScore = -1;
+        foreach (UdpPcb p in dual)
+        {
+            if (!p.DualStack) continue;
+            int s = MatchScore(p, src, sport, dst, dport);
+            if (s > bestScore) { bestScore = s; best = p; }
+        }
+        return best;
     }
 
     /// <summary>
